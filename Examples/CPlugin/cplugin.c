@@ -1,0 +1,1 @@
+#include "workqueue_plugin.h"

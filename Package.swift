@@ -1,0 +1,115 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-workqueue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WorkQueue", targets: ["WorkQueue"]),
+        .library(name: "WorkQueueTesting", targets: ["WorkQueueTesting"]),
+        .library(name: "WorkQueueRedis", targets: ["WorkQueueRedis"]),
+        .library(name: "WorkQueuePluginKit", targets: ["WorkQueuePluginKit"]),
+        .library(name: "PrinterPlugin", type: .dynamic, targets: ["PrinterPlugin"]),
+        .library(name: "FactorPlugin", type: .dynamic, targets: ["FactorPlugin"]),
+        .library(name: "CPrinterPlugin", type: .dynamic, targets: ["CPlugin"]),
+        .executable(name: "workqueue", targets: ["workqueue"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
+    ],
+    targets: [
+        // The framework: WorkHandler, the queue-backend seam, the runner.
+        .target(
+            name: "WorkQueue",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Test doubles for handler authors: in-memory queue, manual clock, harness.
+        .target(name: "WorkQueueTesting", dependencies: ["WorkQueue"]),
+        // RESP client on SwiftNIO and the rediswq-compatible backend.
+        .target(
+            name: "WorkQueueRedis",
+            dependencies: [
+                "WorkQueue",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The plugin C ABI (header only).
+        .target(name: "CWorkQueuePlugin"),
+        // libffi, found through pkg-config.
+        .systemLibrary(
+            name: "CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"])]
+        ),
+        // What a Swift plugin links: exports a WorkHandler through the C ABI.
+        .target(name: "WorkQueuePluginKit", dependencies: ["WorkQueue", "CWorkQueuePlugin"]),
+        // What the host links: dlopen loader and libffi calls.
+        .target(name: "WorkQueuePlugins", dependencies: ["WorkQueue", "CWorkQueuePlugin", "CFFI"]),
+
+        // Example handlers, compiled into the workqueue executable and built as plugins.
+        .target(name: "PrinterHandler", dependencies: ["WorkQueue"], path: "Examples/Printer"),
+        .target(
+            name: "FactorHandler",
+            dependencies: ["WorkQueue", .product(name: "BigInt", package: "BigInt")],
+            path: "Examples/Factor"
+        ),
+        .target(name: "NoopHandler", dependencies: ["WorkQueue"], path: "Examples/Noop"),
+        .target(
+            name: "PrinterPlugin",
+            dependencies: ["PrinterHandler", "WorkQueuePluginKit"],
+            path: "Examples/PrinterPlugin"
+        ),
+        .target(
+            name: "FactorPlugin",
+            dependencies: ["FactorHandler", "WorkQueuePluginKit"],
+            path: "Examples/FactorPlugin"
+        ),
+        .target(name: "CPlugin", dependencies: ["CWorkQueuePlugin"], path: "Examples/CPlugin"),
+
+        .executableTarget(
+            name: "workqueue",
+            dependencies: [
+                "WorkQueue", "WorkQueueTesting", "WorkQueueRedis", "WorkQueuePlugins",
+                "PrinterHandler", "FactorHandler", "NoopHandler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The contract every backend passes (the in-memory fake and Redis alike).
+        .target(
+            name: "WorkQueueContract",
+            dependencies: ["WorkQueue"],
+            path: "Tests/WorkQueueContract"
+        ),
+        .testTarget(name: "WorkQueueTests", dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueueContract"]),
+        .testTarget(
+            name: "WorkQueueRedisTests",
+            dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WorkQueueTesting"]
+        ),
+        .testTarget(
+            name: "PluginTests",
+            dependencies: ["WorkQueuePlugins", "WorkQueueTesting", "WorkQueue"]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["WorkQueue"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// Placeholder: the plugin ABI is defined by its issue.
+#pragma once

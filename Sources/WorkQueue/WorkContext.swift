@@ -1,0 +1,97 @@
+import Logging
+import Synchronization
+
+/// Why the runner asked a handler to stop.
+public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
+    /// The item's lease was lost (it expired or another worker took it over); the result would
+    /// not be accepted.
+    case leaseLost
+    /// The worker is shutting down and the grace period is over; the item goes back to pending.
+    case shutdown
+
+    public var description: String {
+        switch self {
+        case .leaseLost: "the lease on this item was lost"
+        case .shutdown: "the worker is shutting down"
+        }
+    }
+}
+
+/// Thrown by ``WorkContext/checkCancellation()`` when the runner cancelled the handler.
+public struct WorkCancelled: Error, Sendable, CustomStringConvertible {
+    public let reason: CancellationReason
+    public init(reason: CancellationReason) { self.reason = reason }
+    public var description: String { "work cancelled: \(reason)" }
+}
+
+/// A cancellation flag that can be read from any thread, including threads that run no Swift
+/// task (plugins, C code). The runner sets it; handlers poll it.
+public final class CancellationFlag: Sendable {
+    private let state = Mutex<CancellationReason?>(nil)
+
+    public init() {}
+
+    /// Sets the flag; the first reason wins.
+    public func cancel(_ reason: CancellationReason) {
+        state.withLock { if $0 == nil { $0 = reason } }
+    }
+
+    /// The reason, once cancelled.
+    public var reason: CancellationReason? { state.withLock { $0 } }
+}
+
+/// What a handler knows about the item it is processing.
+public struct WorkContext: Sendable {
+    /// 1 for the first delivery of the item, 2 for the first retry, and so on.
+    public let attempt: Int
+    /// The attempt after which a failing item is dead-lettered.
+    public let maxAttempts: Int
+    /// When the current lease runs out unless renewed (the runner renews it while you work).
+    public let leaseDeadline: WorkInstant
+    /// The worker's session id (the value of the item's lease key).
+    public let session: String
+    /// The handler's `KEY=VALUE` options (`--option` on the command line).
+    public let options: [String: String]
+    /// A logger whose metadata names the item and the attempt. Logs go to stderr.
+    public var logger: Logger
+    /// Set by the runner when the handler must stop.
+    public let cancellation: CancellationFlag
+
+    public init(
+        attempt: Int,
+        maxAttempts: Int,
+        leaseDeadline: WorkInstant,
+        session: String,
+        options: [String: String],
+        logger: Logger,
+        cancellation: CancellationFlag = CancellationFlag()
+    ) {
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.leaseDeadline = leaseDeadline
+        self.session = session
+        self.options = options
+        self.logger = logger
+        self.cancellation = cancellation
+    }
+
+    /// True once the runner asked the handler to stop, or the current task was cancelled.
+    /// Cheap enough to poll in a tight loop; works on any thread.
+    public var isCancelled: Bool { cancellation.reason != nil || Task.isCancelled }
+
+    /// Throws ``WorkCancelled`` when ``isCancelled`` is true.
+    public func checkCancellation() throws {
+        if let reason = cancellation.reason { throw WorkCancelled(reason: reason) }
+        if Task.isCancelled { throw WorkCancelled(reason: .shutdown) }
+    }
+
+    /// The option `key` parsed as a `Double` (e.g. `delay=0.5`), `defaultValue` when absent.
+    /// Throws ``WorkQueueError/invalidOption(key:value:expected:)`` when it does not parse.
+    public func doubleOption(_ key: String, default defaultValue: Double) throws -> Double {
+        guard let raw = options[key] else { return defaultValue }
+        guard let value = Double(raw), value.isFinite else {
+            throw WorkQueueError.invalidOption(key: key, value: raw, expected: "a number")
+        }
+        return value
+    }
+}

@@ -1,0 +1,36 @@
+/// Something the runner did, reported to the `events` callback of a ``Worker``.
+public enum WorkerEvent: Sendable, Hashable {
+    /// An item was leased and its handler is about to start.
+    case leased(Lease)
+    /// The handler returned and the completion was recorded.
+    case completed(Lease, result: String?)
+    /// The handler threw; the item was retried or dead-lettered as `disposition` says.
+    case failed(Lease, error: String, disposition: FailureDisposition)
+    /// The lease was lost (renewal or settling found another owner); the handler was cancelled
+    /// and nothing was recorded for this delivery.
+    case leaseLost(Lease)
+    /// A shutdown interrupted the handler; the item went back to pending, no attempt counted.
+    case released(Lease)
+    /// A recovery pass returned or dead-lettered expired items.
+    case recovered(RecoveryReport)
+}
+
+/// Why ``Worker/run()`` returned.
+public enum WorkerStopReason: Sendable, Hashable {
+    /// Pending, in-flight and scheduled retries were all empty.
+    case drained
+    /// A graceful shutdown was requested.
+    case shutdown
+}
+
+/// What one run of a ``Worker`` did.
+public struct WorkerSummary: Sendable, Hashable {
+    public var completed = 0
+    public var retried = 0
+    public var deadLettered = 0
+    public var leaseLost = 0
+    public var released = 0
+    public var stopReason: WorkerStopReason = .drained
+
+    public init() {}
+}

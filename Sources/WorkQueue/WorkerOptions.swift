@@ -1,0 +1,41 @@
+/// How a ``Worker`` leases, renews, retries and stops.
+public struct WorkerOptions: Sendable {
+    /// Items processed at once by this process. Default 1.
+    public var concurrency: Int = 1
+    /// How long a lease lasts before it must be renewed. The runner renews held leases every
+    /// third of this. Default 30 s.
+    public var leaseDuration: Duration = .seconds(30)
+    /// The attempt after which a failing item is dead-lettered. Default 5.
+    public var maxAttempts: Int = 5
+    /// The delay before a failed item is retried. Default `.exponentialJitter()`.
+    public var retry: RetryStrategy = .exponentialJitter()
+    /// How long in-flight handlers may finish after a shutdown request before they are
+    /// cancelled and their items released. Default 20 s (under Kubernetes' 30 s
+    /// `terminationGracePeriodSeconds`).
+    public var shutdownGracePeriod: Duration = .seconds(20)
+    /// How often this worker looks for expired leases and due retries. Default 5 s.
+    public var recoveryInterval: Duration = .seconds(5)
+    /// The longest a waiting worker sleeps before it looks at the queue again (a push wakes it
+    /// sooner). It bounds how late a worker notices that the queue drained. Default 100 ms.
+    public var idlePollInterval: Duration = .milliseconds(100)
+    /// Return once the queue is drained (the Kubernetes Job pattern). When false, wait for more
+    /// work until shut down. Default true.
+    public var exitWhenDrained: Bool = true
+    /// The handler's `KEY=VALUE` options, handed to it in ``WorkContext/options``.
+    public var handlerOptions: [String: String] = [:]
+
+    public init() {}
+
+    /// Throws ``WorkQueueError/invalidConfiguration(_:)`` naming the first bad setting.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws {
+            if !ok { throw WorkQueueError.invalidConfiguration(message) }
+        }
+        try check(concurrency >= 1 && concurrency <= 1024, "concurrency must be between 1 and 1024 (got \(concurrency))")
+        try check(leaseDuration >= .milliseconds(3), "lease duration must be at least 3 ms (got \(leaseDuration))")
+        try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")
+        try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
+        try check(recoveryInterval > .zero, "recovery interval must be positive")
+        try check(idlePollInterval > .zero, "idle poll interval must be positive")
+    }
+}
