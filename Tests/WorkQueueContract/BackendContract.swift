@@ -1,0 +1,396 @@
+import Synchronization
+import Testing
+import WorkQueue
+
+/// What a backend's test file provides to run the shared contract: a fresh, empty queue and a
+/// way to make time pass for it.
+public protocol ContractFixture: Sendable {
+    /// A fresh, empty queue (one fixture per case).
+    var backend: any WorkQueueBackend & DeadLetterQueue { get }
+    /// Makes `duration` pass for the backend (a TestClock advance, or a real sleep for Redis).
+    func advance(by duration: Duration) async throws
+    /// The shortest lease the backend honours reliably (Redis: ~200 ms; fake: any).
+    var shortLease: Duration { get }
+}
+
+/// One rule of the backend contract, runnable against any ``ContractFixture``.
+public struct ContractCase: Sendable, CustomTestStringConvertible {
+    /// A short name of the rule, shown as the test argument.
+    public let name: String
+    private let body: @Sendable (any ContractFixture) async throws -> Void
+
+    init(_ name: String, _ body: @escaping @Sendable (any ContractFixture) async throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    public var testDescription: String { name }
+
+    /// Runs the rule against `fixture`, recording expectations in the current test.
+    public func run(_ fixture: any ContractFixture) async throws {
+        try await body(fixture)
+    }
+}
+
+/// The contract every ``WorkQueueBackend`` passes. Use it as
+/// `@Test(arguments: BackendContract.cases) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`.
+public enum BackendContract {
+    /// Every case of the contract.
+    public static let cases: [ContractCase] = [
+        ContractCase("FIFO lease order", fifoOrder),
+        ContractCase("lease(max:) batches", leaseBatches),
+        ContractCase("lease on empty returns nothing", leaseEmpty),
+        ContractCase("enqueue returns the pending count", enqueueCount),
+        ContractCase("counts after each step", countsAfterEachStep),
+        ContractCase("not drained while an item is in processing", notDrainedWhileProcessing),
+        ContractCase("renew keeps a lease alive; an unrenewed one expires and is recovered", renewKeepsAlive),
+        ContractCase("renew of a lease not owned fails and changes nothing", renewNotOwned),
+        ContractCase("complete settles and drains", completeSettles),
+        ContractCase("complete after losing the lease to another session", completeAfterLeaseLost),
+        ContractCase("fail with retry schedules, promotes when due, counts the attempt", failWithRetry),
+        ContractCase("fail with dead letter records item, error and attempts", failDeadLetter),
+        ContractCase("retryDeadLetters makes dead items pending with attempts reset", retryDeadLetters),
+        ContractCase("purgeDeadLetters deletes dead letters", purgeDeadLetters),
+        ContractCase("release puts the item at the head without counting an attempt", release),
+        ContractCase("recovery dead-letters an item whose attempts ran out", recoverPoison),
+        ContractCase("recovery with nothing expired does nothing", recoverNothingExpired),
+        ContractCase("concurrent recoveries never duplicate an item", concurrentRecovery),
+        ContractCase("waitForWork returns after an enqueue from another task", waitForWorkWakesOnEnqueue),
+        ContractCase("waitForWork returns after its timeout", waitForWorkTimesOut),
+        ContractCase("item bytes are preserved exactly", bytesPreserved),
+        ContractCase("equal items are both processed", equalItemsBothProcessed),
+    ]
+
+    // MARK: Helpers
+
+    /// Recovers twice (a backend may need to see a lease missing in two passes) and sums.
+    private static func recover(_ backend: any WorkQueueBackend, maxAttempts: Int) async throws -> RecoveryReport {
+        let first = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
+        let second = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
+        return RecoveryReport(
+            requeued: first.requeued + second.requeued,
+            deadLettered: first.deadLettered + second.deadLettered
+        )
+    }
+
+    private static func expectCounts(
+        _ backend: any WorkQueueBackend, pending: Int, processing: Int, scheduled: Int = 0, dead: Int = 0,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let counts = try await backend.counts()
+        #expect(counts.pending == pending, "pending", sourceLocation: sourceLocation)
+        #expect(counts.processing == processing, "processing", sourceLocation: sourceLocation)
+        #expect(counts.scheduled == scheduled, "scheduled", sourceLocation: sourceLocation)
+        #expect(counts.dead == dead, "dead", sourceLocation: sourceLocation)
+    }
+
+    // MARK: Cases
+
+    private static func fifoOrder(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b", "c"])
+        var seen: [WorkItem] = []
+        for _ in 0..<3 {
+            let leases = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+            try #require(leases.count == 1)
+            #expect(leases[0].attempt == 1)
+            #expect(leases[0].session == "s1")
+            seen.append(leases[0].item)
+        }
+        #expect(seen == ["a", "b", "c"])
+    }
+
+    private static func leaseBatches(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["1", "2", "3", "4", "5"])
+        let first = try await q.lease(max: 3, session: "s1", duration: f.shortLease * 10)
+        #expect(first.map(\.item) == ["1", "2", "3"])
+        let second = try await q.lease(max: 3, session: "s1", duration: f.shortLease * 10)
+        #expect(second.map(\.item) == ["4", "5"])
+        try await expectCounts(q, pending: 0, processing: 5)
+    }
+
+    private static func leaseEmpty(_ f: any ContractFixture) async throws {
+        let leases = try await f.backend.lease(max: 3, session: "s1", duration: f.shortLease)
+        #expect(leases.isEmpty)
+        try await expectCounts(f.backend, pending: 0, processing: 0)
+    }
+
+    private static func enqueueCount(_ f: any ContractFixture) async throws {
+        #expect(try await f.backend.enqueue(["a", "b"]) == 2)
+        #expect(try await f.backend.enqueue(["c", "d", "e"]) == 5)
+    }
+
+    private static func countsAfterEachStep(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await expectCounts(q, pending: 0, processing: 0)
+        try await q.enqueue(["a", "b", "c"])
+        try await expectCounts(q, pending: 3, processing: 0)
+        let leases = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
+        try #require(leases.count == 2)
+        try await expectCounts(q, pending: 1, processing: 2)
+        let leased = try await q.counts().leased
+        if let leased { #expect(leased == 2) }
+        #expect(try await q.complete(leases[0], result: nil) == .settled)
+        try await expectCounts(q, pending: 1, processing: 1)
+        #expect(try await q.fail(leases[1], error: "boom", disposition: .deadLetter) == .settled)
+        try await expectCounts(q, pending: 1, processing: 0, dead: 1)
+        if let completed = try await q.counts().completed { #expect(completed == 1) }
+    }
+
+    private static func notDrainedWhileProcessing(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        let during = try await q.counts()
+        #expect(during.pending == 0)
+        #expect(!during.isDrained)
+        #expect(try await q.complete(lease, result: "ok") == .settled)
+        #expect(try await q.counts().isDrained)
+    }
+
+    private static func renewKeepsAlive(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["kept", "dropped"])
+        let leases = try await q.lease(max: 2, session: "s1", duration: f.shortLease)
+        try #require(leases.count == 2)
+        let kept = leases[0]
+        let dropped = leases[1]
+        for _ in 0..<4 {
+            try await f.advance(by: f.shortLease / 2)
+            #expect(try await q.renew([kept], duration: f.shortLease) == [true])
+        }
+        // 2 x shortLease have passed: `dropped` expired long ago, `kept` was renewed throughout.
+        let report = try await recover(q, maxAttempts: 5)
+        #expect(report == RecoveryReport(requeued: 1, deadLettered: 0))
+        try await expectCounts(q, pending: 1, processing: 1)
+        #expect(try await q.renew([dropped], duration: f.shortLease) == [false])
+        #expect(try await q.complete(kept, result: nil) == .settled)
+        let again = try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10)
+        #expect(again.map(\.item) == ["dropped"])
+        #expect(again.first?.attempt == 2)
+    }
+
+    private static func renewNotOwned(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        let impostor = Lease(item: lease.item, session: "s2", attempt: lease.attempt)
+        let never = Lease(item: "never-leased", session: "s1", attempt: 1)
+        #expect(try await q.renew([impostor, never], duration: f.shortLease * 100) == [false, false])
+        try await expectCounts(q, pending: 0, processing: 1)
+        // The owner's lease is untouched: the impostor cannot settle it, the owner can.
+        #expect(try await q.complete(impostor, result: nil) == .leaseLost)
+        #expect(try await q.renew([lease], duration: f.shortLease * 10) == [true])
+        #expect(try await q.complete(lease, result: nil) == .settled)
+    }
+
+    private static func completeSettles(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        let before = try await q.counts().completed
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.complete(lease, result: "42") == .settled)
+        let after = try await q.counts()
+        #expect(after.isDrained)
+        try await expectCounts(q, pending: 0, processing: 0)
+        if let before, let completed = after.completed { #expect(completed == before + 1) }
+        // A second completion of the same lease is not an owner any more.
+        #expect(try await q.complete(lease, result: "42") == .leaseLost)
+    }
+
+    private static func completeAfterLeaseLost(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        let old = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease).first)
+        try await f.advance(by: f.shortLease * 2)
+        #expect(try await recover(q, maxAttempts: 5).requeued == 1)
+        let new = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
+        #expect(new.item == old.item)
+        #expect(try await q.complete(old, result: nil) == .leaseLost)
+        #expect(try await q.fail(old, error: "late", disposition: .deadLetter) == .leaseLost)
+        #expect(try await q.release(old) == .leaseLost)
+        try await expectCounts(q, pending: 0, processing: 1)
+        #expect(try await q.renew([new], duration: f.shortLease * 10) == [true])
+        #expect(try await q.complete(new, result: nil) == .settled)
+        #expect(try await q.counts().isDrained)
+    }
+
+    private static func failWithRetry(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.attempt == 1)
+        #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: f.shortLease * 3)) == .settled)
+        try await expectCounts(q, pending: 0, processing: 0, scheduled: 1)
+        #expect(!(try await q.counts().isDrained))
+        #expect(try await q.promoteDueRetries() == 0)
+        #expect(try await q.lease(max: 1, session: "s1", duration: f.shortLease).isEmpty)
+        try await f.advance(by: f.shortLease * 4)
+        #expect(try await q.promoteDueRetries() == 1)
+        try await expectCounts(q, pending: 1, processing: 0, scheduled: 0)
+        let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(again.item == "a")
+        #expect(again.attempt == 2)
+    }
+
+    private static func failDeadLetter(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["bad"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.fail(lease, error: "cannot parse", disposition: .deadLetter) == .settled)
+        try await expectCounts(q, pending: 0, processing: 0, dead: 1)
+        let dead = try await q.deadLetters()
+        try #require(dead.count == 1)
+        #expect(dead[0].item == "bad")
+        #expect(dead[0].lastError == "cannot parse")
+        if let attempts = dead[0].attempts { #expect(attempts == 1) }
+    }
+
+    private static func retryDeadLetters(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["bad"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        _ = try await q.fail(lease, error: "boom", disposition: .deadLetter)
+        #expect(try await q.retryDeadLetters() == 1)
+        try await expectCounts(q, pending: 1, processing: 0, dead: 0)
+        #expect(try await q.deadLetters().isEmpty)
+        let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(again.item == "bad")
+        #expect(again.attempt == 1)
+    }
+
+    private static func purgeDeadLetters(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["x", "y"])
+        for lease in try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10) {
+            _ = try await q.fail(lease, error: "boom", disposition: .deadLetter)
+        }
+        #expect(try await q.purgeDeadLetters() == 2)
+        #expect(try await q.deadLetters().isEmpty)
+        try await expectCounts(q, pending: 0, processing: 0, dead: 0)
+        #expect(try await q.purgeDeadLetters() == 0)
+    }
+
+    private static func release(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b"])
+        let lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.release(lease) == .settled)
+        try await expectCounts(q, pending: 2, processing: 0)
+        let again = try await q.lease(max: 2, session: "s2", duration: f.shortLease * 10)
+        #expect(again.map(\.item) == ["a", "b"])
+        #expect(again.first?.attempt == 1)
+    }
+
+    private static func recoverPoison(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["poison"])
+        var first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease).first)
+        #expect(first.attempt == 1)
+        try await f.advance(by: f.shortLease * 2)
+        #expect(try await recover(q, maxAttempts: 2) == RecoveryReport(requeued: 1, deadLettered: 0))
+        first = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease).first)
+        #expect(first.attempt == 2)
+        try await f.advance(by: f.shortLease * 2)
+        #expect(try await recover(q, maxAttempts: 2) == RecoveryReport(requeued: 0, deadLettered: 1))
+        try await expectCounts(q, pending: 0, processing: 0, dead: 1)
+        let dead = try await q.deadLetters()
+        try #require(dead.count == 1)
+        #expect(dead[0].item == "poison")
+        #expect(dead[0].lastError?.contains("lease expired") == true)
+        if let attempts = dead[0].attempts { #expect(attempts == 2) }
+    }
+
+    private static func recoverNothingExpired(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b"])
+        _ = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 50)
+        #expect(try await recover(q, maxAttempts: 1) == RecoveryReport())
+        try await expectCounts(q, pending: 1, processing: 1)
+    }
+
+    private static func concurrentRecovery(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let items = (0..<20).map { WorkItem("item-\($0)") }
+        try await q.enqueue(items)
+        #expect(try await q.lease(max: 20, session: "s1", duration: f.shortLease).count == 20)
+        try await f.advance(by: f.shortLease * 2)
+        let requeued = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<2 { group.addTask { try await recover(q, maxAttempts: 5).requeued } }
+            var total = 0
+            for try await count in group { total += count }
+            return total
+        }
+        #expect(requeued == 20)
+        try await expectCounts(q, pending: 20, processing: 0)
+        let again = try await q.lease(max: 40, session: "s2", duration: f.shortLease * 10)
+        #expect(Set(again.map(\.item)) == Set(items))
+        #expect(again.count == 20)
+    }
+
+    private static func waitForWorkWakesOnEnqueue(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let done = Mutex(false)
+        let waiter = Task {
+            try await q.waitForWork(timeout: .seconds(3600))
+            done.withLock { $0 = true }
+        }
+        defer { waiter.cancel() }
+        // Give the waiter a moment to park (spurious early returns are allowed by the contract).
+        try await Task.sleep(for: .milliseconds(50))
+        try await q.enqueue(["wake"])
+        // A generous bound (10 s of real time), polled; nothing is asserted below it.
+        for _ in 0..<1000 where !done.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(done.withLock { $0 }, "waitForWork did not return within 10 s of an enqueue")
+    }
+
+    private static func waitForWorkTimesOut(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let done = Mutex(false)
+        let waiter = Task {
+            try await q.waitForWork(timeout: f.shortLease)
+            done.withLock { $0 = true }
+        }
+        defer { waiter.cancel() }
+        for _ in 0..<50 where !done.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(10))
+            try await f.advance(by: f.shortLease)
+        }
+        #expect(done.withLock { $0 }, "waitForWork did not return after 50 x its timeout")
+    }
+
+    private static func bytesPreserved(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let big = WorkItem((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        let items: [WorkItem] = [
+            WorkItem([0xFF, 0xFE, 0x80, 0xC3]),
+            WorkItem([0x00, 0x41, 0x00, 0x0A, 0x0D]),
+            WorkItem([]),
+            big,
+        ]
+        try await q.enqueue(items)
+        let leases = try await q.lease(max: 10, session: "s1", duration: f.shortLease * 50)
+        #expect(leases.map(\.item.bytes) == items.map(\.bytes))
+        for lease in leases {
+            #expect(try await q.complete(lease, result: nil) == .settled)
+        }
+        #expect(try await q.counts().isDrained)
+    }
+
+    private static func equalItemsBothProcessed(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["same", "same"])
+        let before = try await q.counts().completed
+        let first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        let second = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(first.item == second.item)
+        #expect(try await q.complete(first, result: nil) == .settled)
+        #expect(try await q.complete(second, result: nil) == .settled)
+        let after = try await q.counts()
+        #expect(after.isDrained)
+        if let before, let completed = after.completed { #expect(completed == before + 2) }
+    }
+}

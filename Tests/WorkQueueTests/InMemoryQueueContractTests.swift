@@ -1,0 +1,81 @@
+import Testing
+import WorkQueue
+import WorkQueueContract
+import WorkQueueTesting
+
+/// The in-memory fake on a manual clock: time passes only when the contract says so.
+struct InMemoryFixture: ContractFixture {
+    let clock = TestClock()
+    let queue: InMemoryQueue
+
+    init() { queue = InMemoryQueue(clock: clock) }
+
+    var backend: any WorkQueueBackend & DeadLetterQueue { queue }
+    var shortLease: Duration { .seconds(10) }
+
+    func advance(by duration: Duration) async throws { await clock.advance(by: duration) }
+}
+
+@Test(arguments: BackendContract.cases)
+func inMemoryContract(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(InMemoryFixture())
+}
+
+@Suite struct InMemoryQueueInspectionTests {
+    @Test func inspectionReflectsState() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a", "b", "c"], clock: clock)
+        #expect(queue.pendingItems == ["a", "b", "c"])
+        let leases = try await queue.lease(max: 2, session: "s", duration: .seconds(5))
+        #expect(queue.processingItems == ["a", "b"])
+        #expect(try await queue.complete(leases[0], result: "done a") == .settled)
+        #expect(queue.result(for: "a") == "done a")
+        #expect(try await queue.fail(leases[1], error: "bad b", disposition: .retry(after: .seconds(1))) == .settled)
+        #expect(queue.attempts(for: "b") == 1)
+        #expect(queue.lastError(for: "b") == "bad b")
+        #expect(queue.scheduledItems == ["b"])
+        #expect(queue.processingItems.isEmpty)
+    }
+
+    @Test func crashedWorkerLeaseExpiresWithTheClock() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        _ = try await queue.lease(max: 1, session: "crashed", duration: .seconds(5))
+        #expect(try await queue.recoverExpiredLeases(maxAttempts: 3) == RecoveryReport())
+        await clock.advance(by: .seconds(4))
+        #expect(try await queue.counts().leased == 1)
+        await clock.advance(by: .seconds(1))
+        #expect(try await queue.counts().leased == 0)
+        #expect(try await queue.recoverExpiredLeases(maxAttempts: 3) == RecoveryReport(requeued: 1))
+        #expect(queue.pendingItems == ["a"])
+        #expect(queue.attempts(for: "a") == 1)
+    }
+
+    @Test func waitForWorkWaitsForTheTestClock() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(clock: clock)
+        let waiter = Task { try await queue.waitForWork(timeout: .seconds(30)) }
+        #expect(await clock.waitForSleepers(atLeast: 1))
+        await clock.advance(by: .seconds(29))
+        #expect(clock.sleeperCount == 1)
+        await clock.advance(by: .seconds(1))
+        try await waiter.value
+        #expect(clock.sleeperCount == 0)
+    }
+
+    @Test func waitForWorkWakesOnReleaseAndIsCancellable() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let lease = try #require(try await queue.lease(max: 1, session: "s", duration: .seconds(5)).first)
+        let waiter = Task { try await queue.waitForWork(timeout: .seconds(30)) }
+        #expect(await clock.waitForSleepers(atLeast: 1))
+        #expect(try await queue.release(lease) == .settled)
+        try await waiter.value
+        #expect(await clock.waitForSleepers(atLeast: 0))
+
+        let cancelled = Task { try await queue.waitForWork(timeout: .seconds(30)) }
+        #expect(await clock.waitForSleepers(atLeast: 1))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+    }
+}
