@@ -51,6 +51,18 @@ func inMemoryContract(_ contractCase: ContractCase) async throws {
         #expect(queue.attempts(for: "a") == 1)
     }
 
+    @Test func expiredButUnrecoveredLeaseStillSettles() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["slow"], clock: clock)
+        let lease = try #require(try await queue.lease(max: 1, session: "s", duration: .seconds(5)).first)
+        await clock.advance(by: .seconds(6))
+        #expect(try await queue.renew([lease], duration: .seconds(5)) == [false])
+        #expect(try await queue.complete(lease, result: "late but fine") == .settled)
+        #expect(queue.result(for: "slow") == "late but fine")
+        #expect(try await queue.counts().completed == 1)
+        #expect(try await queue.recoverExpiredLeases(maxAttempts: 3) == RecoveryReport())
+    }
+
     @Test func waitForWorkWaitsForTheTestClock() async throws {
         let clock = TestClock()
         let queue = InMemoryQueue(clock: clock)
