@@ -1,44 +1,46 @@
 import Synchronization
 import WorkQueue
 
-/// An in-memory ``WorkQueueBackend`` that behaves like the Redis backend, for tests.
+/// A work queue in memory that behaves like the Redis backend: FIFO pending, atomic
+/// take-and-lease, leases that expire on the injected clock, retries, dead letters, recovery.
 ///
-/// Every call is atomic (one lock). Items are identified by their bytes: equal items share one
-/// lease, their attempts and their last error, as in Redis. Leases expire when the injected
-/// clock passes them, so a crashed worker is simulated by leasing an item and advancing the
-/// clock (a ``TestClock``) past the lease without renewing it.
-public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
-    private struct LeaseRecord: Sendable {
+/// It passes the same contract suite as `RedisQueue`, so a handler tested against it meets no
+/// surprise in production. Use it with a ``TestClock`` to expire leases and schedule retries
+/// without sleeping.
+public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
+    private struct LeaseRecord {
         var session: String
-        var expiry: WorkInstant
+        var expires: WorkInstant
     }
 
-    private struct Scheduled: Sendable {
-        var item: WorkItem
+    private struct Retry {
         var due: WorkInstant
-        var order: UInt64
+        var sequence: Int
+        var item: WorkItem
     }
 
-    private struct State: Sendable {
+    private struct State {
         var pending: [WorkItem] = []
         var processing: [WorkItem] = []
         var leases: [WorkItem: LeaseRecord] = [:]
         var attempts: [WorkItem: Int] = [:]
-        var lastErrors: [WorkItem: String] = [:]
+        var errors: [WorkItem: String] = [:]
         var results: [WorkItem: String] = [:]
-        var scheduled: [Scheduled] = []
+        var retries: [Retry] = []
+        var retrySequence = 0
         var dead: [WorkItem] = []
         var completed = 0
-        var nextOrder: UInt64 = 0
-        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID = 0
 
         func liveLease(_ item: WorkItem, at now: WorkInstant) -> LeaseRecord? {
-            guard let record = leases[item], record.expiry > now else { return nil }
+            guard let record = leases[item], record.expires > now else { return nil }
             return record
         }
 
-        /// Whether `lease` may settle: the session holds the live lease, or no live lease
-        /// exists and the item is still in processing (expired but not yet recovered).
+        /// The ownership rule shared by complete, fail and release: the lease is ours, or it
+        /// lapsed while the item is still in processing (nobody else can have it, since taking
+        /// always writes a lease).
         func maySettle(_ lease: Lease, at now: WorkInstant) -> Bool {
             if let live = liveLease(lease.item, at: now) { return live.session == lease.session }
             return processing.contains(lease.item)
@@ -46,58 +48,43 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
 
         mutating func removeFromProcessing(_ item: WorkItem) {
             if let index = processing.firstIndex(of: item) { processing.remove(at: index) }
-            leases[item] = nil
         }
 
-        mutating func takeWaiters() -> [CheckedContinuation<Void, any Error>] {
-            let taken = Array(waiters.values)
-            waiters.removeAll()
-            return taken
+        /// Wakes every `waitForWork` caller; returns their continuations to resume outside the lock.
+        mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
+            defer { waiters = [:] }
+            return Array(waiters.values)
         }
     }
 
-    private let state = Mutex(State())
     private let clock: any WorkClock
+    private let state = Mutex(State())
 
-    /// Creates an empty queue whose leases and retries follow `clock`.
+    /// An empty queue whose leases and retries follow `clock`.
     public init(clock: any WorkClock = SystemClock()) {
         self.clock = clock
     }
 
-    /// Creates a queue whose pending list holds `items`, in order.
+    /// A queue holding `items` as pending.
     public init(items: [WorkItem], clock: any WorkClock = SystemClock()) {
         self.clock = clock
         state.withLock { $0.pending = items }
     }
 
-    // MARK: Inspection
+    // MARK: Inspection, for tests
 
     /// Items waiting to be leased, head first.
     public var pendingItems: [WorkItem] { state.withLock { $0.pending } }
-
-    /// Items taken by a worker and not yet settled or recovered, oldest first.
+    /// Items taken by some worker, oldest first.
     public var processingItems: [WorkItem] { state.withLock { $0.processing } }
-
-    /// Failed items waiting for their retry time, soonest first.
-    public var scheduledItems: [WorkItem] {
-        state.withLock { $0.scheduled.sorted { ($0.due, $0.order) < ($1.due, $1.order) }.map(\.item) }
-    }
-
-    /// The dead letters, oldest first (the synchronous form of ``deadLetters()``).
-    public var deadLetterItems: [DeadLetter] {
-        state.withLock { state in
-            state.dead.map { DeadLetter(item: $0, lastError: state.lastErrors[$0], attempts: state.attempts[$0]) }
-        }
-    }
-
-    /// The result recorded when `item` was completed, if any.
+    /// Dead-lettered items, oldest first.
+    public var deadItems: [WorkItem] { state.withLock { $0.dead } }
+    /// The stored result of a completed item.
     public func result(for item: WorkItem) -> String? { state.withLock { $0.results[item] } }
-
-    /// Failed or abandoned attempts recorded for `item` (0 once completed or never failed).
+    /// Failed or abandoned attempts recorded for an item (0 when none).
     public func attempts(for item: WorkItem) -> Int { state.withLock { $0.attempts[item] ?? 0 } }
-
-    /// The last error recorded for `item`, if any.
-    public func lastError(for item: WorkItem) -> String? { state.withLock { $0.lastErrors[item] } }
+    /// The last error recorded for an item.
+    public func lastError(for item: WorkItem) -> String? { state.withLock { $0.errors[item] } }
 
     // MARK: WorkQueueBackend
 
@@ -105,53 +92,53 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
     public func enqueue(_ items: [WorkItem]) async throws -> Int {
         let (count, waiters) = state.withLock { state in
             state.pending.append(contentsOf: items)
-            return (state.pending.count, items.isEmpty ? [] : state.takeWaiters())
+            return (state.pending.count, state.takeWaiters())
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.forEach { $0.resume() }
         return count
     }
 
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
         let now = clock.now
         return state.withLock { state in
-            let take = Swift.max(0, Swift.min(max, state.pending.count))
-            let items = Array(state.pending.prefix(take))
-            state.pending.removeFirst(take)
-            return items.map { item in
+            let taken = Array(state.pending.prefix(Swift.max(0, max)))
+            state.pending.removeFirst(taken.count)
+            return taken.map { item in
                 state.processing.append(item)
-                state.leases[item] = LeaseRecord(session: session, expiry: now + duration)
+                state.leases[item] = LeaseRecord(session: session, expires: now + duration)
                 return Lease(item: item, session: session, attempt: (state.attempts[item] ?? 0) + 1)
             }
         }
     }
 
     public func waitForWork(timeout: Duration) async throws {
-        let id = state.withLock { state -> UInt64 in
-            state.nextOrder += 1
-            return state.nextOrder
+        if state.withLock({ !$0.pending.isEmpty }) { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await self.clock.sleep(for: timeout) }
+            group.addTask { await self.waitForSignal() }
+            await group.next()
+            group.cancelAll()
         }
-        let clock = self.clock
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await clock.sleep(for: timeout) }
-            group.addTask { try await self.waitForSignal(id: id) }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        try Task.checkCancellation()
     }
 
-    private func waitForSignal(id: UInt64) async throws {
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = state.withLock { state -> Bool in
-                    if Task.isCancelled { return true }
+    private func waitForSignal() async {
+        let id = state.withLock { state -> Int in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if Task.isCancelled || !state.pending.isEmpty { return true }
                     state.waiters[id] = continuation
                     return false
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                if now { continuation.resume() }
             }
         } onCancel: {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume(throwing: CancellationError())
+            waiter?.resume()
         }
     }
 
@@ -159,8 +146,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
         let now = clock.now
         return state.withLock { state in
             leases.map { lease in
-                guard let live = state.liveLease(lease.item, at: now), live.session == lease.session else { return false }
-                state.leases[lease.item] = LeaseRecord(session: lease.session, expiry: now + duration)
+                guard state.liveLease(lease.item, at: now)?.session == lease.session else { return false }
+                state.leases[lease.item]?.expires = now + duration
                 return true
             }
         }
@@ -171,8 +158,9 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
         return state.withLock { state in
             guard state.maySettle(lease, at: now) else { return .leaseLost }
             state.removeFromProcessing(lease.item)
+            state.leases[lease.item] = nil
             state.attempts[lease.item] = nil
-            state.lastErrors[lease.item] = nil
+            state.errors[lease.item] = nil
             if let result { state.results[lease.item] = result }
             state.completed += 1
             return .settled
@@ -184,12 +172,13 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
         return state.withLock { state in
             guard state.maySettle(lease, at: now) else { return .leaseLost }
             state.removeFromProcessing(lease.item)
+            state.leases[lease.item] = nil
             state.attempts[lease.item, default: 0] += 1
-            state.lastErrors[lease.item] = error
+            state.errors[lease.item] = error
             switch disposition {
             case .retry(let delay):
-                state.nextOrder += 1
-                state.scheduled.append(Scheduled(item: lease.item, due: now + delay, order: state.nextOrder))
+                state.retrySequence += 1
+                state.retries.append(Retry(due: now + delay, sequence: state.retrySequence, item: lease.item))
             case .deadLetter:
                 state.dead.append(lease.item)
             }
@@ -199,13 +188,14 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
 
     public func release(_ lease: Lease) async throws -> SettleOutcome {
         let now = clock.now
-        let (outcome, waiters) = state.withLock { state -> (SettleOutcome, [CheckedContinuation<Void, any Error>]) in
+        let (outcome, waiters) = state.withLock { state -> (SettleOutcome, [CheckedContinuation<Void, Never>]) in
             guard state.maySettle(lease, at: now) else { return (.leaseLost, []) }
             state.removeFromProcessing(lease.item)
+            state.leases[lease.item] = nil
             state.pending.insert(lease.item, at: 0)
             return (.settled, state.takeWaiters())
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.forEach { $0.resume() }
         return outcome
     }
 
@@ -216,7 +206,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
                 pending: state.pending.count,
                 processing: state.processing.count,
                 leased: state.processing.filter { state.liveLease($0, at: now) != nil }.count,
-                scheduled: state.scheduled.count,
+                scheduled: state.retries.count,
                 dead: state.dead.count,
                 completed: state.completed
             )
@@ -225,15 +215,15 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
 
     public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
         let now = clock.now
-        let (report, waiters) = state.withLock { state -> (RecoveryReport, [CheckedContinuation<Void, any Error>]) in
+        let (report, waiters) = state.withLock { state -> (RecoveryReport, [CheckedContinuation<Void, Never>]) in
             var report = RecoveryReport()
-            let expired = state.processing.filter { state.liveLease($0, at: now) == nil }
-            for item in expired {
+            for item in state.processing where state.liveLease(item, at: now) == nil {
                 state.removeFromProcessing(item)
-                state.attempts[item, default: 0] += 1
-                let attempts = state.attempts[item] ?? 1
+                state.leases[item] = nil
+                let attempts = (state.attempts[item] ?? 0) + 1
+                state.attempts[item] = attempts
                 if attempts >= maxAttempts {
-                    state.lastErrors[item] = "lease expired \(attempts) times; the worker processing it died or stalled (poison item?)"
+                    state.errors[item] = Self.expiredLeaseError(attempts: attempts)
                     state.dead.append(item)
                     report.deadLettered += 1
                 } else {
@@ -243,49 +233,59 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue {
             }
             return (report, report.requeued > 0 ? state.takeWaiters() : [])
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.forEach { $0.resume() }
         return report
+    }
+
+    /// The error recorded for an item dead-lettered by recovery.
+    static func expiredLeaseError(attempts: Int) -> String {
+        "lease expired \(attempts) times; the worker processing it died or stalled (poison item?)"
     }
 
     public func promoteDueRetries() async throws -> Int {
         let now = clock.now
-        let (promoted, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, any Error>]) in
-            let due = state.scheduled.filter { $0.due <= now }.sorted { ($0.due, $0.order) < ($1.due, $1.order) }
+        let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
+            let due = state.retries.filter { $0.due <= now }.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
             guard !due.isEmpty else { return (0, []) }
-            state.scheduled.removeAll { $0.due <= now }
+            let promoted = Set(due.map(\.sequence))
+            state.retries.removeAll { promoted.contains($0.sequence) }
             state.pending.append(contentsOf: due.map(\.item))
             return (due.count, state.takeWaiters())
         }
-        for waiter in waiters { waiter.resume() }
-        return promoted
+        waiters.forEach { $0.resume() }
+        return count
     }
 
     // MARK: DeadLetterQueue
 
-    public func deadLetters() async throws -> [DeadLetter] { deadLetterItems }
+    public func deadLetters() async throws -> [DeadLetter] {
+        state.withLock { state in
+            state.dead.map { DeadLetter(item: $0, lastError: state.errors[$0], attempts: state.attempts[$0]) }
+        }
+    }
 
     public func retryDeadLetters() async throws -> Int {
-        let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, any Error>]) in
+        let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
             let dead = state.dead
-            guard !dead.isEmpty else { return (0, []) }
-            state.dead.removeAll()
+            state.dead = []
             for item in dead {
                 state.attempts[item] = nil
-                state.pending.append(item)
+                state.errors[item] = nil
             }
+            state.pending.append(contentsOf: dead)
             return (dead.count, state.takeWaiters())
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.forEach { $0.resume() }
         return count
     }
 
     public func purgeDeadLetters() async throws -> Int {
         state.withLock { state in
             let dead = state.dead
-            state.dead.removeAll()
+            state.dead = []
             for item in dead {
                 state.attempts[item] = nil
-                state.lastErrors[item] = nil
+                state.errors[item] = nil
             }
             return dead.count
         }

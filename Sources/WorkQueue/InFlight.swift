@@ -1,0 +1,70 @@
+import Synchronization
+
+/// The leases this process holds right now, with a way to stop each one's handler.
+///
+/// Shared by the slots (which add and remove), the heartbeat (which renews and marks lost)
+/// and the shutdown path (which cancels everything after the grace period).
+final class InFlight: Sendable {
+    struct Entry: Sendable {
+        let lease: Lease
+        let flag: CancellationFlag
+        var cancelHandler: (@Sendable () -> Void)?
+    }
+
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var nextID = 0
+        /// Set by ``cancelAll(reason:)``: entries added later are cancelled at once.
+        var closedReason: CancellationReason?
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers a lease; returns its id. After ``cancelAll(reason:)`` the new entry starts
+    /// cancelled.
+    func add(_ lease: Lease, flag: CancellationFlag) -> Int {
+        state.withLock { state in
+            state.nextID += 1
+            state.entries[state.nextID] = Entry(lease: lease, flag: flag, cancelHandler: nil)
+            if let reason = state.closedReason { flag.cancel(reason) }
+            return state.nextID
+        }
+    }
+
+    /// Attaches the function that cancels the handler's task. If the entry was already
+    /// cancelled, calls it at once.
+    func attach(_ id: Int, cancel: @escaping @Sendable () -> Void) {
+        let cancelledAlready = state.withLock { state -> Bool in
+            state.entries[id]?.cancelHandler = cancel
+            return state.entries[id]?.flag.reason != nil
+        }
+        if cancelledAlready { cancel() }
+    }
+
+    func remove(_ id: Int) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    /// The held leases, by id.
+    func snapshot() -> [(id: Int, lease: Lease)] {
+        state.withLock { $0.entries.map { (id: $0.key, lease: $0.value.lease) } }.sorted { $0.id < $1.id }
+    }
+
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Sets the entry's flag to `reason` and cancels its handler.
+    func cancel(_ id: Int, reason: CancellationReason) {
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            guard let entry = state.entries[id] else { return nil }
+            entry.flag.cancel(reason)
+            return entry.cancelHandler
+        }
+        cancel?()
+    }
+
+    /// Cancels every held entry with `reason`.
+    func cancelAll(reason: CancellationReason) {
+        state.withLock { $0.closedReason = reason }
+        for (id, _) in snapshot() { cancel(id, reason: reason) }
+    }
+}
