@@ -53,7 +53,10 @@ let package = Package(
             providers: [.apt(["libffi-dev"])]
         ),
         // What a Swift plugin links: exports a WorkHandler through the C ABI.
-        .target(name: "WorkQueuePluginKit", dependencies: ["WorkQueue", "CWorkQueuePlugin"]),
+        .target(
+            name: "WorkQueuePluginKit",
+            dependencies: ["WorkQueue", "CWorkQueuePlugin", .product(name: "Logging", package: "swift-log")]
+        ),
         // What the host links: dlopen loader and libffi calls.
         .target(name: "WorkQueuePlugins", dependencies: ["WorkQueue", "CWorkQueuePlugin", "CFFI"]),
 
