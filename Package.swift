@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["WorkQueuePlugins", "WorkQueueTesting", "WorkQueue"]
+            dependencies: ["WorkQueuePlugins", "WorkQueuePluginKit", "WorkQueueTesting", "WorkQueue"]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["WorkQueue"]),
     ],

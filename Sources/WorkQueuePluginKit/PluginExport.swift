@@ -143,7 +143,8 @@ private let pluginHandle: @convention(c) (
         out?.pointee = copy.pointer
         outLength?.pointee = copy.count
         return WORKQUEUE_PLUGIN_OK
-    case let .failure(error as WorkCancelled):
+    case let .failure(error) where error is WorkCancelled || error is CancellationError:
+        // Task.sleep and friends throw CancellationError once the host's flag cancelled the task.
         return fail(WORKQUEUE_PLUGIN_CANCELLED, String(describing: error))
     case let .failure(error):
         return fail(WORKQUEUE_PLUGIN_FAILED, String(describing: error))
