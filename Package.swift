@@ -71,12 +71,14 @@ let package = Package(
         .target(
             name: "PrinterPlugin",
             dependencies: ["PrinterHandler", "WorkQueuePluginKit"],
-            path: "Examples/PrinterPlugin"
+            path: "Examples/PrinterPlugin",
+            linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "FactorPlugin",
             dependencies: ["FactorHandler", "WorkQueuePluginKit"],
-            path: "Examples/FactorPlugin"
+            path: "Examples/FactorPlugin",
+            linkerSettings: pluginLinkerSettings
         ),
         .target(name: "CPlugin", dependencies: ["CWorkQueuePlugin"], path: "Examples/CPlugin"),
 
@@ -116,3 +118,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// Swift plugins carry their own copy of the Swift runtime and Foundation (`-static-stdlib`; the
+/// static Foundation needs `_FoundationCShims` named explicitly when linking a shared object), so
+/// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime.
+/// `-Bsymbolic` binds the plugin's own symbols (e.g. its copy of WorkQueue) to itself, never to
+/// same-named symbols a host executable exports. unsafeFlags are fine here: this is the root
+/// package, and these targets are examples, not products other packages build.
+var pluginLinkerSettings: [LinkerSetting] {
+    [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-Bsymbolic"], .when(platforms: [.linux]))]
+}
