@@ -106,17 +106,9 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
     public func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
         let flag = CancelFlag()
         if context.isCancelled { flag.set() }
-        // Watches the runner's flag while the plugin runs (it may be set from another task).
-        let watcher = Task { [cancellation = context.cancellation] in
-            while !Task.isCancelled {
-                if cancellation.reason != nil {
-                    flag.set()
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-        }
-        defer { watcher.cancel() }
+        // Copies the runner's flag (set from another task) into the plugin's while it runs.
+        let watch = CancellationWatcher.shared.watch(context.cancellation, into: flag)
+        defer { CancellationWatcher.shared.unwatch(watch) }
         let outcome = await withTaskCancellationHandler {
             call(item: item, context: context, flag: flag)
         } onCancel: {

@@ -53,6 +53,9 @@ import WorkQueueTesting
         let context = makeContext(cancellation: flag)
         // The item "wait" blocks until the flag is seen (or fails after 10 s).
         let call = Task { try await handler.handle("wait", context: context) }
+        // Usually lets the call start, so the host's watcher carries the flag (if not, the
+        // host's first check does: both paths end in WorkCancelled). No timing is asserted.
+        try await Task.sleep(for: .milliseconds(50))
         flag.cancel(.leaseLost)
         await #expect(throws: WorkCancelled.self) { _ = try await call.value }
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import WorkQueue
 import WorkQueuePluginKit
@@ -10,6 +11,8 @@ struct Shout: NamedWorkHandler {
     static let name = "shout"
     static let summary = "upper-cases items (test stand-in)"
     let suffix: String
+    /// How many "wait" items have started.
+    static let waiting = Mutex(0)
 
     init(options: [String: String]) throws {
         for key in options.keys where key != "suffix" {
@@ -25,6 +28,7 @@ struct Shout: NamedWorkHandler {
         case "boom":
             throw WorkQueueError.invalidConfiguration("boom on attempt \(context.attempt)")
         case "wait":
+            Shout.waiting.withLock { $0 += 1 }
             // Bounded: 10 000 polls of 1 ms.
             for _ in 0..<10_000 {
                 try context.checkCancellation()
@@ -90,7 +94,13 @@ actor Counter {
     @Test func hostCancellationReachesTheSwiftHandler() async throws {
         let handler = try loadShout()
         let flag = CancellationFlag()
+        let before = Shout.waiting.withLock { $0 }
         let call = Task { try await handler.handle("wait", context: makeContext(cancellation: flag)) }
+        // Cancel only once the handler runs, so the host's watcher (not its first check) must
+        // carry the flag across the C boundary. Bounded wait.
+        for _ in 0..<10_000 where Shout.waiting.withLock({ $0 }) == before {
+            try await Task.sleep(for: .milliseconds(1))
+        }
         flag.cancel(.shutdown)
         await #expect(throws: WorkCancelled.self) { _ = try await call.value }
     }
