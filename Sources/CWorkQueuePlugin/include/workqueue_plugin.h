@@ -87,7 +87,8 @@ typedef struct workqueue_plugin {
                       void **state, char **error);
 
     /**
-     * Handles one item: `len` bytes at `item` (not NUL-terminated; any bytes).
+     * Handles one item: `len` bytes at `item` (not NUL-terminated; any bytes; `item` may be
+     * NULL when `len` is 0).
      * Returns WORKQUEUE_PLUGIN_OK with an optional result in `*out`/`*out_len` (leave `*out`
      * NULL for no result), or non-zero with an optional error message (UTF-8) in
      * `*out`/`*out_len`. Both buffers are allocated by the plugin and released by the host
