@@ -122,9 +122,15 @@ let package = Package(
 /// Swift plugins carry their own copy of the Swift runtime and Foundation (`-static-stdlib`; the
 /// static Foundation needs `_FoundationCShims` named explicitly when linking a shared object), so
 /// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime.
+/// lld links it without the gold warning that the static Foundation's use of `mktemp` raises.
 /// `-Bsymbolic` binds the plugin's own symbols (e.g. its copy of WorkQueue) to itself, never to
 /// same-named symbols a host executable exports. unsafeFlags are fine here: this is the root
 /// package, and these targets are examples, not products other packages build.
 var pluginLinkerSettings: [LinkerSetting] {
-    [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-Bsymbolic"], .when(platforms: [.linux]))]
+    [
+        .unsafeFlags(
+            ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-Bsymbolic"],
+            .when(platforms: [.linux])
+        ),
+    ]
 }

@@ -17,6 +17,15 @@ import WorkQueueTesting
         #expect(report.deadLetters.isEmpty)
     }
 
+    @Test func oneStateServesConcurrentSlots() async throws {
+        let handler = try PluginLoader.loadPlugin(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        var harness = HandlerHarness(handler)
+        harness.options.concurrency = 4
+        let items = (0..<40).map { WorkItem("item \($0)") }
+        let report = try await harness.run(items)
+        #expect(report.results == Dictionary(uniqueKeysWithValues: items.map { ($0, $0.string.uppercased()) }))
+    }
+
     @Test func loadReturnsAWorkHandler() async throws {
         let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
         #expect(try await handler.handle("ok", context: makeContext()) == "OK")
@@ -52,7 +61,9 @@ import WorkQueueTesting
         let flag = CancellationFlag()
         let context = makeContext(cancellation: flag)
         // The item "wait" blocks until the flag is seen (or fails after 10 s).
-        let call = Task { try await handler.handle("wait", context: context) }
+        let thread = TestThreadExecutor()
+        defer { thread.finish() }
+        let call = Task(executorPreference: thread) { try await handler.handle("wait", context: context) }
         // Usually lets the call start, so the host's watcher carries the flag (if not, the
         // host's first check does: both paths end in WorkCancelled). No timing is asserted.
         try await Task.sleep(for: .milliseconds(50))
@@ -62,7 +73,9 @@ import WorkQueueTesting
 
     @Test func taskCancellationSetsThePluginsFlag() async throws {
         let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
-        let call = Task { try await handler.handle("wait", context: makeContext()) }
+        let thread = TestThreadExecutor()
+        defer { thread.finish() }
+        let call = Task(executorPreference: thread) { try await handler.handle("wait", context: makeContext()) }
         call.cancel()
         await #expect(throws: WorkCancelled.self) { _ = try await call.value }
     }

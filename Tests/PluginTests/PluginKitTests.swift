@@ -67,6 +67,15 @@ actor Counter {
         #expect(try await handler.handle("actor", context: makeContext())?.hasPrefix("count ") == true)
     }
 
+    @Test func swiftHandlerServesConcurrentSlots() async throws {
+        var harness = HandlerHarness(try loadShout())
+        harness.options.concurrency = 4
+        let items = (0..<40).map { WorkItem("item \($0)") }
+        let report = try await harness.run(items)
+        #expect(Set(report.completed) == Set(items))
+        #expect(report.deadLetters.isEmpty)
+    }
+
     @Test func tableIsBuiltOnce() {
         #expect(PluginExport.table(for: Shout.self) == PluginExport.table(for: Shout.self))
     }
@@ -95,7 +104,9 @@ actor Counter {
         let handler = try loadShout()
         let flag = CancellationFlag()
         let before = Shout.waiting.withLock { $0 }
-        let call = Task { try await handler.handle("wait", context: makeContext(cancellation: flag)) }
+        let thread = TestThreadExecutor()
+        defer { thread.finish() }
+        let call = Task(executorPreference: thread) { try await handler.handle("wait", context: makeContext(cancellation: flag)) }
         // Cancel only once the handler runs, so the host's watcher (not its first check) must
         // carry the flag across the C boundary. Bounded wait.
         for _ in 0..<10_000 where Shout.waiting.withLock({ $0 }) == before {

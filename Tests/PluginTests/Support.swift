@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Testing
 import WorkQueue
@@ -71,4 +72,40 @@ func makeContext(attempt: Int = 1, cancellation: CancellationFlag = Cancellation
         session: "test-session", options: [:], logger: Logger(label: "plugin-tests"),
         cancellation: cancellation
     )
+}
+
+/// Runs tasks' jobs on one new thread, as the runner runs ``HandlerExecution/dedicatedThread``
+/// handlers: a test that calls a blocking plugin directly then never blocks the cooperative
+/// pool that the rest of the test (e.g. the code that cancels it) needs.
+final class TestThreadExecutor: TaskExecutor {
+    private let state = Mutex<(jobs: [UnownedJob], finished: Bool)>(([], false))
+    private let wakeUp = DispatchSemaphore(value: 0)
+
+    init() {
+        let thread = Thread { [self] in
+            // Ends after finish(), once every queued job ran.
+            while true {
+                let (jobs, finished) = state.withLock { state in
+                    defer { state.jobs.removeAll() }
+                    return (state.jobs, state.finished)
+                }
+                for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+                if finished && jobs.isEmpty { return }
+                wakeUp.wait()
+            }
+        }
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        state.withLock { $0.jobs.append(unowned) }
+        wakeUp.signal()
+    }
+
+    /// Lets the thread end once its queue is empty.
+    func finish() {
+        state.withLock { $0.finished = true }
+        wakeUp.signal()
+    }
 }
