@@ -117,7 +117,8 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         switch outcome.status {
         case WORKQUEUE_PLUGIN_OK:
             return outcome.output
-        case WORKQUEUE_PLUGIN_CANCELLED:
+        case WORKQUEUE_PLUGIN_CANCELLED where flag.isSet:
+            // Only a stop the host asked for; otherwise the status is an ordinary failure.
             throw WorkCancelled(reason: context.cancellation.reason ?? .shutdown)
         default:
             throw PluginError.handlerFailed(plugin: name, status: outcome.status, message: outcome.output ?? "")
