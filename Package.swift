@@ -53,7 +53,10 @@ let package = Package(
             providers: [.apt(["libffi-dev"])]
         ),
         // What a Swift plugin links: exports a WorkHandler through the C ABI.
-        .target(name: "WorkQueuePluginKit", dependencies: ["WorkQueue", "CWorkQueuePlugin"]),
+        .target(
+            name: "WorkQueuePluginKit",
+            dependencies: ["WorkQueue", "CWorkQueuePlugin", .product(name: "Logging", package: "swift-log")]
+        ),
         // What the host links: dlopen loader and libffi calls.
         .target(name: "WorkQueuePlugins", dependencies: ["WorkQueue", "CWorkQueuePlugin", "CFFI"]),
 
@@ -68,12 +71,14 @@ let package = Package(
         .target(
             name: "PrinterPlugin",
             dependencies: ["PrinterHandler", "WorkQueuePluginKit"],
-            path: "Examples/PrinterPlugin"
+            path: "Examples/PrinterPlugin",
+            linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "FactorPlugin",
             dependencies: ["FactorHandler", "WorkQueuePluginKit"],
-            path: "Examples/FactorPlugin"
+            path: "Examples/FactorPlugin",
+            linkerSettings: pluginLinkerSettings
         ),
         .target(name: "CPlugin", dependencies: ["CWorkQueuePlugin"], path: "Examples/CPlugin"),
 
@@ -107,9 +112,25 @@ let package = Package(
         ),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["WorkQueuePlugins", "WorkQueueTesting", "WorkQueue"]
+            dependencies: ["WorkQueuePlugins", "WorkQueuePluginKit", "WorkQueueTesting", "WorkQueue"]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["WorkQueue"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+/// Swift plugins carry their own copy of the Swift runtime and Foundation (`-static-stdlib`; the
+/// static Foundation needs `_FoundationCShims` named explicitly when linking a shared object), so
+/// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime.
+/// lld links it without the gold warning that the static Foundation's use of `mktemp` raises.
+/// `-Bsymbolic` binds the plugin's own symbols (e.g. its copy of WorkQueue) to itself, never to
+/// same-named symbols a host executable exports. unsafeFlags are fine here: this is the root
+/// package, and these targets are examples, not products other packages build.
+var pluginLinkerSettings: [LinkerSetting] {
+    [
+        .unsafeFlags(
+            ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-Bsymbolic"],
+            .when(platforms: [.linux])
+        ),
+    ]
+}

@@ -1,2 +1,15 @@
-// Placeholder: the plugin ABI is defined by its issue.
+/*
+ * cplugin.h: a handler plugin written in plain C against workqueue_plugin.h, proving the ABI
+ * is language-neutral. Built as libCPrinterPlugin.so (product CPrinterPlugin).
+ *
+ * Handler "cupper": prints each item upper-cased (ASCII letters) on its own stdout line and
+ * returns it as the result. Options:
+ *   fail=TEXT   items containing TEXT fail (to watch retries and dead letters)
+ *   prefix=TEXT prepended to every printed line and result
+ * The item "wait" blocks until the host cancels it (at most 10 s), to show cancellation.
+ */
 #pragma once
+#include "workqueue_plugin.h"
+
+/** The plugin's entry point. */
+const workqueue_plugin *workqueue_plugin_entry(void);

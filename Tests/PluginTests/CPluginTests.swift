@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import WorkQueue
+import WorkQueuePlugins
+import WorkQueueTesting
+
+/// The plain-C plugin `Examples/CPlugin` (libCPrinterPlugin.so).
+@Suite struct CPluginTests {
+    @Test func loadsAndRunsThroughTheRunner() async throws {
+        let path = try builtPlugin("CPrinterPlugin")
+        let handler = try PluginLoader.loadPlugin(path: path, options: ["prefix": "> "])
+        #expect(handler.name == "cupper")
+        #expect(handler.summary.contains("plain C"))
+        #expect(handler.execution == .dedicatedThread)
+        let report = try await HandlerHarness(handler).run(["apple", "Banana", WorkItem([0x63, 0x00, 0xFF])])
+        #expect(report.results == ["apple": "> APPLE", "Banana": "> BANANA", WorkItem([0x63, 0x00, 0xFF]): "> C\0\u{FFFD}"])
+        #expect(report.deadLetters.isEmpty)
+    }
+
+    @Test func oneStateServesConcurrentSlots() async throws {
+        let handler = try PluginLoader.loadPlugin(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        var harness = HandlerHarness(handler)
+        harness.options.concurrency = 4
+        let items = (0..<40).map { WorkItem("item \($0)") }
+        let report = try await harness.run(items)
+        #expect(report.results == Dictionary(uniqueKeysWithValues: items.map { ($0, $0.string.uppercased()) }))
+    }
+
+    @Test func loadReturnsAWorkHandler() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        #expect(try await handler.handle("ok", context: makeContext()) == "OK")
+    }
+
+    @Test func aFailingItemIsRetriedThenDeadLetteredWithThePluginsMessage() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: ["fail": "BAD"])
+        await #expect {
+            _ = try await handler.handle("bad", context: makeContext())
+        } throws: { error in
+            "\(error)" == "cupper: item contains 'BAD' (option fail)"
+        }
+        let report = try await HandlerHarness(handler).run(["good", "bad apple"])
+        #expect(report.completed == ["good"])
+        #expect(report.failures.map(\.attempt) == [1, 2, 3])
+        #expect(report.deadLetters.map(\.item) == ["bad apple"])
+        #expect(report.deadLetters.first?.lastError == "cupper: item contains 'BAD' (option fail)")
+    }
+
+    @Test func createFailureCarriesThePluginsMessageAndTheFile() throws {
+        let path = try builtPlugin("CPrinterPlugin")
+        #expect(
+            throws: PluginError.createFailed(
+                path: path, message: "cupper: unknown option 'colour'; it accepts fail=TEXT and prefix=TEXT"
+            )
+        ) {
+            try PluginLoader.loadPlugin(path: path, options: ["colour": "red"])
+        }
+    }
+
+    @Test func runnerCancellationSetsThePluginsFlag() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        let flag = CancellationFlag()
+        let context = makeContext(cancellation: flag)
+        // The item "wait" blocks until the flag is seen (or fails after 10 s).
+        let thread = TestThreadExecutor()
+        defer { thread.finish() }
+        let call = Task(executorPreference: thread) { try await handler.handle("wait", context: context) }
+        // Usually lets the call start, so the host's watcher carries the flag (if not, the
+        // host's first check does: both paths end in WorkCancelled). No timing is asserted.
+        try await Task.sleep(for: .milliseconds(50))
+        flag.cancel(.leaseLost)
+        await #expect(throws: WorkCancelled.self) { _ = try await call.value }
+    }
+
+    @Test func taskCancellationSetsThePluginsFlag() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        let thread = TestThreadExecutor()
+        defer { thread.finish() }
+        let call = Task(executorPreference: thread) { try await handler.handle("wait", context: makeContext()) }
+        call.cancel()
+        await #expect(throws: WorkCancelled.self) { _ = try await call.value }
+    }
+}
