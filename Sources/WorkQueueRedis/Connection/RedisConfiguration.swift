@@ -1,0 +1,103 @@
+/// Where and how to reach Redis.
+public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String?
+    public var password: String?
+    public var database: Int
+    /// How long one connection attempt may take.
+    public var connectTimeout: Duration
+
+    public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil,
+                database: Int = 0, connectTimeout: Duration = .seconds(5)) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Parses `redis://[user:password@]host[:port][/db]` (also `redis://:password@host`).
+    public init(url: String) throws(RedisError) {
+        let redacted = Self.redactURL(url)
+        guard url.hasPrefix("redis://") else { throw .invalidURL(redacted, reason: "it must start with redis://") }
+        var rest = Substring(url.dropFirst("redis://".count))
+        var username: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : String(user)
+                password = String(credentials[credentials.index(after: colon)...])
+            } else if !credentials.isEmpty {
+                password = String(credentials)
+            }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let dbText = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !dbText.isEmpty {
+                guard let db = Int(dbText), db >= 0 else { throw .invalidURL(redacted, reason: "database '\(dbText)' is not a non-negative number") }
+                database = db
+            }
+        }
+        var host = String(rest)
+        var port = 6379
+        if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]") {
+            host = String(rest[..<colon])
+            let portText = rest[rest.index(after: colon)...]
+            guard let value = Int(portText), (1...65535).contains(value) else {
+                throw .invalidURL(redacted, reason: "port '\(portText)' is not a number from 1 to 65535")
+            }
+            port = value
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw .invalidURL(redacted, reason: "the host is missing") }
+        self.init(host: host, port: port, username: username, password: password, database: database)
+    }
+
+    /// The configuration from, in order: `flag` (a URL), `REDIS_URL`, `REDIS_SERVICE_HOST` with
+    /// `REDIS_SERVICE_PORT` (set by Kubernetes for a Service named `redis`), `redis://redis:6379`.
+    public static func resolve(flag: String?, environment: [String: String]) throws -> RedisConfiguration {
+        if let flag, !flag.isEmpty { return try RedisConfiguration(url: flag) }
+        if let url = environment["REDIS_URL"], !url.isEmpty { return try RedisConfiguration(url: url) }
+        if let host = environment["REDIS_SERVICE_HOST"], !host.isEmpty {
+            var port = 6379
+            if let portText = environment["REDIS_SERVICE_PORT"], !portText.isEmpty {
+                guard let value = Int(portText), (1...65535).contains(value) else {
+                    throw RedisError.invalidURL("REDIS_SERVICE_PORT=\(portText)", reason: "the port is not a number from 1 to 65535")
+                }
+                port = value
+            }
+            return RedisConfiguration(host: host, port: port)
+        }
+        return RedisConfiguration(host: "redis", port: 6379)
+    }
+
+    /// `host:port`.
+    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// A URL form with the password replaced by `***`.
+    public var redactedDescription: String {
+        var credentials = ""
+        if username != nil || password != nil {
+            credentials = (username ?? "") + (password != nil ? ":***" : "") + "@"
+        }
+        return "redis://\(credentials)\(endpoint)/\(database)"
+    }
+
+    public var description: String { redactedDescription }
+
+    static func redactURL(_ url: String) -> String {
+        guard url.hasPrefix("redis://"), let at = url.lastIndex(of: "@") else { return url }
+        let start = url.index(url.startIndex, offsetBy: "redis://".count)
+        guard at >= start else { return url }
+        let credentials = url[start..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return "redis://***" + url[at...] }
+        return "redis://" + credentials[..<colon] + ":***" + url[at...]
+    }
+}

@@ -1,0 +1,83 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis: pipelined commands, replies matched in order.
+public final class RedisConnection: Sendable {
+    private let channel: any Channel
+    /// The configuration it was opened with.
+    public let configuration: RedisConfiguration
+
+    private init(channel: any Channel, configuration: RedisConfiguration) {
+        self.channel = channel
+        self.configuration = configuration
+    }
+
+    /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then sends
+    /// AUTH and SELECT as configured.
+    public static func connect(_ configuration: RedisConfiguration,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
+        let endpoint = configuration.endpoint
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+                + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(endpoint: endpoint))
+                }
+            }
+        let channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        let connection = RedisConnection(channel: channel, configuration: configuration)
+        do {
+            if let password = configuration.password {
+                var auth: [RESPArgument] = ["AUTH"]
+                if let user = configuration.username { auth.append(RESPArgument(user)) }
+                auth.append(RESPArgument(password))
+                _ = try await connection.send(auth)
+            }
+            if configuration.database != 0 {
+                _ = try await connection.send(["SELECT", RESPArgument(configuration.database)])
+            }
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Whether the socket is still open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Sends one command; an error reply throws ``RedisError/server(_:)``.
+    public func send(_ command: [RESPArgument]) async throws -> RESPValue {
+        let replies = try await pipeline([command])
+        if case let .error(message) = replies[0] { throw RedisError.server(message) }
+        return replies[0]
+    }
+
+    /// Sends many commands in one write; returns their replies in order (error replies are
+    /// returned as `.error` values, not thrown).
+    public func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        var buffer = channel.allocator.buffer(capacity: 64 * commands.count)
+        for command in commands { buffer.writeBytes(RESPEncoder.encodeCommand(command)) }
+        let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
+        let futures = promises.map(\.futureResult)
+        do {
+            try await channel.writeAndFlush(RedisRequest(bytes: buffer, promises: promises))
+        } catch {
+            for promise in promises { promise.fail(RedisError.connectionClosed(configuration.endpoint)) }
+            throw RedisError.connectionClosed(configuration.endpoint)
+        }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(futures.count)
+        for future in futures { replies.append(try await future.get()) }
+        return replies
+    }
+
+    /// Closes the socket; pending commands fail with ``RedisError/connectionClosed(_:)``.
+    public func close() async {
+        try? await channel.close()
+    }
+}

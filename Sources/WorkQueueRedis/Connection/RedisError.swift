@@ -1,0 +1,27 @@
+/// Errors of the Redis client.
+public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The server answered with an error reply.
+    case server(String)
+    /// The connection closed (server restart, network) before a reply arrived.
+    case connectionClosed(String)
+    /// Could not connect within the budget.
+    case connectFailed(String)
+    /// The server's bytes were not valid RESP.
+    case protocolError(String)
+    /// A reply had an unexpected shape.
+    case unexpectedReply(String)
+    /// A Redis URL could not be parsed.
+    case invalidURL(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .server(message): "Redis replied with an error: \(message)"
+        case let .connectionClosed(endpoint): "the connection to Redis at \(endpoint) closed; it will be reopened on the next command"
+        case let .connectFailed(message): message
+        case let .protocolError(message): "Redis sent invalid data: \(message)"
+        case let .unexpectedReply(message): "unexpected Redis reply: \(message)"
+        case let .invalidURL(url, reason):
+            "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db]"
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+import WorkQueue
+@testable import WorkQueueRedis
+
+@Suite(.serialized) struct RedisQueueTests {
+    @Test func sha224MatchesKnownVectorsInSwiftAndLua() async throws {
+        let vectors = [
+            ("", "d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f"),
+            ("apple", "b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281"),
+            ("abc", "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"),
+            (String(repeating: "a", count: 64), "a88cd5cde6d6fe9136a4e58b49167461ea95d388ca2bdb7afdc3cbf4"),
+            (String(repeating: "x", count: 200), "3ef8bae4a84311d748956ef862adec84a5745f44618cb3909def1e13"),
+        ]
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            for (input, expected) in vectors {
+                #expect(SHA224.hex(Array(input.utf8)) == expected)
+                #expect(try await queue.luaSHA224(Array(input.utf8)) == expected)
+            }
+            var rng = SystemRandomNumberGenerator()
+            for length in [1, 55, 56, 63, 64, 65, 119, 120, 300] {
+                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                #expect(try await queue.luaSHA224(bytes) == SHA224.hex(bytes), "length \(length)")
+            }
+        }
+    }
+
+    @Test func redisCliItemsAreLeasedFIFOAndCompleted() async throws {
+        try await withRedis { server in
+            try server.cli("rpush", "job2", "apple", "banana")
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            let first = try await queue.lease(max: 1, session: "s1", duration: .seconds(30))
+            #expect(first.map(\.item) == ["apple"])
+            #expect(first.first?.attempt == 1)
+            #expect(try server.cli("get", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "s1")
+            let second = try await queue.lease(max: 5, session: "s1", duration: .seconds(30))
+            #expect(second.map(\.item) == ["banana"])
+            for lease in first + second {
+                #expect(try await queue.complete(lease, result: "ok") == .settled)
+            }
+            #expect(try server.cli("exists", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "0")
+            #expect(try server.cli("llen", "job2:processing") == "0")
+            let counts = try await queue.counts()
+            #expect(counts.isDrained && counts.completed == 2)
+            #expect(try await queue.complete(first[0], result: nil) == .leaseLost)
+        }
+    }
+
+    @Test func deadPythonWorkerIsRecoveredAndLiveOneRespected() async throws {
+        try await withRedis { server in
+            try server.cli("rpush", "job2", "apple", "banana")
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            queue.recoveryGrace = .zero
+            // Two rediswq.py-style workers: each BRPOPLPUSH then SETEX its lease.
+            #expect(try server.cli("brpoplpush", "job2", "job2:processing", "1") == "banana")
+            try server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("banana".utf8)), "1", "dead-worker")
+            #expect(try server.cli("brpoplpush", "job2", "job2:processing", "1") == "apple")
+            try server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("apple".utf8)), "600", "live-worker")
+            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            // Wait (bounded) for the dead worker's 1 s lease to expire.
+            var report = RecoveryReport()
+            for _ in 0..<100 where report.requeued == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            }
+            #expect(report == RecoveryReport(requeued: 1))
+            let leases = try await queue.lease(max: 5, session: "us", duration: .seconds(30))
+            #expect(leases.map(\.item) == ["banana"])
+            #expect(leases.first?.attempt == 2)
+            #expect(try await queue.complete(leases[0], result: nil) == .settled)
+            #expect(try server.cli("lrange", "job2:processing", "0", "-1") == "apple")
+        }
+    }
+
+    @Test func graceProtectsAFreshlyTakenItem() async throws {
+        try await withRedis { server in
+            try server.cli("rpush", "job2", "apple")
+            try server.cli("rpoplpush", "job2", "job2:processing")
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            queue.recoveryGrace = .seconds(600)
+            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            queue.recoveryGrace = .zero
+            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport(requeued: 1))
+        }
+    }
+
+    @Test func wrongKeyTypeIsReportedAndNothingModified() async throws {
+        try await withRedis { server in
+            try server.cli("set", "job2", "x")
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            let expected = WorkQueueError.wrongKeyType(key: "job2", actual: "string", expected: "list")
+            await #expect(throws: expected) { try await queue.lease(max: 1, session: "s", duration: .seconds(5)) }
+            await #expect(throws: expected) { try await queue.counts() }
+            await #expect(throws: expected) { try await queue.validateKeyTypes() }
+            await #expect(throws: expected) { try await queue.enqueue(["a"]) }
+            #expect(try server.cli("get", "job2") == "x")
+            #expect(try server.cli("dbsize") == "1")
+            // A wrong processing key stops the take before it pops anything.
+            try server.cli("del", "job2")
+            try server.cli("rpush", "job2", "apple")
+            try server.cli("hset", "job2:processing", "a", "b")
+            await #expect(throws: WorkQueueError.wrongKeyType(key: "job2:processing", actual: "hash", expected: "list")) {
+                try await queue.lease(max: 1, session: "s", duration: .seconds(5))
+            }
+            #expect(try server.cli("lrange", "job2", "0", "-1") == "apple")
+        }
+    }
+
+    @Test func failRetryDeadLetterAndRelease() async throws {
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "q", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            try await queue.enqueue(["a", "b", "a"])
+            let leases = try await queue.lease(max: 3, session: "s", duration: .seconds(30))
+            #expect(leases.map(\.item) == ["a", "b", "a"])
+            #expect(try await queue.fail(leases[0], error: "boom", disposition: .retry(after: .zero)) == .settled)
+            #expect(try await queue.fail(leases[1], error: "bad", disposition: .deadLetter) == .settled)
+            #expect(try await queue.release(leases[2]) == .settled)
+            var counts = try await queue.counts()
+            #expect(counts.pending == 1 && counts.scheduled == 1 && counts.dead == 1 && counts.processing == 0)
+            #expect(!counts.isDrained)
+            #expect(try await queue.promoteDueRetries() == 1)
+            let dead = try await queue.deadLetters()
+            #expect(dead == [DeadLetter(item: "b", lastError: "bad", attempts: 1)])
+            let again = try await queue.lease(max: 5, session: "t", duration: .seconds(30))
+            #expect(again.map(\.item) == ["a", "a"])
+            #expect(again.map(\.attempt) == [2, 2])
+            #expect(try await queue.retryDeadLetters() == 1)
+            let b = try await queue.lease(max: 5, session: "t", duration: .seconds(30))
+            #expect(b.map(\.item) == ["b"] && b.first?.attempt == 1)
+            #expect(try await queue.renew(again + b, duration: .seconds(60)) == [true, true, true])
+            #expect(try await queue.renew([Lease(item: "b", session: "other", attempt: 1)], duration: .seconds(60)) == [false])
+            for lease in again + b { _ = try await queue.complete(lease, result: nil) }
+            counts = try await queue.counts()
+            #expect(counts.isDrained)
+            try await queue.enqueue(["z"])
+            let z = try await queue.lease(max: 1, session: "s", duration: .seconds(30))
+            _ = try await queue.fail(z[0], error: "x", disposition: .deadLetter)
+            #expect(try await queue.purgeDeadLetters() == 1)
+            #expect(try await queue.deadLetters().isEmpty)
+        }
+    }
+
+    @Test func waitForWorkReturnsWhenPushedAndTakesNothing() async throws {
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "w", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            try await queue.waitForWork(timeout: .milliseconds(100))
+            try await queue.enqueue(["a", "b"])
+            try await queue.waitForWork(timeout: .seconds(5))
+            #expect(try server.cli("lrange", "w", "0", "-1") == "a\nb")
+        }
+    }
+
+    @Test func workerDyingBetweenTakeAndLeaseLosesNothing() async throws {
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "f", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            queue.recoveryGrace = .zero
+            try await queue.enqueue(["only"])
+            queue.faultInjection = .init(dropConnectionAfterTake: true)
+            await #expect(throws: RedisError.self) { try await queue.lease(max: 1, session: "dying", duration: .milliseconds(300)) }
+            queue.faultInjection = .init()
+            // Held by the dead session: nobody else gets it while the lease lives.
+            #expect(try await queue.lease(max: 1, session: "live", duration: .seconds(30)).isEmpty)
+            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            var report = RecoveryReport()
+            for _ in 0..<100 where report.requeued == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            }
+            #expect(report.requeued == 1)
+            let leases = try await queue.lease(max: 5, session: "live", duration: .seconds(30))
+            #expect(leases.map(\.item) == ["only"] && leases.first?.attempt == 2)
+        }
+    }
+
+    @Test func reconnectsAfterRestartAndFailsClearlyOnClosedPort() async throws {
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "r", configuration: server.configuration, connectBudget: .seconds(10))
+            defer { Task { await queue.close() } }
+            try await queue.enqueue(["a"])
+            try await server.restart()
+            var pending: Int?
+            for _ in 0..<50 where pending == nil {
+                pending = try? await queue.counts().pending
+                if pending == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(pending == 0)  // no persistence: the restarted server is empty
+        }
+        let port = try await RedisServer.freePort()
+        do {
+            _ = try await RedisQueue.connect(name: "x", configuration: RedisConfiguration(host: "127.0.0.1", port: port),
+                                             connectBudget: .milliseconds(500))
+            Issue.record("connect should fail")
+        } catch {
+            #expect("\(error)".contains("127.0.0.1:\(port)"))
+            #expect("\(error)".contains("Check"))
+        }
+    }
+
+    @Test func noopThroughput() async throws {
+        try await withRedis { server in
+            let queue = try await RedisQueue.connect(name: "bench", configuration: server.configuration)
+            defer { Task { await queue.close() } }
+            let n = 2000
+            try await queue.enqueue((0..<n).map { WorkItem("item-\($0)") })
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure {
+                while true {
+                    let leases = try await queue.lease(max: 1, session: "s", duration: .seconds(30))
+                    guard let lease = leases.first else { break }
+                    _ = try await queue.complete(lease, result: nil)
+                }
+            }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("noop lease+complete throughput: \(Int(Double(n) / seconds)) items/s (\(n) items, one worker)")
+            #expect(try await queue.counts().completed == n)
+        }
+    }
+}
