@@ -9,6 +9,14 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The backend could not be reached.
     case backendUnavailable(String)
 
+    /// True for errors that retrying cannot fix (bad settings, a key of the wrong type).
+    public var isPermanent: Bool {
+        switch self {
+        case .invalidOption, .invalidConfiguration, .wrongKeyType: true
+        case .backendUnavailable: false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .invalidOption(key, value, expected):

@@ -117,7 +117,7 @@ public final class Worker: Service, Sendable {
     private func slotLoop(_ slot: Int, threads: HandlerThreadPool?) async throws {
         while !stopSignal.isFired {
             try Task.checkCancellation()
-            let leases = try await backend.lease(max: 1, session: session, duration: options.leaseDuration)
+            let leases = try await retrying("lease") { try await self.backend.lease(max: 1, session: self.session, duration: self.options.leaseDuration) }
             if leases.isEmpty {
                 if try await queueIsDrained() {
                     logger.debug("queue drained", metadata: ["slot": "\(slot)"])
@@ -139,9 +139,9 @@ public final class Worker: Service, Sendable {
 
     /// True when this worker should return because nothing is left anywhere.
     private func queueIsDrained() async throws -> Bool {
-        var counts = try await backend.counts()
-        if counts.scheduled > 0, try await backend.promoteDueRetries() > 0 {
-            counts = try await backend.counts()
+        var counts = try await retrying("counts") { try await self.backend.counts() }
+        if counts.scheduled > 0, try await retrying("promote due retries", { try await self.backend.promoteDueRetries() }) > 0 {
+            counts = try await retrying("counts") { try await self.backend.counts() }
         }
         return options.exitWhenDrained && counts.isDrained
     }
@@ -200,14 +200,14 @@ public final class Worker: Service, Sendable {
         }
         switch result {
         case .success(let output):
-            if try await backend.complete(lease, result: output) == .settled {
+            if try await retrying("complete", { try await self.backend.complete(lease, result: output) }) == .settled {
                 record(.completed(lease, result: output)) { $0.completed += 1 }
             } else {
                 logger.warning("lease lost before completion; the result was not recorded")
                 record(.leaseLost(lease)) { $0.leaseLost += 1 }
             }
         case .failure where cancelled == .shutdown:
-            if try await backend.release(lease) == .settled {
+            if try await retrying("release", { try await self.backend.release(lease) }) == .settled {
                 logger.info("shutdown interrupted the item; released it to pending")
                 record(.released(lease)) { $0.released += 1 }
             } else {
@@ -218,7 +218,7 @@ public final class Worker: Service, Sendable {
             let disposition: FailureDisposition =
                 lease.attempt >= options.maxAttempts
                 ? .deadLetter : .retry(after: options.retry.delay(afterAttempt: lease.attempt))
-            guard try await backend.fail(lease, error: message, disposition: disposition) == .settled else {
+            guard try await retrying("fail", { try await self.backend.fail(lease, error: message, disposition: disposition) }) == .settled else {
                 record(.leaseLost(lease)) { $0.leaseLost += 1 }
                 return
             }
@@ -234,7 +234,7 @@ public final class Worker: Service, Sendable {
     }
 
     private func releaseUnstarted(_ lease: Lease) async throws {
-        if try await backend.release(lease) == .settled {
+        if try await retrying("release", { try await self.backend.release(lease) }) == .settled {
             record(.released(lease)) { $0.released += 1 }
         }
     }
@@ -291,6 +291,34 @@ public final class Worker: Service, Sendable {
             return
         }
         inFlight.cancelAll(reason: .shutdown)
+    }
+
+    /// Runs a queue operation, retrying transient failures (a dropped connection, a restarting
+    /// server) with backoff for up to ``WorkerOptions/backendRetryBudget``. Configuration
+    /// errors (a key of the wrong type) and cancellation are thrown at once.
+    private func retrying<T: Sendable>(_ operation: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        var delay = Duration.milliseconds(50)
+        var waited = Duration.zero
+        while true {
+            do {
+                return try await body()
+            } catch let error as CancellationError {
+                throw error
+            } catch let error as WorkQueueError where error.isPermanent {
+                throw error
+            } catch {
+                guard waited < options.backendRetryBudget else {
+                    throw WorkQueueError.backendUnavailable(
+                        "\(operation) kept failing for \(waited); last error: \(error)")
+                }
+                if waited == .zero {
+                    logger.warning("\(operation) failed: \(error); retrying for up to \(options.backendRetryBudget)")
+                }
+                try await clock.sleep(for: delay)
+                waited += delay
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
     }
 
     private func emit(_ event: WorkerEvent) {

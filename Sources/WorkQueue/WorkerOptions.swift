@@ -21,6 +21,10 @@ public struct WorkerOptions: Sendable {
     /// Return once the queue is drained (the Kubernetes Job pattern). When false, wait for more
     /// work until shut down. Default true.
     public var exitWhenDrained: Bool = true
+    /// How long the runner keeps retrying a queue operation that fails with a transient error
+    /// (Redis restarting, a dropped connection) before it gives up and ``Worker/run()``
+    /// throws. Items held meanwhile stay leased or come back through recovery. Default 30 s.
+    public var backendRetryBudget: Duration = .seconds(30)
     /// The handler's `KEY=VALUE` options, handed to it in ``WorkContext/options``.
     public var handlerOptions: [String: String] = [:]
 
@@ -37,5 +41,6 @@ public struct WorkerOptions: Sendable {
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
         try check(recoveryInterval > .zero, "recovery interval must be positive")
         try check(idlePollInterval > .zero, "idle poll interval must be positive")
+        try check(backendRetryBudget >= .zero, "backend retry budget must not be negative")
     }
 }

@@ -1,0 +1,103 @@
+import Synchronization
+import Testing
+import WorkQueue
+import WorkQueueTesting
+
+/// The runner rides out a backend that fails for a while (Redis restarting), within its retry
+/// budget, and gives up with a clear error after it.
+@Suite struct BackendOutageTests {
+    struct ConnectionDropped: Error, CustomStringConvertible {
+        var description: String { "connection dropped" }
+    }
+
+    /// An in-memory queue whose `lease` and `complete` throw `error` for their first
+    /// `failures` calls each.
+    final class FlakyBackend: WorkQueueBackend, Sendable {
+        let inner: InMemoryQueue
+        let error: any Error & Sendable
+        private let remaining: Mutex<[String: Int]>
+        private let calls = Mutex<[String: Int]>([:])
+
+        init(_ inner: InMemoryQueue, failures: Int, error: any Error & Sendable = ConnectionDropped()) {
+            self.inner = inner
+            self.error = error
+            remaining = Mutex(["lease": failures, "complete": failures])
+        }
+
+        func callCount(_ operation: String) -> Int { calls.withLock { $0[operation] ?? 0 } }
+
+        private func maybeFail(_ operation: String) throws {
+            calls.withLock { $0[operation, default: 0] += 1 }
+            let fail = remaining.withLock { left -> Bool in
+                guard let count = left[operation], count > 0 else { return false }
+                left[operation] = count - 1
+                return true
+            }
+            if fail { throw error }
+        }
+
+        func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
+        func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+            try maybeFail("lease")
+            return try await inner.lease(max: max, session: session, duration: duration)
+        }
+        func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
+        func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] { try await inner.renew(leases, duration: duration) }
+        func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
+            try maybeFail("complete")
+            return try await inner.complete(lease, result: result)
+        }
+        func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
+            try await inner.fail(lease, error: error, disposition: disposition)
+        }
+        func release(_ lease: Lease) async throws -> SettleOutcome { try await inner.release(lease) }
+        func counts() async throws -> QueueCounts { try await inner.counts() }
+        func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+            try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
+        }
+        func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
+    }
+
+    @Test func aShortOutageIsRiddenOutAndTheItemCompletes() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let backend = FlakyBackend(queue, failures: 3)
+        let worker = try Worker(backend: backend, handler: ClosureHandler { _, _ in "ok" },
+                                options: WorkerTests.options(), clock: clock)
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        let summary = try await running.task.value
+        #expect(summary.completed == 1)
+        #expect(queue.result(for: "a") == "ok")
+        #expect(backend.callCount("lease") >= 4)
+        #expect(backend.callCount("complete") == 4)
+    }
+
+    @Test func anOutageLongerThanTheBudgetStopsTheWorkerWithAClearError() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let backend = FlakyBackend(queue, failures: 1_000)
+        let worker = try Worker(backend: backend, handler: ClosureHandler { _, _ in "ok" },
+                                options: WorkerTests.options { $0.backendRetryBudget = .seconds(5) }, clock: clock)
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        await #expect {
+            _ = try await running.task.value
+        } throws: { error in
+            guard case .backendUnavailable(let message)? = error as? WorkQueueError else { return false }
+            return message.contains("lease") && message.contains("connection dropped")
+        }
+        #expect(queue.pendingItems == ["a"])
+    }
+
+    @Test func aWrongKeyTypeIsNotRetried() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let wrongType = WorkQueueError.wrongKeyType(key: "job2", actual: "string", expected: "list")
+        let backend = FlakyBackend(queue, failures: 1_000, error: wrongType)
+        let worker = try Worker(backend: backend, handler: ClosureHandler { _, _ in "ok" },
+                                options: WorkerTests.options(), clock: clock)
+        await #expect(throws: wrongType) { _ = try await worker.runUntilStopped() }
+        #expect(backend.callCount("lease") == 1)
+    }
+}
