@@ -10,10 +10,12 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources Sources
 COPY Examples Examples
-COPY Tests/WorkQueueContract Tests/WorkQueueContract
+# Package.swift names every target's folder, test targets included.
+COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib --product workqueue \
     && swift build -c release --product PrinterPlugin \
     && swift build -c release --product FactorPlugin \
+    && swift build -c release --product CPrinterPlugin \
     && mkdir -p /out/plugins \
     && cp "$(swift build -c release --show-bin-path)/workqueue" /out/ \
     && cp "$(swift build -c release --show-bin-path)"/lib*Plugin.so /out/plugins/

@@ -1,1 +1,5 @@
-// Placeholder: filled in by its issue.
+import PrinterHandler
+import WorkQueuePluginKit
+
+/// libPrinterPlugin.so: the `printer` handler as a plugin (`workqueue work --plugin libPrinterPlugin.so`).
+@_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Printer.self) }

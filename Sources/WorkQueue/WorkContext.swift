@@ -18,7 +18,7 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Thrown by ``WorkContext/checkCancellation()`` when the runner cancelled the handler.
-public struct WorkCancelled: Error, Sendable, CustomStringConvertible {
+public struct WorkCancelled: Error, Sendable, Hashable, CustomStringConvertible {
     public let reason: CancellationReason
     public init(reason: CancellationReason) { self.reason = reason }
     public var description: String { "work cancelled: \(reason)" }

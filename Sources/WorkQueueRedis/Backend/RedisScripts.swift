@@ -69,7 +69,7 @@ end
 
     /// KEYS: pending, processing, attempts. ARGV: max, session, lease ms, lease key prefix.
     /// Returns a flat array: item, attempts recorded so far, ...
-    static let lease = prelude + #"""
+    static let lease = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash'})
 if e then return redis.error_reply(e) end
 local out = {}
@@ -112,10 +112,10 @@ if owner and owner ~= ARGV[2] then return 0 end
 
     /// KEYS: processing, lease, attempts, errors, results, completed. ARGV: item, session,
     /// hash, hasResult ("1"/"0"), result. Returns 1 settled, 0 lease lost.
-    static let complete = prelude + #"""
+    static let complete = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'hash', KEYS[6], 'string'})
 if e then return redis.error_reply(e) end
-"""# + ownership + #"""
+"""# + "\n" + ownership + "\n" + #"""
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 if removed == 0 and not owner then return 0 end
 if owner then redis.call('DEL', KEYS[2]) end
@@ -128,10 +128,10 @@ return 1
 
     /// KEYS: processing, lease, attempts, errors, retry, dead, retry seq. ARGV: item, session,
     /// hash, error, mode ("retry"/"dead"), delay ms.
-    static let fail = prelude + #"""
+    static let fail = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset', KEYS[6], 'list', KEYS[7], 'string'})
 if e then return redis.error_reply(e) end
-"""# + ownership + #"""
+"""# + "\n" + ownership + "\n" + #"""
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 if removed == 0 and not owner then return 0 end
 if owner then redis.call('DEL', KEYS[2]) end
@@ -154,7 +154,7 @@ for _, p in ipairs({{KEYS[1], 'list'}, {KEYS[3], 'list'}}) do
   local t = redis.call('TYPE', p[1]).ok
   if t ~= 'none' and t ~= p[2] then return redis.error_reply('WQTYPE\t' .. p[1] .. '\t' .. t .. '\t' .. p[2]) end
 end
-"""# + ownership + #"""
+"""# + "\n" + ownership + "\n" + #"""
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 if removed == 0 and not owner then return 0 end
 if owner then redis.call('DEL', KEYS[2]) end
@@ -163,7 +163,7 @@ return 1
 """#
 
     /// KEYS: pending, processing, retry, dead, completed. Returns the five counts.
-    static let counts = prelude + #"""
+    static let counts = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'string'})
 if e then return redis.error_reply(e) end
 return { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
@@ -172,7 +172,7 @@ return { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('Z
 
     /// KEYS: processing, lease, attempts, errors, pending, dead. ARGV: item, hash, maxAttempts,
     /// message. Returns 0 skipped, 1 requeued, 2 dead-lettered.
-    static let recover = prelude + #"""
+    static let recover = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'list'})
 if e then return redis.error_reply(e) end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -188,7 +188,7 @@ return 1
 """#
 
     /// KEYS: retry, pending. Moves due members to pending. Returns how many.
-    static let promote = prelude + #"""
+    static let promote = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'zset', KEYS[2], 'list'})
 if e then return redis.error_reply(e) end
 local t = redis.call('TIME')
@@ -202,7 +202,7 @@ return #due
 """#
 
     /// KEYS: dead, pending, attempts, errors. Moves every dead letter to pending.
-    static let retryDead = prelude + #"""
+    static let retryDead = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash'})
 if e then return redis.error_reply(e) end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -217,7 +217,7 @@ return #items
 """#
 
     /// KEYS: dead. Deletes it; returns how many it held.
-    static let purgeDead = prelude + #"""
+    static let purgeDead = prelude + "\n" + #"""
 local e = wq_check({KEYS[1], 'list'})
 if e then return redis.error_reply(e) end
 local n = redis.call('LLEN', KEYS[1])

@@ -1,31 +1,3 @@
-# Pending: the Swift example plugins (waiting for branch `examples`)
-
-`Examples/PrinterPlugin/PrinterPlugin.swift` and `Examples/FactorPlugin/FactorPlugin.swift`
-stay placeholders until `Printer` and `Factor` exist (branch `examples`); committing the export
-lines earlier would break the build. After `git merge examples`, they are:
-
-```swift
-// Examples/PrinterPlugin/PrinterPlugin.swift
-import PrinterHandler
-import WorkQueuePluginKit
-
-/// libPrinterPlugin.so: the `printer` handler as a plugin (`workqueue --plugin libPrinterPlugin.so`).
-@_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Printer.self) }
-```
-
-```swift
-// Examples/FactorPlugin/FactorPlugin.swift
-import FactorHandler
-import WorkQueuePluginKit
-
-/// libFactorPlugin.so: the `factor` handler as a plugin (`workqueue --plugin libFactorPlugin.so`).
-@_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Factor.self) }
-```
-
-and `Tests/PluginTests/SwiftPluginTests.swift` (PluginTests then also depends on
-`PrinterHandler` and `FactorHandler` in Package.swift):
-
-```swift
 import FactorHandler
 import PrinterHandler
 import Testing
@@ -56,4 +28,3 @@ import WorkQueueTesting
         try await compare(product: "FactorPlugin", compiledIn: Factor.self, items: ["12", "97", "1000000007", "not a number"])
     }
 }
-```

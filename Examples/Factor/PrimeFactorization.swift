@@ -1,0 +1,137 @@
+import BigInt
+
+/// Prime factorization of integers of any size: trial division by small primes, then
+/// Miller–Rabin and Pollard's rho with Brent's cycle detection. Numbers below 2^127 (38 digits)
+/// run on allocation-free 128-bit Montgomery arithmetic; larger ones on `BigUInt`.
+public enum PrimeFactorization {
+    /// Thrown when `isCancelled` returned true.
+    public struct Cancelled: Error {}
+
+    /// The prime factors of `n` (≥ 2) in ascending order, with multiplicity.
+    /// `isCancelled` is polled every few thousand steps; when it returns true the work stops
+    /// and ``Cancelled`` is thrown.
+    public static func factor(_ n: BigUInt, isCancelled: () -> Bool = { false }) throws -> [BigUInt] {
+        precondition(n >= 2, "factor needs n >= 2")
+        var factors: [BigUInt] = []
+        var rest = n
+        for p in smallPrimes {
+            let prime = BigUInt(p)
+            if prime * prime > rest { break }
+            while true {
+                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: prime)
+                guard remainder == 0 else { break }
+                factors.append(prime)
+                rest = quotient
+            }
+        }
+        var pending: [BigUInt] = rest > 1 ? [rest] : []
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while let m = pending.popLast() {
+            if isCancelled() { throw Cancelled() }
+            if m < BigUInt(trialLimit) * BigUInt(trialLimit) || isProbablePrime(m) {
+                // Below the square of the trial-division bound, what is left is prime.
+                factors.append(m)
+                continue
+            }
+            if let root = exactSquareRoot(m) {
+                pending += [root, root]
+                continue
+            }
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            guard let d = try split(m, seed: seed, isCancelled: isCancelled) else { throw Cancelled() }
+            pending += [d, m / d]
+        }
+        return factors.sorted()
+    }
+
+    /// `n = p1 * p2 * ...`, e.g. `12 = 2 * 2 * 3` and `97 = 97`.
+    public static func formatted(_ n: BigUInt, factors: [BigUInt]) -> String {
+        "\(n) = " + factors.map(String.init).joined(separator: " * ")
+    }
+
+    /// True when `n` is prime (proven below 3.3·10^24, Miller–Rabin with 24 bases above it:
+    /// a composite passes with probability below 4^-24).
+    public static func isProbablePrime(_ n: BigUInt) -> Bool {
+        if n < 2 { return false }
+        for p in smallPrimes.prefix(24) {
+            if n == BigUInt(p) { return true }
+            if n % BigUInt(p) == 0 { return false }
+        }
+        let bases = smallPrimes.prefix(24).map { UInt128($0) }
+        if let small = UInt128(exactly: n), let field = Montgomery128(modulus: small) {
+            return field.isProbablePrime(bases: bases)
+        }
+        return bases.allSatisfy { n.isStrongProbablePrime(BigUInt($0)) }
+    }
+
+    // MARK: - Splitting
+
+    /// A non-trivial factor of the odd composite `m`, or nil when cancelled.
+    private static func split(_ m: BigUInt, seed: UInt64, isCancelled: () -> Bool) throws -> BigUInt? {
+        if let small = UInt128(exactly: m), let field = Montgomery128(modulus: small) {
+            return field.rhoFactor(seed: UInt128(seed), isCancelled: isCancelled).map { BigUInt($0) }
+        }
+        return bigRho(m, seed: seed, isCancelled: isCancelled)
+    }
+
+    /// Brent's rho on `BigUInt`, for numbers of 2^127 and above.
+    private static func bigRho(_ n: BigUInt, seed: UInt64, isCancelled: () -> Bool) -> BigUInt? {
+        var c = BigUInt(seed) % (n - 1) + 1
+        var start = BigUInt(2)
+        while true {
+            var y = start, x = y, ys = y
+            var q = BigUInt(1)
+            var g = BigUInt(1)
+            var r = 1
+            let batch = 64
+            func f(_ v: BigUInt) -> BigUInt { (v * v + c) % n }
+            repeat {
+                x = y
+                for _ in 0..<r { y = f(y) }
+                var k = 0
+                repeat {
+                    if isCancelled() { return nil }
+                    ys = y
+                    for _ in 0..<min(batch, r - k) {
+                        y = f(y)
+                        q = q * (x > y ? x - y : y - x) % n
+                    }
+                    g = q.greatestCommonDivisor(with: n)
+                    k += batch
+                } while k < r && g == 1
+                r *= 2
+            } while g == 1
+            if g == n {
+                repeat {
+                    ys = f(ys)
+                    g = (x > ys ? x - ys : ys - x).greatestCommonDivisor(with: n)
+                } while g == 1
+            }
+            if g != n { return g }
+            c += 1
+            start += 1
+        }
+    }
+
+    /// The integer square root of `n` when `n` is a perfect square (rho cannot split those).
+    private static func exactSquareRoot(_ n: BigUInt) -> BigUInt? {
+        let root = n.squareRoot()
+        return root * root == n ? root : nil
+    }
+
+    // MARK: - Small primes
+
+    /// Trial division covers every prime below this.
+    static let trialLimit = 1 << 12
+
+    /// The primes below ``trialLimit`` (sieve of Eratosthenes).
+    static let smallPrimes: [Int] = {
+        var composite = [Bool](repeating: false, count: trialLimit)
+        var primes: [Int] = []
+        for i in 2..<trialLimit where !composite[i] {
+            primes.append(i)
+            for j in stride(from: i * i, to: trialLimit, by: i) { composite[j] = true }
+        }
+        return primes
+    }()
+}

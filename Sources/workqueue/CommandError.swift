@@ -1,0 +1,34 @@
+/// A fatal error of the command line; the description is what the user reads (after
+/// `Error: `) and says what to fix.
+enum CommandError: Error, CustomStringConvertible {
+    /// A required setting is missing from both its flag and its variable.
+    case missing(flag: String, variable: String, example: String)
+    /// A flag or variable has a value of the wrong form.
+    case invalid(source: String, value: String, expected: String)
+    /// `--handler` names no compiled-in handler.
+    case unknownHandler(String, known: [String])
+    /// Both or neither of `--handler` and `--plugin`.
+    case handlerChoice(String)
+    /// `push` was given nothing to push.
+    case nothingToPush
+    /// A file could not be read.
+    case unreadable(path: String, reason: String)
+
+    var description: String {
+        switch self {
+        case let .missing(flag, variable, example):
+            "missing \(flag) (or the \(variable) environment variable), e.g. \(flag) \(example)"
+        case let .invalid(source, value, expected):
+            "\(source) '\(value)' is invalid: expected \(expected)"
+        case let .unknownHandler(name, known):
+            "unknown handler '\(name)'; the compiled-in handlers are: \(known.joined(separator: ", ")) "
+                + "(see `workqueue handlers`), or load one from a shared object with --plugin PATH"
+        case let .handlerChoice(message):
+            message
+        case .nothingToPush:
+            "nothing to push: give items as arguments, --file PATH (one item per line), or - to read standard input"
+        case let .unreadable(path, reason):
+            "cannot read '\(path)': \(reason)"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import WorkQueue
+
+/// `workqueue dead`: inspect, retry or purge the dead letters in `NAME:dead`.
+struct Dead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, retry or purge the items that ran out of attempts (the list NAME:dead).",
+        discussion: """
+            list prints one line per dead item: the item (invalid UTF-8 shown as \\xNN), a tab, \
+            attempts=N, a tab, and the last error. retry moves every dead item back to pending \
+            with its attempts reset; purge deletes them.
+            """
+    )
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case list, retry, purge
+    }
+
+    @OptionGroup var common: QueueOptions
+
+    @Argument(help: "list, retry or purge.")
+    var action: Action
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let name = try common.queueName(settings)
+        try await withQueue(common, settings, logger: logger) { queue in
+            switch action {
+            case .list:
+                for letter in try await queue.deadLetters() {
+                    let attempts = letter.attempts.map(String.init) ?? "?"
+                    let error = (letter.lastError ?? "(no error recorded)").replacingOccurrences(of: "\n", with: " ")
+                    StandardOutput.line("\(letter.item.escaped)\tattempts=\(attempts)\t\(error)")
+                }
+            case .retry:
+                let moved = try await queue.retryDeadLetters()
+                StandardOutput.line("Moved \(moved) dead item\(moved == 1 ? "" : "s") of \(name) back to pending")
+            case .purge:
+                let deleted = try await queue.purgeDeadLetters()
+                StandardOutput.line("Deleted \(deleted) dead item\(deleted == 1 ? "" : "s") of \(name)")
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+import WorkQueue
+
+/// `workqueue handlers`: the compiled-in handlers.
+struct Handlers: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the compiled-in handlers, one per line: name and summary.")
+
+    func run() throws {
+        let width = HandlerRegistry.all.map { $0.name.count }.max() ?? 0
+        for type in HandlerRegistry.all {
+            StandardOutput.line(type.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + type.summary)
+        }
+    }
+}

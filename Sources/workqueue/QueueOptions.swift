@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WorkQueue
+import WorkQueueRedis
+
+/// The flags every queue command shares: which queue, which Redis, how long to try, how much
+/// to log.
+struct QueueOptions: ParsableArguments {
+    @Option(help: "The queue name: the Redis list of pending items (env WORKQUEUE_QUEUE).")
+    var queue: String?
+
+    @Option(help: ArgumentHelp(
+        "Redis URL redis://[user:password@]host[:port][/db] (env REDIS_URL, else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT, else redis://redis:6379).",
+        valueName: "url"))
+    var redis: String?
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
+        "Seconds to keep retrying to reach Redis before giving up (env WORKQUEUE_CONNECT_TIMEOUT; default 30).",
+        valueName: "seconds"))
+    var connectTimeout: Double?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(
+        "Diagnostics on stderr: trace, debug, info, notice, warning, error or critical (env WORKQUEUE_LOG_LEVEL; default info).",
+        valueName: "level"))
+    var logLevel: String?
+
+    /// Sends swift-log to stderr at the chosen level and line-buffers stdout, so that each
+    /// contract line reaches a pod's log as soon as it is printed. Returns the command's logger.
+    func bootstrap(_ settings: Settings) throws -> Logger {
+        StandardOutput.useLineBuffering()
+        let text = settings.string(logLevel, "WORKQUEUE_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw CommandError.invalid(source: logLevel != nil ? "--log-level" : "environment variable WORKQUEUE_LOG_LEVEL",
+                                       value: text, expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "workqueue")
+    }
+
+    /// The queue name from the flag or WORKQUEUE_QUEUE.
+    func queueName(_ settings: Settings) throws -> String {
+        try settings.required(queue, "WORKQUEUE_QUEUE", flagName: "--queue", example: "job2")
+    }
+
+    /// Connects to the queue, retrying within the connect budget, and checks that its keys have
+    /// the right types (nothing is modified when one does not).
+    func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
+        let name = try queueName(settings)
+        let configuration = try RedisConfiguration.resolve(flag: redis, environment: settings.environment)
+        let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
+            ?? .seconds(30)
+        logger.debug("connecting", metadata: ["redis": "\(configuration)", "queue": "\(name)"])
+        let queue = try await RedisQueue.connect(name: name, configuration: configuration, logger: logger, connectBudget: budget)
+        do {
+            try await queue.validateKeyTypes()
+        } catch {
+            await queue.close()
+            throw error
+        }
+        return queue
+    }
+}
+
+/// Runs `body` with a connected queue and closes it afterwards, also when `body` throws.
+func withQueue<T>(_ options: QueueOptions, _ settings: Settings, logger: Logger,
+                  _ body: (RedisQueue) async throws -> T) async throws -> T {
+    let queue = try await options.connect(settings, logger: logger)
+    do {
+        let value = try await body(queue)
+        await queue.close()
+        return value
+    } catch {
+        await queue.close()
+        throw error
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import WorkQueue
+
+/// `workqueue reap`: a recovery pass now, as every worker runs periodically.
+struct Reap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Return items whose lease expired (their worker died) to pending, and promote due retries.",
+        discussion: """
+            An item in NAME:processing without a lease key is recovered once it has been seen \
+            leaseless for --grace-seconds (a rediswq.py worker sets its lease a moment after \
+            taking an item), so reap looks twice, that long apart. Recovery counts an attempt; \
+            an item out of attempts goes to NAME:dead.
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
+        "Attempts before an item is dead-lettered (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
+    var maxAttempts: Int?
+
+    @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
+        "How long an item must stay leaseless before it is recovered (default 2).", valueName: "seconds"))
+    var graceSeconds: Double = 2
+
+    func validate() throws {
+        guard graceSeconds.isFinite, graceSeconds >= 0, graceSeconds <= 600 else {
+            throw ValidationError("--grace-seconds must be between 0 and 600")
+        }
+    }
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let attempts = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) ?? 5
+        let grace = Duration.nanoseconds(Int64(graceSeconds * 1e9))
+        try await withQueue(common, settings, logger: logger) { queue in
+            queue.recoveryGrace = grace
+            var report = try await queue.recoverExpiredLeases(maxAttempts: attempts)
+            if grace > .zero {
+                try await Task.sleep(for: grace)
+                let second = try await queue.recoverExpiredLeases(maxAttempts: attempts)
+                report.requeued += second.requeued
+                report.deadLettered += second.deadLettered
+            }
+            let promoted = try await queue.promoteDueRetries()
+            StandardOutput.line("Recovered \(report.requeued) expired lease\(report.requeued == 1 ? "" : "s") "
+                + "(\(report.deadLettered) dead-lettered); promoted \(promoted) due retr\(promoted == 1 ? "y" : "ies")")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import WorkQueue
+import WorkQueueRedis
+
+/// `workqueue status`: the queue's counts, once, as JSON, or redrawn until drained.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a queue's pending, processing, scheduled, dead and completed counts.",
+        discussion: """
+            --json prints one object with the integer fields pending, processing, scheduled, \
+            dead and completed, the boolean drained and the string queue (with --watch, one \
+            object per line per refresh). --watch redraws a progress bar with rate and ETA \
+            until the queue is drained.
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Flag(help: "Refresh until the queue is drained.")
+    var watch = false
+
+    @Option(help: ArgumentHelp("Seconds between refreshes with --watch (default 1).", valueName: "seconds"))
+    var interval: Double = 1
+
+    func validate() throws {
+        guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
+            throw ValidationError("--interval must be between 0.05 and 3600 seconds")
+        }
+    }
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let name = try common.queueName(settings)
+        try await withQueue(common, settings, logger: logger) { queue in
+            let first = try await queue.counts()
+            guard watch else {
+                StandardOutput.line(json ? try Self.json(first, queue: name) : Self.table(first, queue: name))
+                return
+            }
+            var progress = Progress(start: first, startTime: .now)
+            var counts = first
+            while true {
+                if json {
+                    StandardOutput.line(try Self.json(counts, queue: name))
+                } else {
+                    progress.draw(counts, terminal: StandardOutput.isTerminal)
+                }
+                if counts.isDrained { break }
+                try await Task.sleep(for: .seconds(interval))
+                counts = try await queue.counts()
+            }
+            if !json && StandardOutput.isTerminal { StandardOutput.line("") }
+        }
+    }
+
+    /// The fields `status --json` prints.
+    struct Report: Codable, Equatable {
+        var queue: String
+        var pending: Int
+        var processing: Int
+        var leased: Int?
+        var scheduled: Int
+        var dead: Int
+        var completed: Int?
+        var drained: Bool
+    }
+
+    static func json(_ counts: QueueCounts, queue: String) throws -> String {
+        let report = Report(queue: queue, pending: counts.pending, processing: counts.processing, leased: counts.leased,
+                            scheduled: counts.scheduled, dead: counts.dead, completed: counts.completed, drained: counts.isDrained)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    static func table(_ counts: QueueCounts, queue: String) -> String {
+        var rows = [("pending", "\(counts.pending)")]
+        rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
+        rows.append(("scheduled", "\(counts.scheduled)"))
+        rows.append(("dead", "\(counts.dead)"))
+        if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
+        rows.append(("drained", counts.isDrained ? "yes" : "no"))
+        return (["queue \(queue)"] + rows.map { "  " + $0.0.padding(toLength: 11, withPad: " ", startingAt: 0) + $0.1 })
+            .joined(separator: "\n")
+    }
+}
+
+/// The `--watch` progress line: done since the start, remaining, rate, ETA.
+struct Progress {
+    let start: QueueCounts
+    let startTime: ContinuousClock.Instant
+
+    /// Items finished (completed or dead-lettered) since the watch started.
+    func done(_ counts: QueueCounts) -> Int {
+        let completed = (counts.completed ?? 0) - (start.completed ?? 0)
+        return max(0, completed + counts.dead - start.dead)
+    }
+
+    /// `[#####.....]  42% 420 done, 580 left, 35.0/s, ETA 17s`
+    func line(_ counts: QueueCounts, now: ContinuousClock.Instant) -> String {
+        let done = done(counts)
+        let left = counts.pending + counts.processing + counts.scheduled
+        let total = done + left
+        let fraction = total == 0 ? 1 : Double(done) / Double(total)
+        let width = 30
+        let filled = min(width, Int((fraction * Double(width)).rounded(.down)))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let elapsed = (now - startTime).seconds
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let eta: String
+        if left == 0 {
+            eta = "drained"
+        } else if rate > 0 {
+            eta = "ETA " + Self.clock(Double(left) / rate)
+        } else {
+            eta = "ETA --"
+        }
+        let percent = String(Int((fraction * 100).rounded(.down))).leftPadded(3)
+        return "[\(bar)] \(percent)% \(done) done, \(left) left, \(String(format: "%.1f", rate))/s, \(eta)"
+    }
+
+    mutating func draw(_ counts: QueueCounts, terminal: Bool) {
+        let text = line(counts, now: .now)
+        if terminal {
+            StandardOutput.write("\r\u{1B}[K" + text)
+        } else {
+            StandardOutput.line(text)
+        }
+    }
+
+    /// `1h02m03s`, `2m05s`, `7s`.
+    static func clock(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds < 1e8 else { return "--" }
+        let total = Int(seconds.rounded(.up))
+        let (h, m, s) = (total / 3600, total / 60 % 60, total % 60)
+        if h > 0 { return "\(h)h" + String(format: "%02dm%02ds", m, s) }
+        if m > 0 { return "\(m)m" + String(format: "%02ds", s) }
+        return "\(s)s"
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

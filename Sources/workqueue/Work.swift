@@ -1,0 +1,211 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Synchronization
+import WorkQueue
+import WorkQueuePlugins
+import WorkQueueRedis
+
+/// `workqueue work`: drains a queue with a handler, printing the tutorial's lines.
+struct Work: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Lease items from a queue, run a handler on each, exit 0 once the queue is drained.",
+        discussion: """
+            stdout carries the Kubernetes tutorial's lines (`Worker with sessionID: <id>`, \
+            `Initial queue state: empty=<True|False>`, what the handler prints, `Queue empty, \
+            exiting`); diagnostics go to stderr. Exit status: 0 when the queue is drained (pending, \
+            in-flight anywhere and scheduled retries all empty); 143 when SIGTERM or SIGINT \
+            stopped the worker first (its in-flight items were finished within the grace period \
+            or released to pending), so a Job never counts an interrupted pod as a success; 1 on \
+            a fatal error; 64 on a bad flag.
+
+            Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
+            WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
+            WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_MAX_ATTEMPTS, \
+            WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
+            WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_KEEP_RUNNING, \
+            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Option(help: "A compiled-in handler: see `workqueue handlers` (env WORKQUEUE_HANDLER).")
+    var handler: String?
+
+    @Option(help: ArgumentHelp(
+        "A handler in a shared object: a plugin exporting the workqueue C ABI, or with --symbol a plain C function (env WORKQUEUE_PLUGIN).",
+        valueName: "path"))
+    var plugin: String?
+
+    @Option(help: "With --plugin: call this exported C function per item through libffi (env WORKQUEUE_SYMBOL).")
+    var symbol: String?
+
+    @Option(help: ArgumentHelp("With --symbol: the function's signature, e.g. 'i64(i64)' or 'i32(ptr,u64)' (env WORKQUEUE_SIGNATURE).",
+                               valueName: "sig"))
+    var signature: String?
+
+    @Option(name: .customLong("option"), help: ArgumentHelp(
+        "A handler option KEY=VALUE, repeatable (env WORKQUEUE_OPTIONS, comma-separated; flags win).", valueName: "key=value"))
+    var options: [String] = []
+
+    @Option(name: .customLong("lease-seconds"), help: ArgumentHelp(
+        "Lease length; renewed every third of it while the handler runs (env WORKQUEUE_LEASE_SECONDS; default 30).",
+        valueName: "seconds"))
+    var leaseSeconds: Double?
+
+    @Option(help: "Items handled at once by this process (env WORKQUEUE_CONCURRENCY; default 1).")
+    var concurrency: Int?
+
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
+        "Attempts before an item is dead-lettered to NAME:dead (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
+    var maxAttempts: Int?
+
+    @Option(name: .customLong("retry-base-seconds"), help: ArgumentHelp(
+        "First retry delay; doubles per attempt, with jitter (env WORKQUEUE_RETRY_BASE_SECONDS; default 1).",
+        valueName: "seconds"))
+    var retryBase: Double?
+
+    @Option(name: .customLong("retry-max-seconds"), help: ArgumentHelp(
+        "Longest retry delay (env WORKQUEUE_RETRY_MAX_SECONDS; default 300).", valueName: "seconds"))
+    var retryMax: Double?
+
+    @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
+        "After SIGTERM, how long in-flight items may finish before they are released (env WORKQUEUE_SHUTDOWN_GRACE_SECONDS; default 20).",
+        valueName: "seconds"))
+    var graceSeconds: Double?
+
+    @Option(name: .customLong("recovery-seconds"), help: ArgumentHelp(
+        "How often to return expired leases to pending and promote due retries (env WORKQUEUE_RECOVERY_SECONDS; default 5).",
+        valueName: "seconds"))
+    var recoverySeconds: Double?
+
+    @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
+    var keepRunning = false
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let workerOptions = try makeWorkerOptions(settings)
+        // The handler comes first: a bad plugin or option must fail before any item is touched.
+        let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
+        let queue = try await common.connect(settings, logger: logger)
+        let summary: WorkerSummary
+        do {
+            summary = try await drain(queue, handler: handler, options: workerOptions, logger: logger)
+        } catch {
+            await queue.close()
+            throw error
+        }
+        await queue.close()
+        switch summary.stopReason {
+        case .drained:
+            StandardOutput.line("Queue empty, exiting")
+        case .shutdown:
+            logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
+            throw ExitCode(143)
+        }
+    }
+
+    private func drain(_ queue: RedisQueue, handler: any WorkHandler, options: WorkerOptions, logger: Logger) async throws -> WorkerSummary {
+        let worker = try Worker(backend: queue, handler: handler, options: options, logger: logger, events: { event in
+            Self.log(event, logger: logger)
+        })
+        StandardOutput.line("Worker with sessionID: \(worker.session)")
+        let initial = try await queue.counts()
+        StandardOutput.line("Initial queue state: empty=\(initial.isDrained ? "True" : "False")")
+        let service = SummarizingService(worker: worker)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+        return service.summary ?? { var stopped = WorkerSummary(); stopped.stopReason = .shutdown; return stopped }()
+    }
+
+    private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {
+        var options = WorkerOptions()
+        if let lease = try settings.seconds(leaseSeconds, "WORKQUEUE_LEASE_SECONDS", flagName: "--lease-seconds") {
+            options.leaseDuration = lease
+        }
+        if let value = try settings.integer(concurrency, "WORKQUEUE_CONCURRENCY", flagName: "--concurrency", minimum: 1) {
+            options.concurrency = value
+        }
+        if let value = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) {
+            options.maxAttempts = value
+        }
+        let base = try settings.seconds(retryBase, "WORKQUEUE_RETRY_BASE_SECONDS", flagName: "--retry-base-seconds", allowZero: true)
+        let cap = try settings.seconds(retryMax, "WORKQUEUE_RETRY_MAX_SECONDS", flagName: "--retry-max-seconds", allowZero: true)
+        if base != nil || cap != nil {
+            options.retry = .exponentialJitter(base: base ?? .seconds(1), maxDelay: cap ?? .seconds(300))
+        }
+        if let grace = try settings.seconds(graceSeconds, "WORKQUEUE_SHUTDOWN_GRACE_SECONDS", flagName: "--grace-seconds", allowZero: true) {
+            options.shutdownGracePeriod = grace
+        }
+        if let interval = try settings.seconds(recoverySeconds, "WORKQUEUE_RECOVERY_SECONDS", flagName: "--recovery-seconds") {
+            options.recoveryInterval = interval
+        }
+        options.exitWhenDrained = !(try settings.flag(keepRunning, "WORKQUEUE_KEEP_RUNNING"))
+        options.handlerOptions = try settings.keyValues(self.options, "WORKQUEUE_OPTIONS", flagName: "--option")
+        try options.validate()
+        return options
+    }
+
+    private func makeHandler(_ settings: Settings, options: [String: String]) throws -> any WorkHandler {
+        let name = settings.string(handler, "WORKQUEUE_HANDLER")
+        let path = settings.string(plugin, "WORKQUEUE_PLUGIN")
+        let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL")
+        let signature = settings.string(self.signature, "WORKQUEUE_SIGNATURE")
+        switch (name, path) {
+        case let (name?, nil):
+            guard symbol == nil, signature == nil else {
+                throw CommandError.handlerChoice("--symbol and --signature go with --plugin PATH, not with --handler")
+            }
+            return try HandlerRegistry.make(name, options: options)
+        case let (nil, path?):
+            switch (symbol, signature) {
+            case (nil, nil):
+                return try PluginLoader.load(path: path, options: options)
+            case let (symbol?, signature?):
+                return try FFIFunctionHandler(library: path, symbol: symbol, signature: signature)
+            case (nil, _?):
+                throw CommandError.handlerChoice("--signature needs --symbol NAME: the C function to call")
+            case (_?, nil):
+                throw CommandError.handlerChoice("--symbol needs --signature SIG, e.g. 'i64(i64)' or 'i32(ptr,u64)'")
+            }
+        case (_?, _?):
+            throw CommandError.handlerChoice("give either --handler NAME or --plugin PATH, not both")
+        case (nil, nil):
+            throw CommandError.handlerChoice(
+                "missing --handler NAME (or WORKQUEUE_HANDLER) or --plugin PATH (or WORKQUEUE_PLUGIN); "
+                    + "the compiled-in handlers are: \(HandlerRegistry.names.joined(separator: ", "))")
+        }
+    }
+
+    private static func log(_ event: WorkerEvent, logger: Logger) {
+        switch event {
+        case let .leased(lease):
+            logger.debug("leased", metadata: ["item": "\(lease.item.escaped.prefix(80))", "attempt": "\(lease.attempt)"])
+        case let .completed(lease, _):
+            logger.debug("completed", metadata: ["item": "\(lease.item.escaped.prefix(80))"])
+        case .failed, .leaseLost, .released, .recovered:
+            break // the runner logs these itself, at warning/notice level
+        }
+    }
+}
+
+/// Runs the worker as the service group's one service and keeps its summary.
+private final class SummarizingService: Service, Sendable {
+    private let worker: Worker
+    private let result = Mutex<WorkerSummary?>(nil)
+
+    init(worker: Worker) { self.worker = worker }
+
+    var summary: WorkerSummary? { result.withLock { $0 } }
+
+    func run() async throws {
+        let summary = try await worker.runUntilStopped()
+        result.withLock { $0 = summary }
+    }
+}

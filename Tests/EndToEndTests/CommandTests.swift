@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The other commands and the fatal errors of `work`, with real processes and a real Redis.
+@Suite struct CommandTests {
+    @Test func factorPrintsFactorizationsAndABadItemIsDeadLettered() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let (push, pushed) = try await wq.run(["push", "--queue", "nums", "12", "97", "abc", "1000000007"])
+            #expect(pushed == .exited(0))
+            #expect(push.stdoutLines == ["Pushed 4 items to nums"])
+            let workers = try (0..<2).map { _ in
+                try wq.start(["work", "--queue", "nums", "--handler", "factor", "--max-attempts", "2", "--retry-base-seconds", "0.05"])
+            }
+            var lines: [String] = []
+            for worker in workers {
+                #expect(try await worker.wait() == .exited(0), "\(worker.stderr)")
+                lines += worker.stdoutLines
+            }
+            #expect(lines.contains("12 = 2 * 2 * 3"))
+            #expect(lines.contains("97 = 97"))
+            #expect(lines.contains("1000000007 = 1000000007"))
+            #expect(try await redis.cli("lrange", "nums:dead", "0", "-1") == "abc")
+            let (dead, _) = try await wq.run(["dead", "--queue", "nums", "list"])
+            #expect(dead.stdoutLines.count == 1)
+            #expect(dead.stdout.hasPrefix("abc\tattempts=2\t"))
+            #expect(dead.stdout.contains("\"abc\""), "the error quotes the item: \(dead.stdout)")
+
+            let (json, _) = try await wq.run(["status", "--queue", "nums", "--json"])
+            let status = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            #expect(status?["pending"] as? Int == 0)
+            #expect(status?["processing"] as? Int == 0)
+            #expect(status?["dead"] as? Int == 1)
+            #expect(status?["completed"] as? Int == 3)
+            #expect(status?["drained"] as? Bool == true)
+
+            let (retry, _) = try await wq.run(["dead", "--queue", "nums", "retry"])
+            #expect(retry.stdoutLines == ["Moved 1 dead item of nums back to pending"])
+            #expect(try await redis.cli("lrange", "nums", "0", "-1") == "abc")
+            try await redis.cli("rpush", "nums:dead", "x")
+            let (purge, _) = try await wq.run(["dead", "--queue", "nums", "purge"])
+            #expect(purge.stdoutLines == ["Deleted 1 dead item of nums"])
+            #expect(try await redis.cli("llen", "nums:dead") == "0")
+        }
+    }
+
+    @Test func statusJSONCountsPendingProcessingAndDead() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("rpush", "q", "a", "b", "c")
+            try await redis.cli("rpoplpush", "q", "q:processing")
+            try await redis.cli("rpush", "q:dead", "d")
+            let wq = try Workqueue(redis)
+            let (json, termination) = try await wq.run(["status", "--queue", "q", "--json"])
+            #expect(termination == .exited(0))
+            let status = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            #expect(status["pending"] as? Int == 2)
+            #expect(status["processing"] as? Int == 1)
+            #expect(status["dead"] as? Int == 1)
+            #expect(status["scheduled"] as? Int == 0)
+            #expect(status["drained"] as? Bool == false)
+            #expect(status["queue"] as? String == "q")
+        }
+    }
+
+    @Test func pushReadsFilesAndStandardInputLineByLine() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let file = wq.directory.file("items.txt")
+            try Data("one\r\ntwo\n\nthree".utf8).write(to: URL(fileURLWithPath: file))
+            let (push, termination) = try await wq.run(["push", "--queue", "f", "--file", file])
+            #expect(termination == .exited(0))
+            #expect(push.stdoutLines == ["Pushed 3 items to f"])
+            #expect(try await redis.cli("lrange", "f", "0", "-1") == "one\ntwo\nthree")
+            let (missing, missingTermination) = try await wq.run(["push", "--queue", "f", "--file", wq.directory.file("nope")])
+            #expect(missingTermination != .exited(0))
+            #expect(missing.stderr.contains("nope") && missing.stderr.contains("no such file"))
+        }
+    }
+
+    @Test func unknownHandlerFailsListingTheKnownOnes() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("rpush", "q", "a")
+            let wq = try Workqueue(redis)
+            let (worker, termination) = try await wq.run(["work", "--queue", "q", "--handler", "nope"])
+            #expect(termination != .exited(0))
+            #expect(worker.stderr.contains("unknown handler 'nope'"))
+            #expect(worker.stderr.contains("factor, noop, printer"))
+            #expect(try await redis.cli("lrange", "q", "0", "-1") == "a")
+            let (list, _) = try await wq.run(["handlers"])
+            #expect(list.stdoutLines.map { $0.split(separator: " ").first.map(String.init) } == ["printer", "factor", "noop"])
+        }
+    }
+
+    @Test func unreachableRedisFailsWithinItsBudgetNamingTheAddress() async throws {
+        let redis = try await LocalRedis()
+        await redis.stop()
+        let wq = try Workqueue(redis)
+        let (worker, termination) = try await wq.run(
+            ["work", "--queue", "q", "--handler", "printer", "--connect-timeout", "1"], timeout: .seconds(20))
+        #expect(termination == .exited(1))
+        #expect(worker.stderr.contains("127.0.0.1:\(redis.port)"), "\(worker.stderr)")
+        #expect(!worker.stdout.contains("Worker with sessionID"))
+    }
+
+    @Test func aKeyOfTheWrongTypeIsNamedAndLeftAlone() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("set", "job2", "not a list")
+            let wq = try Workqueue(redis)
+            let (worker, termination) = try await wq.run(["work", "--queue", "job2", "--handler", "printer"])
+            #expect(termination == .exited(1))
+            #expect(worker.stderr.contains("'job2' holds a string"), "\(worker.stderr)")
+            #expect(try await redis.cli("get", "job2") == "not a list")
+        }
+    }
+
+    @Test func badFlagsAreRejectedBeforeAnyItemIsTouched() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("rpush", "q", "a")
+            let wq = try Workqueue(redis)
+            for (arguments, message) in [
+                (["--lease-seconds", "0"], "--lease-seconds"),
+                (["--option", "delay"], "KEY=VALUE"),
+                (["--option", "delay=soon"], "delay"),
+                (["--concurrency", "0"], "--concurrency"),
+            ] {
+                let (worker, termination) = try await wq.run(["work", "--queue", "q", "--handler", "printer"] + arguments)
+                #expect(termination != .exited(0), "\(arguments)")
+                #expect(worker.stderr.contains(message), "\(arguments): \(worker.stderr)")
+            }
+            #expect(try await redis.cli("lrange", "q", "0", "-1") == "a")
+            #expect(try await redis.cli("exists", "q:processing") == "0")
+        }
+    }
+
+    @Test func reapReturnsAnExpiredLeaseToPending() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("rpush", "q", "a", "b")
+            try await redis.cli("rpoplpush", "q", "q:processing")
+            let wq = try Workqueue(redis)
+            let (reap, termination) = try await wq.run(["reap", "--queue", "q", "--grace-seconds", "0.1"])
+            #expect(termination == .exited(0), "\(reap.stderr)")
+            #expect(reap.stdoutLines == ["Recovered 1 expired lease (0 dead-lettered); promoted 0 due retries"])
+            #expect(try await redis.cli("llen", "q:processing") == "0")
+            #expect(try await redis.cli("llen", "q") == "2")
+        }
+    }
+}

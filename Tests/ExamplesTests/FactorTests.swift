@@ -1,0 +1,106 @@
+import BigInt
+import FactorHandler
+import Testing
+import WorkQueue
+import WorkQueueTesting
+
+/// The `factor` handler and its arithmetic.
+@Suite struct FactorTests {
+    /// Factors by trial division: the slow, obviously right reference.
+    static func trialDivision(_ n: Int) -> [Int] {
+        var factors: [Int] = []
+        var rest = n
+        var d = 2
+        while d * d <= rest {
+            while rest % d == 0 { factors.append(d); rest /= d }
+            d += 1
+        }
+        if rest > 1 { factors.append(rest) }
+        return factors
+    }
+
+    static func factor(_ text: String) throws -> String {
+        let n = try #require(BigUInt(text, radix: 10))
+        return PrimeFactorization.formatted(n, factors: try PrimeFactorization.factor(n))
+    }
+
+    @Test func everyNumberUpTo5000MatchesTrialDivision() throws {
+        for n in 2...5000 {
+            let factors = try PrimeFactorization.factor(BigUInt(n)).map { Int($0) }
+            #expect(factors == Self.trialDivision(n), "n = \(n)")
+        }
+    }
+
+    @Test func theContractLines() throws {
+        #expect(try Self.factor("12") == "12 = 2 * 2 * 3")
+        #expect(try Self.factor("97") == "97 = 97")
+        #expect(try Self.factor("600851475143") == "600851475143 = 71 * 839 * 1471 * 6857")
+    }
+
+    @Test(arguments: ["561 = 3 * 11 * 17", "41041 = 7 * 11 * 13 * 41", "825265 = 5 * 7 * 17 * 19 * 73",
+                      "3825123056546413051 = 149491 * 747451 * 34233211"])
+    func carmichaelAndStrongPseudoprimesAreSplit(_ line: String) throws {
+        let n = String(line.prefix { $0 != " " })
+        #expect(try Self.factor(n) == line)
+    }
+
+    @Test func largePrimesStayWhole() throws {
+        for prime in ["1000000007", "18446744073709551557", "170141183460469231731687303715884105727",
+                      "2305843009213693951", "618970019642690137449562111"] {
+            #expect(try Self.factor(prime) == "\(prime) = \(prime)")
+            #expect(PrimeFactorization.isProbablePrime(try #require(BigUInt(prime, radix: 10))))
+        }
+    }
+
+    @Test func semiprimesAndPowersOfPrimes() throws {
+        // Two 15-digit primes (30 digits), two 10-digit primes, a prime power, and a number
+        // above 2^127 (the BigUInt path) with small and medium factors.
+        #expect(try Self.factor("240000000029158600000672311701") == "240000000029158600000672311701 = 400000000012373 * 600000000054337")
+        #expect(try Self.factor("10000000089000000133") == "10000000089000000133 = 1000000007 * 10000000019")
+        #expect(try Self.factor("1305751357") == "1305751357 = 1093 * 1093 * 1093")
+        let big = BigUInt(2).power(130) * BigUInt(1_000_000_007)
+        let factors = try PrimeFactorization.factor(big)
+        #expect(factors == Array(repeating: BigUInt(2), count: 130) + [BigUInt(1_000_000_007)])
+        let mixed = try #require(BigUInt("340282366920938463463374607431768211507", radix: 10)) * BigUInt(1_000_003)
+        #expect(try PrimeFactorization.factor(mixed).map(String.init)
+                == ["1000003", "340282366920938463463374607431768211507"])
+    }
+
+    @Test func cancellationStopsALongFactorization() throws {
+        // Two 20-digit primes: far beyond what rho finishes before the first poll.
+        let n = try #require(BigUInt("100000000000000000039", radix: 10)) * (try #require(BigUInt("100000000000000000129", radix: 10)))
+        var polls = 0
+        #expect(throws: PrimeFactorization.Cancelled.self) {
+            _ = try PrimeFactorization.factor(n) {
+                polls += 1
+                return polls > 3
+            }
+        }
+        #expect(polls == 4)
+    }
+
+    @Test(arguments: ["abc", "", "1", "0", "-5", "+7", "1.5", "12abc", "٣"])
+    func itemsThatAreNotIntegersAtLeastTwoAreErrorsQuotingThem(_ text: String) {
+        #expect(throws: FactorError.notAnInteger(WorkItem(text))) { try Factor.parse(WorkItem(text)) }
+        #expect(FactorError.notAnInteger(WorkItem(text)).description.hasPrefix("\"\(text)\" is not an integer >= 2"))
+    }
+
+    @Test func whitespaceAndLeadingZerosAreAccepted() throws {
+        #expect(try Factor.parse(" 0012\r\n") == 12)
+        #expect(FactorError.notAnInteger(WorkItem([0xFF])).description.hasPrefix("\"\\xff\""))
+    }
+
+    @Test func badItemsAreRetriedThenDeadLetteredThroughTheRunner() async throws {
+        var harness = HandlerHarness(try Factor(options: [:]))
+        harness.options.maxAttempts = 2
+        let report = try await harness.run(["12", "abc"])
+        #expect(report.results == ["12": "12 = 2 * 2 * 3"])
+        #expect(report.deadLettered == ["abc"])
+        #expect(report.deadLetters.first?.attempts == 2)
+        #expect(report.deadLetters.first?.lastError?.hasPrefix("\"abc\" is not an integer >= 2") == true)
+    }
+
+    @Test func optionsAreRejected() {
+        #expect(throws: WorkQueueError.self) { try Factor(options: ["digits": "3"]) }
+    }
+}

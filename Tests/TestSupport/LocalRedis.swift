@@ -1,0 +1,112 @@
+import Foundation
+
+/// A real `redis-server` for tests: 127.0.0.1, a free port, its own temp dir, stopped by
+/// ``stop()`` (and on deinit). Starting waits for `PING` with a bound.
+public final class LocalRedis: Sendable {
+    public let port: Int
+    public let directory: TemporaryDirectory
+    private let server: ChildProcess
+
+    public init() async throws {
+        directory = try TemporaryDirectory("workqueue-redis")
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            let server = try ChildProcess(
+                try Self.locate("redis-server"),
+                ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"],
+                directory: directory.path, label: "redis-\(port)")
+            do {
+                try await Self.waitForPing(port: port, server: server, directory: directory.path)
+                self.port = port
+                self.server = server
+                return
+            } catch {
+                server.send(SIGKILL)
+                _ = try? await server.wait(timeout: .seconds(5))
+                lastError = error
+            }
+        }
+        throw lastError ?? ChildProcess.Failure.spawn("redis-server", errno: EADDRINUSE)
+    }
+
+    /// Runs `body` with a fresh server and stops the server afterwards, also when `body` throws.
+    public static func with<T>(_ body: (LocalRedis) async throws -> T) async throws -> T {
+        let redis = try await LocalRedis()
+        do {
+            let value = try await body(redis)
+            await redis.stop()
+            return value
+        } catch {
+            await redis.stop()
+            throw error
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    public var url: String { "redis://127.0.0.1:\(port)" }
+
+    /// Runs `redis-cli` against this server and returns its trimmed stdout.
+    @discardableResult
+    public func cli(_ arguments: String...) async throws -> String {
+        try await cli(arguments)
+    }
+
+    /// Runs `redis-cli` with `arguments` against this server and returns its trimmed stdout.
+    @discardableResult
+    public func cli(_ arguments: [String]) async throws -> String {
+        try await Self.cli(port: port, arguments, directory: directory.path)
+    }
+
+    /// Stops the server and waits for it.
+    public func stop() async {
+        server.send(SIGTERM)
+        _ = try? await server.wait(timeout: .seconds(10))
+    }
+
+    deinit { server.send(SIGKILL) }
+
+    private static func cli(port: Int, _ arguments: [String], directory: String) async throws -> String {
+        let (process, _) = try await ChildProcess.run(
+            try locate("redis-cli"), ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
+            directory: directory, label: "cli-\(UUID().uuidString)", timeout: .seconds(20))
+        return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func waitForPing(port: Int, server: ChildProcess, directory: String) async throws {
+        for _ in 0..<200 {
+            if (try? await cli(port: port, ["PING"], directory: directory)) == "PONG" { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw ChildProcess.Failure.timedOut("redis-server on port \(port)", seconds: 5, stderr: server.stdout)
+    }
+
+    /// A port nobody listens on now: bind port 0 on loopback, read the port, close.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ChildProcess.Failure.spawn("socket", errno: errno) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw ChildProcess.Failure.spawn("bind", errno: errno) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The full path of a program on PATH.
+    public static func locate(_ program: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw ChildProcess.Failure.spawn(program + " (not on PATH; scripts/test installs it with apt)", errno: ENOENT)
+    }
+}
