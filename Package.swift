@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "WorkQueueTests", dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueueContract"]),
         .testTarget(
             name: "WorkQueueRedisTests",
-            dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract",
+            dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),

@@ -1,25 +1,23 @@
 import Foundation
+import Synchronization
 
 /// A real `redis-server` for tests: 127.0.0.1, a free port, its own temp dir, stopped by
 /// ``stop()`` (and on deinit). Starting waits for `PING` with a bound.
 public final class LocalRedis: Sendable {
     public let port: Int
     public let directory: TemporaryDirectory
-    private let server: ChildProcess
+    private let server: Mutex<ChildProcess>
 
     public init() async throws {
         directory = try TemporaryDirectory("workqueue-redis")
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try Self.freePort()
-            let server = try ChildProcess(
-                try Self.locate("redis-server"),
-                ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"],
-                directory: directory.path, label: "redis-\(port)")
+            let server = try Self.launch(port: port, directory: directory)
             do {
                 try await Self.waitForPing(port: port, server: server, directory: directory.path)
                 self.port = port
-                self.server = server
+                self.server = Mutex(server)
                 return
             } catch {
                 server.send(SIGKILL)
@@ -60,11 +58,27 @@ public final class LocalRedis: Sendable {
 
     /// Stops the server and waits for it.
     public func stop() async {
+        let server = self.server.withLock { $0 }
         server.send(SIGTERM)
         _ = try? await server.wait(timeout: .seconds(10))
     }
 
-    deinit { server.send(SIGKILL) }
+    /// Stops the server and starts a new one on the same port (empty: nothing is persisted).
+    public func restart() async throws {
+        await stop()
+        let server = try Self.launch(port: port, directory: directory)
+        self.server.withLock { $0 = server }
+        try await Self.waitForPing(port: port, server: server, directory: directory.path)
+    }
+
+    deinit { server.withLock { $0.send(SIGKILL) } }
+
+    private static func launch(port: Int, directory: TemporaryDirectory) throws -> ChildProcess {
+        try ChildProcess(
+            try locate("redis-server"),
+            ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"],
+            directory: directory.path, label: "redis-\(port)-\(UUID().uuidString)", keeping: directory)
+    }
 
     private static func cli(port: Int, _ arguments: [String], directory: String) async throws -> String {
         let (process, _) = try await ChildProcess.run(

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import WorkQueue
 @testable import WorkQueueRedis
 
@@ -29,20 +30,20 @@ import WorkQueue
 
     @Test func redisCliItemsAreLeasedFIFOAndCompleted() async throws {
         try await withRedis { server in
-            try server.cli("rpush", "job2", "apple", "banana")
+            try await server.cli("rpush", "job2", "apple", "banana")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
             let first = try await queue.lease(max: 1, session: "s1", duration: .seconds(30))
             #expect(first.map(\.item) == ["apple"])
             #expect(first.first?.attempt == 1)
-            #expect(try server.cli("get", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "s1")
+            #expect(try await server.cli("get", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "s1")
             let second = try await queue.lease(max: 5, session: "s1", duration: .seconds(30))
             #expect(second.map(\.item) == ["banana"])
             for lease in first + second {
                 #expect(try await queue.complete(lease, result: "ok") == .settled)
             }
-            #expect(try server.cli("exists", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "0")
-            #expect(try server.cli("llen", "job2:processing") == "0")
+            #expect(try await server.cli("exists", "job2:leased_by_session:b7bbfdf1a1012999b3c466fdeb906a629caa5e3e022428d1eb702281") == "0")
+            #expect(try await server.cli("llen", "job2:processing") == "0")
             let counts = try await queue.counts()
             #expect(counts.isDrained && counts.completed == 2)
             #expect(try await queue.complete(first[0], result: nil) == .leaseLost)
@@ -51,15 +52,15 @@ import WorkQueue
 
     @Test func deadPythonWorkerIsRecoveredAndLiveOneRespected() async throws {
         try await withRedis { server in
-            try server.cli("rpush", "job2", "apple", "banana")
+            try await server.cli("rpush", "job2", "apple", "banana")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
             queue.recoveryGrace = .zero
             // Two rediswq.py-style workers: each BRPOPLPUSH then SETEX its lease.
-            #expect(try server.cli("brpoplpush", "job2", "job2:processing", "1") == "banana")
-            try server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("banana".utf8)), "1", "dead-worker")
-            #expect(try server.cli("brpoplpush", "job2", "job2:processing", "1") == "apple")
-            try server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("apple".utf8)), "600", "live-worker")
+            #expect(try await server.cli("brpoplpush", "job2", "job2:processing", "1") == "banana")
+            try await server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("banana".utf8)), "1", "dead-worker")
+            #expect(try await server.cli("brpoplpush", "job2", "job2:processing", "1") == "apple")
+            try await server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("apple".utf8)), "600", "live-worker")
             #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
             // Wait (bounded) for the dead worker's 1 s lease to expire.
             var report = RecoveryReport()
@@ -72,14 +73,14 @@ import WorkQueue
             #expect(leases.map(\.item) == ["banana"])
             #expect(leases.first?.attempt == 2)
             #expect(try await queue.complete(leases[0], result: nil) == .settled)
-            #expect(try server.cli("lrange", "job2:processing", "0", "-1") == "apple")
+            #expect(try await server.cli("lrange", "job2:processing", "0", "-1") == "apple")
         }
     }
 
     @Test func graceProtectsAFreshlyTakenItem() async throws {
         try await withRedis { server in
-            try server.cli("rpush", "job2", "apple")
-            try server.cli("rpoplpush", "job2", "job2:processing")
+            try await server.cli("rpush", "job2", "apple")
+            try await server.cli("rpoplpush", "job2", "job2:processing")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
             queue.recoveryGrace = .seconds(600)
@@ -92,7 +93,7 @@ import WorkQueue
 
     @Test func wrongKeyTypeIsReportedAndNothingModified() async throws {
         try await withRedis { server in
-            try server.cli("set", "job2", "x")
+            try await server.cli("set", "job2", "x")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
             let expected = WorkQueueError.wrongKeyType(key: "job2", actual: "string", expected: "list")
@@ -100,16 +101,16 @@ import WorkQueue
             await #expect(throws: expected) { try await queue.counts() }
             await #expect(throws: expected) { try await queue.validateKeyTypes() }
             await #expect(throws: expected) { try await queue.enqueue(["a"]) }
-            #expect(try server.cli("get", "job2") == "x")
-            #expect(try server.cli("dbsize") == "1")
+            #expect(try await server.cli("get", "job2") == "x")
+            #expect(try await server.cli("dbsize") == "1")
             // A wrong processing key stops the take before it pops anything.
-            try server.cli("del", "job2")
-            try server.cli("rpush", "job2", "apple")
-            try server.cli("hset", "job2:processing", "a", "b")
+            try await server.cli("del", "job2")
+            try await server.cli("rpush", "job2", "apple")
+            try await server.cli("hset", "job2:processing", "a", "b")
             await #expect(throws: WorkQueueError.wrongKeyType(key: "job2:processing", actual: "hash", expected: "list")) {
                 try await queue.lease(max: 1, session: "s", duration: .seconds(5))
             }
-            #expect(try server.cli("lrange", "job2", "0", "-1") == "apple")
+            #expect(try await server.cli("lrange", "job2", "0", "-1") == "apple")
         }
     }
 
@@ -155,7 +156,7 @@ import WorkQueue
             try await queue.waitForWork(timeout: .milliseconds(100))
             try await queue.enqueue(["a", "b"])
             try await queue.waitForWork(timeout: .seconds(5))
-            #expect(try server.cli("lrange", "w", "0", "-1") == "a\nb")
+            #expect(try await server.cli("lrange", "w", "0", "-1") == "a\nb")
         }
     }
 
@@ -195,7 +196,7 @@ import WorkQueue
             }
             #expect(pending == 0)  // no persistence: the restarted server is empty
         }
-        let port = try await RedisServer.freePort()
+        let port = try LocalRedis.freePort()
         do {
             _ = try await RedisQueue.connect(name: "x", configuration: RedisConfiguration(host: "127.0.0.1", port: port),
                                              connectBudget: .milliseconds(500))
@@ -203,26 +204,6 @@ import WorkQueue
         } catch {
             #expect("\(error)".contains("127.0.0.1:\(port)"))
             #expect("\(error)".contains("Check"))
-        }
-    }
-
-    @Test func noopThroughput() async throws {
-        try await withRedis { server in
-            let queue = try await RedisQueue.connect(name: "bench", configuration: server.configuration)
-            defer { Task { await queue.close() } }
-            let n = 2000
-            try await queue.enqueue((0..<n).map { WorkItem("item-\($0)") })
-            let clock = ContinuousClock()
-            let elapsed = try await clock.measure {
-                while true {
-                    let leases = try await queue.lease(max: 1, session: "s", duration: .seconds(30))
-                    guard let lease = leases.first else { break }
-                    _ = try await queue.complete(lease, result: nil)
-                }
-            }
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("noop lease+complete throughput: \(Int(Double(n) / seconds)) items/s (\(n) items, one worker)")
-            #expect(try await queue.counts().completed == n)
         }
     }
 }

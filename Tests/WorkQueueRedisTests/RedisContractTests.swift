@@ -1,0 +1,34 @@
+import Testing
+import TestSupport
+import WorkQueue
+import WorkQueueContract
+import WorkQueueRedis
+
+/// The Redis backend on a real redis-server, with real time: `advance` sleeps.
+struct RedisFixture: ContractFixture {
+    let queue: RedisQueue
+
+    var backend: any WorkQueueBackend & DeadLetterQueue { queue }
+    /// Long enough that a lease taken at the start of a step is still alive at its end on a
+    /// busy two-core machine, short enough to keep the suite fast.
+    var shortLease: Duration { .milliseconds(300) }
+
+    func advance(by duration: Duration) async throws { try await Task.sleep(for: duration) }
+}
+
+/// The same contract the in-memory fake passes (Tests/WorkQueueTests), so the fake never lies.
+@Test(arguments: BackendContract.cases)
+func redisContract(_ contractCase: ContractCase) async throws {
+    try await withRedis { server in
+        let queue = try await RedisQueue.connect(name: "contract", configuration: server.configuration)
+        // The grace protects rediswq.py's two-step take; the contract's leases are all ours.
+        queue.recoveryGrace = .zero
+        do {
+            try await contractCase.run(RedisFixture(queue: queue))
+        } catch {
+            await queue.close()
+            throw error
+        }
+        await queue.close()
+    }
+}
