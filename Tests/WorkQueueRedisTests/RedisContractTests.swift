@@ -11,7 +11,7 @@ struct RedisFixture: ContractFixture {
     var backend: any WorkQueueBackend & DeadLetterQueue { queue }
     /// Long enough that a lease taken at the start of a step is still alive at its end on a
     /// busy two-core machine, short enough to keep the suite fast.
-    var shortLease: Duration { .milliseconds(300) }
+    var shortLease: Duration { .seconds(1) }
 
     func advance(by duration: Duration) async throws { try await Task.sleep(for: duration) }
 }
