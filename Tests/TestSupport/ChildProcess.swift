@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A child process started with `posix_spawn`, its stdout and stderr going to files (no pipe
 /// can fill up and stall it), waited for by polling with a bound, never forever.
@@ -19,12 +20,15 @@ public final class ChildProcess: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case spawn(String, errno: Int32)
         case timedOut(String, seconds: Double, stderr: String)
+        case notReady(String, output: String)
 
         public var description: String {
             switch self {
             case let .spawn(path, code): "could not start \(path): \(String(cString: strerror(code)))"
             case let .timedOut(command, seconds, stderr):
                 "\(command) still ran after \(seconds) s and was killed; its stderr:\n\(stderr)"
+            case let .notReady(what, output):
+                "\(what) did not become ready; its output:\n\(output)"
             }
         }
     }
@@ -33,6 +37,8 @@ public final class ChildProcess: Sendable {
     public let command: String
     public let stdoutPath: String
     public let stderrPath: String
+    /// How it ended, once reaped.
+    private let ended = Mutex<Termination?>(nil)
     /// Keeps the directory holding the output files alive as long as the process value.
     private let outputDirectory: TemporaryDirectory?
 
@@ -87,19 +93,27 @@ public final class ChildProcess: Sendable {
     public func wait(timeout: Duration = .seconds(60)) async throws -> Termination {
         let deadline = ContinuousClock.now + timeout
         while true {
-            var status: Int32 = 0
-            let done = waitpid(pid, &status, WNOHANG)
-            if done == pid {
-                let signal = status & 0x7F
-                return signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
-            }
+            if let termination = poll() { return termination }
             if ContinuousClock.now >= deadline {
                 kill(pid, SIGKILL)
+                var status: Int32 = 0
                 _ = waitpid(pid, &status, 0)
                 let (seconds, attoseconds) = timeout.components
                 throw Failure.timedOut(command, seconds: Double(seconds) + Double(attoseconds) / 1e18, stderr: stderr)
             }
             try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// How the process ended, or nil while it runs (never blocks).
+    public func poll() -> Termination? {
+        ended.withLock { ended in
+            if let ended { return ended }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            let signal = status & 0x7F
+            ended = signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal)
+            return ended
         }
     }
 

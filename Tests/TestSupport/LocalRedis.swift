@@ -6,16 +6,24 @@ import Synchronization
 public final class LocalRedis: Sendable {
     public let port: Int
     public let directory: TemporaryDirectory
+    /// Extra `redis-server` arguments (e.g. `--requirepass`).
+    public let arguments: [String]
     private let server: Mutex<ChildProcess>
+    /// `redis-cli` arguments that authenticate, when the server needs it.
+    private let cliAuthentication: [String]
 
-    public init() async throws {
+    /// Starts a server with extra `arguments`; `cliAuthentication` (e.g. `["--user", "u",
+    /// "--pass", "p"]`) is what ``cli(_:)-(String...)`` passes so that it can log in.
+    public init(arguments: [String] = [], cliAuthentication: [String] = []) async throws {
+        self.arguments = arguments
+        self.cliAuthentication = cliAuthentication
         directory = try TemporaryDirectory("workqueue-redis")
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try Self.freePort()
-            let server = try Self.launch(port: port, directory: directory)
+            let server = try Self.launch(port: port, directory: directory, arguments: arguments)
             do {
-                try await Self.waitForPing(port: port, server: server, directory: directory.path)
+                try await Self.waitForPing(port: port, server: server, directory: directory.path, authentication: cliAuthentication)
                 self.port = port
                 self.server = Mutex(server)
                 return
@@ -53,7 +61,7 @@ public final class LocalRedis: Sendable {
     /// Runs `redis-cli` with `arguments` against this server and returns its trimmed stdout.
     @discardableResult
     public func cli(_ arguments: [String]) async throws -> String {
-        try await Self.cli(port: port, arguments, directory: directory.path)
+        try await Self.cli(port: port, cliAuthentication + arguments, directory: directory.path)
     }
 
     /// Stops the server and waits for it.
@@ -66,17 +74,17 @@ public final class LocalRedis: Sendable {
     /// Stops the server and starts a new one on the same port (empty: nothing is persisted).
     public func restart() async throws {
         await stop()
-        let server = try Self.launch(port: port, directory: directory)
+        let server = try Self.launch(port: port, directory: directory, arguments: arguments)
         self.server.withLock { $0 = server }
-        try await Self.waitForPing(port: port, server: server, directory: directory.path)
+        try await Self.waitForPing(port: port, server: server, directory: directory.path, authentication: cliAuthentication)
     }
 
     deinit { server.withLock { $0.send(SIGKILL) } }
 
-    private static func launch(port: Int, directory: TemporaryDirectory) throws -> ChildProcess {
+    private static func launch(port: Int, directory: TemporaryDirectory, arguments: [String]) throws -> ChildProcess {
         try ChildProcess(
             try locate("redis-server"),
-            ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"],
+            ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"] + arguments,
             directory: directory.path, label: "redis-\(port)-\(UUID().uuidString)", keeping: directory)
     }
 
@@ -87,12 +95,13 @@ public final class LocalRedis: Sendable {
         return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private static func waitForPing(port: Int, server: ChildProcess, directory: String) async throws {
+    private static func waitForPing(port: Int, server: ChildProcess, directory: String, authentication: [String]) async throws {
         for _ in 0..<200 {
-            if (try? await cli(port: port, ["PING"], directory: directory)) == "PONG" { return }
+            if (try? await cli(port: port, authentication + ["PING"], directory: directory)) == "PONG" { return }
+            if server.poll() != nil { break } // it exited: a bad argument, or the port was taken
             try await Task.sleep(for: .milliseconds(25))
         }
-        throw ChildProcess.Failure.timedOut("redis-server on port \(port)", seconds: 5, stderr: server.stdout)
+        throw ChildProcess.Failure.notReady("redis-server on port \(port)", output: server.stdout)
     }
 
     /// A port nobody listens on now: bind port 0 on loopback, read the port, close.

@@ -34,10 +34,21 @@ public final class RedisConnection: Sendable {
                 var auth: [RESPArgument] = ["AUTH"]
                 if let user = configuration.username { auth.append(RESPArgument(user)) }
                 auth.append(RESPArgument(password))
-                _ = try await connection.send(auth)
+                do {
+                    _ = try await connection.send(auth)
+                } catch RedisError.server(let message) {
+                    let who = configuration.username.map { " as user '\($0)'" } ?? ""
+                    throw RedisError.server("Redis at \(endpoint) refused the login\(who): \(message); "
+                        + "check the user and password in --redis or REDIS_URL")
+                }
             }
             if configuration.database != 0 {
-                _ = try await connection.send(["SELECT", RESPArgument(configuration.database)])
+                do {
+                    _ = try await connection.send(["SELECT", RESPArgument(configuration.database)])
+                } catch RedisError.server(let message) {
+                    throw RedisError.server("Redis at \(endpoint) refused SELECT \(configuration.database): \(message); "
+                        + "check the database number at the end of the Redis URL")
+                }
             }
         } catch {
             await connection.close()
