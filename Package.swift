@@ -125,17 +125,22 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-/// Swift plugins carry their own copy of the Swift runtime and Foundation (`-static-stdlib`; the
-/// static Foundation needs `_FoundationCShims` named explicitly when linking a shared object), so
-/// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime.
-/// lld links it without the gold warning that the static Foundation's use of `mktemp` raises.
-/// `-Bsymbolic` binds the plugin's own symbols (e.g. its copy of WorkQueue) to itself, never to
-/// same-named symbols a host executable exports. unsafeFlags are fine here: this is the root
-/// package, and these targets are examples, not products other packages build.
+/// Swift plugins carry their own copy of the Swift runtime and Foundation (`-static-stdlib`), so
+/// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime
+/// (scripts/plugin-static-stdlib checks it). Linking a shared object, swiftc does not pull in the
+/// static Foundation's own dependencies (CoreFoundation, _FoundationCollections, ICU, dispatch),
+/// so they are named here; a plugin whose code reaches Foundation (BigInt does) would otherwise
+/// fail to load with an undefined CF symbol. lld links it without the gold warning that the
+/// static Foundation's use of `mktemp` raises. `-Bsymbolic` binds the plugin's own symbols (e.g.
+/// its copy of WorkQueue) to itself, never to same-named symbols a host executable exports.
+/// unsafeFlags are fine here: this is the root package, and these targets are examples.
 var pluginLinkerSettings: [LinkerSetting] {
     [
         .unsafeFlags(
-            ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-Bsymbolic"],
+            ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-Bsymbolic"]
+                + ["_FoundationCShims", "_FoundationCollections", "CoreFoundation", "_FoundationICU",
+                   "FoundationEssentials", "FoundationInternationalization", "dispatch", "BlocksRuntime"]
+                .flatMap { ["-Xlinker", "-l\($0)"] },
             .when(platforms: [.linux])
         ),
     ]
