@@ -1,8 +1,8 @@
 /// The Lua scripts of ``RedisQueue``. Each one checks the type of every key it writes before
 /// writing anything, and fails with `WQTYPE\t<key>\t<actual>\t<expected>` otherwise.
 enum RedisScripts {
-    /// Shared helpers: the type check and SHA-224 in Redis Lua's `bit` library.
-    static let prelude = #"""
+    /// The type check every writing script starts with.
+    static let typeCheck = #"""
 local function wq_check(pairs_)
   for i = 1, #pairs_, 2 do
     local t = redis.call('TYPE', pairs_[i]).ok
@@ -12,6 +12,12 @@ local function wq_check(pairs_)
   end
   return nil
 end
+"""#
+
+    /// SHA-224 in Redis Lua's `bit` library, for the scripts that must derive a lease key from
+    /// an item they pop (the client cannot know the item in advance). Building its tables costs
+    /// every call, so only ``lease`` and ``sha`` carry it.
+    static let sha224 = #"""
 local wq_k = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -65,7 +71,10 @@ end
 """#
 
     /// SHA-224 of ARGV[1] (for tests).
-    static let sha = prelude + "return wq_sha224(ARGV[1])"
+    /// Both helpers.
+    static let prelude = typeCheck + "\n" + sha224
+
+    static let sha = prelude + "\n" + "return wq_sha224(ARGV[1])"
 
     /// KEYS: pending, processing, attempts. ARGV: max, session, lease ms, lease key prefix.
     /// Returns a flat array: item, attempts recorded so far, ...
@@ -112,7 +121,7 @@ if owner and owner ~= ARGV[2] then return 0 end
 
     /// KEYS: processing, lease, attempts, errors, results, completed. ARGV: item, session,
     /// hash, hasResult ("1"/"0"), result. Returns 1 settled, 0 lease lost.
-    static let complete = prelude + "\n" + #"""
+    static let complete = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'hash', KEYS[6], 'string'})
 if e then return redis.error_reply(e) end
 """# + "\n" + ownership + "\n" + #"""
@@ -128,7 +137,7 @@ return 1
 
     /// KEYS: processing, lease, attempts, errors, retry, dead, retry seq. ARGV: item, session,
     /// hash, error, mode ("retry"/"dead"), delay ms.
-    static let fail = prelude + "\n" + #"""
+    static let fail = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset', KEYS[6], 'list', KEYS[7], 'string'})
 if e then return redis.error_reply(e) end
 """# + "\n" + ownership + "\n" + #"""
@@ -163,7 +172,7 @@ return 1
 """#
 
     /// KEYS: pending, processing, retry, dead, completed. Returns the five counts.
-    static let counts = prelude + "\n" + #"""
+    static let counts = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'list', KEYS[5], 'string'})
 if e then return redis.error_reply(e) end
 return { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]),
@@ -172,7 +181,7 @@ return { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('Z
 
     /// KEYS: processing, lease, attempts, errors, pending, dead. ARGV: item, hash, maxAttempts,
     /// message. Returns 0 skipped, 1 requeued, 2 dead-lettered.
-    static let recover = prelude + "\n" + #"""
+    static let recover = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'list'})
 if e then return redis.error_reply(e) end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -188,7 +197,7 @@ return 1
 """#
 
     /// KEYS: retry, pending. Moves due members to pending. Returns how many.
-    static let promote = prelude + "\n" + #"""
+    static let promote = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'zset', KEYS[2], 'list'})
 if e then return redis.error_reply(e) end
 local t = redis.call('TIME')
@@ -217,7 +226,7 @@ return #items
 """#
 
     /// KEYS: dead. Deletes it; returns how many it held.
-    static let purgeDead = prelude + "\n" + #"""
+    static let purgeDead = typeCheck + "\n" + #"""
 local e = wq_check({KEYS[1], 'list'})
 if e then return redis.error_reply(e) end
 local n = redis.call('LLEN', KEYS[1])
