@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FactorPlugin", type: .dynamic, targets: ["FactorPlugin"]),
         .library(name: "CPrinterPlugin", type: .dynamic, targets: ["CPlugin"]),
         .executable(name: "workqueue", targets: ["workqueue"]),
+        .plugin(name: "WorkerImage", targets: ["WorkerImage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -94,6 +95,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+
+        // `swift package worker-image`: a per-job image context (Dockerfile + Job manifest).
+        .plugin(
+            name: "WorkerImage",
+            capability: .command(
+                intent: .custom(verb: "worker-image", description: "Write a per-job worker image context and Job manifest"),
+                permissions: [.writeToPackageDirectory(reason: "writes .build/worker-images/<job>/")]
+            ),
+            path: "Plugins/WorkerImage"
         ),
 
         // The contract every backend passes (the in-memory fake and Redis alike).
