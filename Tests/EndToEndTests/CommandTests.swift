@@ -145,4 +145,43 @@ import TestSupport
             #expect(try await redis.cli("llen", "q") == "2")
         }
     }
+
+    @Test func statusWatchFollowsWorkersUntilTheQueueDrains() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli(["rpush", "w"] + (1...6).map { "item-\($0)" })
+            let wq = try Workqueue(redis)
+            let watch = try wq.start(["status", "--queue", "w", "--watch", "--json", "--interval", "0.1"])
+            let worker = try wq.start(["work", "--queue", "w", "--handler", "printer", "--option", "delay=0.1"])
+            #expect(try await worker.wait() == .exited(0))
+            #expect(try await watch.wait(timeout: .seconds(20)) == .exited(0), "\(watch.stderr)")
+            let reports = watch.stdoutLines.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(reports.count == watch.stdoutLines.count)
+            #expect(reports.count >= 2)
+            #expect(reports.first?["drained"] as? Bool == false)
+            #expect(reports.last?["drained"] as? Bool == true)
+            #expect(reports.last?["completed"] as? Int == 6)
+        }
+    }
+
+    @Test func sigtermStopsALongFactorizationPromptly() async throws {
+        try await LocalRedis.with { redis in
+            // Two 20-digit primes: hours of Pollard rho.
+            let hard = "10000000000000000016800000000000000005031"
+            try await redis.cli("rpush", "hard", hard)
+            let wq = try Workqueue(redis)
+            let worker = try wq.start(["work", "--queue", "hard", "--handler", "factor", "--grace-seconds", "0.1"])
+            for _ in 0..<500 where try await redis.cli("llen", "hard:processing") != "1" {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let sent = ContinuousClock.now
+            worker.send(SIGTERM)
+            #expect(try await worker.wait(timeout: .seconds(30)) == .exited(143), "\(worker.stderr)")
+            #expect(ContinuousClock.now - sent < .seconds(5))
+            #expect(try await redis.cli("lrange", "hard", "0", "-1") == hard)
+            #expect(try await redis.cli("llen", "hard:processing") == "0")
+        }
+    }
 }
