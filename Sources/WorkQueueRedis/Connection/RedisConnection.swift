@@ -75,12 +75,14 @@ public final class RedisConnection: Sendable {
         for command in commands { buffer.writeBytes(RESPEncoder.encodeCommand(command)) }
         let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
         let futures = promises.map(\.futureResult)
-        do {
-            try await channel.writeAndFlush(RedisRequest(bytes: buffer, promises: promises))
-        } catch {
-            for promise in promises { promise.fail(RedisError.connectionClosed(configuration.endpoint)) }
-            throw RedisError.connectionClosed(configuration.endpoint)
+        // Not awaiting the write saves a thread hop per command: a failed write fails the
+        // reply promises instead (a second completion of a promise is ignored by NIO).
+        let endpoint = configuration.endpoint
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in
+            for promise in promises { promise.fail(RedisError.connectionClosed(endpoint)) }
         }
+        channel.writeAndFlush(RedisRequest(bytes: buffer, promises: promises), promise: written)
         var replies: [RESPValue] = []
         replies.reserveCapacity(futures.count)
         for future in futures { replies.append(try await future.get()) }
