@@ -8,8 +8,9 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a queue's pending, processing, scheduled, dead and completed counts.",
         discussion: """
-            --json prints one object with the integer fields pending, processing, scheduled, \
-            dead and completed, the boolean drained and the string queue (with --watch, one \
+            --json prints one object with the integer fields pending, processing, leased (items \
+            in processing whose lease is live; the others wait for recovery), scheduled, dead and \
+            completed, the boolean drained and the string queue (with --watch, one \
             object per line per refresh). --watch redraws a progress bar with rate and ETA \
             until the queue is drained.
             """
@@ -37,7 +38,7 @@ struct Status: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
         try await withQueue(common, settings, logger: logger) { queue in
-            let first = try await queue.counts()
+            let first = try await queue.countsWithLeases()
             guard watch else {
                 StandardOutput.line(json ? try Self.json(first, queue: name) : Self.table(first, queue: name))
                 return
@@ -52,7 +53,7 @@ struct Status: AsyncParsableCommand {
                 }
                 if counts.isDrained { break }
                 try await Task.sleep(for: .seconds(interval))
-                counts = try await queue.counts()
+                counts = try await queue.countsWithLeases()
             }
             if !json && StandardOutput.isTerminal { StandardOutput.line("") }
         }

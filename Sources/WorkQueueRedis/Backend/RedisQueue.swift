@@ -246,7 +246,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                            dead: values[3], completed: values[4])
     }
 
-    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+    /// The distinct items in `NAME:processing`, read in pages.
+    private func processingItems() async throws -> [[UInt8]] {
         var items: [[UInt8]] = []
         var seen = Set<[UInt8]>()
         let chunk = 1000
@@ -258,6 +259,22 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             if page.count < chunk { break }
             start += chunk
         }
+        return items
+    }
+
+    /// ``counts()`` with ``QueueCounts/leased`` filled in: how many items in processing hold a
+    /// live lease (the rest wait for recovery). It reads the whole processing list, so the
+    /// runner's frequent drain checks use ``counts()`` instead.
+    public func countsWithLeases() async throws -> QueueCounts {
+        var counts = try await counts()
+        let items = try await processingItems()
+        let exists = try await client.pipeline(items.map { ["EXISTS", RESPArgument(leasePrefix + SHA224.hex($0))] })
+        counts.leased = exists.filter { $0.int == 1 }.count
+        return counts
+    }
+
+    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+        let items = try await processingItems()
         var report = RecoveryReport()
         guard !items.isEmpty else {
             leaselessSince.withLock { $0.removeAll() }
