@@ -190,7 +190,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         let ms = Self.milliseconds(timeout)
         guard ms > 0 else { return }
         let seconds = "\(ms / 1000)." + String(String(1000 + ms % 1000).dropFirst())
-        _ = try await blocking.send(["BLMOVE", RESPArgument(name), RESPArgument(name), "RIGHT", "RIGHT", RESPArgument(seconds)])
+        _ = try await blocking.send(["BLMOVE", RESPArgument(name), RESPArgument(name), "RIGHT", "RIGHT", RESPArgument(seconds)],
+                                    timeout: timeout + configuration.commandTimeout)
     }
 
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
@@ -355,7 +356,7 @@ actor BlockingClient {
         self.budget = budget
     }
 
-    func send(_ command: [RESPArgument]) async throws -> RESPValue {
+    func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
         let current: RedisClient
         if let client {
             current = client
@@ -363,7 +364,7 @@ actor BlockingClient {
             current = try await RedisClient.connect(configuration, logger: logger, budget: budget)
             client = current
         }
-        return try await current.send(command)
+        return try await current.send(command, timeout: timeout)
     }
 
     func close() async {

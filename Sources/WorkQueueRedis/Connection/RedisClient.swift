@@ -67,15 +67,26 @@ public actor RedisClient {
         return replies[0]
     }
 
-    /// Sends commands pipelined; replies in order (error replies as `.error`).
-    public func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
+    /// Sends commands pipelined; replies in order (error replies as `.error`). `timeout`
+    /// overrides ``RedisConfiguration/commandTimeout`` (blocking commands pass theirs).
+    public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
         let connection = try await current()
         do {
-            return try await connection.pipeline(commands)
+            return try await connection.pipeline(commands, timeout: timeout)
         } catch let error as RedisError {
-            if case .connectionClosed = error { self.connection = nil }
+            switch error {
+            case .connectionClosed, .timedOut: self.connection = nil
+            default: break
+            }
             throw error
         }
+    }
+
+    /// Sends one command with its own reply timeout; error replies throw.
+    public func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
+        let replies = try await pipeline([command], timeout: timeout)
+        if case let .error(message) = replies[0] { throw RedisError.server(message) }
+        return replies[0]
     }
 
     /// Drops the current connection (used by fault injection and tests).

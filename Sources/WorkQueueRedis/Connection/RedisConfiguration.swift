@@ -7,15 +7,20 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var database: Int
     /// How long one connection attempt may take.
     public var connectTimeout: Duration
+    /// How long a command may wait for its reply (a blocking command: its own timeout plus
+    /// this) before the connection is dropped as stalled and the command fails with
+    /// ``RedisError/timedOut(endpoint:command:after:)``.
+    public var commandTimeout: Duration
 
     public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil,
-                database: Int = 0, connectTimeout: Duration = .seconds(5)) {
+                database: Int = 0, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(10)) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.database = database
         self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
     }
 
     /// Parses `redis://[user:password@]host[:port][/db]` (also `redis://:password@host`).

@@ -19,8 +19,7 @@ public final class RedisConnection: Sendable {
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let endpoint = configuration.endpoint
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-                + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+            .connectTimeout(.nanoseconds(Self.nanoseconds(configuration.connectTimeout)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -69,7 +68,10 @@ public final class RedisConnection: Sendable {
 
     /// Sends many commands in one write; returns their replies in order (error replies are
     /// returned as `.error` values, not thrown).
-    public func pipeline(_ commands: [[RESPArgument]]) async throws -> [RESPValue] {
+    /// Without a reply within `timeout` (default ``RedisConfiguration/commandTimeout``) every
+    /// command of the batch fails with ``RedisError/timedOut(endpoint:command:after:)`` and the
+    /// connection is closed: a late reply would otherwise be matched to a later command.
+    public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         var buffer = channel.allocator.buffer(capacity: 64 * commands.count)
         for command in commands { buffer.writeBytes(RESPEncoder.encodeCommand(command)) }
@@ -82,11 +84,24 @@ public final class RedisConnection: Sendable {
         written.futureResult.whenFailure { _ in
             for promise in promises { promise.fail(RedisError.connectionClosed(endpoint)) }
         }
+        let limit = timeout ?? configuration.commandTimeout
+        let name = String(decoding: commands[0].first?.bytes ?? [], as: UTF8.self).uppercased()
+        let stalled = self.channel
+        let deadline = stalled.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(limit))) {
+            for promise in promises { promise.fail(RedisError.timedOut(endpoint: endpoint, command: name, after: limit)) }
+            stalled.close(promise: nil)
+        }
+        futures.last?.whenComplete { _ in deadline.cancel() }
         channel.writeAndFlush(RedisRequest(bytes: buffer, promises: promises), promise: written)
         var replies: [RESPValue] = []
         replies.reserveCapacity(futures.count)
         for future in futures { replies.append(try await future.get()) }
         return replies
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds > Int64.max / 1_000_000_000 - 1 ? Int64.max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Closes the socket; pending commands fail with ``RedisError/connectionClosed(_:)``.

@@ -10,6 +10,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case protocolError(String)
     /// A reply had an unexpected shape.
     case unexpectedReply(String)
+    /// No reply came within the command timeout; the connection was dropped and is reopened
+    /// on the next command.
+    case timedOut(endpoint: String, command: String, after: Duration)
     /// A Redis URL could not be parsed.
     case invalidURL(String, reason: String)
 
@@ -20,6 +23,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .connectFailed(message): message
         case let .protocolError(message): "Redis sent invalid data: \(message)"
         case let .unexpectedReply(message): "unexpected Redis reply: \(message)"
+        case let .timedOut(endpoint, command, after):
+            "Redis at \(endpoint) did not answer \(command) within \(after); the connection was dropped "
+                + "and will be reopened (is the server overloaded, paused, or the network stalled?)"
         case let .invalidURL(url, reason):
             "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db]"
         }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import TestSupport
+import WorkQueue
+import WorkQueueRedis
+
+/// A server that stops answering makes commands fail within the command timeout, naming the
+/// endpoint and the command; the next command reconnects.
+@Suite struct CommandTimeoutTests {
+    @Test func aListenerThatNeverAnswersTimesOutNamingEndpointAndCommand() async throws {
+        // A socket that listens (the kernel completes connections) but never reads or replies.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        try #require(listening)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
+        configuration.commandTimeout = .milliseconds(200)
+        let queue = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(2))
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await queue.counts()
+        } throws: { error in
+            guard case let .timedOut(endpoint, command, _)? = error as? RedisError else { return false }
+            return endpoint == "127.0.0.1:\(port)" && (command == "EVALSHA" || command == "SCRIPT")
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        await queue.close()
+    }
+
+    @Test func aPausedServerTimesOutThenTheNextCommandReconnects() async throws {
+        let redis = try await LocalRedis(arguments: ["--enable-debug-command", "yes"])
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: redis.port)
+        configuration.commandTimeout = .milliseconds(300)
+        let queue = try await RedisQueue.connect(name: "q", configuration: configuration)
+        try await queue.enqueue(["a"])
+        // Pause the server for 1.5 s from another client, then ask. The timed-out RPUSH may
+        // still run once the server wakes (at-least-once), so only "a" is certain.
+        let pauser = Task { try await redis.cli("DEBUG", "SLEEP", "1.5") }
+        try await Task.sleep(for: .milliseconds(200))
+        await #expect(throws: RedisError.self) { _ = try await queue.enqueue(["b"]) }
+        _ = try await pauser.value
+        #expect(try await queue.counts().pending >= 1)
+        await queue.close()
+        await redis.stop()
+    }
+}
