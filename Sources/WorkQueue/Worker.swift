@@ -117,7 +117,9 @@ public final class Worker: Service, Sendable {
     private func slotLoop(_ slot: Int, threads: HandlerThreadPool?) async throws {
         while !stopSignal.isFired {
             try Task.checkCancellation()
-            let leases = try await retrying("lease") { try await self.backend.lease(max: 1, session: self.session, duration: self.options.leaseDuration) }
+            let leases = try await retrying("lease") {
+                try await self.backend.lease(max: self.options.prefetch, session: self.session, duration: self.options.leaseDuration)
+            }
             if leases.isEmpty {
                 if try await queueIsDrained() {
                     logger.debug("queue drained", metadata: ["slot": "\(slot)"])
@@ -126,13 +128,29 @@ public final class Worker: Service, Sendable {
                 await waitForWorkOrShutdown()
                 continue
             }
-            for (index, lease) in leases.enumerated() {
+            // Every leased item is held (and renewed by the heartbeat) from now on, also the
+            // prefetched ones waiting for their turn.
+            let held = leases.map { lease in
+                let flag = CancellationFlag()
+                return (lease: lease, id: inFlight.add(lease, flag: flag), flag: flag)
+            }
+            for (index, entry) in held.enumerated() {
                 guard !stopSignal.isFired else {
-                    // Shutdown came while leasing: give back what was not started.
-                    for unstarted in leases[index...] { try await releaseUnstarted(unstarted) }
+                    // Shutdown came while leasing: give back what was not started (last first,
+                    // so that they return to the head of the queue in their order).
+                    for unstarted in held[index...].reversed() {
+                        defer { inFlight.remove(unstarted.id) }
+                        try await releaseUnstarted(unstarted.lease)
+                    }
                     return
                 }
-                try await process(lease, threads: threads)
+                if entry.flag.reason == .leaseLost {
+                    // A prefetched item whose lease was lost before its turn: its new owner has it.
+                    inFlight.remove(entry.id)
+                    record(.leaseLost(entry.lease)) { $0.leaseLost += 1 }
+                    continue
+                }
+                try await process(entry.lease, id: entry.id, flag: entry.flag, threads: threads)
             }
         }
     }
@@ -156,9 +174,7 @@ public final class Worker: Service, Sendable {
     }
 
     /// Runs the handler on one leased item and records the outcome.
-    private func process(_ lease: Lease, threads: HandlerThreadPool?) async throws {
-        let flag = CancellationFlag()
-        let id = inFlight.add(lease, flag: flag)
+    private func process(_ lease: Lease, id: Int, flag: CancellationFlag, threads: HandlerThreadPool?) async throws {
         defer { inFlight.remove(id) }
         emit(.leased(lease))
 

@@ -21,7 +21,7 @@ struct Work: AsyncParsableCommand {
 
             Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
-            WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_MAX_ATTEMPTS, \
+            WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_KEEP_RUNNING, \
             WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
@@ -56,6 +56,11 @@ struct Work: AsyncParsableCommand {
 
     @Option(help: "Items handled at once by this process (env WORKQUEUE_CONCURRENCY; default 1).")
     var concurrency: Int?
+
+    @Option(help: ArgumentHelp(
+        "Items each slot leases at once; the waiting ones are held and renewed (env WORKQUEUE_PREFETCH; default 1).",
+        valueName: "n"))
+    var prefetch: Int?
 
     @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
         "Attempts before an item is dead-lettered to NAME:dead (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
@@ -131,6 +136,9 @@ struct Work: AsyncParsableCommand {
         }
         if let value = try settings.integer(concurrency, "WORKQUEUE_CONCURRENCY", flagName: "--concurrency", minimum: 1) {
             options.concurrency = value
+        }
+        if let value = try settings.integer(prefetch, "WORKQUEUE_PREFETCH", flagName: "--prefetch", minimum: 1) {
+            options.prefetch = value
         }
         if let value = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) {
             options.maxAttempts = value
