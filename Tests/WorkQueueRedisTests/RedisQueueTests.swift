@@ -138,6 +138,9 @@ import WorkQueue
             #expect(b.map(\.item) == ["b"] && b.first?.attempt == 1)
             #expect(try await queue.renew(again + b, duration: .seconds(60)) == [true, true, true])
             #expect(try await queue.renew([Lease(item: "b", session: "other", attempt: 1)], duration: .seconds(60)) == [false])
+            // Mixed sessions in one call: results keep the order of the leases.
+            let mixed = [again[0], Lease(item: "b", session: "other", attempt: 1), b[0]]
+            #expect(try await queue.renew(mixed, duration: .seconds(60)) == [true, false, true])
             for lease in again + b { _ = try await queue.complete(lease, result: nil) }
             counts = try await queue.counts()
             #expect(counts.isDrained)

@@ -194,14 +194,19 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                                     timeout: timeout + configuration.commandTimeout)
     }
 
+    /// One script call per session (the runner has one): every lease key in KEYS.
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
         guard !leases.isEmpty else { return [] }
-        var results: [Bool] = []
-        // Group by session: the script takes one session.
-        for lease in leases {
-            let reply = try await run(RedisScripts.renew, keys: [leaseKey(lease.item)],
-                                      args: [RESPArgument(lease.session), RESPArgument(Swift.max(1, Self.milliseconds(duration)))])
-            results.append(reply.array?.first?.int == 1)
+        var results = [Bool](repeating: false, count: leases.count)
+        let milliseconds = RESPArgument(Swift.max(1, Self.milliseconds(duration)))
+        let bySession = Dictionary(grouping: leases.indices, by: { leases[$0].session })
+        for (session, indices) in bySession {
+            let reply = try await run(RedisScripts.renew, keys: indices.map { leaseKey(leases[$0].item) },
+                                      args: [RESPArgument(session), milliseconds])
+            let owned = reply.array ?? []
+            for (position, index) in indices.enumerated() where position < owned.count {
+                results[index] = owned[position].int == 1
+            }
         }
         return results
     }
