@@ -98,6 +98,27 @@ import TestSupport
         }
     }
 
+    @Test func aWorkerKilledWithMinus9LosesNothingAndTheJobStillFinishes() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("rpush", "job2", "apple", "banana")
+            let wq = try Workqueue(redis)
+            let doomed = try wq.start(["work", "--queue", "job2", "--handler", "printer", "--option", "delay=60",
+                                       "--lease-seconds", "1"])
+            for _ in 0..<1000 where !doomed.stdout.contains("Working on apple") {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try #require(doomed.stdout.contains("Working on apple"), "\(doomed.stderr)")
+            doomed.send(SIGKILL)
+            #expect(try await doomed.wait() == .signaled(SIGKILL))
+            let (survivor, termination) = try await wq.run(
+                ["work", "--queue", "job2", "--handler", "printer", "--recovery-seconds", "0.3"], timeout: .seconds(30))
+            #expect(termination == .exited(0), "\(survivor.stderr)")
+            #expect(Set(survivor.stdoutLines.filter { $0.hasPrefix("Working on") }) == ["Working on apple", "Working on banana"])
+            #expect(survivor.stderr.contains("recovered expired leases: 1 requeued"), "\(survivor.stderr)")
+            #expect(try await redis.cli("get", "job2:completed") == "2")
+        }
+    }
+
     /// Lowercase hex SHA-224, from coreutils (an independent implementation).
     static func sha224(_ text: String) async throws -> String {
         let directory = try TemporaryDirectory()
