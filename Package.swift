@@ -127,7 +127,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["WorkQueuePlugins", "WorkQueuePluginKit", "WorkQueueTesting", "WorkQueue", "PrinterHandler", "FactorHandler"]
+            dependencies: ["WorkQueuePlugins", "WorkQueuePluginKit", "WorkQueueTesting", "WorkQueue", "PrinterHandler", "FactorHandler",
+                           "TestSupport"]
         ),
         // Real processes for tests: child processes, a local redis-server, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

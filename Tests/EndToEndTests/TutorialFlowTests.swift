@@ -66,10 +66,7 @@ import TestSupport
             let wq = try Workqueue(redis)
             let worker = try wq.start(["work", "--queue", "slow", "--handler", "printer", "--option", "delay=30",
                                        "--grace-seconds", "0.2"])
-            for _ in 0..<1000 where !worker.stdout.contains("Working on a") {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            try #require(worker.stdout.contains("Working on a"), "\(worker.stderr)")
+            try #require(try await worker.waitForStdout(containing: "Working on a"), "\(worker.stderr)")
             worker.send(SIGTERM)
             let termination = try await worker.wait(timeout: .seconds(20))
             #expect(termination == .exited(143))
@@ -104,10 +101,7 @@ import TestSupport
             let wq = try Workqueue(redis)
             let doomed = try wq.start(["work", "--queue", "job2", "--handler", "printer", "--option", "delay=60",
                                        "--lease-seconds", "1"])
-            for _ in 0..<1000 where !doomed.stdout.contains("Working on apple") {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            try #require(doomed.stdout.contains("Working on apple"), "\(doomed.stderr)")
+            try #require(try await doomed.waitForStdout(containing: "Working on apple"), "\(doomed.stderr)")
             doomed.send(SIGKILL)
             #expect(try await doomed.wait() == .signaled(SIGKILL))
             let (survivor, termination) = try await wq.run(

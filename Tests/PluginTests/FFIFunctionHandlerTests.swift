@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import WorkQueue
 import WorkQueuePlugins
 import WorkQueueTesting

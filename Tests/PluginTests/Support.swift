@@ -2,25 +2,10 @@ import Foundation
 import Synchronization
 import Logging
 import Testing
+import TestSupport
 import WorkQueue
 
-/// A temporary directory removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/plugin-tests.XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
-            guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return nil }
-            return String(cString: base)
-        }
-        self.path = try #require(made, "mkdtemp failed")
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
+extension TemporaryDirectory {
     /// Writes `text` to `name` with `mode`.
     @discardableResult
     func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
@@ -43,16 +28,6 @@ final class TemporaryDirectory {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: output)
         return output
     }
-}
-
-/// The directory of the built products (`.build/debug/` or the scratch path's), found from the
-/// test bundle's location.
-func productsDirectory() -> String {
-    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var directory = executable.deletingLastPathComponent()
-    // Inside `swift-workqueuePackageTests.xctest/...` on some platforms: go up to the folder that holds it.
-    while directory.path.contains(".xctest") { directory = directory.deletingLastPathComponent() }
-    return directory.path
 }
 
 /// The path of `lib<product>.so`, or a recorded issue telling how to build it.

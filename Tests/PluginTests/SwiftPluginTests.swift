@@ -1,6 +1,7 @@
 import FactorHandler
 import PrinterHandler
 import Testing
+import TestSupport
 import WorkQueue
 import WorkQueuePlugins
 import WorkQueueTesting

@@ -117,6 +117,17 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Waits (polling, bounded) until stdout contains `text`; false if it never did.
+    public func waitForStdout(containing text: String, timeout: Duration = .seconds(20)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if stdout.contains(text) { return true }
+            if poll() != nil { return stdout.contains(text) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     /// Everything written to stdout so far.
     public var stdout: String { Self.read(stdoutPath) }
     /// Everything written to stderr so far.
