@@ -184,4 +184,21 @@ import TestSupport
             #expect(try await redis.cli("llen", "hard:processing") == "0")
         }
     }
+
+    @Test func aWorkerRidesOutARedisRestart() async throws {
+        // appendfsync always: the restarted server has every acknowledged write.
+        let redis = try await LocalRedis(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let items = (1...6).map { "item-\($0)" }
+        try await redis.cli(["rpush", "r"] + items)
+        let wq = try Workqueue(redis)
+        let worker = try wq.start(["work", "--queue", "r", "--handler", "printer", "--option", "delay=0.3"])
+        try #require(try await worker.waitForStdout(containing: "Working on item-2"), "\(worker.stderr)")
+        try await redis.restart()
+        #expect(try await worker.wait(timeout: .seconds(60)) == .exited(0), "\(worker.stderr)")
+        let worked = Set(worker.stdoutLines.filter { $0.hasPrefix("Working on ") }.map { String($0.dropFirst(11)) })
+        #expect(worked == Set(items))
+        #expect(try await redis.cli("llen", "r") == "0")
+        #expect(try await redis.cli("llen", "r:processing") == "0")
+        await redis.stop()
+    }
 }
