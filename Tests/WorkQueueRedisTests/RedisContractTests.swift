@@ -19,7 +19,7 @@ struct RedisFixture: ContractFixture {
 /// The same contract the in-memory fake passes (Tests/WorkQueueTests), so the fake never lies.
 @Test(arguments: BackendContract.cases)
 func redisContract(_ contractCase: ContractCase) async throws {
-    try await withRedis { server in
+    try await LocalRedis.with { server in
         let queue = try await RedisQueue.connect(name: "contract", configuration: server.configuration)
         // The grace protects rediswq.py's two-step take; the contract's leases are all ours.
         queue.recoveryGrace = .zero

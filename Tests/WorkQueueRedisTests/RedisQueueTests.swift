@@ -13,7 +13,7 @@ import WorkQueue
             (String(repeating: "a", count: 64), "a88cd5cde6d6fe9136a4e58b49167461ea95d388ca2bdb7afdc3cbf4"),
             (String(repeating: "x", count: 200), "3ef8bae4a84311d748956ef862adec84a5745f44618cb3909def1e13"),
         ]
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
             for (input, expected) in vectors {
@@ -29,7 +29,7 @@ import WorkQueue
     }
 
     @Test func redisCliItemsAreLeasedFIFOAndCompleted() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple", "banana")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
@@ -51,7 +51,7 @@ import WorkQueue
     }
 
     @Test func deadPythonWorkerIsRecoveredAndLiveOneRespected() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple", "banana")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
@@ -78,7 +78,7 @@ import WorkQueue
     }
 
     @Test func graceProtectsAFreshlyTakenItem() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple")
             try await server.cli("rpoplpush", "job2", "job2:processing")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
@@ -92,7 +92,7 @@ import WorkQueue
     }
 
     @Test func wrongKeyTypeIsReportedAndNothingModified() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             try await server.cli("set", "job2", "x")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             defer { Task { await queue.close() } }
@@ -115,7 +115,7 @@ import WorkQueue
     }
 
     @Test func failRetryDeadLetterAndRelease() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             let queue = try await RedisQueue.connect(name: "q", configuration: server.configuration)
             defer { Task { await queue.close() } }
             try await queue.enqueue(["a", "b", "a"])
@@ -153,7 +153,7 @@ import WorkQueue
     }
 
     @Test func waitForWorkReturnsWhenPushedAndTakesNothing() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             let queue = try await RedisQueue.connect(name: "w", configuration: server.configuration)
             defer { Task { await queue.close() } }
             try await queue.waitForWork(timeout: .milliseconds(100))
@@ -164,7 +164,7 @@ import WorkQueue
     }
 
     @Test func workerDyingBetweenTakeAndLeaseLosesNothing() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             let queue = try await RedisQueue.connect(name: "f", configuration: server.configuration)
             defer { Task { await queue.close() } }
             queue.recoveryGrace = .zero
@@ -187,7 +187,7 @@ import WorkQueue
     }
 
     @Test func reconnectsAfterRestartAndFailsClearlyOnClosedPort() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             let queue = try await RedisQueue.connect(name: "r", configuration: server.configuration, connectBudget: .seconds(10))
             defer { Task { await queue.close() } }
             try await queue.enqueue(["a"])
@@ -211,7 +211,7 @@ import WorkQueue
     }
 
     @Test func countsWithLeasesTellsLiveLeasesFromItemsAwaitingRecovery() async throws {
-        try await withRedis { server in
+        try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple", "banana", "cherry")
             let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
             _ = try await queue.lease(max: 1, session: "ours", duration: .seconds(30))
