@@ -314,7 +314,7 @@ public final class Worker: Service, Sendable {
     /// errors (a key of the wrong type) and cancellation are thrown at once.
     private func retrying<T: Sendable>(_ operation: String, _ body: @Sendable () async throws -> T) async throws -> T {
         var delay = Duration.milliseconds(50)
-        var waited = Duration.zero
+        var firstFailure: WorkInstant?
         while true {
             do {
                 return try await body()
@@ -323,15 +323,19 @@ public final class Worker: Service, Sendable {
             } catch let error as WorkQueueError where error.isPermanent {
                 throw error
             } catch {
-                guard waited < options.backendRetryBudget else {
+                // The budget counts from the first failure, including the time failed attempts
+                // themselves took (a reconnect attempt can take seconds).
+                let now = clock.now
+                let since = firstFailure ?? now
+                firstFailure = since
+                guard now - since < options.backendRetryBudget else {
                     throw WorkQueueError.backendUnavailable(
-                        "\(operation) kept failing for \(waited); last error: \(error)")
+                        "\(operation) kept failing for \(Int((now - since).seconds.rounded())) s; last error: \(error)")
                 }
-                if waited == .zero {
+                if now == since {
                     logger.warning("\(operation) failed: \(error); retrying for up to \(options.backendRetryBudget)")
                 }
                 try await clock.sleep(for: delay)
-                waited += delay
                 delay = min(delay * 2, .seconds(2))
             }
         }

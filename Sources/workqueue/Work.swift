@@ -23,7 +23,8 @@ struct Work: AsyncParsableCommand {
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
             WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
-            WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_KEEP_RUNNING, \
+            WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
+            WORKQUEUE_KEEP_RUNNING, \
             WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
             """
     )
@@ -84,6 +85,11 @@ struct Work: AsyncParsableCommand {
         "How often to return expired leases to pending and promote due retries (env WORKQUEUE_RECOVERY_SECONDS; default 5).",
         valueName: "seconds"))
     var recoverySeconds: Double?
+
+    @Option(name: .customLong("backend-retry-seconds"), help: ArgumentHelp(
+        "How long to keep retrying when Redis fails mid-run before exiting 1 (env WORKQUEUE_BACKEND_RETRY_SECONDS; default 30).",
+        valueName: "seconds"))
+    var backendRetrySeconds: Double?
 
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
@@ -153,6 +159,10 @@ struct Work: AsyncParsableCommand {
         }
         if let interval = try settings.seconds(recoverySeconds, "WORKQUEUE_RECOVERY_SECONDS", flagName: "--recovery-seconds") {
             options.recoveryInterval = interval
+        }
+        if let budget = try settings.seconds(backendRetrySeconds, "WORKQUEUE_BACKEND_RETRY_SECONDS",
+                                             flagName: "--backend-retry-seconds", allowZero: true) {
+            options.backendRetryBudget = budget
         }
         options.exitWhenDrained = !(try settings.flag(keepRunning, "WORKQUEUE_KEEP_RUNNING"))
         options.handlerOptions = try settings.keyValues(self.options, "WORKQUEUE_OPTIONS", flagName: "--option")

@@ -201,4 +201,25 @@ import TestSupport
         #expect(try await redis.cli("llen", "r:processing") == "0")
         await redis.stop()
     }
+
+    @Test func redisGoneForGoodEndsTheWorkerWithinItsBudgetAndLosesNothing() async throws {
+        let redis = try await LocalRedis(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        try await redis.cli("rpush", "gone", "a", "b")
+        let wq = try Workqueue(redis)
+        let worker = try wq.start(["work", "--queue", "gone", "--handler", "printer", "--option", "delay=1",
+                                   "--backend-retry-seconds", "2", "--connect-timeout", "1"])
+        try #require(try await worker.waitForStdout(containing: "Working on a"), "\(worker.stderr)")
+        await redis.stop()
+        let stopped = ContinuousClock.now
+        #expect(try await worker.wait(timeout: .seconds(60)) == .exited(1))
+        #expect(ContinuousClock.now - stopped < .seconds(15))
+        #expect(worker.stderr.contains("the queue backend is unavailable"), "\(worker.stderr)")
+        #expect(worker.stderr.contains("127.0.0.1:\(redis.port)"), "\(worker.stderr)")
+        // Back from its append-only file: the item the worker held is still there, leased or in
+        // processing for recovery; nothing was lost.
+        try await redis.restart()
+        #expect(try await redis.cli("lrange", "gone:processing", "0", "-1") == "a")
+        #expect(try await redis.cli("lrange", "gone", "0", "-1") == "b")
+        await redis.stop()
+    }
 }

@@ -20,7 +20,11 @@ public actor RedisClient {
     public static func connect(_ configuration: RedisConfiguration, logger: Logger,
                                budget: Duration = .seconds(30)) async throws -> RedisClient {
         let connection = try await openWithRetry(configuration, logger: logger, budget: budget)
-        return RedisClient(configuration: configuration, logger: logger, reconnectBudget: budget, connection: connection)
+        // Reconnecting later gets a short budget: whoever sent the command (the runner, with its
+        // own retry budget) decides how long to keep trying; two stacked 30 s budgets would
+        // keep a worker hanging for minutes after Redis went away.
+        return RedisClient(configuration: configuration, logger: logger,
+                           reconnectBudget: min(budget, configuration.connectTimeout), connection: connection)
     }
 
     static func openWithRetry(_ configuration: RedisConfiguration, logger: Logger, budget: Duration) async throws -> RedisConnection {
