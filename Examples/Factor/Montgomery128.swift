@@ -103,7 +103,15 @@ struct Montgomery128 {
             let batch = 128
             repeat {
                 x = y
-                for _ in 0..<r { y = add(multiply(y, y), c) }
+                // r doubles every round: advance in chunks so cancellation is seen within
+                // milliseconds, not after a stretch as long as everything before it.
+                var advanced = 0
+                while advanced < r {
+                    let chunk = min(512, r - advanced)
+                    for _ in 0..<chunk { y = add(multiply(y, y), c) }
+                    advanced += chunk
+                    if isCancelled() { return nil }
+                }
                 var k = 0
                 repeat {
                     ys = y

@@ -7,11 +7,11 @@ public enum PrimeFactorization {
     /// Thrown when `isCancelled` returned true.
     public struct Cancelled: Error {}
 
-    /// The prime factors of `n` (≥ 2) in ascending order, with multiplicity.
-    /// `isCancelled` is polled every few thousand steps; when it returns true the work stops
+    /// The prime factors of `n` in ascending order, with multiplicity (none for 0 and 1).
+    /// `isCancelled` is polled every few hundred steps; when it returns true the work stops
     /// and ``Cancelled`` is thrown.
     public static func factor(_ n: BigUInt, isCancelled: () -> Bool = { false }) throws -> [BigUInt] {
-        precondition(n >= 2, "factor needs n >= 2")
+        guard n >= 2 else { return [] }
         var factors: [BigUInt] = []
         var rest = n
         for p in smallPrimes {
@@ -33,8 +33,9 @@ public enum PrimeFactorization {
                 factors.append(m)
                 continue
             }
-            if let root = exactSquareRoot(m) {
-                pending += [root, root]
+            if let (root, exponent) = perfectPower(m) {
+                // Rho is hopeless on p^k with a large p: split it by the root instead.
+                pending += Array(repeating: root, count: exponent)
                 continue
             }
             seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -87,7 +88,10 @@ public enum PrimeFactorization {
             func f(_ v: BigUInt) -> BigUInt { (v * v + c) % n }
             repeat {
                 x = y
-                for _ in 0..<r { y = f(y) }
+                for step in 0..<r {
+                    y = f(y)
+                    if step % 64 == 63, isCancelled() { return nil }
+                }
                 var k = 0
                 repeat {
                     if isCancelled() { return nil }
@@ -113,10 +117,26 @@ public enum PrimeFactorization {
         }
     }
 
-    /// The integer square root of `n` when `n` is a perfect square (rho cannot split those).
-    private static func exactSquareRoot(_ n: BigUInt) -> BigUInt? {
-        let root = n.squareRoot()
-        return root * root == n ? root : nil
+    /// `(root, k)` with `root^k == n` for the smallest prime `k` that works, or nil. Only
+    /// exponents up to `bits / 12` matter: every prime below 2^12 was divided out already.
+    static func perfectPower(_ n: BigUInt) -> (BigUInt, Int)? {
+        let maxExponent = max(2, n.bitWidth / 12)
+        for k in smallPrimes where k <= maxExponent {
+            let root = integerRoot(n, k)
+            if root.power(k) == n { return (root, k) }
+        }
+        return nil
+    }
+
+    /// `⌊n^(1/k)⌋` by Newton's method from an overestimate.
+    static func integerRoot(_ n: BigUInt, _ k: Int) -> BigUInt {
+        if n < 2 { return n }
+        var x = BigUInt(1) << ((n.bitWidth + k - 1) / k)  // ≥ the root
+        while true {
+            let next = (BigUInt(k - 1) * x + n / x.power(k - 1)) / BigUInt(k)
+            if next >= x { return x }
+            x = next
+        }
     }
 
     // MARK: - Small primes

@@ -103,4 +103,53 @@ import WorkQueueTesting
     @Test func optionsAreRejected() {
         #expect(throws: WorkQueueError.self) { try Factor(options: ["digits": "3"]) }
     }
+
+    @Test func strongPseudoprimesToManyBasesAreSplit() throws {
+        // The second fools Miller–Rabin for every prime base up to 37; base 41 catches it.
+        #expect(try Self.factor("3317044064679887385961981") == "3317044064679887385961981 = 1287836182261 * 2575672364521")
+        #expect(try Self.factor("318665857834031151167461") == "318665857834031151167461 = 399165290221 * 798330580441")
+        #expect(!PrimeFactorization.isProbablePrime(try #require(BigUInt("3317044064679887385961981", radix: 10))))
+    }
+
+    @Test func primesBeyond128BitsStayWhole() throws {
+        for prime in ["10000000000000000000000000000000000000121", "1000000000000000000000000000000000000000000000000000000000007"] {
+            #expect(try Self.factor(prime) == "\(prime) = \(prime)")
+        }
+    }
+
+    @Test func perfectPowersOfLargePrimesSplitAtOnce() throws {
+        // Rho would need about 10^10 steps for the cube; the k-th root finds them at once.
+        #expect(try Self.factor("1000000000000000001170000000000000000456300000000000000059319")
+            == "1000000000000000001170000000000000000456300000000000000059319 = "
+            + Array(repeating: "100000000000000000039", count: 3).joined(separator: " * "))
+        #expect(try Self.factor("1000000000195000000015210000000593190000011567205000090224199")
+            == "1000000000195000000015210000000593190000011567205000090224199 = "
+            + Array(repeating: "1000000000039", count: 5).joined(separator: " * "))
+    }
+
+    @Test func cancellationIsPolledOftenThroughoutALongRun() throws {
+        // Two 19- and 20-digit primes (the 128-bit path): rho runs far longer than this test.
+        let n = try #require(BigUInt("10000000000000000081000000000000000153", radix: 10))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var last = start
+        var longestGap = Duration.zero
+        #expect(throws: PrimeFactorization.Cancelled.self) {
+            _ = try PrimeFactorization.factor(n) {
+                let now = clock.now
+                longestGap = max(longestGap, now - last)
+                last = now
+                return now - start > .milliseconds(1500)
+            }
+        }
+        // Rho's stretches double: without polling inside them the gap grows to a third of the run.
+        #expect(longestGap < .milliseconds(150), "longest gap between polls: \(longestGap)")
+    }
+
+    @Test func zeroAndOneHaveNoFactorsAndOverlongItemsAreRefused() throws {
+        #expect(try PrimeFactorization.factor(0).isEmpty && PrimeFactorization.factor(1).isEmpty)
+        let long = WorkItem(String(repeating: "7", count: Factor.maxDigits + 1))
+        #expect(throws: FactorError.tooLong(digits: Factor.maxDigits + 1)) { try Factor.parse(long) }
+        #expect(try Factor.parse("\u{0B}\u{0C} 42 \t") == 42)
+    }
 }
