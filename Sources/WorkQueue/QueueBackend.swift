@@ -1,16 +1,57 @@
 /// A lease: the right to process one item until it is renewed, completed, failed or released.
+///
+/// Each take gets its own ``token`` (a fencing token): renew and settle act only on the take
+/// that token names, so a settle retried after a timeout can never touch a copy of the item
+/// that another worker holds, and two equal items (the same bytes pushed twice) are two leases.
 public struct Lease: Sendable, Hashable {
     /// The leased item.
     public let item: WorkItem
-    /// The session that holds the lease (the value stored in the lease key).
+    /// The session (worker process) that holds the lease.
     public let session: String
     /// This delivery's attempt number: 1 + the failed or abandoned attempts recorded so far.
     public let attempt: Int
+    /// Names this one take of the item; unique across the fleet. Empty for a lease the backend
+    /// never issued (it owns nothing).
+    public let token: String
 
-    public init(item: WorkItem, session: String, attempt: Int) {
+    public init(item: WorkItem, session: String, attempt: Int, token: String = "") {
         self.item = item
         self.session = session
         self.attempt = attempt
+        self.token = token
+    }
+}
+
+/// How a held lease ends, handed to ``WorkQueueBackend/exchange(_:lease:session:duration:)``.
+public enum Settlement: Sendable, Hashable {
+    /// The handler returned: ``WorkQueueBackend/complete(_:result:)``.
+    case complete(Lease, result: String?)
+    /// The handler threw: ``WorkQueueBackend/fail(_:error:disposition:)``.
+    case fail(Lease, error: String, disposition: FailureDisposition)
+    /// Shutdown interrupted it, or it was never started: ``WorkQueueBackend/release(_:)``.
+    case release(Lease)
+
+    /// The lease being settled.
+    public var lease: Lease {
+        switch self {
+        case let .complete(lease, _), let .fail(lease, _, _), let .release(lease): lease
+        }
+    }
+}
+
+/// What one ``WorkQueueBackend/exchange(_:lease:session:duration:)`` call did.
+public struct ExchangeResult: Sendable, Hashable {
+    /// One outcome per settlement, in order.
+    public var outcomes: [SettleOutcome]
+    /// The items newly leased, head of the queue first.
+    public var leases: [Lease]
+    /// The queue's counts right after the call (``QueueCounts/leased`` may be nil).
+    public var counts: QueueCounts
+
+    public init(outcomes: [SettleOutcome], leases: [Lease], counts: QueueCounts) {
+        self.outcomes = outcomes
+        self.leases = leases
+        self.counts = counts
     }
 }
 
@@ -89,8 +130,9 @@ public struct DeadLetter: Sendable, Hashable {
 
 /// The seam between the runner and where the queue lives (Redis, or the in-memory fake).
 ///
-/// Every call that changes state is atomic. Items are identified by their bytes: two equal items
-/// share attempts, errors and lease (as in the Kubernetes tutorial's `rediswq.py`).
+/// Every call that changes state is atomic. A lease is one take, named by its token: equal
+/// items (the same bytes pushed twice) are two leases, each settled on its own. Attempts,
+/// errors and results are recorded per item bytes, so equal items share them.
 /// Implementations must pass the contract suite in `Tests/WorkQueueContract`.
 public protocol WorkQueueBackend: Sendable {
     /// Appends items to the tail of pending, in order. Returns the pending count afterwards.
@@ -133,6 +175,47 @@ public protocol WorkQueueBackend: Sendable {
 
     /// Moves failed items whose retry time has come to the tail of pending. Returns how many.
     func promoteDueRetries() async throws -> Int
+
+    /// Settles `settlements` in order, then leases up to `max` items, in one step where the
+    /// backend can (the runner's hot path: one round trip per batch). A settlement whose lease
+    /// is not owned any more gets `.leaseLost` and changes nothing. The default calls
+    /// complete/fail/release, ``lease(max:session:duration:)`` (promoting due retries when
+    /// pending runs short) and ``counts()`` in turn.
+    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult
+
+    /// The runner's periodic upkeep: promotes due retries and recovers expired leases. A
+    /// backend shared by a fleet may skip the pass (and return nil) when another worker ran
+    /// one less than `interval` ago, so its cost does not grow with the number of workers.
+    /// The default always runs both.
+    func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport?
+}
+
+extension WorkQueueBackend {
+    public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        var outcomes: [SettleOutcome] = []
+        outcomes.reserveCapacity(settlements.count)
+        for settlement in settlements {
+            switch settlement {
+            case let .complete(lease, result): outcomes.append(try await complete(lease, result: result))
+            case let .fail(lease, error, disposition): outcomes.append(try await fail(lease, error: error, disposition: disposition))
+            case let .release(lease): outcomes.append(try await release(lease))
+            }
+        }
+        var leases: [Lease] = []
+        if max > 0 {
+            leases = try await lease(max: max, session: session, duration: duration)
+            // Nothing (more) pending: retries whose time has come are work too.
+            if leases.count < max, try await promoteDueRetries() > 0 {
+                leases += try await lease(max: max - leases.count, session: session, duration: duration)
+            }
+        }
+        return ExchangeResult(outcomes: outcomes, leases: leases, counts: try await counts())
+    }
+
+    public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+        _ = try await promoteDueRetries()
+        return try await recoverExpiredLeases(maxAttempts: maxAttempts)
+    }
 }
 
 /// Dead-letter inspection, for the `dead` command and tests.

@@ -94,17 +94,31 @@ public final class Worker: Service, Sendable {
     private func runLoops() async throws -> WorkerSummary {
         let threads = handler.execution == .dedicatedThread ? HandlerThreadPool(threads: options.concurrency) : nil
         defer { if let threads { Task { await threads.shutdown() } } }
+        let dispatcher = Dispatcher()
 
         try await withThrowingTaskGroup(of: Void.self) { services in
-            services.addTask { try await self.heartbeatLoop() }
+            services.addTask { try await self.heartbeatLoop(dispatcher) }
             services.addTask { try await self.maintenanceLoop() }
             services.addTask { await self.graceWatcher() }
+            services.addTask {
+                // A shutdown request wakes the fetcher, which stops leasing and releases.
+                await self.stopSignal.wait()
+                dispatcher.wakeFetcher()
+            }
             defer { services.cancelAll() }
-            try await withThrowingTaskGroup(of: Void.self) { slots in
-                for slot in 0..<options.concurrency {
-                    slots.addTask { try await self.slotLoop(slot, threads: threads) }
+            try await withThrowingTaskGroup(of: Void.self) { loops in
+                loops.addTask {
+                    do {
+                        try await self.fetchLoop(dispatcher)
+                    } catch {
+                        _ = dispatcher.close()
+                        throw error
+                    }
                 }
-                try await slots.waitForAll()
+                for _ in 0..<options.concurrency {
+                    loops.addTask { await self.slotLoop(dispatcher, threads: threads) }
+                }
+                try await loops.waitForAll()
             }
         }
         return summary.withLock { summary in
@@ -113,74 +127,105 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// lease → handle → settle, until drained or shut down.
-    private func slotLoop(_ slot: Int, threads: HandlerThreadPool?) async throws {
-        while !stopSignal.isFired {
-            try Task.checkCancellation()
-            let leases = try await retrying("lease") {
-                try await self.backend.lease(max: self.options.prefetch, session: self.session, duration: self.options.leaseDuration)
+    /// One fetcher per process: settles what the slots finished and leases what they will need,
+    /// in one backend call per batch, until drained or shut down.
+    private func fetchLoop(_ dispatcher: Dispatcher) async throws {
+        var sizer = BatchSizer(options: options)
+        var queueEmpty = false
+        var counts: QueueCounts?
+        var waiter: Task<Void, Never>?
+        var stopping = false
+        var unstarted: [Dispatcher.Held] = []
+        defer { waiter?.cancel() }
+        let clock = ContinuousClock()
+        while true {
+            if !stopping && stopSignal.isFired {
+                stopping = true
+                // Give back what was never started, last first, so that the items return to
+                // the head of the queue in their order.
+                unstarted = dispatcher.close()
             }
-            if leases.isEmpty {
-                if try await queueIsDrained() {
-                    logger.debug("queue drained", metadata: ["slot": "\(slot)"])
-                    return
+            for lost in dispatcher.dropLost() {
+                inFlight.remove(lost.id)
+                record(.leaseLost(lost.lease)) { $0.leaseLost += 1 }
+            }
+            let snapshot = dispatcher.snapshot
+            let capacity = sizer.capacity(handlerSeconds: snapshot.handlerSeconds, pending: counts?.pending)
+            let demand = stopping || queueEmpty ? 0 : max(0, capacity - snapshot.running - snapshot.buffered)
+            // Batch settlements while the slots still have work buffered.
+            let threshold = max(1, capacity / 4)
+            let worthACall = stopping || snapshot.buffered == 0 || snapshot.done >= threshold || demand >= threshold
+            if (snapshot.done == 0 && demand == 0 && unstarted.isEmpty) || !worthACall {
+                if stopping && snapshot.running == 0 && snapshot.done == 0 { return }
+                if queueEmpty && snapshot.running == 0 && snapshot.buffered == 0 && snapshot.done == 0 {
+                    if let counts, counts.isDrained, options.exitWhenDrained {
+                        logger.debug("queue drained")
+                        _ = dispatcher.close()
+                        return
+                    }
                 }
-                await waitForWorkOrShutdown()
+                if queueEmpty && waiter == nil && !stopping {
+                    // Nothing pending: wait (bounded) for a push, then look again.
+                    waiter = Task {
+                        try? await self.backend.waitForWork(timeout: self.options.idlePollInterval)
+                        dispatcher.wakeFetcher(external: true)
+                    }
+                }
+                if await dispatcher.waitForFetcherWork() {
+                    waiter = nil
+                    queueEmpty = false
+                }
+                try Task.checkCancellation()
                 continue
             }
-            // Every leased item is held (and renewed by the heartbeat) from now on, also the
-            // prefetched ones waiting for their turn.
-            let held = leases.map { lease in
+            let done = dispatcher.takeDone()
+            let settlements = done.map(\.settlement) + unstarted.reversed().map { .release($0.lease) }
+            let releasedIDs = unstarted.reversed().map(\.id)
+            unstarted = []
+            let started = clock.now
+            let result = try await retrying(demand > 0 ? "lease" : "settle") {
+                try await self.backend.exchange(settlements, lease: demand, session: self.session, duration: self.options.leaseDuration)
+            }
+            sizer.recordExchange(seconds: (clock.now - started).seconds)
+            counts = result.counts
+            record(outcomes: result.outcomes, for: settlements, ids: done.map(\.id) + releasedIDs)
+            queueEmpty = demand > 0 && result.leases.count < demand
+            guard !result.leases.isEmpty else { continue }
+            let held = result.leases.map { lease in
                 let flag = CancellationFlag()
-                return (lease: lease, id: inFlight.add(lease, flag: flag), flag: flag)
+                return Dispatcher.Held(lease: lease, id: inFlight.add(lease, flag: flag), flag: flag)
             }
-            for (index, entry) in held.enumerated() {
-                guard !stopSignal.isFired else {
-                    // Shutdown came while leasing: give back what was not started (last first,
-                    // so that they return to the head of the queue in their order).
-                    for unstarted in held[index...].reversed() {
-                        defer { inFlight.remove(unstarted.id) }
-                        try await releaseUnstarted(unstarted.lease)
-                    }
-                    return
-                }
-                if entry.flag.reason == .leaseLost {
-                    // A prefetched item whose lease was lost before its turn: its new owner has it.
-                    inFlight.remove(entry.id)
-                    record(.leaseLost(entry.lease)) { $0.leaseLost += 1 }
-                    continue
-                }
-                try await process(entry.lease, id: entry.id, flag: entry.flag, threads: threads)
+            // Leased while a shutdown came in: give them back with the next call.
+            unstarted += dispatcher.push(held)
+        }
+    }
+
+    /// Takes items from the dispatcher and runs the handler on each, until it closes.
+    private func slotLoop(_ dispatcher: Dispatcher, threads: HandlerThreadPool?) async {
+        let clock = ContinuousClock()
+        while let held = await dispatcher.next() {
+            if held.flag.reason == .leaseLost {
+                // Its lease was lost while it waited: its new owner has it.
+                inFlight.remove(held.id)
+                record(.leaseLost(held.lease)) { $0.leaseLost += 1 }
+                dispatcher.finish(nil, handlerSeconds: 0)
+                continue
             }
+            let started = clock.now
+            let settlement = await process(held, threads: threads)
+            let seconds = (clock.now - started).seconds
+            dispatcher.finish(settlement.map { Dispatcher.Done(settlement: $0, id: held.id) }, handlerSeconds: seconds)
         }
     }
 
-    /// True when this worker should return because nothing is left anywhere.
-    private func queueIsDrained() async throws -> Bool {
-        var counts = try await retrying("counts") { try await self.backend.counts() }
-        if counts.scheduled > 0, try await retrying("promote due retries", { try await self.backend.promoteDueRetries() }) > 0 {
-            counts = try await retrying("counts") { try await self.backend.counts() }
-        }
-        return options.exitWhenDrained && counts.isDrained
-    }
-
-    private func waitForWorkOrShutdown() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.backend.waitForWork(timeout: self.options.idlePollInterval) }
-            group.addTask { await self.stopSignal.wait() }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    /// Runs the handler on one leased item and records the outcome.
-    private func process(_ lease: Lease, id: Int, flag: CancellationFlag, threads: HandlerThreadPool?) async throws {
-        defer { inFlight.remove(id) }
+    /// Runs the handler on one leased item; returns how to settle it (nil when its lease was
+    /// lost meanwhile: nothing is recorded, the item belongs to its new owner).
+    private func process(_ held: Dispatcher.Held, threads: HandlerThreadPool?) async -> Settlement? {
+        let lease = held.lease
         emit(.leased(lease))
-
         var itemLogger = logger
-        itemLogger[metadataKey: "item"] = "\(lease.item.escaped.prefix(80))"
-        itemLogger[metadataKey: "attempt"] = "\(lease.attempt)"
+        itemLogger[metadataKey: "item"] = .stringConvertible(ItemLabel(item: lease.item))
+        itemLogger[metadataKey: "attempt"] = .stringConvertible(lease.attempt)
         let context = WorkContext(
             attempt: lease.attempt,
             maxAttempts: options.maxAttempts,
@@ -188,76 +233,72 @@ public final class Worker: Service, Sendable {
             session: session,
             options: options.handlerOptions,
             logger: itemLogger,
-            cancellation: flag
+            cancellation: held.flag
         )
         let handler = self.handler
         let task = Task(executorPreference: threads) {
             try await handler.handle(lease.item, context: context)
         }
-        inFlight.attach(id) { task.cancel() }
+        inFlight.attach(held.id) { task.cancel() }
         let result = await withTaskCancellationHandler {
             await task.result
         } onCancel: {
-            self.inFlight.cancel(id, reason: .shutdown)
+            self.inFlight.cancel(held.id, reason: .shutdown)
         }
-        try await settle(lease, result: result, cancelled: flag.reason, logger: itemLogger)
-    }
-
-    private func settle(
-        _ lease: Lease,
-        result: Result<String?, any Error>,
-        cancelled: CancellationReason?,
-        logger: Logger
-    ) async throws {
-        if cancelled == .leaseLost {
-            logger.warning("lease lost while working; the item is left to its new owner")
+        switch (result, held.flag.reason) {
+        case (_, .leaseLost?):
+            itemLogger.warning("lease lost while working; the item is left to its new owner")
+            inFlight.remove(held.id)
             record(.leaseLost(lease)) { $0.leaseLost += 1 }
-            return
-        }
-        switch result {
-        case .success(let output):
-            if try await retrying("complete", { try await self.backend.complete(lease, result: output) }) == .settled {
-                record(.completed(lease, result: output)) { $0.completed += 1 }
-            } else {
-                logger.warning("lease lost before completion; the result was not recorded")
-                record(.leaseLost(lease)) { $0.leaseLost += 1 }
-            }
-        case .failure where cancelled == .shutdown:
-            if try await retrying("release", { try await self.backend.release(lease) }) == .settled {
-                logger.info("shutdown interrupted the item; released it to pending")
-                record(.released(lease)) { $0.released += 1 }
-            } else {
-                record(.leaseLost(lease)) { $0.leaseLost += 1 }
-            }
-        case .failure(let error):
+            return nil
+        case let (.success(output), _):
+            return .complete(lease, result: output)
+        case (.failure, .shutdown?):
+            return .release(lease)
+        case let (.failure(error), nil):
             let message = String(describing: error)
             let disposition: FailureDisposition =
                 lease.attempt >= options.maxAttempts
                 ? .deadLetter : .retry(after: options.retry.delay(afterAttempt: lease.attempt))
-            guard try await retrying("fail", { try await self.backend.fail(lease, error: message, disposition: disposition) }) == .settled else {
-                record(.leaseLost(lease)) { $0.leaseLost += 1 }
-                return
-            }
-            switch disposition {
-            case .deadLetter:
-                logger.error("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); dead-lettered")
-                record(.failed(lease, error: message, disposition: disposition)) { $0.deadLettered += 1 }
-            case .retry(let delay):
-                logger.warning("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); retry in \(delay)")
-                record(.failed(lease, error: message, disposition: disposition)) { $0.retried += 1 }
-            }
+            return .fail(lease, error: message, disposition: disposition)
         }
     }
 
-    private func releaseUnstarted(_ lease: Lease) async throws {
-        if try await retrying("release", { try await self.backend.release(lease) }) == .settled {
-            record(.released(lease)) { $0.released += 1 }
+    /// Records what the backend did with each settlement.
+    private func record(outcomes: [SettleOutcome], for settlements: [Settlement], ids: [Int]) {
+        for (index, settlement) in settlements.enumerated() {
+            if index < ids.count { inFlight.remove(ids[index]) }
+            let lease = settlement.lease
+            guard index < outcomes.count, outcomes[index] == .settled else {
+                logger.warning("lease lost before the item was settled; nothing was recorded for this delivery",
+                               metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                record(.leaseLost(lease)) { $0.leaseLost += 1 }
+                continue
+            }
+            switch settlement {
+            case let .complete(_, output):
+                record(.completed(lease, result: output)) { $0.completed += 1 }
+            case .release:
+                logger.info("released an unfinished item to pending", metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                record(.released(lease)) { $0.released += 1 }
+            case let .fail(_, message, disposition):
+                switch disposition {
+                case .deadLetter:
+                    logger.error("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); dead-lettered",
+                                 metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                    record(.failed(lease, error: message, disposition: disposition)) { $0.deadLettered += 1 }
+                case .retry(let delay):
+                    logger.warning("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); retry in \(delay)",
+                                   metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                    record(.failed(lease, error: message, disposition: disposition)) { $0.retried += 1 }
+                }
+            }
         }
     }
 
     /// Renews every held lease each third of the lease duration; cancels the handlers of
     /// leases found lost.
-    private func heartbeatLoop() async throws {
+    private func heartbeatLoop(_ dispatcher: Dispatcher) async throws {
         let interval = options.leaseDuration / 3
         while true {
             try await clock.sleep(for: interval)
@@ -265,11 +306,14 @@ public final class Worker: Service, Sendable {
             guard !held.isEmpty else { continue }
             do {
                 let owned = try await backend.renew(held.map(\.lease), duration: options.leaseDuration)
+                var lost = false
                 for (entry, stillOwned) in zip(held, owned) where !stillOwned {
                     logger.warning("lease renewal found the lease lost; cancelling the handler",
-                                   metadata: ["item": "\(entry.lease.item.escaped.prefix(80))"])
+                                   metadata: ["item": .stringConvertible(ItemLabel(item: entry.lease.item))])
                     inFlight.cancel(entry.id, reason: .leaseLost)
+                    lost = true
                 }
+                if lost { dispatcher.wakeFetcher() }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -278,13 +322,14 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Recovers expired leases and promotes due retries, at start and every recovery interval.
+    /// Recovers expired leases and promotes due retries, at start and every recovery interval
+    /// (the backend may leave a pass to another worker of the fleet).
     private func maintenanceLoop() async throws {
         while true {
             do {
-                _ = try await backend.promoteDueRetries()
-                let report = try await backend.recoverExpiredLeases(maxAttempts: options.maxAttempts)
-                if report.requeued + report.deadLettered > 0 {
+                let report = try await backend.maintain(maxAttempts: options.maxAttempts, interval: options.recoveryInterval,
+                                                        session: session)
+                if let report, report.requeued + report.deadLettered > 0 {
                     logger.notice("recovered expired leases: \(report.requeued) requeued, \(report.deadLettered) dead-lettered")
                     emit(.recovered(report))
                 }
@@ -349,4 +394,10 @@ public final class Worker: Service, Sendable {
         summary.withLock { update(&$0) }
         emit(event)
     }
+}
+
+/// An item's printable form for log metadata, computed only when a line is actually logged.
+struct ItemLabel: CustomStringConvertible, Sendable {
+    let item: WorkItem
+    var description: String { String(item.escaped.prefix(80)) }
 }

@@ -2,10 +2,15 @@
 public struct WorkerOptions: Sendable {
     /// Items processed at once by this process. Default 1.
     public var concurrency: Int = 1
-    /// Items each slot leases in one call, then handles one after another. Above 1 it saves
-    /// round trips for short items; the waiting ones are held and renewed like the running
-    /// one, and released on shutdown. Default 1.
-    public var prefetch: Int = 1
+    /// How many items the worker holds per slot (running or waiting their turn in the
+    /// process's buffer). `nil`, the default, adapts: it starts with one item per slot and
+    /// grows the buffer while handlers return faster than a round trip to the queue, up to
+    /// what the slots can start within a third of the lease and ``maxBuffered``. A number
+    /// fixes it. Waiting items are held and renewed like running ones, and released in their
+    /// order on shutdown.
+    public var prefetch: Int? = nil
+    /// The most items the adaptive buffer holds beyond one per slot. Default 512.
+    public var maxBuffered: Int = 512
     /// How long a lease lasts before it must be renewed. The runner renews held leases every
     /// third of this. Default 30 s.
     public var leaseDuration: Duration = .seconds(30)
@@ -41,7 +46,10 @@ public struct WorkerOptions: Sendable {
         }
         try check(concurrency >= 1 && concurrency <= 1024, "concurrency must be between 1 and 1024 (got \(concurrency))")
         try check(leaseDuration >= .milliseconds(3), "lease duration must be at least 3 ms (got \(leaseDuration))")
-        try check(prefetch >= 1 && prefetch <= 1000, "prefetch must be between 1 and 1000 (got \(prefetch))")
+        if let prefetch {
+            try check(prefetch >= 1 && prefetch <= 1000, "prefetch must be between 1 and 1000 (got \(prefetch))")
+        }
+        try check(maxBuffered >= 0 && maxBuffered <= 100_000, "maxBuffered must be between 0 and 100000 (got \(maxBuffered))")
         try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
         try check(recoveryInterval > .zero, "recovery interval must be positive")

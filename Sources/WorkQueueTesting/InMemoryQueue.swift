@@ -9,6 +9,7 @@ import WorkQueue
 /// without sleeping.
 public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     private struct LeaseRecord {
+        var item: WorkItem
         var session: String
         var expires: WorkInstant
     }
@@ -22,7 +23,9 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     private struct State {
         var pending: [WorkItem] = []
         var processing: [WorkItem] = []
-        var leases: [WorkItem: LeaseRecord] = [:]
+        /// Every take's lease, by token (one per copy of an item in processing).
+        var leases: [String: LeaseRecord] = [:]
+        var nextToken = 0
         var attempts: [WorkItem: Int] = [:]
         var errors: [WorkItem: String] = [:]
         var results: [WorkItem: String] = [:]
@@ -33,17 +36,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
 
-        func liveLease(_ item: WorkItem, at now: WorkInstant) -> LeaseRecord? {
-            guard let record = leases[item], record.expires > now else { return nil }
-            return record
-        }
-
-        /// The ownership rule shared by complete, fail and release: the lease is ours, or it
-        /// lapsed while the item is still in processing (nobody else can have it, since taking
-        /// always writes a lease).
-        func maySettle(_ lease: Lease, at now: WorkInstant) -> Bool {
-            if let live = liveLease(lease.item, at: now) { return live.session == lease.session }
-            return processing.contains(lease.item)
+        /// The ownership rule shared by complete, fail and release: the take named by the
+        /// lease's token is still recorded for its session (it may have lapsed, but nobody else
+        /// can hold it until recovery removes it).
+        func maySettle(_ lease: Lease) -> Bool {
+            guard let record = leases[lease.token] else { return false }
+            return record.session == lease.session && record.item == lease.item
         }
 
         mutating func removeFromProcessing(_ item: WorkItem) {
@@ -105,8 +103,10 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
             state.pending.removeFirst(taken.count)
             return taken.map { item in
                 state.processing.append(item)
-                state.leases[item] = LeaseRecord(session: session, expires: now + duration)
-                return Lease(item: item, session: session, attempt: (state.attempts[item] ?? 0) + 1)
+                state.nextToken += 1
+                let token = "\(session):\(state.nextToken)"
+                state.leases[token] = LeaseRecord(item: item, session: session, expires: now + duration)
+                return Lease(item: item, session: session, attempt: (state.attempts[item] ?? 0) + 1, token: token)
             }
         }
     }
@@ -146,19 +146,18 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         let now = clock.now
         return state.withLock { state in
             leases.map { lease in
-                guard state.liveLease(lease.item, at: now)?.session == lease.session else { return false }
-                state.leases[lease.item]?.expires = now + duration
+                guard state.maySettle(lease), let record = state.leases[lease.token], record.expires > now else { return false }
+                state.leases[lease.token]?.expires = now + duration
                 return true
             }
         }
     }
 
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        let now = clock.now
         return state.withLock { state in
-            guard state.maySettle(lease, at: now) else { return .leaseLost }
+            guard state.maySettle(lease) else { return .leaseLost }
             state.removeFromProcessing(lease.item)
-            state.leases[lease.item] = nil
+            state.leases[lease.token] = nil
             state.attempts[lease.item] = nil
             state.errors[lease.item] = nil
             if let result { state.results[lease.item] = result }
@@ -170,9 +169,9 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
         let now = clock.now
         return state.withLock { state in
-            guard state.maySettle(lease, at: now) else { return .leaseLost }
+            guard state.maySettle(lease) else { return .leaseLost }
             state.removeFromProcessing(lease.item)
-            state.leases[lease.item] = nil
+            state.leases[lease.token] = nil
             state.attempts[lease.item, default: 0] += 1
             state.errors[lease.item] = error
             switch disposition {
@@ -187,11 +186,10 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     }
 
     public func release(_ lease: Lease) async throws -> SettleOutcome {
-        let now = clock.now
         let (outcome, waiters) = state.withLock { state -> (SettleOutcome, [CheckedContinuation<Void, Never>]) in
-            guard state.maySettle(lease, at: now) else { return (.leaseLost, []) }
+            guard state.maySettle(lease) else { return (.leaseLost, []) }
             state.removeFromProcessing(lease.item)
-            state.leases[lease.item] = nil
+            state.leases[lease.token] = nil
             state.pending.insert(lease.item, at: 0)
             return (.settled, state.takeWaiters())
         }
@@ -205,7 +203,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
             QueueCounts(
                 pending: state.pending.count,
                 processing: state.processing.count,
-                leased: state.processing.filter { state.liveLease($0, at: now) != nil }.count,
+                leased: state.leases.values.filter { $0.expires > now }.count,
                 scheduled: state.retries.count,
                 dead: state.dead.count,
                 completed: state.completed
@@ -217,9 +215,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         let now = clock.now
         let (report, waiters) = state.withLock { state -> (RecoveryReport, [CheckedContinuation<Void, Never>]) in
             var report = RecoveryReport()
-            for item in state.processing where state.liveLease(item, at: now) == nil {
+            // Takes whose lease expired, oldest first.
+            let expired = state.leases.filter { $0.value.expires <= now }.sorted { $0.value.expires < $1.value.expires }
+            for (token, _) in expired { state.leases[token] = nil }
+            for item in expired.map(\.value.item) {
                 state.removeFromProcessing(item)
-                state.leases[item] = nil
                 let attempts = (state.attempts[item] ?? 0) + 1
                 state.attempts[item] = attempts
                 if attempts >= maxAttempts {

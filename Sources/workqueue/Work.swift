@@ -22,6 +22,7 @@ struct Work: AsyncParsableCommand {
             Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
             WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
+            WORKQUEUE_MAX_ITEM_BYTES, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
             WORKQUEUE_KEEP_RUNNING, \
@@ -59,13 +60,18 @@ struct Work: AsyncParsableCommand {
     var concurrency: Int?
 
     @Option(help: ArgumentHelp(
-        "Items each slot leases at once; the waiting ones are held and renewed (env WORKQUEUE_PREFETCH; default 1).",
+        "Items held per slot, running or waiting in the buffer (env WORKQUEUE_PREFETCH; default: adapts to how fast the handler returns).",
         valueName: "n"))
     var prefetch: Int?
 
     @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
         "Attempts before an item is dead-lettered to NAME:dead (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
     var maxAttempts: Int?
+
+    @Option(name: .customLong("max-item-bytes"), help: ArgumentHelp(
+        "Items longer than this go straight to NAME:dead, never to a handler (env WORKQUEUE_MAX_ITEM_BYTES; default 4194304).",
+        valueName: "bytes"))
+    var maxItemBytes: Int?
 
     @Option(name: .customLong("retry-base-seconds"), help: ArgumentHelp(
         "First retry delay; doubles per attempt, with jitter (env WORKQUEUE_RETRY_BASE_SECONDS; default 1).",
@@ -101,6 +107,9 @@ struct Work: AsyncParsableCommand {
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let queue = try await common.connect(settings, logger: logger)
+        if let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1) {
+            queue.maxItemBytes = limit
+        }
         let summary: WorkerSummary
         do {
             summary = try await drain(queue, handler: handler, options: workerOptions, logger: logger)

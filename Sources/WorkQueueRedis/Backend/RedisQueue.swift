@@ -4,24 +4,12 @@ import WorkQueue
 
 /// The Redis work queue, compatible with the Kubernetes tutorial's `rediswq.py`.
 ///
-/// Keys for a queue named `NAME`:
-/// - `NAME` — list: pending items (raw bytes). Producers `RPUSH`; workers take from the head.
-/// - `NAME:processing` — list: items taken by some worker (leased, or lease expired and not
-///   yet recovered).
-/// - `NAME:leased_by_session:<sha224hex>` — string: the session id holding the lease of the
-///   item whose bytes have that lowercase hex SHA-224; its TTL is the lease (as `rediswq.py`).
-/// - `NAME:dead` — list: dead-lettered items (raw bytes), oldest first.
-/// - `NAME:attempts` — hash: sha224hex → failed or abandoned attempts so far.
-/// - `NAME:errors` — hash: sha224hex → the last error message.
-/// - `NAME:retry` — sorted set: failed items waiting to be retried; score = due time in ms of
-///   the Redis server clock (`TIME`); member = 16 hex digits from `NAME:retry:seq`, `:`, then
-///   the raw item bytes (so equal items never collapse).
-/// - `NAME:retry:seq` — integer: the counter behind the retry-member prefixes.
-/// - `NAME:results` — hash: sha224hex → the result a handler returned.
-/// - `NAME:completed` — integer: items completed so far.
-///
-/// Scripts build lease keys from the item hash inside Lua, so this does not work on Redis
-/// Cluster.
+/// `NAME` and `NAME:processing` are lists of raw item bytes, as the tutorial has them; every
+/// other key is listed in ``RedisKeys`` and the README. A take is one atomic script call that
+/// moves items from `NAME` to `NAME:processing` and records a lease per item under a fencing
+/// token (`<session>:<n>`) in `NAME:leases` (deadline) and `NAME:lease-items` (the item). No
+/// script hashes an item: SHA-224s (for `NAME:results`, attempts and the tutorial's lease keys)
+/// are computed here, in the worker, and only where needed.
 public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// Test-only switches that simulate failures.
     public struct FaultInjection: Sendable {
@@ -31,22 +19,34 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         public init(dropConnectionAfterTake: Bool = false) { self.dropConnectionAfterTake = dropConnectionAfterTake }
     }
 
+    /// The default ``maxItemBytes``: 4 MiB.
+    public static let defaultMaxItemBytes = 4 << 20
+
     /// The queue name (the pending list's key).
     public let name: String
-    private let client: RedisClient
-    private let configuration: RedisConfiguration
-    private let logger: Logger
-    private let connectBudget: Duration
+    let keys: RedisKeys
+    let client: RedisClient
+    let configuration: RedisConfiguration
+    let logger: Logger
     private let blocking: BlockingClient
-    private let scriptSHAs = Mutex<[String: String]>([:])
-    private let leaselessSince = Mutex<[[UInt8]: ContinuousClock.Instant]>([:])
-    private let settings: Mutex<(grace: Duration, faults: FaultInjection)> = Mutex((.seconds(2), FaultInjection()))
+    private let settings: Mutex<(grace: Duration, faults: FaultInjection, maxItemBytes: Int)>
+    /// The next token number of this process, and the tokens of a take whose call failed (its
+    /// reply may have been lost after the take happened: the next take of that session asks
+    /// for the same tokens, and the script returns that take again instead of taking more).
+    private let tokens = Mutex<(next: Int, failed: (session: String, first: Int, count: Int)?)>((1, nil))
 
-    /// How long an item must have been seen in processing without a lease before recovery
+    /// How long an item must have been seen in processing with no lease at all before recovery
     /// takes it back (a `rediswq.py` worker sets its lease a moment after taking). Default 2 s.
     public var recoveryGrace: Duration {
         get { settings.withLock { $0.grace } }
         set { settings.withLock { $0.grace = newValue } }
+    }
+
+    /// Items longer than this are never handed to a worker: the take moves them to
+    /// `NAME:dead` (and the worker logs why). Default ``defaultMaxItemBytes``.
+    public var maxItemBytes: Int {
+        get { settings.withLock { $0.maxItemBytes } }
+        set { settings.withLock { $0.maxItemBytes = max(0, newValue) } }
     }
 
     /// Test-only fault switches.
@@ -57,11 +57,12 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     private init(name: String, client: RedisClient, configuration: RedisConfiguration, logger: Logger, connectBudget: Duration) {
         self.name = name
+        self.keys = RedisKeys(name)
         self.client = client
         self.configuration = configuration
         self.logger = logger
-        self.connectBudget = connectBudget
         self.blocking = BlockingClient(configuration: configuration, logger: logger, budget: connectBudget)
+        self.settings = Mutex((.seconds(2), FaultInjection(), Self.defaultMaxItemBytes))
     }
 
     /// Connects (retrying within `connectBudget`) to the queue `name`.
@@ -73,31 +74,13 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         return RedisQueue(name: name, client: client, configuration: configuration, logger: logger, connectBudget: connectBudget)
     }
 
-    // MARK: Keys
-
-    var processingKey: String { name + ":processing" }
-    var deadKey: String { name + ":dead" }
-    var attemptsKey: String { name + ":attempts" }
-    var errorsKey: String { name + ":errors" }
-    var retryKey: String { name + ":retry" }
-    var retrySeqKey: String { name + ":retry:seq" }
-    var resultsKey: String { name + ":results" }
-    var completedKey: String { name + ":completed" }
-    var leasePrefix: String { name + ":leased_by_session:" }
-    func leaseKey(_ item: WorkItem) -> String { leasePrefix + SHA224.hex(item.bytes) }
-
-    /// Every key the queue uses (other than lease keys) with the type it must hold.
-    var typedKeys: [(String, String)] {
-        [(name, "list"), (processingKey, "list"), (deadKey, "list"), (attemptsKey, "hash"), (errorsKey, "hash"),
-         (retryKey, "zset"), (retrySeqKey, "string"), (resultsKey, "hash"), (completedKey, "string")]
-    }
-
     /// Throws ``WorkQueueError/wrongKeyType(key:actual:expected:)`` for the first queue key that
-    /// exists with the wrong type.
+    /// exists with the wrong type. The scripts read before they write, so a key whose type
+    /// changes later fails a call with nothing modified, and this names it.
     public func validateKeyTypes() async throws {
-        let keys = typedKeys
-        let replies = try await client.pipeline(keys.map { ["TYPE", RESPArgument($0.0)] })
-        for (reply, (key, expected)) in zip(replies, keys) {
+        let typed = keys.typed
+        let replies = try await client.pipeline(typed.map { ["TYPE", RESPArgument($0.key)] })
+        for (reply, (key, expected)) in zip(replies, typed) {
             guard let actual = reply.string else { throw RedisError.unexpectedReply("TYPE \(key) -> \(reply)") }
             if actual != "none" && actual != expected {
                 throw WorkQueueError.wrongKeyType(key: key, actual: actual, expected: expected)
@@ -113,38 +96,26 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     // MARK: Scripts
 
-    private func run(_ script: String, keys: [String], args: [RESPArgument]) async throws -> RESPValue {
-        let tail: [RESPArgument] = [RESPArgument(keys.count)] + keys.map { RESPArgument($0) } + args
-        if let sha = scriptSHAs.withLock({ $0[script] }) {
-            do {
-                return try await mapErrors { try await self.client.send(["EVALSHA", RESPArgument(sha)] + tail) }
-            } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
-                // Redis restarted: fall through and load it again.
-            }
-        }
-        let loaded = try await client.send(["SCRIPT", "LOAD", RESPArgument(script)])
-        guard let sha = loaded.string else { throw RedisError.unexpectedReply("SCRIPT LOAD -> \(loaded)") }
-        scriptSHAs.withLock { $0[script] = sha }
-        return try await mapErrors { try await self.client.send(["EVALSHA", RESPArgument(sha)] + tail) }
-    }
-
-    private func mapErrors(_ body: () async throws -> RESPValue) async throws -> RESPValue {
+    /// Runs a script by its SHA-1, loading it when the server does not know it (first use on a
+    /// server, or after a restart). A WRONGTYPE error names the key.
+    func run(_ script: RedisScript, keys: [String], args: [RESPArgument]) async throws -> RESPValue {
+        let command: [RESPArgument] = ["EVALSHA", RESPArgument(script.sha1), RESPArgument(keys.count)] + keys.map { RESPArgument($0) } + args
         do {
-            return try await body()
-        } catch RedisError.server(let message) {
-            let parts = message.split(separator: "\t", omittingEmptySubsequences: false)
-            if parts.count >= 4, parts[0].hasSuffix("WQTYPE") {
-                throw WorkQueueError.wrongKeyType(key: String(parts[1]), actual: String(parts[2]), expected: String(parts[3]))
+            do {
+                return try await client.send(command)
+            } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
+                let replies = try await client.pipeline(RedisScript.all.map { ["SCRIPT", "LOAD", RESPArgument($0.source)] } + [command])
+                if let failed = replies.dropLast().first(where: { if case .error = $0 { true } else { false } }) {
+                    throw RedisError.unexpectedReply("SCRIPT LOAD -> \(failed)")
+                }
+                guard let reply = replies.last else { throw RedisError.unexpectedReply("no reply to \(script.name)") }
+                if case let .error(message) = reply { throw RedisError.server(message) }
+                return reply
             }
+        } catch RedisError.server(let message) where message.contains("WRONGTYPE") {
+            try await validateKeyTypes()
             throw RedisError.server(message)
         }
-    }
-
-    /// SHA-224 computed by the Lua implementation the scripts use (for tests).
-    public func luaSHA224(_ bytes: [UInt8]) async throws -> String {
-        let reply = try await run(RedisScripts.sha, keys: [], args: [RESPArgument(bytes)])
-        guard let hex = reply.string else { throw RedisError.unexpectedReply("sha224 -> \(reply)") }
-        return hex
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
@@ -168,22 +139,100 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         }
     }
 
-    public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-        guard max > 0 else { return [] }
-        let reply = try await run(RedisScripts.lease, keys: [name, processingKey, attemptsKey],
-                                  args: [RESPArgument(max), RESPArgument(session),
-                                         RESPArgument(Swift.max(1, Self.milliseconds(duration))), RESPArgument(leasePrefix)])
-        guard let flat = reply.array, flat.count % 2 == 0 else { throw RedisError.unexpectedReply("lease -> \(reply)") }
-        if faultInjection.dropConnectionAfterTake {
+    public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        let (first, max) = tokens.withLock { state -> (Int, Int) in
+            let max = Swift.max(0, Swift.min(max, 1000))
+            guard max > 0 else { return (0, 0) }
+            if let failed = state.failed {
+                state.failed = nil
+                if failed.session == session { return (failed.first, failed.count) }
+            }
+            defer { state.next += max }
+            return (state.next, max)
+        }
+        let prefix = session + ":"
+        var args: [RESPArgument] = [
+            RESPArgument(Swift.max(1, Self.milliseconds(duration))), RESPArgument(max), RESPArgument(prefix),
+            RESPArgument(first), RESPArgument(maxItemBytes), RESPArgument(settlements.count),
+        ]
+        args.reserveCapacity(args.count + settlements.count * 5)
+        for settlement in settlements { Self.append(settlement, to: &args) }
+        let reply: RESPValue
+        do {
+            reply = try await run(.exchange, keys: [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts,
+                                                    keys.errors, keys.results, keys.completed, keys.retry, keys.retrySeq, keys.dead],
+                                  args: args)
+        } catch {
+            if max > 0 { tokens.withLock { $0.failed = (session, first, max) } }
+            throw error
+        }
+        guard let parts = reply.array, parts.count == 5, let outcomes = parts[0].array, let taken = parts[1].array,
+              taken.count % 2 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
+            throw RedisError.unexpectedReply("exchange -> \(reply)")
+        }
+        if faultInjection.dropConnectionAfterTake && !taken.isEmpty {
             await client.dropConnection()
             throw RedisError.connectionClosed(configuration.endpoint)
         }
-        var leases: [Lease] = []
-        for index in stride(from: 0, to: flat.count, by: 2) {
-            guard let bytes = flat[index].bytes else { throw RedisError.unexpectedReply("lease item -> \(flat[index])") }
-            leases.append(Lease(item: WorkItem(bytes), session: session, attempt: (flat[index + 1].int ?? 0) + 1))
+        for size in parts[2].array ?? [] {
+            logger.error("""
+                dead-lettered an item of \(size.int ?? 0) bytes without handing it to a worker: it is above the item size \
+                limit of \(maxItemBytes) bytes (--max-item-bytes); it is in \(keys.dead)
+                """, metadata: ["queue": "\(name)"])
         }
-        return leases
+        var leases: [Lease] = []
+        leases.reserveCapacity(taken.count / 2)
+        for index in stride(from: 0, to: taken.count, by: 2) {
+            guard let token = taken[index].string, let bytes = taken[index + 1].bytes else {
+                throw RedisError.unexpectedReply("exchange item -> \(taken[index])")
+            }
+            leases.append(Lease(item: WorkItem(bytes), session: session, attempt: 1, token: token))
+        }
+        if parts[4].int == 1 && !leases.isEmpty {
+            // Some items have failed before: read their attempts (rare; one more round trip).
+            let replies = try await client.pipeline(leases.map { ["HGET", RESPArgument(keys.attempts), RESPArgument(SHA224.hex($0.item.bytes))] })
+            leases = zip(leases, replies).map { lease, reply in
+                Lease(item: lease.item, session: lease.session, attempt: (reply.int ?? 0) + 1, token: lease.token)
+            }
+        }
+        return ExchangeResult(
+            outcomes: outcomes.map { $0.int == 1 ? .settled : .leaseLost },
+            leases: leases,
+            counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0))
+    }
+
+    /// The five script arguments of one settlement (see ``RedisScript/exchange``).
+    private static func append(_ settlement: Settlement, to args: inout [RESPArgument]) {
+        switch settlement {
+        case let .complete(lease, result):
+            let clearsAttempts = lease.attempt > 1
+            let needsHash = result != nil || clearsAttempts
+            args.append("c")
+            args.append(RESPArgument(lease.token))
+            args.append(needsHash ? RESPArgument(SHA224.hex(lease.item.bytes)) : "")
+            args.append(RESPArgument(result ?? ""))
+            args.append(RESPArgument((result != nil ? "r" : "") + (clearsAttempts ? "a" : "")))
+        case let .fail(lease, error, disposition):
+            args.append("f")
+            args.append(RESPArgument(lease.token))
+            args.append(RESPArgument(SHA224.hex(lease.item.bytes)))
+            args.append(RESPArgument(error))
+            switch disposition {
+            case .deadLetter: args.append("dead")
+            case let .retry(after): args.append(RESPArgument(milliseconds(after)))
+            }
+        case let .release(lease):
+            args.append("r")
+            args.append(RESPArgument(lease.token))
+            args.append("")
+            args.append("")
+            args.append("")
+        }
+    }
+
+    public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+        guard max > 0 else { return [] }
+        return try await exchange([], lease: max, session: session, duration: duration).leases
     }
 
     public func waitForWork(timeout: Duration) async throws {
@@ -194,186 +243,47 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                                     timeout: timeout + configuration.commandTimeout)
     }
 
-    /// One script call per session (the runner has one): every lease key in KEYS.
+    /// One script call for every lease; a lease without a token (never issued) is not owned.
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
-        guard !leases.isEmpty else { return [] }
-        var results = [Bool](repeating: false, count: leases.count)
-        let milliseconds = RESPArgument(Swift.max(1, Self.milliseconds(duration)))
-        let bySession = Dictionary(grouping: leases.indices, by: { leases[$0].session })
-        for (session, indices) in bySession {
-            let reply = try await run(RedisScripts.renew, keys: indices.map { leaseKey(leases[$0].item) },
-                                      args: [RESPArgument(session), milliseconds])
-            let owned = reply.array ?? []
-            for (position, index) in indices.enumerated() where position < owned.count {
-                results[index] = owned[position].int == 1
-            }
-        }
-        return results
+        let issued = leases.filter { !$0.token.isEmpty }
+        guard !issued.isEmpty else { return leases.map { _ in false } }
+        let reply = try await run(.renew, keys: [keys.leases],
+                                  args: [RESPArgument(Swift.max(1, Self.milliseconds(duration)))] + issued.map { RESPArgument($0.token) })
+        var owned = (reply.array ?? []).map { $0.int == 1 }.makeIterator()
+        return leases.map { $0.token.isEmpty ? false : owned.next() ?? false }
     }
 
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        let hash = SHA224.hex(lease.item.bytes)
-        let reply = try await run(
-            RedisScripts.complete,
-            keys: [processingKey, leasePrefix + hash, attemptsKey, errorsKey, resultsKey, completedKey],
-            args: [RESPArgument(lease.item.bytes), RESPArgument(lease.session), RESPArgument(hash),
-                   result == nil ? "0" : "1", RESPArgument(result ?? "")])
-        return reply.int == 1 ? .settled : .leaseLost
+        try await settle(.complete(lease, result: result))
     }
 
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        let hash = SHA224.hex(lease.item.bytes)
-        let mode: RESPArgument
-        let delay: Int
-        switch disposition {
-        case let .retry(after): mode = "retry"; delay = Self.milliseconds(after)
-        case .deadLetter: mode = "dead"; delay = 0
-        }
-        let reply = try await run(
-            RedisScripts.fail,
-            keys: [processingKey, leasePrefix + hash, attemptsKey, errorsKey, retryKey, deadKey, retrySeqKey],
-            args: [RESPArgument(lease.item.bytes), RESPArgument(lease.session), RESPArgument(hash),
-                   RESPArgument(error), mode, RESPArgument(delay)])
-        return reply.int == 1 ? .settled : .leaseLost
+        try await settle(.fail(lease, error: error, disposition: disposition))
     }
 
     public func release(_ lease: Lease) async throws -> SettleOutcome {
-        let reply = try await run(RedisScripts.release, keys: [processingKey, leaseKey(lease.item), name],
-                                  args: [RESPArgument(lease.item.bytes), RESPArgument(lease.session)])
-        return reply.int == 1 ? .settled : .leaseLost
+        try await settle(.release(lease))
+    }
+
+    private func settle(_ settlement: Settlement) async throws -> SettleOutcome {
+        guard !settlement.lease.token.isEmpty else { return .leaseLost }
+        let result = try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1))
+        return result.outcomes.first ?? .leaseLost
     }
 
     public func counts() async throws -> QueueCounts {
-        let reply = try await run(RedisScripts.counts, keys: [name, processingKey, retryKey, deadKey, completedKey], args: [])
-        guard let values = reply.array?.compactMap(\.int), values.count == 5 else {
-            throw RedisError.unexpectedReply("counts -> \(reply)")
-        }
+        let values = try await rawCounts()
         return QueueCounts(pending: values[0], processing: values[1], leased: nil, scheduled: values[2],
                            dead: values[3], completed: values[4])
     }
 
-    /// The distinct items in `NAME:processing`, read in pages.
-    private func processingItems() async throws -> [[UInt8]] {
-        var items: [[UInt8]] = []
-        var seen = Set<[UInt8]>()
-        let chunk = 1000
-        var start = 0
-        while true {
-            let reply = try await client.send(["LRANGE", RESPArgument(processingKey), RESPArgument(start), RESPArgument(start + chunk - 1)])
-            let page = reply.array ?? []
-            for value in page { if let bytes = value.bytes, seen.insert(bytes).inserted { items.append(bytes) } }
-            if page.count < chunk { break }
-            start += chunk
+    /// The counts script's seven values (see ``RedisScript/counts``).
+    func rawCounts() async throws -> [Int] {
+        let reply = try await run(.counts, keys: [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed,
+                                                  keys.leases, keys.leaseItems], args: [])
+        guard let values = reply.array?.compactMap(\.int), values.count == 7 else {
+            throw RedisError.unexpectedReply("counts -> \(reply)")
         }
-        return items
-    }
-
-    /// ``counts()`` with ``QueueCounts/leased`` filled in: how many items in processing hold a
-    /// live lease (the rest wait for recovery). It reads the whole processing list, so the
-    /// runner's frequent drain checks use ``counts()`` instead.
-    public func countsWithLeases() async throws -> QueueCounts {
-        var counts = try await counts()
-        let items = try await processingItems()
-        let exists = try await client.pipeline(items.map { ["EXISTS", RESPArgument(leasePrefix + SHA224.hex($0))] })
-        counts.leased = exists.filter { $0.int == 1 }.count
-        return counts
-    }
-
-    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
-        let items = try await processingItems()
-        var report = RecoveryReport()
-        guard !items.isEmpty else {
-            leaselessSince.withLock { $0.removeAll() }
-            return report
-        }
-        let exists = try await client.pipeline(items.map { ["EXISTS", RESPArgument(leasePrefix + SHA224.hex($0))] })
-        let now = ContinuousClock.now
-        let grace = recoveryGrace
-        var due: [[UInt8]] = []
-        leaselessSince.withLock { since in
-            var next: [[UInt8]: ContinuousClock.Instant] = [:]
-            for (item, reply) in zip(items, exists) where reply.int == 0 {
-                let first = since[item] ?? now
-                if now - first >= grace { due.append(item) } else { next[item] = first }
-            }
-            since = next
-        }
-        for item in due {
-            let hash = SHA224.hex(item)
-            let reply = try await run(
-                RedisScripts.recover,
-                keys: [processingKey, leasePrefix + hash, attemptsKey, errorsKey, name, deadKey],
-                args: [RESPArgument(item), RESPArgument(hash), RESPArgument(maxAttempts),
-                       "lease expired %d times; the worker processing it died or stalled (poison item?)"])
-            switch reply.int {
-            case 1: report.requeued += 1
-            case 2: report.deadLettered += 1
-            default: break
-            }
-        }
-        if report.requeued + report.deadLettered > 0 {
-            logger.info("recovered expired leases", metadata: ["queue": "\(name)", "requeued": "\(report.requeued)", "deadLettered": "\(report.deadLettered)"])
-        }
-        return report
-    }
-
-    public func promoteDueRetries() async throws -> Int {
-        try await run(RedisScripts.promote, keys: [retryKey, name], args: []).int ?? 0
-    }
-
-    // MARK: DeadLetterQueue
-
-    public func deadLetters() async throws -> [DeadLetter] {
-        let reply = try await client.send(["LRANGE", RESPArgument(deadKey), "0", "-1"])
-        let items = (reply.array ?? []).compactMap(\.bytes)
-        guard !items.isEmpty else { return [] }
-        var commands: [[RESPArgument]] = []
-        for item in items {
-            let hash = SHA224.hex(item)
-            commands.append(["HGET", RESPArgument(errorsKey), RESPArgument(hash)])
-            commands.append(["HGET", RESPArgument(attemptsKey), RESPArgument(hash)])
-        }
-        let details = try await client.pipeline(commands)
-        return items.enumerated().map { index, item in
-            DeadLetter(item: WorkItem(item), lastError: details[2 * index].string, attempts: details[2 * index + 1].int)
-        }
-    }
-
-    public func retryDeadLetters() async throws -> Int {
-        try await run(RedisScripts.retryDead, keys: [deadKey, name, attemptsKey, errorsKey], args: []).int ?? 0
-    }
-
-    public func purgeDeadLetters() async throws -> Int {
-        try await run(RedisScripts.purgeDead, keys: [deadKey], args: []).int ?? 0
-    }
-}
-
-/// The dedicated connection for blocking commands (BLMOVE), opened on first use.
-actor BlockingClient {
-    private let configuration: RedisConfiguration
-    private let logger: Logger
-    private let budget: Duration
-    private var client: RedisClient?
-
-    init(configuration: RedisConfiguration, logger: Logger, budget: Duration) {
-        self.configuration = configuration
-        self.logger = logger
-        self.budget = budget
-    }
-
-    func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
-        let current: RedisClient
-        if let client {
-            current = client
-        } else {
-            current = try await RedisClient.connect(configuration, logger: logger, budget: budget)
-            client = current
-        }
-        return try await current.send(command, timeout: timeout)
-    }
-
-    func close() async {
-        await client?.close()
-        client = nil
+        return values
     }
 }

@@ -1,0 +1,59 @@
+/// The keys of a queue named `NAME` (see the README's key table).
+struct RedisKeys: Sendable {
+    /// `NAME`: pending items, raw bytes (list; producers RPUSH, workers take from the head).
+    let pending: String
+    /// `NAME:processing`: items some worker took and has not settled (list, raw bytes).
+    let processing: String
+    /// `NAME:leases`: our leases, token -> deadline in ms of the Redis clock (zset).
+    let leases: String
+    /// `NAME:lease-items`: our leases, token -> the item it holds (hash).
+    let leaseItems: String
+    /// `NAME:attempts`: SHA-224 hex of an item -> failed or abandoned attempts (hash).
+    let attempts: String
+    /// `NAME:errors`: SHA-224 hex -> the last error (hash).
+    let errors: String
+    /// `NAME:results`: SHA-224 hex -> the result a handler returned (hash).
+    let results: String
+    /// `NAME:completed`: items completed so far (string).
+    let completed: String
+    /// `NAME:retry`: failed items waiting for their retry time (zset).
+    let retry: String
+    /// `NAME:retry:seq`: the counter behind retry members (string).
+    let retrySeq: String
+    /// `NAME:dead`: dead letters, raw bytes (list).
+    let dead: String
+    /// `NAME:recovery`: whose turn the recovery pass is, with a TTL of one interval (string).
+    let recoveryTurn: String
+    /// `NAME:orphans`: SHA-224 hex -> ms an item was first seen in processing with no lease
+    /// at all (hash; items of crashed tutorial workers, waiting out the grace).
+    let orphans: String
+    /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
+    let tutorialLeasePrefix: String
+
+    init(_ name: String) {
+        pending = name
+        processing = name + ":processing"
+        leases = name + ":leases"
+        leaseItems = name + ":lease-items"
+        attempts = name + ":attempts"
+        errors = name + ":errors"
+        results = name + ":results"
+        completed = name + ":completed"
+        retry = name + ":retry"
+        retrySeq = name + ":retry:seq"
+        dead = name + ":dead"
+        recoveryTurn = name + ":recovery"
+        orphans = name + ":orphans"
+        tutorialLeasePrefix = name + ":leased_by_session:"
+    }
+
+    /// The `rediswq.py` lease key of an item.
+    func tutorialLease(_ item: [UInt8]) -> String { tutorialLeasePrefix + SHA224.hex(item) }
+
+    /// Every key of ours with the type it must hold.
+    var typed: [(key: String, type: String)] {
+        [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"),
+         (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
+         (dead, "list"), (recoveryTurn, "string"), (orphans, "hash")]
+    }
+}

@@ -1,0 +1,40 @@
+import WorkQueue
+
+/// The dead letters: `NAME:dead`, with attempts and errors by the items' SHA-224.
+extension RedisQueue {
+    public func deadLetters() async throws -> [DeadLetter] {
+        let items = try await deadItems()
+        guard !items.isEmpty else { return [] }
+        var commands: [[RESPArgument]] = []
+        for item in items {
+            let hash = RESPArgument(SHA224.hex(item))
+            commands.append(["HGET", RESPArgument(keys.errors), hash])
+            commands.append(["HGET", RESPArgument(keys.attempts), hash])
+        }
+        let details = try await client.pipeline(commands)
+        let limit = maxItemBytes
+        return items.enumerated().map { index, item in
+            // An item above the size limit was dead-lettered by the take without being read.
+            let error = details[2 * index].string
+                ?? (item.count > limit ? "the item is \(item.count) bytes, above the item size limit of \(limit) bytes" : nil)
+            return DeadLetter(item: WorkItem(item), lastError: error, attempts: details[2 * index + 1].int)
+        }
+    }
+
+    public func retryDeadLetters() async throws -> Int {
+        let items = try await deadItems()
+        guard !items.isEmpty else { return 0 }
+        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors],
+                                  args: [RESPArgument(items.count)] + Set(items.map { SHA224.hex($0) }).map { RESPArgument($0) })
+        return reply.int ?? 0
+    }
+
+    public func purgeDeadLetters() async throws -> Int {
+        try await run(.purgeDead, keys: [keys.dead], args: []).int ?? 0
+    }
+
+    private func deadItems() async throws -> [[UInt8]] {
+        let reply = try await client.send(["LRANGE", RESPArgument(keys.dead), "0", "-1"])
+        return (reply.array ?? []).compactMap(\.bytes)
+    }
+}

@@ -1,0 +1,142 @@
+import WorkQueue
+
+/// Recovery: expired leases of ours, and items that tutorial workers left in processing.
+extension RedisQueue {
+    /// The text recorded for an item dead-lettered by recovery (`%d`: its attempts).
+    static let expiredLeaseError = "lease expired %d times; the worker processing it died or stalled (poison item?)"
+
+    /// One recovery pass now (the `reap` command and tests); the runner calls
+    /// ``maintain(maxAttempts:interval:session:)``, which takes turns across the fleet.
+    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+        try await recover(maxAttempts: maxAttempts, turn: .zero, session: "") ?? RecoveryReport()
+    }
+
+    /// Promotes due retries and recovers expired leases, unless another worker did within
+    /// `interval` (then nil). One pass per interval for the whole fleet: its cost does not grow
+    /// with the number of workers.
+    public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+        try await recover(maxAttempts: maxAttempts, turn: interval, session: session)
+    }
+
+    public func promoteDueRetries() async throws -> Int {
+        let reply = try await expiredLeases(turn: .zero, session: "", limit: 0)
+        return reply?.promoted ?? 0
+    }
+
+    private func recover(maxAttempts: Int, turn: Duration, session: String) async throws -> RecoveryReport? {
+        guard let found = try await expiredLeases(turn: turn, session: session, limit: 1000) else { return nil }
+        var report = RecoveryReport()
+        if !found.expired.isEmpty {
+            var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError)]
+            for (token, item) in found.expired {
+                args.append(RESPArgument(token))
+                args.append(RESPArgument(SHA224.hex(item)))
+            }
+            let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
+                                                               keys.attempts, keys.errors], args: args)
+            let counts = reply.array?.compactMap(\.int) ?? []
+            report.requeued += counts.first ?? 0
+            report.deadLettered += counts.dropFirst().first ?? 0
+        }
+        if found.orphans > 0 {
+            let orphans = try await recoverOrphans(maxAttempts: maxAttempts)
+            report.requeued += orphans.requeued
+            report.deadLettered += orphans.deadLettered
+        }
+        if report.requeued + report.deadLettered > 0 {
+            logger.info("recovered expired leases", metadata: ["queue": "\(name)", "requeued": "\(report.requeued)",
+                                                               "deadLettered": "\(report.deadLettered)"])
+        }
+        return report
+    }
+
+    /// The first recovery step (see ``RedisScript/expiredLeases``); nil when it is not our turn.
+    private func expiredLeases(turn: Duration, session: String, limit: Int) async throws
+        -> (promoted: Int, orphans: Int, expired: [(token: String, item: [UInt8])])?
+    {
+        let reply = try await run(.expiredLeases, keys: [keys.recoveryTurn, keys.leases, keys.leaseItems, keys.retry, keys.pending,
+                                                          keys.processing, keys.orphans],
+                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit)])
+        guard let values = reply.array, let promoted = values.first?.int else {
+            throw RedisError.unexpectedReply("expired-leases -> \(reply)")
+        }
+        if promoted < 0 { return nil }
+        guard values.count >= 2, values.count % 2 == 0, let orphans = values[1].int else {
+            throw RedisError.unexpectedReply("expired-leases -> \(reply)")
+        }
+        var expired: [(token: String, item: [UInt8])] = []
+        for index in stride(from: 2, to: values.count, by: 2) {
+            guard let token = values[index].string, let item = values[index + 1].bytes else { continue }
+            expired.append((token, item))
+        }
+        return (promoted, orphans, expired)
+    }
+
+    /// Items in processing that none of our leases holds, each distinct item once with how
+    /// many of its copies are unheld. Reads the whole processing list and every lease item, so
+    /// it runs only when the counts say such items exist (tutorial workers share the queue).
+    func unheldItems() async throws -> [(item: [UInt8], copies: Int)] {
+        var inProcessing: [[UInt8]: Int] = [:]
+        var order: [[UInt8]] = []
+        let chunk = 1000
+        var start = 0
+        while true {
+            let reply = try await client.send(["LRANGE", RESPArgument(keys.processing), RESPArgument(start), RESPArgument(start + chunk - 1)])
+            let page = reply.array ?? []
+            for value in page {
+                guard let bytes = value.bytes else { continue }
+                if inProcessing[bytes] == nil { order.append(bytes) }
+                inProcessing[bytes, default: 0] += 1
+            }
+            if page.count < chunk { break }
+            start += chunk
+        }
+        let held = try await client.send(["HVALS", RESPArgument(keys.leaseItems)]).array ?? []
+        for value in held {
+            if let bytes = value.bytes, let count = inProcessing[bytes] { inProcessing[bytes] = count - 1 }
+        }
+        return order.compactMap { item in
+            guard let copies = inProcessing[item], copies > 0 else { return nil }
+            return (item, copies)
+        }
+    }
+
+    /// Recovers items that tutorial workers took and then died holding (no live
+    /// `NAME:leased_by_session:<sha224>` key), after ``recoveryGrace``.
+    private func recoverOrphans(maxAttempts: Int) async throws -> RecoveryReport {
+        var report = RecoveryReport()
+        let grace = RESPArgument(Self.milliseconds(recoveryGrace))
+        for (item, copies) in try await unheldItems() {
+            let hash = SHA224.hex(item)
+            for _ in 0..<copies {
+                let reply = try await run(
+                    .recoverOrphan,
+                    keys: [keys.processing, keys.tutorialLeasePrefix + hash, keys.leaseItems, keys.attempts, keys.errors,
+                           keys.pending, keys.dead, keys.orphans],
+                    args: [RESPArgument(item), RESPArgument(hash), RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError), grace])
+                switch reply.int {
+                case 1: report.requeued += 1
+                case 2: report.deadLettered += 1
+                default: break
+                }
+                if reply.int == 0 { break }
+            }
+        }
+        return report
+    }
+
+    /// ``counts()`` with ``QueueCounts/leased`` filled in: how many items in processing hold a
+    /// live lease, ours or a tutorial worker's (the rest wait for recovery). Cheap unless
+    /// tutorial workers hold items: then it reads the processing list.
+    public func countsWithLeases() async throws -> QueueCounts {
+        let values = try await rawCounts()
+        var counts = QueueCounts(pending: values[0], processing: values[1], leased: values[5], scheduled: values[2],
+                                 dead: values[3], completed: values[4])
+        if values[1] > values[6] {
+            let unheld = try await unheldItems()
+            let exists = try await client.pipeline(unheld.map { ["EXISTS", RESPArgument(keys.tutorialLease($0.item))] })
+            for (entry, reply) in zip(unheld, exists) where reply.int == 1 { counts.leased = (counts.leased ?? 0) + entry.copies }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,46 @@
+extension RedisScript {
+    /// Recovers one copy of an item that sits in processing with no lease of ours and no live
+    /// `rediswq.py` lease key (a tutorial worker died holding it), once it has been seen so
+    /// for the grace period (a tutorial worker writes its lease a moment after its take).
+    ///
+    /// KEYS: 1 processing, 2 the item's `rediswq.py` lease key, 3 lease items, 4 attempts,
+    /// 5 errors, 6 pending, 7 dead, 8 orphans (hash SHA-224 -> ms first seen leaseless).
+    /// ARGV: 1 item, 2 its SHA-224 hex, 3 max attempts, 4 error text (`%d` = attempts),
+    /// 5 grace ms.
+    /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
+    /// Rare (only tutorial workers leave such items), so counting our holders of the item by
+    /// reading every lease item is acceptable here.
+    static let recoverOrphan = RedisScript(name: "recover-orphan", source: #"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HDEL', KEYS[8], ARGV[2])
+  return 0
+end
+local copies = #redis.call('LPOS', KEYS[1], ARGV[1], 'COUNT', 0)
+local held = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[3])) do
+  if v == ARGV[1] then held = held + 1 end
+end
+if copies <= held then
+  redis.call('HDEL', KEYS[8], ARGV[2])
+  return 0
+end
+local first = redis.call('HGET', KEYS[8], ARGV[2])
+if not first then
+  redis.call('HSET', KEYS[8], ARGV[2], now)
+  first = now
+end
+if now - tonumber(first) < tonumber(ARGV[5]) then return 0 end
+redis.call('HDEL', KEYS[8], ARGV[2])
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+local n = redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
+if n >= tonumber(ARGV[3]) then
+  redis.call('RPUSH', KEYS[7], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[2], string.format(ARGV[4], n))
+  return 2
+end
+redis.call('RPUSH', KEYS[6], ARGV[1])
+return 1
+"""#)
+}

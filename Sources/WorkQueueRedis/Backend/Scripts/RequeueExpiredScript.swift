@@ -1,0 +1,35 @@
+extension RedisScript {
+    /// Recovery, second step: returns the items of leases that are still expired to pending
+    /// (or to the dead letters once their attempts run out), counting an attempt.
+    ///
+    /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors.
+    /// ARGV: 1 max attempts, 2 error text (`%d` = attempts), then token, item SHA-224 hex, ...
+    /// Returns { requeued, dead-lettered }.
+    static let requeueExpired = RedisScript(name: "requeue-expired", source: #"""
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local max = tonumber(ARGV[1])
+local requeued, dead = 0, 0
+for i = 3, #ARGV, 2 do
+  local token, sha = ARGV[i], ARGV[i + 1]
+  local s = redis.call('ZSCORE', KEYS[1], token)
+  if s and tonumber(s) <= now then
+    local item = redis.call('HGET', KEYS[2], token)
+    redis.call('ZREM', KEYS[1], token)
+    redis.call('HDEL', KEYS[2], token)
+    if item and redis.call('LREM', KEYS[3], 1, item) == 1 then
+      local n = redis.call('HINCRBY', KEYS[6], sha, 1)
+      if n >= max then
+        redis.call('RPUSH', KEYS[5], item)
+        redis.call('HSET', KEYS[7], sha, string.format(ARGV[2], n))
+        dead = dead + 1
+      else
+        redis.call('RPUSH', KEYS[4], item)
+        requeued = requeued + 1
+      end
+    end
+  end
+end
+return { requeued, dead }
+"""#)
+}
