@@ -42,6 +42,8 @@ final class Dispatcher: Sendable {
         var externalWake = false
         var handlerSeconds: Double?
         var nextWaiterID = 0
+        /// Set when the heartbeat found a lease lost: buffered items may need dropping.
+        var lostReported = false
     }
 
     private let state = Mutex(State())
@@ -151,10 +153,17 @@ final class Dispatcher: Sendable {
         return buffered
     }
 
+    /// The heartbeat found leases lost: the next ``dropLost()`` looks at the buffer.
+    func reportLost() {
+        state.withLock { $0.lostReported = true }
+        wakeFetcher()
+    }
+
     /// Removes and returns buffered items whose flag says their lease was lost.
     func dropLost() -> [Held] {
         state.withLock { state in
-            guard state.buffer.contains(where: { $0.flag.reason == .leaseLost }) else { return [] }
+            guard state.lostReported else { return [] }
+            state.lostReported = false
             let lost = Array(state.buffer.lazy.filter { $0.flag.reason == .leaseLost })
             let kept = state.buffer.lazy.filter { $0.flag.reason != .leaseLost }
             state.buffer = CircularBuffer(kept)

@@ -223,9 +223,10 @@ public final class Worker: Service, Sendable {
     private func process(_ held: Dispatcher.Held, threads: HandlerThreadPool?) async -> Settlement? {
         let lease = held.lease
         emit(.leased(lease))
-        var itemLogger = logger
-        itemLogger[metadataKey: "item"] = .stringConvertible(ItemLabel(item: lease.item))
-        itemLogger[metadataKey: "attempt"] = .stringConvertible(lease.attempt)
+        let base = logger.handler
+        let itemLogger = Logger(label: logger.label) { _ in
+            ItemLogHandler(base: base, item: ItemLabel(item: lease.item), attempt: lease.attempt)
+        }
         let context = WorkContext(
             attempt: lease.attempt,
             maxAttempts: options.maxAttempts,
@@ -313,7 +314,7 @@ public final class Worker: Service, Sendable {
                     inFlight.cancel(entry.id, reason: .leaseLost)
                     lost = true
                 }
-                if lost { dispatcher.wakeFetcher() }
+                if lost { dispatcher.reportLost() }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -394,10 +395,4 @@ public final class Worker: Service, Sendable {
         summary.withLock { update(&$0) }
         emit(event)
     }
-}
-
-/// An item's printable form for log metadata, computed only when a line is actually logged.
-struct ItemLabel: CustomStringConvertible, Sendable {
-    let item: WorkItem
-    var description: String { String(item.escaped.prefix(80)) }
 }
