@@ -364,7 +364,7 @@ class Bench:
         proc = self.start(argv)
         samples = []  # (seconds, completed items, VmRSS MB)
         deadline = t0 + max(600.0, m / 200.0)
-        next_sample = t0
+        next_sample = t0 + 0.5  # the first sample after exec, not of the forked driver
         ex = None
         last_report = t0
         while ex is None:
@@ -548,6 +548,8 @@ def parse_args(argv):
                         help="where to write the results as JSON (default .build/bench-results.json)")
     parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "workqueue"),
                         help="the workqueue executable (scripts/bench passes the one it built)")
+    parser.add_argument("--tmpdir", default=None,
+                        help="directory for Redis and logs, removed at exit (scripts/bench passes one it also removes)")
     args = parser.parse_args(argv)
     if args.items is None:
         args.items = args.items_positional or 20000
@@ -575,7 +577,11 @@ def main(argv):
         signal.signal(sig, _on_signal)
     if shutil.which("redis-server") is None:
         sys.exit("redis-server is not installed (scripts/bench installs it)")
-    tmp = tempfile.mkdtemp(prefix="workqueue-bench-")
+    if args.tmpdir:
+        os.makedirs(args.tmpdir, exist_ok=True)
+        tmp = args.tmpdir
+    else:
+        tmp = tempfile.mkdtemp(prefix="workqueue-bench-")
     try:
         return run(args, tmp)
     finally:
@@ -593,8 +599,7 @@ def run(args, tmp):
         "procs": args.procs, "tutorial_procs": args.tutorial_procs}}
 
     out = []
-    out.append("machine: " + f"{facts['nproc']} CPUs ({facts['cpu_model']}), load {facts['load_average']}, "
-               f"kernel {facts['kernel']}")
+    out.append("")  # the machine line, written at the end with the load average then
     out.append(f"         {facts['redis_server']}")
     out.append(f"         {facts['swift']}; Python {facts['python']}, redis-py {facts['redis_py']}")
     out.append(f"         workqueue {facts['workqueue_commit']}: {facts['workqueue_bin']}")
@@ -622,7 +627,6 @@ def run(args, tmp):
 
         rows = []
         json_rows = []
-        tutorial_rate = median([m["items_per_s"] for m in runs[0]])
         for i, config in enumerate(configs):
             ms = runs[i]
             rate = median([m["items_per_s"] for m in ms])
@@ -632,7 +636,8 @@ def run(args, tmp):
                 "items_per_s": rate,
                 "items_per_s_min": min(m["items_per_s"] for m in ms),
                 "items_per_s_max": max(m["items_per_s"] for m in ms),
-                "ratio_to_tutorial": rate / tutorial_rate,
+                # Each run's ratio to the tutorial's run of the same round, then the median.
+                "ratio_to_tutorial": median([m["items_per_s"] / t["items_per_s"] for m, t in zip(ms, runs[0])]),
                 "redis_cpu_us_per_item": median([m["redis_cpu_us_per_item"] for m in ms]),
                 "worker_cpu_us_per_item": median([m["worker_cpu_us_per_item"] for m in ms]),
                 "worker_peak_rss_mb": median([m["worker_peak_rss_mb"] for m in ms]),
@@ -647,7 +652,8 @@ def run(args, tmp):
         results["throughput"] = json_rows
         out.append("")
         out.append(f"throughput: {args.items:,} items per run, medians of {args.runs} runs "
-                   f"(items/s = items / wall time from the first spawn to the last exit)")
+                   f"(items/s = items / wall time from the first spawn to the last exit; "
+                   f"'vs tutorial' = median of each round's ratio to the 1-process tutorial worker)")
         out.append(table(["configuration", "procs", "items/s", "min-max", "vs tutorial",
                           "redis CPU us/item", "worker CPU us/item", "peak RSS MB"],
                          rows, "lrrrrrrr"))
@@ -704,6 +710,10 @@ def run(args, tmp):
                    f"slope {'-' if slope is None else f'{slope:+.3f}'} MB per 100k items "
                    f"(least squares after the first 10% of samples)")
 
+    facts["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    out[0] = (f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), kernel {facts['kernel']}; load average "
+              f"{facts['load_average']} at the start, {facts['load_average_end']} at the end (other work on the "
+              f"machine skews the figures)")
     text = "\n".join(out)
     print(text, flush=True)
     path = os.path.abspath(args.json)
