@@ -1,0 +1,728 @@
+#!/usr/bin/env python3
+"""Benchmark driver behind scripts/bench (which installs what is missing and builds the release
+`workqueue` first; run that, not this, from a fresh clone).
+
+Starts its own redis-server on a free 127.0.0.1 port in a temp dir (no persistence), then
+measures, in one run and side by side, the Kubernetes tutorial's Python worker
+(scripts/bench-tutorial-worker.py) and `workqueue work --handler noop` with 1, 2 and 4 processes
+at default flags and at the "best flags". Every process it starts is killed when it exits; it
+connects nowhere but 127.0.0.1.
+"""
+import argparse
+import ctypes
+import json
+import os
+import platform
+import select
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TUTORIAL = os.path.join(HERE, "bench-tutorial-worker.py")
+HOST = "127.0.0.1"  # the only address this script ever connects to
+DEFAULT_BEST_FLAGS = "--concurrency 8"
+
+# ---------------------------------------------------------------------------------------------
+# Processes: every child is recorded here and killed at exit; each also gets SIGKILL from the
+# kernel if this driver dies without cleaning up (PR_SET_PDEATHSIG).
+
+_children = []
+_libc = None
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:
+    pass
+
+
+def _die_with_parent():
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn(argv, **kwargs):
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, preexec_fn=_die_with_parent, **kwargs)
+    _children.append(proc)
+    return proc
+
+
+def kill_children():
+    for proc in _children:
+        if proc.returncode is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
+    for proc in _children:
+        if proc.returncode is None:
+            try:
+                # wait4 may already have reaped it; then there is nothing left to wait for.
+                os.waitpid(proc.pid, 0)
+            except ChildProcessError:
+                pass
+            proc.returncode = -9
+    _children.clear()
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+class Exited:
+    def __init__(self, pid, status, rusage, at):
+        self.pid = pid
+        self.code = os.waitstatus_to_exitcode(status)
+        self.rusage = rusage
+        self.at = at  # time.perf_counter() when the exit was seen
+
+    @property
+    def cpu(self):
+        return self.rusage.ru_utime + self.rusage.ru_stime
+
+    @property
+    def maxrss_mb(self):
+        return self.rusage.ru_maxrss / 1024.0  # Linux: KiB
+
+
+def reap(proc, block):
+    """wait4 on one child; returns Exited or None (not yet, when not blocking)."""
+    pid, status, rusage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None
+    at = time.perf_counter()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Exited(pid, status, rusage, at)
+
+
+def wait_all(procs, timeout):
+    """Waits for every process, each exit timed when it happens (pidfd + poll, no spinning);
+    kills them all and raises when the deadline passes first."""
+    deadline = time.perf_counter() + timeout
+    results = {}
+    pending = list(procs)
+    fds = {}
+    try:
+        for proc in pending:
+            try:
+                fds[os.pidfd_open(proc.pid)] = proc
+            except (AttributeError, OSError):
+                fds = None
+                break
+        while pending:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise RuntimeError(f"workers still running after {timeout:.0f} s: {[p.args for p in pending]}")
+            if fds is not None:
+                poller = select.poll()
+                for fd, proc in fds.items():
+                    if proc in pending:
+                        poller.register(fd, select.POLLIN)
+                poller.poll(max(1, int(min(left, 1.0) * 1000)))
+            else:
+                time.sleep(0.001)
+            for proc in list(pending):
+                ex = reap(proc, block=False)
+                if ex is not None:
+                    results[proc.pid] = ex
+                    pending.remove(proc)
+    finally:
+        if fds:
+            for fd in fds:
+                os.close(fd)
+    return [results[p.pid] for p in procs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Redis
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_redis(tmp):
+    last_error = None
+    for _ in range(5):
+        port = free_port()
+        log = os.path.join(tmp, f"redis-{port}.log")
+        proc = spawn(["redis-server", "--bind", HOST, "--port", str(port), "--dir", tmp,
+                      "--save", "", "--appendonly", "no", "--logfile", log, "--daemonize", "no"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host=HOST, port=port)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                client.ping()
+                return proc, port, client
+            except redis.ConnectionError as error:
+                last_error = error
+                time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        try:
+            with open(log) as f:
+                last_error = f.read()[-2000:]
+        except OSError:
+            pass
+    raise RuntimeError(f"redis-server did not start: {last_error}")
+
+
+def push_items(client, queue, items, chunk=1000, per_pipeline=20):
+    pipe = client.pipeline(transaction=False)
+    queued = 0
+    for start in range(0, len(items), chunk):
+        pipe.rpush(queue, *items[start:start + chunk])
+        queued += 1
+        if queued == per_pipeline:
+            pipe.execute()
+            queued = 0
+    if queued:
+        pipe.execute()
+
+
+def redis_cpu(client):
+    info = client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def make_items(n, width=None):
+    width = width or max(6, len(str(n)))
+    return [f"item-{i:0{width}d}" for i in range(1, n + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The workers
+
+
+class Bench:
+    def __init__(self, args, port, client, tmp):
+        self.args = args
+        self.port = port
+        self.url = f"redis://{HOST}:{port}"
+        self.client = client
+        self.tmp = tmp
+        # The children see neither the caller's REDIS_* nor WORKQUEUE_* settings: "default
+        # flags" means the defaults, and the only Redis is ours.
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("WORKQUEUE_", "REDIS_"))}
+        self.stderr_log = open(os.path.join(tmp, "workers.stderr"), "ab")
+
+    def tutorial_argv(self, queue):
+        return [sys.executable, TUTORIAL, "--queue", queue, "--host", HOST, "--port", str(self.port)]
+
+    def ours_argv(self, queue, flags, handler="noop", options=()):
+        argv = [self.args.bin, "work", "--queue", queue, "--redis", self.url,
+                "--handler", handler, "--log-level", "error"]
+        for option in options:
+            argv += ["--option", option]
+        return argv + list(flags)
+
+    def start(self, argv):
+        return spawn(argv, stdout=subprocess.DEVNULL, stderr=self.stderr_log, env=self.env)
+
+    def check_exits(self, exits, what):
+        bad = [e.code for e in exits if e.code != 0]
+        if bad:
+            raise RuntimeError(f"{what}: worker exit status {bad}; see {self.stderr_log.name}")
+
+    # -- throughput ----------------------------------------------------------------------
+
+    def throughput(self, config, items):
+        """One run of one configuration: the queue filled beforehand, then the processes
+        spawned and waited for. Returns the run's measurements."""
+        queue = "bench"
+        n = len(items)
+        self.client.flushall()
+        push_items(self.client, queue, items)
+        argv = self.tutorial_argv(queue) if config["kind"] == "tutorial" else self.ours_argv(queue, config["flags"])
+        cpu0 = redis_cpu(self.client)
+        t0 = time.perf_counter()
+        procs = [self.start(argv) for _ in range(config["procs"])]
+        exits = wait_all(procs, timeout=max(120.0, n / 100.0))
+        t1 = max(e.at for e in exits)
+        cpu1 = redis_cpu(self.client)
+        self.check_exits(exits, config["name"])
+        left = self.client.llen(queue) + self.client.llen(queue + ":processing")
+        if left:
+            raise RuntimeError(f"{config['name']}: {left} items left in the queue after the workers exited")
+        if config["kind"] == "ours":
+            completed = int(self.client.get(queue + ":completed") or 0)
+            if completed != n:
+                raise RuntimeError(f"{config['name']}: {completed} items completed, expected {n}")
+        wall = t1 - t0
+        return {
+            "wall_s": wall,
+            "items_per_s": n / wall,
+            "redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / n,
+            "worker_cpu_us_per_item": sum(e.cpu for e in exits) * 1e6 / n,
+            "worker_peak_rss_mb": max(e.maxrss_mb for e in exits),
+        }
+
+    # -- spawn to first lease --------------------------------------------------------------
+
+    def first_lease(self, argv, items):
+        """ms from spawning the worker to the first drop of LLEN NAME, polled tightly from a
+        separate connection; the worker then drains the rest and must exit 0."""
+        queue = "bench"
+        self.client.flushall()
+        push_items(self.client, queue, items)
+        n = len(items)
+        poll = redis.Redis(host=HOST, port=self.port)
+        poll.ping()
+        t0 = time.perf_counter()
+        proc = self.start(argv)
+        deadline = t0 + 15
+        seen = None
+        early = None
+        while True:
+            length = poll.llen(queue)
+            now = time.perf_counter()
+            if length < n:
+                seen = now
+                break
+            if now > deadline:
+                break
+            early = reap(proc, block=False)
+            if early is not None:
+                break
+        poll.close()
+        exits = [early] if early is not None else wait_all([proc], timeout=60)
+        self.check_exits(exits, "first lease")
+        if seen is None:
+            raise RuntimeError(f"{argv[:3]}: no item leased within 15 s")
+        return (seen - t0) * 1000.0
+
+    # -- exit delay after drain ------------------------------------------------------------
+
+    def exit_delay(self, idle_argv):
+        """One slow item (printer, delay=1): a holder worker takes it, then the idle worker is
+        started and waits. Returns ms from the item's completion (NAME:completed turning 1,
+        polled tightly) to each process's exit, and the max."""
+        queue = "slow"
+        self.client.flushall()
+        self.client.rpush(queue, "slow-item")
+        holder = self.start(self.ours_argv(queue, [], handler="printer", options=["delay=1"]))
+        deadline = time.perf_counter() + 15
+        while self.client.llen(queue) != 0:
+            if time.perf_counter() > deadline or holder_exit(holder):
+                raise RuntimeError("exit delay: the holder did not lease the item within 15 s")
+            time.sleep(0.0005)
+        idle = self.start(idle_argv)
+        procs = [holder, idle]
+        poll = redis.Redis(host=HOST, port=self.port)
+        exits = {}
+        completed_at = None
+        deadline = time.perf_counter() + 30
+        # Until the completion: spin on GET and on a non-blocking wait4 of both.
+        while completed_at is None:
+            value = poll.get(queue + ":completed")
+            now = time.perf_counter()
+            if value is not None and int(value) >= 1:
+                completed_at = now
+            for proc in procs:
+                if proc.pid not in exits:
+                    ex = reap(proc, block=False)
+                    if ex is not None:
+                        exits[proc.pid] = ex
+            if now > deadline:
+                raise RuntimeError("exit delay: the slow item was not completed within 30 s")
+        poll.close()
+        rest = [p for p in procs if p.pid not in exits]
+        for ex in wait_all(rest, timeout=30):
+            exits[ex.pid] = ex
+        ordered = [exits[p.pid] for p in procs]
+        self.check_exits(ordered, "exit delay")
+        delays = [(e.at - completed_at) * 1000.0 for e in ordered]
+        return {"holder_ms": delays[0], "idle_ms": delays[1], "max_ms": max(delays)}
+
+    # -- RSS over a long drain ---------------------------------------------------------------
+
+    def rss_drain(self, m, flags):
+        queue = "rss"
+        self.client.flushall()
+        width = max(7, len(str(m)))
+        log(f"rss: pushing {m} items in chunks of 100,000")
+        for start in range(0, m, 100_000):
+            end = min(m, start + 100_000)
+            push_items(self.client, queue, [f"item-{i:0{width}d}" for i in range(start + 1, end + 1)])
+        argv = self.ours_argv(queue, flags)
+        poll = redis.Redis(host=HOST, port=self.port)
+        log(f"rss: one worker draining {m} items: {shlex.join(argv[1:])}")
+        t0 = time.perf_counter()
+        proc = self.start(argv)
+        samples = []  # (seconds, completed items, VmRSS MB)
+        deadline = t0 + max(600.0, m / 200.0)
+        next_sample = t0 + 0.5  # the first sample after exec, not of the forked driver
+        ex = None
+        last_report = t0
+        while ex is None:
+            now = time.perf_counter()
+            if now >= next_sample:
+                rss = vm_rss_mb(proc.pid)
+                done = int(poll.get(queue + ":completed") or 0)
+                if rss is not None:
+                    samples.append((now - t0, done, rss))
+                next_sample += 0.5
+                if now - last_report >= 10:
+                    log(f"rss: {done}/{m} items, VmRSS {rss} MB")
+                    last_report = now
+            if now > deadline:
+                raise RuntimeError(f"rss: worker still running after {deadline - t0:.0f} s")
+            exits = wait_all_until(proc, next_sample)
+            if exits is not None:
+                ex = exits
+        poll.close()
+        self.check_exits([ex], "rss")
+        wall = ex.at - t0
+        tail = samples[len(samples) // 10:]
+        slope = None
+        if len(tail) >= 3:
+            xs = [s[1] for s in tail]
+            ys = [s[2] for s in tail]
+            mx, my = statistics.fmean(xs), statistics.fmean(ys)
+            sxx = sum((x - mx) ** 2 for x in xs)
+            if sxx > 0:
+                slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx * 100_000
+        return {
+            "items": m,
+            "flags": flags,
+            "wall_s": wall,
+            "items_per_s": m / wall,
+            "samples": len(samples),
+            "peak_vmrss_mb": max((s[2] for s in samples), default=None),
+            "ru_maxrss_mb": ex.maxrss_mb,
+            "first_vmrss_mb": samples[0][2] if samples else None,
+            "last_vmrss_mb": samples[-1][2] if samples else None,
+            "slope_mb_per_100k_items": slope,
+            "series": [[round(t, 2), d, r] for t, d, r in samples],
+        }
+
+
+def holder_exit(proc):
+    ex = reap(proc, block=False)
+    if ex is not None:
+        log(f"the holder exited early with status {ex.code}")
+    return ex is not None
+
+
+def wait_all_until(proc, until):
+    """Blocks until proc exits or `until` (perf_counter) passes; returns Exited or None."""
+    left = until - time.perf_counter()
+    if left > 0:
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            try:
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                poller.poll(max(1, int(left * 1000)))
+            finally:
+                os.close(fd)
+        else:
+            time.sleep(min(left, 0.01))
+    return reap(proc, block=False)
+
+
+def vm_rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def command_output(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_facts(args):
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    swift = command_output(["swift", "--version"]).splitlines()
+    commit = command_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = command_output(["git", "-C", ROOT, "status", "--porcelain", "--", "Sources", "Examples", "Package.swift"])
+    try:
+        import hiredis  # noqa: F401
+        parser = "hiredis"
+    except ImportError:
+        parser = "pure Python"
+    return {
+        "nproc": usable,
+        "cpu_model": model,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "kernel": platform.release(),
+        "redis_server": command_output(["redis-server", "--version"]),
+        "swift": next((l for l in swift if "Swift version" in l), swift[0] if swift else "unknown"),
+        "python": platform.python_version(),
+        "redis_py": f"{redis.__version__} ({parser} parser)",
+        "workqueue_commit": commit + (" (Sources modified)" if dirty and dirty != "unknown" else ""),
+        "workqueue_bin": args.bin,
+    }
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=0):
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def table(headers, rows, align):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w)
+                         for c, w, a in zip(cells, widths, align))
+    out = [line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Throughput, CPU, memory and latency of `workqueue work --handler noop` "
+                    "against the Kubernetes tutorial's Python worker, on a private redis-server.")
+    parser.add_argument("items_positional", nargs="?", type=int, metavar="ITEMS",
+                        help="items per throughput run (same as --items)")
+    parser.add_argument("--items", type=int, default=None, help="items per throughput run (default 20000)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each configuration; the table shows medians (default 3)")
+    parser.add_argument("--procs", default="1,2,4", help="process counts for our worker (default 1,2,4)")
+    parser.add_argument("--tutorial-procs", default="1",
+                        help="process counts for the tutorial worker (default 1; the ratio column is always to 1 process)")
+    parser.add_argument("--best-flags", default=os.environ.get("BEST_FLAGS", DEFAULT_BEST_FLAGS),
+                        help=f"`work` flags of the 'best flags' rows (env BEST_FLAGS; default {DEFAULT_BEST_FLAGS!r})")
+    parser.add_argument("--latency-runs", type=int, default=5, help="spawns for 'spawn to first lease' (default 5)")
+    parser.add_argument("--latency-items", type=int, default=1000, help="queue length for 'spawn to first lease' (default 1000)")
+    parser.add_argument("--exit-runs", type=int, default=3, help="repetitions of each 'exit delay after drain' case (default 3)")
+    parser.add_argument("--skip-latency", action="store_true", help="only the throughput table")
+    parser.add_argument("--rss-items", type=int, default=0, metavar="M",
+                        help="also: one worker drains M items while its VmRSS is sampled every 0.5 s")
+    parser.add_argument("--rss-flags", default=None, help="`work` flags for --rss-items (default: the best flags)")
+    parser.add_argument("--rss-only", action="store_true", help="with --rss-items: skip everything else")
+    parser.add_argument("--json", default=os.path.join(ROOT, ".build", "bench-results.json"),
+                        help="where to write the results as JSON (default .build/bench-results.json)")
+    parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "workqueue"),
+                        help="the workqueue executable (scripts/bench passes the one it built)")
+    parser.add_argument("--tmpdir", default=None,
+                        help="directory for Redis and logs, removed at exit (scripts/bench passes one it also removes)")
+    args = parser.parse_args(argv)
+    if args.items is None:
+        args.items = args.items_positional or 20000
+    if args.items < 1 or args.runs < 1:
+        parser.error("--items and --runs must be positive")
+    if args.latency_items < 2:
+        parser.error("--latency-items must be at least 2")
+    try:
+        args.procs = [int(x) for x in args.procs.split(",") if x]
+        args.tutorial_procs = [int(x) for x in args.tutorial_procs.split(",") if x]
+    except ValueError:
+        parser.error("--procs and --tutorial-procs take comma-separated integers")
+    if 1 not in args.tutorial_procs:
+        args.tutorial_procs.insert(0, 1)
+    args.best_flags_list = shlex.split(args.best_flags)
+    args.rss_flags_list = shlex.split(args.rss_flags) if args.rss_flags is not None else args.best_flags_list
+    if not os.access(args.bin, os.X_OK):
+        parser.error(f"no workqueue executable at {args.bin} (run scripts/bench, which builds it)")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _on_signal)
+    if shutil.which("redis-server") is None:
+        sys.exit("redis-server is not installed (scripts/bench installs it)")
+    if args.tmpdir:
+        os.makedirs(args.tmpdir, exist_ok=True)
+        tmp = args.tmpdir
+    else:
+        tmp = tempfile.mkdtemp(prefix="workqueue-bench-")
+    try:
+        return run(args, tmp)
+    finally:
+        kill_children()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp):
+    facts = machine_facts(args)
+    redis_proc, port, client = start_redis(tmp)
+    log(f"redis-server (pid {redis_proc.pid}) on {HOST}:{port}, data dir {tmp}")
+    bench = Bench(args, port, client, tmp)
+    results = {"machine": facts, "settings": {
+        "items": args.items, "runs": args.runs, "best_flags": args.best_flags_list,
+        "procs": args.procs, "tutorial_procs": args.tutorial_procs}}
+
+    out = []
+    out.append("")  # the machine line, written at the end with the load average then
+    out.append(f"         {facts['redis_server']}")
+    out.append(f"         {facts['swift']}; Python {facts['python']}, redis-py {facts['redis_py']}")
+    out.append(f"         workqueue {facts['workqueue_commit']}: {facts['workqueue_bin']}")
+
+    if not args.rss_only:
+        configs = []
+        for p in args.tutorial_procs:
+            configs.append({"name": "tutorial worker.py (Python)", "kind": "tutorial", "procs": p, "flags": []})
+        for p in args.procs:
+            configs.append({"name": "workqueue, default flags", "kind": "ours", "procs": p, "flags": []})
+        for p in args.procs:
+            configs.append({"name": "workqueue " + " ".join(args.best_flags_list), "kind": "ours", "procs": p,
+                            "flags": args.best_flags_list})
+        items = make_items(args.items)
+        runs = {i: [] for i in range(len(configs))}
+        started = time.perf_counter()
+        # Round robin, so that drift on a shared machine touches every configuration alike.
+        for r in range(args.runs):
+            for i, config in enumerate(configs):
+                m = bench.throughput(config, items)
+                runs[i].append(m)
+                log(f"run {r + 1}/{args.runs}: {config['name']} x{config['procs']}: "
+                    f"{m['items_per_s']:,.0f} items/s ({m['wall_s']:.2f} s)")
+        log(f"throughput runs took {time.perf_counter() - started:.0f} s")
+
+        rows = []
+        json_rows = []
+        for i, config in enumerate(configs):
+            ms = runs[i]
+            rate = median([m["items_per_s"] for m in ms])
+            row = {
+                "config": config["name"], "kind": config["kind"], "procs": config["procs"],
+                "flags": config["flags"],
+                "items_per_s": rate,
+                "items_per_s_min": min(m["items_per_s"] for m in ms),
+                "items_per_s_max": max(m["items_per_s"] for m in ms),
+                # Each run's ratio to the tutorial's run of the same round, then the median.
+                "ratio_to_tutorial": median([m["items_per_s"] / t["items_per_s"] for m, t in zip(ms, runs[0])]),
+                "redis_cpu_us_per_item": median([m["redis_cpu_us_per_item"] for m in ms]),
+                "worker_cpu_us_per_item": median([m["worker_cpu_us_per_item"] for m in ms]),
+                "worker_peak_rss_mb": median([m["worker_peak_rss_mb"] for m in ms]),
+                "runs": ms,
+            }
+            json_rows.append(row)
+            rows.append([config["name"], config["procs"], fmt(rate),
+                         f"{fmt(row['items_per_s_min'])}-{fmt(row['items_per_s_max'])}",
+                         f"{row['ratio_to_tutorial']:.2f}x",
+                         fmt(row["redis_cpu_us_per_item"], 1), fmt(row["worker_cpu_us_per_item"], 1),
+                         fmt(row["worker_peak_rss_mb"], 1)])
+        results["throughput"] = json_rows
+        out.append("")
+        out.append(f"throughput: {args.items:,} items per run, medians of {args.runs} runs "
+                   f"(items/s = items / wall time from the first spawn to the last exit; "
+                   f"'vs tutorial' = median of each round's ratio to the 1-process tutorial worker)")
+        out.append(table(["configuration", "procs", "items/s", "min-max", "vs tutorial",
+                          "redis CPU us/item", "worker CPU us/item", "peak RSS MB"],
+                         rows, "lrrrrrrr"))
+
+        if not args.skip_latency:
+            out.append("")
+            latency = {}
+            lat_items = make_items(args.latency_items)
+            lat_configs = [("tutorial worker.py", bench.tutorial_argv("bench")),
+                           ("workqueue, default flags", bench.ours_argv("bench", [])),
+                           ("workqueue " + " ".join(args.best_flags_list), bench.ours_argv("bench", args.best_flags_list))]
+            lat_rows = []
+            for name, argv in lat_configs:
+                values = [bench.first_lease(argv, lat_items) for _ in range(args.latency_runs)]
+                latency[name] = {"median_ms": median(values), "runs_ms": values}
+                log(f"spawn to first lease, {name}: {', '.join(f'{v:.1f}' for v in values)} ms")
+                lat_rows.append([name, fmt(median(values), 1), fmt(min(values), 1), fmt(max(values), 1)])
+            results["spawn_to_first_lease"] = latency
+            out.append(f"spawn to first lease: ms from spawning one worker to the first drop of LLEN on a queue of "
+                       f"{args.latency_items:,} items, {args.latency_runs} spawns")
+            out.append(table(["worker", "median ms", "min", "max"], lat_rows, "lrrr"))
+
+            out.append("")
+            exit_cases = [
+                ("idle workqueue, default flags", bench.ours_argv("slow", [])),
+                ("idle workqueue --concurrency 64", bench.ours_argv("slow", ["--concurrency", "64"])),
+                ("idle tutorial worker.py", bench.tutorial_argv("slow")),
+            ]
+            exit_rows = []
+            exit_results = {}
+            for name, argv in exit_cases:
+                values = [bench.exit_delay(argv) for _ in range(args.exit_runs)]
+                exit_results[name] = {"median_max_ms": median([v["max_ms"] for v in values]), "runs": values}
+                log(f"exit delay, {name}: " + ", ".join(
+                    f"holder {v['holder_ms']:.1f} / idle {v['idle_ms']:.1f}" for v in values) + " ms")
+                exit_rows.append([name, fmt(median([v["max_ms"] for v in values]), 1),
+                                  fmt(median([v["holder_ms"] for v in values]), 1),
+                                  fmt(median([v["idle_ms"] for v in values]), 1)])
+            results["exit_delay_after_drain"] = exit_results
+            out.append("exit delay after drain: one item (printer, delay=1) held by a workqueue worker at default "
+                       f"flags while a second worker idles; ms from the completion to each exit, median of {args.exit_runs}")
+            out.append(table(["case", "max ms", "holder ms", "idle ms"], exit_rows, "lrrr"))
+
+    if args.rss_items:
+        rss = bench.rss_drain(args.rss_items, args.rss_flags_list)
+        results["rss"] = rss
+        out.append("")
+        out.append(f"memory over a long drain: one worker ({shlex.join(rss['flags']) or 'default flags'}), "
+                   f"{rss['items']:,} items in {rss['wall_s']:.0f} s ({rss['items_per_s']:,.0f} items/s), "
+                   f"VmRSS sampled every 0.5 s ({rss['samples']} samples)")
+        slope = rss["slope_mb_per_100k_items"]
+        out.append(f"  peak VmRSS {fmt(rss['peak_vmrss_mb'], 1)} MB (ru_maxrss {fmt(rss['ru_maxrss_mb'], 1)} MB); "
+                   f"first sample {fmt(rss['first_vmrss_mb'], 1)} MB, last {fmt(rss['last_vmrss_mb'], 1)} MB; "
+                   f"slope {'-' if slope is None else f'{slope:+.3f}'} MB per 100k items "
+                   f"(least squares after the first 10% of samples)")
+
+    facts["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    out[0] = (f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), kernel {facts['kernel']}; load average "
+              f"{facts['load_average']} at the start, {facts['load_average_end']} at the end (other work on the "
+              f"machine skews the figures)")
+    text = "\n".join(out)
+    print(text, flush=True)
+    path = os.path.abspath(args.json)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nJSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
