@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -67,7 +66,21 @@ public final class Worker: Service, Sendable {
     }
 
     /// A fresh random session id (a UUID string, as `rediswq.py` uses).
-    public static func makeSessionID() -> String { UUID().uuidString.lowercased() }
+    public static func makeSessionID() -> String {
+        // A random (version 4) UUID, lowercase, without Foundation.
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for (index, byte) in bytes.enumerated() {
+            if [4, 6, 8, 10].contains(index) { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 
     /// Runs until drained or shut down (through the service group, or ``shutdown()``).
     public func run() async throws { _ = try await runUntilStopped() }

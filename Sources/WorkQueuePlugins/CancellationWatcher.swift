@@ -1,11 +1,11 @@
-import Foundation
+import Dispatch
 import Synchronization
 import WorkQueue
 
 /// One background thread that copies runner cancellations (``CancellationFlag``) into the
 /// plugins' C flags while plugin calls run.
 ///
-/// A plain thread, not a task: when the cooperative pool is busy (or blocked), a watcher task
+/// A thread of its own, not a task: when the cooperative pool is busy (or blocked), a watcher task
 /// might never run, and a plugin waiting for its flag would never stop. The thread polls every
 /// 10 ms while calls are registered and sleeps on a semaphore otherwise.
 final class CancellationWatcher: Sendable {
@@ -32,9 +32,8 @@ final class CancellationWatcher: Sendable {
             return (token, start)
         }
         if start {
-            let thread = Thread { [self] in run() }
-            thread.name = "workqueue-plugin-cancel"
-            thread.start()
+            // A serial queue of its own gets a thread of its own, outside Swift's pool.
+            DispatchQueue(label: "workqueue-plugin-cancel").async { [self] in run() }
         }
         wakeUp.signal()
         return token

@@ -1,5 +1,8 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import WorkQueue
 
 /// `workqueue push`: appends items to the tail of a queue.
@@ -30,7 +33,7 @@ struct Push: AsyncParsableCommand {
         var batch: [WorkItem] = []
         for argument in items {
             if argument == "-" {
-                batch += Self.lines(FileHandle.standardInput.readDataToEndOfFile())
+                batch += Self.lines(try Self.readStandardInput())
             } else {
                 batch.append(WorkItem(argument))
             }
@@ -62,6 +65,21 @@ struct Push: AsyncParsableCommand {
             var bytes = Array(line)
             if bytes.last == 0x0D { bytes.removeLast() }
             return bytes.isEmpty ? nil : WorkItem(bytes)
+        }
+    }
+
+    /// Everything on standard input, read with read(2) (no Foundation `FileHandle`).
+    static func readStandardInput() throws -> Data {
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count == 0 { return data }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CommandError.unreadable(path: "standard input", reason: "read failed with errno \(errno)")
+            }
+            data.append(contentsOf: chunk[0..<count])
         }
     }
 }

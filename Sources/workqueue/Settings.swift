@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Reads a setting from its flag, else from its environment variable, and checks its form.
 /// Errors name the flag or the variable that held the bad value.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import WorkQueue
 import WorkQueueRedis
 
@@ -122,7 +122,7 @@ struct Progress {
             eta = "ETA --"
         }
         let percent = String(Int((fraction * 100).rounded(.down))).leftPadded(3)
-        return "[\(bar)] \(percent)% \(done) done, \(left) left, \(String(format: "%.1f", rate))/s, \(eta)"
+        return "[\(bar)] \(percent)% \(done) done, \(left) left, \(Self.fixed(rate, digits: 1))/s, \(eta)"
     }
 
     mutating func draw(_ counts: QueueCounts, terminal: Bool) {
@@ -134,13 +134,27 @@ struct Progress {
         }
     }
 
+    private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+    /// `value` rounded to `digits` decimals (`35.0`), without Foundation's `String(format:)`.
+    static func fixed(_ value: Double, digits: Int) -> String {
+        guard value.isFinite else { return "--" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int((abs(value) * scale).rounded())
+        let whole = scaled / Int(scale)
+        let fraction = String(scaled % Int(scale))
+        let padded = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
+        return (value < 0 && scaled > 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + padded : "")
+    }
+
     /// `1h02m03s`, `2m05s`, `7s`.
     static func clock(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds < 1e8 else { return "--" }
         let total = Int(seconds.rounded(.up))
         let (h, m, s) = (total / 3600, total / 60 % 60, total % 60)
-        if h > 0 { return "\(h)h" + String(format: "%02dm%02ds", m, s) }
-        if m > 0 { return "\(m)m" + String(format: "%02ds", s) }
+        if h > 0 { return "\(h)h" + twoDigits(m) + "m" + twoDigits(s) + "s" }
+        if m > 0 { return "\(m)m" + twoDigits(s) + "s" }
         return "\(s)s"
     }
 }

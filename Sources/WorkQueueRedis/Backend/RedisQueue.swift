@@ -171,6 +171,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
         if faultInjection.dropConnectionAfterTake && !taken.isEmpty {
+            // As if the reply had been lost: the take happened, the caller never learns of it.
+            tokens.withLock { $0.failed = (session, first, max) }
             await client.dropConnection()
             throw RedisError.connectionClosed(configuration.endpoint)
         }
