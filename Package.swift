@@ -140,7 +140,7 @@ let package = Package(
 /// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime
 /// (scripts/plugin-static-stdlib checks it). Linking a shared object, swiftc does not pull in the
 /// static Foundation's own dependencies (CoreFoundation, _FoundationCollections, ICU, dispatch),
-/// so they are named here; a plugin whose code reaches Foundation (BigInt does) would otherwise
+/// so they are named here; a plugin whose code reaches Foundation (WorkQueue's Worker does) would otherwise
 /// fail to load with an undefined CF symbol. lld links it without the gold warning that the
 /// static Foundation's use of `mktemp` raises. `-Bsymbolic` binds the plugin's own symbols (e.g.
 /// its copy of WorkQueue) to itself, never to same-named symbols a host executable exports.
