@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.1"),
     ],
     targets: [
         // The framework: WorkHandler, the queue-backend seam, the runner.
@@ -65,7 +64,7 @@ let package = Package(
         .target(name: "PrinterHandler", dependencies: ["WorkQueue"], path: "Examples/Printer"),
         .target(
             name: "FactorHandler",
-            dependencies: ["WorkQueue", .product(name: "BigInt", package: "BigInt")],
+            dependencies: ["WorkQueue"],
             path: "Examples/Factor",
             // Optimized in debug builds too: unoptimized UInt128 arithmetic is ~200x slower,
             // which would turn the tests' 30-digit semiprime from 1 s into minutes.
@@ -123,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ExamplesTests",
             dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WorkQueueTesting",
-                           .product(name: "BigInt", package: "BigInt"), .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PluginTests",
@@ -141,7 +140,7 @@ let package = Package(
 /// they load into a worker built with `--static-swift-stdlib` in an image with no Swift runtime
 /// (scripts/plugin-static-stdlib checks it). Linking a shared object, swiftc does not pull in the
 /// static Foundation's own dependencies (CoreFoundation, _FoundationCollections, ICU, dispatch),
-/// so they are named here; a plugin whose code reaches Foundation (BigInt does) would otherwise
+/// so they are named here; a plugin whose code reaches Foundation (WorkQueue's Worker does) would otherwise
 /// fail to load with an undefined CF symbol. lld links it without the gold warning that the
 /// static Foundation's use of `mktemp` raises. `-Bsymbolic` binds the plugin's own symbols (e.g.
 /// its copy of WorkQueue) to itself, never to same-named symbols a host executable exports.

@@ -1,4 +1,3 @@
-import BigInt
 import WorkQueue
 
 /// The `factor` handler: each item is a decimal integer of any length; prints and returns its
@@ -49,7 +48,7 @@ public struct Factor: NamedWorkHandler {
         while let last = bytes.last, whitespace.contains(last) { bytes = bytes.dropLast() }
         guard !bytes.isEmpty, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else { throw .notAnInteger(item) }
         guard bytes.count <= maxDigits else { throw .tooLong(digits: bytes.count) }
-        guard let n = BigUInt(String(decoding: bytes, as: UTF8.self), radix: 10), n >= 2 else { throw .notAnInteger(item) }
+        guard let n = BigUInt(decimalDigits: bytes), n >= 2 else { throw .notAnInteger(item) }
         return n
     }
 }

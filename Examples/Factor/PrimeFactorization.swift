@@ -1,5 +1,3 @@
-import BigInt
-
 /// Prime factorization of integers of any size: trial division by small primes, then
 /// Miller–Rabin and Pollard's rho with Brent's cycle detection. Numbers below 2^127 (38 digits)
 /// run on allocation-free 128-bit Montgomery arithmetic; larger ones on `BigUInt`.
@@ -15,20 +13,18 @@ public enum PrimeFactorization {
         var factors: [BigUInt] = []
         var rest = n
         for p in smallPrimes {
-            let prime = BigUInt(p)
-            if prime * prime > rest { break }
-            while true {
-                let (quotient, remainder) = rest.quotientAndRemainder(dividingBy: prime)
-                guard remainder == 0 else { break }
-                factors.append(prime)
-                rest = quotient
+            let prime = UInt64(p)
+            if BigUInt(prime * prime) > rest { break }
+            while rest.remainder(dividingBy: prime) == 0 {
+                factors.append(BigUInt(prime))
+                rest.divide(by: prime)
             }
         }
         var pending: [BigUInt] = rest > 1 ? [rest] : []
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
         while let m = pending.popLast() {
             if isCancelled() { throw Cancelled() }
-            if m < BigUInt(trialLimit) * BigUInt(trialLimit) || isProbablePrime(m) {
+            if m < BigUInt(trialLimit * trialLimit) || isProbablePrime(m) {
                 // Below the square of the trial-division bound, what is left is prime.
                 factors.append(m)
                 continue
@@ -47,7 +43,7 @@ public enum PrimeFactorization {
 
     /// `n = p1 * p2 * ...`, e.g. `12 = 2 * 2 * 3` and `97 = 97`.
     public static func formatted(_ n: BigUInt, factors: [BigUInt]) -> String {
-        "\(n) = " + factors.map(String.init).joined(separator: " * ")
+        "\(n) = " + factors.map(\.description).joined(separator: " * ")
     }
 
     /// True when `n` is prime (proven below 3.3·10^24, Miller–Rabin with 24 bases above it:
@@ -56,20 +52,34 @@ public enum PrimeFactorization {
         if n < 2 { return false }
         for p in smallPrimes.prefix(24) {
             if n == BigUInt(p) { return true }
-            if n % BigUInt(p) == 0 { return false }
+            if n.remainder(dividingBy: UInt64(p)) == 0 { return false }
         }
         let bases = smallPrimes.prefix(24).map { UInt128($0) }
-        if let small = UInt128(exactly: n), let field = Montgomery128(modulus: small) {
+        if let small = n.uint128, let field = Montgomery128(modulus: small) {
             return field.isProbablePrime(bases: bases)
         }
-        return bases.allSatisfy { n.isStrongProbablePrime(BigUInt($0)) }
+        return bases.allSatisfy { isStrongProbablePrime(n, base: BigUInt($0)) }
+    }
+
+    /// Miller–Rabin to one base for an odd `n > base`: false means composite for sure.
+    private static func isStrongProbablePrime(_ n: BigUInt, base: BigUInt) -> Bool {
+        let minusOne = n - 1
+        let s = minusOne.trailingZeroBitCount
+        let d = minusOne >> s
+        var x = base.power(d, modulus: n)
+        if x == 1 || x == minusOne { return true }
+        for _ in 1..<max(s, 1) {
+            x = x * x % n
+            if x == minusOne { return true }
+        }
+        return false
     }
 
     // MARK: - Splitting
 
     /// A non-trivial factor of the odd composite `m`, or nil when cancelled.
     private static func split(_ m: BigUInt, seed: UInt64, isCancelled: () -> Bool) throws -> BigUInt? {
-        if let small = UInt128(exactly: m), let field = Montgomery128(modulus: small) {
+        if let small = m.uint128, let field = Montgomery128(modulus: small) {
             return field.rhoFactor(seed: UInt128(seed), isCancelled: isCancelled).map { BigUInt($0) }
         }
         return bigRho(m, seed: seed, isCancelled: isCancelled)
@@ -98,7 +108,7 @@ public enum PrimeFactorization {
                     ys = y
                     for _ in 0..<min(batch, r - k) {
                         y = f(y)
-                        q = q * (x > y ? x - y : y - x) % n
+                        q = q * BigUInt.distance(x, y) % n
                     }
                     g = q.greatestCommonDivisor(with: n)
                     k += batch
@@ -108,7 +118,7 @@ public enum PrimeFactorization {
             if g == n {
                 repeat {
                     ys = f(ys)
-                    g = (x > ys ? x - ys : ys - x).greatestCommonDivisor(with: n)
+                    g = BigUInt.distance(x, ys).greatestCommonDivisor(with: n)
                 } while g == 1
             }
             if g != n { return g }
@@ -120,23 +130,12 @@ public enum PrimeFactorization {
     /// `(root, k)` with `root^k == n` for the smallest prime `k` that works, or nil. Only
     /// exponents up to `bits / 12` matter: every prime below 2^12 was divided out already.
     static func perfectPower(_ n: BigUInt) -> (BigUInt, Int)? {
-        let maxExponent = max(2, n.bitWidth / 12)
+        let maxExponent = max(2, n.bitLength / 12)
         for k in smallPrimes where k <= maxExponent {
-            let root = integerRoot(n, k)
+            let root = n.integerRoot(k)
             if root.power(k) == n { return (root, k) }
         }
         return nil
-    }
-
-    /// `⌊n^(1/k)⌋` by Newton's method from an overestimate.
-    static func integerRoot(_ n: BigUInt, _ k: Int) -> BigUInt {
-        if n < 2 { return n }
-        var x = BigUInt(1) << ((n.bitWidth + k - 1) / k)  // ≥ the root
-        while true {
-            let next = (BigUInt(k - 1) * x + n / x.power(k - 1)) / BigUInt(k)
-            if next >= x { return x }
-            x = next
-        }
     }
 
     // MARK: - Small primes

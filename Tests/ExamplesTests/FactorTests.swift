@@ -1,4 +1,3 @@
-import BigInt
 import FactorHandler
 import Testing
 import WorkQueue
@@ -20,14 +19,14 @@ import WorkQueueTesting
     }
 
     static func factor(_ text: String) throws -> String {
-        let n = try #require(BigUInt(text, radix: 10))
+        let n = try #require(BigUInt(text))
         return PrimeFactorization.formatted(n, factors: try PrimeFactorization.factor(n))
     }
 
     @Test func everyNumberUpTo5000MatchesTrialDivision() throws {
         for n in 2...5000 {
-            let factors = try PrimeFactorization.factor(BigUInt(n)).map { Int($0) }
-            #expect(factors == Self.trialDivision(n), "n = \(n)")
+            let factors = try PrimeFactorization.factor(BigUInt(n)).map(\.description)
+            #expect(factors == Self.trialDivision(n).map(String.init), "n = \(n)")
         }
     }
 
@@ -48,7 +47,7 @@ import WorkQueueTesting
         for prime in ["1000000007", "18446744073709551557", "170141183460469231731687303715884105727",
                       "2305843009213693951", "618970019642690137449562111"] {
             #expect(try Self.factor(prime) == "\(prime) = \(prime)")
-            #expect(PrimeFactorization.isProbablePrime(try #require(BigUInt(prime, radix: 10))))
+            #expect(PrimeFactorization.isProbablePrime(try #require(BigUInt(prime))))
         }
     }
 
@@ -61,14 +60,14 @@ import WorkQueueTesting
         let big = BigUInt(2).power(130) * BigUInt(1_000_000_007)
         let factors = try PrimeFactorization.factor(big)
         #expect(factors == Array(repeating: BigUInt(2), count: 130) + [BigUInt(1_000_000_007)])
-        let mixed = try #require(BigUInt("340282366920938463463374607431768211507", radix: 10)) * BigUInt(1_000_003)
-        #expect(try PrimeFactorization.factor(mixed).map(String.init)
+        let mixed = try #require(BigUInt("340282366920938463463374607431768211507")) * BigUInt(1_000_003)
+        #expect(try PrimeFactorization.factor(mixed).map(\.description)
                 == ["1000003", "340282366920938463463374607431768211507"])
     }
 
     @Test func cancellationStopsALongFactorization() throws {
         // Two 20-digit primes: far beyond what rho finishes before the first poll.
-        let n = try #require(BigUInt("100000000000000000039", radix: 10)) * (try #require(BigUInt("100000000000000000129", radix: 10)))
+        let n = try #require(BigUInt("100000000000000000039")) * (try #require(BigUInt("100000000000000000129")))
         var polls = 0
         #expect(throws: PrimeFactorization.Cancelled.self) {
             _ = try PrimeFactorization.factor(n) {
@@ -108,7 +107,7 @@ import WorkQueueTesting
         // The second fools Miller–Rabin for every prime base up to 37; base 41 catches it.
         #expect(try Self.factor("3317044064679887385961981") == "3317044064679887385961981 = 1287836182261 * 2575672364521")
         #expect(try Self.factor("318665857834031151167461") == "318665857834031151167461 = 399165290221 * 798330580441")
-        #expect(!PrimeFactorization.isProbablePrime(try #require(BigUInt("3317044064679887385961981", radix: 10))))
+        #expect(!PrimeFactorization.isProbablePrime(try #require(BigUInt("3317044064679887385961981"))))
     }
 
     @Test func primesBeyond128BitsStayWhole() throws {
@@ -129,7 +128,7 @@ import WorkQueueTesting
 
     @Test func cancellationIsPolledOftenThroughoutALongRun() throws {
         // Two 19- and 20-digit primes (the 128-bit path): rho runs far longer than this test.
-        let n = try #require(BigUInt("10000000000000000081000000000000000153", radix: 10))
+        let n = try #require(BigUInt("10000000000000000081000000000000000153"))
         let clock = ContinuousClock()
         let start = clock.now
         var last = start
@@ -151,5 +150,32 @@ import WorkQueueTesting
         let long = WorkItem(String(repeating: "7", count: Factor.maxDigits + 1))
         #expect(throws: FactorError.tooLong(digits: Factor.maxDigits + 1)) { try Factor.parse(long) }
         #expect(try Factor.parse("\u{0B}\u{0C} 42 \t") == 42)
+    }
+
+    @Test func aNumberAbove2To127WithMediumFactorsIsSplitOnTheBigPath() throws {
+        // A 20-digit number (two 10-digit primes) times a 25-digit prime: 44 digits, above
+        // 2^127, so rho runs on BigUInt until the cofactor fits the 128-bit path. (A 20-digit
+        // *prime* factor would take rho about 10^10 steps: hours, not a test.)
+        #expect(try Self.factor("10000000089000000133000070000000623000000931")
+            == "10000000089000000133000070000000623000000931 = 1000000007 * 10000000019 * 1000000000000000000000007")
+    }
+
+    @Test(arguments: [
+        // 2^127 and its neighbours: the last number on the Montgomery path and the first above it.
+        "170141183460469231731687303715884105727 = 170141183460469231731687303715884105727",
+        "170141183460469231731687303715884105728 = " + Array(repeating: "2", count: 127).joined(separator: " * "),
+        "170141183460469231731687303715884105729 = 3 * 56713727820156410577229101238628035243",
+        "170141183460469231731687303715884105757 = 170141183460469231731687303715884105757",
+        "170141183460469231731687303810244290251 = 1000000007 * 170141182269480955845320612893",
+        // 2^128 and its neighbours: the largest UInt128 and the first numbers past it.
+        "340282366920938463463374607431768211297 = 340282366920938463463374607431768211297",
+        "340282366920938463463374607431768211455 = 3 * 5 * 17 * 257 * 641 * 65537 * 274177 * 6700417 * 67280421310721",
+        "340282366920938463463374607431768211456 = " + Array(repeating: "2", count: 128).joined(separator: " * "),
+        "340282366920938463463374607431768211507 = 340282366920938463463374607431768211507",
+        "340282366920938463463374607581276301153 = 999999937 * 340282388358728930063297201569",
+    ])
+    func numbersAroundThe127And128BitBoundaries(_ line: String) throws {
+        let n = String(line.prefix { $0 != " " })
+        #expect(try Self.factor(n) == line)
     }
 }
