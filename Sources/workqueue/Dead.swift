@@ -30,7 +30,7 @@ struct Dead: AsyncParsableCommand {
             case .list:
                 for letter in try await queue.deadLetters() {
                     let attempts = letter.attempts.map(String.init) ?? "?"
-                    let error = (letter.lastError ?? "(no error recorded)").replacingOccurrences(of: "\n", with: " ")
+                    let error = String((letter.lastError ?? "(no error recorded)").map { $0 == "\n" ? " " : $0 })
                     StandardOutput.line("\(letter.item.escaped)\tattempts=\(attempts)\t\(error)")
                 }
             case .retry:

@@ -8,7 +8,7 @@ struct Handlers: ParsableCommand {
     func run() throws {
         let width = HandlerRegistry.all.map { $0.name.count }.max() ?? 0
         for type in HandlerRegistry.all {
-            StandardOutput.line(type.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + type.summary)
+            StandardOutput.line(type.name.padded(to: width + 2) + type.summary)
         }
     }
 }

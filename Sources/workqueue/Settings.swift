@@ -31,7 +31,7 @@ struct Settings {
             return flag
         }
         guard let text = string(nil, variable) else { return nil }
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), value >= minimum else {
+        guard let value = Int(text.trimmedSpaces), value >= minimum else {
             throw CommandError.invalid(source: "environment variable \(variable)", value: text, expected: "a whole number >= \(minimum)")
         }
         return value
@@ -43,7 +43,7 @@ struct Settings {
         if let flag {
             (value, source) = (flag, flagName)
         } else if let text = string(nil, variable) {
-            guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)) else {
+            guard let parsed = Double(text.trimmedSpaces) else {
                 throw CommandError.invalid(source: "environment variable \(variable)", value: text, expected: "a number of seconds")
             }
             (value, source) = (parsed, "environment variable \(variable)")
@@ -71,7 +71,7 @@ struct Settings {
     func keyValues(_ flags: [String], _ variable: String, flagName: String) throws -> [String: String] {
         var result: [String: String] = [:]
         func add(_ pair: Substring, source: String) throws {
-            let trimmed = pair.trimmingCharacters(in: .whitespaces)
+            let trimmed = pair.trimmedSpaces
             guard !trimmed.isEmpty else { return }
             guard let equals = trimmed.firstIndex(of: "="), equals != trimmed.startIndex else {
                 throw CommandError.invalid(source: source, value: trimmed, expected: "KEY=VALUE")

@@ -86,7 +86,7 @@ struct Status: AsyncParsableCommand {
         rows.append(("dead", "\(counts.dead)"))
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
-        return (["queue \(queue)"] + rows.map { "  " + $0.0.padding(toLength: 11, withPad: " ", startingAt: 0) + $0.1 })
+        return (["queue \(queue)"] + rows.map { "  " + $0.0.padded(to: 11) + $0.1 })
             .joined(separator: "\n")
     }
 }
