@@ -91,7 +91,26 @@ class Exited:
 
     @property
     def maxrss_mb(self):
+        # ru_maxrss of a child that this (large) Python process forked also counts the memory
+        # of the fork before its exec, so the peak comes from the worker's own VmHWM, read
+        # from /proc while it runs; ru_maxrss only when no sample was taken.
+        if self.hwm_kb:
+            return self.hwm_kb / 1024.0
         return self.rusage.ru_maxrss / 1024.0  # Linux: KiB
+
+    hwm_kb = 0
+
+
+def vm_hwm_kb(pid):
+    """The process's peak resident set (VmHWM) in KiB, 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def reap(proc, block):
@@ -110,6 +129,7 @@ def wait_all(procs, timeout):
     deadline = time.perf_counter() + timeout
     results = {}
     pending = list(procs)
+    hwm = {}
     fds = {}
     try:
         for proc in pending:
@@ -127,12 +147,15 @@ def wait_all(procs, timeout):
                 for fd, proc in fds.items():
                     if proc in pending:
                         poller.register(fd, select.POLLIN)
-                poller.poll(max(1, int(min(left, 1.0) * 1000)))
+                poller.poll(max(1, int(min(left, 0.01) * 1000)))
             else:
                 time.sleep(0.001)
+            for proc in pending:
+                hwm[proc.pid] = max(hwm.get(proc.pid, 0), vm_hwm_kb(proc.pid))
             for proc in list(pending):
                 ex = reap(proc, block=False)
                 if ex is not None:
+                    ex.hwm_kb = hwm.get(proc.pid, 0)
                     results[proc.pid] = ex
                     pending.remove(proc)
     finally:

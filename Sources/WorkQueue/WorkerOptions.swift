@@ -25,8 +25,8 @@ public struct WorkerOptions: Sendable {
     /// How often this worker looks for expired leases and due retries. Default 5 s.
     public var recoveryInterval: Duration = .seconds(5)
     /// The longest a waiting worker sleeps before it looks at the queue again (a push wakes it
-    /// sooner). It bounds how late a worker notices that the queue drained. Default 100 ms.
-    public var idlePollInterval: Duration = .milliseconds(100)
+    /// sooner). It bounds how late a worker notices that the queue drained. Default 50 ms.
+    public var idlePollInterval: Duration = .milliseconds(50)
     /// Return once the queue is drained (the Kubernetes Job pattern). When false, wait for more
     /// work until shut down. Default true.
     public var exitWhenDrained: Bool = true
