@@ -118,6 +118,7 @@ let package = Package(
             name: "WorkQueueRedisTests",
             dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
