@@ -119,6 +119,7 @@ let package = Package(
             dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(

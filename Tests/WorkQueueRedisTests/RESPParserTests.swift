@@ -111,7 +111,7 @@ import Testing
         }
     }
 
-    @Test func commandBuilderMatchesTheArgumentEncoding() {
+    @Test func commandBuilderMatchesTheArgumentEncoding() throws {
         var command = RESPCommand(capacity: 8)
         command.append("EVALSHA")
         command.append(bytes: [0, 255])
@@ -156,7 +156,7 @@ import Testing
         let total = wire.readableBytes
         var parser = RESPParser()
         var values: [RESPValue] = []
-        while let chunk = wire.readSlice(length: min(1024, wire.readableBytes)) {
+        while wire.readableBytes > 0, let chunk = wire.readSlice(length: min(1024, wire.readableBytes)) {
             parser.feed(chunk)
             values += try parser.drain()
         }
