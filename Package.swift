@@ -117,6 +117,8 @@ let package = Package(
             name: "WorkQueueRedisTests",
             dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract", "TestSupport",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(

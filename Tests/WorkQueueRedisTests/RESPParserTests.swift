@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 @testable import WorkQueueRedis
 
@@ -10,8 +11,8 @@ import Testing
 
     @Test func everyType() throws {
         let values = try parseAll("+OK\r\n-ERR bad\r\n:-42\r\n$3\r\nabc\r\n$-1\r\n$0\r\n\r\n*2\r\n:1\r\n*1\r\n+x\r\n*-1\r\n*0\r\n")
-        #expect(values == [.simpleString("OK"), .error("ERR bad"), .integer(-42), .bulkString(Array("abc".utf8)),
-                           .bulkString(nil), .bulkString([]), .array([.integer(1), .array([.simpleString("x")])]),
+        #expect(values == [.simpleString("OK"), .error("ERR bad"), .integer(-42), .bulkString(string: "abc"),
+                           .bulkString(nil), .bulkString(bytes: []), .array([.integer(1), .array([.simpleString("x")])]),
                            .array(nil), .array([])])
     }
 
@@ -20,7 +21,7 @@ import Testing
         parser.feed(Array("$5\r\nhel".utf8))
         #expect(try parser.next() == nil)
         parser.feed(Array("lo\r\n".utf8))
-        #expect(try parser.next() == .bulkString(Array("hello".utf8)))
+        #expect(try parser.next() == .bulkString(string: "hello"))
     }
 
     @Test(arguments: [
@@ -64,7 +65,7 @@ import Testing
         case 1: return .error(line)
         case 2: return .integer(Int.random(in: Int.min...Int.max, using: &rng))
         case 3: return .bulkString(nil)
-        case 4, 5: return .bulkString((0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        case 4, 5: return .bulkString(bytes: (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
         case 6: return .array(nil)
         default: return .array((0..<Int.random(in: 0...5, using: &rng)).map { _ in randomValue(&rng, depth: depth + 1) })
         }
@@ -81,7 +82,11 @@ import Testing
             var offset = 0
             while offset < wire.count {
                 let size = Int.random(in: 1...max(1, wire.count - offset), using: &rng)
-                parser.feed(wire[offset..<offset + size])
+                if Bool.random(using: &rng) {
+                    parser.feed(wire[offset..<offset + size])
+                } else {
+                    parser.feed(ByteBuffer(bytes: wire[offset..<offset + size]))
+                }
                 offset += size
                 decoded += try parser.drain()
             }
@@ -104,5 +109,97 @@ import Testing
             while steps < 100, let _ = try? parser.next() { steps += 1 }
             #expect(steps < 100, "seed \(seed)")
         }
+    }
+
+    @Test func commandBuilderMatchesTheArgumentEncoding() throws {
+        var command = RESPCommand(capacity: 8)
+        command.append("EVALSHA")
+        command.append(bytes: [0, 255])
+        command.append(-42)
+        command.append(Int.min)
+        command.append(ByteBuffer(string: "buf"))
+        let expected = RESPEncoder.encodeCommand(["EVALSHA", RESPArgument([0, 255]), RESPArgument(-42), RESPArgument(Int.min), "buf"])
+        #expect(Array(command.encoded.readableBytesView) == expected)
+        #expect(command.count == 5)
+        #expect(command.name == "EVALSHA")
+        #expect(RESPCommand(["get", "k"]).name == "GET")
+        #expect(Array(RESPCommand(["GET", "k"]).encoded.readableBytesView) == Array("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".utf8))
+        #expect(Array(RESPCommand(capacity: 0).encoded.readableBytesView) == Array("*0\r\n".utf8))
+        // More than 9 arguments: the header grows into its reserved room.
+        let many = RESPCommand((0..<12).map { String($0) })
+        #expect(Array(many.encoded.readableBytesView) == RESPEncoder.encodeCommand((0..<12).map { RESPArgument($0) }))
+        // A command decodes as the array of its arguments.
+        var parser = RESPParser()
+        parser.feed(many.encoded)
+        #expect(try parser.next() == .array((0..<12).map { .bulkString(string: String($0)) }))
+    }
+
+    @Test func accessors() {
+        #expect(RESPValue.bulkString(string: "-17").int == -17)
+        #expect(RESPValue.bulkString(string: "+5").int == 5)
+        #expect(RESPValue.bulkString(string: "5x").int == nil)
+        #expect(RESPValue.bulkString(string: "99999999999999999999").int == nil)
+        #expect(RESPValue.simpleString("OK").bytes == Array("OK".utf8))
+        #expect(RESPValue.bulkString(string: "é").string == "é")
+        #expect(RESPValue.bulkString(nil).isNull && RESPValue.array(nil).isNull)
+        #expect(RESPValue.bulkString(bytes: [1, 2]).byteBuffer == ByteBuffer(bytes: [1, 2]))
+        #expect(RESPValue.integer(3).bytes == nil)
+    }
+
+    /// An 8 MiB bulk string in 1 KiB reads: the parser examines only headers and terminators,
+    /// not the payload again on every read (which would be ~32 GiB of scanning).
+    @Test func aLargeBulkStringInSmallReadsIsParsedInLinearTime() throws {
+        let size = 8 * 1024 * 1024
+        var wire = ByteBuffer(string: "*2\r\n$\(size)\r\n")
+        wire.writeRepeatingByte(UInt8(ascii: "x"), count: size)
+        wire.writeString("\r\n+OK\r\n")
+        let total = wire.readableBytes
+        var parser = RESPParser()
+        var values: [RESPValue] = []
+        while wire.readableBytes > 0, let chunk = wire.readSlice(length: min(1024, wire.readableBytes)) {
+            parser.feed(chunk)
+            values += try parser.drain()
+        }
+        #expect(values.count == 1)
+        #expect(values.first?.array?.first?.byteBuffer?.readableBytes == size)
+        #expect(values.first?.array?.last == .simpleString("OK"))
+        #expect(parser.scannedByteCount < 64, "scanned \(parser.scannedByteCount) of \(total) bytes")
+        #expect(parser.bufferedByteCount == 0)
+    }
+
+    @Test func aLongLineInSmallReadsIsScannedOnce() throws {
+        var parser = RESPParser()
+        let line = "+" + String(repeating: "a", count: 60_000) + "\r\n"
+        for byte in line.utf8 { parser.feed(CollectionOfOne(byte)); _ = try parser.next() }
+        #expect(parser.scannedByteCount <= line.utf8.count)
+    }
+
+    @Test func capsBufferedBytes() {
+        var parser = RESPParser(maxBufferedBytes: 1000)
+        parser.feed(Array("$5000\r\n".utf8))
+        #expect(throws: Never.self) { try parser.next() }
+        parser.feed([UInt8](repeating: 65, count: 1200))
+        #expect(throws: RESPParseError.tooMuchBuffered(1000)) { try parser.next() }
+        // The error sticks.
+        #expect(throws: RESPParseError.tooMuchBuffered(1000)) { try parser.next() }
+        // Many small elements of one array count too.
+        var arrays = RESPParser(maxBufferedBytes: 1000)
+        arrays.feed(Array("*1000\r\n".utf8))
+        #expect(throws: RESPParseError.tooMuchBuffered(1000)) {
+            for _ in 0..<300 {
+                arrays.feed(Array(":1\r\n".utf8))
+                _ = try arrays.next()
+            }
+        }
+    }
+
+    @Test func bulkStringsAreSlicesOfTheRead() throws {
+        var parser = RESPParser()
+        let read = ByteBuffer(string: "$3\r\nabc\r\n")
+        parser.feed(read)
+        let value = try parser.next()
+        let slice = try #require(value?.byteBuffer)
+        let shared = slice.withUnsafeReadableBytes { s in read.withUnsafeReadableBytes { r in s.baseAddress == r.baseAddress.map { $0 + 4 } } }
+        #expect(shared)
     }
 }

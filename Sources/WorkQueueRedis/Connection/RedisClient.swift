@@ -1,33 +1,58 @@
 import Logging
+import Synchronization
 
 /// A connection that reopens itself: after Redis restarts, the next command reconnects with
-/// bounded exponential backoff (within `reconnectBudget`).
-public actor RedisClient {
+/// bounded exponential backoff (within the reconnect budget).
+///
+/// Not an actor: a command reads the current connection under a lock and writes to it; the
+/// reply resumes the caller from the event loop. Reconnecting is single-flight: callers that
+/// find the connection gone share one attempt, and a failed command clears the connection
+/// only if it is still the one that failed.
+public final class RedisClient: Sendable {
     /// Where it connects.
-    public nonisolated let configuration: RedisConfiguration
+    public let configuration: RedisConfiguration
     private let logger: Logger
     private let reconnectBudget: Duration
-    private var connection: RedisConnection?
+    /// Sent pipelined after AUTH and SELECT on every new connection.
+    private let setup: [RESPCommand]
+    private let state: Mutex<State>
 
-    private init(configuration: RedisConfiguration, logger: Logger, reconnectBudget: Duration, connection: RedisConnection) {
+    private struct State: Sendable {
+        var connection: RedisConnection?
+        /// The reconnect under way, shared by everyone who needs a connection meanwhile.
+        var reconnect: (id: Int, task: Task<RedisConnection, any Error>)?
+        var nextReconnectID = 0
+        var closed = false
+    }
+
+    private init(configuration: RedisConfiguration, logger: Logger, reconnectBudget: Duration,
+                 setup: [RESPCommand], connection: RedisConnection) {
         self.configuration = configuration
         self.logger = logger
         self.reconnectBudget = reconnectBudget
-        self.connection = connection
+        self.setup = setup
+        self.state = Mutex(State(connection: connection))
+    }
+
+    deinit {
+        state.withLock { $0.connection?.closeSoon() }
     }
 
     /// Connects, retrying with backoff for up to `budget`; then fails naming host:port.
+    /// `setup` commands are sent pipelined after AUTH and SELECT on this and every later
+    /// connection (e.g. `SCRIPT LOAD`); an error reply to one fails the attempt.
     public static func connect(_ configuration: RedisConfiguration, logger: Logger,
-                               budget: Duration = .seconds(30)) async throws -> RedisClient {
-        let connection = try await openWithRetry(configuration, logger: logger, budget: budget)
+                               budget: Duration = .seconds(30), setup: [RESPCommand] = []) async throws -> RedisClient {
+        let connection = try await openWithRetry(configuration, setup: setup, logger: logger, budget: budget)
         // Reconnecting later gets a short budget: whoever sent the command (the runner, with its
         // own retry budget) decides how long to keep trying; two stacked 30 s budgets would
         // keep a worker hanging for minutes after Redis went away.
         return RedisClient(configuration: configuration, logger: logger,
-                           reconnectBudget: min(budget, configuration.connectTimeout), connection: connection)
+                           reconnectBudget: min(budget, configuration.connectTimeout), setup: setup, connection: connection)
     }
 
-    static func openWithRetry(_ configuration: RedisConfiguration, logger: Logger, budget: Duration) async throws -> RedisConnection {
+    static func openWithRetry(_ configuration: RedisConfiguration, setup: [RESPCommand], logger: Logger,
+                              budget: Duration) async throws -> RedisConnection {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: budget)
         var delay = Duration.milliseconds(50)
@@ -36,9 +61,9 @@ public actor RedisClient {
         while true {
             attempts += 1
             do {
-                return try await RedisConnection.connect(configuration)
+                return try await RedisConnection.connect(configuration, setup: setup)
             } catch let error as RedisError {
-                // An AUTH or SELECT refusal will not fix itself.
+                // An AUTH, SELECT or setup refusal will not fix itself.
                 if case .server = error { throw error }
                 lastError = error
             } catch {
@@ -55,52 +80,129 @@ public actor RedisClient {
                 + "Check that Redis is running and reachable there, and the --redis flag or REDIS_URL / REDIS_SERVICE_HOST")
     }
 
+    private enum Step {
+        case ready(RedisConnection)
+        case wait(Task<RedisConnection, any Error>)
+        case closed
+    }
+
+    /// The open connection, or the one the (shared) reconnect produces.
     private func current() async throws -> RedisConnection {
-        if let connection, connection.isActive { return connection }
-        if let connection { await connection.close() }
-        connection = nil
-        let fresh = try await Self.openWithRetry(configuration, logger: logger, budget: reconnectBudget)
-        connection = fresh
+        var stale: RedisConnection?
+        let step = state.withLock { state -> Step in
+            if state.closed { return .closed }
+            if let connection = state.connection {
+                if connection.isActive { return .ready(connection) }
+                stale = connection
+                state.connection = nil
+            }
+            if let reconnect = state.reconnect { return .wait(reconnect.task) }
+            state.nextReconnectID += 1
+            let id = state.nextReconnectID
+            let task = Task { try await self.reconnect(id: id) }
+            state.reconnect = (id, task)
+            return .wait(task)
+        }
+        stale?.closeSoon()
+        switch step {
+        case let .ready(connection): return connection
+        case let .wait(task): return try await task.value
+        case .closed: throw RedisError.connectionClosed(configuration.endpoint)
+        }
+    }
+
+    /// One reconnect attempt (with retries), installing its connection unless the client was
+    /// closed meanwhile (then it closes it: no socket is left open).
+    private func reconnect(id: Int) async throws -> RedisConnection {
+        let fresh: RedisConnection
+        do {
+            fresh = try await Self.openWithRetry(configuration, setup: setup, logger: logger, budget: reconnectBudget)
+        } catch {
+            state.withLock { state in
+                if state.reconnect?.id == id { state.reconnect = nil }
+            }
+            throw error
+        }
+        let (installed, replaced) = state.withLock { state -> (Bool, RedisConnection?) in
+            if state.reconnect?.id == id { state.reconnect = nil }
+            if state.closed { return (false, nil) }
+            let replaced = state.connection
+            state.connection = fresh
+            return (true, replaced)
+        }
+        replaced?.closeSoon()
+        guard installed else {
+            await fresh.close()
+            throw RedisError.connectionClosed(configuration.endpoint)
+        }
         return fresh
     }
 
     /// Sends one command; error replies throw ``RedisError/server(_:)``.
     public func send(_ command: [RESPArgument]) async throws -> RESPValue {
-        let replies = try await pipeline([command])
-        if case let .error(message) = replies[0] { throw RedisError.server(message) }
-        return replies[0]
+        try await send(RESPCommand(command), timeout: configuration.commandTimeout)
+    }
+
+    /// Sends one command with its own reply timeout; error replies throw.
+    public func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
+        try await send(RESPCommand(command), timeout: timeout)
+    }
+
+    /// Sends one encoded command; error replies throw ``RedisError/server(_:)``. `timeout`
+    /// overrides ``RedisConfiguration/commandTimeout``.
+    public func send(_ command: RESPCommand, timeout: Duration? = nil) async throws -> RESPValue {
+        let reply = try await pipeline([command], timeout: timeout)[0]
+        if case let .error(message) = reply { throw RedisError.server(message) }
+        return reply
     }
 
     /// Sends commands pipelined; replies in order (error replies as `.error`). `timeout`
     /// overrides ``RedisConfiguration/commandTimeout`` (blocking commands pass theirs).
     public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+        try await pipeline(commands.map { RESPCommand($0) }, timeout: timeout)
+    }
+
+    /// Sends encoded commands pipelined; replies in order (error replies as `.error`).
+    public func pipeline(_ commands: [RESPCommand], timeout: Duration? = nil) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
         let connection = try await current()
         do {
-            return try await connection.pipeline(commands, timeout: timeout)
+            return try await connection.send(commands, timeout: timeout ?? configuration.commandTimeout)
         } catch let error as RedisError {
             switch error {
-            case .connectionClosed, .timedOut: self.connection = nil
-            default: break
+            case .connectionClosed, .timedOut:
+                // Only if it is still the one that failed: a reconnect may have installed a new one.
+                let dropped = state.withLock { state -> Bool in
+                    guard state.connection === connection else { return false }
+                    state.connection = nil
+                    return true
+                }
+                if dropped { connection.closeSoon() }
+            default:
+                break
             }
             throw error
         }
     }
 
-    /// Sends one command with its own reply timeout; error replies throw.
-    public func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
-        let replies = try await pipeline([command], timeout: timeout)
-        if case let .error(message) = replies[0] { throw RedisError.server(message) }
-        return replies[0]
-    }
-
-    /// Drops the current connection (used by fault injection and tests).
+    /// Drops the current connection (used by fault injection and tests); the next command
+    /// reconnects.
     public func dropConnection() async {
-        if let connection { await connection.close() }
-        connection = nil
+        let connection = state.withLock { state -> RedisConnection? in
+            defer { state.connection = nil }
+            return state.connection
+        }
+        await connection?.close()
     }
 
-    /// Closes the connection for good.
+    /// Closes the connection for good; later commands fail with ``RedisError/connectionClosed(_:)``.
+    /// A reconnect under way closes what it opens.
     public func close() async {
-        await dropConnection()
+        let connection = state.withLock { state -> RedisConnection? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        await connection?.close()
     }
 }

@@ -1,54 +1,49 @@
-import Logging
 import NIOCore
 import NIOPosix
 
-/// One TCP connection to Redis: pipelined commands, replies matched in order.
-public final class RedisConnection: Sendable {
+/// One TCP connection to Redis: pipelined commands, replies matched in order by its
+/// ``RESPChannelHandler``; requests go to the handler on the event loop and the caller is
+/// resumed from there.
+package final class RedisConnection: Sendable {
     private let channel: any Channel
+    private let handler: NIOLoopBound<RESPChannelHandler>
     /// The configuration it was opened with.
-    public let configuration: RedisConfiguration
+    package let configuration: RedisConfiguration
 
-    private init(channel: any Channel, configuration: RedisConfiguration) {
+    private init(channel: any Channel, handler: NIOLoopBound<RESPChannelHandler>, configuration: RedisConfiguration) {
         self.channel = channel
+        self.handler = handler
         self.configuration = configuration
     }
 
     /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then sends
-    /// AUTH and SELECT as configured.
-    public static func connect(_ configuration: RedisConfiguration,
-                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
+    /// AUTH and SELECT as configured, then `setup` pipelined. A refusal of any of them closes
+    /// the socket and throws ``RedisError/server(_:)`` naming the endpoint (never the password).
+    package static func connect(_ configuration: RedisConfiguration, setup: [RESPCommand] = [],
+                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let endpoint = configuration.endpoint
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(.nanoseconds(Self.nanoseconds(configuration.connectTimeout)))
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(endpoint: endpoint))
                 }
             }
-        let channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
-        let connection = RedisConnection(channel: channel, configuration: configuration)
+        let connection = try await bootstrap.connect(host: configuration.host, port: configuration.port)
+            .flatMapThrowing { channel in
+                let handler: RESPChannelHandler
+                do {
+                    handler = try channel.pipeline.syncOperations.handler(type: RESPChannelHandler.self)
+                } catch {
+                    channel.close(promise: nil)
+                    throw error
+                }
+                return RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                                       configuration: configuration)
+            }.get()
         do {
-            if let password = configuration.password {
-                var auth: [RESPArgument] = ["AUTH"]
-                if let user = configuration.username { auth.append(RESPArgument(user)) }
-                auth.append(RESPArgument(password))
-                do {
-                    _ = try await connection.send(auth)
-                } catch RedisError.server(let message) {
-                    let who = configuration.username.map { " as user '\($0)'" } ?? ""
-                    throw RedisError.server("Redis at \(endpoint) refused the login\(who): \(message); "
-                        + "check the user and password in --redis or REDIS_URL")
-                }
-            }
-            if configuration.database != 0 {
-                do {
-                    _ = try await connection.send(["SELECT", RESPArgument(configuration.database)])
-                } catch RedisError.server(let message) {
-                    throw RedisError.server("Redis at \(endpoint) refused SELECT \(configuration.database): \(message); "
-                        + "check the database number at the end of the Redis URL")
-                }
-            }
+            try await connection.prepare(setup: setup)
         } catch {
             await connection.close()
             throw error
@@ -56,56 +51,66 @@ public final class RedisConnection: Sendable {
         return connection
     }
 
-    /// Whether the socket is still open.
-    public var isActive: Bool { channel.isActive }
-
-    /// Sends one command; an error reply throws ``RedisError/server(_:)``.
-    public func send(_ command: [RESPArgument]) async throws -> RESPValue {
-        let replies = try await pipeline([command])
-        if case let .error(message) = replies[0] { throw RedisError.server(message) }
-        return replies[0]
-    }
-
-    /// Sends many commands in one write; returns their replies in order (error replies are
-    /// returned as `.error` values, not thrown).
-    /// Without a reply within `timeout` (default ``RedisConfiguration/commandTimeout``) every
-    /// command of the batch fails with ``RedisError/timedOut(endpoint:command:after:)`` and the
-    /// connection is closed: a late reply would otherwise be matched to a later command.
-    public func pipeline(_ commands: [[RESPArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }
-        var buffer = channel.allocator.buffer(capacity: 64 * commands.count)
-        for command in commands { buffer.writeBytes(RESPEncoder.encodeCommand(command)) }
-        let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
-        let futures = promises.map(\.futureResult)
-        // Not awaiting the write saves a thread hop per command: a failed write fails the
-        // reply promises instead (a second completion of a promise is ignored by NIO).
+    private func prepare(setup: [RESPCommand]) async throws {
         let endpoint = configuration.endpoint
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { _ in
-            for promise in promises { promise.fail(RedisError.connectionClosed(endpoint)) }
+        if let password = configuration.password {
+            var auth = RESPCommand(capacity: 64)
+            auth.append("AUTH")
+            if let user = configuration.username { auth.append(user) }
+            auth.append(password)
+            if case let .error(message) = try await send([auth], timeout: configuration.commandTimeout)[0] {
+                let who = configuration.username.map { " as user '\($0)'" } ?? ""
+                throw RedisError.server("Redis at \(endpoint) refused the login\(who): \(message); "
+                    + "check the user and password in --redis or REDIS_URL")
+            }
         }
-        let limit = timeout ?? configuration.commandTimeout
-        let name = String(decoding: commands[0].first?.bytes ?? [], as: UTF8.self).uppercased()
-        let stalled = self.channel
-        let deadline = stalled.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(limit))) {
-            for promise in promises { promise.fail(RedisError.timedOut(endpoint: endpoint, command: name, after: limit)) }
-            stalled.close(promise: nil)
+        if configuration.database != 0 {
+            var select = RESPCommand(capacity: 32)
+            select.append("SELECT")
+            select.append(configuration.database)
+            if case let .error(message) = try await send([select], timeout: configuration.commandTimeout)[0] {
+                throw RedisError.server("Redis at \(endpoint) refused SELECT \(configuration.database): \(message); "
+                    + "check the database number at the end of the Redis URL")
+            }
         }
-        futures.last?.whenComplete { _ in deadline.cancel() }
-        channel.writeAndFlush(RedisRequest(bytes: buffer, promises: promises), promise: written)
-        var replies: [RESPValue] = []
-        replies.reserveCapacity(futures.count)
-        for future in futures { replies.append(try await future.get()) }
-        return replies
+        if !setup.isEmpty {
+            let replies = try await send(setup, timeout: configuration.commandTimeout)
+            for (command, reply) in zip(setup, replies) {
+                if case let .error(message) = reply {
+                    throw RedisError.server("Redis at \(endpoint) refused the connection setup command \(command.name): \(message)")
+                }
+            }
+        }
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds > Int64.max / 1_000_000_000 - 1 ? Int64.max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    /// Whether the socket is still open.
+    package var isActive: Bool { channel.isActive }
+
+    /// Sends commands in one write; returns their replies in order (error replies are
+    /// returned as `.error` values, not thrown). Without all replies within `timeout` every
+    /// pending command fails with ``RedisError/timedOut(endpoint:command:after:)`` and the
+    /// connection closes.
+    package func send(_ commands: [RESPCommand], timeout: Duration) async throws -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        let handler = self.handler
+        let eventLoop = channel.eventLoop
+        return try await withCheckedThrowingContinuation { continuation in
+            let request = RedisRequest(commands: commands, waiter: .continuation(continuation), timeout: timeout)
+            if eventLoop.inEventLoop {
+                handler.value.send(request)
+            } else {
+                eventLoop.execute { handler.value.send(request) }
+            }
+        }
+    }
+
+    /// Starts closing the socket without waiting.
+    package func closeSoon() {
+        channel.close(promise: nil)
     }
 
     /// Closes the socket; pending commands fail with ``RedisError/connectionClosed(_:)``.
-    public func close() async {
+    package func close() async {
         try? await channel.close()
     }
 }

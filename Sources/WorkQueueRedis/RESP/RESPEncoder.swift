@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One argument of a Redis command: raw bytes sent as a bulk string.
 public struct RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
     public var bytes: [UInt8]
@@ -8,40 +10,34 @@ public struct RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
 }
 
 /// Encodes commands as RESP arrays of bulk strings, and values in their wire form.
+/// (The hot path builds a ``RESPCommand`` instead, which writes straight into a buffer.)
 public enum RESPEncoder {
     /// The wire form of one command.
     public static func encodeCommand(_ arguments: [RESPArgument]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + arguments.reduce(0) { $0 + $1.bytes.count + 16 })
-        appendHeader(UInt8(ascii: "*"), arguments.count, to: &out)
-        for argument in arguments {
-            appendHeader(UInt8(ascii: "$"), argument.bytes.count, to: &out)
-            out += argument.bytes
-            out += [13, 10]
-        }
-        return out
+        Array(RESPCommand(arguments).encoded.readableBytesView)
     }
 
     /// The wire form of a value (used by tests and fuzzing).
     public static func encode(_ value: RESPValue) -> [UInt8] {
-        var out: [UInt8] = []
+        var out = ByteBuffer()
         encode(value, into: &out)
-        return out
+        return Array(out.readableBytesView)
     }
 
-    static func encode(_ value: RESPValue, into out: inout [UInt8]) {
+    /// Writes the wire form of a value.
+    public static func encode(_ value: RESPValue, into out: inout ByteBuffer) {
         switch value {
         case let .simpleString(string):
-            out.append(UInt8(ascii: "+")); out += Array(string.utf8); out += [13, 10]
+            out.writeInteger(UInt8(ascii: "+")); out.writeString(string); out.writeInteger(UInt16(0x0D0A))
         case let .error(string):
-            out.append(UInt8(ascii: "-")); out += Array(string.utf8); out += [13, 10]
+            out.writeInteger(UInt8(ascii: "-")); out.writeString(string); out.writeInteger(UInt16(0x0D0A))
         case let .integer(value):
             appendHeader(UInt8(ascii: ":"), value, to: &out)
         case .bulkString(nil):
             appendHeader(UInt8(ascii: "$"), -1, to: &out)
-        case let .bulkString(bytes?):
-            appendHeader(UInt8(ascii: "$"), bytes.count, to: &out)
-            out += bytes; out += [13, 10]
+        case var .bulkString(bytes?):
+            appendHeader(UInt8(ascii: "$"), bytes.readableBytes, to: &out)
+            out.writeBuffer(&bytes); out.writeInteger(UInt16(0x0D0A))
         case .array(nil):
             appendHeader(UInt8(ascii: "*"), -1, to: &out)
         case let .array(values?):
@@ -50,9 +46,9 @@ public enum RESPEncoder {
         }
     }
 
-    private static func appendHeader(_ type: UInt8, _ number: Int, to out: inout [UInt8]) {
-        out.append(type)
-        out += Array(String(number).utf8)
-        out += [13, 10]
+    private static func appendHeader(_ type: UInt8, _ number: Int, to out: inout ByteBuffer) {
+        out.writeInteger(type)
+        RESPCommand.writeDecimal(number, to: &out)
+        out.writeInteger(UInt16(0x0D0A))
     }
 }

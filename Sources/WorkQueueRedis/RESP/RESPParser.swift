@@ -1,35 +1,14 @@
-/// Why a RESP stream was rejected. The connection that produced it should be closed.
-public enum RESPParseError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// A value started with a byte that is not a RESP2 type marker.
-    case invalidTypeByte(UInt8)
-    /// A length or integer line was not a decimal integer.
-    case invalidInteger(String)
-    /// A length was negative (other than -1 for null) or above the cap.
-    case invalidLength(Int)
-    /// A bulk string's payload was not followed by CRLF, or a line had a bare CR.
-    case missingCRLF
-    /// A line (simple string, error, integer, length) grew past the cap without a CRLF.
-    case lineTooLong
-    /// Arrays were nested deeper than the cap.
-    case nestingTooDeep
-
-    public var description: String {
-        switch self {
-        case let .invalidTypeByte(byte): "RESP: unexpected type byte 0x\(String(byte, radix: 16))"
-        case let .invalidInteger(text): "RESP: '\(text)' is not an integer"
-        case let .invalidLength(length): "RESP: invalid length \(length)"
-        case .missingCRLF: "RESP: missing CRLF"
-        case .lineTooLong: "RESP: line too long"
-        case .nestingTooDeep: "RESP: arrays nested too deep"
-        }
-    }
-}
+import NIOCore
 
 /// An incremental RESP2 parser: feed it arbitrary chunks, take complete values out.
 ///
-/// A plain value type: it buffers bytes and parses only complete values, so a value split at
-/// any byte decodes exactly as if it arrived whole. Strict: it rejects unknown type bytes,
-/// malformed or absurd lengths, missing CRLFs and deep nesting with a ``RESPParseError``.
+/// It accumulates reads in one `ByteBuffer` and hands bulk strings out as slices of it (no
+/// copy). It never goes back over bytes it has examined: a line's scan resumes where the last
+/// read stopped, a bulk string's header is consumed once and only its length is remembered, and
+/// arrays under construction are kept on a stack. So a large reply arriving in small reads
+/// costs time linear in its size. Strict: it rejects unknown type bytes, malformed or absurd
+/// lengths, missing CRLFs, long lines, deep nesting and more than ``maxBufferedBytes`` held for
+/// unfinished replies with a ``RESPParseError``; after an error every call rethrows it.
 public struct RESPParser: Sendable {
     /// The largest bulk string accepted (Redis's own limit: 512 MiB).
     public static let maxBulkLength = 512 * 1024 * 1024
@@ -39,30 +18,82 @@ public struct RESPParser: Sendable {
     public static let maxDepth = 32
     /// The longest line (without CRLF) accepted.
     public static let maxLineLength = 64 * 1024
+    /// The default cap on bytes held for unfinished replies: the largest bulk string plus a margin.
+    public static let defaultMaxBufferedBytes = maxBulkLength + 1024 * 1024
 
-    private var buffer: [UInt8] = []
-    private var readIndex = 0
+    /// An array whose elements are still arriving.
+    private struct Frame: Sendable {
+        var remaining: Int
+        var elements: [RESPValue]
+    }
 
-    public init() {}
+    /// The cap on bytes held for unfinished replies (the current value's consumed part plus
+    /// everything buffered behind it).
+    public let maxBufferedBytes: Int
+    private var buffer: ByteBuffer
+    /// Arrays being filled, innermost last.
+    private var stack: [Frame] = []
+    /// The payload length of a bulk string whose header was consumed.
+    private var pendingBulkLength: Int?
+    /// How far past the reader index the current line was already scanned without a CRLF.
+    private var lineScanned = 0
+    /// Bytes consumed for the top-level value under construction.
+    private var consumedInValue = 0
+    private var failure: RESPParseError?
 
-    /// Bytes received but not yet part of a returned value.
-    public var bufferedByteCount: Int { buffer.count - readIndex }
+    /// Bytes examined one by one (line scans and terminators); bulk payloads are not scanned.
+    /// For tests: it grows linearly with the input, however it is split.
+    package private(set) var scannedByteCount = 0
 
-    /// Appends received bytes.
-    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        if readIndex > 0 && readIndex >= buffer.count / 2 {
-            buffer.removeFirst(readIndex)
-            readIndex = 0
+    public init(maxBufferedBytes: Int = RESPParser.defaultMaxBufferedBytes) {
+        self.maxBufferedBytes = maxBufferedBytes
+        buffer = ByteBuffer()
+    }
+
+    /// Bytes received but not yet part of a returned value or of the value under construction.
+    public var bufferedByteCount: Int { buffer.readableBytes }
+
+    /// Appends a received buffer (taken as it is when nothing else is buffered).
+    public mutating func feed(_ incoming: ByteBuffer) {
+        guard failure == nil else { return }
+        if buffer.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            var incoming = incoming
+            // Moving the unread tail to the front costs at most what was consumed before it.
+            if buffer.readerIndex > 0 && buffer.readerIndex >= buffer.readableBytes { buffer.discardReadBytes() }
+            buffer.writeBuffer(&incoming)
         }
-        buffer.append(contentsOf: bytes)
+        checkCap()
+    }
+
+    /// Appends received bytes (copied).
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        guard failure == nil else { return }
+        if buffer.readerIndex > 0 && buffer.readerIndex >= buffer.readableBytes { buffer.discardReadBytes() }
+        buffer.writeBytes(bytes)
+        checkCap()
+    }
+
+    private mutating func checkCap() {
+        if consumedInValue + buffer.readableBytes > maxBufferedBytes {
+            failure = .tooMuchBuffered(maxBufferedBytes)
+            buffer = ByteBuffer()
+            stack = []
+        }
     }
 
     /// The next complete value, or nil when more bytes are needed.
     public mutating func next() throws(RESPParseError) -> RESPValue? {
-        var index = readIndex
-        guard let value = try parse(at: &index, depth: 0) else { return nil }
-        readIndex = index
-        return value
+        if let failure { throw failure }
+        do {
+            return try parseNext()
+        } catch {
+            failure = error
+            buffer = ByteBuffer()
+            stack = []
+            throw error
+        }
     }
 
     /// Every complete value buffered so far.
@@ -72,77 +103,164 @@ public struct RESPParser: Sendable {
         return values
     }
 
-    private func parse(at index: inout Int, depth: Int) throws(RESPParseError) -> RESPValue? {
-        guard index < buffer.count else { return nil }
-        let type = buffer[index]
-        var cursor = index + 1
-        switch type {
-        case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "$"), UInt8(ascii: "*"):
-            break
-        default:
-            throw .invalidTypeByte(type)
-        }
-        guard let line = try readLine(at: &cursor) else { return nil }
-        switch type {
-        case UInt8(ascii: "+"):
-            index = cursor
-            return .simpleString(String(decoding: line, as: UTF8.self))
-        case UInt8(ascii: "-"):
-            index = cursor
-            return .error(String(decoding: line, as: UTF8.self))
-        case UInt8(ascii: ":"):
-            index = cursor
-            return .integer(try integer(line))
-        case UInt8(ascii: "$"):
-            let length = try integer(line)
-            if length == -1 { index = cursor; return .bulkString(nil) }
-            guard length >= 0, length <= Self.maxBulkLength else { throw .invalidLength(length) }
-            guard buffer.count - cursor >= length + 2 else {
-                // Reject a wrong terminator as soon as it is visible.
-                if buffer.count - cursor > length, buffer[cursor + length] != 13 { throw .missingCRLF }
-                return nil
+    private mutating func parseNext() throws(RESPParseError) -> RESPValue? {
+        while true {
+            var value: RESPValue
+            if let length = pendingBulkLength {
+                guard buffer.readableBytes >= length + 2 else {
+                    // Reject a wrong terminator as soon as it is visible.
+                    if buffer.readableBytes > length {
+                        scannedByteCount += 1
+                        if buffer.getInteger(at: buffer.readerIndex + length, as: UInt8.self) != 13 { throw .missingCRLF }
+                    }
+                    return nil
+                }
+                scannedByteCount += 2
+                guard buffer.getInteger(at: buffer.readerIndex + length, as: UInt16.self) == 0x0D0A else { throw .missingCRLF }
+                guard let payload = buffer.readSlice(length: length) else { return nil }
+                buffer.moveReaderIndex(forwardBy: 2)
+                consumedInValue += length + 2
+                pendingBulkLength = nil
+                value = .bulkString(payload)
+            } else {
+                guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+                switch type {
+                case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "$"), UInt8(ascii: "*"):
+                    break
+                default:
+                    throw .invalidTypeByte(type)
+                }
+                guard let lineLength = try scanLine() else { return nil }
+                // The line without its type byte and CRLF.
+                let lineStart = buffer.readerIndex + 1
+                let consumed = lineLength + 3
+                switch type {
+                case UInt8(ascii: "+"), UInt8(ascii: "-"):
+                    let text = buffer.getString(at: lineStart, length: lineLength) ?? ""
+                    value = type == UInt8(ascii: "+") ? .simpleString(text) : .error(text)
+                    consume(consumed)
+                case UInt8(ascii: ":"):
+                    value = .integer(try integer(at: lineStart, length: lineLength))
+                    consume(consumed)
+                case UInt8(ascii: "$"):
+                    let length = try integer(at: lineStart, length: lineLength)
+                    consume(consumed)
+                    if length == -1 {
+                        value = .bulkString(nil)
+                    } else {
+                        guard length >= 0, length <= Self.maxBulkLength else { throw .invalidLength(length) }
+                        pendingBulkLength = length
+                        continue
+                    }
+                default:
+                    let count = try integer(at: lineStart, length: lineLength)
+                    if count == -1 {
+                        consume(consumed)
+                        value = .array(nil)
+                    } else {
+                        guard count >= 0, count <= Self.maxArrayCount else { throw .invalidLength(count) }
+                        guard stack.count < Self.maxDepth else { throw .nestingTooDeep }
+                        consume(consumed)
+                        if count == 0 {
+                            value = .array([])
+                        } else {
+                            var elements: [RESPValue] = []
+                            elements.reserveCapacity(min(count, 1024))
+                            stack.append(Frame(remaining: count, elements: elements))
+                            continue
+                        }
+                    }
+                }
             }
-            guard buffer[cursor + length] == 13, buffer[cursor + length + 1] == 10 else { throw .missingCRLF }
-            let payload = Array(buffer[cursor..<cursor + length])
-            index = cursor + length + 2
-            return .bulkString(payload)
-        default:
-            let count = try integer(line)
-            if count == -1 { index = cursor; return .array(nil) }
-            guard count >= 0, count <= Self.maxArrayCount else { throw .invalidLength(count) }
-            guard depth < Self.maxDepth else { throw .nestingTooDeep }
-            var elements: [RESPValue] = []
-            elements.reserveCapacity(min(count, 1024))
-            for _ in 0..<count {
-                guard let element = try parse(at: &cursor, depth: depth + 1) else { return nil }
-                elements.append(element)
+            // Hand the value to the arrays waiting for it; return it once it completes the outermost.
+            while var frame = stack.popLast() {
+                frame.elements.append(value)
+                frame.remaining -= 1
+                if frame.remaining > 0 {
+                    stack.append(frame)
+                    break
+                }
+                value = .array(frame.elements)
             }
-            index = cursor
-            return .array(elements)
+            if stack.isEmpty {
+                consumedInValue = 0
+                return value
+            }
         }
     }
 
-    /// The bytes up to the next CRLF (cursor moved past it), nil if incomplete.
-    private func readLine(at cursor: inout Int) throws(RESPParseError) -> ArraySlice<UInt8>? {
-        var end = cursor
-        while end < buffer.count {
-            if buffer[end] == 13 {
-                guard end + 1 < buffer.count else { return nil }
-                guard buffer[end + 1] == 10 else { throw .missingCRLF }
-                let line = buffer[cursor..<end]
-                cursor = end + 2
-                return line
-            }
-            if buffer[end] == 10 { throw .missingCRLF }
-            end += 1
-            if end - cursor > Self.maxLineLength { throw .lineTooLong }
-        }
-        return nil
+    private mutating func consume(_ count: Int) {
+        buffer.moveReaderIndex(forwardBy: count)
+        consumedInValue += count
+        lineScanned = 0
     }
 
-    private func integer(_ line: ArraySlice<UInt8>) throws(RESPParseError) -> Int {
-        let text = String(decoding: line, as: UTF8.self)
-        guard line.count <= 20, let value = Int(text) else { throw .invalidInteger(String(text.prefix(32))) }
+    private enum LineScan {
+        case found(Int)
+        case incomplete(scanned: Int)
+        case failed(RESPParseError)
+    }
+
+    /// The length of the line after the type byte up to its CRLF, nil if the CRLF has not
+    /// arrived (the scan then resumes where it stopped on the next call).
+    private mutating func scanLine() throws(RESPParseError) -> Int? {
+        let start = max(1, lineScanned)
+        let result = buffer.withUnsafeReadableBytes { bytes -> LineScan in
+            var index = start
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == 13 {
+                    guard index + 1 < bytes.count else { return .incomplete(scanned: index) }
+                    guard bytes[index + 1] == 10 else { return .failed(.missingCRLF) }
+                    return .found(index - 1)
+                }
+                if byte == 10 { return .failed(.missingCRLF) }
+                index += 1
+                if index - 1 > Self.maxLineLength { return .failed(.lineTooLong) }
+            }
+            return .incomplete(scanned: index)
+        }
+        switch result {
+        case let .found(length):
+            scannedByteCount += length + 3 - start
+            return length
+        case let .incomplete(scanned):
+            scannedByteCount += scanned - start
+            lineScanned = scanned
+            return nil
+        case let .failed(error):
+            throw error
+        }
+    }
+
+    private func integer(at index: Int, length: Int) throws(RESPParseError) -> Int {
+        guard length <= 20, let view = buffer.viewBytes(at: index, length: length), let value = Self.decimal(view) else {
+            let text = buffer.getString(at: index, length: min(length, 32)) ?? ""
+            throw .invalidInteger(text)
+        }
+        return value
+    }
+
+    /// A decimal integer with an optional sign (as `Int(String)` reads it), nil otherwise.
+    static func decimal<Digits: Collection<UInt8>>(_ digits: Digits) -> Int? {
+        var index = digits.startIndex
+        guard index != digits.endIndex else { return nil }
+        var negative = false
+        if digits[index] == UInt8(ascii: "-") || digits[index] == UInt8(ascii: "+") {
+            negative = digits[index] == UInt8(ascii: "-")
+            index = digits.index(after: index)
+            guard index != digits.endIndex else { return nil }
+        }
+        var value = 0
+        while index != digits.endIndex {
+            let digit = Int(digits[index]) - 48
+            guard digit >= 0, digit <= 9 else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? times10.subtractingReportingOverflow(digit) : times10.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            value = next
+            index = digits.index(after: index)
+        }
         return value
     }
 }

@@ -1,4 +1,9 @@
+import NIOCore
+
 /// One RESP2 value as sent by a Redis server.
+///
+/// Bulk strings are `ByteBuffer` slices of the bytes read from the socket (no copy);
+/// equality and hashing compare their readable bytes.
 public enum RESPValue: Sendable, Hashable {
     /// `+OK`
     case simpleString(String)
@@ -7,27 +12,58 @@ public enum RESPValue: Sendable, Hashable {
     /// `:42`
     case integer(Int)
     /// `$3\r\nabc` or the null bulk string `$-1` (nil).
-    case bulkString([UInt8]?)
+    case bulkString(ByteBuffer?)
     /// `*2\r\n...` or the null array `*-1` (nil).
     case array([RESPValue]?)
+
+    /// A bulk string holding a copy of `bytes`.
+    public static func bulkString(bytes: some Collection<UInt8>) -> RESPValue {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return .bulkString(buffer)
+    }
+
+    /// A bulk string holding the UTF-8 of `string`.
+    public static func bulkString(string: String) -> RESPValue {
+        .bulkString(ByteBuffer(string: string))
+    }
 
     /// The bytes of a bulk or simple string, nil otherwise.
     public var bytes: [UInt8]? {
         switch self {
-        case let .bulkString(bytes): bytes
+        case let .bulkString(buffer?): Array(buffer.readableBytesView)
         case let .simpleString(string): Array(string.utf8)
         default: nil
         }
     }
 
+    /// The bytes of a bulk string without copying them, nil otherwise (also for the null bulk
+    /// string). A simple string is returned as a new buffer.
+    public var byteBuffer: ByteBuffer? {
+        switch self {
+        case let .bulkString(buffer): buffer
+        case let .simpleString(string): ByteBuffer(string: string)
+        default: nil
+        }
+    }
+
     /// A UTF-8 view of a bulk or simple string, nil otherwise.
-    public var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+    public var string: String? {
+        switch self {
+        case let .bulkString(buffer?): String(buffer: buffer)
+        case let .simpleString(string): string
+        default: nil
+        }
+    }
 
     /// The integer of an integer reply, or of a string holding a decimal integer.
     public var int: Int? {
         switch self {
         case let .integer(value): value
-        default: string.flatMap { Int($0) }
+        case let .bulkString(buffer?):
+            buffer.readableBytes <= 20 ? RESPParser.decimal(buffer.readableBytesView) : nil
+        case let .simpleString(string): Int(string)
+        default: nil
         }
     }
 
