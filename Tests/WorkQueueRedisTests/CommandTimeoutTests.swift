@@ -25,16 +25,17 @@ import WorkQueueRedis
         let port = Int(UInt16(bigEndian: address.sin_port))
         var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
         configuration.commandTimeout = .milliseconds(200)
-        let queue = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(2))
+        // A new connection loads the queue's scripts first, so the silence shows at connect:
+        // each attempt times out on SCRIPT, and the connect gives up within its budget,
+        // naming the endpoint and the command that got no answer.
         let started = ContinuousClock.now
         await #expect {
-            _ = try await queue.counts()
+            _ = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(2))
         } throws: { error in
-            guard case let .timedOut(endpoint, command, _)? = error as? RedisError else { return false }
-            return endpoint == "127.0.0.1:\(port)" && (command == "EVALSHA" || command == "SCRIPT")
+            guard case let .connectFailed(message)? = error as? RedisError else { return false }
+            return message.contains("127.0.0.1:\(port)") && message.contains("did not answer SCRIPT")
         }
         #expect(ContinuousClock.now - started < .seconds(5))
-        await queue.close()
     }
 
     @Test func aPausedServerTimesOutThenTheNextCommandReconnects() async throws {

@@ -70,7 +70,11 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> RedisQueue {
         guard !name.isEmpty else { throw WorkQueueError.invalidConfiguration("the queue name is empty; pass a name such as job2") }
-        let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget)
+        // Every new connection (reconnects too) loads the scripts first, in the same round trip
+        // as its login: EVALSHA then finds them, and NOSCRIPT stays for a server that was
+        // flushed or swapped behind an open connection.
+        let setup = RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) }
+        let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
         return RedisQueue(name: name, client: client, configuration: configuration, logger: logger, connectBudget: connectBudget)
     }
 
@@ -99,12 +103,30 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// Runs a script by its SHA-1, loading it when the server does not know it (first use on a
     /// server, or after a restart). A WRONGTYPE error names the key.
     func run(_ script: RedisScript, keys: [String], args: [RESPArgument]) async throws -> RESPValue {
-        let command: [RESPArgument] = ["EVALSHA", RESPArgument(script.sha1), RESPArgument(keys.count)] + keys.map { RESPArgument($0) } + args
+        var command = Self.command(script, keys: keys, capacity: args.reduce(0) { $0 + $1.bytes.count + 16 })
+        for argument in args { command.append(argument) }
+        return try await run(script, command)
+    }
+
+    /// `EVALSHA <sha1> <keys>`, ready for the script's ARGV to be appended.
+    static func command(_ script: RedisScript, keys: [String], capacity: Int) -> RESPCommand {
+        var command = RESPCommand(capacity: 64 + script.sha1.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 16 } + capacity)
+        command.append("EVALSHA")
+        command.append(script.sha1)
+        command.append(keys.count)
+        for key in keys { command.append(key) }
+        return command
+    }
+
+    /// Sends a script call built by ``command(_:keys:capacity:)``.
+    func run(_ script: RedisScript, _ command: RESPCommand) async throws -> RESPValue {
         do {
             do {
-                return try await client.send(command)
+                let reply = try await client.send(command)
+                if case let .error(message) = reply { throw RedisError.server(message) }
+                return reply
             } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
-                let replies = try await client.pipeline(RedisScript.all.map { ["SCRIPT", "LOAD", RESPArgument($0.source)] } + [command])
+                let replies = try await client.pipeline(RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) } + [command])
                 if let failed = replies.dropLast().first(where: { if case .error = $0 { true } else { false } }) {
                     throw RedisError.unexpectedReply("SCRIPT LOAD -> \(failed)")
                 }
@@ -150,18 +172,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             defer { state.next += max }
             return (state.next, max)
         }
-        let prefix = session + ":"
-        var args: [RESPArgument] = [
-            RESPArgument(Swift.max(1, Self.milliseconds(duration))), RESPArgument(max), RESPArgument(prefix),
-            RESPArgument(first), RESPArgument(maxItemBytes), RESPArgument(settlements.count),
-        ]
-        args.reserveCapacity(args.count + settlements.count * 5)
-        for settlement in settlements { Self.append(settlement, to: &args) }
+        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 128 + settlements.count * 96)
+        command.append(Swift.max(1, Self.milliseconds(duration)))
+        command.append(max)
+        command.append(session + ":")
+        command.append(first)
+        command.append(maxItemBytes)
+        command.append(settlements.count)
+        for settlement in settlements { Self.append(settlement, to: &command) }
         let reply: RESPValue
         do {
-            reply = try await run(.exchange, keys: [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts,
-                                                    keys.errors, keys.results, keys.completed, keys.retry, keys.retrySeq, keys.dead],
-                                  args: args)
+            reply = try await run(.exchange, command)
         } catch {
             if max > 0 { tokens.withLock { $0.failed = (session, first, max) } }
             throw error
@@ -203,32 +224,38 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0))
     }
 
+    /// The keys of ``RedisScript/exchange``, in its order.
+    private var exchangeKeys: [String] {
+        [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
+         keys.completed, keys.retry, keys.retrySeq, keys.dead]
+    }
+
     /// The five script arguments of one settlement (see ``RedisScript/exchange``).
-    private static func append(_ settlement: Settlement, to args: inout [RESPArgument]) {
+    private static func append(_ settlement: Settlement, to command: inout RESPCommand) {
         switch settlement {
         case let .complete(lease, result):
             let clearsAttempts = lease.attempt > 1
             let needsHash = result != nil || clearsAttempts
-            args.append("c")
-            args.append(RESPArgument(lease.token))
-            args.append(needsHash ? RESPArgument(SHA224.hex(lease.item.bytes)) : "")
-            args.append(RESPArgument(result ?? ""))
-            args.append(RESPArgument((result != nil ? "r" : "") + (clearsAttempts ? "a" : "")))
+            command.append("c")
+            command.append(lease.token)
+            command.append(needsHash ? SHA224.hex(lease.item.bytes) : "")
+            command.append(result ?? "")
+            command.append(result != nil ? (clearsAttempts ? "ra" : "r") : (clearsAttempts ? "a" : ""))
         case let .fail(lease, error, disposition):
-            args.append("f")
-            args.append(RESPArgument(lease.token))
-            args.append(RESPArgument(SHA224.hex(lease.item.bytes)))
-            args.append(RESPArgument(error))
+            command.append("f")
+            command.append(lease.token)
+            command.append(SHA224.hex(lease.item.bytes))
+            command.append(error)
             switch disposition {
-            case .deadLetter: args.append("dead")
-            case let .retry(after): args.append(RESPArgument(milliseconds(after)))
+            case .deadLetter: command.append("dead")
+            case let .retry(after): command.append(milliseconds(after))
             }
         case let .release(lease):
-            args.append("r")
-            args.append(RESPArgument(lease.token))
-            args.append("")
-            args.append("")
-            args.append("")
+            command.append("r")
+            command.append(lease.token)
+            command.append("")
+            command.append("")
+            command.append("")
         }
     }
 
