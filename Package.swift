@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WorkQueueTesting",
+            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WorkQueueTesting", "TestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -1,21 +1,10 @@
 import FactorHandler
 import Testing
+import TestSupport
 
 /// `BigUInt`, the factorizer's own big integer: checked against `UInt128` where values fit,
 /// and by identities (`q·d + r == n`, `r^k <= n < (r+1)^k`, decimal round trips) beyond.
 @Suite struct BigUIntTests {
-    /// SplitMix64: a small seeded generator, so a failure reproduces.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// A limb biased towards the edge cases of carries and of Knuth's quotient estimate.
     static func limb(_ random: inout SeededGenerator) -> UInt64 {
         switch random.next() % 8 {

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TestSupport
 @testable import WorkQueueRedis
 
 @Suite struct RESPParserTests {
@@ -47,16 +48,7 @@ import Testing
         #expect(RESPEncoder.encodeCommand(["GET", RESPArgument([0, 255])]) == Array("*2\r\n$3\r\nGET\r\n$2\r\n".utf8) + [0, 255, 13, 10])
     }
 
-    struct SeededRNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias SeededRNG = SeededGenerator
 
     func randomValue(_ rng: inout SeededRNG, depth: Int) -> RESPValue {
         let line = String((0..<Int.random(in: 0...8, using: &rng)).map { _ in Character(Unicode.Scalar(UInt8.random(in: 32...126, using: &rng))) })

@@ -15,11 +15,7 @@ public enum SHA224 {
     public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0xc105_9ed8, 0x367c_d507, 0x3070_dd17, 0xf70e_5939,
                            0xffc0_0b31, 0x6858_1511, 0x64f9_8fa7, 0xbefa_4fa4]
-        var message = bytes
-        let bitLength = UInt64(bytes.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        let message = paddedMessage(bytes)
         var w = [UInt32](repeating: 0, count: 64)
         for chunk in stride(from: 0, to: message.count, by: 64) {
             for i in 0..<16 {
@@ -64,4 +60,16 @@ public enum SHA224 {
     }
 
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+    /// `bytes` padded as SHA-1 and SHA-2 require: 0x80, zeros, then the bit length as 64-bit
+    /// big-endian, to a multiple of 64 bytes.
+    static func paddedMessage(_ bytes: [UInt8]) -> [UInt8] {
+        var message = bytes
+        let bitLength = UInt64(bytes.count) &* 8
+        message.reserveCapacity(bytes.count + 72)
+        message.append(0x80)
+        while message.count % 64 != 56 { message.append(0) }
+        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        return message
+    }
 }
