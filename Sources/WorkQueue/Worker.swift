@@ -5,7 +5,10 @@ import Synchronization
 /// The runner: leases items, runs the handler, renews leases, retries, recovers, and returns
 /// when the queue is drained or a shutdown is requested.
 ///
-/// - Each of ``WorkerOptions/concurrency`` slots loops lease → handle → complete.
+/// - One fetcher per worker settles what the slots finished and leases what they will need
+///   in one backend call per batch (``WorkQueueBackend/exchange(_:lease:session:duration:)``),
+///   and hands the items to ``WorkerOptions/concurrency`` slots through a buffer in the
+///   process, sized by ``WorkerOptions/prefetch`` or adaptively.
 /// - One heartbeat per worker renews every held lease each third of
 ///   ``WorkerOptions/leaseDuration``; a lease found lost cancels its handler, and the item is
 ///   not completed (the new owner's result counts).
@@ -13,7 +16,8 @@ import Synchronization
 ///   ``WorkerOptions/retry``'s delay, or dead-lettered with the error once
 ///   ``WorkerOptions/maxAttempts`` is reached.
 /// - Every ``WorkerOptions/recoveryInterval`` the worker returns items with expired leases
-///   (their worker died) to pending and promotes due retries. Every worker does this; no leader.
+///   (their worker died) to pending and promotes due retries; no leader (a shared backend may
+///   give each interval's pass to one worker of the fleet).
 /// - With ``WorkerOptions/exitWhenDrained``, ``run()`` returns once pending, in-flight
 ///   (anyone's) and scheduled retries are all empty; while another worker still holds an item
 ///   it keeps waiting, because that item may come back.
@@ -21,7 +25,7 @@ import Synchronization
 ///   stop leasing at once; in-flight handlers get ``WorkerOptions/shutdownGracePeriod`` to
 ///   finish, then are cancelled and their items released to pending, no attempt counted.
 public final class Worker: Service, Sendable {
-    /// The session id this worker writes into lease keys.
+    /// The session id of this worker: the prefix of its leases' tokens.
     public let session: String
 
     private let backend: any WorkQueueBackend
