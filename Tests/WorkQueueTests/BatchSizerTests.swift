@@ -1,0 +1,96 @@
+import Synchronization
+import Testing
+@testable import WorkQueue
+import WorkQueueTesting
+
+/// How many items a worker holds: fixed by `prefetch`, or adapted to handler speed, round-trip
+/// time, the lease and the queue's depth.
+@Suite struct BatchSizerTests {
+    static func sizer(_ change: (inout WorkerOptions) -> Void = { _ in }) -> BatchSizer {
+        var options = WorkerOptions()
+        change(&options)
+        return BatchSizer(options: options)
+    }
+
+    @Test func aFixedPrefetchHoldsThatManyPerSlot() {
+        let sizer = Self.sizer { $0.concurrency = 4; $0.prefetch = 3 }
+        #expect(sizer.capacity(handlerSeconds: nil, pending: 1000) == 12)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1000) == 12)
+    }
+
+    @Test func beforeAnyHandlerReturnedItHoldsOnePerSlot() {
+        #expect(Self.sizer { $0.concurrency = 3 }.capacity(handlerSeconds: nil, pending: 1_000_000) == 3)
+    }
+
+    @Test func fastHandlersGrowTheBufferUpToItsCap() {
+        var sizer = Self.sizer()
+        sizer.recordExchange(seconds: 0.001)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 256)
+        // Two round trips' worth of 100 µs items at 1 ms per call: about 20.
+        let capacity = sizer.capacity(handlerSeconds: 100e-6, pending: 1_000_000)
+        #expect((15...30).contains(capacity), "capacity \(capacity)")
+    }
+
+    @Test func slowHandlersHoldNoMoreThanTheSlotsCanStartWithinAThirdOfTheLease() {
+        var sizer = Self.sizer { $0.leaseDuration = .seconds(30) }
+        for _ in 0..<50 { sizer.recordExchange(seconds: 5) }  // a very slow queue
+        // 4 s items, 30 s leases: at most two more can start within 10 s.
+        #expect(sizer.capacity(handlerSeconds: 4, pending: 1_000_000) == 1 + 2)
+        #expect(sizer.capacity(handlerSeconds: 60, pending: 1_000_000) == 1)
+    }
+
+    @Test func theEndOfAQueueSpreadsOverTheWorkers() {
+        var sizer = Self.sizer()
+        sizer.recordExchange(seconds: 0.001)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 40) == 1 + 20)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1) == 1)
+    }
+
+    /// The runner asks for more items per call once it has seen that the handler is fast.
+    @Test func aWorkerWithAFastHandlerLeasesInBatches() async throws {
+        let queue = InMemoryQueue(items: (0..<2000).map { WorkItem("\($0)") })
+        let backend = CountingBackend(queue)
+        var options = WorkerOptions()
+        options.idlePollInterval = .milliseconds(5)
+        let worker = try Worker(backend: backend, handler: ClosureHandler { _, _ in nil }, options: options)
+        let summary = try await worker.runUntilStopped()
+        #expect(summary.completed == 2000)
+        #expect(backend.largestLease > 1, "every call leased one item")
+        #expect(backend.exchanges < 1000, "\(backend.exchanges) calls for 2000 items")
+    }
+}
+
+/// Counts the calls of the runner's hot path.
+final class CountingBackend: WorkQueueBackend, Sendable {
+    let inner: InMemoryQueue
+    private let stats = Mutex((exchanges: 0, largestLease: 0))
+    init(_ inner: InMemoryQueue) { self.inner = inner }
+    var exchanges: Int { stats.withLock { $0.exchanges } }
+    var largestLease: Int { stats.withLock { $0.largestLease } }
+
+    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        let result = try await inner.exchange(settlements, lease: max, session: session, duration: duration)
+        stats.withLock {
+            $0.exchanges += 1
+            $0.largestLease = Swift.max($0.largestLease, result.leases.count)
+        }
+        return result
+    }
+
+    func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
+    func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+        try await inner.lease(max: max, session: session, duration: duration)
+    }
+    func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
+    func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] { try await inner.renew(leases, duration: duration) }
+    func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome { try await inner.complete(lease, result: result) }
+    func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
+        try await inner.fail(lease, error: error, disposition: disposition)
+    }
+    func release(_ lease: Lease) async throws -> SettleOutcome { try await inner.release(lease) }
+    func counts() async throws -> QueueCounts { try await inner.counts() }
+    func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+        try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
+    }
+    func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
+}
