@@ -106,6 +106,25 @@ import WorkQueue
         }
     }
 
+    /// The take reads attempts from `NAME:retried`, which holds only items that failed or
+    /// were recovered and are still alive: a dead letter does not make every later take look.
+    @Test func attemptsOfLiveRetriesAreReadByTheTakeAndDeadLettersLeaveNoTrace() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue(["poison", "flaky"])
+            let first = try await queue.lease(max: 2, session: "s", duration: .seconds(30))
+            #expect(try await queue.fail(first[0], error: "bad", disposition: .deadLetter) == .settled)
+            #expect(try await queue.fail(first[1], error: "once", disposition: .retry(after: .zero)) == .settled)
+            #expect(try await server.cli("hkeys", "q:retried") == "flaky")
+            let again = try #require(try await queue.lease(max: 1, session: "s", duration: .seconds(30)).first)
+            #expect(again.item == "flaky" && again.attempt == 2)
+            #expect(try await queue.complete(again, result: nil) == .settled)
+            #expect(try await server.cli("hlen", "q:retried") == "0")
+            #expect(try await queue.deadLetters().first?.attempts == 1)
+            await queue.close()
+        }
+    }
+
     @Test func anItemAboveTheSizeLimitIsDeadLetteredWithoutReachingAWorker() async throws {
         try await LocalRedis.with { server in
             let queue = try await Self.connect(server)

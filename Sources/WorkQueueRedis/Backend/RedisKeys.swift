@@ -10,6 +10,10 @@ struct RedisKeys: Sendable {
     let leaseItems: String
     /// `NAME:attempts`: SHA-224 hex of an item -> failed or abandoned attempts (hash).
     let attempts: String
+    /// `NAME:retried`: item bytes -> attempts so far, for the items that failed or were
+    /// recovered and are pending, scheduled or taken again (not dead): the take reads an
+    /// item's attempts from it without hashing the item (hash).
+    let retried: String
     /// `NAME:errors`: SHA-224 hex -> the last error (hash).
     let errors: String
     /// `NAME:results`: SHA-224 hex -> the result a handler returned (hash).
@@ -37,6 +41,7 @@ struct RedisKeys: Sendable {
         leaseItems = name + ":lease-items"
         attempts = name + ":attempts"
         errors = name + ":errors"
+        retried = name + ":retried"
         results = name + ":results"
         completed = name + ":completed"
         retry = name + ":retry"
@@ -52,7 +57,7 @@ struct RedisKeys: Sendable {
 
     /// Every key of ours with the type it must hold.
     var typed: [(key: String, type: String)] {
-        [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"),
+        [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash")]
     }

@@ -24,7 +24,7 @@ extension RedisQueue {
     public func retryDeadLetters() async throws -> Int {
         let items = try await deadItems()
         guard !items.isEmpty else { return 0 }
-        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors],
+        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried],
                                   args: [RESPArgument(items.count)] + Set(items.map { SHA224.hex($0) }).map { RESPArgument($0) })
         return reply.int ?? 0
     }

@@ -33,7 +33,7 @@ extension RedisQueue {
                 args.append(RESPArgument(SHA224.hex(item)))
             }
             let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
-                                                               keys.attempts, keys.errors], args: args)
+                                                               keys.attempts, keys.errors, keys.retried], args: args)
             let counts = reply.array?.compactMap(\.int) ?? []
             report.requeued += counts.first ?? 0
             report.deadLettered += counts.dropFirst().first ?? 0
@@ -112,7 +112,7 @@ extension RedisQueue {
                 let reply = try await run(
                     .recoverOrphan,
                     keys: [keys.processing, keys.tutorialLeasePrefix + hash, keys.leaseItems, keys.attempts, keys.errors,
-                           keys.pending, keys.dead, keys.orphans],
+                           keys.pending, keys.dead, keys.orphans, keys.retried],
                     args: [RESPArgument(item), RESPArgument(hash), RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError), grace])
                 switch reply.int {
                 case 1: report.requeued += 1

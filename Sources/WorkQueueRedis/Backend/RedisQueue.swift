@@ -187,8 +187,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             if max > 0 { tokens.withLock { $0.failed = (session, first, max) } }
             throw error
         }
-        guard let parts = reply.array, parts.count == 5, let outcomes = parts[0].array, let taken = parts[1].array,
-              taken.count % 2 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
+        guard let parts = reply.array, parts.count == 4, let outcomes = parts[0].array, let taken = parts[1].array,
+              taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
         if faultInjection.dropConnectionAfterTake && !taken.isEmpty {
@@ -204,19 +204,12 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 """, metadata: ["queue": "\(name)"])
         }
         var leases: [Lease] = []
-        leases.reserveCapacity(taken.count / 2)
-        for index in stride(from: 0, to: taken.count, by: 2) {
-            guard let token = taken[index].string, let bytes = taken[index + 1].bytes else {
+        leases.reserveCapacity(taken.count / 3)
+        for index in stride(from: 0, to: taken.count, by: 3) {
+            guard let token = taken[index].string, let bytes = taken[index + 1].bytes, let attempts = taken[index + 2].int else {
                 throw RedisError.unexpectedReply("exchange item -> \(taken[index])")
             }
-            leases.append(Lease(item: WorkItem(bytes), session: session, attempt: 1, token: token))
-        }
-        if parts[4].int == 1 && !leases.isEmpty {
-            // Some items have failed before: read their attempts (rare; one more round trip).
-            let replies = try await client.pipeline(leases.map { ["HGET", RESPArgument(keys.attempts), RESPArgument(SHA224.hex($0.item.bytes))] })
-            leases = zip(leases, replies).map { lease, reply in
-                Lease(item: lease.item, session: lease.session, attempt: (reply.int ?? 0) + 1, token: lease.token)
-            }
+            leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token))
         }
         return ExchangeResult(
             outcomes: outcomes.map { $0.int == 1 ? .settled : .leaseLost },
@@ -227,7 +220,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// The keys of ``RedisScript/exchange``, in its order.
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
-         keys.completed, keys.retry, keys.retrySeq, keys.dead]
+         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried]
     }
 
     /// The five script arguments of one settlement (see ``RedisScript/exchange``).

@@ -3,15 +3,16 @@ extension RedisScript {
     ///
     /// KEYS: 1 pending, 2 processing, 3 leases (zset token -> deadline ms), 4 lease items
     /// (hash token -> item), 5 attempts, 6 errors, 7 results, 8 completed, 9 retry,
-    /// 10 retry seq, 11 dead.
+    /// 10 retry seq, 11 dead, 12 retried (hash item -> attempts, for items that failed or were
+    /// recovered and are not dead: read per taken item only while it is not empty).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 number of settlements S, then five per settlement:
     /// kind (`c` complete, `f` fail, `r` release), token, item SHA-224 hex (or empty), text
     /// (the result, or the error), extra (complete: `r` stores the result, `a` clears attempts
     /// and errors; fail: `dead`, or the retry delay in ms).
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item,
-    /// ...), sizes of items dead-lettered for their size, { pending, processing, scheduled },
-    /// 1 when any item has failed attempts recorded (the caller then reads them) }.
+    /// attempts so far, ...), sizes of items dead-lettered for their size,
+    /// { pending, processing, scheduled } }.
     ///
     /// Nothing here reads an item's bytes: items are moved, stored and compared by Redis
     /// itself; hashes come from the caller. A call whose first token already exists was a
@@ -24,7 +25,8 @@ local pendingLen = redis.call('LLEN', KEYS[1])
 redis.call('LLEN', KEYS[2])
 redis.call('ZCARD', KEYS[3])
 redis.call('HLEN', KEYS[4])
-local tracked = redis.call('HLEN', KEYS[5]) > 0
+redis.call('HLEN', KEYS[5])
+local retried = redis.call('HLEN', KEYS[12]) > 0
 local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
 
@@ -42,13 +44,17 @@ if max > 0 then
       if items[i] then
         taken[#taken + 1] = tokens[i]
         taken[#taken + 1] = items[i]
+        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], items[i]) or '0') or 0
       end
     end
   else
     if redis.call('LLEN', KEYS[1]) == 0 and scheduled > 0 then
       local due = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 1000)
       for _, m in ipairs(due) do redis.call('RPUSH', KEYS[1], string.sub(m, 18)) end
-      if #due > 0 then redis.call('ZREM', KEYS[9], unpack(due)) end
+      if #due > 0 then
+        redis.call('ZREM', KEYS[9], unpack(due))
+        retried = true
+      end
     end
     local deadline = now + tonumber(ARGV[1])
     local limit = tonumber(ARGV[5])
@@ -70,6 +76,7 @@ if max > 0 then
         records[#records + 1] = item
         taken[#taken + 1] = token
         taken[#taken + 1] = item
+        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
       end
     end
     if k > 0 then
@@ -104,9 +111,10 @@ if #completes > 0 then
         results[#results + 1] = ARGV[a + 2]
         results[#results + 1] = ARGV[a + 3]
       end
-      if tracked and string.find(extra, 'a', 1, true) then
+      if string.find(extra, 'a', 1, true) then
         redis.call('HDEL', KEYS[5], ARGV[a + 2])
         redis.call('HDEL', KEYS[6], ARGV[a + 2])
+        redis.call('HDEL', KEYS[12], item)
       end
     else
       outcomes[i + 1] = 0
@@ -130,16 +138,17 @@ for i = 0, n - 1 do
       if kind == 'r' then
         redis.call('LPUSH', KEYS[1], item)
       else
-        redis.call('HINCRBY', KEYS[5], ARGV[a + 2], 1)
+        local attempts = redis.call('HINCRBY', KEYS[5], ARGV[a + 2], 1)
         redis.call('HSET', KEYS[6], ARGV[a + 2], ARGV[a + 3])
         if ARGV[a + 4] == 'dead' then
           redis.call('RPUSH', KEYS[11], item)
+          redis.call('HDEL', KEYS[12], item)
         else
+          redis.call('HSET', KEYS[12], item, attempts)
           local seq = redis.call('INCR', KEYS[10])
           redis.call('ZADD', KEYS[9], now + tonumber(ARGV[a + 4]), string.format('%016x', seq) .. ':' .. item)
           scheduled = scheduled + 1
         end
-        tracked = true
       end
       outcomes[i + 1] = 1
     else
@@ -149,7 +158,6 @@ for i = 0, n - 1 do
 end
 
 return { outcomes, taken, oversize,
-         { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[9]) },
-         tracked and 1 or 0 }
+         { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[9]) } }
 """#)
 }

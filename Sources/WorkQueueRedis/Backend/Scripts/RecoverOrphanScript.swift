@@ -4,7 +4,8 @@ extension RedisScript {
     /// for the grace period (a tutorial worker writes its lease a moment after its take).
     ///
     /// KEYS: 1 processing, 2 the item's `rediswq.py` lease key, 3 lease items, 4 attempts,
-    /// 5 errors, 6 pending, 7 dead, 8 orphans (hash SHA-224 -> ms first seen leaseless).
+    /// 5 errors, 6 pending, 7 dead, 8 orphans (hash SHA-224 -> ms first seen leaseless),
+    /// 9 retried (item -> attempts).
     /// ARGV: 1 item, 2 its SHA-224 hex, 3 max attempts, 4 error text (`%d` = attempts),
     /// 5 grace ms.
     /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
@@ -38,9 +39,11 @@ local n = redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
 if n >= tonumber(ARGV[3]) then
   redis.call('RPUSH', KEYS[7], ARGV[1])
   redis.call('HSET', KEYS[5], ARGV[2], string.format(ARGV[4], n))
+  redis.call('HDEL', KEYS[9], ARGV[1])
   return 2
 end
 redis.call('RPUSH', KEYS[6], ARGV[1])
+redis.call('HSET', KEYS[9], ARGV[1], n)
 return 1
 """#)
 }

@@ -2,7 +2,8 @@ extension RedisScript {
     /// Recovery, second step: returns the items of leases that are still expired to pending
     /// (or to the dead letters once their attempts run out), counting an attempt.
     ///
-    /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors.
+    /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors,
+    /// 8 retried (item -> attempts).
     /// ARGV: 1 max attempts, 2 error text (`%d` = attempts), then token, item SHA-224 hex, ...
     /// Returns { requeued, dead-lettered }.
     static let requeueExpired = RedisScript(name: "requeue-expired", source: #"""
@@ -22,9 +23,11 @@ for i = 3, #ARGV, 2 do
       if n >= max then
         redis.call('RPUSH', KEYS[5], item)
         redis.call('HSET', KEYS[7], sha, string.format(ARGV[2], n))
+        redis.call('HDEL', KEYS[8], item)
         dead = dead + 1
       else
         redis.call('RPUSH', KEYS[4], item)
+        redis.call('HSET', KEYS[8], item, n)
         requeued = requeued + 1
       end
     end
