@@ -44,12 +44,13 @@ import WorkQueueRedis
         configuration.commandTimeout = .milliseconds(300)
         let queue = try await RedisQueue.connect(name: "q", configuration: configuration)
         try await queue.enqueue(["a"])
-        // Pause the server for 1.5 s from another client, then ask. The timed-out RPUSH may
-        // still run once the server wakes (at-least-once), so only "a" is certain.
-        let pauser = Task { try await redis.cli("DEBUG", "SLEEP", "1.5") }
-        try await Task.sleep(for: .milliseconds(200))
+        // Pause every client's commands for 1.5 s (CLIENT PAUSE returns at once, so the pause
+        // is in force when the next line runs, however loaded the machine), then ask. The
+        // timed-out RPUSH may still run once the pause ends (at-least-once), so only "a" is
+        // certain.
+        try await redis.cli("CLIENT", "PAUSE", "1500", "ALL")
         await #expect(throws: RedisError.self) { _ = try await queue.enqueue(["b"]) }
-        _ = try await pauser.value
+        try await Task.sleep(for: .milliseconds(1600))
         #expect(try await queue.counts().pending >= 1)
         await queue.close()
         await redis.stop()

@@ -46,7 +46,8 @@ import WorkQueueTesting
         #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1) == 1)
     }
 
-    /// The runner asks for more items per call once it has seen that the handler is fast.
+    /// The runner asks for more items per call once it has seen that the handler is fast next
+    /// to a round trip (here 2 ms per call, as a loaded network might take).
     @Test func aWorkerWithAFastHandlerLeasesInBatches() async throws {
         let queue = InMemoryQueue(items: (0..<2000).map { WorkItem("\($0)") })
         let backend = CountingBackend(queue)
@@ -69,6 +70,7 @@ final class CountingBackend: WorkQueueBackend, Sendable {
     var largestLease: Int { stats.withLock { $0.largestLease } }
 
     func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        try await Task.sleep(for: .milliseconds(2))
         let result = try await inner.exchange(settlements, lease: max, session: session, duration: duration)
         stats.withLock {
             $0.exchanges += 1
