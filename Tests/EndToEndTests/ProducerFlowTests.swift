@@ -110,6 +110,23 @@ import TestSupport
         }
     }
 
+    @Test func sigtermEndsAKeepOpenPushWith143AndRemovesItsMark() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let feed = try Feed(wq.directory.file("feed"))
+            let producer = try wq.start(["push", "--queue", "t", "--keep-open", "--file", feed.path])
+            feed.send("a")
+            for _ in 0..<500 where try await redis.cli("llen", "t") != "1" {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await redis.cli("exists", "t:open") == "1")
+            producer.send(SIGTERM)
+            #expect(try await producer.wait(timeout: .seconds(10)) == .exited(143), "\(producer.stderr)")
+            #expect(try await redis.cli("exists", "t:open") == "0")
+            feed.close()
+        }
+    }
+
     @Test func aPushAfterTheJobDrainedIsRefusedWith78UnlessReopened() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)
