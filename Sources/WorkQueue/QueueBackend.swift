@@ -188,6 +188,12 @@ public protocol WorkQueueBackend: Sendable {
     /// one less than `interval` ago, so its cost does not grow with the number of workers.
     /// The default always runs both.
     func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport?
+
+    /// The runner's exit-0 decision, made once the counts it saw were drained: true when the
+    /// queue is drained now and may be left for good. A backend with producer marks checks
+    /// them in the same atomic step (a queue still being filled is not drained) and records
+    /// that it drained. The default answers ``counts()``'s ``QueueCounts/isDrained``.
+    func finishIfDrained(session: String) async throws -> Bool
 }
 
 extension WorkQueueBackend {
@@ -210,6 +216,10 @@ extension WorkQueueBackend {
             }
         }
         return ExchangeResult(outcomes: outcomes, leases: leases, counts: try await counts())
+    }
+
+    public func finishIfDrained(session: String) async throws -> Bool {
+        try await counts().isDrained
     }
 
     public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {

@@ -175,7 +175,10 @@ public final class Worker: Service, Sendable {
             if (snapshot.done == 0 && demand == 0 && unstarted.isEmpty) || !worthACall {
                 if stopping && snapshot.running == 0 && snapshot.done == 0 { return }
                 if queueEmpty && snapshot.running == 0 && snapshot.buffered == 0 && snapshot.done == 0 {
-                    if let counts, counts.isDrained, options.exitWhenDrained {
+                    // The final check is the backend's, atomic with its producer marks: a
+                    // queue still being filled is not drained, and the fetcher looks again.
+                    if let counts, counts.isDrained, options.exitWhenDrained,
+                       try await retrying("drain check", { try await self.backend.finishIfDrained(session: self.session) }) {
                         logger.debug("queue drained")
                         _ = dispatcher.close()
                         return

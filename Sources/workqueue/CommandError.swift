@@ -1,3 +1,5 @@
+import WorkQueueRedis
+
 /// A fatal error of the command line; the description is what the user reads (after
 /// `Error: `) and says what to fix.
 enum CommandError: Error, CustomStringConvertible {
@@ -13,6 +15,11 @@ enum CommandError: Error, CustomStringConvertible {
     case nothingToPush
     /// A file could not be read.
     case unreadable(path: String, reason: String)
+    /// A push or open into a queue whose workers found it drained and exited (`NAME:drained`).
+    case queueDrained(String)
+    /// Redis refused the connection's setup (login, SELECT, SCRIPT LOAD): a configuration
+    /// error, not an outage. The description is the server's.
+    case refused(RedisError)
 
     var description: String {
         switch self {
@@ -29,6 +36,12 @@ enum CommandError: Error, CustomStringConvertible {
             "nothing to push: give items as arguments, --file PATH (one item per line), or - to read standard input"
         case let .unreadable(path, reason):
             "cannot read '\(path)': \(reason)"
+        case let .queueDrained(name):
+            "queue '\(name)' was drained and the Job's workers have exited (\(name):drained is set): items pushed now "
+                + "would wait with no worker to take them. Use a new queue name for a new Job, or pass --reopen to clear "
+                + "the marker and push anyway (then start workers for them)"
+        case let .refused(error):
+            error.description
         }
     }
 }

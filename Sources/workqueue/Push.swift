@@ -1,8 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 import WorkQueue
 
 /// `workqueue push`: appends items to the tail of a queue.
@@ -12,7 +9,17 @@ struct Push: AsyncParsableCommand {
         discussion: """
             Items come from the arguments, from --file PATH, or from standard input with `-`: \
             one item per line, the line's raw bytes without its newline (a trailing CR is \
-            dropped too); empty lines are skipped.
+            dropped too); empty lines are skipped. Lines are pushed as they arrive, so a \
+            producer can stream for minutes.
+
+            With --keep-open the queue is marked open (NAME:open, with a TTL refreshed every \
+            third of it) for as long as the push runs: workers wait instead of exiting when \
+            they find it empty. The mark is removed when the push ends, also on an error or \
+            SIGTERM; a producer killed outright holds the workers until the TTL passes.
+
+            A queue whose workers found it drained and exited (NAME:drained) is refused with \
+            exit status 78, since nothing would take the items; --reopen clears the marker \
+            and pushes anyway.
             """
     )
 
@@ -21,42 +28,82 @@ struct Push: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read items from this file, one per line.", valueName: "path"))
     var file: String?
 
+    @Flag(name: .customLong("keep-open"), help: "Mark the queue open while pushing, so that workers wait for the rest.")
+    var keepOpen = false
+
+    @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
+        "With --keep-open: the open mark's TTL, refreshed every third of it (default 30).", valueName: "seconds"))
+    var ttlSeconds: Double = 30
+
+    @Flag(help: "Push even if the queue was drained and its workers exited (deletes NAME:drained).")
+    var reopen = false
+
     @Argument(help: "Items to push; `-` reads items from standard input, one per line.")
     var items: [String] = []
 
     /// Items per RPUSH.
     static let chunk = 1000
 
+    func validate() throws {
+        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
+            throw ValidationError("--ttl-seconds must be between 1 and 86400")
+        }
+    }
+
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
-        var batch: [WorkItem] = []
+        guard !items.isEmpty || file != nil else { throw CommandError.nothingToPush }
+        let name = try common.queueName(settings)
+        // Opened before connecting: a missing file fails before anything is pushed.
+        let fileSource = try file.map { try LineSource(path: $0) }
+        if keepOpen { TerminationSignal.install() }
+        let pushed = try await withQueue(common, settings, logger: logger) { queue in
+            let producer = Producer(queue: queue, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen)
+            do {
+                try await producer.begin(reopen: reopen)
+                let count = try await pushAll(producer, file: fileSource)
+                try await producer.end()
+                return count
+            } catch {
+                try? await producer.end()
+                throw error
+            }
+        }
+        guard pushed > 0 else { throw CommandError.nothingToPush }
+        StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name)")
+    }
+
+    /// Pushes the arguments in order (`-` streams standard input at its place), then the file.
+    private func pushAll(_ producer: Producer, file: LineSource?) async throws -> Int {
+        var total = 0
+        var literal: [WorkItem] = []
         for argument in items {
             if argument == "-" {
-                batch += Self.lines(try Self.readStandardInput())
+                try await producer.push(literal, chunk: Self.chunk)
+                total += literal.count
+                literal = []
+                total += try await stream(LineSource(), to: producer)
             } else {
-                batch.append(WorkItem(argument))
+                literal.append(WorkItem(argument))
             }
         }
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                let reason = FileManager.default.fileExists(atPath: file) ? "permission denied or not a regular file" : "no such file"
-                throw CommandError.unreadable(path: file, reason: reason)
-            }
-            batch += Self.lines(data)
+        try await producer.push(literal, chunk: Self.chunk)
+        total += literal.count
+        if let file { total += try await stream(file, to: producer) }
+        return total
+    }
+
+    /// Pushes lines as they arrive, refreshing the open mark meanwhile; stops with 143 on
+    /// SIGTERM/SIGINT (the caller removes the mark).
+    private func stream(_ source: LineSource, to producer: Producer) async throws -> Int {
+        var total = 0
+        while let lines = try source.next(timeoutMilliseconds: producer.millisecondsUntilRefresh) {
+            if keepOpen && TerminationSignal.isFired { throw ExitCode(ExitStatus.stopped) }
+            try await producer.push(lines, chunk: Self.chunk)
+            total += lines.count
         }
-        guard !batch.isEmpty else { throw CommandError.nothingToPush }
-        let name = try common.queueName(settings)
-        let pushed = try await withQueue(common, settings, logger: logger) { queue in
-            var start = 0
-            while start < batch.count {
-                let end = min(start + Self.chunk, batch.count)
-                try await queue.enqueue(Array(batch[start..<end]))
-                start = end
-            }
-            return batch.count
-        }
-        StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name)")
+        return total
     }
 
     /// Splits on LF, drops a trailing CR from each line and skips empty lines.
@@ -65,21 +112,6 @@ struct Push: AsyncParsableCommand {
             var bytes = Array(line)
             if bytes.last == 0x0D { bytes.removeLast() }
             return bytes.isEmpty ? nil : WorkItem(bytes)
-        }
-    }
-
-    /// Everything on standard input, read with read(2) (no Foundation `FileHandle`).
-    static func readStandardInput() throws -> Data {
-        var data = Data()
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count == 0 { return data }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CommandError.unreadable(path: "standard input", reason: "read failed with errno \(errno)")
-            }
-            data.append(contentsOf: chunk[0..<count])
         }
     }
 }

@@ -55,7 +55,14 @@ struct QueueOptions: ParsableArguments {
         let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
             ?? .seconds(30)
         logger.debug("connecting", metadata: ["redis": "\(configuration)", "queue": "\(name)"])
-        let queue = try await RedisQueue.connect(name: name, configuration: configuration, logger: logger, connectBudget: budget)
+        let queue: RedisQueue
+        do {
+            queue = try await RedisQueue.connect(name: name, configuration: configuration, logger: logger, connectBudget: budget)
+        } catch let error as RedisError {
+            // A server that answers but refuses the login, SELECT or SCRIPT LOAD will refuse again.
+            if case .server = error { throw CommandError.refused(error) }
+            throw error
+        }
         do {
             try await queue.validateKeyTypes()
         } catch {

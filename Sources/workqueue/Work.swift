@@ -13,11 +13,19 @@ struct Work: AsyncParsableCommand {
         discussion: """
             stdout carries the Kubernetes tutorial's lines (`Worker with sessionID: <id>`, \
             `Initial queue state: empty=<True|False>`, what the handler prints, `Queue empty, \
-            exiting`); diagnostics go to stderr. Exit status: 0 when the queue is drained (pending, \
-            in-flight anywhere and scheduled retries all empty); 143 when SIGTERM or SIGINT \
-            stopped the worker first (its in-flight items were finished within the grace period \
-            or released to pending), so a Job never counts an interrupted pod as a success; 1 on \
-            a fatal error; 64 on a bad flag.
+            exiting`); diagnostics go to stderr. A queue marked open by a producer (push \
+            --keep-open, open) is waited on until it is closed or its mark expires.
+
+            Exit status: 0 when the queue is drained (pending, in-flight anywhere and scheduled \
+            retries all empty, and no producer holds it open; NAME:drained is then set); 143 \
+            when SIGTERM or SIGINT stopped the worker first (its in-flight items were finished \
+            within the grace period or released to pending), so a Job never counts an \
+            interrupted pod as a success; 1 when a transient outage outlasted its budget (Redis \
+            unreachable within --connect-timeout at start, or failing mid-run for longer than \
+            --backend-retry-seconds); 64 on a bad flag or variable; 78 on a permanent \
+            configuration error (an unknown handler, a plugin that will not load, a bad handler \
+            option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
+            command with NOPERM). A Job should fail at once on 64 and 78.
 
             Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \

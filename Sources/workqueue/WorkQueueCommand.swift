@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `workqueue`: the worker and its queue tools.
 @main
@@ -9,8 +12,31 @@ struct WorkQueueCommand: AsyncParsableCommand {
         discussion: """
             Every flag also reads an environment variable (the flag wins), so a Kubernetes \
             manifest can configure the worker with env only. Run `workqueue help <command>` \
-            for each command's variables.
+            for each command's variables. Exit status (every command): 0 done (`work`: the \
+            queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
+            variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT.
             """,
-        subcommands: [Work.self, Push.self, Status.self, Dead.self, Reap.self, Handlers.self]
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dead.self, Reap.self, Handlers.self]
     )
+
+    /// ArgumentParser's `main`, with our errors mapped to their exit status by ``ExitStatus``
+    /// (the message stays `Error: ...`).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard let code = ExitStatus.code(for: error) else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                var line = Array((message + "\n").utf8)
+                _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            }
+            exit(withError: ExitCode(code))
+        }
+    }
 }

@@ -8,9 +8,38 @@ import TestSupport
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
+    /// The manifests that run the worker.
+    static let workerManifests = ["job.yaml", "job-recommended.yaml", "keda-scaledjob.yaml"]
+
+    static func manifest(_ file: String) throws -> String {
+        try String(contentsOf: repository.appendingPathComponent("deploy/kubernetes/" + file), encoding: .utf8)
+    }
+
+    /// The value of the first `key: value` line (trimmed, quotes dropped), or nil.
+    static func value(of key: String, in text: String) -> String? {
+        for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where line.hasPrefix(key + ": ") {
+            return String(line.dropFirst(key.count + 2)).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }
+        return nil
+    }
+
+    /// The README's exit status table: code -> whether it is permanent (the `permanent` column
+    /// says yes). Rows are `| 64 | ... | yes |` under the heading `### Exit status`.
+    static func exitStatusTable(_ readme: String) -> [Int32: Bool]? {
+        guard let start = readme.range(of: "### Exit status") else { return nil }
+        var table: [Int32: Bool] = [:]
+        for line in readme[start.upperBound...].split(separator: "\n") {
+            if line.hasPrefix("#") { break }
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard line.hasPrefix("|"), let first = cells.first, let code = Int32(first), let last = cells.last else { continue }
+            table[code] = last == "yes"
+        }
+        return table.isEmpty ? nil : table
+    }
+
     /// `name: X` / `value: Y` pairs of the Job's container env, in order.
-    static func jobEnvironment() throws -> [(String, String)] {
-        let text = try String(contentsOf: repository.appendingPathComponent("deploy/kubernetes/job.yaml"), encoding: .utf8)
+    static func jobEnvironment(_ file: String = "job.yaml") throws -> [(String, String)] {
+        let text = try manifest(file)
         var pairs: [(String, String)] = []
         var name: String?
         for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -25,13 +54,16 @@ import TestSupport
     }
 
     @Test func everyVariableTheJobSetsIsOneTheWorkerReads() async throws {
-        let environment = try Self.jobEnvironment()
-        #expect(environment.map(\.0).contains("WORKQUEUE_QUEUE"))
         let directory = try TemporaryDirectory()
         let (help, _) = try await ChildProcess.run(try Workqueue.executable(), ["work", "--help"], directory: directory.path, label: "help")
         let documented = help.stdout.replacingOccurrences(of: "\n", with: " ")
-        for (name, _) in environment {
-            #expect(documented.contains(name), "job.yaml sets \(name), which `workqueue work` does not read")
+        for file in Self.workerManifests {
+            let environment = try Self.jobEnvironment(file)
+            #expect(environment.map(\.0).contains("WORKQUEUE_QUEUE"), "\(file)")
+            for (name, _) in environment {
+                #expect(documented.contains(name), "\(file) sets \(name), which `workqueue work` does not read")
+            }
+            #expect(try Self.manifest(file).contains(#"args: ["work"]"#), "\(file)")
         }
         let yaml = try String(contentsOf: Self.repository.appendingPathComponent("deploy/kubernetes/job.yaml"), encoding: .utf8)
         #expect(yaml.contains(#"args: ["work"]"#))
@@ -55,5 +87,52 @@ import TestSupport
             #expect(termination == .exited(0), "\(worker.stderr)")
             #expect(worker.stdoutLines.filter { $0.hasPrefix("Working on ") }.count == 9)
         }
+    }
+
+    @Test func theRecommendedJobFailsAtOnceOnExactlyThePermanentCodes() throws {
+        let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let table = try #require(Self.exitStatusTable(readme))
+        let permanent = Set(table.filter { $0.value }.keys)
+        #expect(permanent == ExitStatusTests.permanent)
+        for file in ["job-recommended.yaml", "keda-scaledjob.yaml"] {
+            let yaml = try Self.manifest(file)
+            let values = try #require(Self.value(of: "values", in: yaml), "\(file) has no onExitCodes values")
+            let codes = Set(values.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",")
+                .compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) })
+            #expect(codes == permanent, "\(file): FailJob on \(codes), the README's permanent codes are \(permanent)")
+            #expect(Self.value(of: "operator", in: yaml) == "In", "\(file)")
+            #expect(Self.value(of: "containerName", in: yaml) == "c", "\(file)")
+            #expect(Self.value(of: "- action", in: yaml) == "FailJob", "\(file)")
+            #expect(yaml.contains("- action: Ignore") && yaml.contains("type: DisruptionTarget"), "\(file)")
+            #expect(Self.value(of: "restartPolicy", in: yaml) == "Never", "\(file)")
+            let environment = Dictionary(try Self.jobEnvironment(file), uniquingKeysWith: { $1 })
+            let grace = try #require(Double(environment["WORKQUEUE_SHUTDOWN_GRACE_SECONDS"] ?? ""), "\(file)")
+            let termination = try #require(Double(Self.value(of: "terminationGracePeriodSeconds", in: yaml) ?? ""), "\(file)")
+            #expect(termination > grace, "\(file): Kubernetes would SIGKILL the worker within its own grace period")
+        }
+        let recommended = try Self.manifest("job-recommended.yaml")
+        #expect(Self.value(of: "podReplacementPolicy", in: recommended) == "Failed")
+        #expect(Self.value(of: "backoffLimit", in: recommended).flatMap { Int($0) } != nil)
+        let tutorial = try Self.manifest("job.yaml")
+        #expect(Self.value(of: "restartPolicy", in: tutorial) == "OnFailure")
+        #expect(Self.value(of: "parallelism", in: tutorial) == "2")
+        #expect(Self.value(of: "completions", in: tutorial) == nil)
+    }
+
+    @Test func theScaledJobScalesOnTheJobsQueue() throws {
+        let yaml = try Self.manifest("keda-scaledjob.yaml")
+        #expect(Self.value(of: "apiVersion", in: yaml) == "keda.sh/v1alpha1")
+        #expect(Self.value(of: "kind", in: yaml) == "ScaledJob")
+        #expect(Self.value(of: "strategy", in: yaml) == "accurate")
+        #expect(yaml.contains("- type: redis"))
+        let queue = Dictionary(try Self.jobEnvironment("keda-scaledjob.yaml"), uniquingKeysWith: { $1 })["WORKQUEUE_QUEUE"]
+        #expect(Self.value(of: "listName", in: yaml) == queue)
+        #expect(queue == Dictionary(try Self.jobEnvironment(), uniquingKeysWith: { $1 })["WORKQUEUE_QUEUE"])
+        #expect(Self.value(of: "listLength", in: yaml).flatMap { Int($0) } != nil)
+        // The address is the Service of redis.yaml.
+        #expect(Self.value(of: "address", in: yaml)?.hasPrefix("redis.") == true)
+        let redis = try Self.manifest("redis.yaml")
+        #expect(redis.contains(#""--maxmemory-policy", "noeviction""#) && redis.contains(#""--appendonly", "yes""#))
+        #expect(Self.value(of: "mountPath", in: redis) == "/data")
     }
 }

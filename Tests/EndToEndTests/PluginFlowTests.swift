@@ -67,7 +67,7 @@ import TestSupport
             let wq = try Workqueue(redis)
             for path in [notAnObject, directory.file("libmissing.so")] {
                 let (worker, termination) = try await wq.run(["work", "--queue", "q", "--plugin", path])
-                #expect(termination == .exited(1))
+                #expect(termination == .exited(78))
                 #expect(worker.stderr.contains(path), "\(worker.stderr)")
                 #expect(!worker.stdout.contains("Worker with sessionID"))
             }

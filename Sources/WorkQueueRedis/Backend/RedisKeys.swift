@@ -31,6 +31,11 @@ struct RedisKeys: Sendable {
     /// `NAME:orphans`: SHA-224 hex -> ms an item was first seen in processing with no lease
     /// at all (hash; items of crashed tutorial workers, waiting out the grace).
     let orphans: String
+    /// `NAME:open`: a producer is still filling the queue; value = its id, with a TTL (string).
+    let open: String
+    /// `NAME:drained`: set by the first worker that found the queue drained and exited 0;
+    /// value = its session (string).
+    let drained: String
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
@@ -49,6 +54,8 @@ struct RedisKeys: Sendable {
         dead = name + ":dead"
         recoveryTurn = name + ":recovery"
         orphans = name + ":orphans"
+        open = name + ":open"
+        drained = name + ":drained"
         tutorialLeasePrefix = name + ":leased_by_session:"
     }
 
@@ -59,6 +66,7 @@ struct RedisKeys: Sendable {
     var typed: [(key: String, type: String)] {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
-         (dead, "list"), (recoveryTurn, "string"), (orphans, "hash")]
+         (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
+         (open, "string"), (drained, "string")]
     }
 }

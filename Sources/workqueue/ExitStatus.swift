@@ -1,0 +1,56 @@
+import ArgumentParser
+import WorkQueue
+import WorkQueuePlugins
+import WorkQueueRedis
+
+/// The exit statuses of every command: a contract a Kubernetes Job's podFailurePolicy can
+/// match on (README "Exit status"). The one place that maps an error to its code.
+enum ExitStatus {
+    /// `work`: the queue is drained. Other commands: done.
+    static let success: Int32 = 0
+    /// A transient outage outlasted its budget: Redis unreachable at start within the connect
+    /// budget, or failing mid-run for longer than --backend-retry-seconds. Retrying may help.
+    static let transient: Int32 = 1
+    /// EX_USAGE: a bad flag or environment variable.
+    static let usage: Int32 = 64
+    /// EX_CONFIG: a permanent configuration error (unknown handler, broken plugin, bad handler
+    /// option, a queue key of the wrong type, Redis refusing the login or a command, a push
+    /// into a drained queue). Retrying cannot help.
+    static let configuration: Int32 = 78
+    /// 128 + SIGTERM: SIGTERM or SIGINT stopped the command before it finished.
+    static let stopped: Int32 = 143
+
+    /// The codes a retry cannot fix, which a Job should fail on at once.
+    static let permanent: [Int32] = [usage, configuration]
+
+    /// The status for an error thrown by a command, or nil for ArgumentParser's own (help,
+    /// parse and validation errors, ``ExitCode``), which it reports and maps itself (64 for a
+    /// bad flag).
+    static func code(for error: any Error) -> Int32? {
+        switch error {
+        case let error as CommandError:
+            switch error {
+            case .missing, .invalid, .handlerChoice, .nothingToPush: usage
+            case .unknownHandler, .queueDrained, .refused: configuration
+            case .unreadable: transient
+            }
+        case let error as WorkQueueError:
+            switch error {
+            case .invalidOption, .wrongKeyType: configuration
+            case .invalidConfiguration: usage
+            case .backendUnavailable(let message): message.contains("NOPERM") ? configuration : transient
+            }
+        case is PluginError:
+            configuration
+        case let error as RedisError:
+            if case let .server(message) = error, Self.isRefusal(message) { configuration } else { transient }
+        default:
+            nil
+        }
+    }
+
+    /// Server replies that no retry fixes: ACL denials and failed logins.
+    static func isRefusal(_ message: String) -> Bool {
+        ["NOPERM", "WRONGPASS", "NOAUTH"].contains { message.hasPrefix($0) }
+    }
+}

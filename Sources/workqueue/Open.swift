@@ -1,0 +1,47 @@
+import ArgumentParser
+import WorkQueue
+
+/// `workqueue open`: marks a queue as still being filled, for producers that are not one push.
+struct Open: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mark a queue open (still being filled): its workers wait instead of exiting when they find it empty.",
+        discussion: """
+            Sets NAME:open with a TTL. Run open again before the TTL passes to keep the queue \
+            open, and `workqueue close` once every item is pushed; a producer that dies \
+            cannot hold the workers longer than the TTL. A queue whose workers found it \
+            drained and exited is refused with exit status 78 unless --reopen.
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
+        "How long the mark lives unless refreshed by another open (default 300).", valueName: "seconds"))
+    var ttlSeconds: Double = 300
+
+    @Flag(help: "Open a queue that was drained and whose workers exited (deletes NAME:drained).")
+    var reopen = false
+
+    func validate() throws {
+        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
+            throw ValidationError("--ttl-seconds must be between 1 and 86400")
+        }
+    }
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let name = try common.queueName(settings)
+        let producer = Producer.makeID()
+        let seconds = Int(ttlSeconds.rounded(.up))
+        try await withQueue(common, settings, logger: logger) { queue in
+            let outcome = try await queue.open(producer: producer, ttl: .milliseconds(Int64(ttlSeconds * 1000)), reopen: reopen)
+            guard outcome != .drained else { throw CommandError.queueDrained(name) }
+        }
+        StandardOutput.line("""
+            Opened \(name) for \(seconds) s (producer \(producer)): its workers wait instead of exiting. \
+            Run `workqueue open --queue \(name) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
+            and `workqueue close --queue \(name)` once every item is pushed.
+            """)
+    }
+}
