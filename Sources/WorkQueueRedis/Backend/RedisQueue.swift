@@ -85,6 +85,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         let typed = keys.typed
         let replies = try await client.pipeline(typed.map { ["TYPE", RESPArgument($0.key)] })
         for (reply, (key, expected)) in zip(replies, typed) {
+            if case let .error(message) = reply { throw await classified(RedisError.server(message)) }
             guard let actual = reply.string else { throw RedisError.unexpectedReply("TYPE \(key) -> \(reply)") }
             if actual != "none" && actual != expected {
                 throw WorkQueueError.wrongKeyType(key: key, actual: actual, expected: expected)
@@ -136,7 +137,24 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             }
         } catch RedisError.server(let message) where message.contains("WRONGTYPE") {
             try await validateKeyTypes()
-            throw RedisError.server(message)
+            throw WorkQueueError.backendRefused(RedisError.server(message).explained(queue: name))
+        } catch let error as RedisError {
+            throw await classified(error)
+        }
+    }
+
+    /// A permanent error as ``WorkQueueError/backendRefused(_:)`` (the runner stops at once,
+    /// with the hint); READONLY and LOADING drop the connection first (the retry reconnects,
+    /// possibly to the new primary); anything else as it is (retried).
+    func classified(_ error: RedisError) async -> any Error {
+        switch error.kind {
+        case .permanent:
+            return WorkQueueError.backendRefused(error.explained(queue: name))
+        case .reconnect:
+            await client.dropConnection()
+            return error
+        case .backOff, .transient:
+            return error
         }
     }
 
