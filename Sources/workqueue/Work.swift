@@ -19,7 +19,7 @@ struct Work: AsyncParsableCommand {
             or released to pending), so a Job never counts an interrupted pod as a success; 1 on \
             a fatal error; 64 on a bad flag.
 
-            Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
+            Environment: WORKQUEUE_QUEUE, REDIS_URL, REDIS_PASSWORD_FILE, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
             WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
             WORKQUEUE_MAX_ITEM_BYTES, \
