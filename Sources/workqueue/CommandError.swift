@@ -13,6 +13,8 @@ enum CommandError: Error, CustomStringConvertible {
     case nothingToPush
     /// A file could not be read.
     case unreadable(path: String, reason: String)
+    /// The Redis server is configured in a way the command refuses to work with.
+    case serverSetting(String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
 
@@ -31,6 +33,8 @@ enum CommandError: Error, CustomStringConvertible {
             "nothing to push: give items as arguments, --file PATH (one item per line), or - to read standard input"
         case let .unreadable(path, reason):
             "cannot read '\(path)': \(reason)"
+        case let .serverSetting(message):
+            message
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"

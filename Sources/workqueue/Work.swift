@@ -25,7 +25,7 @@ struct Work: AsyncParsableCommand {
             WORKQUEUE_MAX_ITEM_BYTES, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
-            WORKQUEUE_KEEP_RUNNING, \
+            WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, \
             WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
             """
     )
@@ -97,6 +97,12 @@ struct Work: AsyncParsableCommand {
         valueName: "seconds"))
     var backendRetrySeconds: Double?
 
+    @Flag(name: .customLong("require-noeviction"), help: """
+        Refuse to start unless Redis' maxmemory-policy is noeviction (env WORKQUEUE_REQUIRE_NOEVICTION); \
+        without it another policy is only warned about.
+        """)
+    var requireNoEviction = false
+
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
 
@@ -107,6 +113,12 @@ struct Work: AsyncParsableCommand {
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let queue = try await common.connect(settings, logger: logger)
+        do {
+            try await checkEviction(queue, settings, logger: logger)
+        } catch {
+            await queue.close()
+            throw error
+        }
         if let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1) {
             queue.maxItemBytes = limit
         }
@@ -142,6 +154,24 @@ struct Work: AsyncParsableCommand {
         ))
         try await group.run()
         return service.summary ?? { var stopped = WorkerSummary(); stopped.stopReason = .shutdown; return stopped }()
+    }
+
+    /// Warns (loudly) when the server's eviction policy can delete the queue's keys; with
+    /// --require-noeviction refuses to start instead, before any item is touched.
+    private func checkEviction(_ queue: RedisQueue, _ settings: Settings, logger: Logger) async throws {
+        let required = try settings.flag(requireNoEviction, "WORKQUEUE_REQUIRE_NOEVICTION")
+        let policy: EvictionPolicy
+        do {
+            policy = try await queue.evictionPolicy()
+        } catch let error where !required {
+            logger.warning("could not read Redis' maxmemory-policy (INFO memory): \(error); make sure it is noeviction")
+            return
+        }
+        guard let warning = policy.warning(queue: queue.name) else { return }
+        if required {
+            throw CommandError.serverSetting("refusing to start (--require-noeviction): \(warning)")
+        }
+        logger.warning("WARNING: \(warning)")
     }
 
     private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {

@@ -97,3 +97,25 @@ import TestSupport
         }
     }
 }
+
+/// The eviction policy check at start.
+@Suite struct EvictionCheckTests {
+    @Test func anEvictingPolicyIsWarnedAboutAndRefusedWithRequireNoEviction() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+            try await redis.cli("rpush", "evict", "apple")
+            let wq = try Workqueue(redis)
+            let (refused, code) = try await wq.run(["work", "--queue", "evict", "--handler", "printer", "--require-noeviction"])
+            #expect(code == .exited(1))
+            #expect(refused.stderr.contains("allkeys-lru") && refused.stderr.contains("--require-noeviction"), "\(refused.stderr)")
+            #expect(try await redis.cli("lrange", "evict", "0", "-1") == "apple")
+            let (envRefused, envCode) = try await wq.run(["work", "--queue", "evict", "--handler", "printer"],
+                                                         environment: ["WORKQUEUE_REQUIRE_NOEVICTION": "1"])
+            #expect(envCode == .exited(1), "\(envRefused.stderr)")
+            let (warned, warnedCode) = try await wq.run(["work", "--queue", "evict", "--handler", "printer"])
+            #expect(warnedCode == .exited(0), "\(warned.stderr)")
+            #expect(warned.stderr.contains("WARNING: maxmemory-policy is allkeys-lru"), "\(warned.stderr)")
+            #expect(warned.stdoutLines.contains("Working on apple"))
+        }
+    }
+}
