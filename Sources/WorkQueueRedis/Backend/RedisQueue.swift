@@ -257,13 +257,13 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             command.append("c")
             command.append(lease.token)
             command.append(needsHash ? SHA224.hex(lease.item.bytes) : "")
-            command.append(result ?? "")
+            command.append(StoredText.bounded(result ?? ""))
             command.append(result != nil ? (clearsAttempts ? "ra" : "r") : (clearsAttempts ? "a" : ""))
         case let .fail(lease, error, disposition):
             command.append("f")
             command.append(lease.token)
             command.append(SHA224.hex(lease.item.bytes))
-            command.append(error)
+            command.append(StoredText.bounded(error))
             switch disposition {
             case .deadLetter: command.append("dead")
             case let .retry(after): command.append(milliseconds(after))
