@@ -25,7 +25,7 @@ struct Work: AsyncParsableCommand {
             WORKQUEUE_MAX_ITEM_BYTES, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
-            WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, \
+            WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, WORKQUEUE_RESULTS_MAX, \
             WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
             """
     )
@@ -97,6 +97,11 @@ struct Work: AsyncParsableCommand {
         valueName: "seconds"))
     var backendRetrySeconds: Double?
 
+    @Option(name: .customLong("results-max"), help: ArgumentHelp(
+        "Keep at most N entries in NAME:results; the recovery pass drops the excess, arbitrary ones (env WORKQUEUE_RESULTS_MAX; default 10000).",
+        valueName: "n"))
+    var resultsMax: Int?
+
     @Flag(name: .customLong("require-noeviction"), help: """
         Refuse to start unless Redis' maxmemory-policy is noeviction (env WORKQUEUE_REQUIRE_NOEVICTION); \
         without it another policy is only warned about.
@@ -119,6 +124,8 @@ struct Work: AsyncParsableCommand {
             await queue.close()
             throw error
         }
+        queue.resultsMax = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
+            ?? RedisQueue.defaultResultsMax
         if let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1) {
             queue.maxItemBytes = limit
         }

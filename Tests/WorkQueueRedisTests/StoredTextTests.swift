@@ -34,3 +34,24 @@ import WorkQueueRedis
         }
     }
 }
+
+/// `NAME:results` is kept within `resultsMax` by the recovery pass.
+@Suite struct ResultsRetentionTests {
+    @Test func theRecoveryPassTrimsResultsToTheBound() async throws {
+        try await LocalRedis.with { redis in
+            var fields: [String] = ["HSET", "kept:results"]
+            for index in 0..<50 { fields += ["sha\(index)", "result \(index)"] }
+            try await redis.cli(fields)
+            let queue = try await RedisQueue.connect(name: "kept", configuration: RedisConfiguration(url: redis.url))
+            #expect(try await queue.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
+            #expect(try await redis.cli("HLEN", "kept:results") == "50", "no bound set: nothing trimmed")
+            queue.resultsMax = 20
+            try await redis.cli("DEL", "kept:recovery")
+            #expect(try await queue.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
+            #expect(try await redis.cli("HLEN", "kept:results") == "20")
+            #expect(try await queue.trimResults(to: 20) == 0)
+            #expect(try await queue.trimResults(to: 0) == 20)
+            await queue.close()
+        }
+    }
+}

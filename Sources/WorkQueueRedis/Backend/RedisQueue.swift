@@ -49,6 +49,15 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.maxItemBytes = max(0, newValue) } }
     }
 
+    /// At most this many entries are kept in `NAME:results` (trimmed by the recovery pass; see
+    /// ``trimResults(to:)``); nil keeps them all. Default nil; `workqueue work` sets
+    /// ``defaultResultsMax`` unless told otherwise.
+    public var resultsMax: Int? {
+        get { retention.withLock { $0 } }
+        set { retention.withLock { $0 = newValue } }
+    }
+    private let retention = Mutex<Int?>(nil)
+
     /// Test-only fault switches.
     public var faultInjection: FaultInjection {
         get { settings.withLock { $0.faults } }

@@ -21,9 +21,9 @@ extension RedisError {
         let commands = [
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
-            "evalsha", "script|load",
+            "evalsha", "script|load", "hrandfield", "hdel",
             // called by the Lua scripts
-            "del", "hdel", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
+            "del", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
         ]
         return "ACL SETUSER worker on >PASSWORD resetkeys ~\(queue) ~\(queue):* resetchannels -@all "
