@@ -8,11 +8,14 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
     case wrongKeyType(key: String, actual: String, expected: String)
     /// The backend could not be reached.
     case backendUnavailable(String)
+    /// The backend refused an operation in a way retrying cannot fix (a missing permission, a
+    /// script error, an unknown command); the message says what to change.
+    case backendRefused(String)
 
     /// True for errors that retrying cannot fix (bad settings, a key of the wrong type).
     public var isPermanent: Bool {
         switch self {
-        case .invalidOption, .invalidConfiguration, .wrongKeyType: true
+        case .invalidOption, .invalidConfiguration, .wrongKeyType, .backendRefused: true
         case .backendUnavailable: false
         }
     }
@@ -28,6 +31,8 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
                 + "Use another queue name, or delete the key if it is not in use"
         case let .backendUnavailable(message):
             "the queue backend is unavailable: \(message)"
+        case let .backendRefused(message):
+            "the queue backend refused the operation: \(message)"
         }
     }
 }

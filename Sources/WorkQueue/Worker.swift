@@ -36,6 +36,8 @@ public final class Worker: Service, Sendable {
     private let events: (@Sendable (WorkerEvent) -> Void)?
 
     private let stopSignal = ShutdownSignal()
+    /// Fires the settle timeout after the grace period: from then on nothing is waited for.
+    private let deadline = ShutdownSignal()
     private let inFlight = InFlight()
     private let summary = Mutex(WorkerSummary())
 
@@ -98,11 +100,36 @@ public final class Worker: Service, Sendable {
     }
 
     /// Like ``run()``, and tells what happened.
+    ///
+    /// After a shutdown request it returns within ``WorkerOptions/shutdownGracePeriod`` plus
+    /// ``WorkerOptions/shutdownSettleTimeout`` whatever the backend or the handlers do: a
+    /// handler that ignores cancellation, or a backend call stuck on a stalled server, is left
+    /// behind (its task is cancelled, not awaited), and the items not settled by then stay
+    /// leased and come back through recovery.
     public func runUntilStopped() async throws -> WorkerSummary {
         try await withGracefulShutdownHandler {
-            try await runLoops()
+            try await runBounded()
         } onGracefulShutdown: {
             self.shutdown()
+        }
+    }
+
+    /// Runs the loops, but stops waiting for them at the shutdown deadline.
+    private func runBounded() async throws -> WorkerSummary {
+        do {
+            return try await deadline.race("the shutdown") { try await self.runLoops() }
+        } catch let error as WorkQueueError where error.isPermanent {
+            throw error
+        } catch let error where stopSignal.isFired && !(error is CancellationError) {
+            let held = inFlight.count
+            logger.warning("""
+                stopping without settling everything: \(error); \(held) item(s) still leased by this worker \
+                come back through recovery once their lease expires
+                """)
+            return summary.withLock { summary in
+                summary.stopReason = .shutdown
+                return summary
+            }
         }
     }
 
@@ -373,22 +400,35 @@ public final class Worker: Service, Sendable {
             return
         }
         inFlight.cancelAll(reason: .shutdown)
+        // Cancelled handlers' items are released now; the rest may take this long.
+        do {
+            try await clock.sleep(for: options.shutdownSettleTimeout)
+        } catch {
+            return
+        }
+        deadline.fire()
     }
 
     /// Runs a queue operation, retrying transient failures (a dropped connection, a restarting
     /// server) with backoff for up to ``WorkerOptions/backendRetryBudget``. Configuration
-    /// errors (a key of the wrong type) and cancellation are thrown at once.
-    private func retrying<T: Sendable>(_ operation: String, _ body: @Sendable () async throws -> T) async throws -> T {
+    /// errors (a key of the wrong type, a refused command) and cancellation are thrown at once.
+    /// After a shutdown request each attempt and backoff is raced against the shutdown
+    /// deadline, and nothing is retried after it (``ShutdownDeadlinePassed``).
+    private func retrying<T: Sendable>(_ operation: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         var delay = Duration.milliseconds(50)
         var firstFailure: WorkInstant?
         while true {
             do {
+                if stopSignal.isFired { return try await deadline.race(operation, body) }
                 return try await body()
             } catch let error as CancellationError {
+                throw error
+            } catch let error as ShutdownDeadlinePassed {
                 throw error
             } catch let error as WorkQueueError where error.isPermanent {
                 throw error
             } catch {
+                if deadline.isFired { throw ShutdownDeadlinePassed(operation: "\(operation) (last error: \(error))") }
                 // The budget counts from the first failure, including the time failed attempts
                 // themselves took (a reconnect attempt can take seconds).
                 let now = clock.now
@@ -401,7 +441,13 @@ public final class Worker: Service, Sendable {
                 if now == since {
                     logger.warning("\(operation) failed: \(error); retrying for up to \(options.backendRetryBudget)")
                 }
-                try await clock.sleep(for: delay)
+                let clock = self.clock
+                let pause = delay
+                if stopSignal.isFired {
+                    try await deadline.race(operation) { try await clock.sleep(for: pause) }
+                } else {
+                    try await clock.sleep(for: pause)
+                }
                 delay = min(delay * 2, .seconds(2))
             }
         }

@@ -24,6 +24,10 @@ public struct WorkerOptions: Sendable {
     /// cancelled and their items released. Default 20 s (under Kubernetes' 30 s
     /// `terminationGracePeriodSeconds`).
     public var shutdownGracePeriod: Duration = .seconds(20)
+    /// After the grace period, how long the final releases may take before the runner stops
+    /// waiting for anything (a stalled Redis, a handler ignoring cancellation); what was not
+    /// settled by then stays leased and comes back through recovery. Default 500 ms.
+    public var shutdownSettleTimeout: Duration = .milliseconds(500)
     /// How often this worker looks for expired leases and due retries. Default 5 s.
     public var recoveryInterval: Duration = .seconds(5)
     /// The longest a waiting worker sleeps before it looks at the queue again (a push wakes it
@@ -54,6 +58,7 @@ public struct WorkerOptions: Sendable {
         try check(maxBuffered >= 0 && maxBuffered <= 100_000, "maxBuffered must be between 0 and 100000 (got \(maxBuffered))")
         try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
+        try check(shutdownSettleTimeout >= .zero, "shutdown settle timeout must not be negative")
         try check(recoveryInterval > .zero, "recovery interval must be positive")
         try check(idlePollInterval > .zero, "idle poll interval must be positive")
         try check(backendRetryBudget >= .zero, "backend retry budget must not be negative")

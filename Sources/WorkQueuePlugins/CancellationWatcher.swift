@@ -7,7 +7,8 @@ import WorkQueue
 ///
 /// A thread of its own, not a task: when the cooperative pool is busy (or blocked), a watcher task
 /// might never run, and a plugin waiting for its flag would never stop. The thread polls every
-/// 10 ms while calls are registered and sleeps on a semaphore otherwise.
+/// 10 ms while calls are registered and sleeps on a semaphore otherwise; only the first watch
+/// after the set was empty signals it, so a stream of calls never makes it spin.
 final class CancellationWatcher: Sendable {
     static let shared = CancellationWatcher()
 
@@ -18,24 +19,31 @@ final class CancellationWatcher: Sendable {
 
     private let watches = Mutex<(next: Int, active: [Int: Watch], started: Bool)>((0, [:], false))
     private let wakeUp = DispatchSemaphore(value: 0)
+    /// Passes of the thread's loop so far (tests check that it does not spin).
+    private let passes = Atomic<Int>(0)
+
+    var loopPasses: Int { passes.load(ordering: .relaxed) }
 
     private init() {}
 
     /// Copies `source` into `target` until the returned token is passed to ``unwatch(_:)``.
     func watch(_ source: CancellationFlag, into target: CancelFlag) -> Int {
-        let (token, start) = watches.withLock { state -> (Int, Bool) in
+        let (token, start, wasEmpty) = watches.withLock { state -> (Int, Bool, Bool) in
             let token = state.next
             state.next += 1
+            let wasEmpty = state.active.isEmpty
             state.active[token] = Watch(source: source, target: target)
             let start = !state.started
             state.started = true
-            return (token, start)
+            return (token, start, wasEmpty)
         }
         if start {
             // A serial queue of its own gets a thread of its own, outside Swift's pool.
             DispatchQueue(label: "workqueue-plugin-cancel").async { [self] in run() }
         }
-        wakeUp.signal()
+        // Only the thread asleep on an empty set needs waking; one polling every 10 ms sees
+        // the new watch at its next pass.
+        if wasEmpty { wakeUp.signal() }
         return token
     }
 
@@ -45,6 +53,7 @@ final class CancellationWatcher: Sendable {
 
     private func run() {
         while true {
+            passes.add(1, ordering: .relaxed)
             let current = watches.withLock { Array($0.active.values) }
             if current.isEmpty {
                 wakeUp.wait()

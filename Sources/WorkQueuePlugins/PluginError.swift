@@ -3,6 +3,14 @@
 public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Nothing exists at the path.
     case noSuchFile(path: String)
+    /// A bare file name (no `/`): `dlopen` would search the library path for it.
+    case bareName(path: String)
+    /// The file exists but cannot be opened for reading.
+    case unreadable(path: String, reason: String)
+    /// The path names a directory, a device or a pipe, not a regular file.
+    case notRegularFile(path: String)
+    /// The file's directory can be written by others (without the sticky bit).
+    case directoryWritableByOthers(path: String, directory: String, mode: UInt32)
     /// The file can be changed by a user other than its owner (group- or world-writable).
     case writableByOthers(path: String, mode: UInt32)
     /// The file belongs to a user that is neither root nor the user running the worker.
@@ -39,6 +47,18 @@ public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .noSuchFile(path):
             "plugin file '\(path)' does not exist; check the --plugin path (build it with "
                 + "`swift build --product NAME`, which writes .build/debug/libNAME.so)"
+        case let .bareName(path):
+            "refusing to load '\(path)': a bare file name would be searched for on the library path; "
+                + "give ./\(path) or an absolute path"
+        case let .unreadable(path, reason):
+            "cannot open plugin file '\(path)': \(reason); check its permissions (the worker only needs to read it)"
+        case let .notRegularFile(path):
+            "refusing to load '\(path)': it is not a regular file; give the path of the .so itself"
+        case let .directoryWritableByOthers(path, directory, mode):
+            "refusing to load '\(path)': its directory '\(directory)' is writable by others (mode "
+                + String(mode & 0o7777, radix: 8)
+                + "), who could put another file in its place; move the plugin to a directory only its owner "
+                + "can write, or fix with `chmod o-w \(directory)`"
         case let .writableByOthers(path, mode):
             "refusing to load '\(path)': it is writable by group or others (mode "
                 + String(mode & 0o7777, radix: 8)

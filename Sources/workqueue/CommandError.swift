@@ -20,6 +20,10 @@ enum CommandError: Error, CustomStringConvertible {
     /// Redis refused the connection's setup (login, SELECT, SCRIPT LOAD): a configuration
     /// error, not an outage. The description is the server's.
     case refused(RedisError)
+    /// The Redis server is configured in a way the command refuses to work with.
+    case serverSetting(String)
+    /// The Redis password file (named by `source`: the flag or the variable) could not be read.
+    case passwordFile(path: String, source: String, reason: String)
 
     var description: String {
         switch self {
@@ -42,6 +46,11 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the marker and push anyway (then start workers for them)"
         case let .refused(error):
             error.description
+        case let .serverSetting(message):
+            message
+        case let .passwordFile(path, source, reason):
+            "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
+                + "check that the Secret is mounted there and readable by this user, or fix \(source)"
         }
     }
 }

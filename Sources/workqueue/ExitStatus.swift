@@ -31,14 +31,14 @@ enum ExitStatus {
         case let error as CommandError:
             switch error {
             case .missing, .invalid, .handlerChoice, .nothingToPush: usage
-            case .unknownHandler, .queueDrained, .refused: configuration
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .passwordFile: configuration
             case .unreadable: transient
             }
         case let error as WorkQueueError:
             switch error {
-            case .invalidOption, .wrongKeyType: configuration
+            case .invalidOption, .wrongKeyType, .backendRefused: configuration
             case .invalidConfiguration: usage
-            case .backendUnavailable(let message): message.contains("NOPERM") ? configuration : transient
+            case .backendUnavailable: transient
             }
         case is PluginError:
             configuration

@@ -15,6 +15,11 @@ struct QueueOptions: ParsableArguments {
         valueName: "url"))
     var redis: String?
 
+    @Option(name: .customLong("redis-password-file"), help: ArgumentHelp(
+        "Read the Redis password from this file (trailing newline stripped), used when the URL has none (env REDIS_PASSWORD_FILE).",
+        valueName: "path"))
+    var redisPasswordFile: String?
+
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
         "Seconds to keep retrying to reach Redis before giving up (env WORKQUEUE_CONNECT_TIMEOUT; default 30).",
         valueName: "seconds"))
@@ -51,7 +56,11 @@ struct QueueOptions: ParsableArguments {
     /// the right types (nothing is modified when one does not).
     func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
         let name = try queueName(settings)
-        let configuration = try RedisConfiguration.resolve(flag: redis, environment: settings.environment)
+        var configuration = try RedisConfiguration.resolve(flag: redis, environment: settings.environment)
+        if configuration.password == nil, let path = settings.string(redisPasswordFile, "REDIS_PASSWORD_FILE") {
+            let source = redisPasswordFile != nil ? "--redis-password-file" : "REDIS_PASSWORD_FILE"
+            configuration.password = try PasswordFile.read(path, source: source)
+        }
         let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
             ?? .seconds(30)
         logger.debug("connecting", metadata: ["redis": "\(configuration)", "queue": "\(name)"])

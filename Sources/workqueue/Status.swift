@@ -27,9 +27,17 @@ struct Status: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds between refreshes with --watch (default 1).", valueName: "seconds"))
     var interval: Double = 1
 
+    @Option(name: .customLong("retry-seconds"), help: ArgumentHelp(
+        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1 (default 30).",
+        valueName: "seconds"))
+    var retrySeconds: Double = 30
+
     func validate() throws {
         guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.05 and 3600 seconds")
+        }
+        guard retrySeconds.isFinite, retrySeconds >= 0 else {
+            throw ValidationError("--retry-seconds must be a number of seconds >= 0")
         }
     }
 
@@ -45,6 +53,7 @@ struct Status: AsyncParsableCommand {
             }
             var progress = Progress(start: first, startTime: .now)
             var counts = first
+            var failingSince: ContinuousClock.Instant?
             while true {
                 if json {
                     StandardOutput.line(try Self.json(counts, queue: name))
@@ -52,11 +61,40 @@ struct Status: AsyncParsableCommand {
                     progress.draw(counts, terminal: StandardOutput.isTerminal)
                 }
                 if counts.isDrained { break }
-                try await Task.sleep(for: .seconds(interval))
-                counts = try await queue.countsWithLeases()
+                // A transient error (Redis restarting, a dropped connection) is shown and the
+                // watch goes on, for up to --retry-seconds in a row; a permanent one ends it.
+                while true {
+                    try await Task.sleep(for: .seconds(interval))
+                    do {
+                        counts = try await queue.countsWithLeases()
+                        failingSince = nil
+                        break
+                    } catch {
+                        guard !Self.isPermanent(error) else { throw error }
+                        let since = failingSince ?? .now
+                        failingSince = since
+                        let failing = ContinuousClock.now - since
+                        guard failing < .seconds(retrySeconds) else { throw error }
+                        let message = "Redis error, retrying (\(Int(failing.components.seconds)) s of \(Int(retrySeconds)) s): \(error)"
+                        if json {
+                            logger.warning("\(message)")
+                        } else if StandardOutput.isTerminal {
+                            StandardOutput.write("\r\u{1B}[K" + message)
+                        } else {
+                            StandardOutput.line(message)
+                        }
+                    }
+                }
             }
             if !json && StandardOutput.isTerminal { StandardOutput.line("") }
         }
+    }
+
+    /// Errors retrying cannot fix: a refused command, a key of the wrong type, a bad URL.
+    static func isPermanent(_ error: any Error) -> Bool {
+        if let error = error as? WorkQueueError { return error.isPermanent }
+        if let error = error as? RedisError { return error.isPermanent }
+        return false
     }
 
     /// The fields `status --json` prints.

@@ -27,13 +27,13 @@ struct Work: AsyncParsableCommand {
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM). A Job should fail at once on 64 and 78.
 
-            Environment: WORKQUEUE_QUEUE, REDIS_URL, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
+            Environment: WORKQUEUE_QUEUE, REDIS_URL, REDIS_PASSWORD_FILE, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
             WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
             WORKQUEUE_MAX_ITEM_BYTES, \
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
-            WORKQUEUE_KEEP_RUNNING, \
+            WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, WORKQUEUE_RESULTS_MAX, \
             WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
             """
     )
@@ -105,6 +105,17 @@ struct Work: AsyncParsableCommand {
         valueName: "seconds"))
     var backendRetrySeconds: Double?
 
+    @Option(name: .customLong("results-max"), help: ArgumentHelp(
+        "Keep at most N entries in NAME:results; the recovery pass drops the excess, arbitrary ones (env WORKQUEUE_RESULTS_MAX; default 10000).",
+        valueName: "n"))
+    var resultsMax: Int?
+
+    @Flag(name: .customLong("require-noeviction"), help: """
+        Refuse to start unless Redis' maxmemory-policy is noeviction (env WORKQUEUE_REQUIRE_NOEVICTION); \
+        without it another policy is only warned about.
+        """)
+    var requireNoEviction = false
+
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
 
@@ -115,6 +126,14 @@ struct Work: AsyncParsableCommand {
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let queue = try await common.connect(settings, logger: logger)
+        do {
+            try await checkEviction(queue, settings, logger: logger)
+        } catch {
+            await queue.close()
+            throw error
+        }
+        queue.resultsMax = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
+            ?? RedisQueue.defaultResultsMax
         if let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1) {
             queue.maxItemBytes = limit
         }
@@ -150,6 +169,24 @@ struct Work: AsyncParsableCommand {
         ))
         try await group.run()
         return service.summary ?? { var stopped = WorkerSummary(); stopped.stopReason = .shutdown; return stopped }()
+    }
+
+    /// Warns (loudly) when the server's eviction policy can delete the queue's keys; with
+    /// --require-noeviction refuses to start instead, before any item is touched.
+    private func checkEviction(_ queue: RedisQueue, _ settings: Settings, logger: Logger) async throws {
+        let required = try settings.flag(requireNoEviction, "WORKQUEUE_REQUIRE_NOEVICTION")
+        let policy: EvictionPolicy
+        do {
+            policy = try await queue.evictionPolicy()
+        } catch let error where !required {
+            logger.warning("could not read Redis' maxmemory-policy (INFO memory): \(error); make sure it is noeviction")
+            return
+        }
+        guard let warning = policy.warning(queue: queue.name) else { return }
+        if required {
+            throw CommandError.serverSetting("refusing to start (--require-noeviction): \(warning)")
+        }
+        logger.warning("WARNING: \(warning)")
     }
 
     private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {

@@ -119,3 +119,30 @@ private let mathSource = """
 }
 
 import Foundation
+
+/// The signature rules of docs/plugins.md for return values: only `i32` from a function
+/// taking `ptr` is a status; any other integer return is the result, whatever its value.
+@Suite struct FFIReturnRuleTests {
+    static let source = """
+        #include <stdint.h>
+        uint32_t count_u32(const uint8_t *p, uint64_t n) { (void)p; return (uint32_t)n; }
+        int64_t count_i64(const char *s) { int64_t c = 0; while (s[c]) c++; return c; }
+        int32_t status_of(const uint8_t *p, uint64_t n) { (void)p; return n > 3 ? 7 : 0; }
+        int32_t twice(int32_t x) { return 2 * x; }
+        """
+
+    @Test func countsFromPointerFunctionsAreResultsAndI32FromThemIsAStatus() async throws {
+        let directory = try TemporaryDirectory()
+        let library = try directory.compileSharedObject("libcounts.so", source: Self.source)
+        func call(_ symbol: String, _ signature: String, _ item: WorkItem) async throws -> String? {
+            try await FFIFunctionHandler(library: library, symbol: symbol, signature: signature).handle(item, context: makeContext())
+        }
+        #expect(try await call("count_u32", "u32(ptr,u64)", "hello") == "5")
+        #expect(try await call("count_i64", "i64(ptr)", "hello world") == "11")
+        #expect(try await call("twice", "i32(i32)", "21") == "42")
+        #expect(try await call("status_of", "i32(ptr,u64)", "abc") == nil)
+        await #expect(throws: PluginError.functionFailed(symbol: "status_of", status: 7)) {
+            _ = try await call("status_of", "i32(ptr,u64)", "abcdef")
+        }
+    }
+}

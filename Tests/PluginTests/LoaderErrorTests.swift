@@ -92,3 +92,85 @@ import WorkQueuePlugins
         }
     }
 }
+
+/// The loader opens the plugin once, checks the open file, and loads that very file.
+@Suite struct LoaderDescriptorTests {
+    let directory: TemporaryDirectory
+
+    init() throws { directory = try TemporaryDirectory() }
+
+    static let entrySource = """
+        #include <stdint.h>
+        static const struct { uint32_t version, size; } table = { 77, 8 };
+        const void *workqueue_plugin_entry(void) { return &table; }
+        """
+
+    @Test func aBareNameIsRefusedWithTheFix() {
+        #expect(throws: PluginError.bareName(path: "libx.so")) { try PluginLoader.loadPlugin(path: "libx.so", options: [:]) }
+        let message = "\(PluginError.bareName(path: "libx.so"))"
+        #expect(message.contains("./libx.so") && message.contains("absolute path"))
+        #expect(throws: PluginError.bareName(path: "libm.so.6")) {
+            try FFIFunctionHandler(library: "libm.so.6", symbol: "cos", signature: "f64(f64)")
+        }
+    }
+
+    @Test func aDirectoryIsNotARegularFile() throws {
+        let path = directory.file("plugin.so")
+        #expect(mkdir(path, 0o755) == 0)
+        #expect(throws: PluginError.notRegularFile(path: path)) { try PluginLoader.loadPlugin(path: path, options: [:]) }
+    }
+
+    @Test(.enabled(if: geteuid() != 0, "root reads any file"))
+    func anUnreadableFileSaysSo() throws {
+        let path = try directory.compileSharedObject("libsecret.so", source: "int f(void) { return 0; }\n")
+        #expect(chmod(path, 0o200) == 0)
+        #expect {
+            try PluginLoader.loadPlugin(path: path, options: [:])
+        } throws: { error in
+            guard case .unreadable(path, _) = error as? PluginError else { return false }
+            return true
+        }
+    }
+
+    @Test func aFileInAWorldWritableDirectoryIsRefused() throws {
+        let open = directory.file("open")
+        #expect(mkdir(open, 0o755) == 0)
+        #expect(chmod(open, 0o777) == 0)
+        let path = open + "/libplugin.so"
+        try FileManager.default.copyItem(atPath: try directory.compileSharedObject("libplugin.so", source: Self.entrySource),
+                                         toPath: path)
+        #expect {
+            try PluginLoader.loadPlugin(path: path, options: [:])
+        } throws: { error in
+            guard case .directoryWritableByOthers(path, open, _) = error as? PluginError else { return false }
+            return "\(error)".contains("chmod o-w \(open)")
+        }
+        // With the sticky bit (like /tmp) others cannot rename files into its place.
+        #expect(chmod(open, 0o1777) == 0)
+        #expect(throws: PluginError.abiVersionMismatch(path: path, found: 77, expected: 1)) {
+            try PluginLoader.loadPlugin(path: path, options: [:])
+        }
+    }
+
+    /// The library is loaded from the descriptor: dlopen names /proc/self/fd/N, and errors
+    /// still name the path that was given.
+    @Test func theCheckedFileIsTheOneLoaded() throws {
+        let path = try directory.compileSharedObject("libfd.so", source: Self.entrySource)
+        #expect(throws: PluginError.abiVersionMismatch(path: path, found: 77, expected: 1)) {
+            try PluginLoader.loadPlugin(path: path, options: [:])
+        }
+        // Loading another file afterwards gets that file, not the first one again (the loader
+        // caches libraries by the name they were opened with).
+        let other = try directory.compileSharedObject("libfd2.so", source: Self.entrySource.replacing("77", with: "78"))
+        #expect(throws: PluginError.abiVersionMismatch(path: other, found: 78, expected: 1)) {
+            try PluginLoader.loadPlugin(path: other, options: [:])
+        }
+        let text = try directory.write("libtext2.so", "not an ELF file\n")
+        #expect {
+            try PluginLoader.loadPlugin(path: text, options: [:])
+        } throws: { error in
+            guard case let .notSharedObject(failed, reason) = error as? PluginError else { return false }
+            return failed == text && !reason.contains("/proc/self/fd")
+        }
+    }
+}

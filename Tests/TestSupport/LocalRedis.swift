@@ -64,6 +64,12 @@ public final class LocalRedis: Sendable {
         try await Self.cli(port: port, cliAuthentication + arguments, directory: directory.path)
     }
 
+    /// Sends `signal` to the server process (SIGSTOP pauses it: connections stay open and
+    /// nothing answers; SIGCONT resumes it).
+    public func signal(_ signal: Int32) {
+        server.withLock { $0.send(signal) }
+    }
+
     /// Stops the server and waits for it.
     public func stop() async {
         let server = self.server.withLock { $0 }

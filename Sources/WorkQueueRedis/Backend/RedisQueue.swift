@@ -49,6 +49,15 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.maxItemBytes = max(0, newValue) } }
     }
 
+    /// At most this many entries are kept in `NAME:results` (trimmed by the recovery pass; see
+    /// ``trimResults(to:)``); nil keeps them all. Default nil; `workqueue work` sets
+    /// ``defaultResultsMax`` unless told otherwise.
+    public var resultsMax: Int? {
+        get { retention.withLock { $0 } }
+        set { retention.withLock { $0 = newValue } }
+    }
+    private let retention = Mutex<Int?>(nil)
+
     /// Test-only fault switches.
     public var faultInjection: FaultInjection {
         get { settings.withLock { $0.faults } }
@@ -85,6 +94,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         let typed = keys.typed
         let replies = try await client.pipeline(typed.map { ["TYPE", RESPArgument($0.key)] })
         for (reply, (key, expected)) in zip(replies, typed) {
+            if case let .error(message) = reply { throw await classified(RedisError.server(message)) }
             guard let actual = reply.string else { throw RedisError.unexpectedReply("TYPE \(key) -> \(reply)") }
             if actual != "none" && actual != expected {
                 throw WorkQueueError.wrongKeyType(key: key, actual: actual, expected: expected)
@@ -136,7 +146,24 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             }
         } catch RedisError.server(let message) where message.contains("WRONGTYPE") {
             try await validateKeyTypes()
-            throw RedisError.server(message)
+            throw WorkQueueError.backendRefused(RedisError.server(message).explained(queue: name))
+        } catch let error as RedisError {
+            throw await classified(error)
+        }
+    }
+
+    /// A permanent error as ``WorkQueueError/backendRefused(_:)`` (the runner stops at once,
+    /// with the hint); READONLY and LOADING drop the connection first (the retry reconnects,
+    /// possibly to the new primary); anything else as it is (retried).
+    func classified(_ error: RedisError) async -> any Error {
+        switch error.kind {
+        case .permanent:
+            return WorkQueueError.backendRefused(error.explained(queue: name))
+        case .reconnect:
+            await client.dropConnection()
+            return error
+        case .backOff, .transient:
+            return error
         }
     }
 
@@ -232,13 +259,13 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             command.append("c")
             command.append(lease.token)
             command.append(needsHash ? SHA224.hex(lease.item.bytes) : "")
-            command.append(result ?? "")
+            command.append(StoredText.bounded(result ?? ""))
             command.append(result != nil ? (clearsAttempts ? "ra" : "r") : (clearsAttempts ? "a" : ""))
         case let .fail(lease, error, disposition):
             command.append("f")
             command.append(lease.token)
             command.append(SHA224.hex(lease.item.bytes))
-            command.append(error)
+            command.append(StoredText.bounded(error))
             switch disposition {
             case .deadLetter: command.append("dead")
             case let .retry(after): command.append(milliseconds(after))

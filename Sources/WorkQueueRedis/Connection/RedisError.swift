@@ -18,7 +18,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .server(message): "Redis replied with an error: \(message)"
+        case let .server(message): "Redis replied with an error: \(Self.trimmed(message))\(Self.hint(forReply: message))"
         case let .connectionClosed(endpoint): "the connection to Redis at \(endpoint) closed; it will be reopened on the next command"
         case let .connectFailed(message): message
         case let .protocolError(message): "Redis sent invalid data: \(message)"
