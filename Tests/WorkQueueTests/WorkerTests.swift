@@ -55,6 +55,9 @@ import WorkQueueTesting
             if try await done() { return }
             await clock.advance(by: step)
             for _ in 0..<20 { await Task.yield() }
+            // And a millisecond of real time: on a loaded machine the worker's tasks may not
+            // get a thread within the yields, and the clock would race ahead of them.
+            try await Task.sleep(for: .milliseconds(1))
         }
         Issue.record("condition not reached after \(maxSteps) clock steps")
     }
