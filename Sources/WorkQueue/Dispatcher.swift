@@ -37,6 +37,8 @@ final class Dispatcher: Sendable {
         var done: [Done] = []
         var running = 0
         var closed = false
+        /// Set by a shutdown: slots get no more items; the buffer waits for ``close()``.
+        var stopped = false
         var fetcher: CheckedContinuation<Void, Never>?
         var fetcherWoken = false
         var externalWake = false
@@ -54,6 +56,7 @@ final class Dispatcher: Sendable {
     /// the calling task was cancelled).
     func next() async -> Held? {
         if let ready = state.withLock({ state -> Held?? in
+            if state.stopped { return .some(nil) }
             if let held = state.buffer.popFirst() {
                 state.running += 1
                 return .some(held)
@@ -71,6 +74,7 @@ final class Dispatcher: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Held?, Never>) in
                 let now = state.withLock { state -> Held?? in
+                    if state.stopped { return .some(nil) }
                     if let held = state.buffer.popFirst() {
                         state.running += 1
                         return .some(held)
@@ -116,6 +120,10 @@ final class Dispatcher: Sendable {
         var resumed: [(CheckedContinuation<Held?, Never>, Held)] = []
         let rejected = state.withLock { state -> [Held] in
             guard !state.closed else { return items }
+            if state.stopped {
+                state.buffer.append(contentsOf: items)
+                return []
+            }
             for held in items {
                 if let slot = state.slots.popFirst() {
                     state.running += 1
@@ -136,6 +144,18 @@ final class Dispatcher: Sendable {
             defer { state.done.removeAll(keepingCapacity: true) }
             return state.done
         }
+    }
+
+    /// A shutdown: slots get no more items (parked ones get nil at once); what is buffered
+    /// stays for ``close()`` to return in order.
+    func stopHandingOut() {
+        let parked = state.withLock { state -> [CheckedContinuation<Held?, Never>] in
+            state.stopped = true
+            defer { state.slots.removeAll() }
+            return state.slots.map(\.continuation)
+        }
+        for continuation in parked { continuation.resume(returning: nil) }
+        wakeFetcher()
     }
 
     /// No more items for the slots: parked slots get nil. Returns the buffered items, which

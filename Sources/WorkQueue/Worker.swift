@@ -36,6 +36,8 @@ public final class Worker: Service, Sendable {
     private let events: (@Sendable (WorkerEvent) -> Void)?
 
     private let stopSignal = ShutdownSignal()
+    /// Between the fetcher and the slots; a shutdown stops it handing out items at once.
+    private let dispatcher = Dispatcher()
     /// Fires the settle timeout after the grace period: from then on nothing is waited for.
     private let deadline = ShutdownSignal()
     private let inFlight = InFlight()
@@ -94,6 +96,8 @@ public final class Worker: Service, Sendable {
     /// Requests a graceful shutdown, as SIGTERM does. Safe to call from anywhere, any number of
     /// times.
     public func shutdown() {
+        // No slot starts another item from now on; the fetcher releases the buffered ones.
+        dispatcher.stopHandingOut()
         if stopSignal.fire() {
             logger.info("shutdown requested: no new leases; in-flight items get the grace period")
         }
@@ -138,7 +142,7 @@ public final class Worker: Service, Sendable {
     private func runLoops() async throws -> WorkerSummary {
         let threads = handler.execution == .dedicatedThread ? HandlerThreadPool(threads: options.concurrency) : nil
         defer { if let threads { Task { await threads.shutdown() } } }
-        let dispatcher = Dispatcher()
+        let dispatcher = self.dispatcher
 
         try await withThrowingTaskGroup(of: Void.self) { services in
             services.addTask { try await self.heartbeatLoop(dispatcher) }
