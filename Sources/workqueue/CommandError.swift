@@ -20,6 +20,10 @@ enum CommandError: Error, CustomStringConvertible {
     /// Redis refused the connection's setup (login, SELECT, SCRIPT LOAD): a configuration
     /// error, not an outage. The description is the server's.
     case refused(RedisError)
+    /// The metrics endpoint could not listen on its port.
+    case metricsServer(flag: String, port: Int, error: String)
+    /// The final metrics could not be pushed to the Pushgateway.
+    case metricsPush(url: String, error: String)
 
     var description: String {
         switch self {
@@ -42,6 +46,10 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the marker and push anyway (then start workers for them)"
         case let .refused(error):
             error.description
+        case let .metricsServer(flag, port, error):
+            "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
+        case let .metricsPush(url, error):
+            "pushing the final metrics to \(url) failed: \(error); check that the Pushgateway is reachable at that URL"
         }
     }
 }

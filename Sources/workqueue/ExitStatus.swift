@@ -32,7 +32,8 @@ enum ExitStatus {
             switch error {
             case .missing, .invalid, .handlerChoice, .nothingToPush: usage
             case .unknownHandler, .queueDrained, .refused: configuration
-            case .unreadable: transient
+            case .metricsServer: configuration
+            case .unreadable, .metricsPush: transient
             }
         case let error as WorkQueueError:
             switch error {
