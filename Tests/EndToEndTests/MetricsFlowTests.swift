@@ -51,6 +51,37 @@ import TestSupport
         }
     }
 
+    @Test func statusServeExposesTheQueuesGaugesWithNoWorkerRunning() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli(["rpush", "jobs", "1", "2", "3"])
+            try await redis.cli(["rpush", "jobs:dead", "x"])
+            let wq = try Workqueue(redis)
+            let port = try LocalRedis.freePort()
+            let exporter = try wq.start(["status", "--queue", "jobs", "--serve", "\(port)"])
+            defer { exporter.send(SIGKILL) }
+            var text = ""
+            for _ in 0..<100 {
+                if let body = try? await PrometheusText.fetch("http://127.0.0.1:\(port)/metrics", directory: wq.directory.path) {
+                    text = body
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let samples = try PrometheusText.parse(text)
+            func value(_ name: String) -> Double? { samples.first { $0.name == name && $0.labels["queue"] == "jobs" }?.value }
+            #expect(value("workqueue_queue_up") == 1, "\(text) \(exporter.stderr)")
+            #expect(value("workqueue_queue_pending") == 3, "\(text)")
+            #expect(value("workqueue_queue_dead") == 1, "\(text)")
+            #expect(value("workqueue_queue_processing") == 0, "\(text)")
+            // Read per scrape: a push shows up in the next one.
+            try await redis.cli(["rpush", "jobs", "4"])
+            let again = try PrometheusText.parse(try await PrometheusText.fetch("http://127.0.0.1:\(port)/metrics",
+                                                                                directory: wq.directory.path))
+            #expect(again.first { $0.name == "workqueue_queue_pending" }?.value == 4)
+            #expect(exporter.poll() == nil, "the exporter keeps serving")
+        }
+    }
+
     static let gatewayScript = """
         import sys, http.server
         class H(http.server.BaseHTTPRequestHandler):
