@@ -36,12 +36,12 @@ import TestSupport
             let gateway = try ChildProcess("/usr/bin/env", ["python3", "-c", Self.gatewayScript, "\(port)", received],
                                            directory: wq.directory.path, label: "gateway")
             defer { gateway.send(SIGKILL) }
-            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await gateway.waitForStdout(containing: "ready", timeout: .seconds(30)), "\(gateway.stderr)")
             let (worker, termination) = try await wq.run(["work", "--queue", "jobp", "--handler", "printer",
                                                           "--metrics-push", "http://127.0.0.1:\(port)/"],
                                                          environment: ["HOSTNAME": "pod-7"])
             #expect(termination == .exited(0), "\(worker.stderr)")
-            _ = try await gateway.wait(timeout: .seconds(10))
+            _ = try await gateway.wait(timeout: .seconds(30))
             let pushed = try String(contentsOfFile: received, encoding: .utf8)
             let lines = pushed.split(separator: "\n", maxSplits: 1)
             let requestLine = String(lines.first ?? "")
@@ -90,6 +90,8 @@ import TestSupport
                 open(sys.argv[2], 'w').write(self.command + ' ' + self.path + '\\n' + body)
                 self.send_response(200); self.send_header('Content-Length', '0'); self.end_headers()
             def log_message(self, *a): pass
-        http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).handle_request()
+        server = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)
+        print('ready', flush=True)
+        server.handle_request()
         """
 }
