@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The framework: WorkHandler, the queue-backend seam, the runner.
@@ -30,6 +32,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // Test doubles for handler authors: in-memory queue, manual clock, harness.
@@ -93,6 +96,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
 
@@ -112,7 +120,12 @@ let package = Package(
             dependencies: ["WorkQueue"],
             path: "Tests/WorkQueueContract"
         ),
-        .testTarget(name: "WorkQueueTests", dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueueContract"]),
+        .testTarget(
+            name: "WorkQueueTests",
+            dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueueContract",
+                           .product(name: "MetricsTestKit", package: "swift-metrics"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         .testTarget(
             name: "WorkQueueRedisTests",
             dependencies: ["WorkQueue", "WorkQueueRedis", "WorkQueueContract", "TestSupport",

@@ -14,12 +14,15 @@ final class Dispatcher: Sendable {
         /// Its ``InFlight`` id (renewed by the heartbeat until settled).
         let id: Int
         let flag: CancellationFlag
+        /// When it was leased (for the lease-to-settle metric).
+        let leasedAt: ContinuousClock.Instant
     }
 
     /// How a slot ended an item, waiting for the fetcher to settle it.
     struct Done: Sendable {
         let settlement: Settlement
         let id: Int
+        let leasedAt: ContinuousClock.Instant
     }
 
     /// What the fetcher needs to decide its next call.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -34,6 +35,7 @@ public final class Worker: Service, Sendable {
     private let clock: any WorkClock
     private let logger: Logger
     private let events: (@Sendable (WorkerEvent) -> Void)?
+    private let metrics: WorkerMetrics
 
     private let stopSignal = ShutdownSignal()
     /// Between the fetcher and the slots; a shutdown stops it handing out items at once.
@@ -71,6 +73,7 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "session"] = "\(session)"
         self.logger = logger
         self.events = events
+        self.metrics = WorkerMetrics(dimensions: options.metricsLabels, factory: options.metricsFactory ?? MetricsSystem.factory)
     }
 
     /// A fresh random session id (a UUID string, as `rediswq.py` uses).
@@ -198,6 +201,7 @@ public final class Worker: Service, Sendable {
                 record(.leaseLost(lost.lease)) { $0.leaseLost += 1 }
             }
             let snapshot = dispatcher.snapshot
+            metrics.recordOccupancy(running: snapshot.running, buffered: snapshot.buffered)
             let capacity = sizer.capacity(handlerSeconds: snapshot.handlerSeconds, pending: counts?.pending)
             let demand = stopping || queueEmpty ? 0 : max(0, capacity - snapshot.running - snapshot.buffered)
             // Batch settlements while the slots still have work buffered.
@@ -232,6 +236,7 @@ public final class Worker: Service, Sendable {
             let done = dispatcher.takeDone()
             let settlements = done.map(\.settlement) + unstarted.reversed().map { .release($0.lease) }
             let releasedIDs = unstarted.reversed().map(\.id)
+            let leasedAt = done.map(\.leasedAt) + unstarted.reversed().map(\.leasedAt)
             unstarted = []
             let started = clock.now
             let result = try await retrying(demand > 0 ? "lease" : "settle") {
@@ -240,11 +245,14 @@ public final class Worker: Service, Sendable {
             sizer.recordExchange(seconds: (clock.now - started).seconds)
             counts = result.counts
             record(outcomes: result.outcomes, for: settlements, ids: done.map(\.id) + releasedIDs)
+            metrics.recordExchange(outcomes: result.outcomes, settlements: settlements, leasedAt: leasedAt, now: clock.now)
+            metrics.recordLeased(result.leases.count)
             queueEmpty = demand > 0 && result.leases.count < demand
             guard !result.leases.isEmpty else { continue }
+            let leasedNow = clock.now
             let held = result.leases.map { lease in
                 let flag = CancellationFlag()
-                return Dispatcher.Held(lease: lease, id: inFlight.add(lease, flag: flag), flag: flag)
+                return Dispatcher.Held(lease: lease, id: inFlight.add(lease, flag: flag), flag: flag, leasedAt: leasedNow)
             }
             // Leased while a shutdown came in: give them back with the next call.
             unstarted += dispatcher.push(held)
@@ -264,8 +272,10 @@ public final class Worker: Service, Sendable {
             }
             let started = clock.now
             let settlement = await process(held, threads: threads)
-            let seconds = (clock.now - started).seconds
-            dispatcher.finish(settlement.map { Dispatcher.Done(settlement: $0, id: held.id) }, handlerSeconds: seconds)
+            let elapsed = clock.now - started
+            metrics.recordHandler(elapsed)
+            dispatcher.finish(settlement.map { Dispatcher.Done(settlement: $0, id: held.id, leasedAt: held.leasedAt) },
+                              handlerSeconds: elapsed.seconds)
         }
     }
 
@@ -369,6 +379,7 @@ public final class Worker: Service, Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                metrics.recordBackendError()
                 logger.warning("lease renewal failed: \(error); retrying at the next beat")
             }
         }
@@ -382,12 +393,14 @@ public final class Worker: Service, Sendable {
                 let report = try await backend.maintain(maxAttempts: options.maxAttempts, interval: options.recoveryInterval,
                                                         session: session)
                 if let report, report.requeued + report.deadLettered > 0 {
+                    metrics.recordRecovery(report)
                     logger.notice("recovered expired leases: \(report.requeued) requeued, \(report.deadLettered) dead-lettered")
                     emit(.recovered(report))
                 }
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                metrics.recordBackendError()
                 logger.warning("recovery pass failed: \(error); retrying at the next pass")
             }
             try await clock.sleep(for: options.recoveryInterval)
@@ -432,6 +445,7 @@ public final class Worker: Service, Sendable {
             } catch let error as WorkQueueError where error.isPermanent {
                 throw error
             } catch {
+                metrics.recordBackendError()
                 if deadline.isFired { throw ShutdownDeadlinePassed(operation: "\(operation) (last error: \(error))") }
                 // The budget counts from the first failure, including the time failed attempts
                 // themselves took (a reconnect attempt can take seconds).
@@ -463,6 +477,7 @@ public final class Worker: Service, Sendable {
 
     private func record(_ event: WorkerEvent, _ update: (inout WorkerSummary) -> Void) {
         summary.withLock { update(&$0) }
+        if case .leaseLost = event { metrics.recordLeaseLost() }
         emit(event)
     }
 }

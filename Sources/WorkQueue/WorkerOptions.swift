@@ -1,3 +1,5 @@
+import CoreMetrics
+
 /// How a ``Worker`` leases, renews, retries and stops.
 public struct WorkerOptions: Sendable {
     /// Items processed at once by this process. Default 1.
@@ -42,6 +44,12 @@ public struct WorkerOptions: Sendable {
     public var backendRetryBudget: Duration = .seconds(30)
     /// The handler's `KEY=VALUE` options, handed to it in ``WorkContext/options``.
     public var handlerOptions: [String: String] = [:]
+    /// Labels on every metric of ``WorkerMetrics`` (the command sets `queue` and `handler`).
+    /// Default none.
+    public var metricsLabels: [(String, String)] = []
+    /// Where the runner's metrics go; `nil`, the default, uses the factory bootstrapped with
+    /// `MetricsSystem.bootstrap` (a no-op until one is).
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     public init() {}
 

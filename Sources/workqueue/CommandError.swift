@@ -24,6 +24,10 @@ enum CommandError: Error, CustomStringConvertible {
     case serverSetting(String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
+    /// The metrics endpoint could not listen on its port.
+    case metricsServer(flag: String, port: Int, error: String)
+    /// The final metrics could not be pushed to the Pushgateway.
+    case metricsPush(url: String, error: String)
 
     var description: String {
         switch self {
@@ -51,6 +55,10 @@ enum CommandError: Error, CustomStringConvertible {
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"
+        case let .metricsServer(flag, port, error):
+            "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
+        case let .metricsPush(url, error):
+            "pushing the final metrics to \(url) failed: \(error); check that the Pushgateway is reachable at that URL"
         }
     }
 }

@@ -31,8 +31,8 @@ enum ExitStatus {
         case let error as CommandError:
             switch error {
             case .missing, .invalid, .handlerChoice, .nothingToPush: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .passwordFile: configuration
-            case .unreadable: transient
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .passwordFile, .metricsServer: configuration
+            case .unreadable, .metricsPush: transient
             }
         case let error as WorkQueueError:
             switch error {

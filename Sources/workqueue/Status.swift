@@ -12,7 +12,9 @@ struct Status: AsyncParsableCommand {
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
             completed, the boolean drained and the string queue (with --watch, one \
             object per line per refresh). --watch redraws a progress bar with rate and ETA \
-            until the queue is drained.
+            until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
+            Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
+            the process is stopped (whether or not a worker runs).
             """
     )
 
@@ -32,6 +34,11 @@ struct Status: AsyncParsableCommand {
         valueName: "seconds"))
     var retrySeconds: Double = 30
 
+    @Option(help: ArgumentHelp(
+        "Serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped (env WORKQUEUE_STATUS_PORT).",
+        valueName: "port"))
+    var serve: Int?
+
     func validate() throws {
         guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.05 and 3600 seconds")
@@ -45,6 +52,24 @@ struct Status: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
+        if let port = try settings.integer(serve, "WORKQUEUE_STATUS_PORT", flagName: "--serve", minimum: 0) {
+            guard port <= 65535 else {
+                throw CommandError.invalid(source: "--serve", value: "\(port)", expected: "a port from 0 to 65535")
+            }
+            try await withQueue(common, settings, logger: logger) { queue in
+                let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: "--serve")
+                logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
+                await server.run {
+                    do {
+                        return (.ok, QueueMetricsPage.render(try await queue.countsWithLeases(), queue: name))
+                    } catch {
+                        logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
+                        return (.ok, QueueMetricsPage.render(nil, queue: name))
+                    }
+                }
+            }
+            return
+        }
         try await withQueue(common, settings, logger: logger) { queue in
             let first = try await queue.countsWithLeases()
             guard watch else {

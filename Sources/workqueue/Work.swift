@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -34,7 +35,8 @@ struct Work: AsyncParsableCommand {
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
             WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, WORKQUEUE_RESULTS_MAX, \
-            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL. A flag beats its variable.
+            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL, WORKQUEUE_METRICS_PORT, WORKQUEUE_METRICS_PUSH. \
+            A flag beats its variable.
             """
     )
 
@@ -116,15 +118,34 @@ struct Work: AsyncParsableCommand {
         """)
     var requireNoEviction = false
 
+    @Option(name: .customLong("metrics-port"), help: ArgumentHelp(
+        "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics while working; 0 picks a free port (env WORKQUEUE_METRICS_PORT).",
+        valueName: "port"))
+    var metricsPort: Int?
+
+    @Option(name: .customLong("metrics-push"), help: ArgumentHelp(
+        "On exit, push the final metrics to this Prometheus Pushgateway (env WORKQUEUE_METRICS_PUSH).",
+        valueName: "url"))
+    var metricsPush: String?
+
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
 
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
-        let workerOptions = try makeWorkerOptions(settings)
+        var workerOptions = try makeWorkerOptions(settings)
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
+        let exporter = try await MetricsExporter.start(
+            port: try settings.integer(metricsPort, "WORKQUEUE_METRICS_PORT", flagName: "--metrics-port", minimum: 0),
+            push: try MetricsExporter.pushURL(settings.string(metricsPush, "WORKQUEUE_METRICS_PUSH")),
+            logger: logger)
+        if let exporter {
+            let name = try common.queueName(settings)
+            workerOptions.metricsLabels = [("queue", name), ("handler", handlerLabel(settings))]
+            workerOptions.metricsFactory = exporter.factory
+        }
         let queue = try await common.connect(settings, logger: logger)
         do {
             try await checkEviction(queue, settings, logger: logger)
@@ -138,13 +159,17 @@ struct Work: AsyncParsableCommand {
             queue.maxItemBytes = limit
         }
         let summary: WorkerSummary
+        let session = Worker.makeSessionID()
         do {
-            summary = try await drain(queue, handler: handler, options: workerOptions, logger: logger)
+            summary = try await drain(queue, handler: handler, options: workerOptions, session: session, logger: logger)
         } catch {
             await queue.close()
+            await exporter?.finish(instance: Self.instance(session), logger: logger)
             throw error
         }
         await queue.close()
+        // A failed push is logged; it does not turn a drained queue into a failed Job.
+        await exporter?.finish(instance: Self.instance(session), logger: logger)
         switch summary.stopReason {
         case .drained:
             StandardOutput.line("Queue empty, exiting")
@@ -154,8 +179,9 @@ struct Work: AsyncParsableCommand {
         }
     }
 
-    private func drain(_ queue: RedisQueue, handler: any WorkHandler, options: WorkerOptions, logger: Logger) async throws -> WorkerSummary {
-        let worker = try Worker(backend: queue, handler: handler, options: options, logger: logger, events: { event in
+    private func drain(_ queue: RedisQueue, handler: any WorkHandler, options: WorkerOptions, session: String,
+                       logger: Logger) async throws -> WorkerSummary {
+        let worker = try Worker(backend: queue, handler: handler, options: options, session: session, logger: logger, events: { event in
             Self.log(event, logger: logger)
         })
         StandardOutput.line("Worker with sessionID: \(worker.session)")
@@ -187,6 +213,21 @@ struct Work: AsyncParsableCommand {
             throw CommandError.serverSetting("refusing to start (--require-noeviction): \(warning)")
         }
         logger.warning("WARNING: \(warning)")
+    }
+
+    /// The `handler` label: the compiled-in handler's name, else the plugin's file name (and symbol).
+    private func handlerLabel(_ settings: Settings) -> String {
+        if let name = settings.string(handler, "WORKQUEUE_HANDLER") { return name }
+        let path = settings.string(plugin, "WORKQUEUE_PLUGIN") ?? "unknown"
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        if let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL") { return "\(file):\(symbol)" }
+        return file
+    }
+
+    /// The Pushgateway instance: the pod's name (HOSTNAME) and the session.
+    private static func instance(_ session: String) -> String {
+        let host = ProcessInfo.processInfo.environment["HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 }
+        return host.map { "\($0)-\(session)" } ?? session
     }
 
     private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {

@@ -17,5 +17,6 @@ ensure_test_dependencies() {
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     pkg-config --exists libffi 2>/dev/null || missing+=(libffi-dev)
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
     ensure_packages "${missing[@]}"
 }

@@ -1,0 +1,49 @@
+import WorkQueue
+
+/// The `status --serve` page: the queue's own counts as Prometheus gauges, read per scrape.
+enum QueueMetricsPage {
+    /// Every gauge the page can hold, with its help text.
+    static let gauges: [(name: String, help: String)] = [
+        ("workqueue_queue_up", "1 when the last scrape read the queue's counts from Redis, else 0"),
+        ("workqueue_queue_pending", "items waiting to be leased"),
+        ("workqueue_queue_processing", "items taken by some worker (leased, or expired awaiting recovery)"),
+        ("workqueue_queue_leased", "items of processing whose lease is alive"),
+        ("workqueue_queue_scheduled", "failed items waiting for their retry time"),
+        ("workqueue_queue_dead", "dead-lettered items"),
+        ("workqueue_queue_completed", "items completed so far"),
+    ]
+
+    /// The text exposition of `counts` (nil: Redis could not be read; only `up` is 0).
+    static func render(_ counts: QueueCounts?, queue: String) -> String {
+        let label = "{queue=\"\(escape(queue))\"}"
+        var values: [String: Int] = ["workqueue_queue_up": counts == nil ? 0 : 1]
+        if let counts {
+            values["workqueue_queue_pending"] = counts.pending
+            values["workqueue_queue_processing"] = counts.processing
+            values["workqueue_queue_scheduled"] = counts.scheduled
+            values["workqueue_queue_dead"] = counts.dead
+            if let leased = counts.leased { values["workqueue_queue_leased"] = leased }
+            if let completed = counts.completed { values["workqueue_queue_completed"] = completed }
+        }
+        var text = ""
+        for (name, help) in gauges {
+            guard let value = values[name] else { continue }
+            text += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name)\(label) \(value)\n"
+        }
+        return text
+    }
+
+    /// Escapes a label value (backslash, quote, newline).
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for char in value {
+            switch char {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(char)
+            }
+        }
+        return out
+    }
+}
