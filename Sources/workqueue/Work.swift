@@ -184,10 +184,14 @@ struct Work: AsyncParsableCommand {
         let worker = try Worker(backend: queue, handler: handler, options: options, session: session, logger: logger, events: { event in
             Self.log(event, logger: logger)
         })
-        StandardOutput.line("Worker with sessionID: \(worker.session)")
-        let initial = try await queue.counts()
-        StandardOutput.line("Initial queue state: empty=\(initial.isDrained ? "True" : "False")")
-        let service = SummarizingService(worker: worker)
+        // The tutorial's first lines are printed from inside the service group, whose SIGTERM and
+        // SIGINT handling is in place by then: a signal sent once they appear stops the worker
+        // gracefully (143) instead of killing it.
+        let service = SummarizingService(worker: worker) {
+            StandardOutput.line("Worker with sessionID: \(worker.session)")
+            let initial = try await queue.counts()
+            StandardOutput.line("Initial queue state: empty=\(initial.isDrained ? "True" : "False")")
+        }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -311,13 +315,18 @@ struct Work: AsyncParsableCommand {
 /// Runs the worker as the service group's one service and keeps its summary.
 private final class SummarizingService: Service, Sendable {
     private let worker: Worker
+    private let prologue: @Sendable () async throws -> Void
     private let result = Mutex<WorkerSummary?>(nil)
 
-    init(worker: Worker) { self.worker = worker }
+    init(worker: Worker, prologue: @escaping @Sendable () async throws -> Void) {
+        self.worker = worker
+        self.prologue = prologue
+    }
 
     var summary: WorkerSummary? { result.withLock { $0 } }
 
     func run() async throws {
+        try await prologue()
         let summary = try await worker.runUntilStopped()
         result.withLock { $0 = summary }
     }
