@@ -9,7 +9,8 @@
 #   RUNTIME_IMAGE  the base of the final image, a Debian bookworm      (debian:bookworm-slim)
 #   BUILD_STAGE    where the binaries come from: `build` compiles them in SWIFT_IMAGE;
 #                  `prebuilt` copies them from the build context's folder prebuilt/
-#                  (prebuilt/workqueue, built with --static-swift-stdlib, and prebuilt/plugins/*.so)
+#                  (prebuilt/workqueue, built with --static-swift-stdlib, and prebuilt/plugins/*.so,
+#                  stripped)
 #
 # Offline, with no registry (what scripts/image-test does, with a base made by mmdebstrap):
 #   buildah bud --build-arg BUILD_STAGE=prebuilt --build-arg RUNTIME_IMAGE=localhost/debian-base \
@@ -31,7 +32,8 @@ COPY Sources Sources
 COPY Examples Examples
 # Package.swift names every target's folder, test targets included.
 COPY Tests Tests
-# The C plugin is compiled with cc: SwiftPM links every dynamic product with swiftc, whose
+# Stripped: the debug info is more than half of each file (49 -> 22 MB for workqueue, 32 -> 13 MB
+# for a Swift plugin). The C plugin is compiled with cc: SwiftPM links every dynamic product with swiftc, whose
 # swiftrt.o makes even a C library need libswiftCore.so, which this image does not have.
 RUN swift build -c release --static-swift-stdlib --product workqueue \
     && swift build -c release --product PrinterPlugin \
@@ -40,7 +42,8 @@ RUN swift build -c release --static-swift-stdlib --product workqueue \
     && cp "$(swift build -c release --show-bin-path)/workqueue" /out/ \
     && cp "$(swift build -c release --show-bin-path)"/lib*Plugin.so /out/plugins/ \
     && cc -shared -fPIC -O2 -I Sources/CWorkQueuePlugin/include -I Examples/CPlugin/include \
-        Examples/CPlugin/cplugin.c -o /out/plugins/libCPrinterPlugin.so
+        Examples/CPlugin/cplugin.c -o /out/plugins/libCPrinterPlugin.so \
+    && strip /out/workqueue /out/plugins/*.so
 
 # The same /out, built outside (scripts/image-test): no toolchain image is needed.
 FROM scratch AS prebuilt
