@@ -13,7 +13,7 @@
 #                  stripped)
 #
 # Offline, with no registry (what scripts/image-test does, with a base made by mmdebstrap):
-#   buildah bud --build-arg BUILD_STAGE=prebuilt --build-arg RUNTIME_IMAGE=localhost/debian-base \
+#   buildah bud --build-arg BUILD_STAGE=prebuilt --build-arg RUNTIME_IMAGE=localhost/workqueue-base:bookworm \
 #       -f Dockerfile -t workqueue:latest CONTEXT        # CONTEXT holds prebuilt/
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -33,8 +33,8 @@ COPY Examples Examples
 # Package.swift names every target's folder, test targets included.
 COPY Tests Tests
 # Stripped: the debug info is more than half of each file (49 -> 22 MB for workqueue, 32 -> 13 MB
-# for a Swift plugin). The C plugin is compiled with cc: SwiftPM links every dynamic product with swiftc, whose
-# swiftrt.o makes even a C library need libswiftCore.so, which this image does not have.
+# for a Swift plugin). The C plugin is compiled with cc: SwiftPM links every dynamic product with
+# swiftc, whose swiftrt.o makes even a C library need libswiftCore.so, absent from this image.
 RUN swift build -c release --static-swift-stdlib --product workqueue \
     && swift build -c release --product PrinterPlugin \
     && swift build -c release --product FactorPlugin \
