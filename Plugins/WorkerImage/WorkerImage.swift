@@ -62,7 +62,9 @@ struct WorkerImage: CommandPlugin {
             # Worker image for the job \(job), written by `swift package worker-image`.
             # Build the stock image first (docker build -t workqueue:latest . at the repository root), then:
             #   docker build -t \(job):latest \(output.path)
-            FROM workqueue:latest
+            # BASE_IMAGE names the stock image: pin a released one with --build-arg BASE_IMAGE=REPO:TAG.
+            ARG BASE_IMAGE=workqueue:latest
+            FROM ${BASE_IMAGE}
             \(copy)\(environment.map { "ENV \($0.0)=\(Self.quoted($0.1))" }.joined(separator: "\n"))
 
             """

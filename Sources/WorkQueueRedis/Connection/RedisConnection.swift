@@ -24,7 +24,9 @@ package final class RedisConnection: Sendable {
         let endpoint = configuration.endpoint
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY at the TCP level: `.socketOption(.tcp_nodelay)` would be SOL_SOCKET with
+            // the same number, SO_DEBUG, which needs CAP_NET_ADMIN (EACCES in a container).
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(endpoint: endpoint))
