@@ -23,9 +23,7 @@ struct Open: AsyncParsableCommand {
     var reopen = false
 
     func validate() throws {
-        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
-            throw ValidationError("--ttl-seconds must be between 1 and 86400")
-        }
+        try Producer.validate(ttlSeconds: ttlSeconds)
     }
 
     func run() async throws {

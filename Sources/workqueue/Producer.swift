@@ -1,3 +1,4 @@
+import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
 #if canImport(Glibc)
@@ -7,6 +8,13 @@ import Glibc
 /// One producer of a queue: pushes with the drained check, and (with keep-open) holds the
 /// queue's open mark, refreshing it every third of its TTL and removing it when done.
 final class Producer {
+    /// Checks `--ttl-seconds` (open, push --keep-open): 1 s to a day.
+    static func validate(ttlSeconds: Double) throws {
+        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
+            throw ValidationError("--ttl-seconds must be between 1 and 86400")
+        }
+    }
+
     let queue: RedisQueue
     let name: String
     /// The value of `NAME:open` while this producer holds it.

@@ -45,9 +45,7 @@ struct Push: AsyncParsableCommand {
     static let chunk = 1000
 
     func validate() throws {
-        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
-            throw ValidationError("--ttl-seconds must be between 1 and 86400")
-        }
+        try Producer.validate(ttlSeconds: ttlSeconds)
     }
 
     func run() async throws {

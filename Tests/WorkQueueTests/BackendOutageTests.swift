@@ -12,7 +12,7 @@ import WorkQueueTesting
 
     /// An in-memory queue whose `lease` and `complete` throw `error` for their first
     /// `failures` calls each.
-    final class FlakyBackend: WorkQueueBackend, Sendable {
+    final class FlakyBackend: ForwardingBackend, Sendable {
         let inner: InMemoryQueue
         let error: any Error & Sendable
         private let remaining: Mutex<[String: Int]>
@@ -36,26 +36,14 @@ import WorkQueueTesting
             if fail { throw error }
         }
 
-        func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
         func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
             try maybeFail("lease")
             return try await inner.lease(max: max, session: session, duration: duration)
         }
-        func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
-        func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] { try await inner.renew(leases, duration: duration) }
         func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
             try maybeFail("complete")
             return try await inner.complete(lease, result: result)
         }
-        func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-            try await inner.fail(lease, error: error, disposition: disposition)
-        }
-        func release(_ lease: Lease) async throws -> SettleOutcome { try await inner.release(lease) }
-        func counts() async throws -> QueueCounts { try await inner.counts() }
-        func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
-            try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
-        }
-        func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
     }
 
     @Test func aShortOutageIsRiddenOutAndTheItemCompletes() async throws {

@@ -62,7 +62,7 @@ import WorkQueueTesting
 }
 
 /// Counts the calls of the runner's hot path.
-final class CountingBackend: WorkQueueBackend, Sendable {
+final class CountingBackend: ForwardingBackend, Sendable {
     let inner: InMemoryQueue
     private let stats = Mutex((exchanges: 0, largestLease: 0))
     init(_ inner: InMemoryQueue) { self.inner = inner }
@@ -78,21 +78,4 @@ final class CountingBackend: WorkQueueBackend, Sendable {
         }
         return result
     }
-
-    func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
-    func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-        try await inner.lease(max: max, session: session, duration: duration)
-    }
-    func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
-    func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] { try await inner.renew(leases, duration: duration) }
-    func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome { try await inner.complete(lease, result: result) }
-    func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        try await inner.fail(lease, error: error, disposition: disposition)
-    }
-    func release(_ lease: Lease) async throws -> SettleOutcome { try await inner.release(lease) }
-    func counts() async throws -> QueueCounts { try await inner.counts() }
-    func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
-        try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
-    }
-    func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
 }

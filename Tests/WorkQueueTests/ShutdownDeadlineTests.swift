@@ -15,7 +15,7 @@ import WorkQueueTesting
 
     /// An in-memory queue that can be switched to failing every call, or to calls that never
     /// return and ignore cancellation (a stalled server).
-    final class SwitchableBackend: WorkQueueBackend, Sendable {
+    final class SwitchableBackend: ForwardingBackend, Sendable {
         let inner: InMemoryQueue
         private let mode = Mutex(Mode.up)
         private let stuck = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -40,12 +40,10 @@ import WorkQueueTesting
             }
         }
 
-        func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
         func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
             try await gate()
             return try await inner.lease(max: max, session: session, duration: duration)
         }
-        func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
         func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
             try await gate()
             return try await inner.renew(leases, duration: duration)
