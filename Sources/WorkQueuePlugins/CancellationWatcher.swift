@@ -1,4 +1,11 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 import WorkQueue
 
@@ -38,8 +45,9 @@ final class CancellationWatcher: Sendable {
             return (token, start, wasEmpty)
         }
         if start {
-            // A serial queue of its own gets a thread of its own, outside Swift's pool.
-            DispatchQueue(label: "workqueue-plugin-cancel").async { [self] in run() }
+            // A thread of its own. Not a dispatch queue: on Linux a work item that never returns
+            // would hold one of the few threads that Swift's concurrency pool also runs on.
+            Self.startThread { [self] in run() }
         }
         // Only the thread asleep on an empty set needs waking; one polling every 10 ms sees
         // the new watch at its next pass.
@@ -61,6 +69,36 @@ final class CancellationWatcher: Sendable {
             }
             for watch in current where watch.source.reason != nil { watch.target.set() }
             _ = wakeUp.wait(timeout: .now() + .milliseconds(10))
+        }
+    }
+
+    /// Starts a detached POSIX thread running `body`.
+    private static func startThread(_ body: @escaping @Sendable () -> Void) {
+        final class Box: Sendable {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let context = Unmanaged.passRetained(Box(body)).toOpaque()
+        #if canImport(Darwin)
+        var thread: pthread_t?
+        #else
+        var thread = pthread_t()
+        #endif
+        let created = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<Box>.fromOpaque(context).takeRetainedValue().body()
+            return nil
+        }, context)
+        if created == 0 {
+            #if canImport(Darwin)
+            if let thread { pthread_detach(thread) }
+            #else
+            pthread_detach(thread)
+            #endif
+        } else {
+            // No thread: run the loop on a dispatch queue rather than not at all.
+            Unmanaged<Box>.fromOpaque(context).release()
+            DispatchQueue(label: "workqueue-plugin-cancel").async { body() }
         }
     }
 }
