@@ -333,7 +333,7 @@ public final class Worker: Service, Sendable {
             let lease = settlement.lease
             guard index < outcomes.count, outcomes[index] == .settled else {
                 logger.warning("lease lost before the item was settled; nothing was recorded for this delivery",
-                               metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                               metadata: Self.metadata(lease))
                 record(.leaseLost(lease)) { $0.leaseLost += 1 }
                 continue
             }
@@ -341,17 +341,17 @@ public final class Worker: Service, Sendable {
             case let .complete(_, output):
                 record(.completed(lease, result: output)) { $0.completed += 1 }
             case .release:
-                logger.info("released an unfinished item to pending", metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                logger.info("released an unfinished item to pending", metadata: Self.metadata(lease))
                 record(.released(lease)) { $0.released += 1 }
             case let .fail(_, message, disposition):
                 switch disposition {
                 case .deadLetter:
                     logger.error("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); dead-lettered",
-                                 metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                                 metadata: Self.metadata(lease))
                     record(.failed(lease, error: message, disposition: disposition)) { $0.deadLettered += 1 }
                 case .retry(let delay):
                     logger.warning("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); retry in \(delay)",
-                                   metadata: ["item": .stringConvertible(ItemLabel(item: lease.item))])
+                                   metadata: Self.metadata(lease))
                     record(.failed(lease, error: message, disposition: disposition)) { $0.retried += 1 }
                 }
             }
@@ -469,6 +469,11 @@ public final class Worker: Service, Sendable {
                 delay = min(delay * 2, .seconds(2))
             }
         }
+    }
+
+    /// Log metadata naming a lease's item (escaped, bounded) and attempt, formatted only if logged.
+    private static func metadata(_ lease: Lease) -> Logger.Metadata {
+        ["item": .stringConvertible(ItemLabel(item: lease.item)), "attempt": .stringConvertible(lease.attempt)]
     }
 
     private func emit(_ event: WorkerEvent) {

@@ -30,6 +30,11 @@ struct QueueOptions: ParsableArguments {
         valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: ArgumentHelp(
+        "Diagnostics format on stderr: text, or json for one JSON object per line (env WORKQUEUE_LOG_FORMAT; default text).",
+        valueName: "format"))
+    var logFormat: String?
+
     /// Sends swift-log to stderr at the chosen level and line-buffers stdout, so that each
     /// contract line reaches a pod's log as soon as it is printed. Returns the command's logger.
     func bootstrap(_ settings: Settings) throws -> Logger {
@@ -39,10 +44,23 @@ struct QueueOptions: ParsableArguments {
             throw CommandError.invalid(source: logLevel != nil ? "--log-level" : "environment variable WORKQUEUE_LOG_LEVEL",
                                        value: text, expected: Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        let format = settings.string(logFormat, "WORKQUEUE_LOG_FORMAT") ?? "text"
+        switch format.lowercased() {
+        case "text":
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case "json":
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        default:
+            throw CommandError.invalid(source: logFormat != nil ? "--log-format" : "environment variable WORKQUEUE_LOG_FORMAT",
+                                       value: format, expected: "text or json")
         }
         return Logger(label: "workqueue")
     }
