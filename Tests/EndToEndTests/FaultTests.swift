@@ -5,13 +5,18 @@ import TestSupport
 /// Faults around `work` with real processes: a paused Redis at SIGTERM, missing ACL
 /// permissions.
 @Suite struct FaultTests {
+    /// A worker (1 s grace) busy on the only item, `apple`, for 30 s.
+    static func workerHoldingApple(_ redis: LocalRedis, queue: String) async throws -> ChildProcess {
+        try await redis.cli("rpush", queue, "apple")
+        let worker = try Workqueue(redis).start(["work", "--queue", queue, "--handler", "printer", "--option", "delay=30",
+                                                 "--grace-seconds", "1"])
+        #expect(try await worker.waitForStdout(containing: "Working on apple"), "\(worker.stderr)")
+        return worker
+    }
+
     @Test func sigtermWhileRedisIsPausedExits143WithinTheGracePeriodAndTheItemIsNotLost() async throws {
         try await LocalRedis.with { redis in
-            let wq = try Workqueue(redis)
-            try await redis.cli("rpush", "paused", "apple")
-            let worker = try wq.start(["work", "--queue", "paused", "--handler", "printer", "--option", "delay=30",
-                                       "--grace-seconds", "1"])
-            #expect(try await worker.waitForStdout(containing: "Working on apple"), "\(worker.stderr)")
+            let worker = try await Self.workerHoldingApple(redis, queue: "paused")
             redis.signal(SIGSTOP)
             let clock = ContinuousClock()
             let started = clock.now
@@ -30,11 +35,7 @@ import TestSupport
 
     @Test func sigtermWhileRedisIsDownExitsPromptly() async throws {
         try await LocalRedis.with { redis in
-            let wq = try Workqueue(redis)
-            try await redis.cli("rpush", "down", "apple")
-            let worker = try wq.start(["work", "--queue", "down", "--handler", "printer", "--option", "delay=30",
-                                       "--grace-seconds", "1"])
-            #expect(try await worker.waitForStdout(containing: "Working on apple"), "\(worker.stderr)")
+            let worker = try await Self.workerHoldingApple(redis, queue: "down")
             await redis.stop()
             let clock = ContinuousClock()
             let started = clock.now

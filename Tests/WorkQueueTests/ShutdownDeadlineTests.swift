@@ -103,16 +103,23 @@ import WorkQueueTesting
         return clock.now - requested
     }
 
-    @Test func aShutdownDuringAnOutageEndsAtTheDeadlineWithTheItemStillLeased() async throws {
+    /// A worker over a switchable backend whose gated handler has started on the first item.
+    static func holdingOneItem(_ items: [WorkItem], options: WorkerOptions) async throws
+        -> (TestClock, InMemoryQueue, SwitchableBackend, Gate, Worker, WorkerTests.Running)
+    {
         let clock = TestClock()
-        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let queue = InMemoryQueue(items: items, clock: clock)
         let backend = SwitchableBackend(queue)
         let gate = Gate()
         let log = WorkerTests.EventLog()
-        let worker = try Worker(backend: backend, handler: GatedHandler(gate: gate), options: Self.options(),
-                                clock: clock, events: log.append)
+        let worker = try Worker(backend: backend, handler: GatedHandler(gate: gate), options: options, clock: clock, events: log.append)
         let running = WorkerTests.Running(worker)
         try await WorkerTests.settle { log.count { if case .leased = $0 { true } else { false } } == 1 }
+        return (clock, queue, backend, gate, worker, running)
+    }
+
+    @Test func aShutdownDuringAnOutageEndsAtTheDeadlineWithTheItemStillLeased() async throws {
+        let (clock, queue, backend, gate, worker, running) = try await Self.holdingOneItem(["a"], options: Self.options())
         backend.set(.failing)
         gate.open()
         let took = try await Self.stop(worker, running, clock: clock)
@@ -124,16 +131,9 @@ import WorkQueueTesting
     }
 
     @Test func aStalledBackendDoesNotHoldTheShutdown() async throws {
-        let clock = TestClock()
-        let queue = InMemoryQueue(items: ["a", "b"], clock: clock)
-        let backend = SwitchableBackend(queue)
-        let gate = Gate()
-        let log = WorkerTests.EventLog()
-        let worker = try Worker(backend: backend, handler: GatedHandler(gate: gate),
-                                options: { var options = Self.options(); options.prefetch = 1; return options }(),
-                                clock: clock, events: log.append)
-        let running = WorkerTests.Running(worker)
-        try await WorkerTests.settle { log.count { if case .leased = $0 { true } else { false } } == 1 }
+        var options = Self.options()
+        options.prefetch = 1
+        let (clock, queue, backend, gate, worker, running) = try await Self.holdingOneItem(["a", "b"], options: options)
         backend.set(.hanging)
         gate.open()
         // The settle of "a" is now stuck inside the backend.
