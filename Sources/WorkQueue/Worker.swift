@@ -435,6 +435,7 @@ public final class Worker: Service, Sendable {
         var delay = Duration.milliseconds(50)
         var firstFailure: WorkInstant?
         while true {
+            let attemptStarted = clock.now
             do {
                 if stopSignal.isFired { return try await deadline.race(operation, body) }
                 return try await body()
@@ -447,16 +448,17 @@ public final class Worker: Service, Sendable {
             } catch {
                 metrics.recordBackendError()
                 if deadline.isFired { throw ShutdownDeadlinePassed(operation: "\(operation) (last error: \(error))") }
-                // The budget counts from the first failure, including the time failed attempts
-                // themselves took (a reconnect attempt can take seconds).
+                // The budget counts from the start of the first failed attempt, so it includes
+                // the time failed attempts themselves took (a reconnect attempt can take
+                // seconds): the operation gives up at most one attempt after the budget.
                 let now = clock.now
-                let since = firstFailure ?? now
+                let since = firstFailure ?? attemptStarted
                 firstFailure = since
                 guard now - since < options.backendRetryBudget else {
                     throw WorkQueueError.backendUnavailable(
                         "\(operation) kept failing for \(Int((now - since).seconds.rounded())) s; last error: \(error)")
                 }
-                if now == since {
+                if since == attemptStarted {
                     logger.warning("\(operation) failed: \(error); retrying for up to \(options.backendRetryBudget)")
                 }
                 let clock = self.clock

@@ -11,37 +11,43 @@ import WorkQueueTesting
     }
 
     /// An in-memory queue whose `lease` and `complete` throw `error` for their first
-    /// `failures` calls each.
+    /// `failures` calls each; with `slowFailure`, each failing call first takes that long on
+    /// `clock` (a reconnect attempt that times out).
     final class FlakyBackend: ForwardingBackend, Sendable {
         let inner: InMemoryQueue
         let error: any Error & Sendable
+        let slowFailure: (clock: TestClock, duration: Duration)?
         private let remaining: Mutex<[String: Int]>
         private let calls = Mutex<[String: Int]>([:])
 
-        init(_ inner: InMemoryQueue, failures: Int, error: any Error & Sendable = ConnectionDropped()) {
+        init(_ inner: InMemoryQueue, failures: Int, error: any Error & Sendable = ConnectionDropped(),
+             slowFailure: (clock: TestClock, duration: Duration)? = nil) {
             self.inner = inner
             self.error = error
+            self.slowFailure = slowFailure
             remaining = Mutex(["lease": failures, "complete": failures])
         }
 
         func callCount(_ operation: String) -> Int { calls.withLock { $0[operation] ?? 0 } }
 
-        private func maybeFail(_ operation: String) throws {
+        private func maybeFail(_ operation: String) async throws {
             calls.withLock { $0[operation, default: 0] += 1 }
             let fail = remaining.withLock { left -> Bool in
                 guard let count = left[operation], count > 0 else { return false }
                 left[operation] = count - 1
                 return true
             }
-            if fail { throw error }
+            guard fail else { return }
+            if let slowFailure { try await slowFailure.clock.sleep(for: slowFailure.duration) }
+            throw error
         }
 
         func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-            try maybeFail("lease")
+            try await maybeFail("lease")
             return try await inner.lease(max: max, session: session, duration: duration)
         }
         func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-            try maybeFail("complete")
+            try await maybeFail("complete")
             return try await inner.complete(lease, result: result)
         }
     }
@@ -75,6 +81,26 @@ import WorkQueueTesting
             guard case .backendUnavailable(let message)? = error as? WorkQueueError else { return false }
             return message.contains("lease") && message.contains("connection dropped")
         }
+        #expect(queue.pendingItems == ["a"])
+    }
+
+    /// The budget counts from the start of the first failed attempt, not from when it
+    /// returned: with attempts that each fail after 4 s (a reconnect timing out) and a 5 s
+    /// budget, the worker gives up after the second attempt (about 8 s in), not the third
+    /// (about 12 s: the first attempt's 4 s were not counted).
+    @Test func theBudgetIncludesTheTimeTheFirstFailedAttemptTook() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let backend = FlakyBackend(queue, failures: 1_000, slowFailure: (clock, .seconds(4)))
+        let worker = try Worker(backend: backend, handler: ClosureHandler { _, _ in "ok" },
+                                options: WorkerTests.options { $0.backendRetryBudget = .seconds(5) }, clock: clock)
+        let start = clock.now
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        let stoppedAfter = clock.now - start
+        await #expect(throws: WorkQueueError.self) { _ = try await running.task.value }
+        #expect(backend.callCount("lease") == 2)
+        #expect(stoppedAfter < .seconds(10))
         #expect(queue.pendingItems == ["a"])
     }
 
