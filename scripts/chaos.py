@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import select
 import signal
 import shutil
@@ -51,6 +52,9 @@ except OSError:
 def _die_with_parent():
     if _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    # No core dumps: an aborting worker dies at once (writing a core took about 2 s here) and
+    # leaves no file behind.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def spawn(argv, **kwargs):
@@ -440,12 +444,6 @@ class Run:
             c.pipeline(commands)
         finally:
             c.close()
-
-    def first_start_after(self, t, items=None):
-        with self.lock:
-            times = [s for item, ss in self.starts.items() if items is None or item in items
-                     for s, _ in ss if s > t]
-        return min(times) if times else None
 
     def completed(self, server):
         return int(server.call("GET", self.queue + ":completed") or 0)
@@ -1184,6 +1182,7 @@ def soak(args):
               "rss_threshold_mb_per_100k": args.rss_threshold}
     print(f"\nsoak: {n:,} items through 2 workers (noop{(' ' + args.soak_flags) if args.soak_flags else ''}) "
           f"in {wall:.1f} s, {n / wall:,.0f} items/s; samples every {args.sample_seconds:g} s")
+    print("first: the first sample after the warm-up (10% of the items); slopes by least squares after it")
     print("| worker | samples | RSS first/last/max MB | RSS slope MB/100k items | fds first/last/max | fd slope /100k items |")
     print("|---|---|---|---|---|---|")
     for i, p in enumerate(procs):
@@ -1195,10 +1194,11 @@ def soak(args):
         rss = [s[2] for s in steady]
         fds = [s[3] for s in steady]
         rs, fs = slope(xs, rss), slope(xs, fds)
+        # first: the first sample after the warm-up (the first 10% of the items); max: of all.
         w = {"samples": len(ss), "steady_samples": len(steady),
-             "rss_mb": {"first": round(ss[0][2], 2), "last": round(ss[-1][2], 2), "max": round(max(s[2] for s in ss), 2)},
+             "rss_mb": {"first": round(rss[0], 2), "last": round(rss[-1], 2), "max": round(max(s[2] for s in ss), 2)},
              "rss_slope_mb_per_100k": round(rs, 4),
-             "fds": {"first": ss[0][3], "last": ss[-1][3], "max": max(s[3] for s in ss)},
+             "fds": {"first": fds[0], "last": fds[-1], "max": max(s[3] for s in ss)},
              "fd_slope_per_100k": round(fs, 4)} if ss else {"samples": 0}
         report["workers"].append(w)
         if not ss:
