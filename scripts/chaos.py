@@ -327,6 +327,8 @@ class Worker:
         self.exited_at = None
         self.killed_at = None  # when the suite sent SIGKILL (or a fault killed it)
         self.term_at = None
+        self.session = None  # from its `Worker with sessionID:` line
+        self.recovered_at = None  # when none of its leases was left in Redis after it died
         self.done = threading.Event()
         run.workers.append(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -339,6 +341,8 @@ class Worker:
             if line.startswith(b"Working on "):
                 item = line[11:].rstrip(b"\n")
                 self.run.record_start(item, t, self.id)
+            elif line.startswith(b"Worker with sessionID: "):
+                self.session = line[23:].strip()
         self.proc.stdout.close()
 
     def _wait(self):
@@ -381,6 +385,15 @@ class Worker:
     @property
     def clean(self):
         return self.code == 0
+
+    @property
+    def died_at(self):
+        """When a fault stopped it: the SIGKILL, or the exit with a status other than 0."""
+        if self.killed_at is not None:
+            return self.killed_at
+        if self.code not in (None, 0):
+            return self.exited_at
+        return None
 
 
 class Failure(Exception):
@@ -427,6 +440,7 @@ class Run:
         self.problems = []
         self.expect_dead = []
         self.strict_duplicates = False  # duplicates only in processes a fault stopped
+        self.watching = False
         self.t0 = now()
 
     def record_start(self, item, t, worker):
@@ -458,6 +472,49 @@ class Run:
                 return now() - since
             time.sleep(0.005)
         return None
+
+    def watch_leases(self, server):
+        """Polls NAME:leases every 20 ms on a connection of its own and notes, for each worker a
+        fault stopped, when no lease of its session (tokens `<session>:<n>`) was left: its
+        items were recovered (or released) by then."""
+        self.watching = True
+
+        def loop():
+            c = None
+            while self.watching:
+                try:
+                    if c is None:
+                        c = server.client()
+                    members = c.call("ZRANGE", self.queue + ":leases", 0, -1)
+                except (OSError, ConnectionError, RespError):
+                    c = None
+                    time.sleep(0.05)
+                    continue
+                t = now()
+                holders = {m.rsplit(b":", 1)[0] for m in members}
+                for w in list(self.workers):
+                    if w.died_at is not None and w.recovered_at is None and w.session is not None \
+                            and w.session not in holders:
+                        w.recovered_at = t
+                time.sleep(0.02)
+            if c is not None:
+                c.close()
+
+        self.watcher = threading.Thread(target=loop, daemon=True)
+        self.watcher.start()
+
+    def stop_watching(self):
+        self.watching = False
+        self.watcher.join(timeout=5)
+
+    def lease_recovery(self):
+        """Seconds from each fault-stopped worker's death to its last lease gone (max), and
+        how many such workers there were."""
+        delays = [w.recovered_at - w.died_at for w in self.workers
+                  if w.died_at is not None and w.recovered_at is not None]
+        missing = [w.id for w in self.workers if w.died_at is not None and w.session is not None
+                   and w.recovered_at is None]
+        return (max(delays) if delays else None), missing
 
     def restart_delays(self, worker):
         """For a worker stopped by a fault at time t: the delay from t to the next start of each
@@ -557,6 +614,20 @@ class Suite:
             time.sleep(0.02)
         return slots
 
+    def settle_recovery(self, run, died="death"):
+        """Recover = from each fault-stopped worker's death to its last lease gone from Redis
+        (max): the items it held were back in pending (or dead, or released) by then. Also
+        notes how long its interrupted items took to start again (queue wait included: recovery
+        appends them to the tail of pending)."""
+        run.stop_watching()
+        run.recover, missing = run.lease_recovery()
+        run.recover_what = f"{died} -> its leases recovered (max)"
+        if missing:
+            run.fail(f"leases of stopped workers {missing} were never recovered")
+        restarts = [d for w in run.workers if w.died_at is not None for d in run.restart_delays(w)]
+        if restarts:
+            run.details.append(f"interrupted items started again within {max(restarts):.2f} s")
+
     # -- the invariant ---------------------------------------------------------------------
 
     def check(self, run, server):
@@ -614,6 +685,7 @@ class Suite:
         kills = self.pick(10, 60)
         server = RedisServer(self.tmp, "r1")
         server.start()
+        run.watch_leases(server)
         run.push(server)
         run.strict_duplicates = True
         argv = self.worker_argv(run, server.port, options=["delay_ms=20"])
@@ -631,9 +703,7 @@ class Suite:
 
         self.supervise(run, 3, argv, timeout=self.pick(90, 400), injector=injector)
         self.check(run, server)
-        delays = [d for w in run.workers if w.killed_at for d in run.restart_delays(w)]
-        run.recover = max(delays) if delays else None
-        run.recover_what = "kill -> its items restarted (max)"
+        self.settle_recovery(run, "kill")
         run.details.append(f"{len(run.workers)} processes, kills at random 0.15-0.6 s apart")
         if run.faults < kills:
             run.details.append(f"queue drained after {run.faults} of {kills} kills")
@@ -758,6 +828,7 @@ class Suite:
         rounds = self.pick(6, 30)
         server = RedisServer(self.tmp, "r5")
         server.start()
+        run.watch_leases(server)
         run.push(server)
         run.strict_duplicates = True
         argv = self.worker_argv(run, server.port, grace=5.0, concurrency=4, options=["delay_ms=600"])
@@ -783,9 +854,7 @@ class Suite:
         # A process stopped by SIGTERM within its grace exits 143: OnFailure restarts it too.
         self.supervise(run, 2, argv, timeout=self.pick(90, 400), injector=injector)
         self.check(run, server)
-        delays = [d for w in run.workers if w.killed_at for d in run.restart_delays(w)]
-        run.recover = max(delays) if delays else None
-        run.recover_what = "SIGKILL -> its items restarted (max)"
+        self.settle_recovery(run, "SIGKILL")
         killed = sum(1 for w in run.workers if w.killed_at and w.code == -signal.SIGKILL)
         run.details.append(f"{killed} of {run.faults} SIGTERMed processes were still there for the SIGKILL")
         server.kill()
@@ -843,6 +912,7 @@ class Suite:
         grace = 1.0
         server = RedisServer(self.tmp, "r7")
         server.start()
+        run.watch_leases(server)
         slow = f"{run.queue}-slow".encode()
         run.items = [slow] + run.items
         run.push(server)
@@ -873,9 +943,7 @@ class Suite:
         again = [s for s, wid in run.starts.get(slow, []) if wid != w.id]
         if not again:
             run.fail("the slow item was not handled again")
-        else:
-            run.recover = min(again) - w.exited_at
-        run.recover_what = "exit -> its item started again"
+        self.settle_recovery(run, "exit")
         run.exit_after_term = exit_after
         run.details.append(f"exit after SIGTERM {exit_after:.2f} s (limit {grace + 1:.0f} s)")
         server.kill()
@@ -887,6 +955,7 @@ class Suite:
         restart of the aborted process's items (max)."""
         server = RedisServer(self.tmp, "r8")
         server.start()
+        run.watch_leases(server)
         poison = f"{run.queue}-poison".encode()
         half = len(run.items) // 3
         run.items = run.items[:half] + [poison] + run.items[half:]
@@ -903,15 +972,11 @@ class Suite:
         self.supervise(run, 2, argv, timeout=self.pick(90, 300))
         aborted = [w for w in run.workers if w.code == -signal.SIGABRT]
         run.faults = len(aborted)
-        for w in aborted:
-            w.killed_at = w.exited_at
         bad = [w.code for w in run.workers if w.code not in (0, -signal.SIGABRT)]
         if bad:
             run.fail(f"unexpected exit statuses {bad}")
         self.check(run, server)
-        delays = [d for w in aborted for d in run.restart_delays(w)]
-        run.recover = max(delays) if delays else None
-        run.recover_what = "abort -> its items restarted (max)"
+        self.settle_recovery(run, "abort")
         run.details.append(f"{len(aborted)} aborts (SIGABRT), poison item dead-lettered after 3 attempts")
         server.kill()
 
@@ -978,6 +1043,7 @@ class Suite:
             raise Failure("faketime not found (apt install faketime)")
         server = RedisServer(self.tmp, "r10")
         server.start()
+        run.watch_leases(server)
         slow = [f"{run.queue}-slow-{i}".encode() for i in range(4)]
         run.items = slow + run.items
         run.push(server)
@@ -1011,9 +1077,10 @@ class Suite:
                 run.fail(f"worker {w.id} ({w.label}) did not run with its clock {expected:+d} s off (logged {skew})")
             else:
                 skews.append(f"{name} worker logs {skew:+.0f} s")
-        delays = run.restart_delays(ahead)
-        run.recover = max(delays) if delays else None
-        run.recover_what = "kill -> its items restarted (max)"
+        self.settle_recovery(run, "kill")
+        # Deadlines taken from the +1 h worker's clock would hold its leases for an hour.
+        if run.recover is not None and run.recover > 2.0 + 0.5 + 3.0:
+            run.fail(f"the killed worker's leases took {run.recover:.1f} s to be recovered (lease 2 s)")
         run.details.append("; ".join(skews) + "; monotonic clocks real")
         server.kill()
 
@@ -1047,6 +1114,7 @@ class Suite:
             except Exception as e:  # a broken suite is a failure too, with its reason
                 run.fail(f"{type(e).__name__}: {e}")
             finally:
+                run.watching = False
                 for w in run.workers:
                     if w.alive():
                         w.signal(signal.SIGKILL)
