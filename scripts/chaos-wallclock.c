@@ -1,15 +1,15 @@
 /*
- * The chaos suite's wall-clock shift (scripts/chaos, fault 10), an LD_PRELOAD library built
- * by the suite with `cc -shared -fPIC`: clock_gettime(CLOCK_REALTIME[_COARSE]),
- * gettimeofday() and time() return the real time plus WALLSHIFT_SECONDS (a signed integer);
- * every other clock (monotonic, boottime) and every wait is left alone, so the process sees
- * a wall clock that is wrong the way a host's clock is wrong: consistently.
+ * The chaos suite's wrong wall clock (scripts/chaos, fault 10), an LD_PRELOAD library built by
+ * the suite with `cc -shared -fPIC`: clock_gettime(CLOCK_REALTIME[_COARSE]), gettimeofday()
+ * and time() return the real time plus WALLSHIFT_SECONDS (a signed integer, read once at
+ * load). Every other clock (monotonic, boottime) and every wait is left alone, so the process
+ * sees a wall clock that is wrong the way a host's clock is wrong: consistently.
  *
- * The suite uses it for the worker whose clock is behind. libfaketime (used for the worker
- * whose clock is ahead) also converts the deadlines of timed waits by its offset, and with a
- * negative offset a Swift process's sleeps then last that much longer (a 1 s sleep under
- * `faketime -f -60` arms a CLOCK_MONOTONIC timer 61 s ahead): an artifact of the library that
- * no real host has.
+ * Why not libfaketime: it also converts the deadlines of timed waits by its offset, and a
+ * Swift process then misbehaves in ways no host with a wrong clock does: with a negative
+ * offset its sleeps last the offset longer (a 1 s sleep under `faketime -f -60` arms a
+ * CLOCK_MONOTONIC timer 61 s ahead), with a positive one its idle threads spin (1.3 s of system
+ * CPU in 5 s of an idle worker under `faketime -f +3600`). README "Chaos and soak".
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -17,16 +17,19 @@
 #include <sys/time.h>
 #include <time.h>
 
-static long shift_seconds(void) {
+static long shift_seconds;
+static int (*real_clock_gettime)(clockid_t, struct timespec *);
+
+__attribute__((constructor)) static void wallshift_init(void) {
     const char *text = getenv("WALLSHIFT_SECONDS");
-    return text != NULL ? strtol(text, NULL, 10) : 0;
+    shift_seconds = text != NULL ? strtol(text, NULL, 10) : 0;
+    real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
 }
 
 int clock_gettime(clockid_t id, struct timespec *ts) {
-    static int (*real)(clockid_t, struct timespec *);
-    if (real == NULL) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
-    int status = real(id, ts);
-    if (status == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) ts->tv_sec += shift_seconds();
+    if (real_clock_gettime == NULL) wallshift_init();
+    int status = real_clock_gettime(id, ts);
+    if (status == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) ts->tv_sec += shift_seconds;
     return status;
 }
 

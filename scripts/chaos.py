@@ -23,7 +23,6 @@ import random
 import resource
 import select
 import signal
-import shutil
 import socket
 import subprocess
 import sys
@@ -70,11 +69,11 @@ def kill_children():
         procs = list(_children)
         _children.clear()
     for proc in procs:
-        if proc.poll() is None:
-            try:
+        try:
+            if proc.poll() is None:
                 proc.kill()
-            except OSError:
-                pass
+        except OSError:
+            pass
     for proc in procs:
         try:
             proc.wait(timeout=5)
@@ -328,7 +327,8 @@ class Worker:
         self.killed_at = None  # when the suite sent SIGKILL (or a fault killed it)
         self.term_at = None
         self.session = None  # from its `Worker with sessionID:` line
-        self.recovered_at = None  # when none of its leases was left in Redis after it died
+        self.free_since = None  # first poll since it last held a lease in Redis that found none
+        self.aborted_at = None  # when it started the item it aborted on (fault 8)
         self.done = threading.Event()
         run.workers.append(self)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -388,9 +388,13 @@ class Worker:
 
     @property
     def died_at(self):
-        """When a fault stopped it: the SIGKILL, or the exit with a status other than 0."""
+        """When a fault stopped it: the SIGKILL, the abort, or the exit with a status other
+        than 0. (An aborting Swift process prints its backtrace before it exits, about 2 s,
+        with every thread stopped: it dies for the queue at the abort.)"""
         if self.killed_at is not None:
             return self.killed_at
+        if self.aborted_at is not None:
+            return self.aborted_at
         if self.code not in (None, 0):
             return self.exited_at
         return None
@@ -474,9 +478,9 @@ class Run:
         return None
 
     def watch_leases(self, server):
-        """Polls NAME:leases every 20 ms on a connection of its own and notes, for each worker a
-        fault stopped, when no lease of its session (tokens `<session>:<n>`) was left: its
-        items were recovered (or released) by then."""
+        """Polls NAME:leases every 20 ms on a connection of its own and notes, for each worker,
+        the first poll since it last held a lease (tokens `<session>:<n>`) that found none of
+        its leases left: once it is dead, its items were recovered (or released) by then."""
         self.watching = True
 
         def loop():
@@ -493,9 +497,12 @@ class Run:
                 t = now()
                 holders = {m.rsplit(b":", 1)[0] for m in members}
                 for w in list(self.workers):
-                    if w.died_at is not None and w.recovered_at is None and w.session is not None \
-                            and w.session not in holders:
-                        w.recovered_at = t
+                    if w.session is None:
+                        continue
+                    if w.session in holders:
+                        w.free_since = None
+                    elif w.free_since is None:
+                        w.free_since = t
                 time.sleep(0.02)
             if c is not None:
                 c.close()
@@ -510,10 +517,9 @@ class Run:
     def lease_recovery(self):
         """Seconds from each fault-stopped worker's death to its last lease gone (max), and
         how many such workers there were."""
-        delays = [w.recovered_at - w.died_at for w in self.workers
-                  if w.died_at is not None and w.recovered_at is not None]
-        missing = [w.id for w in self.workers if w.died_at is not None and w.session is not None
-                   and w.recovered_at is None]
+        dead = [w for w in self.workers if w.died_at is not None and w.session is not None]
+        delays = [max(0.0, w.free_since - w.died_at) for w in dead if w.free_since is not None]
+        missing = [w.id for w in dead if w.free_since is None]
         return (max(delays) if delays else None), missing
 
     def restart_delays(self, worker):
@@ -972,6 +978,9 @@ class Suite:
         self.supervise(run, 2, argv, timeout=self.pick(90, 300))
         aborted = [w for w in run.workers if w.code == -signal.SIGABRT]
         run.faults = len(aborted)
+        for w in aborted:
+            starts = [t for t, wid in run.starts.get(poison, []) if wid == w.id]
+            w.aborted_at = max(starts) if starts else None
         bad = [w.code for w in run.workers if w.code not in (0, -signal.SIGABRT)]
         if bad:
             run.fail(f"unexpected exit statuses {bad}")
@@ -1030,17 +1039,15 @@ class Suite:
         server.kill()
 
     def fault_clock(self, run):
-        """Workers whose wall clock is wrong, only the wall clock (CLOCK_REALTIME; monotonic
-        clocks real, as on a host with a bad NTP setting): one an hour ahead through libfaketime
-        (`faketime -f +3600`, DONT_FAKE_MONOTONIC=1), one an hour behind through the suite's
-        shim (scripts/chaos-wallclock.c, WALLSHIFT_SECONDS=-3600: libfaketime with a negative
-        offset stretches a Swift process's timed waits by the offset, an artifact of the
-        library). Slow items (3 s, longer than the 2 s lease) need renewals; the +1 h worker is
-        SIGKILLed and restarted with the same clock. Leases hold and recovery works, since
-        every deadline comes from Redis TIME: an item handled again must have been started by
-        the killed process. Recover: from the kill to its items restarted (max)."""
-        if shutil.which("faketime") is None:
-            raise Failure("faketime not found (apt install faketime)")
+        """Workers whose wall clock is wrong, only the wall clock (CLOCK_REALTIME,
+        gettimeofday, time; the monotonic clocks real, as on a host with a bad NTP setting):
+        one an hour ahead and one an hour behind, through the suite's LD_PRELOAD shim
+        (scripts/chaos-wallclock.c; why not libfaketime: README "Chaos and soak"). Slow items
+        (3 s, longer than the 2 s lease) need renewals; the +1 h worker is SIGKILLed and
+        restarted with the same clock. Leases hold and recovery works, since every deadline
+        comes from Redis TIME: an item handled again must have been started by the killed
+        process, and its leases are recovered within lease + recovery interval (+3 s slack),
+        not an hour late. Recover: from the kill to its last lease gone (max)."""
         server = RedisServer(self.tmp, "r10")
         server.start()
         run.watch_leases(server)
@@ -1052,18 +1059,16 @@ class Suite:
         argv = self.worker_argv(run, server.port, lease=2.0, options=options)
         # The worker's JSON log lines carry its own wall clock: they show the skew.
         logged = argv + ["--log-format", "json", "--log-level", "debug"]
-        ahead_env = {"DONT_FAKE_MONOTONIC": "1"}
+        ahead_env = {"LD_PRELOAD": self.wallclock, "WALLSHIFT_SECONDS": "3600"}
         behind_env = {"LD_PRELOAD": self.wallclock, "WALLSHIFT_SECONDS": "-3600"}
-        ahead = self.start_worker(run, ["faketime", "-f", "+3600"] + logged, label="clock +1h (libfaketime)",
-                                  env_extra=ahead_env)
+        ahead = self.start_worker(run, logged, label="clock +1h", env_extra=ahead_env)
         ahead.wall_start = time.time()
-        behind = self.start_worker(run, logged, label="clock -1h (shim)", env_extra=behind_env)
+        behind = self.start_worker(run, logged, label="clock -1h", env_extra=behind_env)
         behind.wall_start = time.time()
         time.sleep(1.0)
         ahead.signal(signal.SIGKILL)
         run.faults += 1
-        restarted = self.start_worker(run, ["faketime", "-f", "+3600"] + argv, label="clock +1h restarted",
-                                      env_extra=ahead_env)
+        restarted = self.start_worker(run, argv, label="clock +1h restarted", env_extra=ahead_env)
         for w in (behind, restarted):
             code = w.wait(self.pick(60, 300))
             if code != 0:
