@@ -51,8 +51,7 @@ except OSError:
 def _die_with_parent():
     if _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    # No core dumps: an aborting worker dies at once (writing a core took about 2 s here) and
-    # leaves no file behind.
+    # No core files from the aborting workers of fault 8.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
