@@ -170,9 +170,10 @@ import WorkQueue
             try await pinger.value
             #expect(leases.map(\.item) == ["after"])
             #expect(try await server.cli("llen", "q:dead") == "1")
-            // Copying 64 MiB takes Redis milliseconds; hashing it in Lua took minutes.
-            #expect(took < .seconds(5), "the take took \(took)")
-            #expect(slowest.withLock { $0 } < .seconds(5), "a PING waited \(slowest.withLock { $0 })")
+            // Copying 64 MiB takes Redis milliseconds; hashing it in Lua took minutes. The bound is
+            // wide because a loaded CI machine (four suites at once on two cores) took 5.9 s.
+            #expect(took < .seconds(20), "the take took \(took)")
+            #expect(slowest.withLock { $0 } < .seconds(20), "a PING waited \(slowest.withLock { $0 })")
             await other.close()
             await queue.close()
         }
