@@ -427,6 +427,8 @@ public final class Worker: Service, Sendable {
         guard let interval = options.heartbeatInterval else { return }
         let host = options.heartbeatHost ?? WorkerHeartbeat.defaultHost()
         let handlerName = options.handlerName ?? String(describing: type(of: handler))
+        // The first record predates the first lease: refresh it after a second, then every interval.
+        var pause = min(interval, .seconds(1))
         while true {
             let done = summary.withLock { ($0.completed, $0.retried + $0.deadLettered) }
             let beat = WorkerHeartbeat(session: session, host: host, handler: handlerName,
@@ -446,7 +448,8 @@ public final class Worker: Service, Sendable {
                 metrics.recordBackendError()
                 logger.debug("writing the heartbeat record failed: \(error); retrying at the next beat")
             }
-            try await clock.sleep(for: interval)
+            try await clock.sleep(for: pause)
+            pause = interval
         }
     }
 

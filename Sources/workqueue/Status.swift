@@ -104,7 +104,7 @@ struct Status: AsyncParsableCommand {
                         if json {
                             logger.warning("\(message)")
                         } else if StandardOutput.isTerminal {
-                            StandardOutput.write("\r\u{1B}[K" + message)
+                            Terminal.redraw(message)
                         } else {
                             StandardOutput.line(message)
                         }
@@ -195,7 +195,7 @@ struct Progress {
     mutating func draw(_ counts: QueueCounts, terminal: Bool) {
         let text = line(counts, now: .now)
         if terminal {
-            StandardOutput.write("\r\u{1B}[K" + text)
+            Terminal.redraw(text)
         } else {
             StandardOutput.line(text)
         }
