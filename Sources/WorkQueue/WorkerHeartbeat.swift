@@ -52,7 +52,7 @@ public struct WorkerHeartbeat: Sendable, Hashable {
     }
 
     /// Now on the wall clock, in milliseconds since the Unix epoch.
-    public static func wallClockMilliseconds() -> Int64 {
+    static func wallClockMilliseconds() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
