@@ -559,6 +559,9 @@ def parse_args(argv):
                         help="process counts for the tutorial worker (default 1; the ratio column is always to 1 process)")
     parser.add_argument("--best-flags", default=os.environ.get("BEST_FLAGS", DEFAULT_BEST_FLAGS),
                         help=f"`work` flags of the 'best flags' rows (env BEST_FLAGS; default {DEFAULT_BEST_FLAGS!r})")
+    parser.add_argument("--extra-flags", action="append", default=[], metavar="FLAGS",
+                        help="`work` flags of one more row per process count, measured in the same round robin "
+                             "(repeatable; e.g. --extra-flags '--heartbeat-seconds 0' to measure a feature's cost)")
     parser.add_argument("--latency-runs", type=int, default=5, help="spawns for 'spawn to first lease' (default 5)")
     parser.add_argument("--latency-items", type=int, default=1000, help="queue length for 'spawn to first lease' (default 1000)")
     parser.add_argument("--exit-runs", type=int, default=3, help="repetitions of each 'exit delay after drain' case (default 3)")
@@ -636,6 +639,10 @@ def run(args, tmp):
         for p in args.procs:
             configs.append({"name": "workqueue " + " ".join(args.best_flags_list), "kind": "ours", "procs": p,
                             "flags": args.best_flags_list})
+        for extra in args.extra_flags:
+            flags = shlex.split(extra)
+            for p in args.procs:
+                configs.append({"name": "workqueue " + " ".join(flags), "kind": "ours", "procs": p, "flags": flags})
         items = make_items(args.items)
         runs = {i: [] for i in range(len(configs))}
         started = time.perf_counter()

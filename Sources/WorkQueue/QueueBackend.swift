@@ -69,14 +69,18 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     public var dead: Int
     /// Items completed so far (nil where not tracked).
     public var completed: Int?
+    /// Workers whose heartbeat record is alive (nil where not read).
+    public var workers: Int?
 
-    public init(pending: Int, processing: Int, leased: Int? = nil, scheduled: Int, dead: Int, completed: Int? = nil) {
+    public init(pending: Int, processing: Int, leased: Int? = nil, scheduled: Int, dead: Int, completed: Int? = nil,
+                workers: Int? = nil) {
         self.pending = pending
         self.processing = processing
         self.leased = leased
         self.scheduled = scheduled
         self.dead = dead
         self.completed = completed
+        self.workers = workers
     }
 
     /// Nothing pending, nothing in flight anywhere, no retry scheduled: the job is done.
@@ -194,6 +198,18 @@ public protocol WorkQueueBackend: Sendable {
     /// them in the same atomic step (a queue still being filled is not drained) and records
     /// that it drained. The default answers ``counts()``'s ``QueueCounts/isDrained``.
     func finishIfDrained(session: String) async throws -> Bool
+
+    /// Records or refreshes `heartbeat` (keyed by its session) for `ttl`, and drops records
+    /// whose time ran out, in one step. The runner calls it at start and every
+    /// ``WorkerOptions/heartbeatInterval``. The default records nothing.
+    func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws
+
+    /// Removes the heartbeat record of `session` (a worker leaving cleanly). The default does
+    /// nothing.
+    func removeHeartbeat(session: String) async throws
+
+    /// The workers whose heartbeat record is alive, by session. The default knows none.
+    func liveWorkers() async throws -> [LiveWorker]
 }
 
 extension WorkQueueBackend {
@@ -221,6 +237,12 @@ extension WorkQueueBackend {
     public func finishIfDrained(session: String) async throws -> Bool {
         try await counts().isDrained
     }
+
+    public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {}
+
+    public func removeHeartbeat(session: String) async throws {}
+
+    public func liveWorkers() async throws -> [LiveWorker] { [] }
 
     public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
         _ = try await promoteDueRetries()

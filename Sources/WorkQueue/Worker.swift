@@ -19,6 +19,9 @@ import Synchronization
 /// - Every ``WorkerOptions/recoveryInterval`` the worker returns items with expired leases
 ///   (their worker died) to pending and promotes due retries; no leader (a shared backend may
 ///   give each interval's pass to one worker of the fleet).
+/// - Every ``WorkerOptions/heartbeatInterval`` the worker refreshes its heartbeat record
+///   (``WorkerHeartbeat``: host, handler, items in flight, completed, failed) for operators;
+///   it is removed when the worker returns.
 /// - With ``WorkerOptions/exitWhenDrained``, ``run()`` returns once pending, in-flight
 ///   (anyone's) and scheduled retries are all empty; while another worker still holds an item
 ///   it keeps waiting, because that item may come back.
@@ -44,6 +47,8 @@ public final class Worker: Service, Sendable {
     private let deadline = ShutdownSignal()
     private let inFlight = InFlight()
     private let summary = Mutex(WorkerSummary())
+    /// When this worker was made, for its heartbeat record (ms since the Unix epoch).
+    private let startedAtMilliseconds = WorkerHeartbeat.wallClockMilliseconds()
 
     /// - Parameters:
     ///   - backend: where the queue lives.
@@ -150,6 +155,7 @@ public final class Worker: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { services in
             services.addTask { try await self.heartbeatLoop(dispatcher) }
             services.addTask { try await self.maintenanceLoop() }
+            services.addTask { try await self.heartbeatRecordLoop(dispatcher) }
             services.addTask { await self.graceWatcher() }
             services.addTask {
                 // A shutdown request wakes the fetcher, which stops leasing and releases.
@@ -170,6 +176,14 @@ public final class Worker: Service, Sendable {
                     loops.addTask { await self.slotLoop(dispatcher, threads: threads) }
                 }
                 try await loops.waitForAll()
+            }
+        }
+        // Every loop has ended (the group awaited them), so no late refresh can follow this.
+        if options.heartbeatInterval != nil {
+            do {
+                try await backend.removeHeartbeat(session: session)
+            } catch {
+                logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
             }
         }
         return summary.withLock { summary in
@@ -404,6 +418,38 @@ public final class Worker: Service, Sendable {
                 logger.warning("recovery pass failed: \(error); retrying at the next pass")
             }
             try await clock.sleep(for: options.recoveryInterval)
+        }
+    }
+
+    /// Writes this worker's heartbeat record at start and every heartbeat interval, for three
+    /// intervals each time (a failure is counted and logged; the next beat tries again).
+    private func heartbeatRecordLoop(_ dispatcher: Dispatcher) async throws {
+        guard let interval = options.heartbeatInterval else { return }
+        let host = options.heartbeatHost ?? WorkerHeartbeat.defaultHost()
+        let handlerName = options.handlerName ?? String(describing: type(of: handler))
+        // The first record predates the first lease: refresh it after a second, then every interval.
+        var pause = min(interval, .seconds(1))
+        while true {
+            let done = summary.withLock { ($0.completed, $0.retried + $0.deadLettered) }
+            let beat = WorkerHeartbeat(session: session, host: host, handler: handlerName,
+                                       startedAtMilliseconds: startedAtMilliseconds,
+                                       inFlight: dispatcher.snapshot.running, held: inFlight.count,
+                                       completed: done.0, failed: done.1)
+            do {
+                try await backend.heartbeat(beat, ttl: interval * 3)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as WorkQueueError where error.isPermanent {
+                // Refused for good (say a missing ACL permission): the record is only for
+                // operators, so the work goes on without it.
+                logger.warning("the heartbeat record was refused: \(error); going on without one")
+                return
+            } catch {
+                metrics.recordBackendError()
+                logger.debug("writing the heartbeat record failed: \(error); retrying at the next beat")
+            }
+            try await clock.sleep(for: pause)
+            pause = interval
         }
     }
 

@@ -42,6 +42,16 @@ public struct WorkerOptions: Sendable {
     /// (Redis restarting, a dropped connection) before it gives up and ``Worker/run()``
     /// throws. Items held meanwhile stay leased or come back through recovery. Default 30 s.
     public var backendRetryBudget: Duration = .seconds(30)
+    /// How often the worker refreshes its heartbeat record (session, host, handler, start time,
+    /// items in flight, completed and failed: ``WorkerHeartbeat``), which lives three intervals
+    /// and is removed when the worker exits cleanly; `workqueue workers` lists them. `nil`
+    /// writes no record. Default 5 s.
+    public var heartbeatInterval: Duration? = .seconds(5)
+    /// The host the heartbeat record names; `nil`, the default, uses
+    /// ``WorkerHeartbeat/defaultHost()`` (the pod name).
+    public var heartbeatHost: String? = nil
+    /// The handler the heartbeat record names; `nil`, the default, uses the handler's type name.
+    public var handlerName: String? = nil
     /// The handler's `KEY=VALUE` options, handed to it in ``WorkContext/options``.
     public var handlerOptions: [String: String] = [:]
     /// Labels on every metric of ``WorkerMetrics`` (the command sets `queue` and `handler`).
@@ -68,6 +78,9 @@ public struct WorkerOptions: Sendable {
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
         try check(shutdownSettleTimeout >= .zero, "shutdown settle timeout must not be negative")
         try check(recoveryInterval > .zero, "recovery interval must be positive")
+        if let heartbeatInterval {
+            try check(heartbeatInterval > .zero, "heartbeat interval must be positive (nil writes no record)")
+        }
         try check(idlePollInterval > .zero, "idle poll interval must be positive")
         try check(backendRetryBudget >= .zero, "backend retry budget must not be negative")
     }

@@ -35,6 +35,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         var completed = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
+        /// Heartbeat records by session, with when each was written and when it expires.
+        var workers: [String: (heartbeat: WorkerHeartbeat, seen: WorkInstant, expires: WorkInstant)] = [:]
 
         /// The ownership rule shared by complete, fail and release: the take named by the
         /// lease's token is still recorded for its session (it may have lapsed, but nobody else
@@ -206,7 +208,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 leased: state.leases.values.filter { $0.expires > now }.count,
                 scheduled: state.retries.count,
                 dead: state.dead.count,
-                completed: state.completed
+                completed: state.completed,
+                workers: state.workers.values.filter { $0.expires > now }.count
             )
         }
     }
@@ -254,6 +257,27 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
         waiters.forEach { $0.resume() }
         return count
+    }
+
+    public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
+        let now = clock.now
+        state.withLock { state in
+            state.workers = state.workers.filter { $0.value.expires > now }
+            state.workers[heartbeat.session] = (heartbeat, now, now + ttl)
+        }
+    }
+
+    public func removeHeartbeat(session: String) async throws {
+        _ = state.withLock { $0.workers.removeValue(forKey: session) }
+    }
+
+    public func liveWorkers() async throws -> [LiveWorker] {
+        let now = clock.now
+        return state.withLock { state in
+            state.workers.values.filter { $0.expires > now }
+                .sorted { $0.heartbeat.session < $1.heartbeat.session }
+                .map { LiveWorker(heartbeat: $0.heartbeat, lastSeen: now - $0.seen, expiresIn: $0.expires - now) }
+        }
     }
 
     // MARK: DeadLetterQueue

@@ -11,6 +11,7 @@ enum QueueMetricsPage {
         ("workqueue_queue_scheduled", "failed items waiting for their retry time"),
         ("workqueue_queue_dead", "dead-lettered items"),
         ("workqueue_queue_completed", "items completed so far"),
+        ("workqueue_queue_workers", "workers whose heartbeat record is alive"),
     ]
 
     /// The text exposition of `counts` (nil: Redis could not be read; only `up` is 0).
@@ -24,6 +25,7 @@ enum QueueMetricsPage {
             values["workqueue_queue_dead"] = counts.dead
             if let leased = counts.leased { values["workqueue_queue_leased"] = leased }
             if let completed = counts.completed { values["workqueue_queue_completed"] = completed }
+            if let workers = counts.workers { values["workqueue_queue_workers"] = workers }
         }
         var text = ""
         for (name, help) in gauges {

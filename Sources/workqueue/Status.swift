@@ -10,8 +10,8 @@ struct Status: AsyncParsableCommand {
         discussion: """
             --json prints one object with the integer fields pending, processing, leased (items \
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
-            completed, the boolean drained and the string queue (with --watch, one \
-            object per line per refresh). --watch redraws a progress bar with rate and ETA \
+            completed, workers (live workers: heartbeat records, see `workqueue workers`), \
+            the boolean drained and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs).
@@ -104,7 +104,7 @@ struct Status: AsyncParsableCommand {
                         if json {
                             logger.warning("\(message)")
                         } else if StandardOutput.isTerminal {
-                            StandardOutput.write("\r\u{1B}[K" + message)
+                            Terminal.redraw(message)
                         } else {
                             StandardOutput.line(message)
                         }
@@ -131,12 +131,14 @@ struct Status: AsyncParsableCommand {
         var scheduled: Int
         var dead: Int
         var completed: Int?
+        var workers: Int?
         var drained: Bool
     }
 
     static func json(_ counts: QueueCounts, queue: String) throws -> String {
         let report = Report(queue: queue, pending: counts.pending, processing: counts.processing, leased: counts.leased,
-                            scheduled: counts.scheduled, dead: counts.dead, completed: counts.completed, drained: counts.isDrained)
+                            scheduled: counts.scheduled, dead: counts.dead, completed: counts.completed, workers: counts.workers,
+                            drained: counts.isDrained)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
@@ -148,6 +150,7 @@ struct Status: AsyncParsableCommand {
         rows.append(("scheduled", "\(counts.scheduled)"))
         rows.append(("dead", "\(counts.dead)"))
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
+        if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
         return (["queue \(queue)"] + rows.map { "  " + $0.0.padded(to: 11) + $0.1 })
             .joined(separator: "\n")
@@ -185,13 +188,14 @@ struct Progress {
             eta = "ETA --"
         }
         let percent = String(Int((fraction * 100).rounded(.down))).leftPadded(3)
-        return "[\(bar)] \(percent)% \(done) done, \(left) left, \(Self.fixed(rate, digits: 1))/s, \(eta)"
+        let workers = counts.workers.map { ", \($0) worker\($0 == 1 ? "" : "s")" } ?? ""
+        return "[\(bar)] \(percent)% \(done) done, \(left) left, \(Self.fixed(rate, digits: 1))/s, \(eta)\(workers)"
     }
 
     mutating func draw(_ counts: QueueCounts, terminal: Bool) {
         let text = line(counts, now: .now)
         if terminal {
-            StandardOutput.write("\r\u{1B}[K" + text)
+            Terminal.redraw(text)
         } else {
             StandardOutput.line(text)
         }

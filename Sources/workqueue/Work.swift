@@ -35,7 +35,8 @@ struct Work: AsyncParsableCommand {
             WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
             WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
             WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, WORKQUEUE_RESULTS_MAX, \
-            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL, WORKQUEUE_LOG_FORMAT, WORKQUEUE_METRICS_PORT, WORKQUEUE_METRICS_PUSH. \
+            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL, WORKQUEUE_LOG_FORMAT, WORKQUEUE_METRICS_PORT, WORKQUEUE_METRICS_PUSH, \
+            WORKQUEUE_HEARTBEAT_SECONDS. \
             A flag beats its variable.
             """
     )
@@ -127,6 +128,11 @@ struct Work: AsyncParsableCommand {
         "On exit, push the final metrics to this Prometheus Pushgateway (env WORKQUEUE_METRICS_PUSH).",
         valueName: "url"))
     var metricsPush: String?
+
+    @Option(name: .customLong("heartbeat-seconds"), help: ArgumentHelp(
+        "How often to refresh this worker's record for `workqueue workers` (NAME:workers); 0 writes none (env WORKQUEUE_HEARTBEAT_SECONDS; default 5).",
+        valueName: "seconds"))
+    var heartbeatSeconds: Double?
 
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
@@ -263,6 +269,11 @@ struct Work: AsyncParsableCommand {
                                              flagName: "--backend-retry-seconds", allowZero: true) {
             options.backendRetryBudget = budget
         }
+        if let beat = try settings.seconds(heartbeatSeconds, "WORKQUEUE_HEARTBEAT_SECONDS", flagName: "--heartbeat-seconds",
+                                           allowZero: true) {
+            options.heartbeatInterval = beat > .zero ? beat : nil
+        }
+        options.handlerName = handlerLabel(settings)
         options.exitWhenDrained = !(try settings.flag(keepRunning, "WORKQUEUE_KEEP_RUNNING"))
         options.handlerOptions = try settings.keyValues(self.options, "WORKQUEUE_OPTIONS", flagName: "--option")
         try options.validate()

@@ -91,6 +91,9 @@ import TestSupport
             #expect(status == .exited(0), "\(worked.stderr)")
             #expect(worked.stdoutLines.contains("Working on apple"))
             #expect(worked.stdoutLines.last == "Queue empty, exiting")
+            #expect(!worked.stderr.contains("heartbeat record was refused"), "\(worked.stderr)")
+            let (listed, listStatus) = try await wq.run(["workers", "--queue", "acljob"], environment: ["REDIS_URL": url])
+            #expect(listStatus == .exited(0), "the rule lacks what `workers` sends: \(listed.stderr)")
             // The worker exited 0, so the queue is marked drained: pushing more needs --reopen.
             let (pushed, pushStatus) = try await wq.run(["push", "--queue", "acljob", "--reopen", "cherry"], environment: ["REDIS_URL": url])
             #expect(pushStatus == .exited(0), "\(pushed.stderr)")

@@ -73,6 +73,7 @@ import TestSupport
             #expect(value("workqueue_queue_pending") == 3, "\(text)")
             #expect(value("workqueue_queue_dead") == 1, "\(text)")
             #expect(value("workqueue_queue_processing") == 0, "\(text)")
+            #expect(value("workqueue_queue_workers") == 0, "\(text)")
             // Read per scrape: a push shows up in the next one.
             try await redis.cli(["rpush", "jobs", "4"])
             let again = try PrometheusText.parse(try await PrometheusText.fetch("http://127.0.0.1:\(port)/metrics",

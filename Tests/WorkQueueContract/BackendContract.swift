@@ -59,6 +59,8 @@ public enum BackendContract {
         ContractCase("waitForWork returns after its timeout", waitForWorkTimesOut),
         ContractCase("item bytes are preserved exactly", bytesPreserved),
         ContractCase("equal items are both processed", equalItemsBothProcessed),
+        ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
+        ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
     ]
 
     // MARK: Helpers
@@ -392,5 +394,50 @@ public enum BackendContract {
         let after = try await q.counts()
         #expect(after.isDrained)
         if let before, let completed = after.completed { #expect(completed == before + 2) }
+    }
+
+    // MARK: Heartbeat records
+
+    private static func heartbeatRecords(_ f: any ContractFixture) async throws {
+        let backend = f.backend
+        #expect(try await backend.liveWorkers().isEmpty)
+        let ttl = Duration.seconds(60)
+        let first = WorkerHeartbeat(session: "s1", host: "pod-1", handler: "printer", startedAtMilliseconds: 1_764_000_000_000,
+                                    inFlight: 1, held: 3, completed: 5, failed: 1)
+        try await backend.heartbeat(first, ttl: ttl)
+        // Any text survives the record: quotes, backslashes, control characters, non-ASCII.
+        let second = WorkerHeartbeat(session: "s2", host: "h\"o\\s\nt\u{1}é😀", handler: "lib x.so:sym", startedAtMilliseconds: 7)
+        try await backend.heartbeat(second, ttl: ttl)
+        var live = try await backend.liveWorkers()
+        #expect(live.map(\.heartbeat) == [first, second])
+        for worker in live {
+            #expect(worker.lastSeen >= .zero && worker.lastSeen < .seconds(30), "\(worker)")
+            #expect(worker.expiresIn > .seconds(30) && worker.expiresIn <= ttl, "\(worker)")
+        }
+        #expect(try await backend.counts().workers == 2)
+        var refreshed = first
+        refreshed.completed = 9
+        refreshed.inFlight = 0
+        try await backend.heartbeat(refreshed, ttl: ttl)
+        live = try await backend.liveWorkers()
+        #expect(live.map(\.heartbeat) == [refreshed, second])
+    }
+
+    private static func heartbeatEnds(_ f: any ContractFixture) async throws {
+        let backend = f.backend
+        let short = f.shortLease
+        try await backend.heartbeat(WorkerHeartbeat(session: "a", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: .seconds(60))
+        try await backend.heartbeat(WorkerHeartbeat(session: "b", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: short)
+        try await backend.heartbeat(WorkerHeartbeat(session: "c", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: .seconds(60))
+        try await backend.removeHeartbeat(session: "c")
+        #expect(try await backend.liveWorkers().map(\.heartbeat.session) == ["a", "b"])
+        try await f.advance(by: short + .milliseconds(100))
+        // "b" was not refreshed within its TTL: no longer live, and its record is dropped by
+        // the next heartbeat of anyone.
+        #expect(try await backend.liveWorkers().map(\.heartbeat.session) == ["a"])
+        #expect(try await backend.counts().workers == 1)
+        try await backend.removeHeartbeat(session: "a")
+        #expect(try await backend.liveWorkers().isEmpty)
+        #expect(try await backend.counts().workers == 0)
     }
 }

@@ -25,4 +25,7 @@ extension ForwardingBackend {
         try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
     }
     func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
+    func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws { try await inner.heartbeat(heartbeat, ttl: ttl) }
+    func removeHeartbeat(session: String) async throws { try await inner.removeHeartbeat(session: session) }
+    func liveWorkers() async throws -> [LiveWorker] { try await inner.liveWorkers() }
 }

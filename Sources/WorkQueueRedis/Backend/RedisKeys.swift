@@ -36,6 +36,11 @@ struct RedisKeys: Sendable {
     /// `NAME:drained`: set by the first worker that found the queue drained and exited 0;
     /// value = its session (string).
     let drained: String
+    /// `NAME:workers`: live workers' heartbeat records, session -> the record's expiry in ms
+    /// of the Redis clock (zset).
+    let workers: String
+    /// `NAME:worker-info`: session -> the worker's heartbeat record, a JSON object (hash).
+    let workerInfo: String
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
@@ -56,6 +61,8 @@ struct RedisKeys: Sendable {
         orphans = name + ":orphans"
         open = name + ":open"
         drained = name + ":drained"
+        workers = name + ":workers"
+        workerInfo = name + ":worker-info"
         tutorialLeasePrefix = name + ":leased_by_session:"
     }
 
@@ -67,6 +74,6 @@ struct RedisKeys: Sendable {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
-         (open, "string"), (drained, "string")]
+         (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash")]
     }
 }

@@ -134,7 +134,7 @@ extension RedisQueue {
     public func countsWithLeases() async throws -> QueueCounts {
         let values = try await rawCounts()
         var counts = QueueCounts(pending: values[0], processing: values[1], leased: values[5], scheduled: values[2],
-                                 dead: values[3], completed: values[4])
+                                 dead: values[3], completed: values[4], workers: values[7])
         if values[1] > values[6] {
             let unheld = try await unheldItems()
             let exists = try await client.pipeline(unheld.map { ["EXISTS", RESPArgument(keys.tutorialLease($0.item))] })

@@ -323,14 +323,14 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     public func counts() async throws -> QueueCounts {
         let values = try await rawCounts()
         return QueueCounts(pending: values[0], processing: values[1], leased: nil, scheduled: values[2],
-                           dead: values[3], completed: values[4])
+                           dead: values[3], completed: values[4], workers: values[7])
     }
 
-    /// The counts script's seven values (see ``RedisScript/counts``).
+    /// The counts script's eight values (see ``RedisScript/counts``).
     func rawCounts() async throws -> [Int] {
         let reply = try await run(.counts, keys: [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed,
-                                                  keys.leases, keys.leaseItems], args: [])
-        guard let values = reply.array?.compactMap(\.int), values.count == 7 else {
+                                                  keys.leases, keys.leaseItems, keys.workers], args: [])
+        guard let values = reply.array?.compactMap(\.int), values.count == 8 else {
             throw RedisError.unexpectedReply("counts -> \(reply)")
         }
         return values

@@ -21,7 +21,7 @@ extension RedisError {
         let commands = [
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
-            "evalsha", "script|load", "hrandfield", "hdel",
+            "evalsha", "script|load", "hrandfield", "hdel", "pttl",
             // called by the Lua scripts
             "del", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",

@@ -1,0 +1,15 @@
+/// A worker whose heartbeat record is alive, as ``WorkQueueBackend/liveWorkers()`` lists it.
+public struct LiveWorker: Sendable, Hashable {
+    /// Its last heartbeat.
+    public var heartbeat: WorkerHeartbeat
+    /// How long ago that heartbeat was recorded (on the backend's clock).
+    public var lastSeen: Duration
+    /// How long until the record expires unless the worker renews it.
+    public var expiresIn: Duration
+
+    public init(heartbeat: WorkerHeartbeat, lastSeen: Duration, expiresIn: Duration) {
+        self.heartbeat = heartbeat
+        self.lastSeen = lastSeen
+        self.expiresIn = expiresIn
+    }
+}
