@@ -22,6 +22,8 @@ enum CommandError: Error, CustomStringConvertible {
     case refused(RedisError)
     /// The Redis server is configured in a way the command refuses to work with.
     case serverSetting(String)
+    /// In cluster mode, a queue name whose keys would span slots (no hash tag).
+    case clusterQueueName(String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
     /// The metrics endpoint could not listen on its port.
@@ -50,7 +52,7 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the marker and push anyway (then start workers for them)"
         case let .refused(error):
             error.description
-        case let .serverSetting(message):
+        case let .serverSetting(message), let .clusterQueueName(message):
             message
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
