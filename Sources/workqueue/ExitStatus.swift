@@ -32,7 +32,7 @@ enum ExitStatus {
             switch error {
             case .missing, .invalid, .handlerChoice, .nothingToPush: usage
             case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .metricsServer: configuration
-            case .unreadable, .metricsPush: transient
+            case .unreadable, .metricsPush, .replicasBehind: transient
             }
         case let error as WorkQueueError:
             switch error {

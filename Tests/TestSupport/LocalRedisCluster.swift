@@ -158,6 +158,22 @@ public final class LocalRedisCluster: Sendable {
     /// in batches, then the new owner announced to every master. `pause` is held after marking
     /// the slot and after moving the keys, so that clients meet ASK and TRYAGAIN meanwhile.
     public func migrate(slot: Int, to port: Int, pause: Duration = .milliseconds(300)) async throws {
+        let migration = try await beginMigration(slot: slot, to: port)
+        try await Task.sleep(for: pause)
+        try await moveKeys(migration)
+        try await Task.sleep(for: pause)
+        try await finishMigration(migration)
+    }
+
+    /// A slot being migrated: its source and target masters.
+    public struct Migration: Sendable {
+        public let slot: Int
+        public let source: Node
+        public let target: Node
+    }
+
+    /// Marks `slot` IMPORTING on the master on `port` and MIGRATING on its current master.
+    public func beginMigration(slot: Int, to port: Int) async throws -> Migration {
         let all = try await nodes()
         guard let target = all.first(where: { $0.port == port && $0.isMaster }),
               let source = all.first(where: { $0.isMaster && !$0.isFailed && $0.slots.contains { $0.contains(slot) } }),
@@ -166,19 +182,32 @@ public final class LocalRedisCluster: Sendable {
         }
         try await expectOK(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", source.id])
         try await expectOK(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
-        try await Task.sleep(for: pause)
+        return Migration(slot: slot, source: source, target: target)
+    }
+
+    /// MIGRATEs every key of the slot to the target, 100 at a time (bounded).
+    public func moveKeys(_ migration: Migration) async throws {
         for _ in 0..<1000 {
-            let keys = try await cli(port: source.port, ["CLUSTER", "GETKEYSINSLOT", "\(slot)", "100"])
+            let keys = try await cli(port: migration.source.port, ["CLUSTER", "GETKEYSINSLOT", "\(migration.slot)", "100"])
                 .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-            if keys.isEmpty { break }
-            let reply = try await cli(port: source.port, ["MIGRATE", "127.0.0.1", "\(target.port)", "", "0", "5000", "KEYS"] + keys)
-            guard reply == "OK" || reply == "NOKEY" else { throw ChildProcess.Failure.notReady("MIGRATE of slot \(slot)", output: reply) }
+            if keys.isEmpty { return }
+            let reply = try await cli(port: migration.source.port,
+                                      ["MIGRATE", "127.0.0.1", "\(migration.target.port)", "", "0", "5000", "KEYS"] + keys)
+            guard reply == "OK" || reply == "NOKEY" else {
+                throw ChildProcess.Failure.notReady("MIGRATE of slot \(migration.slot)", output: reply)
+            }
         }
-        try await Task.sleep(for: pause)
-        try await expectOK(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
-        try await expectOK(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
-        for node in all where node.isMaster && !node.isFailed && node.port != source.port && node.port != target.port {
-            _ = try? await cli(port: node.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+        throw ChildProcess.Failure.notReady("slot \(migration.slot) emptied within 1000 MIGRATE batches", output: "")
+    }
+
+    /// Announces the target as the slot's owner: to the target, the source, then every other master.
+    public func finishMigration(_ migration: Migration) async throws {
+        let setslot = ["CLUSTER", "SETSLOT", "\(migration.slot)", "NODE", migration.target.id]
+        try await expectOK(port: migration.target.port, setslot)
+        try await expectOK(port: migration.source.port, setslot)
+        for node in try await nodes() where node.isMaster && !node.isFailed
+            && node.port != migration.source.port && node.port != migration.target.port {
+            _ = try? await cli(port: node.port, setslot)
         }
     }
 

@@ -22,6 +22,8 @@ extension RedisError {
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
             "evalsha", "script|load", "hrandfield", "hdel",
+            // Redis Cluster (topology, redirects) and push --wait-replicas
+            "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts
             "del", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
