@@ -20,6 +20,8 @@ public final class LocalRedisCluster: Sendable {
         public var port: Int
         public var isMaster: Bool
         public var isFailed: Bool
+        /// A replica's master's id.
+        public var masterID: String?
         public var slots: [ClosedRange<Int>]
     }
 
@@ -107,7 +109,8 @@ public final class LocalRedisCluster: Sendable {
                 if bounds.count == 2 { slots.append(bounds[0]...bounds[1]) } else if bounds.count == 1 { slots.append(bounds[0]...bounds[0]) }
             }
             return Node(id: String(fields[0]), port: port, isMaster: flags.contains("master"),
-                        isFailed: flags.contains("fail") || flags.contains("fail?"), slots: slots)
+                        isFailed: flags.contains("fail") || flags.contains("fail?"),
+                        masterID: fields[3] == "-" ? nil : String(fields[3]), slots: slots)
         }
     }
 
@@ -132,6 +135,19 @@ public final class LocalRedisCluster: Sendable {
         let server = servers.withLock { $0[port] }
         server?.send(SIGKILL)
         _ = try? await server?.wait(timeout: .seconds(10))
+    }
+
+    /// Sends `signal` to a node (SIGSTOP freezes it: its sockets stay open, nothing answers;
+    /// SIGCONT resumes it).
+    public func signal(port: Int, _ signal: Int32) {
+        servers.withLock { $0[port]?.send(signal) }
+    }
+
+    /// The ports of the replicas of the master on `port`.
+    public func replicaPorts(of port: Int) async throws -> [Int] {
+        let all = try await nodes()
+        guard let master = all.first(where: { $0.port == port }) else { return [] }
+        return all.filter { $0.masterID == master.id }.map(\.port)
     }
 
     /// Starts a killed node again with its cluster config (it rejoins, as a replica if it
