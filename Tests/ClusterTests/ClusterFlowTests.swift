@@ -102,9 +102,11 @@ import TestSupport
             let guarded = (1...20).map { "guarded-\($0)" }
             let (late, lateExit) = try await wq.run(["push", "--queue", queue, "--wait-replicas", "1", "--wait-seconds", "0.2"] + guarded)
             await cluster.kill(port: master)
+            let killed = ContinuousClock.now
             cluster.signal(port: replica, SIGCONT)
 
             let promoted = try await cluster.waitForFailover(ofSlot: slot, from: master)
+            let failoverTime = ContinuousClock.now - killed
             // The old master rejoins as the new one's replica (so later pushes can be acknowledged).
             try await cluster.restart(port: master)
             let after = (1...50).map { "after-\($0)" }
@@ -134,7 +136,7 @@ import TestSupport
             let unguardedKept = unguarded.filter { handled[$0] != nil }.count
             let guardedKept = guarded.filter { handled[$0] != nil }.count
             print("""
-                failover: master \(master) -> \(promoted); items handled more than once: \(duplicates); \
+                failover: master \(master) -> \(promoted) in \(failoverTime); items handled more than once: \(duplicates); \
                 unguarded pushes kept: \(unguardedKept)/20; guarded push exit \(lateExit), kept \(guardedKept)/20
                 """)
         }
