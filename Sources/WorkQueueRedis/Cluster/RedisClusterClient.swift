@@ -27,6 +27,9 @@ package final class RedisClusterClient: RedisCommandExecuting {
         var nodes: [ClusterNodeAddress: Node] = [:]
         var nextID = 0
         var refresh: (id: Int, task: Task<Void, Never>)?
+        /// Nodes whose last connect failed: asked for the topology last (a dead master would
+        /// hold up every refresh for its connect budget).
+        var unreachable: Set<ClusterNodeAddress> = []
         var closed = false
     }
 
@@ -202,6 +205,7 @@ package final class RedisClusterClient: RedisCommandExecuting {
                 case .server, .invalidURL:
                     throw error // a login or setup refusal: the same on every node
                 case .connectFailed:
+                    markReachable(node, false)
                     step = advance(.unreachable(node, error), &attempt)
                 default:
                     step = advance(.lost(node, error), &attempt)
@@ -265,6 +269,13 @@ package final class RedisClusterClient: RedisCommandExecuting {
         case let .ready(client): return client
         case let .wait(task): return try await task.value
         case .closed: throw RedisError.connectionClosed(node.description)
+        }
+    }
+
+    /// Records whether `node` could be connected to.
+    private func markReachable(_ node: ClusterNodeAddress, _ reachable: Bool) {
+        state.withLock { state in
+            if reachable { state.unreachable.remove(node) } else { state.unreachable.insert(node) }
         }
     }
 
@@ -334,11 +345,21 @@ package final class RedisClusterClient: RedisCommandExecuting {
     /// Asks the known nodes, then the seeds, for `CLUSTER SHARDS` (`CLUSTER SLOTS` on a server
     /// before 7.0) and installs the first map that covers any slot.
     private func readTopology() async throws {
-        let sources = router.withLock { $0.refreshSources }
+        let unreachable = state.withLock { $0.unreachable }
+        let known = router.withLock { $0.refreshSources }
+        let sources = known.filter { !unreachable.contains($0) } + known.filter { unreachable.contains($0) }
         var lastError: any Error = RedisError.cluster("no node to ask for the topology")
         for source in sources {
             do {
-                let client = try await client(for: source)
+                let client: RedisClient
+                do {
+                    client = try await self.client(for: source)
+                } catch RedisError.connectFailed(let message) {
+                    markReachable(source, false)
+                    lastError = RedisError.connectFailed(message)
+                    continue
+                }
+                markReachable(source, true)
                 var reply = try await client.pipeline([Self.clusterShards], timeout: nil)[0]
                 var legacy = false
                 if case let .error(message) = reply, message.lowercased().contains("unknown subcommand") {
