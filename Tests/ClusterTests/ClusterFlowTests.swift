@@ -107,6 +107,9 @@ import TestSupport
 
             let promoted = try await cluster.waitForFailover(ofSlot: slot, from: master)
             let failoverTime = ContinuousClock.now - killed
+            // The workers carry on against the new master while the old one is still down.
+            let completedAtFailover = Int(try await cluster.cli("GET", "\(queue):completed")) ?? 0
+            try await waitForCompleted(cluster, queue, atLeast: completedAtFailover + 50, within: .seconds(20))
             // The old master rejoins as the new one's replica (so later pushes can be acknowledged).
             try await cluster.restart(port: master)
             let after = (1...50).map { "after-\($0)" }
@@ -187,14 +190,15 @@ private func itemsFile(_ wq: ClusterWorkqueue, _ items: [String]) throws -> Stri
     return path
 }
 
-/// Polls `NAME:completed` until it reaches `count` (bounded: 60 s).
-private func waitForCompleted(_ cluster: LocalRedisCluster, _ queue: String, atLeast count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
+/// Polls `NAME:completed` until it reaches `count` (bounded).
+private func waitForCompleted(_ cluster: LocalRedisCluster, _ queue: String, atLeast count: Int,
+                              within limit: Duration = .seconds(60)) async throws {
+    let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if let done = Int(try await cluster.cli("GET", "\(queue):completed")), done >= count { return }
         try await Task.sleep(for: .milliseconds(50))
     }
-    Issue.record("\(queue):completed did not reach \(count) within 60 s")
+    Issue.record("\(queue):completed did not reach \(count) within \(limit)")
 }
 
 /// Nothing pending, in processing, leased or scheduled; `completed` when given.
