@@ -44,6 +44,13 @@ import TestSupport
             #expect(refused.stderr.contains("{job2}"), "\(refused.stderr)")
             #expect(try await cluster.cli("EXISTS", "job2") == "0")
 
+            // A cluster has only database 0.
+            let (database, databaseExit) = try await wq.run(["status", "--queue", "{job2}"],
+                                                            environment: ["REDIS_URL": cluster.url(port: cluster.ports[0]) + "/2",
+                                                                          "WORKQUEUE_CLUSTER": "true"])
+            #expect(databaseExit == .exited(64), "\(database.stderr)")
+            #expect(database.stderr.contains("database 0"), "\(database.stderr)")
+
             // Without cluster mode, a node that does not serve the slot: refused with a hint.
             let owner = try await cluster.masterPort(ofSlot: cluster.slot(of: "{job2}"))
             let other = try #require(try await cluster.nodes().first { $0.isMaster && $0.port != owner }?.port)
