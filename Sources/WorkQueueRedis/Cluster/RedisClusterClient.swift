@@ -12,7 +12,8 @@ import Synchronization
 ///
 /// A pipeline's commands are grouped by slot (a keyless command goes with the first keyed one:
 /// `SCRIPT LOAD`s before an `EVALSHA` reach the same node); a single command whose keys span
-/// slots fails with `CROSSSLOT` before anything is sent.
+/// slots fails with `CROSSSLOT` before anything is sent. Dropping the client closes its node
+/// connections (each ``RedisClient`` closes its own on deinit); ``close()`` does it at once.
 package final class RedisClusterClient: RedisCommandExecuting {
     package let configuration: RedisConfiguration
     private let seeds: [RedisConfiguration]
@@ -45,14 +46,6 @@ package final class RedisClusterClient: RedisCommandExecuting {
         self.setup = setup
         self.nodeBudget = nodeBudget
         self.router = Mutex(router)
-    }
-
-    deinit {
-        let nodes = state.withLock { state in
-            defer { state.nodes = [:] }
-            return state.nodes
-        }
-        for case let .ready(client) in nodes.values { Task { await client.close() } }
     }
 
     /// Reads the topology from the seeds (retrying within `budget`), then returns a client
