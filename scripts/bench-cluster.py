@@ -67,7 +67,7 @@ def is_free(port):
 def free_ports(count):
     ports = []
     for _ in range(10000):
-        port = 20000 + int.from_bytes(os.urandom(2), "big") % 10000
+        port = 10000 + int.from_bytes(os.urandom(2), "big") % 10000  # port + 10000 (cluster bus) stays below the ephemeral range
         if port not in ports and is_free(port) and is_free(port + 10000):
             ports.append(port)
             if len(ports) == count:

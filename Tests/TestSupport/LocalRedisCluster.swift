@@ -34,7 +34,7 @@ public final class LocalRedisCluster: Sendable {
         while ports.count < count {
             attempts += 1
             guard attempts < 1000 else { throw ChildProcess.Failure.spawn("no free port pair for a cluster node", errno: EADDRINUSE) }
-            let port = Int.random(in: 20000..<30000)
+            let port = Int.random(in: 10000..<20000) // bus port + 10000: both below Linux's ephemeral range (32768+)
             if !ports.contains(port), Self.isFree(port), Self.isFree(port + 10000) { ports.append(port) }
         }
         self.ports = ports
@@ -61,8 +61,14 @@ public final class LocalRedisCluster: Sendable {
     }
 
     /// Runs `body` with a fresh cluster and stops it afterwards, also when `body` throws.
+    /// Creating it is tried up to 3 times (a port chosen free can be taken before a node binds it).
     public static func with<T>(_ body: (LocalRedisCluster) async throws -> T) async throws -> T {
-        let cluster = try await LocalRedisCluster()
+        var made: LocalRedisCluster?
+        var lastError: (any Error)?
+        for _ in 0..<3 where made == nil {
+            do { made = try await LocalRedisCluster() } catch { lastError = error }
+        }
+        guard let cluster = made else { throw lastError ?? ChildProcess.Failure.notReady("a local Redis Cluster", output: "") }
         do {
             let value = try await body(cluster)
             await cluster.stop()
