@@ -51,6 +51,20 @@ import WorkQueueRedis
                 await #expect(throws: RedisError.server("CROSSSLOT Keys in request don't hash to the same slot (command DEL)")) {
                     try await client.send(RESPCommand(["DEL", "key-1", "key-2"]))
                 }
+
+                // The queue over the cluster: after its master forgets the scripts (SCRIPT FLUSH),
+                // the reload (keyless SCRIPT LOADs pipelined before the EVALSHA) reaches the same node.
+                let queue = try await RedisQueue.connect(name: "{job2}:queue", deployment: .cluster(seeds: [seed]),
+                                                         logger: Logger(label: "cluster-test"), connectBudget: .seconds(10))
+                #expect(try await queue.enqueue([WorkItem("a"), WorkItem("b")]) == 2)
+                try await cluster.cli(port: target, ["SCRIPT", "FLUSH"])
+                let counts = try await queue.counts()
+                #expect(counts.pending == 2)
+                #expect(try await queue.lease(max: 1, session: "s", duration: .seconds(5)).map(\.item) == [WorkItem("a")])
+                await queue.close()
+                await #expect(throws: WorkQueueError.self) {
+                    try await RedisQueue.connect(name: "job2", deployment: .cluster(seeds: [seed]), logger: Logger(label: "cluster-test"))
+                }
                 await client.close()
             } catch {
                 await client.close()
