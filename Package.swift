@@ -147,6 +147,12 @@ let package = Package(
         // Real processes for tests: child processes, a local redis-server, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        // Against a real local Redis Cluster (6 nodes): a suite of its own, so that a quick run
+        // can skip it (`swift test --skip ClusterTests`).
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["TestSupport", "WorkQueue", "WorkQueueRedis", .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,6 +22,10 @@ enum CommandError: Error, CustomStringConvertible {
     case refused(RedisError)
     /// The Redis server is configured in a way the command refuses to work with.
     case serverSetting(String)
+    /// In cluster mode, a queue name whose keys would span slots (no hash tag).
+    case clusterQueueName(String)
+    /// `push --wait-replicas N`: fewer replicas acknowledged a pushed chunk within the wait.
+    case replicasBehind(queue: String, pushed: Int, acknowledged: Int, wanted: Int, seconds: String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
     /// The metrics endpoint could not listen on its port.
@@ -50,8 +54,14 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the marker and push anyway (then start workers for them)"
         case let .refused(error):
             error.description
-        case let .serverSetting(message):
+        case let .serverSetting(message), let .clusterQueueName(message):
             message
+        case let .replicasBehind(queue, pushed, acknowledged, wanted, seconds):
+            "\(pushed) item\(pushed == 1 ? "" : "s") pushed to \(queue) so far, but only \(acknowledged) of the \(wanted) "
+                + "replica\(wanted == 1 ? "" : "s") asked for (--wait-replicas) confirmed the last chunk within \(seconds) s: "
+                + "it is on the primary, and a failover now could lose it (Redis replicates asynchronously). Check the "
+                + "replicas (INFO replication, CLUSTER NODES) and push again what must not be lost (workers may then see "
+                + "duplicates, which at-least-once delivery allows), or lower --wait-replicas"
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"

@@ -31,8 +31,8 @@ enum ExitStatus {
         case let error as CommandError:
             switch error {
             case .missing, .invalid, .handlerChoice, .nothingToPush: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .passwordFile, .metricsServer: configuration
-            case .unreadable, .metricsPush: transient
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .metricsServer: configuration
+            case .unreadable, .metricsPush, .replicasBehind: transient
             }
         case let error as WorkQueueError:
             switch error {
@@ -49,8 +49,9 @@ enum ExitStatus {
         }
     }
 
-    /// Server replies that no retry fixes: ACL denials and failed logins.
+    /// Server replies that no retry fixes: ACL denials, failed logins, and keys in the wrong
+    /// cluster slot (a queue name without a hash tag, or a cluster node without --cluster).
     static func isRefusal(_ message: String) -> Bool {
-        ["NOPERM", "WRONGPASS", "NOAUTH"].contains { message.hasPrefix($0) }
+        ["NOPERM", "WRONGPASS", "NOAUTH", "CROSSSLOT", "MOVED", "ASK "].contains { message.hasPrefix($0) }
     }
 }

@@ -21,6 +21,11 @@ final class Producer {
     let id: String
     let ttl: Duration
     let keepsOpen: Bool
+    /// `push --wait-replicas`: after each chunk, how many replicas must acknowledge it, and how
+    /// long to wait for them (nil: no wait).
+    var replicaWait: (replicas: Int, timeout: Duration)?
+    /// Items pushed so far by this producer.
+    private(set) var pushed = 0
     private let clock = ContinuousClock()
     private var lastRefresh: ContinuousClock.Instant
     private var holdsMark = false
@@ -64,7 +69,16 @@ final class Producer {
         while start < items.count {
             let end = min(start + chunk, items.count)
             guard try await queue.push(Array(items[start..<end])) != .drained else { throw CommandError.queueDrained(name) }
+            pushed += end - start
             start = end
+            if let (replicas, timeout) = replicaWait {
+                let acknowledged = try await queue.waitForReplicas(replicas, timeout: timeout)
+                guard acknowledged >= replicas else {
+                    let (seconds, attoseconds) = timeout.components
+                    throw CommandError.replicasBehind(queue: name, pushed: pushed, acknowledged: acknowledged, wanted: replicas,
+                                                      seconds: Settings.format(Double(seconds) + Double(attoseconds) / 1e18))
+                }
+            }
         }
         try await refreshIfDue()
     }

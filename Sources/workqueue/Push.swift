@@ -38,6 +38,16 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Push even if the queue was drained and its workers exited (deletes NAME:drained).")
     var reopen = false
 
+    @Option(name: .customLong("wait-replicas"), help: ArgumentHelp(
+        "After each chunk, wait (WAIT) until this many replicas have it, else stop with exit 1: a failover cannot then lose what was pushed (env WORKQUEUE_WAIT_REPLICAS; default 0, no wait).",
+        valueName: "n"))
+    var waitReplicas: Int?
+
+    @Option(name: .customLong("wait-seconds"), help: ArgumentHelp(
+        "With --wait-replicas: how long to wait for the replicas per chunk (env WORKQUEUE_WAIT_SECONDS; default 5).",
+        valueName: "seconds"))
+    var waitSeconds: Double?
+
     @Argument(help: "Items to push; `-` reads items from standard input, one per line.")
     var items: [String] = []
 
@@ -53,11 +63,14 @@ struct Push: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         guard !items.isEmpty || file != nil else { throw CommandError.nothingToPush }
         let name = try common.queueName(settings)
+        let replicas = try settings.integer(waitReplicas, "WORKQUEUE_WAIT_REPLICAS", flagName: "--wait-replicas", minimum: 0) ?? 0
+        let waitTimeout = try settings.seconds(waitSeconds, "WORKQUEUE_WAIT_SECONDS", flagName: "--wait-seconds") ?? .seconds(5)
         // Opened before connecting: a missing file fails before anything is pushed.
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }
         let pushed = try await withQueue(common, settings, logger: logger) { queue in
             let producer = Producer(queue: queue, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen)
+            if replicas > 0 { producer.replicaWait = (replicas, waitTimeout) }
             do {
                 try await producer.begin(reopen: reopen)
                 let count = try await pushAll(producer, file: fileSource)

@@ -15,6 +15,10 @@ struct QueueOptions: ParsableArguments {
         valueName: "url"))
     var redis: String?
 
+    @Flag(help: ArgumentHelp(
+        "Redis is a Redis Cluster: discover its nodes from the URL's node(s) and route each command by slot; the queue name needs a hash tag, e.g. {job2} (env WORKQUEUE_CLUSTER; a URL listing several nodes, redis://h1:p1,h2:p2, implies it)."))
+    var cluster = false
+
     @Option(name: .customLong("redis-password-file"), help: ArgumentHelp(
         "Read the Redis password from this file (trailing newline stripped), used when the URL has none (env REDIS_PASSWORD_FILE).",
         valueName: "path"))
@@ -74,17 +78,32 @@ struct QueueOptions: ParsableArguments {
     /// the right types (nothing is modified when one does not).
     func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
         let name = try queueName(settings)
-        var configuration = try RedisConfiguration.resolve(flag: redis, environment: settings.environment)
-        if configuration.password == nil, let path = settings.string(redisPasswordFile, "REDIS_PASSWORD_FILE") {
+        var deployment = try RedisDeployment.resolve(flag: redis, environment: settings.environment,
+                                                     cluster: settings.flag(cluster, "WORKQUEUE_CLUSTER"))
+        var password: String?
+        if let path = settings.string(redisPasswordFile, "REDIS_PASSWORD_FILE"), deployment.configuration?.password == nil {
             let source = redisPasswordFile != nil ? "--redis-password-file" : "REDIS_PASSWORD_FILE"
-            configuration.password = try PasswordFile.read(path, source: source)
+            password = try PasswordFile.read(path, source: source)
+        }
+        switch deployment {
+        case var .standalone(configuration):
+            if configuration.password == nil, let password { configuration.password = password }
+            deployment = .standalone(configuration)
+        case var .cluster(seeds):
+            for index in seeds.indices where seeds[index].password == nil { seeds[index].password = password }
+            if let seed = seeds.first(where: { $0.database != 0 }) {
+                throw CommandError.invalid(source: redis != nil ? "--redis" : "REDIS_URL", value: seed.redactedDescription,
+                                           expected: "database 0 (a Redis Cluster has only database 0: drop the /\(seed.database))")
+            }
+            if let problem = RedisQueue.clusterNameProblem(name) { throw CommandError.clusterQueueName(problem) }
+            deployment = .cluster(seeds: seeds)
         }
         let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
             ?? .seconds(30)
-        logger.debug("connecting", metadata: ["redis": "\(configuration)", "queue": "\(name)"])
+        logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(name)"])
         let queue: RedisQueue
         do {
-            queue = try await RedisQueue.connect(name: name, configuration: configuration, logger: logger, connectBudget: budget)
+            queue = try await RedisQueue.connect(name: name, deployment: deployment, logger: logger, connectBudget: budget)
         } catch let error as RedisError {
             // A server that answers but refuses the login, SELECT or SCRIPT LOAD will refuse again.
             if case .server = error { throw CommandError.refused(error) }

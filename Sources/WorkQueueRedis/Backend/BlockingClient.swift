@@ -1,25 +1,22 @@
 import Logging
 
-/// The dedicated connection for blocking commands (BLMOVE), opened on first use. The runner has
-/// one fetcher, so one waiter per process at most.
+/// The dedicated connection for blocking commands (BLMOVE), opened on first use (for a
+/// cluster: a cluster client of its own, so a blocked command never holds up the others). The
+/// runner has one fetcher, so one waiter per process at most.
 actor BlockingClient {
-    private let configuration: RedisConfiguration
-    private let logger: Logger
-    private let budget: Duration
-    private var client: RedisClient?
+    private let open: @Sendable () async throws -> any RedisCommandExecuting
+    private var client: (any RedisCommandExecuting)?
 
-    init(configuration: RedisConfiguration, logger: Logger, budget: Duration) {
-        self.configuration = configuration
-        self.logger = logger
-        self.budget = budget
+    init(open: @escaping @Sendable () async throws -> any RedisCommandExecuting) {
+        self.open = open
     }
 
     func send(_ command: [RESPArgument], timeout: Duration) async throws -> RESPValue {
-        let current: RedisClient
+        let current: any RedisCommandExecuting
         if let client {
             current = client
         } else {
-            current = try await RedisClient.connect(configuration, logger: logger, budget: budget)
+            current = try await open()
             client = current
         }
         return try await current.send(command, timeout: timeout)

@@ -58,4 +58,21 @@ extension RedisQueue {
         let replies = try await client.pipeline([["GET", RESPArgument(keys.open)], ["GET", RESPArgument(keys.drained)]])
         return (replies.first?.string, replies.dropFirst().first?.string)
     }
+
+    /// Waits until `replicas` replicas have acknowledged every write sent so far on the
+    /// queue's connection (`WAIT`; in a cluster, the connection to the queue's master), at most
+    /// `timeout`. Returns how many replicas did: fewer than asked means a failover now could
+    /// lose those writes (Redis replicates asynchronously).
+    public func waitForReplicas(_ replicas: Int, timeout: Duration) async throws -> Int {
+        let milliseconds = Swift.max(1, Self.milliseconds(timeout))
+        let reply: RESPValue
+        do {
+            reply = try await client.send(["WAIT", RESPArgument(replicas), RESPArgument(milliseconds)],
+                                          timeout: timeout + configuration.commandTimeout)
+        } catch let error as RedisError {
+            throw await classified(error)
+        }
+        guard let count = reply.int else { throw RedisError.unexpectedReply("WAIT -> \(reply)") }
+        return count
+    }
 }

@@ -25,7 +25,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// The queue name (the pending list's key).
     public let name: String
     let keys: RedisKeys
-    let client: RedisClient
+    /// One server's client, or a cluster's (routing by slot).
+    let client: any RedisCommandExecuting
     let configuration: RedisConfiguration
     let logger: Logger
     private let blocking: BlockingClient
@@ -64,27 +65,64 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.faults = newValue } }
     }
 
-    private init(name: String, client: RedisClient, configuration: RedisConfiguration, logger: Logger, connectBudget: Duration) {
+    private init(name: String, client: any RedisCommandExecuting, logger: Logger, blocking: BlockingClient) {
         self.name = name
         self.keys = RedisKeys(name)
         self.client = client
-        self.configuration = configuration
+        self.configuration = client.configuration
         self.logger = logger
-        self.blocking = BlockingClient(configuration: configuration, logger: logger, budget: connectBudget)
+        self.blocking = blocking
         self.settings = Mutex((.seconds(2), FaultInjection(), Self.defaultMaxItemBytes))
     }
 
-    /// Connects (retrying within `connectBudget`) to the queue `name`.
+    /// Connects (retrying within `connectBudget`) to the queue `name` on one server.
     public static func connect(name: String, configuration: RedisConfiguration,
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> RedisQueue {
+        try await connect(name: name, deployment: .standalone(configuration), logger: logger, connectBudget: connectBudget)
+    }
+
+    /// Connects (retrying within `connectBudget`) to the queue `name` on one server or a Redis
+    /// Cluster. In a cluster a name whose keys would span slots (no hash tag) is refused with
+    /// ``WorkQueueError/invalidConfiguration(_:)`` (see ``clusterNameProblem(_:)``).
+    public static func connect(name: String, deployment: RedisDeployment,
+                               logger: Logger = Logger(label: "workqueue.redis"),
+                               connectBudget: Duration = .seconds(30)) async throws -> RedisQueue {
         guard !name.isEmpty else { throw WorkQueueError.invalidConfiguration("the queue name is empty; pass a name such as job2") }
-        // Every new connection (reconnects too) loads the scripts first, in the same round trip
-        // as its login: EVALSHA then finds them, and NOSCRIPT stays for a server that was
-        // flushed or swapped behind an open connection.
+        // Every new connection (reconnects too, and every cluster node) loads the scripts first,
+        // in the same round trip as its login: EVALSHA then finds them, and NOSCRIPT stays for a
+        // server that was flushed or swapped behind an open connection.
         let setup = RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) }
-        let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
-        return RedisQueue(name: name, client: client, configuration: configuration, logger: logger, connectBudget: connectBudget)
+        switch deployment {
+        case let .standalone(configuration):
+            let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
+            let blocking = BlockingClient { try await RedisClient.connect(configuration, logger: logger, budget: connectBudget) }
+            return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+        case let .cluster(seeds):
+            if let problem = clusterNameProblem(name) { throw WorkQueueError.invalidConfiguration(problem) }
+            let home = HashSlot.of(name)
+            let client = try await RedisClusterClient.connect(seeds: seeds, logger: logger, budget: connectBudget, setup: setup,
+                                                              homeSlot: home)
+            let blocking = BlockingClient {
+                try await RedisClusterClient.connect(seeds: seeds, logger: logger, budget: connectBudget, homeSlot: home)
+            }
+            return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+        }
+    }
+
+    /// Why the queue `name` cannot live in a Redis Cluster, or nil when it can: every key of a
+    /// queue must be in one slot (its scripts touch them together), which takes a hash tag,
+    /// e.g. `{job2}`: only the part in braces is hashed.
+    public static func clusterNameProblem(_ name: String) -> String? {
+        let keys = RedisKeys(name)
+        let slot = HashSlot.of(name)
+        let all = keys.typed.map(\.key) + [keys.tutorialLease([])]
+        guard let stray = all.first(where: { HashSlot.of($0) != slot }) else { return nil }
+        let suggestion = "{" + name.filter { $0 != "{" && $0 != "}" } + "}"
+        return "queue name '\(name)' has no usable hash tag: in a Redis Cluster its keys would be in different slots "
+            + "('\(name)' in slot \(slot), '\(stray)' in slot \(HashSlot.of(stray))), and one script must reach them all. "
+            + "Use a name with a hash tag, e.g. \(suggestion): only the part in braces decides the slot, so every key of the "
+            + "queue lands in one"
     }
 
     /// Throws ``WorkQueueError/wrongKeyType(key:actual:expected:)`` for the first queue key that

@@ -15,6 +15,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case timedOut(endpoint: String, command: String, after: Duration)
     /// A Redis URL could not be parsed.
     case invalidURL(String, reason: String)
+    /// Redis Cluster routing gave up for now (too many redirects, no node known for a slot);
+    /// retrying later may succeed.
+    case cluster(String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "and will be reopened (is the server overloaded, paused, or the network stalled?)"
         case let .invalidURL(url, reason):
             "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db]"
+        case let .cluster(message): "Redis Cluster: \(message)"
         }
     }
 }

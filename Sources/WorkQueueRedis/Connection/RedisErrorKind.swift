@@ -22,6 +22,8 @@ extension RedisError {
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
             "evalsha", "script|load", "hrandfield", "hdel", "pttl",
+            // Redis Cluster (topology, redirects) and push --wait-replicas
+            "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts
             "del", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
@@ -35,7 +37,7 @@ extension RedisError {
         switch self {
         case let .server(message): Self.kind(ofReply: message)
         case .invalidURL: .permanent
-        case .connectionClosed, .connectFailed, .protocolError, .unexpectedReply, .timedOut: .transient
+        case .connectionClosed, .connectFailed, .protocolError, .unexpectedReply, .timedOut, .cluster: .transient
         }
     }
 
@@ -55,9 +57,14 @@ extension RedisError {
         case "NOPERM", "WRONGTYPE", "NOAUTH", "WRONGPASS", "NOSCRIPT":
             // NOSCRIPT is handled (by loading the scripts) before it gets here.
             return .permanent
+        case "CROSSSLOT", "MOVED", "ASK":
+            // Keys in several cluster slots never fit one node; a redirect reaching the caller
+            // means a client without cluster mode talks to a cluster node (the cluster client
+            // follows redirects itself).
+            return .permanent
         case "READONLY", "LOADING", "MASTERDOWN":
             return .reconnect
-        case "OOM", "MISCONF", "BUSY":
+        case "OOM", "MISCONF", "BUSY", "TRYAGAIN", "CLUSTERDOWN":
             return .backOff
         default:
             break
@@ -98,6 +105,17 @@ extension RedisError {
                 + "or drain or delete keys (results and dead letters of old queues)"
         case "MISCONF":
             return ". Redis cannot persist its data (see its log); the worker backs off and retries"
+        case "CROSSSLOT":
+            return ". The keys of one command are in different Redis Cluster slots: a queue name in a cluster needs a "
+                + "hash tag, so that every key of the queue is in one slot; use {\(queue)} instead of \(queue)"
+        case "MOVED", "ASK":
+            return ". This Redis is a Redis Cluster node and the key lives on another node; connect in cluster mode "
+                + "(--cluster, or WORKQUEUE_CLUSTER=1) with a queue name that has a hash tag, e.g. {\(queue)}"
+        case "TRYAGAIN":
+            return ". A slot of the Redis Cluster is being migrated; the worker retries"
+        case "CLUSTERDOWN":
+            return ". The Redis Cluster cannot serve this slot now (a failover under way, or a slot without a master); "
+                + "the worker retries"
         default:
             break
         }

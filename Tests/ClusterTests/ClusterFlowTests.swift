@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The `workqueue` command on a real 6-node Redis Cluster: the tutorial's flow on `{job2}`,
+/// several workers, a master killed mid-run, a slot migrated mid-run. Each test has its own
+/// cluster; every wait is bounded.
+@Suite(.serialized) struct ClusterFlowTests {
+    static let fruits = ["apple", "banana", "cherry", "date", "fig", "grape", "lemon", "melon", "orange"]
+
+    @Test func tutorialFlowOnAHashTaggedQueueAndSeveralWorkers() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let (push, pushed) = try await wq.run(["push", "--queue", "{job2}"] + Self.fruits)
+            #expect(pushed == .exited(0), "\(push.stderr)")
+            #expect(push.stdoutLines == ["Pushed 9 items to {job2}"])
+            // The tutorial's layout: the list {job2} on its slot's master, raw items in order.
+            #expect(try await cluster.cli("LRANGE", "{job2}", "0", "-1") == Self.fruits.joined(separator: "\n"))
+
+            let workers = try (0..<2).map { _ in try wq.start(["work", "--queue", "{job2}", "--handler", "printer"]) }
+            var handled: [String] = []
+            for worker in workers {
+                #expect(try await worker.wait(timeout: .seconds(60)) == .exited(0), "\(worker.stderr)")
+                #expect(worker.stdoutLines.first?.hasPrefix("Worker with sessionID:") == true)
+                #expect(worker.stdoutLines.last == "Queue empty, exiting")
+                handled += handledItems(worker)
+            }
+            #expect(handled.sorted() == Self.fruits.sorted())
+            let status = try await wq.status("{job2}")
+            #expect(status["pending"] as? Int == 0)
+            #expect(status["processing"] as? Int == 0)
+            #expect(status["completed"] as? Int == 9)
+            #expect(status["drained"] as? Bool == true)
+
+            // One node as the only seed, cluster mode from the environment.
+            let (single, singleExit) = try await wq.run(["status", "--queue", "{job2}"],
+                                                        environment: ["REDIS_URL": cluster.url(port: cluster.ports[4]),
+                                                                      "WORKQUEUE_CLUSTER": "1"])
+            #expect(singleExit == .exited(0), "\(single.stderr)")
+
+            // A name whose keys would span slots is refused like any configuration error.
+            let (refused, refusedExit) = try await wq.run(["push", "--queue", "job2", "x"])
+            #expect(refusedExit == .exited(78))
+            #expect(refused.stderr.contains("{job2}"), "\(refused.stderr)")
+            #expect(try await cluster.cli("EXISTS", "job2") == "0")
+
+            // A cluster has only database 0.
+            let (database, databaseExit) = try await wq.run(["status", "--queue", "{job2}"],
+                                                            environment: ["REDIS_URL": cluster.url(port: cluster.ports[0]) + "/2",
+                                                                          "WORKQUEUE_CLUSTER": "true"])
+            #expect(databaseExit == .exited(64), "\(database.stderr)")
+            #expect(database.stderr.contains("database 0"), "\(database.stderr)")
+
+            // Without cluster mode, a node that does not serve the slot: refused with a hint.
+            let owner = try await cluster.masterPort(ofSlot: cluster.slot(of: "{job2}"))
+            let other = try #require(try await cluster.nodes().first { $0.isMaster && $0.port != owner }?.port)
+            let (moved, movedExit) = try await wq.run(["status", "--queue", "{job2}"],
+                                                      environment: ["REDIS_URL": cluster.url(port: other)])
+            #expect(movedExit == .exited(78), "\(moved.stderr)")
+            #expect(moved.stderr.contains("--cluster"), "\(moved.stderr)")
+
+            // Several workers, two slots each, on one cluster queue.
+            let items = (1...400).map { "item-\($0)" }
+            let (bulk, bulkExit) = try await wq.run(["push", "--queue", "{many}", "--wait-replicas", "1"] + items)
+            #expect(bulkExit == .exited(0), "\(bulk.stderr)")
+            let crew = try (0..<4).map { _ in
+                try wq.start(["work", "--queue", "{many}", "--handler", "printer", "--concurrency", "2"])
+            }
+            var done: [String] = []
+            for worker in crew {
+                #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
+                done += handledItems(worker)
+            }
+            // At least once (exactly once unless a node was failed over by a starved machine).
+            #expect(Set(done) == Set(items))
+            #expect(done.count >= items.count)
+            try await expectEmpty(cluster, "{many}", completed: nil)
+        }
+    }
+
+    /// The queue's master is killed (SIGKILL) mid-run; its replica takes over after the node
+    /// timeout. Workers carry on; every item acknowledged by a replica (push --wait-replicas 1)
+    /// is handled at least once; nothing is left pending, in processing or leased.
+    @Test func masterFailoverMidRun() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let queue = "{job2}"
+            let items = (1...600).map { "item-\($0)" }
+            let (open, openExit) = try await wq.run(["open", "--queue", queue, "--ttl-seconds", "120"])
+            #expect(openExit == .exited(0), "\(open.stderr)")
+            let (push, pushExit) = try await wq.run(["push", "--queue", queue, "--wait-replicas", "1", "--file", try itemsFile(wq, items)])
+            #expect(pushExit == .exited(0), "\(push.stderr)")
+
+            let workers = try (0..<3).map { _ in
+                try wq.start(["work", "--queue", queue, "--handler", "printer", "--option", "delay=0.01",
+                              "--lease-seconds", "3", "--recovery-seconds", "1", "--backend-retry-seconds", "60"])
+            }
+            try await waitForCompleted(cluster, queue, atLeast: 100)
+
+            // Make the master's last writes unreplicated: freeze its replica, cut the link (the
+            // frozen replica cannot reconnect), push without waiting (the master acknowledges),
+            // then a guarded push: WAIT sees no replica within 0.2 s, so it fails. Then kill the
+            // master and let the replica, which never saw those pushes, take over.
+            let slot = try await cluster.slot(of: queue)
+            let master = try await cluster.masterPort(ofSlot: slot)
+            let replica = try #require(try await cluster.replicaPorts(of: master).first)
+            cluster.signal(port: replica, SIGSTOP)
+            try await cluster.cli(port: master, ["CLIENT", "KILL", "TYPE", "replica"])
+            let unguarded = (1...20).map { "unguarded-\($0)" }
+            try await cluster.cli(port: master, ["RPUSH", queue] + unguarded)
+            let guarded = (1...20).map { "guarded-\($0)" }
+            let (late, lateExit) = try await wq.run(["push", "--queue", queue, "--wait-replicas", "1", "--wait-seconds", "0.2"] + guarded)
+            await cluster.kill(port: master)
+            let killed = ContinuousClock.now
+            cluster.signal(port: replica, SIGCONT)
+
+            let promoted = try await cluster.waitForFailover(ofSlot: slot, from: master)
+            let failoverTime = ContinuousClock.now - killed
+            // The workers carry on against the new master while the old one is still down.
+            let completedAtFailover = Int(try await cluster.cli("GET", "\(queue):completed")) ?? 0
+            try await waitForCompleted(cluster, queue, atLeast: completedAtFailover + 50, within: .seconds(20))
+            // The old master rejoins as the new one's replica (so later pushes can be acknowledged).
+            try await cluster.restart(port: master)
+            let after = (1...50).map { "after-\($0)" }
+            var afterExit = ChildProcess.Termination.exited(-1)
+            var afterError = ""
+            for _ in 0..<40 where afterExit != .exited(0) {
+                let (process, termination) = try await wq.run(["push", "--queue", queue, "--wait-replicas", "1", "--wait-seconds", "1"] + after)
+                (afterExit, afterError) = (termination, process.stderr)
+                if termination != .exited(0) { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(afterExit == .exited(0), "push after the failover: \(afterError)")
+            let (close, closeExit) = try await wq.run(["close", "--queue", queue])
+            #expect(closeExit == .exited(0), "\(close.stderr)")
+
+            var handled: [String: Int] = [:]
+            for worker in workers {
+                #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
+                for item in handledItems(worker) { handled[item, default: 0] += 1 }
+            }
+            let missing = (items + after).filter { handled[$0] == nil }
+            #expect(missing.isEmpty, "lost: \(missing.prefix(10)) (\(missing.count))")
+            // The guarded push said it was not safe (exit 1, naming the flag).
+            #expect(lateExit == .exited(1), "\(late.stderr)")
+            #expect(late.stderr.contains("--wait-replicas"), "\(late.stderr)")
+            try await expectEmpty(cluster, queue, completed: nil)
+            let duplicates = handled.values.filter { $0 > 1 }.count
+            let unguardedKept = unguarded.filter { handled[$0] != nil }.count
+            let guardedKept = guarded.filter { handled[$0] != nil }.count
+            print("""
+                failover: master \(master) -> \(promoted) in \(failoverTime); items handled more than once: \(duplicates); \
+                unguarded pushes kept: \(unguardedKept)/20; guarded push exit \(lateExit), kept \(guardedKept)/20
+                """)
+        }
+    }
+
+    /// The queue's slot migrates to another master while workers run (TRYAGAIN while some of
+    /// its keys are missing on a node, ASK once they have moved, MOVED after): nothing is lost,
+    /// nothing left behind, and the keys end up on the new master.
+    @Test func reshardMidRun() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let queue = "{job2}"
+            let items = (1...600).map { "item-\($0)" }
+            let (push, pushExit) = try await wq.run(["push", "--queue", queue, "--file", try itemsFile(wq, items)])
+            #expect(pushExit == .exited(0), "\(push.stderr)")
+            let workers = try (0..<3).map { _ in
+                try wq.start(["work", "--queue", queue, "--handler", "printer", "--option", "delay=0.01",
+                              "--lease-seconds", "5", "--recovery-seconds", "1"], environment: ["WORKQUEUE_LOG_LEVEL": "debug"])
+            }
+            try await waitForCompleted(cluster, queue, atLeast: 100)
+            let slot = try await cluster.slot(of: queue)
+            let source = try await cluster.masterPort(ofSlot: slot)
+            let target = try #require(try await cluster.nodes().first { $0.isMaster && !$0.isFailed && $0.port != source }?.port)
+            try await cluster.migrate(slot: slot, to: target, pause: .milliseconds(500))
+
+            var handled: [String: Int] = [:]
+            for worker in workers {
+                #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
+                for item in handledItems(worker) { handled[item, default: 0] += 1 }
+            }
+            let missing = items.filter { handled[$0] == nil }
+            #expect(missing.isEmpty, "lost: \(missing.prefix(10)) (\(missing.count))")
+            #expect(try await cluster.masterPort(ofSlot: slot) == target)
+            #expect(try await cluster.cli(port: target, ["EXISTS", "\(queue):completed"]) == "1")
+            try await expectEmpty(cluster, queue, completed: nil)
+            // The workers met every kind of redirect (their debug log shows each one).
+            let logs = workers.map(\.stderr).joined()
+            for reply in ["TRYAGAIN", "ASK \(slot)", "MOVED \(slot)"] { #expect(logs.contains(reply), "no \(reply) redirect seen") }
+            print("reshard: slot \(slot) \(source) -> \(target); items handled more than once: \(handled.values.filter { $0 > 1 }.count)")
+        }
+    }
+}
+
+/// Writes items one per line to a file of the run's directory.
+private func itemsFile(_ wq: ClusterWorkqueue, _ items: [String]) throws -> String {
+    let path = wq.directory.file("items-\(UUID().uuidString).txt")
+    try Data((items.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+/// Polls `NAME:completed` until it reaches `count` (bounded).
+private func waitForCompleted(_ cluster: LocalRedisCluster, _ queue: String, atLeast count: Int,
+                              within limit: Duration = .seconds(60)) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if let done = Int(try await cluster.cli("GET", "\(queue):completed")), done >= count { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("\(queue):completed did not reach \(count) within \(limit)")
+}
+
+/// Nothing pending, in processing, leased or scheduled; `completed` when given.
+private func expectEmpty(_ cluster: LocalRedisCluster, _ queue: String, completed: Int?) async throws {
+    #expect(try await cluster.cli("LLEN", queue) == "0")
+    #expect(try await cluster.cli("LLEN", "\(queue):processing") == "0")
+    #expect(try await cluster.cli("ZCARD", "\(queue):leases") == "0")
+    #expect(try await cluster.cli("HLEN", "\(queue):lease-items") == "0")
+    #expect(try await cluster.cli("ZCARD", "\(queue):retry") == "0")
+    if let completed { #expect(try await cluster.cli("GET", "\(queue):completed") == "\(completed)") }
+}
