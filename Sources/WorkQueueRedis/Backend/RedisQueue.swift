@@ -64,7 +64,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.faults = newValue } }
     }
 
-    private init(name: String, client: RedisClient, configuration: RedisConfiguration, logger: Logger, connectBudget: Duration) {
+    init(name: String, client: RedisClient, configuration: RedisConfiguration, logger: Logger, connectBudget: Duration) {
         self.name = name
         self.keys = RedisKeys(name)
         self.client = client
