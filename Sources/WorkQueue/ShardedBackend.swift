@@ -109,19 +109,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
     }
 
-    private static func sum(_ all: [QueueCounts]) -> QueueCounts {
-        var total = QueueCounts(pending: 0, processing: 0, leased: 0, scheduled: 0, dead: 0, completed: 0)
-        for counts in all {
-            total.pending += counts.pending
-            total.processing += counts.processing
-            total.scheduled += counts.scheduled
-            total.dead += counts.dead
-            total.leased = counts.leased.flatMap { leased in total.leased.map { $0 + leased } }
-            total.completed = counts.completed.flatMap { completed in total.completed.map { $0 + completed } }
-        }
-        return total
-    }
-
     /// The order in which a batch asks the shards for items (the caller holds the lock).
     private func plan(_ state: inout State) -> [Int] {
         let count = shards.count
@@ -285,7 +272,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
                 for (index, counts) in zip(unknown, fresh) where state.counts[index] == nil { state.counts[index] = counts }
             }
         }
-        let counts = state.withLock { state in Self.sum(state.counts.compactMap { $0 }) }
+        let counts = state.withLock { state in QueueCounts(summing: state.counts.compactMap { $0 }) }
         return ExchangeResult(outcomes: outcomes.map { $0 ?? .leaseLost }, leases: leases, counts: counts)
     }
 
@@ -365,7 +352,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     /// The counts of every shard, read at once and summed (each shard's are atomic; the sum is
     /// not one instant).
     public func counts() async throws -> QueueCounts {
-        Self.sum(try await shardCounts())
+        QueueCounts(summing: try await shardCounts())
     }
 
     /// Each shard's counts, in shard order.
