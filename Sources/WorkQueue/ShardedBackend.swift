@@ -6,8 +6,10 @@ import Synchronization
 /// call goes to.
 ///
 /// - Leasing starts at a random shard and goes round-robin: each
-///   ``exchange(_:lease:session:duration:)`` asks the next shard for the whole batch, and moves
-///   on to the following shards only while the batch is short. A shard that came up short is
+///   ``exchange(_:lease:session:duration:)`` asks the shard whose turn it is for the whole
+///   batch, and moves on to the following shards only while the batch is short; a shard's turn
+///   lasts eight batches while it has items (so a batch settles the items that shard gave and
+///   leases more in one call), then the next shard's turn comes. A shard that came up short is
 ///   skipped by later batches (one round trip per batch while others have items), but one such
 ///   shard is probed every eighth batch, and all of them are asked whenever the others cannot
 ///   fill a batch, so no shard starves and a short answer means every shard was empty.
@@ -30,13 +32,17 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     /// The shards, in order: shard `i` is `shards[i]`.
     public let shards: [Shard]
     private let waitFanout: Int
+    /// Batches a shard serves in a row while it has items, before the next shard's turn.
+    private let batchesPerTurn: Int
     /// Every this many batches one shard that came up short is asked first again.
     private let probeInterval = 8
     private let state: Mutex<State>
 
     private struct State {
-        /// Where the next batch starts.
+        /// Where the next batch starts: the shard whose turn it is.
         var cursor: Int
+        /// Batches left in the current shard's turn.
+        var turnLeft: Int
         /// Shards whose last lease call returned fewer items than asked.
         var short: [Bool]
         var batches = 0
@@ -56,8 +62,11 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     ///   - shards: the queues, 1 to ``maxShards``.
     ///   - firstShard: where leasing starts (random by default; tests fix it).
     ///   - waitFanout: how many shards ``waitForWork(timeout:)`` waits on at once (at least 1).
+    ///   - batchesPerTurn: how many batches in a row one shard serves while it has items (at
+    ///     least 1). Staying on a shard lets a batch settle the items that shard gave and lease
+    ///     more in one call; moving on each batch would cost a second call per batch.
     /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for an empty or too long list.
-    public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8) throws {
+    public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8, batchesPerTurn: Int = 8) throws {
         guard !shards.isEmpty, shards.count <= Self.maxShards else {
             throw WorkQueueError.invalidConfiguration(
                 "a sharded queue needs 1 to \(Self.maxShards) shards, not \(shards.count)")
@@ -65,7 +74,8 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         let start = firstShard.map { (($0 % shards.count) + shards.count) % shards.count } ?? Int.random(in: 0..<shards.count)
         self.shards = shards
         self.waitFanout = max(1, waitFanout)
-        self.state = Mutex(State(cursor: start, short: Array(repeating: false, count: shards.count),
+        self.batchesPerTurn = max(1, batchesPerTurn)
+        self.state = Mutex(State(cursor: start, turnLeft: max(1, batchesPerTurn), short: Array(repeating: false, count: shards.count),
                                  counts: Array(repeating: nil, count: shards.count),
                                  enqueueCursor: start, waitCursor: start))
     }
@@ -262,7 +272,19 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
                     if !result.leases.isEmpty { lastGiver = call.shard }
                 }
             }
-            if let next = lastGiver ?? first { state.cursor = (next + 1) % shards.count }
+            if let first {
+                if let lastGiver, lastGiver != first {
+                    // The shard whose turn it was ran short: the one that filled the batch goes on.
+                    state.cursor = lastGiver
+                    state.turnLeft = batchesPerTurn - 1
+                } else {
+                    state.turnLeft -= 1
+                }
+                if state.turnLeft <= 0 || lastGiver == nil {
+                    state.cursor = ((lastGiver ?? first) + 1) % shards.count
+                    state.turnLeft = batchesPerTurn
+                }
+            }
             return state.counts.indices.filter { state.counts[$0] == nil }
         }
         if !unknown.isEmpty {

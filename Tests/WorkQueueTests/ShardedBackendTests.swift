@@ -10,10 +10,10 @@ struct ShardedInMemoryFixture: ContractFixture {
     let queues: [InMemoryQueue]
     let sharded: ShardedBackend<InMemoryQueue>
 
-    init(shards: Int, firstShard: Int? = nil) throws {
+    init(shards: Int, firstShard: Int? = nil, batchesPerTurn: Int = 1) throws {
         let clock = self.clock
         queues = (0..<shards).map { _ in InMemoryQueue(clock: clock) }
-        sharded = try ShardedBackend(shards: queues, firstShard: firstShard)
+        sharded = try ShardedBackend(shards: queues, firstShard: firstShard, batchesPerTurn: batchesPerTurn)
     }
 
     var backend: any WorkQueueBackend & DeadLetterQueue { sharded }
@@ -49,33 +49,37 @@ func oneShardInMemoryContract(_ contractCase: ContractCase) async throws {
     }
 
     /// Each batch goes to the next shard: with items everywhere, three batches take one from each.
-    @Test func batchesGoRoundRobinOverTheShards() async throws {
-        let fixture = try ShardedInMemoryFixture(shards: 3, firstShard: 1)
-        try await Self.fill(fixture, perShard: 10)
+    @Test(arguments: [1, 2, 8])
+    func batchesGoRoundRobinOverTheShards(batchesPerTurn: Int) async throws {
+        let fixture = try ShardedInMemoryFixture(shards: 3, firstShard: 1, batchesPerTurn: batchesPerTurn)
+        try await Self.fill(fixture, perShard: 100)
         var order: [Int] = []
-        for _ in 0..<9 {
+        for _ in 0..<(9 * batchesPerTurn) {
             let leases = try await fixture.sharded.lease(max: 2, session: "s", duration: .seconds(60))
             try #require(leases.count == 2)
             let shards = Set(leases.compactMap { fixture.sharded.shardIndex(of: $0) })
             try #require(shards.count == 1, "one batch, one shard: \(leases.map(\.token))")
             order.append(shards.first ?? -1)
         }
-        #expect(order == [1, 2, 0, 1, 2, 0, 1, 2, 0])
-        for queue in fixture.queues { #expect(queue.pendingItems.count == 4) }
+        let turns = [1, 2, 0, 1, 2, 0, 1, 2, 0].flatMap { Array(repeating: $0, count: batchesPerTurn) }
+        #expect(order == turns)
+        for queue in fixture.queues { #expect(queue.pendingItems.count == 100 - 6 * batchesPerTurn) }
     }
 
-    /// A shard refilled all the time does not keep the others waiting.
-    @Test func noShardStarves() async throws {
-        let fixture = try ShardedInMemoryFixture(shards: 3, firstShard: 0)
+    /// A shard refilled all the time does not keep the others waiting: every shard's turn comes
+    /// within shards x batchesPerTurn batches.
+    @Test(arguments: [1, 8])
+    func noShardStarves(batchesPerTurn: Int) async throws {
+        let fixture = try ShardedInMemoryFixture(shards: 3, firstShard: 0, batchesPerTurn: batchesPerTurn)
         try await fixture.queues[2].enqueue(["lonely"])
         var seen = false
-        for round in 0..<6 {
+        for round in 0..<(2 * batchesPerTurn + 1) {
             try await fixture.queues[0].enqueue((0..<4).map { WorkItem("busy-\(round)-\($0)") })
             try await fixture.queues[1].enqueue((0..<4).map { WorkItem("busy1-\(round)-\($0)") })
             let leases = try await fixture.sharded.lease(max: 4, session: "s", duration: .seconds(60))
             if leases.contains(where: { $0.item == "lonely" }) { seen = true; break }
         }
-        #expect(seen, "the item of shard 2 was not leased within 6 batches while shards 0 and 1 were refilled")
+        #expect(seen, "the item of shard 2 was not leased within \(2 * batchesPerTurn + 1) batches while shards 0 and 1 were refilled")
     }
 
     /// A shard that came up short is skipped while others have items, probed again later, and
@@ -212,7 +216,7 @@ func oneShardInMemoryContract(_ contractCase: ContractCase) async throws {
     @Test func aBatchRetriedAfterOneShardFailedRepeatsNothing() async throws {
         let clock = TestClock()
         let shards = (0..<2).map { _ in FailingQueue(InMemoryQueue(clock: clock)) }
-        let sharded = try ShardedBackend(shards: shards, firstShard: 0)
+        let sharded = try ShardedBackend(shards: shards, firstShard: 0, batchesPerTurn: 1)
         try await shards[0].inner.enqueue(["a0", "b0"])
         try await shards[1].inner.enqueue(["a1", "b1", "c1"])
         let first = try await sharded.lease(max: 1, session: "s", duration: .seconds(60))
