@@ -113,6 +113,27 @@ func oneShardInMemoryContract(_ contractCase: ContractCase) async throws {
         #expect(try await fixture.sharded.counts().processing == 3)
     }
 
+    /// With more shards than it waits on at once, a wait still ends at its timeout, and each
+    /// wait covers the next window of shards (a push into a shard of it wakes the wait).
+    @Test func waitForWorkWithMoreShardsThanItsFanout() async throws {
+        let fixture = try ShardedInMemoryFixture(shards: 10, firstShard: 0)
+        let timedOut = Task { try await fixture.sharded.waitForWork(timeout: .seconds(1)) }
+        #expect(await fixture.clock.waitForSleepers(atLeast: 8))
+        await fixture.clock.advance(by: .seconds(1))
+        try await timedOut.value
+        // The next window is shards 8, 9, 0, ..., 5: a push into shard 9 wakes it.
+        let woken = Task { try await fixture.sharded.waitForWork(timeout: .seconds(3600)) }
+        #expect(await fixture.clock.waitForSleepers(atLeast: 8))
+        try await fixture.queues[9].enqueue(["wake"])
+        try await woken.value
+        // Cancelling a wait ends it.
+        _ = try await fixture.queues[9].lease(max: 1, session: "s", duration: .seconds(60))
+        let cancelled = Task { try await fixture.sharded.waitForWork(timeout: .seconds(3600)) }
+        #expect(await fixture.clock.waitForSleepers(atLeast: 8))
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+    }
+
     /// complete, fail, release and renew act on the shard the lease came from.
     @Test func settlementsGoToTheShardTheItemCameFrom() async throws {
         let fixture = try ShardedInMemoryFixture(shards: 3, firstShard: 0)
