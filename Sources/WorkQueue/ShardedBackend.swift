@@ -8,8 +8,9 @@ import Synchronization
 /// - Leasing starts at a random shard and goes round-robin: each
 ///   ``exchange(_:lease:session:duration:)`` asks the shard whose turn it is for the whole
 ///   batch, and moves on to the following shards only while the batch is short; a shard's turn
-///   lasts eight batches while it has items (so a batch settles the items that shard gave and
-///   leases more in one call), then the next shard's turn comes. A shard that came up short is
+///   lasts 32 batches while it has items (so a batch settles the items that shard gave and
+///   leases more in one call, and the shard's lease keys stay large instead of being rebuilt
+///   every few batches), then the next shard's turn comes. A shard that came up short is
 ///   skipped by later batches (one round trip per batch while others have items), but one such
 ///   shard is probed every eighth batch, and all of them are asked whenever the others cannot
 ///   fill a batch, so no shard starves and a short answer means every shard was empty.
@@ -66,7 +67,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     ///     least 1). Staying on a shard lets a batch settle the items that shard gave and lease
     ///     more in one call; moving on each batch would cost a second call per batch.
     /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for an empty or too long list.
-    public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8, batchesPerTurn: Int = 8) throws {
+    public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8, batchesPerTurn: Int = 32) throws {
         guard !shards.isEmpty, shards.count <= Self.maxShards else {
             throw WorkQueueError.invalidConfiguration(
                 "a sharded queue needs 1 to \(Self.maxShards) shards, not \(shards.count)")
