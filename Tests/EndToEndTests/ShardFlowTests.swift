@@ -76,6 +76,22 @@ import TestSupport
         }
     }
 
+    /// A shard is an ordinary queue: a worker without --shards (or the tutorial's worker) works
+    /// one shard by its name and leaves the others alone.
+    @Test func aShardIsAQueueOfItsOwn() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            #expect(try await wq.run(["push", "--queue", "t", "--shards", "2", "a", "b", "c", "d"]).termination == .exited(0))
+            let inShard1 = try await redis.cli("lrange", "{t:1}", "0", "-1").split(separator: "\n").map(String.init)
+            let (worker, status) = try await wq.run(["work", "--queue", "{t:1}", "--handler", "printer"])
+            #expect(status == .exited(0), "\(worker.stderr)")
+            #expect(worker.stdoutLines.filter { $0.hasPrefix("Working on ") } == inShard1.map { "Working on \($0)" })
+            #expect(try await redis.cli("llen", "{t:0}") == "2")
+            #expect(try await redis.cli("exists", "{t:1}:drained") == "1")
+            #expect(try await redis.cli("exists", "{t:0}:drained") == "0")
+        }
+    }
+
     @Test func shardCountsAndNamesAreValidated() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)
