@@ -215,6 +215,11 @@ def push_items(client, queue, items, chunk=1000, per_pipeline=20):
         pipe.execute()
 
 
+def shard_names(queue, shards):
+    """The queues of `workqueue --shards M`: the queue itself for 1, else {NAME:0} ... {NAME:M-1}."""
+    return [queue] if shards == 1 else [f"{{{queue}:{i}}}" for i in range(shards)]
+
+
 def redis_cpu(client):
     info = client.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
@@ -268,7 +273,10 @@ class Bench:
         queue = "bench"
         n = len(items)
         self.client.flushall()
-        push_items(self.client, queue, items)
+        shards = shard_names(queue, config.get("shards", 1))
+        # As `push --shards M` spreads them: item by item, round-robin.
+        for index, name in enumerate(shards):
+            push_items(self.client, name, items[index::len(shards)])
         argv = self.tutorial_argv(queue) if config["kind"] == "tutorial" else self.ours_argv(queue, config["flags"])
         cpu0 = redis_cpu(self.client)
         t0 = time.perf_counter()
@@ -277,11 +285,11 @@ class Bench:
         t1 = max(e.at for e in exits)
         cpu1 = redis_cpu(self.client)
         self.check_exits(exits, config["name"])
-        left = self.client.llen(queue) + self.client.llen(queue + ":processing")
+        left = sum(self.client.llen(name) + self.client.llen(name + ":processing") for name in shards)
         if left:
             raise RuntimeError(f"{config['name']}: {left} items left in the queue after the workers exited")
         if config["kind"] == "ours":
-            completed = int(self.client.get(queue + ":completed") or 0)
+            completed = sum(int(self.client.get(name + ":completed") or 0) for name in shards)
             if completed != n:
                 raise RuntimeError(f"{config['name']}: {completed} items completed, expected {n}")
         wall = t1 - t0
@@ -555,6 +563,9 @@ def parse_args(argv):
     parser.add_argument("--items", type=int, default=None, help="items per throughput run (default 20000)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each configuration; the table shows medians (default 3)")
     parser.add_argument("--procs", default="1,2,4", help="process counts for our worker (default 1,2,4)")
+    parser.add_argument("--shards", default="1",
+                        help="shard counts for our worker (`work --shards M`, items pushed round-robin to {bench:i}); "
+                             "comma-separated, default 1")
     parser.add_argument("--tutorial-procs", default="1",
                         help="process counts for the tutorial worker (default 1; the ratio column is always to 1 process)")
     parser.add_argument("--best-flags", default=os.environ.get("BEST_FLAGS", DEFAULT_BEST_FLAGS),
@@ -585,9 +596,12 @@ def parse_args(argv):
         parser.error("--latency-items must be at least 2")
     try:
         args.procs = [int(x) for x in args.procs.split(",") if x]
+        args.shards = [int(x) for x in args.shards.split(",") if x]
         args.tutorial_procs = [int(x) for x in args.tutorial_procs.split(",") if x]
     except ValueError:
-        parser.error("--procs and --tutorial-procs take comma-separated integers")
+        parser.error("--procs, --tutorial-procs and --shards take comma-separated integers")
+    if not args.shards or any(m < 1 or m > 1024 for m in args.shards):
+        parser.error("--shards takes comma-separated shard counts from 1 to 1024")
     if 1 not in args.tutorial_procs:
         args.tutorial_procs.insert(0, 1)
     args.best_flags_list = shlex.split(args.best_flags)
@@ -621,7 +635,7 @@ def run(args, tmp):
     log(f"redis-server (pid {redis_proc.pid}) on {HOST}:{port}, data dir {tmp}")
     bench = Bench(args, port, client, tmp)
     results = {"machine": facts, "settings": {
-        "items": args.items, "runs": args.runs, "best_flags": args.best_flags_list,
+        "items": args.items, "runs": args.runs, "best_flags": args.best_flags_list, "shards": args.shards,
         "procs": args.procs, "tutorial_procs": args.tutorial_procs}}
 
     out = []
@@ -634,15 +648,18 @@ def run(args, tmp):
         configs = []
         for p in args.tutorial_procs:
             configs.append({"name": "tutorial worker.py (Python)", "kind": "tutorial", "procs": p, "flags": []})
-        for p in args.procs:
-            configs.append({"name": "workqueue, default flags", "kind": "ours", "procs": p, "flags": []})
-        for p in args.procs:
-            configs.append({"name": "workqueue " + " ".join(args.best_flags_list), "kind": "ours", "procs": p,
-                            "flags": args.best_flags_list})
+        for m in args.shards:
+            sharding = ["--shards", str(m)] if m > 1 else []
+            for p in args.procs:
+                configs.append({"name": "workqueue, default flags" + (f" --shards {m}" if m > 1 else ""), "kind": "ours",
+                                "procs": p, "flags": sharding, "shards": m})
+            for p in args.procs:
+                configs.append({"name": "workqueue " + " ".join(args.best_flags_list + sharding), "kind": "ours", "procs": p,
+                                "flags": args.best_flags_list + sharding, "shards": m})
         for extra in args.extra_flags:
             flags = shlex.split(extra)
             for p in args.procs:
-                configs.append({"name": "workqueue " + " ".join(flags), "kind": "ours", "procs": p, "flags": flags})
+                configs.append({"name": "workqueue " + " ".join(flags), "kind": "ours", "procs": p, "flags": flags, "shards": 1})
         items = make_items(args.items)
         runs = {i: [] for i in range(len(configs))}
         started = time.perf_counter()

@@ -85,6 +85,22 @@ public struct QueueCounts: Sendable, Hashable, Codable {
 
     /// Nothing pending, nothing in flight anywhere, no retry scheduled: the job is done.
     public var isDrained: Bool { pending == 0 && processing == 0 && scheduled == 0 }
+
+    /// The counts of several queues (the shards of one) added up; ``leased`` and ``completed``
+    /// are nil when any part's are.
+    public init(summing parts: [QueueCounts]) {
+        self.init(pending: 0, processing: 0, leased: 0, scheduled: 0, dead: 0, completed: 0)
+        for part in parts {
+            pending += part.pending
+            processing += part.processing
+            scheduled += part.scheduled
+            dead += part.dead
+            leased = part.leased.flatMap { value in leased.map { $0 + value } }
+            completed = part.completed.flatMap { value in completed.map { $0 + value } }
+        }
+        // A sharded worker keeps its heartbeat record on the first shard only.
+        workers = parts.first?.workers
+    }
 }
 
 /// What became of a complete, fail or release call.

@@ -8,7 +8,8 @@ struct Dead: AsyncParsableCommand {
         discussion: """
             list prints one line per dead item: the item (invalid UTF-8 shown as \\xNN), a tab, \
             attempts=N, a tab, and the last error. retry moves every dead item back to pending \
-            with its attempts reset; purge deletes them.
+            with its attempts reset; purge deletes them. With --shards M they act on every \
+            shard (list: shard by shard).
             """
     )
 
@@ -25,7 +26,8 @@ struct Dead: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
-        try await withQueue(common, settings, logger: logger) { queue in
+        try await withShards(common, settings, logger: logger) { queues in
+            let queue: any DeadLetterQueue = queues.count == 1 ? queues[0] : try ShardedBackend(shards: queues)
             switch action {
             case .list:
                 for letter in try await queue.deadLetters() {

@@ -9,7 +9,8 @@ struct Open: AsyncParsableCommand {
             Sets NAME:open with a TTL. Run open again before the TTL passes to keep the queue \
             open, and `workqueue close` once every item is pushed; a producer that dies \
             cannot hold the workers longer than the TTL. A queue whose workers found it \
-            drained and exited is refused with exit status 78 unless --reopen.
+            drained and exited is refused with exit status 78 unless --reopen. With --shards M \
+            every shard is marked, shard 0 first.
             """
     )
 
@@ -32,14 +33,15 @@ struct Open: AsyncParsableCommand {
         let name = try common.queueName(settings)
         let producer = Producer.makeID()
         let seconds = Int(ttlSeconds.rounded(.up))
-        try await withQueue(common, settings, logger: logger) { queue in
-            let outcome = try await queue.open(producer: producer, ttl: .milliseconds(Int64(ttlSeconds * 1000)), reopen: reopen)
-            guard outcome != .drained else { throw CommandError.queueDrained(name) }
+        let count = try await withShards(common, settings, logger: logger) { queues in
+            try await Producer.open(queues, producer: producer, ttl: .milliseconds(Int64(ttlSeconds * 1000)), reopen: reopen)
+            return queues.count
         }
+        let sharding = count > 1 ? " --shards \(count)" : ""
         StandardOutput.line("""
-            Opened \(name) for \(seconds) s (producer \(producer)): its workers wait instead of exiting. \
-            Run `workqueue open --queue \(name) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
-            and `workqueue close --queue \(name)` once every item is pushed.
+            Opened \(name)\(count > 1 ? " (\(count) shards)" : "") for \(seconds) s (producer \(producer)): its workers wait instead of exiting. \
+            Run `workqueue open --queue \(name)\(sharding) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
+            and `workqueue close --queue \(name)\(sharding)` once every item is pushed.
             """)
     }
 }

@@ -15,7 +15,8 @@ final class Producer {
         }
     }
 
-    let queue: RedisQueue
+    /// The queue's shards: one (the queue itself) unless `--shards`.
+    let queues: [RedisQueue]
     let name: String
     /// The value of `NAME:open` while this producer holds it.
     let id: String
@@ -24,18 +25,22 @@ final class Producer {
     /// `push --wait-replicas`: after each chunk, how many replicas must acknowledge it, and how
     /// long to wait for them (nil: no wait).
     var replicaWait: (replicas: Int, timeout: Duration)?
-    /// Items pushed so far by this producer.
-    private(set) var pushed = 0
+    /// Items pushed to each shard so far.
+    private(set) var pushed: [Int]
+    /// The shard the next item goes to: items go round-robin from a random shard.
+    private var next: Int
     private let clock = ContinuousClock()
     private var lastRefresh: ContinuousClock.Instant
     private var holdsMark = false
 
-    init(queue: RedisQueue, name: String, ttl: Duration, keepsOpen: Bool) {
-        self.queue = queue
+    init(queues: [RedisQueue], name: String, ttl: Duration, keepsOpen: Bool) {
+        self.queues = queues
         self.name = name
         self.ttl = ttl
         self.keepsOpen = keepsOpen
         self.id = Self.makeID()
+        pushed = Array(repeating: 0, count: queues.count)
+        next = Int.random(in: 0..<max(1, queues.count))
         lastRefresh = clock.now
     }
 
@@ -47,40 +52,76 @@ final class Producer {
         return "\(hostname):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     }
 
+    /// Marks every shard open, shard 0 first (workers check shard 0 first, so a queue being
+    /// opened is seen there). A drained shard refuses: the marks set so far are removed and
+    /// ``CommandError/queueDrained(_:)`` names that shard.
+    static func open(_ queues: [RedisQueue], producer: String, ttl: Duration, reopen: Bool) async throws {
+        for (index, queue) in queues.enumerated() {
+            guard try await queue.open(producer: producer, ttl: ttl, reopen: reopen) != .drained else {
+                for earlier in queues[..<index].reversed() { _ = try? await earlier.close(producer: producer) }
+                throw CommandError.queueDrained(queue.name)
+            }
+        }
+    }
+
+    /// Removes the open marks of `producer` (nil: whichever), the last shard first and shard 0
+    /// last. Returns whether any mark was removed.
+    @discardableResult
+    static func close(_ queues: [RedisQueue], producer: String?) async throws -> Bool {
+        var removed = false
+        for queue in queues.reversed() where try await queue.close(producer: producer) { removed = true }
+        return removed
+    }
+
     /// Before the first item: takes the open mark (with keep-open), or clears the drained
     /// marker (with reopen only). Throws ``CommandError/queueDrained(_:)`` for a drained queue
     /// without reopen.
     func begin(reopen: Bool) async throws {
         if keepsOpen {
-            guard try await queue.open(producer: id, ttl: ttl, reopen: reopen) != .drained else {
-                throw CommandError.queueDrained(name)
-            }
+            try await Self.open(queues, producer: id, ttl: ttl, reopen: reopen)
             holdsMark = true
             lastRefresh = clock.now
         } else if reopen {
-            try await queue.clearDrained()
+            for queue in queues { try await queue.clearDrained() }
         }
     }
 
-    /// Pushes `items` in chunks; refused (with nothing of this call pushed) once the queue is
-    /// drained.
+    /// Pushes `items` in chunks, spread item by item over the shards; refused once the queue
+    /// (with shards: the shard the chunk goes to) is drained, with nothing of that chunk pushed.
     func push(_ items: [WorkItem], chunk: Int) async throws {
+        if queues.count == 1 {
+            try await push(items, to: 0, chunk: chunk)
+        } else {
+            var spread = [[WorkItem]](repeating: [], count: queues.count)
+            for item in items {
+                spread[next].append(item)
+                next = (next + 1) % queues.count
+            }
+            for (index, part) in spread.enumerated() where !part.isEmpty {
+                try await push(part, to: index, chunk: chunk)
+            }
+        }
+        try await refreshIfDue()
+    }
+
+    private func push(_ items: [WorkItem], to index: Int, chunk: Int) async throws {
         var start = 0
         while start < items.count {
             let end = min(start + chunk, items.count)
-            guard try await queue.push(Array(items[start..<end])) != .drained else { throw CommandError.queueDrained(name) }
-            pushed += end - start
+            guard try await queues[index].push(Array(items[start..<end])) != .drained else {
+                throw CommandError.queueDrained(queues[index].name)
+            }
+            pushed[index] += end - start
             start = end
             if let (replicas, timeout) = replicaWait {
-                let acknowledged = try await queue.waitForReplicas(replicas, timeout: timeout)
+                let acknowledged = try await queues[index].waitForReplicas(replicas, timeout: timeout)
                 guard acknowledged >= replicas else {
                     let (seconds, attoseconds) = timeout.components
-                    throw CommandError.replicasBehind(queue: name, pushed: pushed, acknowledged: acknowledged, wanted: replicas,
+                    throw CommandError.replicasBehind(queue: queues[index].name, pushed: pushed.reduce(0, +), acknowledged: acknowledged, wanted: replicas,
                                                       seconds: Settings.format(Double(seconds) + Double(attoseconds) / 1e18))
                 }
             }
         }
-        try await refreshIfDue()
     }
 
     /// How long until the mark needs refreshing, for a bounded wait on input (1 s without a mark).
@@ -91,22 +132,25 @@ final class Producer {
         return Int32(clamping: max(0, min(milliseconds, 1000)))
     }
 
-    /// Refreshes the open mark once a third of its TTL has passed since the last time.
+    /// Refreshes the open marks once a third of their TTL has passed since the last time.
     func refreshIfDue() async throws {
         guard holdsMark, clock.now >= lastRefresh + ttl / 3 else { return }
         // Refused only if the mark expired (this process stalled longer than the TTL) and the
         // workers drained the queue meanwhile: they have exited.
-        guard try await queue.open(producer: id, ttl: ttl, reopen: false) != .drained else {
-            holdsMark = false
-            throw CommandError.queueDrained(name)
+        for queue in queues {
+            guard try await queue.open(producer: id, ttl: ttl, reopen: false) != .drained else {
+                holdsMark = false
+                _ = try? await Self.close(queues, producer: id)
+                throw CommandError.queueDrained(queue.name)
+            }
         }
         lastRefresh = clock.now
     }
 
-    /// Removes this producer's mark (another producer's stays). Safe to call more than once.
+    /// Removes this producer's marks (another producer's stay). Safe to call more than once.
     func end() async throws {
         guard holdsMark else { return }
         holdsMark = false
-        try await queue.close(producer: id)
+        try await Self.close(queues, producer: id)
     }
 }

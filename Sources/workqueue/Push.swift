@@ -20,6 +20,10 @@ struct Push: AsyncParsableCommand {
             A queue whose workers found it drained and exited (NAME:drained) is refused with \
             exit status 78, since nothing would take the items; --reopen clears the marker \
             and pushes anyway.
+
+            With --shards M the items go round-robin, one by one from a random shard, to \
+            {NAME:0} ... {NAME:M-1} (each shard's count differs by at most one), and the line \
+            printed gives each shard's count; --keep-open and --reopen act on every shard.
             """
     )
 
@@ -68,21 +72,26 @@ struct Push: AsyncParsableCommand {
         // Opened before connecting: a missing file fails before anything is pushed.
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }
-        let pushed = try await withQueue(common, settings, logger: logger) { queue in
-            let producer = Producer(queue: queue, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen)
+        let (pushed, perShard, names) = try await withShards(common, settings, logger: logger) { queues in
+            let producer = Producer(queues: queues, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen)
             if replicas > 0 { producer.replicaWait = (replicas, waitTimeout) }
             do {
                 try await producer.begin(reopen: reopen)
                 let count = try await pushAll(producer, file: fileSource)
                 try await producer.end()
-                return count
+                return (count, producer.pushed, queues.map(\.name))
             } catch {
                 try? await producer.end()
                 throw error
             }
         }
         guard pushed > 0 else { throw CommandError.nothingToPush }
-        StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name)")
+        if names.count == 1 {
+            StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name)")
+        } else {
+            let each = zip(names, perShard).map { "\($0) \($1)" }.joined(separator: ", ")
+            StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name) over \(names.count) shards: \(each)")
+        }
     }
 
     /// Pushes the arguments in order (`-` streams standard input at its place), then the file.

@@ -11,6 +11,11 @@ struct QueueOptions: ParsableArguments {
     var queue: String?
 
     @Option(help: ArgumentHelp(
+        "Work the queue as M shards {NAME:0} ... {NAME:M-1}, each its own queue and hash tag, 1 to 1024 (env WORKQUEUE_SHARDS; default 1: the queue NAME itself).",
+        valueName: "m"))
+    var shards: Int?
+
+    @Option(help: ArgumentHelp(
         "Redis URL redis://[user:password@]host[:port][/db] (env REDIS_URL, else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT, else redis://redis:6379).",
         valueName: "url"))
     var redis: String?
@@ -74,10 +79,55 @@ struct QueueOptions: ParsableArguments {
         try settings.required(queue, "WORKQUEUE_QUEUE", flagName: "--queue", example: "job2")
     }
 
-    /// Connects to the queue, retrying within the connect budget, and checks that its keys have
-    /// the right types (nothing is modified when one does not).
-    func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
+    /// The shard count from --shards or WORKQUEUE_SHARDS: 1 (the default) to ``RedisQueue/maxShards``.
+    func shardCount(_ settings: Settings) throws -> Int {
+        guard let count = try settings.integer(shards, "WORKQUEUE_SHARDS", flagName: "--shards", minimum: Int.min) else { return 1 }
+        guard (1...RedisQueue.maxShards).contains(count) else {
+            throw CommandError.invalid(source: shards != nil ? "--shards" : "environment variable WORKQUEUE_SHARDS", value: "\(count)",
+                                       expected: "a shard count from 1 to \(RedisQueue.maxShards) (1: the queue NAME itself, unsharded)")
+        }
+        return count
+    }
+
+    /// The queues to work: `[NAME]` for one shard, else `{NAME:0}` ... `{NAME:M-1}`.
+    func shardNames(_ settings: Settings) throws -> [String] {
         let name = try queueName(settings)
+        let count = try shardCount(settings)
+        if count > 1 && (name.contains("{") || name.contains("}")) {
+            throw CommandError.invalid(source: queue != nil ? "--queue" : "environment variable WORKQUEUE_QUEUE", value: name, expected: """
+                a name without braces with --shards \(count): each shard gets its own hash tag, {NAME:0} ... {NAME:\(count - 1)}, \
+                so that the shards land in different Redis Cluster slots (a tag in NAME would put them all in one)
+                """)
+        }
+        return try RedisQueue.shardNames(name, count: count)
+    }
+
+    /// Connects to every shard of the queue (one shard: the queue itself, connected exactly as
+    /// an unsharded queue) over one client, and checks their keys' types.
+    func connectShards(_ settings: Settings, logger: Logger) async throws -> [RedisQueue] {
+        let names = try shardNames(settings)
+        if names.count == 1 { return [try await connect(settings, logger: logger)] }
+        let (deployment, budget) = try resolve(settings, names: names)
+        logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(names[0]) ... \(names[names.count - 1])"])
+        let queues: [RedisQueue]
+        do {
+            queues = try await RedisQueue.connect(names: names, deployment: deployment, logger: logger, connectBudget: budget)
+        } catch let error as RedisError {
+            if case .server = error { throw CommandError.refused(error) }
+            throw error
+        }
+        do {
+            for queue in queues { try await queue.validateKeyTypes() }
+        } catch {
+            for queue in queues { await queue.close() }
+            throw error
+        }
+        return queues
+    }
+
+    /// Where Redis is (one server or a cluster's seeds, with the password file applied) and the
+    /// connect budget; in a cluster every queue name must have a usable hash tag.
+    private func resolve(_ settings: Settings, names: [String]) throws -> (RedisDeployment, Duration) {
         var deployment = try RedisDeployment.resolve(flag: redis, environment: settings.environment,
                                                      cluster: settings.flag(cluster, "WORKQUEUE_CLUSTER"))
         var password: String?
@@ -95,11 +145,21 @@ struct QueueOptions: ParsableArguments {
                 throw CommandError.invalid(source: redis != nil ? "--redis" : "REDIS_URL", value: seed.redactedDescription,
                                            expected: "database 0 (a Redis Cluster has only database 0: drop the /\(seed.database))")
             }
-            if let problem = RedisQueue.clusterNameProblem(name) { throw CommandError.clusterQueueName(problem) }
+            for name in names {
+                if let problem = RedisQueue.clusterNameProblem(name) { throw CommandError.clusterQueueName(problem) }
+            }
             deployment = .cluster(seeds: seeds)
         }
         let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
             ?? .seconds(30)
+        return (deployment, budget)
+    }
+
+    /// Connects to the queue, retrying within the connect budget, and checks that its keys have
+    /// the right types (nothing is modified when one does not).
+    func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
+        let name = try queueName(settings)
+        let (deployment, budget) = try resolve(settings, names: [name])
         logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(name)"])
         let queue: RedisQueue
         do {
@@ -129,6 +189,21 @@ func withQueue<T>(_ options: QueueOptions, _ settings: Settings, logger: Logger,
         return value
     } catch {
         await queue.close()
+        throw error
+    }
+}
+
+/// Runs `body` with every shard of the queue connected and closes them afterwards, also when
+/// `body` throws.
+func withShards<T>(_ options: QueueOptions, _ settings: Settings, logger: Logger,
+                   _ body: ([RedisQueue]) async throws -> T) async throws -> T {
+    let queues = try await options.connectShards(settings, logger: logger)
+    do {
+        let value = try await body(queues)
+        for queue in queues { await queue.close() }
+        return value
+    } catch {
+        for queue in queues { await queue.close() }
         throw error
     }
 }

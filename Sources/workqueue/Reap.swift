@@ -9,7 +9,8 @@ struct Reap: AsyncParsableCommand {
             An item in NAME:processing without a lease key is recovered once it has been seen \
             leaseless for --grace-seconds (a rediswq.py worker sets its lease a moment after \
             taking an item), so reap looks twice, that long apart. Recovery counts an attempt; \
-            an item out of attempts goes to NAME:dead.
+            an item out of attempts goes to NAME:dead. With --shards M every shard is reaped and \
+            the figures are summed.
             """
     )
 
@@ -34,16 +35,24 @@ struct Reap: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         let attempts = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) ?? 5
         let grace = Duration.nanoseconds(Int64(graceSeconds * 1e9))
-        try await withQueue(common, settings, logger: logger) { queue in
-            queue.recoveryGrace = grace
-            var report = try await queue.recoverExpiredLeases(maxAttempts: attempts)
+        try await withShards(common, settings, logger: logger) { queues in
+            var report = RecoveryReport()
+            var promoted = 0
+            for queue in queues {
+                queue.recoveryGrace = grace
+                let first = try await queue.recoverExpiredLeases(maxAttempts: attempts)
+                report.requeued += first.requeued
+                report.deadLettered += first.deadLettered
+            }
             if grace > .zero {
                 try await Task.sleep(for: grace)
-                let second = try await queue.recoverExpiredLeases(maxAttempts: attempts)
-                report.requeued += second.requeued
-                report.deadLettered += second.deadLettered
+                for queue in queues {
+                    let second = try await queue.recoverExpiredLeases(maxAttempts: attempts)
+                    report.requeued += second.requeued
+                    report.deadLettered += second.deadLettered
+                }
             }
-            let promoted = try await queue.promoteDueRetries()
+            for queue in queues { promoted += try await queue.promoteDueRetries() }
             StandardOutput.line("Recovered \(report.requeued) expired lease\(report.requeued == 1 ? "" : "s") "
                 + "(\(report.deadLettered) dead-lettered); promoted \(promoted) due retr\(promoted == 1 ? "y" : "ies")")
         }

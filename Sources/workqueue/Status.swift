@@ -14,7 +14,9 @@ struct Status: AsyncParsableCommand {
             the boolean drained and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
-            the process is stopped (whether or not a worker runs).
+            the process is stopped (whether or not a worker runs). With --shards M the counts \
+            are the sums over the shards {NAME:0} ... {NAME:M-1}; --by-shard also shows each \
+            shard, and --json adds the array shards (one object per shard, same fields).
             """
     )
 
@@ -22,6 +24,9 @@ struct Status: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    @Flag(name: .customLong("by-shard"), help: "With --shards M: also show each shard's counts (the JSON always has them, in shards).")
+    var byShard = false
 
     @Flag(help: "Refresh until the queue is drained.")
     var watch = false
@@ -56,12 +61,12 @@ struct Status: AsyncParsableCommand {
             guard port <= 65535 else {
                 throw CommandError.invalid(source: "--serve", value: "\(port)", expected: "a port from 0 to 65535")
             }
-            try await withQueue(common, settings, logger: logger) { queue in
+            try await withShards(common, settings, logger: logger) { queues in
                 let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: "--serve")
                 logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
                 await server.run {
                     do {
-                        return (.ok, QueueMetricsPage.render(try await queue.countsWithLeases(), queue: name))
+                        return (.ok, QueueMetricsPage.render(QueueCounts(summing: try await Self.counts(queues)), queue: name))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
@@ -70,10 +75,21 @@ struct Status: AsyncParsableCommand {
             }
             return
         }
-        try await withQueue(common, settings, logger: logger) { queue in
-            let first = try await queue.countsWithLeases()
+        try await withShards(common, settings, logger: logger) { queues in
+            let names = queues.map(\.name)
+            let each = try await Self.counts(queues)
+            let first = QueueCounts(summing: each)
             guard watch else {
-                StandardOutput.line(json ? try Self.json(first, queue: name) : Self.table(first, queue: name))
+                let shards = queues.count > 1 ? each : nil
+                if json {
+                    StandardOutput.line(try Self.json(first, queue: name, shards: shards.map { Array(zip(names, $0)) }))
+                } else {
+                    StandardOutput.line(Self.table(first, queue: name)
+                        + (queues.count > 1 ? "\n  shards     \(queues.count)" : ""))
+                    if byShard && queues.count > 1 {
+                        for (shard, counts) in zip(names, each) { StandardOutput.line(Self.table(counts, queue: shard)) }
+                    }
+                }
                 return
             }
             var progress = Progress(start: first, startTime: .now)
@@ -91,7 +107,7 @@ struct Status: AsyncParsableCommand {
                 while true {
                     try await Task.sleep(for: .seconds(interval))
                     do {
-                        counts = try await queue.countsWithLeases()
+                        counts = QueueCounts(summing: try await Self.counts(queues))
                         failingSince = nil
                         break
                     } catch {
@@ -115,6 +131,14 @@ struct Status: AsyncParsableCommand {
         }
     }
 
+    /// Each shard's counts with their live leases, in shard order.
+    static func counts(_ queues: [RedisQueue]) async throws -> [QueueCounts] {
+        var all: [QueueCounts] = []
+        all.reserveCapacity(queues.count)
+        for queue in queues { all.append(try await queue.countsWithLeases()) }
+        return all
+    }
+
     /// Errors retrying cannot fix: a refused command, a key of the wrong type, a bad URL.
     static func isPermanent(_ error: any Error) -> Bool {
         if let error = error as? WorkQueueError { return error.isPermanent }
@@ -133,12 +157,25 @@ struct Status: AsyncParsableCommand {
         var completed: Int?
         var workers: Int?
         var drained: Bool
+        /// With several shards: each one's report (its queue is the shard's name).
+        var shards: [Report]?
+
+        init(_ counts: QueueCounts, queue: String, shards: [Report]? = nil) {
+            self.queue = queue
+            pending = counts.pending
+            processing = counts.processing
+            leased = counts.leased
+            scheduled = counts.scheduled
+            dead = counts.dead
+            completed = counts.completed
+            workers = counts.workers
+            drained = counts.isDrained
+            self.shards = shards
+        }
     }
 
-    static func json(_ counts: QueueCounts, queue: String) throws -> String {
-        let report = Report(queue: queue, pending: counts.pending, processing: counts.processing, leased: counts.leased,
-                            scheduled: counts.scheduled, dead: counts.dead, completed: counts.completed, workers: counts.workers,
-                            drained: counts.isDrained)
+    static func json(_ counts: QueueCounts, queue: String, shards: [(String, QueueCounts)]? = nil) throws -> String {
+        let report = Report(counts, queue: queue, shards: shards?.map { Report($0.1, queue: $0.0) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)

@@ -15,7 +15,9 @@ struct Work: AsyncParsableCommand {
             stdout carries the Kubernetes tutorial's lines (`Worker with sessionID: <id>`, \
             `Initial queue state: empty=<True|False>`, what the handler prints, `Queue empty, \
             exiting`); diagnostics go to stderr. A queue marked open by a producer (push \
-            --keep-open, open) is waited on until it is closed or its mark expires.
+            --keep-open, open) is waited on until it is closed or its mark expires. With \
+            --shards M the worker leases from every shard {NAME:0} ... {NAME:M-1}, starting at a \
+            random one, and exits 0 only once every shard is drained.
 
             Exit status: 0 when the queue is drained (pending, in-flight anywhere and scheduled \
             retries all empty, and no producer holds it open; NAME:drained is then set); 143 \
@@ -28,7 +30,7 @@ struct Work: AsyncParsableCommand {
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM). A Job should fail at once on 64 and 78.
 
-            Environment: WORKQUEUE_QUEUE, REDIS_URL, REDIS_PASSWORD_FILE, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
+            Environment: WORKQUEUE_QUEUE, WORKQUEUE_SHARDS, REDIS_URL, REDIS_PASSWORD_FILE, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
             WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
             WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
             WORKQUEUE_MAX_ITEM_BYTES, \
@@ -152,28 +154,35 @@ struct Work: AsyncParsableCommand {
             workerOptions.metricsLabels = [("queue", name), ("handler", handlerLabel(settings))]
             workerOptions.metricsFactory = exporter.factory
         }
-        let queue = try await common.connect(settings, logger: logger)
+        // One shard (the default) is the queue itself, worked directly; several are worked as
+        // one through ShardedBackend.
+        let queues = try await common.connectShards(settings, logger: logger)
+        let closeAll = { for queue in queues { await queue.close() } }
+        let backend: any WorkQueueBackend
         do {
-            try await checkEviction(queue, settings, logger: logger)
+            try await checkEviction(queues[0], settings, logger: logger)
+            let results = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
+                ?? RedisQueue.defaultResultsMax
+            let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1)
+            for queue in queues {
+                queue.resultsMax = results
+                if let limit { queue.maxItemBytes = limit }
+            }
+            backend = queues.count == 1 ? queues[0] : try ShardedBackend(shards: queues)
         } catch {
-            await queue.close()
+            await closeAll()
             throw error
-        }
-        queue.resultsMax = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
-            ?? RedisQueue.defaultResultsMax
-        if let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1) {
-            queue.maxItemBytes = limit
         }
         let summary: WorkerSummary
         let session = Worker.makeSessionID()
         do {
-            summary = try await drain(queue, handler: handler, options: workerOptions, session: session, logger: logger)
+            summary = try await drain(backend, handler: handler, options: workerOptions, session: session, logger: logger)
         } catch {
-            await queue.close()
+            await closeAll()
             await exporter?.finish(instance: Self.instance(session), logger: logger)
             throw error
         }
-        await queue.close()
+        await closeAll()
         // A failed push is logged; it does not turn a drained queue into a failed Job.
         await exporter?.finish(instance: Self.instance(session), logger: logger)
         switch summary.stopReason {
@@ -185,7 +194,7 @@ struct Work: AsyncParsableCommand {
         }
     }
 
-    private func drain(_ queue: RedisQueue, handler: any WorkHandler, options: WorkerOptions, session: String,
+    private func drain(_ queue: any WorkQueueBackend, handler: any WorkHandler, options: WorkerOptions, session: String,
                        logger: Logger) async throws -> WorkerSummary {
         let worker = try Worker(backend: queue, handler: handler, options: options, session: session, logger: logger, events: { event in
             Self.log(event, logger: logger)

@@ -38,9 +38,11 @@ struct Workers: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
-        try await withQueue(common, settings, logger: logger) { queue in
-            let live = try await queue.liveWorkers()
-            let held = try await queue.heldLeases(limit: items)
+        try await withShards(common, settings, logger: logger) { queues in
+            // A sharded worker keeps its record on the first shard and holds leases on any.
+            let live = try await queues[0].liveWorkers()
+            var held = try await queues[0].heldLeases(limit: items)
+            for queue in queues.dropFirst() { held = Self.merge(held, try await queue.heldLeases(limit: items), limit: items) }
             let report = Self.report(queue: name, live: live, held: held)
             StandardOutput.line(json ? try Self.json(report) : Self.text(report))
         }
@@ -110,6 +112,21 @@ struct Workers: AsyncParsableCommand {
             Report.Unrecorded(session: $0.session, kind: $0.kind.rawValue, leases: $0.total, items: $0.items.map(Self.item))
         }
         return Report(queue: queue, workers: workers, unrecorded: unrecorded)
+    }
+
+    /// One entry per session and kind: the leases a session holds on several shards added up,
+    /// at most `limit` items listed.
+    static func merge(_ held: [RedisQueue.SessionLeases], _ more: [RedisQueue.SessionLeases], limit: Int) -> [RedisQueue.SessionLeases] {
+        var merged = held
+        for entry in more {
+            if let index = merged.firstIndex(where: { $0.session == entry.session && $0.kind == entry.kind }) {
+                merged[index].total += entry.total
+                merged[index].items = Array((merged[index].items + entry.items).prefix(limit))
+            } else {
+                merged.append(entry)
+            }
+        }
+        return merged
     }
 
     static func json(_ report: Report) throws -> String {

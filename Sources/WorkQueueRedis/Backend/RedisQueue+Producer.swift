@@ -67,8 +67,9 @@ extension RedisQueue {
         let milliseconds = Swift.max(1, Self.milliseconds(timeout))
         let reply: RESPValue
         do {
-            reply = try await client.send(["WAIT", RESPArgument(replicas), RESPArgument(milliseconds)],
-                                          timeout: timeout + configuration.commandTimeout)
+            // On the connection that pushed: in a cluster, the master of this queue's slot.
+            reply = try await client.send(RESPCommand(["WAIT", RESPArgument(replicas), RESPArgument(milliseconds)]),
+                                          routedBy: name, timeout: timeout + configuration.commandTimeout)
         } catch let error as RedisError {
             throw await classified(error)
         }

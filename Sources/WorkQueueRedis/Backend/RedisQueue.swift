@@ -65,7 +65,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.faults = newValue } }
     }
 
-    private init(name: String, client: any RedisCommandExecuting, logger: Logger, blocking: BlockingClient) {
+    init(name: String, client: any RedisCommandExecuting, logger: Logger, blocking: BlockingClient) {
         self.name = name
         self.keys = RedisKeys(name)
         self.client = client

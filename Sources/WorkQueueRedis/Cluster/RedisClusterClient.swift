@@ -95,6 +95,12 @@ package final class RedisClusterClient: RedisCommandExecuting {
         return reply
     }
 
+    package func send(_ command: RESPCommand, routedBy key: String, timeout: Duration?) async throws -> RESPValue {
+        let reply = try await send(group: [command], slot: HashSlot.of(key), timeout: timeout)[0]
+        if case let .error(message) = reply { throw RedisError.server(message) }
+        return reply
+    }
+
     package func pipeline(_ commands: [RESPCommand], timeout: Duration?) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         if commands.count == 1 {

@@ -14,6 +14,11 @@ package protocol RedisCommandExecuting: AnyObject, Sendable {
     /// Sends one encoded command; error replies throw ``RedisError/server(_:)``.
     func send(_ command: RESPCommand, timeout: Duration?) async throws -> RESPValue
 
+    /// Sends one keyless command (e.g. `WAIT`) on the connection that serves `key`: for a
+    /// cluster, the master of the key's slot; for one server, its only connection. Error
+    /// replies throw ``RedisError/server(_:)``.
+    func send(_ command: RESPCommand, routedBy key: String, timeout: Duration?) async throws -> RESPValue
+
     /// Drops the open connection(s); the next command reconnects (for a cluster, after reading
     /// the topology again).
     func dropConnection() async
@@ -49,4 +54,8 @@ extension RedisCommandExecuting {
     }
 }
 
-extension RedisClient: RedisCommandExecuting {}
+extension RedisClient: RedisCommandExecuting {
+    package func send(_ command: RESPCommand, routedBy key: String, timeout: Duration?) async throws -> RESPValue {
+        try await send(command, timeout: timeout)
+    }
+}
