@@ -18,5 +18,6 @@ ensure_test_dependencies() {
     pkg-config --exists libffi 2>/dev/null || missing+=(libffi-dev)
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     ensure_packages "${missing[@]}"
 }

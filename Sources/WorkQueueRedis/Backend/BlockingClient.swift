@@ -6,10 +6,13 @@ actor BlockingClient {
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let budget: Duration
+    /// The queue's TLS context: the blocking connection shares it.
+    private let tls: RedisTLSContext?
     private var client: RedisClient?
 
-    init(configuration: RedisConfiguration, logger: Logger, budget: Duration) {
+    init(configuration: RedisConfiguration, tls: RedisTLSContext?, logger: Logger, budget: Duration) {
         self.configuration = configuration
+        self.tls = tls
         self.logger = logger
         self.budget = budget
     }
@@ -19,7 +22,7 @@ actor BlockingClient {
         if let client {
             current = client
         } else {
-            current = try await RedisClient.connect(configuration, logger: logger, budget: budget)
+            current = try await RedisClient.connect(configuration, tls: tls, logger: logger, budget: budget)
             client = current
         }
         return try await current.send(command, timeout: timeout)

@@ -64,13 +64,14 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         set { settings.withLock { $0.faults = newValue } }
     }
 
-    private init(name: String, client: RedisClient, configuration: RedisConfiguration, logger: Logger, connectBudget: Duration) {
+    private init(name: String, client: RedisClient, configuration: RedisConfiguration, tls: RedisTLSContext?, logger: Logger,
+                 connectBudget: Duration) {
         self.name = name
         self.keys = RedisKeys(name)
         self.client = client
         self.configuration = configuration
         self.logger = logger
-        self.blocking = BlockingClient(configuration: configuration, logger: logger, budget: connectBudget)
+        self.blocking = BlockingClient(configuration: configuration, tls: tls, logger: logger, budget: connectBudget)
         self.settings = Mutex((.seconds(2), FaultInjection(), Self.defaultMaxItemBytes))
     }
 
@@ -83,8 +84,11 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         // as its login: EVALSHA then finds them, and NOSCRIPT stays for a server that was
         // flushed or swapped behind an open connection.
         let setup = RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) }
-        let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
-        return RedisQueue(name: name, client: client, configuration: configuration, logger: logger, connectBudget: connectBudget)
+        // One TLS context (files read once) for both connections and all their reconnects.
+        let tls = try RedisTLSContext.make(for: configuration)
+        let client = try await RedisClient.connect(configuration, tls: tls, logger: logger, budget: connectBudget, setup: setup)
+        return RedisQueue(name: name, client: client, configuration: configuration, tls: tls, logger: logger,
+                          connectBudget: connectBudget)
     }
 
     /// Throws ``WorkQueueError/wrongKeyType(key:actual:expected:)`` for the first queue key that
