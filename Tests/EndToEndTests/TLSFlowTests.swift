@@ -73,14 +73,16 @@ import TestSupport
     }
 
     @Test func aWrongCAOrHostNameFailsAtOnceWithWhatToDo() async throws {
-        let pki = try await TestCertificates(serverNames: ["IP:127.0.0.1"])
+        // The certificate names only redis.example: neither localhost nor 127.0.0.1.
+        let pki = try await TestCertificates(serverNames: ["DNS:redis.example"])
         let redis = try await LocalRedis(tls: pki)
         defer { Task { await redis.stop() } }
         let wq = try Workqueue(redis)
         let clock = ContinuousClock()
         // The default connect budget is 30 s: finishing well within it shows nothing was retried.
         let started = clock.now
-        let (wrongCA, wrongCACode) = try await wq.run(["work", "--queue", "x", "--handler", "printer", "--tls-ca-file", pki.otherCAFile])
+        let (wrongCA, wrongCACode) = try await wq.run(["work", "--queue", "x", "--handler", "printer", "--tls-ca-file", pki.otherCAFile,
+                                                       "--redis", "rediss://localhost:\(redis.port)"])
         #expect(wrongCACode == .exited(78), "\(wrongCA.stderr)")
         #expect(wrongCA.stderr.contains("could not be verified") && wrongCA.stderr.contains("--tls-ca-file"), "\(wrongCA.stderr)")
         #expect(clock.now - started < .seconds(15), "a certificate error was retried: \(wrongCA.stderr)")

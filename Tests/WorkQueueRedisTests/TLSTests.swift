@@ -19,9 +19,10 @@ import WorkQueue
     }
 
     /// The error a connect throws (nil when it connects).
-    static func connectError(_ configuration: RedisConfiguration, budget: Duration = .seconds(60)) async -> RedisError? {
+    static func connectError(_ configuration: RedisConfiguration, budget: Duration = .seconds(60),
+                             setup: [RESPCommand] = []) async -> RedisError? {
         do {
-            let client = try await RedisClient.connect(configuration, logger: logger, budget: budget)
+            let client = try await RedisClient.connect(configuration, logger: logger, budget: budget, setup: setup)
             await client.close()
             return nil
         } catch let error as RedisError {
@@ -85,22 +86,26 @@ import WorkQueue
     }
 
     @Test func aHostNameOrIPAddressTheCertificateDoesNotListIsAPermanentErrorNamingIt() async throws {
-        // Only a DNS name: 127.0.0.1 (an IP SAN check) fails.
-        let dnsOnly = try await TestCertificates(serverNames: ["DNS:redis.example"])
-        let byName = try await LocalRedis(tls: dnsOnly)
-        defer { Task { await byName.stop() } }
-        let ipError = await Self.connectError(Self.configuration(byName, caFile: dnsOnly.caFile))
+        // Only the DNS name redis.example: neither 127.0.0.1 (an IP SAN check) nor localhost matches.
+        let other = try await TestCertificates(serverNames: ["DNS:redis.example"])
+        let byOtherName = try await LocalRedis(tls: other)
+        defer { Task { await byOtherName.stop() } }
+        let ipError = await Self.connectError(Self.configuration(byOtherName, caFile: other.caFile))
         guard case let .tls(ipMessage)? = ipError else { Issue.record("got \(String(describing: ipError))"); return }
         #expect(ipMessage.contains("IP address 127.0.0.1") && ipMessage.contains("subject alternative names"), "\(ipMessage)")
-
-        // Only an IP address: the name localhost fails, 127.0.0.1 works.
-        let ipOnly = try await TestCertificates(serverNames: ["IP:127.0.0.1"])
-        let byIP = try await LocalRedis(tls: ipOnly)
-        defer { Task { await byIP.stop() } }
-        let nameError = await Self.connectError(Self.configuration(byIP, host: "localhost", caFile: ipOnly.caFile))
+        let nameError = await Self.connectError(Self.configuration(byOtherName, host: "localhost", caFile: other.caFile))
         guard case let .tls(nameMessage)? = nameError else { Issue.record("got \(String(describing: nameError))"); return }
         #expect(nameMessage.contains("host name 'localhost'"), "\(nameMessage)")
-        #expect(await Self.connectError(Self.configuration(byIP, caFile: ipOnly.caFile)) == nil)
+
+        // Only the DNS name localhost: localhost works, 127.0.0.1 does not.
+        let local = try await TestCertificates(serverNames: ["DNS:localhost"])
+        let byName = try await LocalRedis(tls: local)
+        defer { Task { await byName.stop() } }
+        #expect(await Self.connectError(Self.configuration(byName, host: "localhost", caFile: local.caFile)) == nil)
+        guard case .tls? = await Self.connectError(Self.configuration(byName, caFile: local.caFile)) else {
+            Issue.record("127.0.0.1 was accepted for a certificate that names only localhost")
+            return
+        }
     }
 
     @Test func aRequiredClientCertificateIsPresentedAndItsAbsenceIsAPermanentError() async throws {
@@ -123,13 +128,16 @@ import WorkQueue
     @Test func aPlaintextServerOnARedissURLAndATLSServerOnARedisURLSaySo() async throws {
         let pki = try await TestCertificates()
         try await LocalRedis.with { plain in
-            let error = await Self.connectError(Self.configuration(plain, caFile: pki.caFile), budget: .seconds(2))
+            var configuration = Self.configuration(plain, caFile: pki.caFile)
+            configuration.connectTimeout = .seconds(1)
+            let error = await Self.connectError(configuration, budget: .seconds(1))
             #expect("\(String(describing: error))".contains("redis://"), "\(String(describing: error))")
         }
         let secure = try await LocalRedis(tls: pki)
         defer { Task { await secure.stop() } }
+        // (A queue's connections always send their setup; a server dropping them unanswered is the sign.)
         let error = await Self.connectError(RedisConfiguration(host: "127.0.0.1", port: secure.port, connectTimeout: .seconds(1)),
-                                            budget: .milliseconds(500))
+                                            budget: .milliseconds(500), setup: [RESPCommand(["PING"])])
         #expect("\(String(describing: error))".contains("rediss://"), "\(String(describing: error))")
     }
 

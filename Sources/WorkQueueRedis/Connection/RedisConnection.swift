@@ -21,7 +21,7 @@ package final class RedisConnection: Sendable {
     }
 
     /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then, with
-    /// `tls`, waits for the TLS handshake (bounded by the same timeout), then sends AUTH and
+    /// `tls`, waits for the TLS handshake (within the same timeout), then sends AUTH and
     /// SELECT as configured, then `setup` pipelined. A refusal of any of them closes the socket
     /// and throws ``RedisError/server(_:)`` naming the endpoint (never the password); a TLS
     /// failure throws what ``RedisTLSContext`` makes of it. `tls` must be the context of
@@ -30,7 +30,9 @@ package final class RedisConnection: Sendable {
     package static func connect(_ configuration: RedisConfiguration, tls: RedisTLSContext? = nil, setup: [RESPCommand] = [],
                                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let endpoint = configuration.endpoint
-        let handshakeTimeout = configuration.connectTimeout
+        let attemptTimeout = configuration.connectTimeout
+        // The TCP connect and the TLS handshake share one budget.
+        let deadline = NIODeadline.now() + TimeAmount(attemptTimeout)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             // TCP_NODELAY at the TCP level: `.socketOption(.tcp_nodelay)` would be SOL_SOCKET with
@@ -43,7 +45,8 @@ package final class RedisConnection: Sendable {
                         // TLS first: the RESP handler reads and writes the decrypted bytes.
                         try pipeline.addHandler(tls.makeHandler())
                         try pipeline.addHandler(TLSHandshakeHandler(handshake: channel.eventLoop.makePromise(),
-                                                                    endpoint: endpoint, timeout: handshakeTimeout))
+                                                                    endpoint: endpoint, deadline: deadline,
+                                                                    timeout: attemptTimeout))
                     }
                     try pipeline.addHandler(RESPChannelHandler(endpoint: endpoint))
                 }

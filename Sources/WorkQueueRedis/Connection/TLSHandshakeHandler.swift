@@ -14,13 +14,17 @@ final class TLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
     /// The first error seen in the pipeline.
     private(set) var firstError: (any Error)?
     private let endpoint: String
+    /// When the connection attempt (TCP connect and handshake) must be done.
+    private let deadline: NIODeadline
     private let timeout: Duration
     private var timer: Scheduled<Void>?
     private var done = false
 
-    init(handshake: EventLoopPromise<Void>, endpoint: String, timeout: Duration) {
+    /// `timeout` is the attempt's whole budget, which ends at `deadline`.
+    init(handshake: EventLoopPromise<Void>, endpoint: String, deadline: NIODeadline, timeout: Duration) {
         self.handshake = handshake
         self.endpoint = endpoint
+        self.deadline = deadline
         self.timeout = timeout
     }
 
@@ -28,9 +32,10 @@ final class TLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler 
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let channel = context.channel
         let (endpoint, timeout) = (self.endpoint, self.timeout)
-        timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
             loopBound.value.finish(.failure(RedisError.connectFailed(
-                "the TLS handshake with Redis at \(endpoint) did not finish within \(timeout)")))
+                "the TLS handshake with Redis at \(endpoint) did not finish within \(timeout) of connecting (a plaintext Redis "
+                    + "port waits without answering: if that port serves plaintext, use a redis:// URL)")))
             channel.close(promise: nil)
         }
     }
