@@ -1,9 +1,9 @@
 import NIOCore
 import NIOPosix
 
-/// One TCP connection to Redis (TLS-wrapped for a `rediss://` URL): pipelined commands, replies matched in order by its
-/// ``RESPChannelHandler``; requests go to the handler on the event loop and the caller is
-/// resumed from there.
+/// One TCP connection to Redis (in TLS for a `rediss://` URL): pipelined commands, replies
+/// matched in order by its ``RESPChannelHandler``; requests go to the handler on the event loop
+/// and the caller is resumed from there.
 package final class RedisConnection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RESPChannelHandler>
