@@ -28,6 +28,11 @@ enum CommandError: Error, CustomStringConvertible {
     case replicasBehind(queue: String, pushed: Int, acknowledged: Int, wanted: Int, seconds: String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
+    /// The TLS flags or variables do not fit together (a file with a `redis://` URL, a client
+    /// certificate without its key).
+    case tlsSetting(String)
+    /// A TLS file (named by `source`: the flag or the variable) could not be read or used.
+    case tlsFile(path: String, source: String, reason: String)
     /// The metrics endpoint could not listen on its port.
     case metricsServer(flag: String, port: Int, error: String)
     /// The final metrics could not be pushed to the Pushgateway.
@@ -65,6 +70,11 @@ enum CommandError: Error, CustomStringConvertible {
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"
+        case let .tlsSetting(message):
+            message
+        case let .tlsFile(path, source, reason):
+            "cannot use the TLS file '\(path)' (from \(source)): \(reason); check the path, that the file is readable by "
+                + "this user (a mounted Secret), and that it is PEM"
         case let .metricsServer(flag, port, error):
             "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
         case let .metricsPush(url, error):

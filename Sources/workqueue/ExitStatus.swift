@@ -15,7 +15,8 @@ enum ExitStatus {
     static let usage: Int32 = 64
     /// EX_CONFIG: a permanent configuration error (unknown handler, broken plugin, bad handler
     /// option, a queue key of the wrong type, Redis refusing the login or a command, a push
-    /// into a drained queue). Retrying cannot help.
+    /// into a drained queue, a TLS file that cannot be used, a server certificate that cannot
+    /// be verified). Retrying cannot help.
     static let configuration: Int32 = 78
     /// 128 + SIGTERM: SIGTERM or SIGINT stopped the command before it finished.
     static let stopped: Int32 = 143
@@ -30,8 +31,8 @@ enum ExitStatus {
         switch error {
         case let error as CommandError:
             switch error {
-            case .missing, .invalid, .handlerChoice, .nothingToPush: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .metricsServer: configuration
+            case .missing, .invalid, .handlerChoice, .nothingToPush, .tlsSetting: usage
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tlsFile, .metricsServer: configuration
             case .unreadable, .metricsPush, .replicasBehind: transient
             }
         case let error as WorkQueueError:
@@ -43,7 +44,11 @@ enum ExitStatus {
         case is PluginError:
             configuration
         case let error as RedisError:
-            if case let .server(message) = error, Self.isRefusal(message) { configuration } else { transient }
+            switch error {
+            case let .server(message): Self.isRefusal(message) ? configuration : transient
+            case .tls, .tlsFile: configuration
+            default: transient
+            }
         default:
             nil
         }

@@ -16,7 +16,7 @@ struct QueueOptions: ParsableArguments {
     var shards: Int?
 
     @Option(help: ArgumentHelp(
-        "Redis URL redis://[user:password@]host[:port][/db] (env REDIS_URL, else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT, else redis://redis:6379).",
+        "Redis URL redis://[user:password@]host[:port][/db], or rediss:// for TLS (env REDIS_URL, else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT, else redis://redis:6379).",
         valueName: "url"))
     var redis: String?
 
@@ -28,6 +28,21 @@ struct QueueOptions: ParsableArguments {
         "Read the Redis password from this file (trailing newline stripped), used when the URL has none (env REDIS_PASSWORD_FILE).",
         valueName: "path"))
     var redisPasswordFile: String?
+
+    @Option(name: .customLong("tls-ca-file"), help: ArgumentHelp(
+        "Trust the CA certificate(s) in this PEM file, instead of the system's, for a rediss:// URL (env WORKQUEUE_TLS_CA_FILE).",
+        valueName: "path"))
+    var tlsCAFile: String?
+
+    @Option(name: .customLong("tls-cert-file"), help: ArgumentHelp(
+        "Present the client certificate in this PEM file to a rediss:// server; needs --tls-key-file (env WORKQUEUE_TLS_CERT_FILE).",
+        valueName: "path"))
+    var tlsCertFile: String?
+
+    @Option(name: .customLong("tls-key-file"), help: ArgumentHelp(
+        "The private key (PEM, unencrypted) of --tls-cert-file (env WORKQUEUE_TLS_KEY_FILE).",
+        valueName: "path"))
+    var tlsKeyFile: String?
 
     @Option(name: .customLong("connect-timeout"), help: ArgumentHelp(
         "Seconds to keep retrying to reach Redis before giving up (env WORKQUEUE_CONNECT_TIMEOUT; default 30).",
@@ -107,14 +122,13 @@ struct QueueOptions: ParsableArguments {
     func connectShards(_ settings: Settings, logger: Logger) async throws -> [RedisQueue] {
         let names = try shardNames(settings)
         if names.count == 1 { return [try await connect(settings, logger: logger)] }
-        let (deployment, budget) = try resolve(settings, names: names)
+        let (deployment, budget, tlsSources) = try resolve(settings, names: names)
         logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(names[0]) ... \(names[names.count - 1])"])
         let queues: [RedisQueue]
         do {
             queues = try await RedisQueue.connect(names: names, deployment: deployment, logger: logger, connectBudget: budget)
         } catch let error as RedisError {
-            if case .server = error { throw CommandError.refused(error) }
-            throw error
+            throw Self.connectError(error, tlsSources: tlsSources)
         }
         do {
             for queue in queues { try await queue.validateKeyTypes() }
@@ -127,7 +141,7 @@ struct QueueOptions: ParsableArguments {
 
     /// Where Redis is (one server or a cluster's seeds, with the password file applied) and the
     /// connect budget; in a cluster every queue name must have a usable hash tag.
-    private func resolve(_ settings: Settings, names: [String]) throws -> (RedisDeployment, Duration) {
+    private func resolve(_ settings: Settings, names: [String]) throws -> (RedisDeployment, Duration, [RedisTLS.File: String]) {
         var deployment = try RedisDeployment.resolve(flag: redis, environment: settings.environment,
                                                      cluster: settings.flag(cluster, "WORKQUEUE_CLUSTER"))
         var password: String?
@@ -135,12 +149,16 @@ struct QueueOptions: ParsableArguments {
             let source = redisPasswordFile != nil ? "--redis-password-file" : "REDIS_PASSWORD_FILE"
             password = try PasswordFile.read(path, source: source)
         }
+        var tlsSources: [RedisTLS.File: String] = [:]
         switch deployment {
         case var .standalone(configuration):
             if configuration.password == nil, let password { configuration.password = password }
+            tlsSources = try applyTLS(settings, to: &configuration)
             deployment = .standalone(configuration)
         case var .cluster(seeds):
             for index in seeds.indices where seeds[index].password == nil { seeds[index].password = password }
+            // Every node is reached with its seed's settings: the TLS files apply to all.
+            for index in seeds.indices { tlsSources = try applyTLS(settings, to: &seeds[index]) }
             if let seed = seeds.first(where: { $0.database != 0 }) {
                 throw CommandError.invalid(source: redis != nil ? "--redis" : "REDIS_URL", value: seed.redactedDescription,
                                            expected: "database 0 (a Redis Cluster has only database 0: drop the /\(seed.database))")
@@ -152,22 +170,20 @@ struct QueueOptions: ParsableArguments {
         }
         let budget = try settings.seconds(connectTimeout, "WORKQUEUE_CONNECT_TIMEOUT", flagName: "--connect-timeout", allowZero: true)
             ?? .seconds(30)
-        return (deployment, budget)
+        return (deployment, budget, tlsSources)
     }
 
     /// Connects to the queue, retrying within the connect budget, and checks that its keys have
     /// the right types (nothing is modified when one does not).
     func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
         let name = try queueName(settings)
-        let (deployment, budget) = try resolve(settings, names: [name])
+        let (deployment, budget, tlsSources) = try resolve(settings, names: [name])
         logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(name)"])
         let queue: RedisQueue
         do {
             queue = try await RedisQueue.connect(name: name, deployment: deployment, logger: logger, connectBudget: budget)
         } catch let error as RedisError {
-            // A server that answers but refuses the login, SELECT or SCRIPT LOAD will refuse again.
-            if case .server = error { throw CommandError.refused(error) }
-            throw error
+            throw Self.connectError(error, tlsSources: tlsSources)
         }
         do {
             try await queue.validateKeyTypes()
@@ -176,6 +192,54 @@ struct QueueOptions: ParsableArguments {
             throw error
         }
         return queue
+    }
+}
+
+extension QueueOptions {
+    /// What a failed connect means for the command: a server that answers but refuses the
+    /// login, SELECT or SCRIPT LOAD will refuse again, and a certificate that cannot be
+    /// verified will not become valid; a TLS file error names the flag or variable.
+    static func connectError(_ error: RedisError, tlsSources: [RedisTLS.File: String]) -> any Error {
+        switch error {
+        case .server, .tls: CommandError.refused(error)
+        case let .tlsFile(file, path, reason): CommandError.tlsFile(path: path, source: tlsSources[file] ?? file.rawValue, reason: reason)
+        default: error
+        }
+    }
+
+    /// Sets the TLS files from the flags and WORKQUEUE_TLS_* variables; returns which flag or
+    /// variable named each file (for error messages). TLS itself is turned on by the URL
+    /// (`rediss://`): a file with a `redis://` URL is refused, not silently ignored nor taken as
+    /// a switch to TLS, so that the URL alone says whether the connection is encrypted.
+    func applyTLS(_ settings: Settings, to configuration: inout RedisConfiguration) throws -> [RedisTLS.File: String] {
+        func source(_ flag: String?, _ flagName: String, _ variable: String) -> String {
+            flag != nil ? flagName : "environment variable \(variable)"
+        }
+        let ca = settings.string(tlsCAFile, "WORKQUEUE_TLS_CA_FILE")
+        let certificate = settings.string(tlsCertFile, "WORKQUEUE_TLS_CERT_FILE")
+        let key = settings.string(tlsKeyFile, "WORKQUEUE_TLS_KEY_FILE")
+        let sources: [RedisTLS.File: String] = [
+            .ca: source(tlsCAFile, "--tls-ca-file", "WORKQUEUE_TLS_CA_FILE"),
+            .certificate: source(tlsCertFile, "--tls-cert-file", "WORKQUEUE_TLS_CERT_FILE"),
+            .key: source(tlsKeyFile, "--tls-key-file", "WORKQUEUE_TLS_KEY_FILE"),
+        ]
+        let given = [(RedisTLS.File.ca, ca), (.certificate, certificate), (.key, key)].filter { $0.1 != nil }.map(\.0)
+        guard let first = given.first else { return sources }
+        guard configuration.tls != nil else {
+            throw CommandError.tlsSetting("\(sources[first] ?? first.rawValue) was given, but the Redis URL "
+                + "\(configuration.redactedDescription) is not a TLS URL: use rediss://\(configuration.endpoint) to connect "
+                + "with TLS (TLS files are only used with rediss://)")
+        }
+        if certificate != nil && key == nil {
+            throw CommandError.tlsSetting("\(sources[.certificate] ?? "") needs --tls-key-file (or WORKQUEUE_TLS_KEY_FILE) too: "
+                + "a client certificate is presented with its private key")
+        }
+        if key != nil && certificate == nil {
+            throw CommandError.tlsSetting("\(sources[.key] ?? "") needs --tls-cert-file (or WORKQUEUE_TLS_CERT_FILE) too: "
+                + "the private key belongs to a client certificate")
+        }
+        configuration.tls = RedisTLS(caFile: ca, certificateFile: certificate, keyFile: key)
+        return sources
     }
 }
 

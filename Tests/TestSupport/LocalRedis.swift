@@ -11,17 +11,34 @@ public final class LocalRedis: Sendable {
     private let server: Mutex<ChildProcess>
     /// `redis-cli` arguments that authenticate, when the server needs it.
     private let cliAuthentication: [String]
+    /// For a TLS-only server: its certificates.
+    public let tls: TestCertificates?
 
     /// Starts a server with extra `arguments`; `cliAuthentication` (e.g. `["--user", "u",
     /// "--pass", "p"]`) is what ``cli(_:)-(String...)`` passes so that it can log in.
-    public init(arguments: [String] = [], cliAuthentication: [String] = []) async throws {
+    ///
+    /// With `tls`, the server serves TLS only (`--port 0 --tls-port <port>`) with the server
+    /// certificate, checks client certificates against the CA (`tlsAuthClients`: `no`,
+    /// `optional` or `yes`), and ``cli(_:)-(String...)`` connects with TLS and the client
+    /// certificate.
+    public init(arguments: [String] = [], cliAuthentication: [String] = [], tls: TestCertificates? = nil,
+                tlsAuthClients: String = "optional") async throws {
+        var arguments = arguments
+        var cliAuthentication = cliAuthentication
+        if let tls {
+            arguments = ["--tls-cert-file", tls.serverCertificateFile, "--tls-key-file", tls.serverKeyFile,
+                         "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", tlsAuthClients] + arguments
+            cliAuthentication = ["--tls", "--cacert", tls.caFile, "--cert", tls.clientCertificateFile,
+                                 "--key", tls.clientKeyFile] + cliAuthentication
+        }
         self.arguments = arguments
         self.cliAuthentication = cliAuthentication
+        self.tls = tls
         directory = try TemporaryDirectory("workqueue-redis")
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try Self.freePort()
-            let server = try Self.launch(port: port, directory: directory, arguments: arguments)
+            let server = try Self.launch(port: port, tls: tls != nil, directory: directory, arguments: arguments)
             do {
                 try await Self.waitForPing(port: port, server: server, directory: directory.path, authentication: cliAuthentication)
                 self.port = port
@@ -49,8 +66,8 @@ public final class LocalRedis: Sendable {
         }
     }
 
-    /// `redis://127.0.0.1:<port>`.
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    /// `redis://127.0.0.1:<port>` (`rediss://` for a TLS server).
+    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
 
     /// Runs `redis-cli` against this server and returns its trimmed stdout.
     @discardableResult
@@ -80,17 +97,18 @@ public final class LocalRedis: Sendable {
     /// Stops the server and starts a new one on the same port (empty: nothing is persisted).
     public func restart() async throws {
         await stop()
-        let server = try Self.launch(port: port, directory: directory, arguments: arguments)
+        let server = try Self.launch(port: port, tls: tls != nil, directory: directory, arguments: arguments)
         self.server.withLock { $0 = server }
         try await Self.waitForPing(port: port, server: server, directory: directory.path, authentication: cliAuthentication)
     }
 
     deinit { server.withLock { $0.send(SIGKILL) } }
 
-    private static func launch(port: Int, directory: TemporaryDirectory, arguments: [String]) throws -> ChildProcess {
-        try ChildProcess(
+    private static func launch(port: Int, tls: Bool, directory: TemporaryDirectory, arguments: [String]) throws -> ChildProcess {
+        let ports = tls ? ["--port", "0", "--tls-port", "\(port)"] : ["--port", "\(port)"]
+        return try ChildProcess(
             try locate("redis-server"),
-            ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", directory.path, "--save", "", "--appendonly", "no"] + arguments,
+            ["--bind", "127.0.0.1"] + ports + ["--dir", directory.path, "--save", "", "--appendonly", "no"] + arguments,
             directory: directory.path, label: "redis-\(port)-\(UUID().uuidString)", keeping: directory)
     }
 

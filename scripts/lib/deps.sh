@@ -19,5 +19,6 @@ ensure_test_dependencies() {
     command -v cc >/dev/null 2>&1 || missing+=(gcc)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     ensure_packages "${missing[@]}"
 }

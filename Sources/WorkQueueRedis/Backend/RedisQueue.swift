@@ -95,8 +95,12 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         let setup = RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) }
         switch deployment {
         case let .standalone(configuration):
-            let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
-            let blocking = BlockingClient { try await RedisClient.connect(configuration, logger: logger, budget: connectBudget) }
+            // One TLS context (files read once) for both connections and all their reconnects.
+            let tls = try RedisTLSContext.make(for: configuration)
+            let client = try await RedisClient.connect(configuration, tls: tls, logger: logger, budget: connectBudget, setup: setup)
+            let blocking = BlockingClient {
+                try await RedisClient.connect(configuration, tls: tls, logger: logger, budget: connectBudget)
+            }
             return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
         case let .cluster(seeds):
             if let problem = clusterNameProblem(name) { throw WorkQueueError.invalidConfiguration(problem) }

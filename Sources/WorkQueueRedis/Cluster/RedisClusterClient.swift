@@ -374,7 +374,7 @@ package final class RedisClusterClient: RedisCommandExecuting {
                     continue
                 }
                 let map = legacy ? try ClusterSlotMap.parse(slots: reply, answeredBy: source)
-                                 : try ClusterSlotMap.parse(shards: reply, answeredBy: source)
+                                 : try ClusterSlotMap.parse(shards: reply, answeredBy: source, preferTLSPort: seeds.first?.tls != nil)
                 guard !map.isEmpty else {
                     lastError = RedisError.cluster("\(source) knows no slot of the cluster yet")
                     continue

@@ -15,6 +15,8 @@ public final class RedisClient: Sendable {
     private let reconnectBudget: Duration
     /// Sent pipelined after AUTH and SELECT on every new connection.
     private let setup: [RESPCommand]
+    /// The TLS context every connection of this client uses (nil: plaintext).
+    private let tls: RedisTLSContext?
     private let state: Mutex<State>
 
     private struct State: Sendable {
@@ -26,11 +28,12 @@ public final class RedisClient: Sendable {
     }
 
     private init(configuration: RedisConfiguration, logger: Logger, reconnectBudget: Duration,
-                 setup: [RESPCommand], connection: RedisConnection) {
+                 setup: [RESPCommand], tls: RedisTLSContext?, connection: RedisConnection) {
         self.configuration = configuration
         self.logger = logger
         self.reconnectBudget = reconnectBudget
         self.setup = setup
+        self.tls = tls
         self.state = Mutex(State(connection: connection))
     }
 
@@ -40,18 +43,28 @@ public final class RedisClient: Sendable {
 
     /// Connects, retrying with backoff for up to `budget`; then fails naming host:port.
     /// `setup` commands are sent pipelined after AUTH and SELECT on this and every later
-    /// connection (e.g. `SCRIPT LOAD`); an error reply to one fails the attempt.
+    /// connection (e.g. `SCRIPT LOAD`); an error reply to one fails the attempt. With
+    /// ``RedisConfiguration/tls`` set, the TLS files are read once, here, and a TLS failure that
+    /// retrying cannot fix (an unverifiable certificate) throws ``RedisError/tls(_:)`` at once.
     public static func connect(_ configuration: RedisConfiguration, logger: Logger,
                                budget: Duration = .seconds(30), setup: [RESPCommand] = []) async throws -> RedisClient {
-        let connection = try await openWithRetry(configuration, setup: setup, logger: logger, budget: budget)
+        try await connect(configuration, tls: RedisTLSContext.make(for: configuration), logger: logger, budget: budget, setup: setup)
+    }
+
+    /// ``connect(_:logger:budget:setup:)`` with a TLS context built beforehand, so that several
+    /// clients of one configuration share it.
+    package static func connect(_ configuration: RedisConfiguration, tls: RedisTLSContext?, logger: Logger,
+                                budget: Duration = .seconds(30), setup: [RESPCommand] = []) async throws -> RedisClient {
+        let connection = try await openWithRetry(configuration, tls: tls, setup: setup, logger: logger, budget: budget)
         // Reconnecting later gets a short budget: whoever sent the command (the runner, with its
         // own retry budget) decides how long to keep trying; two stacked 30 s budgets would
         // keep a worker hanging for minutes after Redis went away.
         return RedisClient(configuration: configuration, logger: logger,
-                           reconnectBudget: min(budget, configuration.connectTimeout), setup: setup, connection: connection)
+                           reconnectBudget: min(budget, configuration.connectTimeout), setup: setup, tls: tls,
+                           connection: connection)
     }
 
-    static func openWithRetry(_ configuration: RedisConfiguration, setup: [RESPCommand], logger: Logger,
+    static func openWithRetry(_ configuration: RedisConfiguration, tls: RedisTLSContext?, setup: [RESPCommand], logger: Logger,
                               budget: Duration) async throws -> RedisConnection {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: budget)
@@ -61,10 +74,13 @@ public final class RedisClient: Sendable {
         while true {
             attempts += 1
             do {
-                return try await RedisConnection.connect(configuration, setup: setup)
+                return try await RedisConnection.connect(configuration, tls: tls, setup: setup)
             } catch let error as RedisError {
-                // An AUTH, SELECT or setup refusal will not fix itself.
-                if case .server = error { throw error }
+                // An AUTH, SELECT or setup refusal will not fix itself, nor will a certificate.
+                switch error {
+                case .server, .tls, .tlsFile: throw error
+                default: break
+                }
                 lastError = error
             } catch {
                 lastError = error
@@ -116,7 +132,7 @@ public final class RedisClient: Sendable {
     private func reconnect(id: Int) async throws -> RedisConnection {
         let fresh: RedisConnection
         do {
-            fresh = try await Self.openWithRetry(configuration, setup: setup, logger: logger, budget: reconnectBudget)
+            fresh = try await Self.openWithRetry(configuration, tls: tls, setup: setup, logger: logger, budget: reconnectBudget)
         } catch {
             state.withLock { state in
                 if state.reconnect?.id == id { state.reconnect = nil }

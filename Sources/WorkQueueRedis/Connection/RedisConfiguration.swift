@@ -11,9 +11,13 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// this) before the connection is dropped as stalled and the command fails with
     /// ``RedisError/timedOut(endpoint:command:after:)``.
     public var commandTimeout: Duration
+    /// TLS settings; nil for a plaintext connection. A `rediss://` URL sets `RedisTLS()`: the
+    /// system's CA bundle, no client certificate.
+    public var tls: RedisTLS?
 
     public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil,
-                database: Int = 0, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(10)) {
+                database: Int = 0, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(10),
+                tls: RedisTLS? = nil) {
         self.host = host
         self.port = port
         self.username = username
@@ -21,13 +25,17 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.database = database
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.tls = tls
     }
 
-    /// Parses `redis://[user:password@]host[:port][/db]` (also `redis://:password@host`).
+    /// Parses `redis://[user:password@]host[:port][/db]` (also `redis://:password@host`);
+    /// `rediss://` is the same over TLS (``tls`` set, certificates verified).
     public init(url: String) throws(RedisError) {
         let redacted = Self.redactURL(url)
-        guard url.hasPrefix("redis://") else { throw .invalidURL(redacted, reason: "it must start with redis://") }
-        var rest = Substring(url.dropFirst("redis://".count))
+        guard let scheme = Self.scheme(of: url) else {
+            throw .invalidURL(redacted, reason: "it must start with redis:// (or rediss:// for TLS)")
+        }
+        var rest = Substring(url.dropFirst(scheme.count))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -62,7 +70,8 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { throw .invalidURL(redacted, reason: "the host is missing") }
-        self.init(host: host, port: port, username: username, password: password, database: database)
+        self.init(host: host, port: port, username: username, password: password, database: database,
+                  tls: scheme == "rediss://" ? RedisTLS() : nil)
     }
 
     /// The configuration from, in order: `flag` (a URL), `REDIS_URL`, `REDIS_SERVICE_HOST` with
@@ -92,17 +101,22 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         if username != nil || password != nil {
             credentials = (username ?? "") + (password != nil ? ":***" : "") + "@"
         }
-        return "redis://\(credentials)\(endpoint)/\(database)"
+        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(endpoint)/\(database)"
     }
 
     public var description: String { redactedDescription }
 
+    /// `redis://` or `rediss://`, or nil for anything else.
+    static func scheme(of url: String) -> String? {
+        ["redis://", "rediss://"].first { url.hasPrefix($0) }
+    }
+
     static func redactURL(_ url: String) -> String {
-        guard url.hasPrefix("redis://"), let at = url.lastIndex(of: "@") else { return url }
-        let start = url.index(url.startIndex, offsetBy: "redis://".count)
+        guard let scheme = scheme(of: url), let at = url.lastIndex(of: "@") else { return url }
+        let start = url.index(url.startIndex, offsetBy: scheme.count)
         guard at >= start else { return url }
         let credentials = url[start..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return "redis://***" + url[at...] }
-        return "redis://" + credentials[..<colon] + ":***" + url[at...]
+        guard let colon = credentials.firstIndex(of: ":") else { return scheme + "***" + url[at...] }
+        return scheme + credentials[..<colon] + ":***" + url[at...]
     }
 }

@@ -1,27 +1,38 @@
 import NIOCore
 import NIOPosix
 
-/// One TCP connection to Redis: pipelined commands, replies matched in order by its
-/// ``RESPChannelHandler``; requests go to the handler on the event loop and the caller is
-/// resumed from there.
+/// One TCP connection to Redis (in TLS for a `rediss://` URL): pipelined commands, replies
+/// matched in order by its ``RESPChannelHandler``; requests go to the handler on the event loop
+/// and the caller is resumed from there.
 package final class RedisConnection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RESPChannelHandler>
+    /// Over TLS: the handler that saw the handshake and keeps the first TLS error.
+    private let tlsObserver: NIOLoopBound<TLSHandshakeHandler>?
     /// The configuration it was opened with.
     package let configuration: RedisConfiguration
 
-    private init(channel: any Channel, handler: NIOLoopBound<RESPChannelHandler>, configuration: RedisConfiguration) {
+    private init(channel: any Channel, handler: NIOLoopBound<RESPChannelHandler>,
+                 tlsObserver: NIOLoopBound<TLSHandshakeHandler>?, configuration: RedisConfiguration) {
         self.channel = channel
         self.handler = handler
+        self.tlsObserver = tlsObserver
         self.configuration = configuration
     }
 
-    /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then sends
-    /// AUTH and SELECT as configured, then `setup` pipelined. A refusal of any of them closes
-    /// the socket and throws ``RedisError/server(_:)`` naming the endpoint (never the password).
-    package static func connect(_ configuration: RedisConfiguration, setup: [RESPCommand] = [],
+    /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then, with
+    /// `tls`, waits for the TLS handshake (within the same timeout), then sends AUTH and
+    /// SELECT as configured, then `setup` pipelined. A refusal of any of them closes the socket
+    /// and throws ``RedisError/server(_:)`` naming the endpoint (never the password); a TLS
+    /// failure throws what ``RedisTLSContext`` makes of it. `tls` must be the context of
+    /// `configuration` (nil for a plaintext URL): it is built once and shared by every
+    /// connection.
+    package static func connect(_ configuration: RedisConfiguration, tls: RedisTLSContext? = nil, setup: [RESPCommand] = [],
                                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
         let endpoint = configuration.endpoint
+        let attemptTimeout = configuration.connectTimeout
+        // The TCP connect and the TLS handshake share one budget.
+        let deadline = NIODeadline.now() + TimeAmount(attemptTimeout)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             // TCP_NODELAY at the TCP level: `.socketOption(.tcp_nodelay)` would be SOL_SOCKET with
@@ -29,28 +40,62 @@ package final class RedisConnection: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RESPChannelHandler(endpoint: endpoint))
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        // TLS first: the RESP handler reads and writes the decrypted bytes.
+                        try pipeline.addHandler(tls.makeHandler())
+                        try pipeline.addHandler(TLSHandshakeHandler(handshake: channel.eventLoop.makePromise(),
+                                                                    endpoint: endpoint, deadline: deadline,
+                                                                    timeout: attemptTimeout))
+                    }
+                    try pipeline.addHandler(RESPChannelHandler(endpoint: endpoint))
                 }
             }
-        let connection = try await bootstrap.connect(host: configuration.host, port: configuration.port)
+        let (connection, handshake) = try await bootstrap.connect(host: configuration.host, port: configuration.port)
             .flatMapThrowing { channel in
                 let handler: RESPChannelHandler
+                let observer: TLSHandshakeHandler?
                 do {
                     handler = try channel.pipeline.syncOperations.handler(type: RESPChannelHandler.self)
+                    observer = try tls.map { _ in try channel.pipeline.syncOperations.handler(type: TLSHandshakeHandler.self) }
                 } catch {
                     channel.close(promise: nil)
                     throw error
                 }
-                return RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
-                                       configuration: configuration)
+                let connection = RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                                                 tlsObserver: observer.map { NIOLoopBound($0, eventLoop: channel.eventLoop) },
+                                                 configuration: configuration)
+                return (connection, observer?.handshake.futureResult)
             }.get()
         do {
+            if let handshake, let tls {
+                do {
+                    try await handshake.get()
+                } catch {
+                    throw tls.explain(error, endpoint: endpoint)
+                }
+            }
             try await connection.prepare(setup: setup)
         } catch {
             await connection.close()
-            throw error
+            throw await connection.explainSetupFailure(error, tls: tls)
         }
         return connection
+    }
+
+    /// A connection closed during its setup: over TLS, the TLS error that closed it (a server
+    /// refusing the client certificate sends its alert after the handshake); in plaintext, a
+    /// hint that the port may serve TLS (such a server drops a plaintext client unanswered).
+    private func explainSetupFailure(_ error: any Error, tls: RedisTLSContext?) async -> any Error {
+        guard case RedisError.connectionClosed = error else { return error }
+        let endpoint = configuration.endpoint
+        guard let tls, let observer = tlsObserver else {
+            return RedisError.connectFailed("Redis at \(endpoint) closed the connection before answering "
+                + "(if that port serves TLS, use a rediss:// URL)")
+        }
+        let tlsError = try? await channel.eventLoop.submit { observer.value.firstError }.get()
+        guard let tlsError else { return error }
+        return tls.explain(tlsError, endpoint: endpoint)
     }
 
     private func prepare(setup: [RESPCommand]) async throws {
@@ -82,6 +127,10 @@ package final class RedisConnection: Sendable {
                     throw RedisError.server("Redis at \(endpoint) refused the connection setup command \(command.name): \(message)")
                 }
             }
+        } else if tlsObserver != nil && configuration.password == nil && configuration.database == 0 {
+            // Nothing was sent: one round trip, so that a server refusing the client certificate
+            // (its alert comes after the TLS 1.3 handshake) is found here, not by the first command.
+            _ = try await send([RESPCommand(["PING"])], timeout: configuration.commandTimeout)
         }
     }
 

@@ -18,6 +18,12 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Redis Cluster routing gave up for now (too many redirects, no node known for a slot);
     /// retrying later may succeed.
     case cluster(String)
+    /// The TLS handshake failed in a way that retrying cannot fix (the server's certificate
+    /// could not be verified or names another host, the server does not speak TLS, or it
+    /// refused the client certificate). The message says what to change.
+    case tls(String)
+    /// One of the TLS files (``RedisTLS``) could not be read or holds no usable PEM data.
+    case tlsFile(RedisTLS.File, path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -30,7 +36,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
             "Redis at \(endpoint) did not answer \(command) within \(after); the connection was dropped "
                 + "and will be reopened (is the server overloaded, paused, or the network stalled?)"
         case let .invalidURL(url, reason):
-            "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db]"
+            "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db] (rediss:// for TLS)"
+        case let .tls(message): message
+        case let .tlsFile(file, path, reason): "cannot use the TLS \(file.rawValue) '\(path)': \(reason)"
         case let .cluster(message): "Redis Cluster: \(message)"
         }
     }

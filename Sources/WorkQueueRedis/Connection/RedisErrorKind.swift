@@ -36,7 +36,7 @@ extension RedisError {
     public var kind: RedisErrorKind {
         switch self {
         case let .server(message): Self.kind(ofReply: message)
-        case .invalidURL: .permanent
+        case .invalidURL, .tls, .tlsFile: .permanent
         case .connectionClosed, .connectFailed, .protocolError, .unexpectedReply, .timedOut, .cluster: .transient
         }
     }
