@@ -78,6 +78,45 @@ import TestSupport
         }
     }
 
+    /// A sharded job over the whole cluster: `push --shards 3` spreads the items over
+    /// `{NAME:0}` ... `{NAME:2}`, whose slots (for the name picked here) belong to the three
+    /// masters; three `work --shards 3` processes drain every shard and exit 0.
+    @Test func shardedJobAcrossAllThreeMasters() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            // A name whose three shards are on three different masters (bounded search).
+            var name: String?
+            for candidate in (0..<200).map({ "spread\($0)" }) {
+                var masters: Set<Int> = []
+                for shard in 0..<3 { masters.insert(try await cluster.masterPort(ofSlot: cluster.slot(of: "{\(candidate):\(shard)}"))) }
+                if masters.count == 3 { name = candidate; break }
+            }
+            let queue = try #require(name, "no name among 200 whose 3 shards are on 3 masters")
+            let items = (1...600).map { "item-\($0)" }
+            let (push, pushed) = try await wq.run(["push", "--queue", queue, "--shards", "3", "--file", try itemsFile(wq, items)])
+            #expect(pushed == .exited(0), "\(push.stderr)")
+            for shard in 0..<3 { #expect(try await cluster.cli("LLEN", "{\(queue):\(shard)}") == "200") }
+
+            let crew = try (0..<3).map { _ in
+                try wq.start(["work", "--queue", queue, "--shards", "3", "--handler", "printer", "--concurrency", "2"])
+            }
+            var done: [String] = []
+            for worker in crew {
+                #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
+                #expect(worker.stdoutLines.last == "Queue empty, exiting")
+                done += handledItems(worker)
+            }
+            #expect(Set(done) == Set(items))
+            for shard in 0..<3 { try await expectEmpty(cluster, "{\(queue):\(shard)}", completed: 200) }
+            let (status, statusExit) = try await wq.run(["status", "--queue", queue, "--shards", "3", "--json"])
+            #expect(statusExit == .exited(0), "\(status.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            #expect(report["pending"] as? Int == 0)
+            #expect(report["completed"] as? Int == 600)
+            #expect((report["shards"] as? [Any])?.count == 3)
+        }
+    }
+
     /// The queue's master is killed (SIGKILL) mid-run; its replica takes over after the node
     /// timeout. Workers carry on; every item acknowledged by a replica (push --wait-replicas 1)
     /// is handled at least once; nothing is left pending, in processing or leased.
