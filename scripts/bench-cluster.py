@@ -13,6 +13,8 @@ R runs each:
   3 queues   ITEMS/3 items in each of 3 hash-tagged queues whose slots are on the 3 different
              masters, P/3 worker processes per queue (independent queues: what `--shards 3`
              spreads over, done by hand)
+  3 shards   one queue pushed and worked with `--shards 3`: its shards {NAME:0..2} on the 3 masters
+             (a NAME picked so), all P worker processes on every shard
 
 and prints the aggregate items/s (items / wall time from the first spawn to the last exit), the
 workers' CPU per item (user + system, wait4 rusage) and each master's Redis CPU per item (growth of used_cpu_sys + used_cpu_user, INFO cpu). On a
@@ -143,7 +145,14 @@ def main():
             spread.setdefault(slot_owner(clients, ports, name), name)
             if len(spread) == 3:
                 break
-        layouts = {"standalone": ["{bench}"], "1 queue": ["{bench}"], "3 queues": [spread[p] for p in ports]}
+        # A sharded queue whose three shards {NAME:i} are on three different masters.
+        sharded = None
+        for i in range(1000):
+            if len({slot_owner(clients, ports, "{shard%d:%d}" % (i, k)) for k in range(3)}) == 3:
+                sharded = "shard%d" % i
+                break
+        layouts = {"standalone": ["{bench}"], "1 queue": ["{bench}"], "3 queues": [spread[p] for p in ports],
+                   "3 shards": [sharded]}
         cluster_env = dict(os.environ, REDIS_URL=url, WORKQUEUE_LOG_LEVEL="error")
         single_port = free_ports(1)[0]
         single_dir = os.path.join(tmp, "standalone")
@@ -166,18 +175,20 @@ def main():
             nodes = {single_port: single} if standalone else by_port
             for client in nodes.values():
                 client.flushall()
+            shards = 3 if layout == "3 shards" else 1
+            sharding = ["--shards", str(shards)] if shards > 1 else []
             per_queue = args.items // len(queues)
             with open(items_path, "w") as f:
                 f.write("".join(f"item-{i}\n" for i in range(per_queue)))
             for queue in queues:
-                subprocess.run([args.bin, "push", "--queue", queue, "--file", items_path], env=env, check=True,
+                subprocess.run([args.bin, "push", "--queue", queue, "--file", items_path] + sharding, env=env, check=True,
                                stdout=subprocess.DEVNULL, timeout=300)
             before = {p: cpu(c) for p, c in nodes.items()}
             start = time.perf_counter()
             procs = []
             for index in range(args.processes):
                 queue = queues[index % len(queues)]
-                procs.append(spawn([args.bin, "work", "--queue", queue, "--handler", "noop"] + args.flags.split(),
+                procs.append(spawn([args.bin, "work", "--queue", queue, "--handler", "noop"] + sharding + args.flags.split(),
                                    env=env, stdout=subprocess.DEVNULL))
             worker_cpu = 0.0
             for proc in procs:
@@ -189,7 +200,8 @@ def main():
             wall = time.perf_counter() - start
             total = per_queue * len(queues)
             used = {p: (cpu(c) - before[p]) for p, c in nodes.items()}
-            for queue in queues:
+            keys = ["{%s:%d}" % (q, k) for q in queues for k in range(shards)] if shards > 1 else queues
+            for queue in keys:
                 owner = single if standalone else by_port[slot_owner(clients, ports, queue)]
                 if owner.llen(queue) or owner.llen(queue + ":processing"):
                     raise RuntimeError(f"items left in {queue}")
