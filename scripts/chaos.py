@@ -635,6 +635,13 @@ class Suite:
 
     # -- the invariant ---------------------------------------------------------------------
 
+    def drain_with_new_workers(self, run, argv, when=""):
+        """Starts two workers with `argv` and fails the run unless both exit 0 (bounded)."""
+        for w in [self.start_worker(run, argv) for _ in range(2)]:
+            code = w.wait(self.pick(60, 300))
+            if code != 0:
+                run.fail(f"worker {w.id} exited {code}{when} (expected 0)")
+
     def check(self, run, server):
         c = server.client()
         try:
@@ -775,10 +782,7 @@ class Suite:
         time.sleep(max(0.0, budget + 0.5 - (now() - down_at)))
         up = server.start()
         argv2 = self.worker_argv(run, server.port, options=["delay_ms=50"])
-        for w in [self.start_worker(run, argv2) for _ in range(2)]:
-            code = w.wait(self.pick(60, 300))
-            if code != 0:
-                run.fail(f"worker {w.id} exited {code} after Redis came back (expected 0)")
+        self.drain_with_new_workers(run, argv2, " after Redis came back")
         drained = max(w.exited_at for w in run.workers)
         self.check(run, server)
         run.recover = drained - up
@@ -896,10 +900,7 @@ class Suite:
         finally:
             proxy.close()
         argv2 = self.worker_argv(run, server.port, grace=grace, options=["delay_ms=20"])
-        for w in [self.start_worker(run, argv2) for _ in range(2)]:
-            code = w.wait(self.pick(60, 300))
-            if code != 0:
-                run.fail(f"worker {w.id} exited {code} (expected 0)")
+        self.drain_with_new_workers(run, argv2)
         drained = max(w.exited_at for w in run.workers)
         self.check(run, server)
         run.recover = drained - resumed
@@ -940,10 +941,7 @@ class Suite:
         if exit_after > grace + 1.0:
             run.fail(f"exit {exit_after:.2f} s after SIGTERM > grace {grace:.0f} s + 1 s")
         argv2 = self.worker_argv(run, server.port, options=["delay_ms=20"])
-        for w2 in [self.start_worker(run, argv2) for _ in range(2)]:
-            code = w2.wait(self.pick(60, 300))
-            if code != 0:
-                run.fail(f"worker {w2.id} exited {code} (expected 0)")
+        self.drain_with_new_workers(run, argv2)
         self.check(run, server)
         again = [s for s, wid in run.starts.get(slow, []) if wid != w.id]
         if not again:

@@ -7,34 +7,22 @@ import TestSupport
 /// (a seed list, which selects cluster mode).
 final class ClusterWorkqueue: Sendable {
     let cluster: LocalRedisCluster
-    let directory: TemporaryDirectory
-    private let counter = Mutex(0)
+    private let launcher: WorkqueueLauncher
+    var directory: TemporaryDirectory { launcher.directory }
 
     init(_ cluster: LocalRedisCluster) throws {
         self.cluster = cluster
-        directory = try TemporaryDirectory("workqueue-cluster-e2e")
-    }
-
-    static func executable() throws -> String {
-        let path = productsDirectory() + "/workqueue"
-        try #require(FileManager.default.isExecutableFile(atPath: path),
-                     "\(path) is missing: build it first (swift build --product workqueue; scripts/test does)")
-        return path
+        launcher = try WorkqueueLauncher(url: cluster.url, directoryPrefix: "workqueue-cluster-e2e")
     }
 
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
-        var env = ["REDIS_URL": cluster.url, "WORKQUEUE_LOG_LEVEL": "notice"]
-        for (key, value) in environment { env[key] = value }
-        let label = counter.withLock { $0 += 1; return "workqueue-\($0)" }
-        return try ChildProcess(try Self.executable(), arguments, environment: env, directory: directory.path,
-                                label: label, keeping: directory)
+        try launcher.start(arguments, environment: environment)
     }
 
     func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws
         -> (process: ChildProcess, termination: ChildProcess.Termination)
     {
-        let process = try start(arguments, environment: environment)
-        return (process, try await process.wait(timeout: timeout))
+        try await launcher.run(arguments, environment: environment, timeout: timeout)
     }
 
     /// `status --json` as a dictionary.
