@@ -85,6 +85,27 @@ import WorkQueue
         }
     }
 
+    /// In cluster mode the topology read meets the same handshake failure on every seed: it
+    /// stops at once with it instead of retrying until the connect budget ends.
+    @Test func aClusterSeedWhoseCertificateCannotBeVerifiedStopsAtOnce() async throws {
+        let pki = try await TestCertificates()
+        let redis = try await LocalRedis(tls: pki)
+        defer { Task { await redis.stop() } }
+        do {
+            let client = try await RedisClusterClient.connect(seeds: [Self.configuration(redis, caFile: pki.otherCAFile)],
+                                                              logger: Self.logger, budget: .seconds(60))
+            await client.close()
+            Issue.record("connected with a certificate from another CA")
+        } catch let error as RedisError {
+            // Retrying would end as .connectFailed after the 60 s budget.
+            guard case let .tls(message) = error else {
+                Issue.record("expected a permanent TLS error, got \(error)")
+                return
+            }
+            #expect(message.contains("could not be verified"), "\(message)")
+        }
+    }
+
     @Test func aHostNameOrIPAddressTheCertificateDoesNotListIsAPermanentErrorNamingIt() async throws {
         // Only the DNS name redis.example: neither 127.0.0.1 (an IP SAN check) nor localhost matches.
         let other = try await TestCertificates(serverNames: ["DNS:redis.example"])

@@ -67,10 +67,13 @@ package final class RedisClusterClient: RedisCommandExecuting {
                 try await client.readTopology()
                 return client
             } catch let error as RedisError {
-                // A login refusal, or a server not in cluster mode: the same on every attempt.
-                if case .server = error {
+                // A login refusal, a server not in cluster mode, a certificate that cannot be
+                // verified or an unusable TLS file: the same on every attempt.
+                switch error {
+                case .server, .tls, .tlsFile:
                     await client.close()
                     throw error
+                default: break
                 }
                 lastError = error
             } catch {
@@ -384,9 +387,12 @@ package final class RedisClusterClient: RedisCommandExecuting {
                                                                   "slots": "\(map.coveredSlots)"])
                 return
             } catch let error as RedisError {
-                // A login refusal, or a node not in cluster mode: the same everywhere.
-                if case .server = error { throw error }
-                lastError = error
+                // A login refusal, a node not in cluster mode, or a TLS failure that retrying
+                // cannot fix: the same everywhere.
+                switch error {
+                case .server, .tls, .tlsFile: throw error
+                default: lastError = error
+                }
             }
         }
         throw lastError
