@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import Synchronization
+import WorkQueue
 
 /// `--log-format json`: one JSON object per line on stderr, for log collectors. Every line has
 /// `time` (UTC, ISO 8601 with milliseconds), `level`, `message` and `label`, then the metadata
@@ -27,12 +28,12 @@ struct JSONLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { $1 } }
         if let extra = event.metadata { fields.merge(extra) { $1 } }
-        var line = "{\"time\":" + Self.quoted(Self.timestamp())
-        line += ",\"level\":" + Self.quoted(event.level.rawValue)
-        line += ",\"message\":" + Self.quoted(event.message.description)
-        line += ",\"label\":" + Self.quoted(label)
+        var line = "{\"time\":" + JSONString.quoted(Self.timestamp())
+        line += ",\"level\":" + JSONString.quoted(event.level.rawValue)
+        line += ",\"message\":" + JSONString.quoted(event.message.description)
+        line += ",\"label\":" + JSONString.quoted(label)
         for key in fields.keys.sorted() where !["time", "level", "message", "label"].contains(key) {
-            if let value = fields[key] { line += "," + Self.quoted(key) + ":" + Self.quoted("\(value)") }
+            if let value = fields[key] { line += "," + JSONString.quoted(key) + ":" + JSONString.quoted("\(value)") }
         }
         line += "}\n"
         Self.output.withLock { _ in Self.writeStandardError(line) }
@@ -55,26 +56,6 @@ struct JSONLogHandler: LogHandler {
                 return
             }
         }
-    }
-
-    /// `text` as a JSON string: quotes, backslashes and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Now, as `2026-11-24T02:31:22.123Z`.

@@ -8,9 +8,9 @@ enum HeartbeatRecord {
     /// The record of `heartbeat`, living `ttlMilliseconds`.
     static func encode(_ heartbeat: WorkerHeartbeat, ttlMilliseconds: Int) -> String {
         var text = "{\"host\":"
-        appendString(heartbeat.host, to: &text)
+        JSONString.append(heartbeat.host, to: &text)
         text += ",\"handler\":"
-        appendString(heartbeat.handler, to: &text)
+        JSONString.append(heartbeat.handler, to: &text)
         text += ",\"started_ms\":\(heartbeat.startedAtMilliseconds),\"in_flight\":\(heartbeat.inFlight)"
         text += ",\"held\":\(heartbeat.held),\"completed\":\(heartbeat.completed),\"failed\":\(heartbeat.failed)"
         text += ",\"ttl_ms\":\(ttlMilliseconds)}"
@@ -38,25 +38,6 @@ enum HeartbeatRecord {
     enum Value: Equatable {
         case string(String)
         case integer(Int64)
-    }
-
-    /// JSON string escaping: quotes, backslashes and control characters.
-    static func appendString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = Array("0123456789abcdef")
-                text += "\\u00" + String(hex[Int(scalar.value >> 4)]) + String(hex[Int(scalar.value & 0xF)])
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 
     /// Parses `{"key": "string" | integer, ...}`; nil for anything else (nesting, floats,

@@ -69,11 +69,9 @@ package final class RedisClusterClient: RedisCommandExecuting {
             } catch let error as RedisError {
                 // A login refusal, a server not in cluster mode, a certificate that cannot be
                 // verified or an unusable TLS file: the same on every attempt.
-                switch error {
-                case .server, .tls, .tlsFile:
+                if error.stopsConnectRetries {
                     await client.close()
                     throw error
-                default: break
                 }
                 lastError = error
             } catch {
@@ -389,10 +387,8 @@ package final class RedisClusterClient: RedisCommandExecuting {
             } catch let error as RedisError {
                 // A login refusal, a node not in cluster mode, or a TLS failure that retrying
                 // cannot fix: the same everywhere.
-                switch error {
-                case .server, .tls, .tlsFile: throw error
-                default: lastError = error
-                }
+                if error.stopsConnectRetries { throw error }
+                lastError = error
             }
         }
         throw lastError

@@ -77,10 +77,7 @@ public final class RedisClient: Sendable {
                 return try await RedisConnection.connect(configuration, tls: tls, setup: setup)
             } catch let error as RedisError {
                 // An AUTH, SELECT or setup refusal will not fix itself, nor will a certificate.
-                switch error {
-                case .server, .tls, .tlsFile: throw error
-                default: break
-                }
+                if error.stopsConnectRetries { throw error }
                 lastError = error
             } catch {
                 lastError = error

@@ -130,3 +130,15 @@ extension RedisError {
         return ""
     }
 }
+
+extension RedisError {
+    /// Whether a connect attempt that failed this way will fail the same on the next attempt
+    /// (a refused login, SELECT or setup, a certificate that cannot be verified, an unusable TLS
+    /// file), so that retrying within the connect budget is pointless.
+    package var stopsConnectRetries: Bool {
+        switch self {
+        case .server, .tls, .tlsFile: true
+        default: false
+        }
+    }
+}
