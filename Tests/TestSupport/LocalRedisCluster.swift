@@ -12,6 +12,8 @@ public final class LocalRedisCluster: Sendable {
     public let directory: TemporaryDirectory
     /// `--cluster-node-timeout` in ms: how long a silent master takes to be failed over.
     public let nodeTimeout: Int
+    /// How many masters the cluster has when healthy.
+    public let masterCount: Int
     private let servers: Mutex<[Int: ChildProcess]>
 
     /// One node as `CLUSTER NODES` shows it.
@@ -27,6 +29,7 @@ public final class LocalRedisCluster: Sendable {
 
     public init(masters: Int = 3, replicasPerMaster: Int = 1, nodeTimeout: Int = 1000) async throws {
         self.nodeTimeout = nodeTimeout
+        masterCount = masters
         directory = try TemporaryDirectory("workqueue-cluster")
         let count = masters * (1 + replicasPerMaster)
         var ports: [Int] = []
@@ -62,9 +65,8 @@ public final class LocalRedisCluster: Sendable {
 
     /// Runs `body` with a fresh cluster and stops it afterwards, also when `body` throws.
     /// Creating it is tried up to 3 times (a port chosen free can be taken before a node binds it).
-    /// `nodeTimeout` (ms) is long by default, so that a starved machine does not fail a busy
-    /// master over in a test that does not expect it; a failover test passes a short one.
-    public static func with<T>(nodeTimeout: Int = 5000, _ body: (LocalRedisCluster) async throws -> T) async throws -> T {
+    /// `nodeTimeout` (ms): how long a silent master takes to be failed over.
+    public static func with<T>(nodeTimeout: Int = 1000, _ body: (LocalRedisCluster) async throws -> T) async throws -> T {
         var made: LocalRedisCluster?
         var lastError: (any Error)?
         for _ in 0..<3 where made == nil {
@@ -260,6 +262,14 @@ public final class LocalRedisCluster: Sendable {
         let live = servers.withLock { servers in ports.filter { servers[$0]?.poll() == nil } }
         for port in live {
             guard try await cli(port: port, ["CLUSTER", "INFO"]).contains("cluster_state:ok") else { return false }
+            // Every node must also know the roles: right after creation a node can still list a
+            // replica as a master without slots, and a client reading the topology from it then
+            // sees six masters.
+            let masters = try await cli(port: port, ["CLUSTER", "NODES"]).split(separator: "\n").filter { line in
+                let flags = line.split(separator: " ").dropFirst(2).first?.split(separator: ",") ?? []
+                return flags.contains("master") && !flags.contains("fail") && !flags.contains("fail?")
+            }
+            guard masters.count == masterCount else { return false }
         }
         return true
     }
