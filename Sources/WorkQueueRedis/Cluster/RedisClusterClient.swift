@@ -91,13 +91,16 @@ package final class RedisClusterClient: RedisCommandExecuting {
     // MARK: RedisCommandExecuting
 
     package func send(_ command: RESPCommand, timeout: Duration?) async throws -> RESPValue {
-        let reply = try await pipeline([command], timeout: timeout)[0]
-        if case let .error(message) = reply { throw RedisError.server(message) }
-        return reply
+        try await send(command, slot: ClusterCommandKeys.slot(of: command), timeout: timeout)
     }
 
     package func send(_ command: RESPCommand, routedBy key: String, timeout: Duration?) async throws -> RESPValue {
-        let reply = try await send(group: [command], slot: HashSlot.of(key), timeout: timeout)[0]
+        try await send(command, slot: HashSlot.of(key), timeout: timeout)
+    }
+
+    /// One command to the master of `slot` (nil: keyless); an error reply throws.
+    private func send(_ command: RESPCommand, slot: Int?, timeout: Duration?) async throws -> RESPValue {
+        let reply = try await send(group: [command], slot: slot, timeout: timeout)[0]
         if case let .error(message) = reply { throw RedisError.server(message) }
         return reply
     }
