@@ -85,6 +85,10 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     public func attempts(for item: WorkItem) -> Int { state.withLock { $0.attempts[item] ?? 0 } }
     /// The last error recorded for an item.
     public func lastError(for item: WorkItem) -> String? { state.withLock { $0.errors[item] } }
+    /// When the latest lease held on `item` lapses unless renewed (nil when nobody holds it).
+    public func leaseExpiry(of item: WorkItem) -> WorkInstant? {
+        state.withLock { state in state.leases.values.filter { $0.item == item }.map(\.expires).max() }
+    }
 
     // MARK: WorkQueueBackend
 

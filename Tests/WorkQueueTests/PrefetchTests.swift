@@ -18,11 +18,17 @@ import WorkQueueTesting
         #expect(queue.processingItems == ["a", "b", "c"], "one lease call took three items")
         #expect(queue.pendingItems == ["d"])
         // Three lease lengths pass while "a" runs: the waiting "b" and "c" must stay leased.
-        for _ in 0..<90 {
+        for second in 1...90 {
             await clock.advance(by: .seconds(1))
             for _ in 0..<20 { await Task.yield() }
-            // Real time too, so that the heartbeat gets a thread on a loaded machine.
-            try await Task.sleep(for: .milliseconds(2))
+            // At each renewal period, wait for the heartbeat itself (a loaded machine may not
+            // give it a thread in time): every held lease then lapses 30 s from now.
+            if second % 10 == 0 {
+                let renewed = clock.now + .seconds(25)
+                try await T.settle {
+                    ["a", "b", "c"].allSatisfy { (queue.leaseExpiry(of: $0) ?? clock.now) > renewed }
+                }
+            }
         }
         #expect(try await queue.counts().leased == 3)
         #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())

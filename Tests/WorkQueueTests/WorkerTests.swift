@@ -84,8 +84,10 @@ import WorkQueueTesting
         // Four lease lengths pass while the handler works; the heartbeat keeps the lease.
         for _ in 0..<12 {
             await clock.advance(by: .seconds(10))
-            _ = await clock.waitForSleepers(atLeast: 2)
-            try await Self.settle { try await queue.counts().leased == 1 }
+            // Wait for this period's renewal itself: before it the lease lapses 20 s from now,
+            // after it 30 s. (Waiting only for sleepers let a loaded machine skip renewals.)
+            let renewed = clock.now + .seconds(25)
+            try await Self.settle { (queue.leaseExpiry(of: "long") ?? clock.now) > renewed }
             let report = try await queue.recoverExpiredLeases(maxAttempts: 5)
             #expect(report == RecoveryReport(), "the lease expired although the handler was still working")
         }
