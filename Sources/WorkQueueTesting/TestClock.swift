@@ -69,11 +69,14 @@ public final class TestClock: WorkClock, Sendable {
     }
 
     /// Yields until at least `count` tasks sleep on the clock. Returns false if that did not
-    /// happen within `maxYields` yields (bounded: never hangs).
-    public func waitForSleepers(atLeast count: Int, maxYields: Int = 10_000) async -> Bool {
-        for _ in 0..<maxYields {
+    /// happen within `maxYields` yields (bounded: never hangs). Every hundredth yield also
+    /// sleeps a real millisecond, so that on a loaded machine the tasks it waits for get a
+    /// thread: the default bound is then at least half a second of real time.
+    public func waitForSleepers(atLeast count: Int, maxYields: Int = 50_000) async -> Bool {
+        for index in 0..<maxYields {
             if sleeperCount >= count { return true }
             await Task.yield()
+            if index % 100 == 99 { try? await Task.sleep(for: .milliseconds(1)) }
         }
         return sleeperCount >= count
     }
