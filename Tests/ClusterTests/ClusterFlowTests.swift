@@ -82,39 +82,57 @@ import TestSupport
     /// `{NAME:0}` ... `{NAME:2}`, whose slots (for the name picked here) belong to the three
     /// masters; three `work --shards 3` processes drain every shard and exit 0.
     @Test func shardedJobAcrossAllThreeMasters() async throws {
-        try await LocalRedisCluster.with { cluster in
-            let wq = try ClusterWorkqueue(cluster)
-            // A name whose three shards are on three different masters (bounded search).
-            var name: String?
-            for candidate in (0..<200).map({ "spread\($0)" }) {
-                var masters: Set<Int> = []
-                for shard in 0..<3 { masters.insert(try await cluster.masterPort(ofSlot: cluster.slot(of: "{\(candidate):\(shard)}"))) }
-                if masters.count == 3 { name = candidate; break }
-            }
-            let queue = try #require(name, "no name among 200 whose 3 shards are on 3 masters")
-            let items = (1...600).map { "item-\($0)" }
-            let (push, pushed) = try await wq.run(["push", "--queue", queue, "--shards", "3", "--file", try itemsFile(wq, items)])
-            #expect(pushed == .exited(0), "\(push.stderr)")
-            for shard in 0..<3 { #expect(try await cluster.cli("LLEN", "{\(queue):\(shard)}") == "200") }
+        try await LocalRedisCluster.with { cluster in try await Self.shardedJob(on: cluster) }
+    }
 
-            let crew = try (0..<3).map { _ in
-                try wq.start(["work", "--queue", queue, "--shards", "3", "--handler", "printer", "--concurrency", "2"])
-            }
-            var done: [String] = []
-            for worker in crew {
-                #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
-                #expect(worker.stdoutLines.last == "Queue empty, exiting")
-                done += handledItems(worker)
-            }
-            #expect(Set(done) == Set(items))
-            for shard in 0..<3 { try await expectEmpty(cluster, "{\(queue):\(shard)}", completed: 200) }
-            let (status, statusExit) = try await wq.run(["status", "--queue", queue, "--shards", "3", "--json"])
-            #expect(statusExit == .exited(0), "\(status.stderr)")
-            let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
-            #expect(report["pending"] as? Int == 0)
-            #expect(report["completed"] as? Int == 600)
-            #expect((report["shards"] as? [Any])?.count == 3)
+    /// The sharded job on a cluster whose nodes serve TLS only, their bus and replication too:
+    /// the worker reads the topology's `tls-port`s and verifies every master's certificate
+    /// against the private CA. Trusting another CA, it stops at once with exit 78.
+    @Test func shardedJobOnAClusterThatServesOnlyTLS() async throws {
+        let certificates = try await TestCertificates()
+        try await LocalRedisCluster.with(replicasPerMaster: 0, tls: certificates) { cluster in
+            try await Self.shardedJob(on: cluster)
+            let wq = try ClusterWorkqueue(cluster)
+            let (untrusted, untrustedExit) = try await wq.run(["status", "--queue", "{job2}"],
+                                                              environment: ["WORKQUEUE_TLS_CA_FILE": certificates.otherCAFile])
+            #expect(untrustedExit == .exited(78), "\(untrusted.stderr)")
+            #expect(untrusted.stderr.contains("certificate"), "\(untrusted.stderr)")
         }
+    }
+
+    /// 600 items pushed over three shards on three different masters, drained by three workers.
+    private static func shardedJob(on cluster: LocalRedisCluster) async throws {
+        let wq = try ClusterWorkqueue(cluster)
+        // A name whose three shards are on three different masters (bounded search).
+        var name: String?
+        for candidate in (0..<200).map({ "spread\($0)" }) {
+            var masters: Set<Int> = []
+            for shard in 0..<3 { masters.insert(try await cluster.masterPort(ofSlot: cluster.slot(of: "{\(candidate):\(shard)}"))) }
+            if masters.count == 3 { name = candidate; break }
+        }
+        let queue = try #require(name, "no name among 200 whose 3 shards are on 3 masters")
+        let items = (1...600).map { "item-\($0)" }
+        let (push, pushed) = try await wq.run(["push", "--queue", queue, "--shards", "3", "--file", try itemsFile(wq, items)])
+        #expect(pushed == .exited(0), "\(push.stderr)")
+        for shard in 0..<3 { #expect(try await cluster.cli("LLEN", "{\(queue):\(shard)}") == "200") }
+
+        let crew = try (0..<3).map { _ in
+            try wq.start(["work", "--queue", queue, "--shards", "3", "--handler", "printer", "--concurrency", "2"])
+        }
+        var done: [String] = []
+        for worker in crew {
+            #expect(try await worker.wait(timeout: .seconds(90)) == .exited(0), "\(worker.stderr)")
+            #expect(worker.stdoutLines.last == "Queue empty, exiting")
+            done += handledItems(worker)
+        }
+        #expect(Set(done) == Set(items))
+        for shard in 0..<3 { try await expectEmpty(cluster, "{\(queue):\(shard)}", completed: 200) }
+        let (status, statusExit) = try await wq.run(["status", "--queue", queue, "--shards", "3", "--json"])
+        #expect(statusExit == .exited(0), "\(status.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect(report["pending"] as? Int == 0)
+        #expect(report["completed"] as? Int == 600)
+        #expect((report["shards"] as? [Any])?.count == 3)
     }
 
     /// The queue's master is killed (SIGKILL) mid-run; its replica takes over after the node

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Runs the built `workqueue` executable against a test cluster: REDIS_URL lists every node
-/// (a seed list, which selects cluster mode).
+/// (a seed list, which selects cluster mode); a TLS cluster's CA comes from WORKQUEUE_TLS_CA_FILE.
 final class ClusterWorkqueue: Sendable {
     let cluster: LocalRedisCluster
     private let launcher: WorkqueueLauncher
@@ -12,7 +12,8 @@ final class ClusterWorkqueue: Sendable {
 
     init(_ cluster: LocalRedisCluster) throws {
         self.cluster = cluster
-        launcher = try WorkqueueLauncher(url: cluster.url, directoryPrefix: "workqueue-cluster-e2e")
+        launcher = try WorkqueueLauncher(url: cluster.url, directoryPrefix: "workqueue-cluster-e2e",
+                                         environment: cluster.tls.map { ["WORKQUEUE_TLS_CA_FILE": $0.caFile] } ?? [:])
     }
 
     func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {

@@ -5,7 +5,8 @@ import Synchronization
 /// `redis-server --cluster-enabled yes` per node on free 127.0.0.1 ports (the cluster bus,
 /// port + 10000, free too), created with `redis-cli --cluster create`, ready once every node
 /// reports `cluster_state:ok`. Nodes can be killed and restarted, and a slot migrated to another
-/// master. Every wait is bounded; everything is stopped by ``stop()`` (and on deinit).
+/// master. With `tls`, every node serves TLS only, its cluster bus and replication too
+/// (`--tls-cluster yes`). Every wait is bounded; everything is stopped by ``stop()`` (and on deinit).
 public final class LocalRedisCluster: Sendable {
     /// The nodes' ports, masters first as created (roles change with failovers).
     public let ports: [Int]
@@ -14,6 +15,8 @@ public final class LocalRedisCluster: Sendable {
     public let nodeTimeout: Int
     /// How many masters the cluster has when healthy.
     public let masterCount: Int
+    /// The certificates every node serves TLS with (nil: plaintext).
+    public let tls: TestCertificates?
     private let servers: Mutex<[Int: ChildProcess]>
 
     /// One node as `CLUSTER NODES` shows it.
@@ -27,8 +30,10 @@ public final class LocalRedisCluster: Sendable {
         public var slots: [ClosedRange<Int>]
     }
 
-    public init(masters: Int = 3, replicasPerMaster: Int = 1, nodeTimeout: Int = 1000) async throws {
+    public init(masters: Int = 3, replicasPerMaster: Int = 1, nodeTimeout: Int = 1000,
+                tls: TestCertificates? = nil) async throws {
         self.nodeTimeout = nodeTimeout
+        self.tls = tls
         masterCount = masters
         directory = try TemporaryDirectory("workqueue-cluster")
         let count = masters * (1 + replicasPerMaster)
@@ -44,14 +49,14 @@ public final class LocalRedisCluster: Sendable {
         var started: [Int: ChildProcess] = [:]
         for port in ports {
             try FileManager.default.createDirectory(atPath: directory.file("\(port)"), withIntermediateDirectories: true)
-            started[port] = try Self.launch(port: port, directory: directory, nodeTimeout: nodeTimeout)
+            started[port] = try Self.launch(port: port, directory: directory, nodeTimeout: nodeTimeout, tls: tls)
         }
         servers = Mutex(started)
         do {
             for port in ports { try await waitForPing(port) }
             let (create, termination) = try await ChildProcess.run(
                 try LocalRedis.locate("redis-cli"),
-                ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"],
+                Self.cliTLS(tls) + ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"],
                 directory: directory.path, label: "cluster-create", timeout: .seconds(60))
             guard termination == .exited(0) else {
                 throw ChildProcess.Failure.notReady("redis-cli --cluster create", output: create.stdout + create.stderr)
@@ -66,11 +71,16 @@ public final class LocalRedisCluster: Sendable {
     /// Runs `body` with a fresh cluster and stops it afterwards, also when `body` throws.
     /// Creating it is tried up to 3 times (a port chosen free can be taken before a node binds it).
     /// `nodeTimeout` (ms): how long a silent master takes to be failed over.
-    public static func with<T>(nodeTimeout: Int = 1000, _ body: (LocalRedisCluster) async throws -> T) async throws -> T {
+    public static func with<T>(masters: Int = 3, replicasPerMaster: Int = 1, nodeTimeout: Int = 1000,
+                               tls: TestCertificates? = nil,
+                               _ body: (LocalRedisCluster) async throws -> T) async throws -> T {
         var made: LocalRedisCluster?
         var lastError: (any Error)?
         for _ in 0..<3 where made == nil {
-            do { made = try await LocalRedisCluster(nodeTimeout: nodeTimeout) } catch { lastError = error }
+            do {
+                made = try await LocalRedisCluster(masters: masters, replicasPerMaster: replicasPerMaster,
+                                                   nodeTimeout: nodeTimeout, tls: tls)
+            } catch { lastError = error }
         }
         guard let cluster = made else { throw lastError ?? ChildProcess.Failure.notReady("a local Redis Cluster", output: "") }
         do {
@@ -83,17 +93,19 @@ public final class LocalRedisCluster: Sendable {
         }
     }
 
-    /// `redis://127.0.0.1:<p1>,127.0.0.1:<p2>,...`: every node as a seed.
-    public var url: String { "redis://" + ports.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
+    /// `redis://127.0.0.1:<p1>,127.0.0.1:<p2>,...` (`rediss://` with TLS): every node as a seed.
+    public var url: String { scheme + ports.map { "127.0.0.1:\($0)" }.joined(separator: ",") }
 
-    /// `redis://127.0.0.1:<port>` of one node.
-    public func url(port: Int) -> String { "redis://127.0.0.1:\(port)" }
+    /// `redis://127.0.0.1:<port>` (`rediss://` with TLS) of one node.
+    public func url(port: Int) -> String { scheme + "127.0.0.1:\(port)" }
+
+    private var scheme: String { tls == nil ? "redis://" : "rediss://" }
 
     /// Runs `redis-cli -p port ARGS` (add `-c` to follow redirects) and returns its trimmed stdout.
     @discardableResult
     public func cli(port: Int, _ arguments: [String]) async throws -> String {
         let (process, _) = try await ChildProcess.run(
-            try LocalRedis.locate("redis-cli"), ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
+            try LocalRedis.locate("redis-cli"), Self.cliTLS(tls) + ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
             directory: directory.path, label: "cli-\(UUID().uuidString)", timeout: .seconds(20))
         return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -163,7 +175,7 @@ public final class LocalRedisCluster: Sendable {
     /// Starts a killed node again with its cluster config (it rejoins, as a replica if it
     /// was failed over).
     public func restart(port: Int) async throws {
-        let server = try Self.launch(port: port, directory: directory, nodeTimeout: nodeTimeout)
+        let server = try Self.launch(port: port, directory: directory, nodeTimeout: nodeTimeout, tls: tls)
         servers.withLock { $0[port] = server }
         try await waitForPing(port)
     }
@@ -293,11 +305,25 @@ public final class LocalRedisCluster: Sendable {
         throw ChildProcess.Failure.notReady("cluster node on port \(port)", output: output)
     }
 
-    private static func launch(port: Int, directory: TemporaryDirectory, nodeTimeout: Int) throws -> ChildProcess {
+    /// `redis-cli`'s TLS flags for a cluster served with `tls` (none for plaintext).
+    private static func cliTLS(_ tls: TestCertificates?) -> [String] {
+        guard let tls else { return [] }
+        return ["--tls", "--cacert", tls.caFile, "--cert", tls.clientCertificateFile, "--key", tls.clientKeyFile]
+    }
+
+    private static func launch(port: Int, directory: TemporaryDirectory, nodeTimeout: Int,
+                               tls: TestCertificates?) throws -> ChildProcess {
         let nodeDirectory = directory.file("\(port)")
+        let listen = tls.map { tls in
+            ["--port", "0", "--tls-port", "\(port)", "--tls-cluster", "yes", "--tls-replication", "yes",
+             "--tls-cert-file", tls.serverCertificateFile, "--tls-key-file", tls.serverKeyFile,
+             "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "optional",
+             // The bus and replication connect as clients: the server certificate is for serverAuth only.
+             "--tls-client-cert-file", tls.clientCertificateFile, "--tls-client-key-file", tls.clientKeyFile]
+        } ?? ["--port", "\(port)"]
         return try ChildProcess(
             try LocalRedis.locate("redis-server"),
-            ["--bind", "127.0.0.1", "--port", "\(port)", "--dir", nodeDirectory, "--save", "", "--appendonly", "no",
+            ["--bind", "127.0.0.1"] + listen + ["--dir", nodeDirectory, "--save", "", "--appendonly", "no",
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "\(nodeTimeout)"],
             directory: directory.path, label: "redis-\(port)-\(UUID().uuidString)", keeping: directory)
     }

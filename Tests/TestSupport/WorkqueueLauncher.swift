@@ -6,10 +6,13 @@ import Synchronization
 public final class WorkqueueLauncher: Sendable {
     public let url: String
     public let directory: TemporaryDirectory
+    /// Variables every process gets (a call's own `environment` wins).
+    public let environment: [String: String]
     private let counter = Mutex(0)
 
-    public init(url: String, directoryPrefix: String) throws {
+    public init(url: String, directoryPrefix: String, environment: [String: String] = [:]) throws {
         self.url = url
+        self.environment = environment
         directory = try TemporaryDirectory(directoryPrefix)
     }
 
@@ -23,6 +26,7 @@ public final class WorkqueueLauncher: Sendable {
     /// Starts `workqueue ARGS` (log level notice unless `environment` says otherwise).
     public func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess {
         var env = ["REDIS_URL": url, "WORKQUEUE_LOG_LEVEL": "notice"]
+        for (key, value) in self.environment { env[key] = value }
         for (key, value) in environment { env[key] = value }
         let label = counter.withLock { $0 += 1; return "workqueue-\($0)" }
         return try ChildProcess(try Self.executable(), arguments, environment: env, directory: directory.path,
