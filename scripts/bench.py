@@ -99,18 +99,24 @@ class Exited:
         return self.rusage.ru_maxrss / 1024.0  # Linux: KiB
 
     hwm_kb = 0
+    anon_kb = 0  # the largest RssAnon sampled: heap and stacks, the worker's own memory
 
 
-def vm_hwm_kb(pid):
-    """The process's peak resident set (VmHWM) in KiB, 0 when it cannot be read."""
+def vm_status_kb(pid):
+    """(VmHWM, RssAnon) of a process in KiB: its peak resident set, and the anonymous part of
+    its resident set now (the rest is file-backed: code and read-only data of the binary and
+    the Swift libraries, shared by every process that maps the same files); 0 when unreadable."""
+    hwm = anon = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+                    hwm = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return 0
+    return hwm, anon
 
 
 def reap(proc, block):
@@ -130,6 +136,7 @@ def wait_all(procs, timeout):
     results = {}
     pending = list(procs)
     hwm = {}
+    anon = {}
     fds = {}
     try:
         for proc in pending:
@@ -151,11 +158,14 @@ def wait_all(procs, timeout):
             else:
                 time.sleep(0.001)
             for proc in pending:
-                hwm[proc.pid] = max(hwm.get(proc.pid, 0), vm_hwm_kb(proc.pid))
+                peak, resident_anon = vm_status_kb(proc.pid)
+                hwm[proc.pid] = max(hwm.get(proc.pid, 0), peak)
+                anon[proc.pid] = max(anon.get(proc.pid, 0), resident_anon)
             for proc in list(pending):
                 ex = reap(proc, block=False)
                 if ex is not None:
                     ex.hwm_kb = hwm.get(proc.pid, 0)
+                    ex.anon_kb = anon.get(proc.pid, 0)
                     results[proc.pid] = ex
                     pending.remove(proc)
     finally:
@@ -299,6 +309,7 @@ class Bench:
             "redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / n,
             "worker_cpu_us_per_item": sum(e.cpu for e in exits) * 1e6 / n,
             "worker_peak_rss_mb": max(e.maxrss_mb for e in exits),
+            "worker_peak_anon_mb": max(e.anon_kb for e in exits) / 1024.0,
         }
 
     # -- spawn to first lease --------------------------------------------------------------
@@ -688,6 +699,7 @@ def run(args, tmp):
                 "redis_cpu_us_per_item": median([m["redis_cpu_us_per_item"] for m in ms]),
                 "worker_cpu_us_per_item": median([m["worker_cpu_us_per_item"] for m in ms]),
                 "worker_peak_rss_mb": median([m["worker_peak_rss_mb"] for m in ms]),
+                "worker_peak_anon_mb": median([m["worker_peak_anon_mb"] for m in ms]),
                 "runs": ms,
             }
             json_rows.append(row)
@@ -695,15 +707,15 @@ def run(args, tmp):
                          f"{fmt(row['items_per_s_min'])}-{fmt(row['items_per_s_max'])}",
                          f"{row['ratio_to_tutorial']:.2f}x",
                          fmt(row["redis_cpu_us_per_item"], 1), fmt(row["worker_cpu_us_per_item"], 1),
-                         fmt(row["worker_peak_rss_mb"], 1)])
+                         fmt(row["worker_peak_rss_mb"], 1), fmt(row["worker_peak_anon_mb"], 1)])
         results["throughput"] = json_rows
         out.append("")
         out.append(f"throughput: {args.items:,} items per run, medians of {args.runs} runs "
                    f"(items/s = items / wall time from the first spawn to the last exit; "
                    f"'vs tutorial' = median of each round's ratio to the 1-process tutorial worker)")
         out.append(table(["configuration", "procs", "items/s", "min-max", "vs tutorial",
-                          "redis CPU us/item", "worker CPU us/item", "peak RSS MB"],
-                         rows, "lrrrrrrr"))
+                          "redis CPU us/item", "worker CPU us/item", "peak RSS MB", "of it anon MB"],
+                         rows, "lrrrrrrrr"))
 
         if not args.skip_latency:
             out.append("")
