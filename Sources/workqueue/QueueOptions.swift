@@ -118,11 +118,13 @@ struct QueueOptions: ParsableArguments {
     }
 
     /// Connects to every shard of the queue (one shard: the queue itself, connected exactly as
-    /// an unsharded queue) over one client, and checks their keys' types.
-    func connectShards(_ settings: Settings, logger: Logger) async throws -> [RedisQueue] {
+    /// an unsharded queue) over one client, and checks their keys' types. `retryBudget` (the
+    /// worker's `--backend-retry-seconds`) also bounds each connect attempt and each reconnect,
+    /// so that one reconnect cannot outlast the budget the worker retries within.
+    func connectShards(_ settings: Settings, logger: Logger, retryBudget: Duration? = nil) async throws -> [RedisQueue] {
         let names = try shardNames(settings)
-        if names.count == 1 { return [try await connect(settings, logger: logger)] }
-        let (deployment, budget, tlsSources) = try resolve(settings, names: names)
+        if names.count == 1 { return [try await connect(settings, logger: logger, retryBudget: retryBudget)] }
+        let (deployment, budget, tlsSources) = try resolve(settings, names: names, retryBudget: retryBudget)
         logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(names[0]) ... \(names[names.count - 1])"])
         let queues: [RedisQueue]
         do {
@@ -140,8 +142,10 @@ struct QueueOptions: ParsableArguments {
     }
 
     /// Where Redis is (one server or a cluster's seeds, with the password file applied) and the
-    /// connect budget; in a cluster every queue name must have a usable hash tag.
-    private func resolve(_ settings: Settings, names: [String]) throws -> (RedisDeployment, Duration, [RedisTLS.File: String]) {
+    /// connect budget; in a cluster every queue name must have a usable hash tag. A
+    /// `retryBudget` caps the connect timeout (not below 1 s).
+    private func resolve(_ settings: Settings, names: [String],
+                         retryBudget: Duration? = nil) throws -> (RedisDeployment, Duration, [RedisTLS.File: String]) {
         var deployment = try RedisDeployment.resolve(flag: redis, environment: settings.environment,
                                                      cluster: settings.flag(cluster, "WORKQUEUE_CLUSTER"))
         var password: String?
@@ -154,11 +158,15 @@ struct QueueOptions: ParsableArguments {
         case var .standalone(configuration):
             if configuration.password == nil, let password { configuration.password = password }
             tlsSources = try applyTLS(settings, to: &configuration)
+            Self.cap(&configuration, retryBudget)
             deployment = .standalone(configuration)
         case var .cluster(seeds):
             for index in seeds.indices where seeds[index].password == nil { seeds[index].password = password }
             // Every node is reached with its seed's settings: the TLS files apply to all.
-            for index in seeds.indices { tlsSources = try applyTLS(settings, to: &seeds[index]) }
+            for index in seeds.indices {
+                tlsSources = try applyTLS(settings, to: &seeds[index])
+                Self.cap(&seeds[index], retryBudget)
+            }
             if let seed = seeds.first(where: { $0.database != 0 }) {
                 throw CommandError.invalid(source: redis != nil ? "--redis" : "REDIS_URL", value: seed.redactedDescription,
                                            expected: "database 0 (a Redis Cluster has only database 0: drop the /\(seed.database))")
@@ -173,11 +181,18 @@ struct QueueOptions: ParsableArguments {
         return (deployment, budget, tlsSources)
     }
 
+    /// A connect attempt (and a reconnect, which the client bounds by it) within `retryBudget`.
+    private static func cap(_ configuration: inout RedisConfiguration, _ retryBudget: Duration?) {
+        guard let retryBudget else { return }
+        configuration.connectTimeout = min(configuration.connectTimeout, max(retryBudget, .seconds(1)))
+    }
+
     /// Connects to the queue, retrying within the connect budget, and checks that its keys have
-    /// the right types (nothing is modified when one does not).
-    func connect(_ settings: Settings, logger: Logger) async throws -> RedisQueue {
+    /// the right types (nothing is modified when one does not). `retryBudget`: as for
+    /// ``connectShards(_:logger:retryBudget:)``.
+    func connect(_ settings: Settings, logger: Logger, retryBudget: Duration? = nil) async throws -> RedisQueue {
         let name = try queueName(settings)
-        let (deployment, budget, tlsSources) = try resolve(settings, names: [name])
+        let (deployment, budget, tlsSources) = try resolve(settings, names: [name], retryBudget: retryBudget)
         logger.debug("connecting", metadata: ["redis": "\(deployment)", "queue": "\(name)"])
         let queue: RedisQueue
         do {

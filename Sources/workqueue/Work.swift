@@ -106,7 +106,7 @@ struct Work: AsyncParsableCommand {
     var recoverySeconds: Double?
 
     @Option(name: .customLong("backend-retry-seconds"), help: ArgumentHelp(
-        "How long to keep retrying when Redis fails mid-run before exiting 1 (env WORKQUEUE_BACKEND_RETRY_SECONDS; default 30).",
+        "How long to keep retrying when Redis fails mid-run before exiting 1; also bounds each connect attempt (env WORKQUEUE_BACKEND_RETRY_SECONDS; default 30).",
         valueName: "seconds"))
     var backendRetrySeconds: Double?
 
@@ -156,7 +156,7 @@ struct Work: AsyncParsableCommand {
         }
         // One shard (the default) is the queue itself, worked directly; several are worked as
         // one through ShardedBackend.
-        let queues = try await common.connectShards(settings, logger: logger)
+        let queues = try await common.connectShards(settings, logger: logger, retryBudget: workerOptions.backendRetryBudget)
         let closeAll = { for queue in queues { await queue.close() } }
         let backend: any WorkQueueBackend
         do {
