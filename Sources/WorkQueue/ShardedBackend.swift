@@ -312,7 +312,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         // The first shard to return ends the wait; the others are cancelled and not awaited
         // (a blocking Redis command ends at its own timeout).
-        let gate = FirstReturn()
+        let gate = FirstResult<Void>()
         let shards = self.shards
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -321,15 +321,15 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
                     gate.add(Task {
                         do {
                             try await shards[index].waitForWork(timeout: timeout)
-                            gate.finish(.success(()))
+                            gate.resolve(.success(()))
                         } catch {
-                            gate.finish(.failure(error))
+                            gate.resolve(.failure(error))
                         }
                     })
                 }
             }
         } onCancel: {
-            gate.finish(.failure(CancellationError()))
+            gate.resolve(.failure(CancellationError()))
         }
     }
 
@@ -453,48 +453,5 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
 
     public func purgeDeadLetters() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
-    }
-}
-
-/// The first of several waits to return resumes the caller and cancels the rest.
-private final class FirstReturn: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Void, any Error>?
-        var result: Result<Void, any Error>?
-        var tasks: [Task<Void, Never>] = []
-    }
-
-    private let state = Mutex(State())
-
-    func install(_ continuation: CheckedContinuation<Void, any Error>) {
-        let done = state.withLock { state -> Result<Void, any Error>? in
-            if let result = state.result { return result }
-            state.continuation = continuation
-            return nil
-        }
-        if let done { continuation.resume(with: done) }
-    }
-
-    func add(_ task: Task<Void, Never>) {
-        let finished = state.withLock { state -> Bool in
-            if state.result != nil { return true }
-            state.tasks.append(task)
-            return false
-        }
-        if finished { task.cancel() }
-    }
-
-    func finish(_ result: Result<Void, any Error>) {
-        let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [Task<Void, Never>]) in
-            guard state.result == nil else { return (nil, []) }
-            state.result = result
-            defer {
-                state.continuation = nil
-                state.tasks = []
-            }
-            return (state.continuation, state.tasks)
-        }
-        tasks.forEach { $0.cancel() }
-        continuation?.resume(with: result)
     }
 }

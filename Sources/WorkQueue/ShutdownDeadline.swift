@@ -1,40 +1,9 @@
-import Synchronization
-
 /// Thrown when the shutdown deadline (the grace period plus the settle timeout) passed before
 /// an operation finished: whatever it held stays leased and comes back through recovery.
 struct ShutdownDeadlinePassed: Error, CustomStringConvertible {
     var operation: String
     var description: String {
         "the shutdown deadline passed before \(operation) finished; what it held stays leased and comes back through recovery"
-    }
-}
-
-/// Resumes one continuation with the first result it is given; later results are dropped.
-private final class FirstResult<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<T, any Error>?
-        var result: Result<T, any Error>?
-    }
-
-    private let state = Mutex(State())
-
-    func install(_ continuation: CheckedContinuation<T, any Error>) {
-        let ready = state.withLock { state -> Result<T, any Error>? in
-            if let result = state.result { return result }
-            state.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(with: ready) }
-    }
-
-    func resolve(_ result: Result<T, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
     }
 }
 

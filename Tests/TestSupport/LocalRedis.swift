@@ -26,10 +26,8 @@ public final class LocalRedis: Sendable {
         var arguments = arguments
         var cliAuthentication = cliAuthentication
         if let tls {
-            arguments = ["--tls-cert-file", tls.serverCertificateFile, "--tls-key-file", tls.serverKeyFile,
-                         "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", tlsAuthClients] + arguments
-            cliAuthentication = ["--tls", "--cacert", tls.caFile, "--cert", tls.clientCertificateFile,
-                                 "--key", tls.clientKeyFile] + cliAuthentication
+            arguments = tls.serverArguments(authClients: tlsAuthClients) + arguments
+            cliAuthentication = tls.cliArguments + cliAuthentication
         }
         self.arguments = arguments
         self.cliAuthentication = cliAuthentication

@@ -56,7 +56,7 @@ public final class LocalRedisCluster: Sendable {
             for port in ports { try await waitForPing(port) }
             let (create, termination) = try await ChildProcess.run(
                 try LocalRedis.locate("redis-cli"),
-                Self.cliTLS(tls) + ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"],
+                (tls?.cliArguments ?? []) + ["--cluster", "create"] + ports.map { "127.0.0.1:\($0)" } + ["--cluster-replicas", "\(replicasPerMaster)", "--cluster-yes"],
                 directory: directory.path, label: "cluster-create", timeout: .seconds(60))
             guard termination == .exited(0) else {
                 throw ChildProcess.Failure.notReady("redis-cli --cluster create", output: create.stdout + create.stderr)
@@ -105,7 +105,7 @@ public final class LocalRedisCluster: Sendable {
     @discardableResult
     public func cli(port: Int, _ arguments: [String]) async throws -> String {
         let (process, _) = try await ChildProcess.run(
-            try LocalRedis.locate("redis-cli"), Self.cliTLS(tls) + ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
+            try LocalRedis.locate("redis-cli"), (tls?.cliArguments ?? []) + ["-h", "127.0.0.1", "-p", "\(port)"] + arguments,
             directory: directory.path, label: "cli-\(UUID().uuidString)", timeout: .seconds(20))
         return process.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -305,21 +305,14 @@ public final class LocalRedisCluster: Sendable {
         throw ChildProcess.Failure.notReady("cluster node on port \(port)", output: output)
     }
 
-    /// `redis-cli`'s TLS flags for a cluster served with `tls` (none for plaintext).
-    private static func cliTLS(_ tls: TestCertificates?) -> [String] {
-        guard let tls else { return [] }
-        return ["--tls", "--cacert", tls.caFile, "--cert", tls.clientCertificateFile, "--key", tls.clientKeyFile]
-    }
-
     private static func launch(port: Int, directory: TemporaryDirectory, nodeTimeout: Int,
                                tls: TestCertificates?) throws -> ChildProcess {
         let nodeDirectory = directory.file("\(port)")
         let listen = tls.map { tls in
-            ["--port", "0", "--tls-port", "\(port)", "--tls-cluster", "yes", "--tls-replication", "yes",
-             "--tls-cert-file", tls.serverCertificateFile, "--tls-key-file", tls.serverKeyFile,
-             "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "optional",
-             // The bus and replication connect as clients: the server certificate is for serverAuth only.
-             "--tls-client-cert-file", tls.clientCertificateFile, "--tls-client-key-file", tls.clientKeyFile]
+            ["--port", "0", "--tls-port", "\(port)", "--tls-cluster", "yes", "--tls-replication", "yes"]
+                + tls.serverArguments(authClients: "optional")
+                // The bus and replication connect as clients: the server certificate is for serverAuth only.
+                + ["--tls-client-cert-file", tls.clientCertificateFile, "--tls-client-key-file", tls.clientKeyFile]
         } ?? ["--port", "\(port)"]
         return try ChildProcess(
             try LocalRedis.locate("redis-server"),

@@ -14,6 +14,18 @@ public final class TestCertificates: Sendable {
     /// A CA that signed nothing here.
     public var otherCAFile: String { directory.file("other-ca.crt") }
 
+    /// `redis-server` flags serving these certificates (the port flags are the caller's),
+    /// checking client certificates against the CA (`authClients`: `no`, `optional` or `yes`).
+    public func serverArguments(authClients: String) -> [String] {
+        ["--tls-cert-file", serverCertificateFile, "--tls-key-file", serverKeyFile,
+         "--tls-ca-cert-file", caFile, "--tls-auth-clients", authClients]
+    }
+
+    /// `redis-cli` flags connecting with TLS, trusting the CA and presenting the client certificate.
+    public var cliArguments: [String] {
+        ["--tls", "--cacert", caFile, "--cert", clientCertificateFile, "--key", clientKeyFile]
+    }
+
     /// Makes the files; `serverNames` are the server certificate's subject alternative names
     /// in openssl's form (`IP:127.0.0.1`, `DNS:localhost`).
     public init(serverNames: [String] = ["IP:127.0.0.1", "DNS:localhost"]) async throws {
