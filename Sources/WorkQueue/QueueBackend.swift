@@ -172,6 +172,11 @@ public protocol WorkQueueBackend: Sendable {
     /// whether it is still owned; a lease not owned is left untouched.
     func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool]
 
+    /// ``renew(_:duration:)``, waiting at most `timeout` for the backend's answer (the runner
+    /// passes what is left of the leases: a renewal stuck behind a stalled server may wait as
+    /// long as it can still help, and no longer). The default ignores `timeout`.
+    func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool]
+
     /// Marks a leased item done: removes it from processing, deletes its lease, clears its
     /// attempts, records `result`. Does nothing and returns `.leaseLost` when the session no
     /// longer owns the lease.
@@ -252,6 +257,10 @@ extension WorkQueueBackend {
 
     public func finishIfDrained(session: String) async throws -> Bool {
         try await counts().isDrained
+    }
+
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
+        try await renew(leases, duration: duration)
     }
 
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {}

@@ -334,6 +334,14 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     }
 
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
+        try await renew(leases, duration: duration, timeout: nil)
+    }
+
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
+        try await renew(leases, duration: duration, timeout: Optional(timeout))
+    }
+
+    private func renew(_ leases: [Lease], duration: Duration, timeout: Duration?) async throws -> [Bool] {
         var owned = [Bool](repeating: false, count: leases.count)
         var groups = [[(position: Int, lease: Lease)]](repeating: [], count: shards.count)
         for (position, lease) in leases.enumerated() {
@@ -345,7 +353,10 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             for index in used {
                 let batch = groups[index].map(\.lease)
                 let shard = self.shards[index]
-                group.addTask { (index, try await shard.renew(batch, duration: duration)) }
+                group.addTask {
+                    if let timeout { return (index, try await shard.renew(batch, duration: duration, timeout: timeout)) }
+                    return (index, try await shard.renew(batch, duration: duration))
+                }
             }
             var all: [(Int, [Bool])] = []
             for try await result in group { all.append(result) }

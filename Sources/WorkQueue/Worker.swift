@@ -373,28 +373,67 @@ public final class Worker: Service, Sendable {
     }
 
     /// Renews every held lease each third of the lease duration; cancels the handlers of
-    /// leases found lost.
+    /// leases found lost. A renewal that fails is tried again (backing off from 100 ms to 1 s)
+    /// until the last of the held leases would have lapsed, each try waiting for its answer
+    /// as long as that leaves: a stall of the backend shorter than the lease minus one renewal
+    /// period (two thirds of the lease) costs no lease (see the README's Guarantees).
     private func heartbeatLoop(_ dispatcher: Dispatcher) async throws {
         let interval = options.leaseDuration / 3
+        // When each held lease is known to lapse unless renewed: the start of the renewal that
+        // last extended it, plus the lease duration.
+        var lapses: [Int: WorkInstant] = [:]
         while true {
             try await clock.sleep(for: interval)
             let held = inFlight.snapshot()
-            guard !held.isEmpty else { continue }
-            do {
-                let owned = try await backend.renew(held.map(\.lease), duration: options.leaseDuration)
-                var lost = false
-                for (entry, stillOwned) in zip(held, owned) where !stillOwned {
-                    logger.warning("lease renewal found the lease lost; cancelling the handler",
-                                   metadata: ["item": .stringConvertible(ItemLabel(item: entry.lease.item))])
-                    inFlight.cancel(entry.id, reason: .leaseLost)
-                    lost = true
+            guard !held.isEmpty else {
+                lapses = [:]
+                continue
+            }
+            let beat = clock.now
+            // A lease taken since the last renewal lapses no later than a lease from now.
+            let lastLapse = held.map { lapses[$0.id] ?? beat + options.leaseDuration }.max() ?? beat
+            var pause = Duration.milliseconds(100)
+            var failures = 0
+            while true {
+                let started = clock.now
+                do {
+                    let owned = try await backend.renew(held.map(\.lease), duration: options.leaseDuration,
+                                                        timeout: max(.milliseconds(100), lastLapse - started))
+                    if failures > 0 { logger.notice("lease renewal succeeded after \(failures) failed tries") }
+                    var renewed: [Int: WorkInstant] = [:]
+                    var lost = false
+                    for (entry, stillOwned) in zip(held, owned) {
+                        if stillOwned {
+                            renewed[entry.id] = started + options.leaseDuration
+                        } else {
+                            logger.warning("lease renewal found the lease lost; cancelling the handler",
+                                           metadata: ["item": .stringConvertible(ItemLabel(item: entry.lease.item))])
+                            inFlight.cancel(entry.id, reason: .leaseLost)
+                            lost = true
+                        }
+                    }
+                    lapses = renewed
+                    if lost { dispatcher.reportLost() }
+                    break
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    metrics.recordBackendError()
+                    failures += 1
+                    let now = clock.now
+                    guard now < lastLapse else {
+                        logger.warning("""
+                            lease renewal failed: \(error); tried \(failures) time(s) until the leases would have lapsed; \
+                            the next beat finds out which are still held
+                            """)
+                        break
+                    }
+                    if failures == 1 {
+                        logger.warning("lease renewal failed: \(error); retrying until the leases would lapse, in \(lastLapse - now)")
+                    }
+                    try await clock.sleep(for: min(pause, lastLapse - now))
+                    pause = min(pause * 2, .seconds(1))
                 }
-                if lost { dispatcher.reportLost() }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                metrics.recordBackendError()
-                logger.warning("lease renewal failed: \(error); retrying at the next beat")
             }
         }
     }

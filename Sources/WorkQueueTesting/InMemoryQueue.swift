@@ -37,6 +37,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         var nextWaiterID = 0
         /// Heartbeat records by session, with when each was written and when it expires.
         var workers: [String: (heartbeat: WorkerHeartbeat, seen: WorkInstant, expires: WorkInstant)] = [:]
+        /// Set by ``InMemoryQueue/loseNextExchangeReply()``: the next exchange takes effect, then throws.
+        var loseNextReply = false
+        /// What an exchange whose reply was lost did, by session: the settlements' tokens, their
+        /// outcomes and the leases it took, answered again when the same call is retried.
+        var lostReplies: [String: (tokens: [String], outcomes: [SettleOutcome], leases: [Lease])] = [:]
 
         /// The ownership rule shared by complete, fail and release: the take named by the
         /// lease's token is still recorded for its session (it may have lapsed, but nobody else
@@ -46,8 +51,67 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
             return record.session == lease.session && record.item == lease.item
         }
 
-        mutating func removeFromProcessing(_ item: WorkItem) {
-            if let index = processing.firstIndex(of: item) { processing.remove(at: index) }
+        mutating func removeFromProcessing(_ item: WorkItem, newestFirst: Bool = false) {
+            let index = newestFirst ? processing.lastIndex(of: item) : processing.firstIndex(of: item)
+            if let index { processing.remove(at: index) }
+        }
+
+        /// Settles one lease as the Redis script does; the one settle path of this queue.
+        mutating func settle(_ settlement: Settlement, now: WorkInstant) -> SettleOutcome {
+            let lease = settlement.lease
+            guard maySettle(lease) else { return .leaseLost }
+            leases[lease.token] = nil
+            switch settlement {
+            case let .complete(_, result):
+                removeFromProcessing(lease.item)
+                attempts[lease.item] = nil
+                errors[lease.item] = nil
+                if let result { results[lease.item] = result }
+                completed += 1
+            case let .fail(_, error, disposition):
+                removeFromProcessing(lease.item)
+                attempts[lease.item, default: 0] += 1
+                errors[lease.item] = error
+                switch disposition {
+                case .retry(let delay):
+                    retrySequence += 1
+                    retries.append(Retry(due: now + delay, sequence: retrySequence, item: lease.item))
+                case .deadLetter:
+                    dead.append(lease.item)
+                }
+            case .release:
+                // Taken last, so found from the tail, as Redis's LREM -1 does.
+                removeFromProcessing(lease.item, newestFirst: true)
+                pending.insert(lease.item, at: 0)
+            }
+            return .settled
+        }
+
+        /// Takes up to `max` items from the head of pending, stopping once their bytes reach
+        /// `budget` (after at least one), as the Redis take does.
+        mutating func take(max: Int, session: String, duration: Duration, now: WorkInstant, budget: Int) -> [Lease] {
+            var taken: [Lease] = []
+            var bytes = 0
+            while taken.count < max, !pending.isEmpty, taken.isEmpty || bytes < budget {
+                let item = pending.removeFirst()
+                bytes += item.bytes.count
+                processing.append(item)
+                nextToken += 1
+                let token = "\(session):\(nextToken)"
+                leases[token] = LeaseRecord(item: item, session: session, expires: now + duration)
+                taken.append(Lease(item: item, session: session, attempt: (attempts[item] ?? 0) + 1, token: token))
+            }
+            return taken
+        }
+
+        /// Moves retries whose time has come to the tail of pending; returns how many.
+        mutating func promoteDue(now: WorkInstant) -> Int {
+            let due = retries.filter { $0.due <= now }.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
+            guard !due.isEmpty else { return 0 }
+            let promoted = Set(due.map(\.sequence))
+            retries.removeAll { promoted.contains($0.sequence) }
+            pending.append(contentsOf: due.map(\.item))
+            return due.count
         }
 
         /// Wakes every `waitForWork` caller; returns their continuations to resume outside the lock.
@@ -104,17 +168,58 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
         let now = clock.now
-        return state.withLock { state in
-            let taken = Array(state.pending.prefix(Swift.max(0, max)))
-            state.pending.removeFirst(taken.count)
-            return taken.map { item in
-                state.processing.append(item)
-                state.nextToken += 1
-                let token = "\(session):\(state.nextToken)"
-                state.leases[token] = LeaseRecord(item: item, session: session, expires: now + duration)
-                return Lease(item: item, session: session, attempt: (state.attempts[item] ?? 0) + 1, token: token)
-            }
+        return state.withLock { $0.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget) }
+    }
+
+    /// A take stops once its items add up to this many bytes (after at least one), as the
+    /// Redis backend's does.
+    public static let takeByteBudget = 8 << 20
+
+    /// Makes the next ``exchange(_:lease:session:duration:)`` take effect and then throw, as if
+    /// its reply had been lost; the same call retried answers what it did.
+    public func loseNextExchangeReply() {
+        state.withLock { $0.loseNextReply = true }
+    }
+
+    /// Settles and takes in one atomic step (one lock), with the same bounds as the Redis
+    /// script; complete, fail and release are this with one settlement and no take.
+    public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        struct LostReply: Error, CustomStringConvertible {
+            var description: String { "the exchange's reply was lost (InMemoryQueue.loseNextExchangeReply)" }
         }
+        let now = clock.now
+        let tokens = settlements.map(\.lease.token)
+        let (result, lost, waiters) = state.withLock { state -> (ExchangeResult, Bool, [CheckedContinuation<Void, Never>]) in
+            let outcomes: [SettleOutcome]
+            var leases: [Lease] = []
+            if let earlier = state.lostReplies.removeValue(forKey: session), earlier.tokens == tokens {
+                // A retry of a call that took effect: the same answer, the leases extended.
+                outcomes = earlier.outcomes
+                for lease in earlier.leases where state.leases[lease.token] != nil {
+                    state.leases[lease.token]?.expires = now + duration
+                    leases.append(lease)
+                }
+            } else {
+                outcomes = settlements.map { state.settle($0, now: now) }
+                if max > 0 {
+                    // As the Redis script: due retries are promoted when pending is empty.
+                    if state.pending.isEmpty { _ = state.promoteDue(now: now) }
+                    leases = state.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget)
+                }
+            }
+            let lost = state.loseNextReply
+            if lost {
+                state.loseNextReply = false
+                state.lostReplies[session] = (tokens, outcomes, leases)
+            }
+            let counts = QueueCounts(pending: state.pending.count, processing: state.processing.count, scheduled: state.retries.count,
+                                     dead: state.dead.count)
+            return (ExchangeResult(outcomes: outcomes, leases: leases, counts: counts), lost,
+                    state.pending.isEmpty ? [] : state.takeWaiters())
+        }
+        waiters.forEach { $0.resume() }
+        if lost { throw LostReply() }
+        return result
     }
 
     public func waitForWork(timeout: Duration) async throws {
@@ -160,47 +265,19 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     }
 
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        return state.withLock { state in
-            guard state.maySettle(lease) else { return .leaseLost }
-            state.removeFromProcessing(lease.item)
-            state.leases[lease.token] = nil
-            state.attempts[lease.item] = nil
-            state.errors[lease.item] = nil
-            if let result { state.results[lease.item] = result }
-            state.completed += 1
-            return .settled
-        }
+        try await settle(.complete(lease, result: result))
     }
 
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        let now = clock.now
-        return state.withLock { state in
-            guard state.maySettle(lease) else { return .leaseLost }
-            state.removeFromProcessing(lease.item)
-            state.leases[lease.token] = nil
-            state.attempts[lease.item, default: 0] += 1
-            state.errors[lease.item] = error
-            switch disposition {
-            case .retry(let delay):
-                state.retrySequence += 1
-                state.retries.append(Retry(due: now + delay, sequence: state.retrySequence, item: lease.item))
-            case .deadLetter:
-                state.dead.append(lease.item)
-            }
-            return .settled
-        }
+        try await settle(.fail(lease, error: error, disposition: disposition))
     }
 
     public func release(_ lease: Lease) async throws -> SettleOutcome {
-        let (outcome, waiters) = state.withLock { state -> (SettleOutcome, [CheckedContinuation<Void, Never>]) in
-            guard state.maySettle(lease) else { return (.leaseLost, []) }
-            state.removeFromProcessing(lease.item)
-            state.leases[lease.token] = nil
-            state.pending.insert(lease.item, at: 0)
-            return (.settled, state.takeWaiters())
-        }
-        waiters.forEach { $0.resume() }
-        return outcome
+        try await settle(.release(lease))
+    }
+
+    private func settle(_ settlement: Settlement) async throws -> SettleOutcome {
+        try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1)).outcomes.first ?? .leaseLost
     }
 
     public func counts() async throws -> QueueCounts {
@@ -252,12 +329,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     public func promoteDueRetries() async throws -> Int {
         let now = clock.now
         let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
-            let due = state.retries.filter { $0.due <= now }.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
-            guard !due.isEmpty else { return (0, []) }
-            let promoted = Set(due.map(\.sequence))
-            state.retries.removeAll { promoted.contains($0.sequence) }
-            state.pending.append(contentsOf: due.map(\.item))
-            return (due.count, state.takeWaiters())
+            let count = state.promoteDue(now: now)
+            return (count, count > 0 ? state.takeWaiters() : [])
         }
         waiters.forEach { $0.resume() }
         return count

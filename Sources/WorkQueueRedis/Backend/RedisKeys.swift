@@ -41,6 +41,11 @@ struct RedisKeys: Sendable {
     let workers: String
     /// `NAME:worker-info`: session -> the worker's heartbeat record, a JSON object (hash).
     let workerInfo: String
+    /// `NAME:exchanges`: worker session (`<session>:`) -> `<call id>|<outcomes>`, the outcomes of
+    /// the settlements of that session's last exchange call, so that a call retried after its
+    /// reply was lost answers them again instead of reporting them lost (hash; the field is
+    /// removed when the worker exits cleanly or its heartbeat record expires).
+    let exchanges: String
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
@@ -63,6 +68,7 @@ struct RedisKeys: Sendable {
         drained = name + ":drained"
         workers = name + ":workers"
         workerInfo = name + ":worker-info"
+        exchanges = name + ":exchanges"
         tutorialLeasePrefix = name + ":leased_by_session:"
     }
 
@@ -74,6 +80,7 @@ struct RedisKeys: Sendable {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
-         (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash")]
+         (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
+         (exchanges, "hash")]
     }
 }

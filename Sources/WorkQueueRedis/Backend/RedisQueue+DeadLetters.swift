@@ -33,8 +33,20 @@ extension RedisQueue {
         try await run(.purgeDead, keys: [keys.dead], args: []).int ?? 0
     }
 
+    /// Every dead letter, read in pages bounded by bytes (script `list-page`): dead items may
+    /// be megabytes each.
     private func deadItems() async throws -> [[UInt8]] {
-        let reply = try await client.send(["LRANGE", RESPArgument(keys.dead), "0", "-1"])
-        return (reply.array ?? []).compactMap(\.bytes)
+        var items: [[UInt8]] = []
+        var start = 0
+        while true {
+            let reply = try await run(.listPage, keys: [keys.dead],
+                                      args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
+            guard let values = reply.array, let next = values.first?.int, next < 0 || next > start else {
+                throw RedisError.unexpectedReply("list-page \(keys.dead) -> \(reply)")
+            }
+            items += values.dropFirst().compactMap(\.bytes)
+            if next < 0 { return items }
+            start = next
+        }
     }
 }

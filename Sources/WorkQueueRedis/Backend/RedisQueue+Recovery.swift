@@ -26,20 +26,39 @@ extension RedisQueue {
         return reply?.promoted ?? 0
     }
 
+    /// Most pages of expired leases one recovery pass requeues (each at most 1000 leases and
+    /// about ``RedisQueue/replyByteBudget`` of item bytes): what is left waits for the next pass.
+    static let recoveryPagesPerPass = 64
+
     private func recover(maxAttempts: Int, turn: Duration, session: String) async throws -> RecoveryReport? {
-        guard let found = try await expiredLeases(turn: turn, session: session, limit: 1000) else { return nil }
+        guard var found = try await expiredLeases(turn: turn, session: session, limit: 1000) else { return nil }
         var report = RecoveryReport()
-        if !found.expired.isEmpty {
-            var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError)]
-            for (token, item) in found.expired {
-                args.append(RESPArgument(token))
-                args.append(RESPArgument(SHA224.hex(item)))
+        var vanished = 0
+        for page in 1...Self.recoveryPagesPerPass {
+            if !found.expired.isEmpty {
+                var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError)]
+                for (token, item) in found.expired {
+                    args.append(RESPArgument(token))
+                    args.append(RESPArgument(SHA224.hex(item)))
+                }
+                let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
+                                                                   keys.attempts, keys.errors, keys.retried], args: args)
+                let counts = reply.array?.compactMap(\.int) ?? []
+                report.requeued += counts.first ?? 0
+                report.deadLettered += counts.dropFirst().first ?? 0
+                vanished += counts.dropFirst(2).first ?? 0
             }
-            let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
-                                                               keys.attempts, keys.errors, keys.retried], args: args)
-            let counts = reply.array?.compactMap(\.int) ?? []
-            report.requeued += counts.first ?? 0
-            report.deadLettered += counts.dropFirst().first ?? 0
+            // The listing stopped at its bound: list the next page (this pass has the turn).
+            guard found.more, page < Self.recoveryPagesPerPass,
+                  let next = try await expiredLeases(turn: .zero, session: session, limit: 1000) else { break }
+            found.expired = next.expired
+            found.more = next.more
+        }
+        if vanished > 0 {
+            logger.warning("""
+                \(vanished) expired lease(s) held an item whose copy was gone from \(keys.processing) (a rediswq.py worker's \
+                LREM ... 0 removes every equal copy); put back all the same: at least once beats lost
+                """, metadata: ["queue": "\(name)"])
         }
         if found.orphans > 0 {
             let orphans = try await recoverOrphans(maxAttempts: maxAttempts)
@@ -54,54 +73,74 @@ extension RedisQueue {
     }
 
     /// The first recovery step (see ``RedisScript/expiredLeases``); nil when it is not our turn.
+    /// `more`: the listing stopped at its count or byte bound.
     private func expiredLeases(turn: Duration, session: String, limit: Int) async throws
-        -> (promoted: Int, orphans: Int, expired: [(token: String, item: [UInt8])])?
+        -> (promoted: Int, orphans: Int, more: Bool, expired: [(token: String, item: [UInt8])])?
     {
         let reply = try await run(.expiredLeases, keys: [keys.recoveryTurn, keys.leases, keys.leaseItems, keys.retry, keys.pending,
                                                           keys.processing, keys.orphans],
-                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit)])
+                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit),
+                                         RESPArgument(replyByteBudget)])
         guard let values = reply.array, let promoted = values.first?.int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
         if promoted < 0 { return nil }
-        guard values.count >= 2, values.count % 2 == 0, let orphans = values[1].int else {
+        guard values.count >= 3, values.count % 2 == 1, let orphans = values[1].int, let more = values[2].int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
         var expired: [(token: String, item: [UInt8])] = []
-        for index in stride(from: 2, to: values.count, by: 2) {
+        for index in stride(from: 3, to: values.count, by: 2) {
             guard let token = values[index].string, let item = values[index + 1].bytes else { continue }
             expired.append((token, item))
         }
-        return (promoted, orphans, expired)
+        return (promoted, orphans, more == 1, expired)
     }
 
     /// Items in processing that none of our leases holds, each distinct item once with how
     /// many of its copies are unheld. Reads the whole processing list and every lease item, so
     /// it runs only when the counts say such items exist (tutorial workers share the queue).
-    func unheldItems() async throws -> [(item: [UInt8], copies: Int)] {
-        var inProcessing: [[UInt8]: Int] = [:]
-        var order: [[UInt8]] = []
-        let chunk = 1000
-        var start = 0
-        while true {
-            let reply = try await client.send(["LRANGE", RESPArgument(keys.processing), RESPArgument(start), RESPArgument(start + chunk - 1)])
-            let page = reply.array ?? []
-            for value in page {
-                guard let bytes = value.bytes else { continue }
-                if inProcessing[bytes] == nil { order.append(bytes) }
-                inProcessing[bytes, default: 0] += 1
+    /// Both are read in pages bounded by bytes (script `list-page`, `HSCAN`), and only a digest
+    /// of each held item is kept: items of megabytes cost neither a huge reply nor memory.
+    /// Returns at most `limit` distinct items (the rest wait for the next pass).
+    func unheldItems(limit: Int = 1000) async throws -> [(item: [UInt8], copies: Int)] {
+        var held: [ItemDigest: Int] = [:]
+        var cursor = "0"
+        for _ in 0..<100_000 {
+            let reply = try await client.send(["HSCAN", RESPArgument(keys.leaseItems), RESPArgument(cursor), "COUNT", "16"])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let entries = parts[1].array else {
+                throw RedisError.unexpectedReply("HSCAN \(keys.leaseItems) -> \(reply)")
             }
-            if page.count < chunk { break }
-            start += chunk
+            for index in stride(from: 1, to: entries.count, by: 2) {
+                if let bytes = entries[index].bytes { held[ItemDigest(bytes), default: 0] += 1 }
+            }
+            cursor = next
+            if cursor == "0" { break }
         }
-        let held = try await client.send(["HVALS", RESPArgument(keys.leaseItems)]).array ?? []
-        for value in held {
-            if let bytes = value.bytes, let count = inProcessing[bytes] { inProcessing[bytes] = count - 1 }
+        var unheld: [ItemDigest: (item: [UInt8], copies: Int)] = [:]
+        var order: [ItemDigest] = []
+        var start = 0
+        for _ in 0..<100_000 {
+            let reply = try await run(.listPage, keys: [keys.processing],
+                                      args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
+            guard let values = reply.array, let next = values.first?.int else {
+                throw RedisError.unexpectedReply("list-page \(keys.processing) -> \(reply)")
+            }
+            for value in values.dropFirst() {
+                guard let bytes = value.bytes else { continue }
+                let digest = ItemDigest(bytes)
+                if let count = held[digest], count > 0 {
+                    held[digest] = count - 1
+                } else if unheld[digest] != nil {
+                    unheld[digest]?.copies += 1
+                } else if order.count < limit {
+                    order.append(digest)
+                    unheld[digest] = (bytes, 1)
+                }
+            }
+            if next < 0 { break }
+            start = next
         }
-        return order.compactMap { item in
-            guard let copies = inProcessing[item], copies > 0 else { return nil }
-            return (item, copies)
-        }
+        return order.compactMap { unheld[$0] }
     }
 
     /// Recovers items that tutorial workers took and then died holding (no live

@@ -29,13 +29,13 @@ extension RedisQueue {
 
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
         let ttlMilliseconds = Swift.max(1, Self.milliseconds(ttl))
-        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo],
+        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo, keys.exchanges],
                           args: [RESPArgument(heartbeat.session), RESPArgument(ttlMilliseconds),
                                  RESPArgument(HeartbeatRecord.encode(heartbeat, ttlMilliseconds: ttlMilliseconds))])
     }
 
     public func removeHeartbeat(session: String) async throws {
-        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo], args: [RESPArgument(session), RESPArgument(0), ""])
+        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo, keys.exchanges], args: [RESPArgument(session), RESPArgument(0), ""])
     }
 
     /// The live records, by session; a record that cannot be read shows with host and handler
@@ -91,8 +91,9 @@ extension RedisQueue {
         }
         let shown = order.flatMap { session in sessions[session]?.tokens ?? [] }
         var itemsByToken: [String: WorkItem] = [:]
-        for start in stride(from: 0, to: shown.count, by: page) {
-            let chunk = shown[start..<Swift.min(shown.count, start + page)]
+        // Few items per read: they may be megabytes each.
+        for start in stride(from: 0, to: shown.count, by: 16) {
+            let chunk = shown[start..<Swift.min(shown.count, start + 16)]
             let reply = try await checked([client.send(["HMGET", RESPArgument(keys.leaseItems)] + chunk.map { RESPArgument($0.token) })])[0]
             for (entry, value) in zip(chunk, reply.array ?? []) {
                 if let bytes = value.bytes { itemsByToken[entry.token] = WorkItem(bytes) }

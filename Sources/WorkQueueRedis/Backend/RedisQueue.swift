@@ -16,8 +16,36 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         /// After the take script ran, drop the connection and throw before returning the
         /// leases: the worker "dies" holding items.
         public var dropConnectionAfterTake = false
-        public init(dropConnectionAfterTake: Bool = false) { self.dropConnectionAfterTake = dropConnectionAfterTake }
+        /// The reply of the n-th script call of ``exchange(_:lease:session:duration:)`` from now
+        /// (1: the next) is lost: the call takes effect, then the connection drops and the
+        /// exchange throws. One-shot.
+        public var loseExchangeReply: Int?
+        public init(dropConnectionAfterTake: Bool = false, loseExchangeReply: Int? = nil) {
+            self.dropConnectionAfterTake = dropConnectionAfterTake
+            self.loseExchangeReply = loseExchangeReply
+        }
     }
+
+    /// At most this many settlements go into one script call; ``exchange(_:lease:session:duration:)``
+    /// sends more in several calls, so that no call holds Redis for long (about 10 µs each).
+    public static let settlementsPerCall = 500
+
+    /// The default ``replyByteBudget``: 8 MiB.
+    public static let defaultReplyByteBudget = 8 << 20
+
+    /// A reply that lists items (a take, the expired leases, a page of `NAME:processing` or of
+    /// the dead letters) stops once its items add up to this many bytes, after at least one:
+    /// replies stay far below the client's bound of 512 MiB per reply. Default
+    /// ``defaultReplyByteBudget``; tests lower it to reach the bound with small items.
+    package var replyByteBudget: Int {
+        get { budget.withLock { $0 } }
+        set { budget.withLock { $0 = Swift.max(1, newValue) } }
+    }
+    private let budget = Mutex(RedisQueue.defaultReplyByteBudget)
+
+    /// The largest ``maxItemBytes`` accepted: 256 MiB, so that a take's reply (at most
+    /// ``defaultReplyByteBudget`` plus one item) fits the client's bound of 512 MiB per reply.
+    public static let maxItemBytesLimit = 256 << 20
 
     /// The default ``maxItemBytes``: 4 MiB.
     public static let defaultMaxItemBytes = 4 << 20
@@ -31,10 +59,18 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     let logger: Logger
     private let blocking: BlockingClient
     private let settings: Mutex<(grace: Duration, faults: FaultInjection, maxItemBytes: Int)>
-    /// The next token number of this process, and the tokens of a take whose call failed (its
-    /// reply may have been lost after the take happened: the next take of that session asks
-    /// for the same tokens, and the script returns that take again instead of taking more).
-    private let tokens = Mutex<(next: Int, failed: (session: String, first: Int, count: Int)?)>((1, nil))
+    /// The next token and call numbers of this process, and what a failed exchange used: its
+    /// reply may have been lost after it took effect, so the next exchange of that session asks
+    /// for the same tokens (the script returns that take again instead of taking more) and
+    /// carries the same call number (the script answers settlements it already applied with
+    /// their recorded outcomes).
+    private let tokens = Mutex(TokenState())
+
+    private struct TokenState {
+        var next = 1
+        var nextCall = 1
+        var failed: (session: String, first: Int, count: Int, call: Int)?
+    }
 
     /// How long an item must have been seen in processing with no lease at all before recovery
     /// takes it back (a `rediswq.py` worker sets its lease a moment after taking). Default 2 s.
@@ -47,7 +83,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// `NAME:dead` (and the worker logs why). Default ``defaultMaxItemBytes``.
     public var maxItemBytes: Int {
         get { settings.withLock { $0.maxItemBytes } }
-        set { settings.withLock { $0.maxItemBytes = max(0, newValue) } }
+        set { settings.withLock { $0.maxItemBytes = min(max(0, newValue), Self.maxItemBytesLimit) } }
     }
 
     /// At most this many entries are kept in `NAME:results` (trimmed by the recovery pass; see
@@ -170,11 +206,12 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         return command
     }
 
-    /// Sends a script call built by ``command(_:keys:capacity:)``.
-    func run(_ script: RedisScript, _ command: RESPCommand) async throws -> RESPValue {
+    /// Sends a script call built by ``command(_:keys:capacity:)``; `timeout` overrides the
+    /// configuration's reply timeout.
+    func run(_ script: RedisScript, _ command: RESPCommand, timeout: Duration? = nil) async throws -> RESPValue {
         do {
             do {
-                let reply = try await client.send(command)
+                let reply = try await client.send(command, timeout: timeout)
                 if case let .error(message) = reply { throw RedisError.server(message) }
                 return reply
             } catch RedisError.server(let message) where message.hasPrefix("NOSCRIPT") {
@@ -231,38 +268,73 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
-        let (first, max) = tokens.withLock { state -> (Int, Int) in
+        let (first, max, call) = tokens.withLock { state -> (Int, Int, Int) in
             let max = Swift.max(0, Swift.min(max, 1000))
-            guard max > 0 else { return (0, 0) }
+            var call: Int?
             if let failed = state.failed {
                 state.failed = nil
-                if failed.session == session { return (failed.first, failed.count) }
+                if failed.session == session {
+                    if failed.count > 0 { return (failed.first, failed.count, failed.call) }
+                    call = failed.call
+                }
             }
-            defer { state.next += max }
-            return (state.next, max)
+            let first = max > 0 ? state.next : 0
+            state.next += max
+            if call == nil {
+                call = state.nextCall
+                state.nextCall += 1
+            }
+            return (first, max, call ?? 0)
         }
-        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 128 + settlements.count * 96)
+        // The call id names this logical call and what it settles: a retry of the same call
+        // matches the session's record, a different call never does.
+        let callID = "\(call)/\(settlements.count)/\(settlements.first?.lease.token ?? "")"
+        var outcomes: [SettleOutcome] = []
+        outcomes.reserveCapacity(settlements.count)
+        var offset = 0
+        do {
+            // Settlements in calls of at most settlementsPerCall; the take rides on the last.
+            while true {
+                let end = Swift.min(settlements.count, offset + Self.settlementsPerCall)
+                let isLast = end == settlements.count
+                let part = try await exchangeCall(
+                    settlements[offset..<end], offset: offset, callID: callID, lease: isLast ? max : 0, first: first,
+                    session: session, duration: duration)
+                outcomes += part.outcomes
+                offset = end
+                if isLast { return ExchangeResult(outcomes: outcomes, leases: part.leases, counts: part.counts) }
+            }
+        } catch {
+            if max > 0 || !settlements.isEmpty { tokens.withLock { $0.failed = (session, first, max, call) } }
+            throw error
+        }
+    }
+
+    /// One script call of ``exchange(_:lease:session:duration:)``.
+    private func exchangeCall(_ settlements: ArraySlice<Settlement>, offset: Int, callID: String, lease max: Int, first: Int,
+                              session: String, duration: Duration) async throws -> ExchangeResult {
+        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 160 + settlements.count * 96)
         command.append(Swift.max(1, Self.milliseconds(duration)))
         command.append(max)
         command.append(session + ":")
         command.append(first)
         command.append(maxItemBytes)
+        command.append(replyByteBudget)
+        command.append(callID)
+        command.append(offset)
         command.append(settlements.count)
         for settlement in settlements { Self.append(settlement, to: &command) }
-        let reply: RESPValue
-        do {
-            reply = try await run(.exchange, command)
-        } catch {
-            if max > 0 { tokens.withLock { $0.failed = (session, first, max) } }
-            throw error
-        }
+        let reply = try await run(.exchange, command)
         guard let parts = reply.array, parts.count == 4, let outcomes = parts[0].array, let taken = parts[1].array,
               taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
-        if faultInjection.dropConnectionAfterTake && !taken.isEmpty {
-            // As if the reply had been lost: the take happened, the caller never learns of it.
-            tokens.withLock { $0.failed = (session, first, max) }
+        let faults = settings.withLock { state -> FaultInjection in
+            defer { if let n = state.faults.loseExchangeReply { state.faults.loseExchangeReply = n > 1 ? n - 1 : nil } }
+            return state.faults
+        }
+        if (faults.dropConnectionAfterTake && !taken.isEmpty) || faults.loseExchangeReply == 1 {
+            // As if the reply had been lost: the call happened, the caller never learns of it.
             await client.dropConnection()
             throw RedisError.connectionClosed(configuration.endpoint)
         }
@@ -289,7 +361,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// The keys of ``RedisScript/exchange``, in its order.
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
-         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried]
+         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges]
     }
 
     /// The five script arguments of one settlement (see ``RedisScript/exchange``).
@@ -334,13 +406,27 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                                     timeout: timeout + configuration.commandTimeout)
     }
 
-    /// One script call for every lease; a lease without a token (never issued) is not owned.
+    /// One script call per 2,000 leases (a few ms of Redis time each); a lease without a token
+    /// (never issued) is not owned.
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
+        try await renew(leases, duration: duration, timeout: configuration.commandTimeout)
+    }
+
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
         let issued = leases.filter { !$0.token.isEmpty }
         guard !issued.isEmpty else { return leases.map { _ in false } }
-        let reply = try await run(.renew, keys: [keys.leases],
-                                  args: [RESPArgument(Swift.max(1, Self.milliseconds(duration)))] + issued.map { RESPArgument($0.token) })
-        var owned = (reply.array ?? []).map { $0.int == 1 }.makeIterator()
+        var flags: [Bool] = []
+        flags.reserveCapacity(issued.count)
+        for start in stride(from: 0, to: issued.count, by: 2000) {
+            let chunk = issued[start..<Swift.min(issued.count, start + 2000)]
+            var command = Self.command(.renew, keys: [keys.leases], capacity: chunk.count * 48)
+            command.append(Swift.max(1, Self.milliseconds(duration)))
+            for lease in chunk { command.append(lease.token) }
+            let reply = try await run(.renew, command, timeout: timeout)
+            let values = reply.array ?? []
+            flags += chunk.indices.map { index in values.indices.contains(index - start) && values[index - start].int == 1 }
+        }
+        var owned = flags.makeIterator()
         return leases.map { $0.token.isEmpty ? false : owned.next() ?? false }
     }
 

@@ -14,6 +14,10 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// TLS settings; nil for a plaintext connection. A `rediss://` URL sets `RedisTLS()`: the
     /// system's CA bundle, no client certificate.
     public var tls: RedisTLS?
+    /// The most bytes one reply may take (RESP's own bound, 512 MiB and a margin); a larger
+    /// one closes the connection as a protocol error. Tests lower it to check that no reply of
+    /// the queue grows with the size of its items.
+    package var maxReplyBytes = RESPParser.defaultMaxBufferedBytes
 
     public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil,
                 database: Int = 0, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(10),

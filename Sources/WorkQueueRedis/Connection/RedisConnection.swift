@@ -48,7 +48,7 @@ package final class RedisConnection: Sendable {
                                                                     endpoint: endpoint, deadline: deadline,
                                                                     timeout: attemptTimeout))
                     }
-                    try pipeline.addHandler(RESPChannelHandler(endpoint: endpoint))
+                    try pipeline.addHandler(RESPChannelHandler(endpoint: endpoint, maxBufferedBytes: configuration.maxReplyBytes))
                 }
             }
         let (connection, handshake) = try await bootstrap.connect(host: configuration.host, port: configuration.port)

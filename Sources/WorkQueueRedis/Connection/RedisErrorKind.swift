@@ -21,11 +21,11 @@ extension RedisError {
         let commands = [
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
-            "evalsha", "script|load", "hrandfield", "hdel", "pttl",
+            "evalsha", "script|load", "hrandfield", "hdel", "pttl", "hscan",
             // Redis Cluster (topology, redirects) and push --wait-replicas
             "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts
-            "del", "hexists", "hincrby", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
+            "del", "hexists", "hincrby", "hkeys", "hstrlen", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
         ]
         return "ACL SETUSER worker on >PASSWORD resetkeys ~\(queue) ~\(queue):* resetchannels -@all "

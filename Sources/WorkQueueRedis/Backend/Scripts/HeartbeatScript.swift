@@ -4,7 +4,9 @@ extension RedisScript {
     /// heartbeat interval (5 s) and on a clean exit: its cost does not depend on the queue.
     ///
     /// KEYS: 1 workers (zset: session -> the record's expiry, ms of the Redis clock),
-    ///       2 worker info (hash: session -> the record, a JSON object).
+    ///       2 worker info (hash: session -> the record, a JSON object),
+    ///       3 exchanges (hash: `<session>:` -> the session's last exchange record; dropped with
+    ///       the session's heartbeat record).
     /// ARGV: 1 the session, 2 the record's TTL in ms (0: remove the session's record),
     ///       3 the record (ignored when removing).
     /// Returns how many expired records it dropped.
@@ -16,6 +18,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 10
 if #expired > 0 then
   redis.call('HDEL', KEYS[2], unpack(expired))
   redis.call('ZREM', KEYS[1], unpack(expired))
+  for _, session in ipairs(expired) do redis.call('HDEL', KEYS[3], session .. ':') end
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
@@ -24,6 +27,7 @@ if ttl > 0 then
 else
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1] .. ':')
 end
 return #expired
 """#)

@@ -10,7 +10,8 @@ extension RedisScript {
     /// 5 grace ms.
     /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
     /// Rare (only tutorial workers leave such items), so counting our holders of the item by
-    /// reading every lease item is acceptable here.
+    /// going through every lease is acceptable here; only leases of the item's length are read,
+    /// one at a time, so big items are never all held in the script at once.
     static let recoverOrphan = RedisScript(name: "recover-orphan", source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -20,8 +21,9 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local copies = #redis.call('LPOS', KEYS[1], ARGV[1], 'COUNT', 0)
 local held = 0
-for _, v in ipairs(redis.call('HVALS', KEYS[3])) do
-  if v == ARGV[1] then held = held + 1 end
+local size = #ARGV[1]
+for _, token in ipairs(redis.call('HKEYS', KEYS[3])) do
+  if redis.call('HSTRLEN', KEYS[3], token) == size and redis.call('HGET', KEYS[3], token) == ARGV[1] then held = held + 1 end
 end
 if copies <= held then
   redis.call('HDEL', KEYS[8], ARGV[2])

@@ -5,12 +5,15 @@ extension RedisScript {
     /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors,
     /// 8 retried (item -> attempts).
     /// ARGV: 1 max attempts, 2 error text (`%d` = attempts), then token, item SHA-224 hex, ...
-    /// Returns { requeued, dead-lettered }.
+    /// Returns { requeued, dead-lettered, vanished }: vanished counts the items (among the
+    /// requeued or dead-lettered) whose copy was no longer in processing (a `rediswq.py` worker's
+    /// `LREM NAME:processing 0 item` removes every equal copy, ours too): such an item is put
+    /// back all the same, since at least once beats lost.
     static let requeueExpired = RedisScript(name: "requeue-expired", source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max = tonumber(ARGV[1])
-local requeued, dead = 0, 0
+local requeued, dead, vanished = 0, 0, 0
 for i = 3, #ARGV, 2 do
   local token, sha = ARGV[i], ARGV[i + 1]
   local s = redis.call('ZSCORE', KEYS[1], token)
@@ -18,7 +21,8 @@ for i = 3, #ARGV, 2 do
     local item = redis.call('HGET', KEYS[2], token)
     redis.call('ZREM', KEYS[1], token)
     redis.call('HDEL', KEYS[2], token)
-    if item and redis.call('LREM', KEYS[3], 1, item) == 1 then
+    if item then
+      if redis.call('LREM', KEYS[3], 1, item) == 0 then vanished = vanished + 1 end
       local n = redis.call('HINCRBY', KEYS[6], sha, 1)
       if n >= max then
         redis.call('RPUSH', KEYS[5], item)
@@ -33,6 +37,6 @@ for i = 3, #ARGV, 2 do
     end
   end
 end
-return { requeued, dead }
+return { requeued, dead, vanished }
 """#)
 }

@@ -1,0 +1,274 @@
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+import WorkQueue
+@testable import WorkQueueRedis
+
+/// Nothing lost, nothing stuck, at any size: every reply of the queue is bounded by bytes as
+/// well as by count, no script gives up half way on a valid input, no script holds Redis for
+/// long, and an item whose copy a `rediswq.py` worker removed still comes back.
+@Suite struct BoundsTests {
+    static let mebibyte = 1 << 20
+
+    /// A queue whose client refuses any reply above `maxReplyBytes` (as the 512 MiB bound does
+    /// for real, at a size a test can reach).
+    static func connect(_ server: LocalRedis, _ name: String = "q", maxReplyBytes: Int? = nil,
+                        commandTimeout: Duration = .seconds(10)) async throws -> RedisQueue {
+        var configuration = server.configuration
+        configuration.commandTimeout = commandTimeout
+        if let maxReplyBytes { configuration.maxReplyBytes = maxReplyBytes }
+        return try await RedisQueue.connect(name: name, configuration: configuration)
+    }
+
+    /// `count` distinct items of `size` bytes each.
+    static func bigItems(_ count: Int, size: Int) -> [WorkItem] {
+        (0..<count).map { index in WorkItem(Array(repeating: UInt8(ascii: "a") &+ UInt8(index % 26), count: size - 8) + Array("\(100_000_000 + index)".utf8.suffix(8))) }
+    }
+
+    /// Script calls that Redis logged as slower than `milliseconds` since the last reset.
+    static func slowScripts(_ server: LocalRedis) async throws -> String {
+        let log = try await server.cli("slowlog", "get", "20")
+        return log.split(separator: "\n").filter { $0.lowercased().contains("evalsha") }.joined(separator: "\n")
+    }
+
+    static func watchSlowCalls(_ server: LocalRedis, over milliseconds: Int = 50) async throws {
+        try await server.cli("config", "set", "slowlog-log-slower-than", "\(milliseconds * 1000)")
+        try await server.cli("slowlog", "reset")
+    }
+
+    // MARK: Defect 1: replies bounded by bytes
+
+    @Test func aTakeStopsAtItsByteBudgetAndStillTakesEveryItem() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue(Self.bigItems(6, size: 3 * Self.mebibyte) + ["small"])
+            var taken: [Lease] = []
+            for _ in 0..<20 where taken.count < 7 {
+                let batch = try await queue.lease(max: 7, session: "a", duration: .seconds(30))
+                let bytes = batch.reduce(0) { $0 + $1.item.bytes.count }
+                #expect(!batch.isEmpty)
+                #expect(batch.count <= 3, "a take of 3 MiB items stops at the 8 MiB budget")
+                #expect(bytes < RedisQueue.defaultReplyByteBudget + 3 * Self.mebibyte)
+                taken += batch
+            }
+            #expect(taken.count == 7)
+            #expect(taken.last?.item == "small")
+            await queue.close()
+        }
+    }
+
+    @Test func bigItemsAreTakenRecoveredListedAndScannedWithinTheReplyBound() async throws {
+        try await LocalRedis.with { server in
+            // 12 items of 256 KiB (3 MiB) with a 1 MiB bound on any reply (and a 512 KiB
+            // budget for the items of one reply): the real 512 MiB bound, scaled down.
+            let queue = try await Self.connect(server, maxReplyBytes: Self.mebibyte)
+            queue.replyByteBudget = Self.mebibyte / 2
+            let items = Self.bigItems(12, size: Self.mebibyte / 4)
+            try await queue.enqueue(items)
+            var taken: [Lease] = []
+            for _ in 0..<20 where taken.count < 12 {
+                taken += try await queue.exchange([], lease: 150, session: "dead", duration: .milliseconds(300)).leases
+            }
+            #expect(taken.count == 12)
+            // The worker died holding them all: one recovery pass returns every one.
+            try await Task.sleep(for: .milliseconds(400))
+            let report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            #expect(report.requeued == 12)
+            #expect(try await queue.counts().pending == 12)
+
+            // Items a rediswq.py worker took and died holding: the orphan scan reads them in pages.
+            for _ in 0..<12 { try await server.cli("rpoplpush", "q", "q:processing") }
+            let counts = try await queue.countsWithLeases()
+            #expect(counts.processing == 12)
+            #expect(counts.leased == 0)
+            let held = try await queue.heldLeases(limit: 20)
+            #expect(held.isEmpty, "no live lease of anyone")
+            let orphans = try await queue.unheldItems()
+            #expect(orphans.map(\.copies).reduce(0, +) == 12)
+
+            // Dead letters of that size are listed in pages too.
+            for _ in 0..<12 { try await server.cli("rpoplpush", "q:processing", "q:dead") }
+            let dead = try await queue.deadLetters()
+            #expect(dead.count == 12)
+            #expect(Set(dead.map(\.item)) == Set(items))
+            await queue.close()
+        }
+    }
+
+    // MARK: Defect 2: a copy removed by a rediswq.py worker
+
+    @Test func anExpiredLeaseWhoseCopyAnotherWorkerRemovedPutsTheItemBack() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server, "mix")
+            try await queue.enqueue(["x", "x"])
+            _ = try #require(try await queue.lease(max: 1, session: "ours", duration: .milliseconds(300)).first)
+            // What rediswq.py does with the other copy: take, lease key, complete with LREM ... 0.
+            #expect(try await server.cli("rpoplpush", "mix", "mix:processing") == "x")
+            try await server.cli("setex", "mix:leased_by_session:" + SHA224.hex(Array("x".utf8)), "600", "tutorial")
+            #expect(try await server.cli("lrem", "mix:processing", "0", "x") == "2", "every copy, ours too")
+            try await server.cli("del", "mix:leased_by_session:" + SHA224.hex(Array("x".utf8)))
+            // Our worker dies; its lease expires.
+            try await Task.sleep(for: .milliseconds(400))
+            let report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            #expect(report.requeued == 1, "at least once beats lost")
+            #expect(try await server.cli("lrange", "mix", "0", "-1") == "x")
+            #expect(try await queue.counts().processing == 0)
+            await queue.close()
+        }
+    }
+
+    // MARK: Defect 4: any number of settlements
+
+    @Test func twentyThousandSettlementsInOneCallAllSettleAndNoScriptRunsLong() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue((0..<20_000).map { WorkItem("item-\($0)") })
+            var leases: [Lease] = []
+            for _ in 0..<40 where leases.count < 20_000 {
+                leases += try await queue.lease(max: 1000, session: "w", duration: .seconds(60))
+            }
+            #expect(leases.count == 20_000)
+            try await Self.watchSlowCalls(server)
+            let result = try await queue.exchange(leases.map { .complete($0, result: "done") }, lease: 0, session: "w",
+                                                  duration: .seconds(60))
+            #expect(result.outcomes.count == 20_000)
+            #expect(result.outcomes.allSatisfy { $0 == .settled })
+            #expect(try await queue.counts().isDrained)
+            #expect(try await server.cli("get", "q:completed") == "20000")
+            #expect(try await server.cli("hlen", "q:results") == "20000")
+            #expect(try await Self.slowScripts(server).isEmpty, "no script call over 50 ms")
+            await queue.close()
+        }
+    }
+
+    // MARK: Defect 5: Redis time per call
+
+    @Test func releasingAThousandItemsBehindALongProcessingListHoldsRedisBriefly() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue((0..<41_000).map { WorkItem("item-\($0)") })
+            // Other workers hold 40,000 items; ours took the last 1,000 (its buffer).
+            for _ in 0..<40 { _ = try await queue.lease(max: 1000, session: "other", duration: .seconds(60)) }
+            let buffer = try await queue.lease(max: 1000, session: "w", duration: .seconds(60))
+            #expect(buffer.count == 1000)
+            try await Self.watchSlowCalls(server)
+            // SIGTERM: the buffer goes back, last first, in one exchange.
+            let result = try await queue.exchange(buffer.reversed().map { .release($0) }, lease: 0, session: "w",
+                                                  duration: .seconds(60))
+            #expect(result.outcomes.allSatisfy { $0 == .settled })
+            #expect(try await queue.counts().pending == 1000)
+            #expect(try await server.cli("lindex", "q", "0") == "item-40000", "back at the head, in order")
+            let slow = try await Self.slowScripts(server)
+            #expect(slow.isEmpty, "a script call over 50 ms: \(slow)")
+            await queue.close()
+        }
+    }
+
+    // MARK: Lost replies and retried takes
+
+    @Test func aRetryAfterALostReplyReportsTheSettlementsItAppliedAsSettled() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue(["a", "b", "c"])
+            let leases = try await queue.lease(max: 2, session: "w", duration: .seconds(30))
+            #expect(leases.count == 2)
+            let settlements: [Settlement] = leases.map { .complete($0, result: nil) }
+            queue.faultInjection = .init(dropConnectionAfterTake: true)
+            await #expect(throws: (any Error).self) {
+                _ = try await queue.exchange(settlements, lease: 1, session: "w", duration: .seconds(30))
+            }
+            queue.faultInjection = .init()
+            let retried = try await queue.exchange(settlements, lease: 1, session: "w", duration: .seconds(30))
+            #expect(retried.outcomes == [.settled, .settled], "applied by the call whose reply was lost")
+            #expect(retried.leases.map(\.item) == ["c"], "the same take handed back, nothing more taken")
+            #expect(try await server.cli("get", "q:completed") == "2")
+            await queue.close()
+        }
+    }
+
+    @Test func aLostReplyInTheMiddleOfAChunkedExchangeIsAnsweredWhole() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue((0..<1_300).map { WorkItem("i\($0)") })
+            var leases: [Lease] = []
+            for _ in 0..<3 { leases += try await queue.lease(max: 1000, session: "w", duration: .seconds(30)) }
+            #expect(leases.count == 1_300)
+            // Settled in three script calls of at most 500; the second one's reply is lost.
+            let settlements: [Settlement] = leases.map { .complete($0, result: nil) }
+            queue.faultInjection = .init(loseExchangeReply: 2)
+            await #expect(throws: (any Error).self) {
+                _ = try await queue.exchange(settlements, lease: 0, session: "w", duration: .seconds(30))
+            }
+            #expect(try await server.cli("get", "q:completed") == "1000")
+            let retried = try await queue.exchange(settlements, lease: 0, session: "w", duration: .seconds(30))
+            #expect(retried.outcomes.count == 1_300)
+            #expect(retried.outcomes.allSatisfy { $0 == .settled })
+            #expect(try await server.cli("get", "q:completed") == "1300")
+            // Another call is not mistaken for the retried one.
+            try await queue.enqueue(["late"])
+            let late = try #require(try await queue.lease(max: 1, session: "w", duration: .seconds(30)).first)
+            #expect(try await queue.complete(late, result: nil) == .settled)
+            #expect(try await queue.counts().isDrained)
+            await queue.close()
+        }
+    }
+
+    @Test func aRetriedTakeHandsItsLeasesBackExtended() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue(["a"])
+            queue.faultInjection = .init(dropConnectionAfterTake: true)
+            await #expect(throws: (any Error).self) {
+                _ = try await queue.exchange([], lease: 1, session: "w", duration: .milliseconds(300))
+            }
+            queue.faultInjection = .init()
+            try await Task.sleep(for: .milliseconds(400))
+            // The retry comes after the first call's lease ran out: it gets a full lease again.
+            let retried = try await queue.exchange([], lease: 1, session: "w", duration: .seconds(30))
+            #expect(retried.leases.map(\.item) == ["a"])
+            let report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            #expect(report.requeued == 0, "the lease handed out is alive")
+            #expect(try await queue.renew(retried.leases, duration: .seconds(30)) == [true])
+            await queue.close()
+        }
+    }
+
+    // MARK: Defect 6: renewal rides out a stall shorter than two thirds of the lease
+
+    @Test func aStallOfMoreThanHalfTheLeaseCostsNoDuplicate() async throws {
+        try await LocalRedis.with { server in
+            // The recipe at a tenth of its scale: a 3 s lease renewed every second, a reply
+            // timeout of 1.5 s, and a stall of 1.8 s (60% of the lease) that starts just before
+            // the second renewal: that renewal times out, and a worker that waited for the
+            // next beat to try again would find its lease lapsed.
+            let queue = try await Self.connect(server, commandTimeout: .milliseconds(1_500))
+            try await queue.enqueue(["a"])
+            let handler = SlowHandler()
+            var options = WorkerOptions()
+            options.leaseDuration = .seconds(3)
+            options.recoveryInterval = .milliseconds(200)
+            options.heartbeatInterval = nil
+            options.backendRetryBudget = .seconds(10)
+            let worker = try Worker(backend: queue, handler: handler, options: options)
+            let run = Task { try await worker.runUntilStopped() }
+            try await Task.sleep(for: .milliseconds(1_900))
+            try await server.cli("client", "pause", "1800", "all")
+            let summary = try await run.value
+            #expect(handler.runs.withLock { $0 } == 1, "the item ran once")
+            #expect(summary.leaseLost == 0)
+            #expect(summary.completed == 1)
+            await queue.close()
+        }
+    }
+}
+
+/// A handler that counts its runs and takes 5 s per item.
+final class SlowHandler: WorkHandler {
+    let runs = Mutex(0)
+    func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+        runs.withLock { $0 += 1 }
+        try await Task.sleep(for: .seconds(5))
+        return nil
+    }
+}
