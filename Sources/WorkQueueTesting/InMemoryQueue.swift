@@ -181,8 +181,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         state.withLock { $0.loseNextReply = true }
     }
 
-    /// Settles and takes in one atomic step (one lock), with the same bounds as the Redis
-    /// script; complete, fail and release are this with one settlement and no take.
+    /// Takes and settles in one atomic step (one lock), in the Redis script's order and with
+    /// its bounds; complete, fail and release are this with one settlement and no take.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         struct LostReply: Error, CustomStringConvertible {
             var description: String { "the exchange's reply was lost (InMemoryQueue.loseNextExchangeReply)" }
@@ -200,12 +200,13 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                     leases.append(lease)
                 }
             } else {
-                outcomes = settlements.map { state.settle($0, now: now) }
+                // As the Redis script: take first (promoting due retries when pending is empty),
+                // then settle, so an item released here is not taken back by the same call.
                 if max > 0 {
-                    // As the Redis script: due retries are promoted when pending is empty.
                     if state.pending.isEmpty { _ = state.promoteDue(now: now) }
                     leases = state.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget)
                 }
+                outcomes = settlements.map { state.settle($0, now: now) }
             }
             let lost = state.loseNextReply
             if lost {

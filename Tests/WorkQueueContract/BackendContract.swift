@@ -11,6 +11,14 @@ public protocol ContractFixture: Sendable {
     func advance(by duration: Duration) async throws
     /// The shortest lease the backend honours reliably (Redis: ~200 ms; fake: any).
     var shortLease: Duration { get }
+    /// Makes the backend's next ``WorkQueueBackend/exchange(_:lease:session:duration:)`` take
+    /// effect and then throw, as if its reply had been lost; false where the fixture cannot
+    /// (the case that needs it then checks nothing).
+    func loseNextExchangeReply() -> Bool
+}
+
+extension ContractFixture {
+    public func loseNextExchangeReply() -> Bool { false }
 }
 
 /// One rule of the backend contract, runnable against any ``ContractFixture``.
@@ -59,6 +67,10 @@ public enum BackendContract {
         ContractCase("waitForWork returns after its timeout", waitForWorkTimesOut),
         ContractCase("item bytes are preserved exactly", bytesPreserved),
         ContractCase("equal items are both processed", equalItemsBothProcessed),
+        ContractCase("exchange takes, then settles, in one call", exchangeTakesAndSettles),
+        ContractCase("a take stops once its items reach the byte budget, after at least one", takeByteBudget),
+        ContractCase("ten thousand settlements in one exchange all settle", manySettlements),
+        ContractCase("an exchange retried after its reply was lost answers what it did", lostReplyRetried),
         ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
         ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
     ]
@@ -394,6 +406,83 @@ public enum BackendContract {
         let after = try await q.counts()
         #expect(after.isDrained)
         if let before, let completed = after.completed { #expect(completed == before + 2) }
+    }
+
+    // MARK: Exchange, the one settle path
+
+    private static func exchangeTakesAndSettles(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b", "c", "d", "e"])
+        let held = try await q.lease(max: 3, session: "s1", duration: f.shortLease * 10)
+        #expect(held.map(\.item) == ["a", "b", "c"])
+        let stranger = Lease(item: "a", session: "s2", attempt: 1, token: "s2:999")
+        let result = try await q.exchange(
+            [.complete(held[0], result: "A"), .fail(held[1], error: "boom", disposition: .deadLetter), .release(held[2]),
+             .complete(stranger, result: nil)],
+            lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == [.settled, .settled, .settled, .leaseLost])
+        // The take comes first: the item released by the same call waits at the head.
+        #expect(result.leases.map(\.item) == ["d", "e"])
+        #expect(result.counts.pending == 1)
+        #expect(result.counts.processing == 2)
+        try await expectCounts(q, pending: 1, processing: 2, dead: 1)
+        #expect(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).map(\.item) == ["c"])
+        let dead = try await q.deadLetters()
+        #expect(dead.map(\.item) == ["b"])
+        #expect(dead.first?.lastError == "boom")
+    }
+
+    private static func takeByteBudget(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let mebibyte = 1 << 20
+        let items = (0..<4).map { WorkItem(Array(repeating: UInt8(65 + $0), count: 3 * mebibyte)) }
+        try await q.enqueue(items + ["tail"])
+        var taken: [Lease] = []
+        for _ in 0..<10 where taken.count < 5 {
+            let batch = try await q.exchange([], lease: 5, session: "s1", duration: f.shortLease * 50).leases
+            #expect(!batch.isEmpty, "a take always takes one item when one is pending")
+            let bytes = batch.reduce(0) { $0 + $1.item.bytes.count }
+            // At most the 8 MiB budget plus the item that crossed it.
+            #expect(bytes <= 8 * mebibyte + 3 * mebibyte, "a take of \(bytes) bytes")
+            #expect(batch.count <= 3)
+            taken += batch
+        }
+        #expect(taken.map(\.item) == items + ["tail"], "every item, in order")
+    }
+
+    private static func manySettlements(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let count = 10_000
+        try await q.enqueue((0..<count).map { WorkItem("item-\($0)") })
+        var leases: [Lease] = []
+        for _ in 0..<20 where leases.count < count {
+            leases += try await q.lease(max: 1000, session: "s1", duration: f.shortLease * 50)
+        }
+        #expect(leases.count == count)
+        let result = try await q.exchange(leases.map { .complete($0, result: "r") }, lease: 0, session: "s1",
+                                          duration: f.shortLease * 50)
+        #expect(result.outcomes.count == count)
+        #expect(result.outcomes.allSatisfy { $0 == .settled })
+        #expect(try await q.counts().isDrained)
+    }
+
+    private static func lostReplyRetried(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b", "c"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
+        let settlements: [Settlement] = held.map { .complete($0, result: nil) }
+        guard f.loseNextExchangeReply() else { return }
+        await #expect(throws: (any Error).self) {
+            _ = try await q.exchange(settlements, lease: 1, session: "s1", duration: f.shortLease * 10)
+        }
+        let retried = try await q.exchange(settlements, lease: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(retried.outcomes == [.settled, .settled], "applied by the call whose reply was lost, reported as such")
+        #expect(retried.leases.map(\.item) == ["c"], "the take it made, handed back; nothing more taken")
+        try await expectCounts(q, pending: 0, processing: 1)
+        let lease = try #require(retried.leases.first)
+        #expect(try await q.renew([lease], duration: f.shortLease * 10) == [true])
+        #expect(try await q.complete(lease, result: nil) == .settled)
+        #expect(try await q.counts().isDrained)
     }
 
     // MARK: Heartbeat records

@@ -15,6 +15,11 @@ struct RedisFixture: ContractFixture {
     var shortLease: Duration { .seconds(2) }
 
     func advance(by duration: Duration) async throws { try await Task.sleep(for: duration) }
+
+    func loseNextExchangeReply() -> Bool {
+        queue.faultInjection.loseExchangeReply = 1
+        return true
+    }
 }
 
 /// The same contract the in-memory fake passes (Tests/WorkQueueTests), so the fake never lies.

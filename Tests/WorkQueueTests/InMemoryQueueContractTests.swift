@@ -14,6 +14,11 @@ struct InMemoryFixture: ContractFixture {
     var shortLease: Duration { .seconds(10) }
 
     func advance(by duration: Duration) async throws { await clock.advance(by: duration) }
+
+    func loseNextExchangeReply() -> Bool {
+        queue.loseNextExchangeReply()
+        return true
+    }
 }
 
 @Test(arguments: BackendContract.cases)
