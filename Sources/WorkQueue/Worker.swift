@@ -236,7 +236,16 @@ public final class Worker: Service, Sendable {
                 if queueEmpty && waiter == nil && !stopping {
                     // Nothing pending: wait (bounded) for a push, then look again.
                     waiter = Task {
-                        try? await self.backend.waitForWork(timeout: self.options.idlePollInterval)
+                        do {
+                            try await self.backend.waitForWork(timeout: self.options.idlePollInterval)
+                        } catch is CancellationError {
+                        } catch {
+                            // Refused at once (OOM, a dropped connection): wait out the poll
+                            // interval all the same, or the fetcher would spin on Redis.
+                            self.metrics.recordBackendError()
+                            self.logger.debug("waiting for work failed: \(error); looking again in \(self.options.idlePollInterval)")
+                            try? await self.clock.sleep(for: self.options.idlePollInterval)
+                        }
                         dispatcher.wakeFetcher(external: true)
                     }
                 }

@@ -29,7 +29,7 @@ import WorkQueue
     /// Script calls that Redis logged as slower than `milliseconds` since the last reset.
     static func slowScripts(_ server: LocalRedis) async throws -> String {
         let log = try await server.cli("slowlog", "get", "20")
-        return log.split(separator: "\n").filter { $0.lowercased().contains("evalsha") }.joined(separator: "\n")
+        return log.split(whereSeparator: \.isNewline).filter { $0.lowercased().contains("evalsha") }.joined(separator: "\n")
     }
 
     static func watchSlowCalls(_ server: LocalRedis, over milliseconds: Int = 50) async throws {
@@ -270,5 +270,42 @@ final class SlowHandler: WorkHandler {
         runs.withLock { $0 += 1 }
         try await Task.sleep(for: .seconds(5))
         return nil
+    }
+}
+
+/// The idle poll when Redis refuses writes: a worker waiting for work must not spin.
+@Suite struct IdlePollTests {
+    @Test func anIdleWorkerDoesNotSpinWhileRedisAnswersOOM() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await RedisQueue.connect(name: "q", configuration: server.configuration)
+            // An item another worker holds: the queue is not drained, nothing is pending.
+            try await queue.enqueue(["held"])
+            _ = try await queue.lease(max: 1, session: "other", duration: .seconds(60))
+            // Every write is refused from now on (BLMOVE, which the idle wait uses, included).
+            try await server.cli("config", "set", "maxmemory-policy", "noeviction")
+            try await server.cli("config", "set", "maxmemory", "1")
+            try await server.cli("config", "resetstat")
+            var options = WorkerOptions()
+            options.heartbeatInterval = nil
+            options.recoveryInterval = .seconds(60)
+            options.idlePollInterval = .milliseconds(50)
+            let worker = try Worker(backend: queue, handler: SlowHandler(), options: options)
+            let run = Task { try await worker.runUntilStopped() }
+            try await Task.sleep(for: .seconds(1))
+            worker.shutdown()
+            _ = try await run.value
+            try await server.cli("config", "set", "maxmemory", "0")
+            let stats = try await server.cli("info", "commandstats")
+            let calls = stats.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("cmdstat_blmove") || $0.hasPrefix("cmdstat_evalsha") }
+                .flatMap { line in
+                    // Calls that ran and calls refused (OOM) alike.
+                    line.split(separator: ",").filter { $0.contains("calls=") && !$0.contains("failed") }
+                        .compactMap { $0.split(separator: "=").last.flatMap { Int($0) } }
+                }
+                .reduce(0, +)
+            // One wait and one look per 50 ms poll is about 40 calls in a second; a spin makes thousands.
+            #expect(calls < 200, "\(calls) calls in one second: \(stats)")
+            await queue.close()
+        }
     }
 }

@@ -94,7 +94,9 @@ if max > 0 then
     local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
     local scores, records = {}, {}
     local k, bytes = 0, 0
-    for _ = 1, max do
+    -- No LMOVE on an empty list: a take with nothing pending writes nothing (and so works
+    -- while Redis refuses writes, e.g. OOM).
+    for _ = 1, math.min(max, redis.call('LLEN', KEYS[1])) do
       if k > 0 and bytes >= budget then break end
       local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
       if not item then break end
