@@ -47,7 +47,7 @@ struct Close: AsyncParsableCommand {
         case (true, false):
             StandardOutput.line("Closed \(name) (\(what)); still held open by \(rest): its workers wait for \(left.count == 1 ? "it" : "them")")
         case (false, true):
-            StandardOutput.line("\(name) was not open (no \(what) in \(name):holds, no \(name):open mark): nothing to close")
+            StandardOutput.line("\(name) was not open (no \(target.map { "hold \($0)" } ?? "hold") in \(name):holds, no \(name):open mark): nothing to close")
         case (false, false):
             StandardOutput.line("\(name) had no \(what): nothing closed; still held open by \(rest)")
         }

@@ -105,9 +105,10 @@ struct Status: AsyncParsableCommand {
             var progress = Progress(start: first, startTime: .now)
             var counts = first
             var failingSince: ContinuousClock.Instant?
+            var holds = json ? try await queues.first?.holds() : nil
             while true {
                 if json {
-                    StandardOutput.line(try Self.json(counts, queue: name, holds: try await queues.first?.holds() ?? []))
+                    StandardOutput.line(try Self.json(counts, queue: name, holds: holds))
                 } else {
                     progress.draw(counts, terminal: StandardOutput.isTerminal)
                 }
@@ -118,6 +119,7 @@ struct Status: AsyncParsableCommand {
                     try await Task.sleep(for: .seconds(interval))
                     do {
                         counts = QueueCounts(summing: try await Self.counts(queues))
+                        if json { holds = try await queues.first?.holds() }
                         failingSince = nil
                         break
                     } catch {
