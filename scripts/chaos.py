@@ -1086,6 +1086,103 @@ class Suite:
         run.details.append("; ".join(skews) + "; monotonic clocks real")
         server.kill()
 
+    def fault_several_producers(self, run):
+        """Several producers at once (issue 17): an operator's hold (`open`: the hold named
+        operator), two `push --keep-open -` producers streaming from their stdin at random paces
+        and ending at random times, and plain `push --file` runs meanwhile, with 2 workers
+        draining as the items arrive. No producer's end may end another's hold: the workers must
+        still run once both streaming pushes ended and every item is done, and exit 0 only after
+        `close` ends the operator's hold, the last one. Invariant, and no hold left (NAME:holds,
+        NAME:open). Recover: from that close to the last worker's exit."""
+        server = RedisServer(self.tmp, "r12")
+        server.start()
+        redis_url = f"redis://{HOST}:{server.port}"
+        items = list(run.items)
+        self.rng.shuffle(items)
+        quarter = len(items) // 4
+        streams = [items[:quarter], items[quarter:2 * quarter]]
+        plain = [items[2 * quarter:3 * quarter], items[3 * quarter:]]
+
+        def tool(*args):
+            return [self.bin, *args, "--queue", run.queue, "--redis", redis_url, "--log-level", "warning"]
+
+        def run_tool(*args):
+            out = subprocess.run(tool(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 timeout=60, preexec_fn=_die_with_parent)
+            if out.returncode != 0:
+                raise Failure(f"`{' '.join(args)}` exited {out.returncode}: {out.stderr.decode(errors='replace')[-300:]}")
+            return out.stdout.decode(errors="replace")
+
+        run_tool("open", "--ttl-seconds", "120")
+        argv = self.worker_argv(run, server.port, options=["delay_ms=5"])
+        workers = [self.start_worker(run, argv) for _ in range(2)]
+        producers = []
+        for i, lines in enumerate(streams):
+            out = open(os.path.join(run.dir, f"producer-{i}.out"), "wb")
+            err = open(os.path.join(run.dir, f"producer-{i}.stderr"), "wb")
+            proc = spawn(tool("push", "--keep-open", "--ttl-seconds", "3", "-"), stdin=subprocess.PIPE,
+                         stdout=out, stderr=err, env=self.env)
+            producers.append((proc, lines, out, err))
+
+        def feed(proc, lines, seed):
+            rng = random.Random(seed)
+            at = 0
+            try:
+                while at < len(lines):
+                    n = rng.randint(1, 20)
+                    proc.stdin.write(b"".join(x + b"\n" for x in lines[at:at + n]))
+                    proc.stdin.flush()
+                    at += n
+                    time.sleep(rng.uniform(0.01, 0.08))
+                time.sleep(rng.uniform(0.0, 1.5))  # the producers end at different times
+            finally:
+                proc.stdin.close()
+
+        feeders = [threading.Thread(target=feed, args=(proc, lines, self.rng.random()), daemon=True)
+                   for proc, lines, _, _ in producers]
+        for t in feeders:
+            t.start()
+        for chunk in plain:
+            time.sleep(self.rng.uniform(0.1, 0.6))
+            path = os.path.join(run.dir, f"plain-{len(chunk)}-{self.rng.randrange(1 << 30)}.txt")
+            with open(path, "wb") as f:
+                f.write(b"".join(x + b"\n" for x in chunk))
+            run_tool("push", "--file", path)
+        for t in feeders:
+            t.join(timeout=120)
+        for i, (proc, lines, out, err) in enumerate(producers):
+            code = proc.wait(timeout=60)
+            out.close()
+            err.close()
+            run.faults += 1
+            if code != 0:
+                run.fail(f"push --keep-open {i} exited {code} (expected 0)")
+        holds = sorted(m.decode() for m in server.call("ZRANGE", run.queue + ":holds", 0, -1))
+        if holds != ["operator"]:
+            run.fail(f"holds after both streaming pushes ended: {holds} (expected only operator)")
+        deadline = now() + self.pick(60, 300)
+        while run.completed(server) < len(items) and now() < deadline and all(w.alive() for w in workers):
+            time.sleep(0.02)
+        time.sleep(0.5)  # well past the workers' 50 ms polls
+        early = [w.id for w in workers if not w.alive()]
+        if early:
+            run.fail(f"workers {early} exited while the operator's hold was still open")
+        closed = now()
+        run_tool("close")
+        for w in workers:
+            code = w.wait(self.pick(30, 60))
+            if code != 0:
+                run.fail(f"worker {w.id} exited {code} (expected 0): {w.stderr_text()[-300:]}")
+        self.check(run, server)
+        left = [k for k in (":holds", ":open") if server.call("EXISTS", run.queue + k)]
+        if left:
+            run.fail(f"producer keys left: {[run.queue + k for k in left]}")
+        exits = [w.exited_at for w in workers if w.exited_at is not None]
+        run.recover = max(exits) - closed if exits else None
+        run.recover_what = "close of the last hold -> last worker exit 0"
+        run.details.append(f"operator hold + 2 push --keep-open (stdin, random pace) + {len(plain)} plain pushes, 2 workers")
+        server.kill()
+
     FAULTS = [
         (1, "kill -9 storm, restarts", "fault_kill_storm", 600, 4000),
         (2, "Redis restarts (AOF)", "fault_redis_restart", 400, 3000),
@@ -1097,6 +1194,7 @@ class Suite:
         (8, "poison item aborts", "fault_poison", 200, 1500),
         (9, "evicting maxmemory", "fault_eviction", 100, 1000),
         (10, "wrong clock (+-1 h)", "fault_clock", 200, 1500),
+        (12, "several producers", "fault_several_producers", 400, 3000),
     ]
 
     def run_all(self):

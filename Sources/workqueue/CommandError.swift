@@ -33,6 +33,8 @@ enum CommandError: Error, CustomStringConvertible {
     case tlsSetting(String)
     /// A TLS file (named by `source`: the flag or the variable) could not be read or used.
     case tlsFile(path: String, source: String, reason: String)
+    /// `push --keep-open` stopped by SIGTERM or SIGINT, after pushing every line it had read.
+    case stopped(pushed: Int, queue: String, unfinishedLineBytes: Int)
     /// The metrics endpoint could not listen on its port.
     case metricsServer(flag: String, port: Int, error: String)
     /// The final metrics could not be pushed to the Pushgateway.
@@ -75,6 +77,10 @@ enum CommandError: Error, CustomStringConvertible {
         case let .tlsFile(path, source, reason):
             "cannot use the TLS file '\(path)' (from \(source)): \(reason); check the path, that the file is readable by "
                 + "this user (a mounted Secret), and that it is PEM"
+        case let .stopped(pushed, queue, unfinished):
+            "stopped by SIGTERM or SIGINT: pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(queue), every line read before "
+                + "the signal; input not read yet was left unread"
+                + (unfinished > 0 ? ", and the \(unfinished) byte\(unfinished == 1 ? "" : "s") of a last line without its newline were not pushed" : "")
         case let .metricsServer(flag, port, error):
             "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
         case let .metricsPush(url, error):

@@ -9,7 +9,10 @@ struct Dead: AsyncParsableCommand {
             list prints one line per dead item: the item (invalid UTF-8 shown as \\xNN), a tab, \
             attempts=N, a tab, and the last error. retry moves every dead item back to pending \
             with its attempts reset; purge deletes them. With --shards M they act on every \
-            shard (list: shard by shard).
+            shard (list: shard by shard). retry refuses a queue whose workers found it \
+            drained and exited (NAME:drained) with exit status 78, nothing moved, since no \
+            worker would take the items; --reopen clears the marker and retries anyway (then \
+            start workers for them).
             """
     )
 
@@ -21,6 +24,13 @@ struct Dead: AsyncParsableCommand {
 
     @Argument(help: "list, retry or purge.")
     var action: Action
+
+    @Flag(help: "With retry: retry into a queue that was drained and whose workers exited (deletes NAME:drained).")
+    var reopen = false
+
+    func validate() throws {
+        if reopen && action != .retry { throw ValidationError("--reopen goes with retry only") }
+    }
 
     func run() async throws {
         let settings = Settings()
@@ -36,7 +46,14 @@ struct Dead: AsyncParsableCommand {
                     StandardOutput.line("\(letter.item.escaped)\tattempts=\(attempts)\t\(error)")
                 }
             case .retry:
-                let moved = try await queue.retryDeadLetters()
+                var moved = 0
+                for shard in queues {
+                    guard case let .done(count) = try await shard.retryDeadLetters(reopen: reopen) else {
+                        if moved > 0 { StandardOutput.line("Moved \(moved) dead item\(moved == 1 ? "" : "s") of \(name) back to pending") }
+                        throw CommandError.queueDrained(shard.name)
+                    }
+                    moved += count
+                }
                 StandardOutput.line("Moved \(moved) dead item\(moved == 1 ? "" : "s") of \(name) back to pending")
             case .purge:
                 let deleted = try await queue.purgeDeadLetters()

@@ -34,6 +34,7 @@ enum ExitStatus {
             case .missing, .invalid, .handlerChoice, .nothingToPush, .tlsSetting: usage
             case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tlsFile, .metricsServer: configuration
             case .unreadable, .metricsPush, .replicasBehind: transient
+            case .stopped: stopped
             }
         case let error as WorkQueueError:
             switch error {

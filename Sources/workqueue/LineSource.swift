@@ -37,6 +37,9 @@ final class LineSource {
         label = path
     }
 
+    /// Bytes read after the last newline: the start of a line that has not ended yet.
+    var unfinishedLineBytes: Int { partial.count }
+
     deinit {
         if closesDescriptor { close(descriptor) }
     }

@@ -1,47 +1,58 @@
 import ArgumentParser
 import WorkQueue
 
-/// `workqueue open`: marks a queue as still being filled, for producers that are not one push.
+/// `workqueue open`: holds a queue open (still being filled), for producers that are not one push.
 struct Open: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Mark a queue open (still being filled): its workers wait instead of exiting when they find it empty.",
+        abstract: "Hold a queue open (still being filled): its workers wait instead of exiting when they find it empty.",
         discussion: """
-            Sets NAME:open with a TTL. Run open again before the TTL passes to keep the queue \
-            open, and `workqueue close` once every item is pushed; a producer that dies \
-            cannot hold the workers longer than the TTL. A queue whose workers found it \
-            drained and exited is refused with exit status 78 unless --reopen. With --shards M \
-            every shard is marked, shard 0 first.
+            Adds a named hold to NAME:holds (default name: operator; --hold NAME for another) that \
+            expires after --ttl-seconds. Run open again with the same --hold before the TTL passes \
+            to keep it, and `workqueue close` (with the same --hold) once every item is pushed. \
+            The queue stays open while any hold lives: each producer's hold is its own (a \
+            `push --keep-open` takes one named host:pid:random), so no producer's end ends \
+            another's, and a producer that dies cannot hold the workers longer than its TTL. A \
+            queue whose workers found it drained and exited is refused with exit status 78 \
+            unless --reopen. With --shards M every shard gets the hold, shard 0 first.
             """
     )
 
     @OptionGroup var common: QueueOptions
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "How long the mark lives unless refreshed by another open (default 300).", valueName: "seconds"))
+        "How long the hold lives unless refreshed by another open (default 300).", valueName: "seconds"))
     var ttlSeconds: Double = 300
+
+    @Option(name: .customLong("hold"), help: ArgumentHelp(
+        "The hold's name, for `close --hold` (default operator); a second open with the same name refreshes it.",
+        valueName: "name"))
+    var hold: String?
 
     @Flag(help: "Open a queue that was drained and whose workers exited (deletes NAME:drained).")
     var reopen = false
 
     func validate() throws {
         try Producer.validate(ttlSeconds: ttlSeconds)
+        try Producer.validate(hold: hold)
     }
 
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
-        let producer = Producer.makeID()
+        let producer = hold ?? Producer.operatorHold
         let seconds = Int(ttlSeconds.rounded(.up))
-        let count = try await withShards(common, settings, logger: logger) { queues in
+        let (count, others) = try await withShards(common, settings, logger: logger) { queues in
             try await Producer.open(queues, producer: producer, ttl: .milliseconds(Int64(ttlSeconds * 1000)), reopen: reopen)
-            return queues.count
+            return (queues.count, try await (queues.first?.holds() ?? []).filter { $0.name != producer || $0.isLegacyMark })
         }
         let sharding = count > 1 ? " --shards \(count)" : ""
+        let holdFlag = hold.map { " --hold \($0)" } ?? ""
+        let otherHolds = others.isEmpty ? "" : " Other holds: " + others.map { Producer.describe($0, queue: name) }.joined(separator: ", ") + "."
         StandardOutput.line("""
-            Opened \(name)\(count > 1 ? " (\(count) shards)" : "") for \(seconds) s (producer \(producer)): its workers wait instead of exiting. \
-            Run `workqueue open --queue \(name)\(sharding) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
-            and `workqueue close --queue \(name)\(sharding)` once every item is pushed.
+            Opened \(name)\(count > 1 ? " (\(count) shards)" : "") for \(seconds) s (hold \(producer)): its workers wait instead of exiting. \
+            Run `workqueue open --queue \(name)\(sharding)\(holdFlag) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
+            and `workqueue close --queue \(name)\(sharding)\(holdFlag)` once every item is pushed.\(otherHolds)
             """)
     }
 }

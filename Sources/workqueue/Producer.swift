@@ -6,8 +6,23 @@ import Glibc
 #endif
 
 /// One producer of a queue: pushes with the drained check, and (with keep-open) holds the
-/// queue's open mark, refreshing it every third of its TTL and removing it when done.
+/// queue open with a hold of its own (`NAME:holds`), refreshing it every third of its TTL and
+/// ending it when done; the other producers' holds are never touched.
 final class Producer {
+    /// The hold `open` and `close` take and end without --hold.
+    static let operatorHold = "operator"
+
+    /// Checks a hold name (`--hold`): 1 to 200 characters, none of them a space or a control
+    /// character, so that it prints and pastes back into `close --hold` as it is.
+    static func validate(hold: String?) throws {
+        guard let hold else { return }
+        guard !hold.isEmpty, hold.count <= 200,
+              !hold.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+        else {
+            throw ValidationError("--hold must be 1 to 200 characters without spaces or control characters, e.g. --hold nightly-import")
+        }
+    }
+
     /// Checks `--ttl-seconds` (open, push --keep-open): 1 s to a day.
     static func validate(ttlSeconds: Double) throws {
         guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
@@ -18,7 +33,7 @@ final class Producer {
     /// The queue's shards: one (the queue itself) unless `--shards`.
     let queues: [RedisQueue]
     let name: String
-    /// The value of `NAME:open` while this producer holds it.
+    /// The name of this producer's hold (`NAME:holds`): `--hold`, else `host:pid:random`.
     let id: String
     let ttl: Duration
     let keepsOpen: Bool
@@ -33,18 +48,19 @@ final class Producer {
     private var lastRefresh: ContinuousClock.Instant
     private var holdsMark = false
 
-    init(queues: [RedisQueue], name: String, ttl: Duration, keepsOpen: Bool) {
+    init(queues: [RedisQueue], name: String, ttl: Duration, keepsOpen: Bool, hold: String? = nil) {
         self.queues = queues
         self.name = name
         self.ttl = ttl
         self.keepsOpen = keepsOpen
-        self.id = Self.makeID()
+        self.id = hold ?? Self.makeID()
         pushed = Array(repeating: 0, count: queues.count)
         next = Int.random(in: 0..<max(1, queues.count))
         lastRefresh = clock.now
     }
 
-    /// `<host>:<pid>:<random>`, so that `redis-cli get NAME:open` tells who holds the queue.
+    /// `<host>:<pid>:<random>`, so that `status` (or `redis-cli zrange NAME:holds 0 -1`) tells
+    /// who holds the queue.
     static func makeID() -> String {
         var host = [CChar](repeating: 0, count: 256)
         let hostname = gethostname(&host, host.count - 1) == 0
@@ -52,9 +68,9 @@ final class Producer {
         return "\(hostname):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     }
 
-    /// Marks every shard open, shard 0 first (workers check shard 0 first, so a queue being
-    /// opened is seen there). A drained shard refuses: the marks set so far are removed and
-    /// ``CommandError/queueDrained(_:)`` names that shard.
+    /// Adds or refreshes the hold `producer` on every shard, shard 0 first (workers check shard 0
+    /// first, so a queue being opened is seen there). A drained shard refuses: the holds set so
+    /// far are ended and ``CommandError/queueDrained(_:)`` names that shard.
     static func open(_ queues: [RedisQueue], producer: String, ttl: Duration, reopen: Bool) async throws {
         for (index, queue) in queues.enumerated() {
             guard try await queue.open(producer: producer, ttl: ttl, reopen: reopen) != .drained else {
@@ -64,16 +80,26 @@ final class Producer {
         }
     }
 
-    /// Removes the open marks of `producer` (nil: whichever), the last shard first and shard 0
-    /// last. Returns whether any mark was removed.
+    /// Ends the hold `producer` (nil: every hold) on every shard, the last shard first and shard
+    /// 0 last; with `legacyMark`, also a `NAME:open` mark an older version wrote. Returns what
+    /// ended on shard 0 and what is left there (the shard the workers check first).
     @discardableResult
-    static func close(_ queues: [RedisQueue], producer: String?) async throws -> Bool {
-        var removed = false
-        for queue in queues.reversed() where try await queue.close(producer: producer) { removed = true }
-        return removed
+    static func close(_ queues: [RedisQueue], producer: String?, legacyMark: Bool = false) async throws -> RedisQueue.HoldsEnded {
+        var result = RedisQueue.HoldsEnded(ended: 0, remaining: 0)
+        for queue in queues.reversed() {
+            let ended = try await queue.endHolds(producer, legacyMark: legacyMark)
+            result = RedisQueue.HoldsEnded(ended: max(result.ended, ended.ended), remaining: ended.remaining)
+        }
+        return result
     }
 
-    /// Before the first item: takes the open mark (with keep-open), or clears the drained
+    /// `operator (expires in 42 s)`, for messages; `queue` names a legacy mark's key.
+    static func describe(_ hold: RedisQueue.Hold, queue: String) -> String {
+        let expiry = hold.millisecondsLeft.map { "expires in \(($0 + 999) / 1000) s" } ?? "no expiry"
+        return "\(hold.name) (\(hold.isLegacyMark ? "\(queue):open of an older version, " : "")\(expiry))"
+    }
+
+    /// Before the first item: takes its hold (with keep-open), or clears the drained
     /// marker (with reopen only). Throws ``CommandError/queueDrained(_:)`` for a drained queue
     /// without reopen.
     func begin(reopen: Bool) async throws {
@@ -124,7 +150,7 @@ final class Producer {
         }
     }
 
-    /// How long until the mark needs refreshing, for a bounded wait on input (1 s without a mark).
+    /// How long until the hold needs refreshing, for a bounded wait on input (1 s without one).
     var millisecondsUntilRefresh: Int32 {
         guard holdsMark else { return 1000 }
         let left = (lastRefresh + ttl / 3) - clock.now
@@ -132,10 +158,10 @@ final class Producer {
         return Int32(clamping: max(0, min(milliseconds, 1000)))
     }
 
-    /// Refreshes the open marks once a third of their TTL has passed since the last time.
+    /// Refreshes the hold once a third of its TTL has passed since the last time.
     func refreshIfDue() async throws {
         guard holdsMark, clock.now >= lastRefresh + ttl / 3 else { return }
-        // Refused only if the mark expired (this process stalled longer than the TTL) and the
+        // Refused only if the hold expired (this process stalled longer than the TTL) and the
         // workers drained the queue meanwhile: they have exited.
         for queue in queues {
             guard try await queue.open(producer: id, ttl: ttl, reopen: false) != .drained else {
@@ -147,7 +173,7 @@ final class Producer {
         lastRefresh = clock.now
     }
 
-    /// Removes this producer's marks (another producer's stay). Safe to call more than once.
+    /// Ends this producer's hold (another producer's stay). Safe to call more than once.
     func end() async throws {
         guard holdsMark else { return }
         holdsMark = false

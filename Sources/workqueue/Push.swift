@@ -12,10 +12,14 @@ struct Push: AsyncParsableCommand {
             dropped too); empty lines are skipped. Lines are pushed as they arrive, so a \
             producer can stream for minutes.
 
-            With --keep-open the queue is marked open (NAME:open, with a TTL refreshed every \
-            third of it) for as long as the push runs: workers wait instead of exiting when \
-            they find it empty. The mark is removed when the push ends, also on an error or \
-            SIGTERM; a producer killed outright holds the workers until the TTL passes.
+            With --keep-open the push holds the queue open for as long as it runs (a hold of its \
+            own in NAME:holds, named host:pid:random unless --hold, with a TTL refreshed every \
+            third of it): workers wait instead of exiting when they find it empty. Its hold is \
+            ended when the push ends, also on an error or SIGTERM; other holds (another \
+            push's, an operator's `open`) stay, and the queue stays open while any lives. A \
+            producer killed outright holds the workers until its TTL passes. On SIGTERM or \
+            SIGINT every line already read is pushed before it exits 143, and stderr says how \
+            many were pushed.
 
             A queue whose workers found it drained and exited (NAME:drained) is refused with \
             exit status 78, since nothing would take the items; --reopen clears the marker \
@@ -36,8 +40,13 @@ struct Push: AsyncParsableCommand {
     var keepOpen = false
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "With --keep-open: the open mark's TTL, refreshed every third of it (default 30).", valueName: "seconds"))
+        "With --keep-open: the hold's TTL, refreshed every third of it (default 30).", valueName: "seconds"))
     var ttlSeconds: Double = 30
+
+    @Option(name: .customLong("hold"), help: ArgumentHelp(
+        "With --keep-open: the name of the push's hold (default host:pid:random, unique to this push); it is ended when the push ends.",
+        valueName: "name"))
+    var hold: String?
 
     @Flag(help: "Push even if the queue was drained and its workers exited (deletes NAME:drained).")
     var reopen = false
@@ -60,6 +69,8 @@ struct Push: AsyncParsableCommand {
 
     func validate() throws {
         try Producer.validate(ttlSeconds: ttlSeconds)
+        try Producer.validate(hold: hold)
+        if hold != nil && !keepOpen { throw ValidationError("--hold names the hold of --keep-open; pass --keep-open too") }
     }
 
     func run() async throws {
@@ -73,7 +84,8 @@ struct Push: AsyncParsableCommand {
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }
         let (pushed, perShard, names) = try await withShards(common, settings, logger: logger) { queues in
-            let producer = Producer(queues: queues, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen)
+            let producer = Producer(queues: queues, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen,
+                                    hold: hold)
             if replicas > 0 { producer.replicaWait = (replicas, waitTimeout) }
             do {
                 try await producer.begin(reopen: reopen)
@@ -114,14 +126,18 @@ struct Push: AsyncParsableCommand {
         return total
     }
 
-    /// Pushes lines as they arrive, refreshing the open mark meanwhile; stops with 143 on
-    /// SIGTERM/SIGINT (the caller removes the mark).
+    /// Pushes lines as they arrive, refreshing the hold meanwhile; stops with 143 on
+    /// SIGTERM/SIGINT (the caller ends the hold), once every line it had read is pushed.
     private func stream(_ source: LineSource, to producer: Producer) async throws -> Int {
         var total = 0
         while let lines = try source.next(timeoutMilliseconds: producer.millisecondsUntilRefresh) {
-            if keepOpen && TerminationSignal.isFired { throw ExitCode(ExitStatus.stopped) }
+            // Lines read are pushed even when a signal came meanwhile: they left the input for good.
             try await producer.push(lines, chunk: Self.chunk)
             total += lines.count
+            if keepOpen && TerminationSignal.isFired {
+                throw CommandError.stopped(pushed: producer.pushed.reduce(0, +), queue: producer.name,
+                                           unfinishedLineBytes: source.unfinishedLineBytes)
+            }
         }
         return total
     }

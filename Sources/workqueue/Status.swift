@@ -11,7 +11,10 @@ struct Status: AsyncParsableCommand {
             --json prints one object with the integer fields pending, processing, leased (items \
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
             completed, workers (live workers: heartbeat records, see `workqueue workers`), \
-            the boolean drained and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
+            the boolean drained (nothing pending, in flight or scheduled; the workers still wait \
+            while a hold lives), the array holds (the live holds keeping the queue open: objects \
+            with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \
+            and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs). With --shards M the counts \
@@ -80,14 +83,21 @@ struct Status: AsyncParsableCommand {
             let each = try await Self.counts(queues)
             let first = QueueCounts(summing: each)
             guard watch else {
+                // Shard 0's holds for the queue: producers hold every shard, shard 0 first and
+                // last, and workers check shard 0 first.
+                var holds: [[RedisQueue.Hold]] = []
+                for queue in queues where json || byShard || holds.isEmpty { holds.append(try await queue.holds()) }
                 let shards = queues.count > 1 ? each : nil
                 if json {
-                    StandardOutput.line(try Self.json(first, queue: name, shards: shards.map { Array(zip(names, $0)) }))
+                    StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
+                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }))
                 } else {
-                    StandardOutput.line(Self.table(first, queue: name)
+                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [])
                         + (queues.count > 1 ? "\n  shards     \(queues.count)" : ""))
                     if byShard && queues.count > 1 {
-                        for (shard, counts) in zip(names, each) { StandardOutput.line(Self.table(counts, queue: shard)) }
+                        for (shard, (counts, held)) in zip(names, zip(each, holds)) {
+                            StandardOutput.line(Self.table(counts, queue: shard, holds: held))
+                        }
                     }
                 }
                 return
@@ -95,9 +105,10 @@ struct Status: AsyncParsableCommand {
             var progress = Progress(start: first, startTime: .now)
             var counts = first
             var failingSince: ContinuousClock.Instant?
+            var holds = json ? try await queues.first?.holds() : nil
             while true {
                 if json {
-                    StandardOutput.line(try Self.json(counts, queue: name))
+                    StandardOutput.line(try Self.json(counts, queue: name, holds: holds))
                 } else {
                     progress.draw(counts, terminal: StandardOutput.isTerminal)
                 }
@@ -108,6 +119,7 @@ struct Status: AsyncParsableCommand {
                     try await Task.sleep(for: .seconds(interval))
                     do {
                         counts = QueueCounts(summing: try await Self.counts(queues))
+                        if json { holds = try await queues.first?.holds() }
                         failingSince = nil
                         break
                     } catch {
@@ -157,10 +169,12 @@ struct Status: AsyncParsableCommand {
         var completed: Int?
         var workers: Int?
         var drained: Bool
+        /// The live holds keeping the queue open (with shards: shard 0's).
+        var holds: [HoldReport]?
         /// With several shards: each one's report (its queue is the shard's name).
         var shards: [Report]?
 
-        init(_ counts: QueueCounts, queue: String, shards: [Report]? = nil) {
+        init(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil, shards: [Report]? = nil) {
             self.queue = queue
             pending = counts.pending
             processing = counts.processing
@@ -170,18 +184,42 @@ struct Status: AsyncParsableCommand {
             completed = counts.completed
             workers = counts.workers
             drained = counts.isDrained
+            self.holds = holds.map { $0.map(HoldReport.init) }
             self.shards = shards
         }
     }
 
-    static func json(_ counts: QueueCounts, queue: String, shards: [(String, QueueCounts)]? = nil) throws -> String {
-        let report = Report(counts, queue: queue, shards: shards?.map { Report($0.1, queue: $0.0) })
+    /// One live hold in `status --json`.
+    struct HoldReport: Codable, Equatable {
+        /// The hold's name (a legacy mark's: the value an older version wrote).
+        var name: String
+        /// Milliseconds until it expires (Redis clock); nil for a legacy mark without a TTL.
+        var expiresInMilliseconds: Int?
+        /// True for a `NAME:open` mark of an older version.
+        var legacy: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, legacy
+            case expiresInMilliseconds = "expires_in_ms"
+        }
+
+        init(_ hold: RedisQueue.Hold) {
+            name = hold.name
+            expiresInMilliseconds = hold.millisecondsLeft
+            legacy = hold.isLegacyMark
+        }
+    }
+
+    static func json(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
+                     shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil) throws -> String {
+        let report = Report(counts, queue: queue, holds: holds,
+                            shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
-    static func table(_ counts: QueueCounts, queue: String) -> String {
+    static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
         rows.append(("scheduled", "\(counts.scheduled)"))
@@ -189,6 +227,9 @@ struct Status: AsyncParsableCommand {
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
         if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
+        if let holds {
+            rows.append(("holds", holds.isEmpty ? "none" : "\(holds.count): " + holds.map { Producer.describe($0, queue: queue) }.joined(separator: ", ")))
+        }
         return (["queue \(queue)"] + rows.map { "  " + $0.0.padded(to: 11) + $0.1 })
             .joined(separator: "\n")
     }

@@ -14,8 +14,9 @@ struct Work: AsyncParsableCommand {
         discussion: """
             stdout carries the Kubernetes tutorial's lines (`Worker with sessionID: <id>`, \
             `Initial queue state: empty=<True|False>`, what the handler prints, `Queue empty, \
-            exiting`); diagnostics go to stderr. A queue marked open by a producer (push \
-            --keep-open, open) is waited on until it is closed or its mark expires. With \
+            exiting`); diagnostics go to stderr. A queue held open by producers (push \
+            --keep-open, open: one hold each in NAME:holds) is waited on until every hold is \
+            closed or expired. With \
             --shards M the worker leases from every shard {NAME:0} ... {NAME:M-1}, starting at a \
             random one, and exits 0 only once every shard is drained.
 

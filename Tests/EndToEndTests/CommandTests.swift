@@ -35,7 +35,11 @@ import TestSupport
             #expect(status?["completed"] as? Int == 3)
             #expect(status?["drained"] as? Bool == true)
 
-            let (retry, _) = try await wq.run(["dead", "--queue", "nums", "retry"])
+            // The workers exited (nums:drained): a retry would leave the item with nobody to take it.
+            let (refused, refusedStatus) = try await wq.run(["dead", "--queue", "nums", "retry"])
+            #expect(refusedStatus == .exited(78), "\(refused.stderr)")
+            #expect(try await redis.cli("llen", "nums:dead") == "1")
+            let (retry, _) = try await wq.run(["dead", "--queue", "nums", "retry", "--reopen"])
             #expect(retry.stdoutLines == ["Moved 1 dead item of nums back to pending"])
             #expect(try await redis.cli("lrange", "nums", "0", "-1") == "abc")
             try await redis.cli("rpush", "nums:dead", "x")

@@ -31,7 +31,12 @@ struct RedisKeys: Sendable {
     /// `NAME:orphans`: SHA-224 hex -> ms an item was first seen in processing with no lease
     /// at all (hash; items of crashed tutorial workers, waiting out the grace).
     let orphans: String
-    /// `NAME:open`: a producer is still filling the queue; value = its id, with a TTL (string).
+    /// `NAME:holds`: producers still filling the queue, hold name -> the hold's expiry in ms of
+    /// the Redis clock (zset). The queue is open while any member's expiry is ahead.
+    let holds: String
+    /// `NAME:open`: the single open mark of earlier versions (string, TTL), still honored as one
+    /// more hold; while holds live it mirrors them for older workers (value = the `holds` key's
+    /// name, TTL = the last hold's expiry).
     let open: String
     /// `NAME:drained`: set by the first worker that found the queue drained and exited 0;
     /// value = its session (string).
@@ -64,6 +69,7 @@ struct RedisKeys: Sendable {
         dead = name + ":dead"
         recoveryTurn = name + ":recovery"
         orphans = name + ":orphans"
+        holds = name + ":holds"
         open = name + ":open"
         drained = name + ":drained"
         workers = name + ":workers"
@@ -80,7 +86,7 @@ struct RedisKeys: Sendable {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
-         (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
+         (holds, "zset"), (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
          (exchanges, "hash")]
     }
 }

@@ -21,12 +21,30 @@ extension RedisQueue {
         }
     }
 
+    /// Moves every dead letter back to pending. A queue whose workers found it drained and
+    /// exited (`NAME:drained`) is refused with ``WorkQueueError/backendRefused(_:)``, nothing
+    /// moved: ``retryDeadLetters(reopen:)`` can reopen it.
     public func retryDeadLetters() async throws -> Int {
+        switch try await retryDeadLetters(reopen: false) {
+        case let .done(moved): return moved
+        case .drained:
+            throw WorkQueueError.backendRefused(
+                "queue '\(name)' was drained and its workers have exited (\(keys.drained) is set): retried items would wait "
+                    + "with no worker to take them; reopen it first")
+        }
+    }
+
+    /// Moves every dead letter back to pending with its attempts reset, unless the queue was
+    /// drained (its workers have exited): then ``ProducerOutcome/drained`` and nothing moved,
+    /// or with `reopen` the drained marker is deleted first. The check and the move are one step.
+    public func retryDeadLetters(reopen: Bool) async throws -> ProducerOutcome {
         let items = try await deadItems()
-        guard !items.isEmpty else { return 0 }
-        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried],
-                                  args: [RESPArgument(items.count)] + Set(items.map { SHA224.hex($0) }).map { RESPArgument($0) })
-        return reply.int ?? 0
+        guard !items.isEmpty else { return .done(0) }
+        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+                                  args: [RESPArgument(items.count), RESPArgument(reopen ? "1" : "0")]
+                                      + Set(items.map { SHA224.hex($0) }).map { RESPArgument($0) })
+        guard let moved = reply.int else { throw RedisError.unexpectedReply("retry-dead -> \(reply)") }
+        return moved < 0 ? .drained : .done(moved)
     }
 
     public func purgeDeadLetters() async throws -> Int {

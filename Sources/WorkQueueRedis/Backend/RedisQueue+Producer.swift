@@ -1,42 +1,110 @@
 import WorkQueue
 
-/// The safe producer: `NAME:open` (a producer is still filling the queue, with a TTL) and
-/// `NAME:drained` (the Job's workers found the queue drained and exited). Workers do not exit
-/// while the queue is open; pushes into a drained queue are refused.
+/// The safe producer: `NAME:holds` (producers still filling the queue: one named hold each,
+/// expiring on its own), `NAME:open` (the single mark of earlier versions, still honored, and
+/// kept as a mirror of the holds for older workers) and `NAME:drained` (the Job's workers found
+/// the queue drained and exited). Workers do not exit while any hold lives; pushes into a
+/// drained queue are refused.
 extension RedisQueue {
-    /// What ``open(producer:ttl:reopen:)`` and ``push(_:)`` answer.
+    /// What ``open(producer:ttl:reopen:)``, ``push(_:)`` and ``retryDeadLetters(reopen:)`` answer.
     public enum ProducerOutcome: Sendable, Equatable {
-        /// Done; for a push, the pending count afterwards.
+        /// Done; for a push, the pending count afterwards; for a retry, how many items moved.
         case done(Int)
         /// Refused: `NAME:drained` is set (the workers have exited); nothing was changed.
         case drained
     }
 
+    /// One live hold on the queue, as ``holds()`` reads it.
+    public struct Hold: Sendable, Equatable {
+        /// The hold's name (`open --hold NAME`; a `push --keep-open`'s `host:pid:random`), or
+        /// for a legacy mark the value an older version wrote (its producer id).
+        public var name: String
+        /// How long until it expires, in ms of the Redis clock (nil: a legacy mark without a TTL).
+        public var millisecondsLeft: Int?
+        /// True for a `NAME:open` mark written by an older version (not a mirror of the holds).
+        public var isLegacyMark: Bool
+
+        public init(name: String, millisecondsLeft: Int?, isLegacyMark: Bool = false) {
+            self.name = name
+            self.millisecondsLeft = millisecondsLeft
+            self.isLegacyMark = isLegacyMark
+        }
+    }
+
+    /// What ``endHolds(_:legacyMark:)`` did.
+    public struct HoldsEnded: Sendable, Equatable {
+        /// Live holds ended (a legacy mark counting as one).
+        public var ended: Int
+        /// Live holds left (a legacy mark of an older version counting as one).
+        public var remaining: Int
+
+        public init(ended: Int, remaining: Int) {
+            self.ended = ended
+            self.remaining = remaining
+        }
+    }
+
     /// The worker's exit-0 decision, atomically: true (and `NAME:drained` set) when pending,
-    /// processing and scheduled retries are empty and no producer holds the queue open.
+    /// processing and scheduled retries are empty and no producer holds the queue open (no
+    /// live hold, no legacy `NAME:open`).
     public func finishIfDrained(session: String) async throws -> Bool {
-        let reply = try await run(.finishIfDrained, keys: [keys.pending, keys.processing, keys.retry, keys.open, keys.drained],
+        let reply = try await run(.finishIfDrained,
+                                  keys: [keys.pending, keys.processing, keys.retry, keys.holds, keys.open, keys.drained],
                                   args: [RESPArgument(session)])
         guard let value = reply.int else { throw RedisError.unexpectedReply("finish-if-drained -> \(reply)") }
         return value == 1
     }
 
-    /// Marks the queue open by `producer` for `ttl` (or refreshes the mark). With `reopen`, a
-    /// drained queue's marker is deleted first; without, a drained queue is refused.
+    /// Adds or refreshes the hold named `producer` for `ttl`; other holds are not touched.
+    /// With `reopen`, a drained queue's marker is deleted first; without, a drained queue is
+    /// refused.
     public func open(producer: String, ttl: Duration, reopen: Bool) async throws -> ProducerOutcome {
-        let reply = try await run(.open, keys: [keys.open, keys.drained],
+        let reply = try await run(.open, keys: [keys.holds, keys.open, keys.drained],
                                   args: [RESPArgument(producer), RESPArgument(Swift.max(1, Self.milliseconds(ttl))),
                                          RESPArgument(reopen ? "1" : "0")])
         guard let value = reply.int else { throw RedisError.unexpectedReply("open -> \(reply)") }
         return value == 1 ? .done(1) : .drained
     }
 
-    /// Removes the open mark of `producer` (nil: whichever mark is there). Returns whether a
-    /// mark was removed.
+    /// Ends the hold named `producer` (and a legacy `NAME:open` whose value is that name), or
+    /// with nil every hold and any legacy mark. Returns whether a live hold was ended.
     @discardableResult
     public func close(producer: String?) async throws -> Bool {
-        let reply = try await run(.close, keys: [keys.open], args: [RESPArgument(producer ?? "")])
-        return reply.int == 1
+        try await endHolds(producer).ended > 0
+    }
+
+    /// Ends the hold named `name` (nil: every hold and any legacy mark); with `legacyMark`,
+    /// also a `NAME:open` mark an older version wrote, whatever its value. The other holds stay.
+    @discardableResult
+    public func endHolds(_ name: String?, legacyMark: Bool = false) async throws -> HoldsEnded {
+        let reply = try await run(.close, keys: [keys.holds, keys.open],
+                                  args: [RESPArgument(name ?? ""), RESPArgument(legacyMark ? "1" : "0")])
+        guard let parts = reply.array, parts.count == 2, let ended = parts[0].int, let remaining = parts[1].int else {
+            throw RedisError.unexpectedReply("close -> \(reply)")
+        }
+        return HoldsEnded(ended: ended, remaining: remaining)
+    }
+
+    /// The live holds, the one expiring last last; a legacy mark of an older version last of all.
+    public func holds() async throws -> [Hold] {
+        let reply = try await run(.holds, keys: [keys.holds, keys.open], args: [])
+        guard let parts = reply.array, parts.count == 3, let live = parts[0].array else {
+            throw RedisError.unexpectedReply("holds -> \(reply)")
+        }
+        var holds: [Hold] = []
+        var index = 0
+        while index + 1 < live.count {
+            guard let name = live[index].string, let left = live[index + 1].int else {
+                throw RedisError.unexpectedReply("holds -> \(reply)")
+            }
+            holds.append(Hold(name: name, millisecondsLeft: left))
+            index += 2
+        }
+        if let legacy = parts[1].string {
+            let ttl = parts[2].int ?? -1
+            holds.append(Hold(name: legacy, millisecondsLeft: ttl >= 0 ? ttl : nil, isLegacyMark: true))
+        }
+        return holds
     }
 
     /// Appends items to pending unless the queue was drained, in one step.
@@ -53,10 +121,13 @@ extension RedisQueue {
         try await client.send(["DEL", RESPArgument(keys.drained)]).int == 1
     }
 
-    /// The producer marks: who holds the queue open (nil: nobody) and who found it drained.
+    /// The producer marks: one producer holding the queue open (the hold expiring last; nil:
+    /// nobody; ``holds()`` lists them all) and who found it drained.
     public func producerMarks() async throws -> (open: String?, drained: String?) {
-        let replies = try await client.pipeline([["GET", RESPArgument(keys.open)], ["GET", RESPArgument(keys.drained)]])
-        return (replies.first?.string, replies.dropFirst().first?.string)
+        let holds = try await holds()
+        let drained = try await client.send(["GET", RESPArgument(keys.drained)]).string
+        let named = holds.filter { !$0.isLegacyMark }
+        return ((named.last ?? holds.last)?.name, drained)
     }
 
     /// Waits until `replicas` replicas have acknowledged every write sent so far on the

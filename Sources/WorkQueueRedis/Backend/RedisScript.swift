@@ -16,6 +16,6 @@ struct RedisScript: Sendable {
     /// Every script, for loading them on a new connection.
     static let all: [RedisScript] = [
         .exchange, .renew, .expiredLeases, .requeueExpired, .recoverOrphan, .counts, .retryDead, .purgeDead,
-        .finishIfDrained, .withdrawDrained, .open, .close, .guardedPush, .heartbeat, .listPage,
+        .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,
     ]
 }

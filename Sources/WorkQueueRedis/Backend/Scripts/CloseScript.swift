@@ -1,14 +1,47 @@
 extension RedisScript {
-    /// Removes the open mark: workers exit once the queue is drained.
+    /// Ends one named hold, or every hold: workers exit once the queue is drained and no hold
+    /// is left. The other holds stay. Expired holds are pruned (at most 100 per call), and
+    /// `NAME:open`, the single mark older workers read, is kept alive until the last remaining
+    /// hold's expiry, or deleted with the last hold. An older producer's mark there (a value
+    /// other than the holds key's name) is removed only when asked, or when its value is the
+    /// hold's name (as an older `close` of that producer did).
     ///
-    /// KEYS: 1 open.
-    /// ARGV: 1 the producer id whose mark to remove, or "" for whichever mark is there.
-    /// Returns 1 when a mark was removed, 0 when there was none (or another producer's).
+    /// KEYS: 1 holds (zset: hold name -> its expiry, ms of the Redis clock), 2 open (the legacy
+    ///       mark, string).
+    /// ARGV: 1 the hold to end, or "" for every hold (and any legacy mark); 2 "1" to remove an
+    ///       older producer's legacy mark whatever its value, else "0".
+    /// Returns { how many live holds were ended (a legacy mark counting as one), how many
+    /// live holds remain (an older producer's legacy mark counting as one) }.
     static let close = RedisScript(name: "close", source: #"""
-local holder = redis.call('GET', KEYS[1])
-if not holder then return 0 end
-if ARGV[1] ~= '' and holder ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZCARD', KEYS[1])
+local legacy = redis.call('GET', KEYS[2])
+local ended = 0
+if ARGV[1] == '' then
+  ended = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+  redis.call('DEL', KEYS[1])
+else
+  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if expiry and tonumber(expiry) > now then ended = 1 end
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
+  if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+end
+if legacy and legacy ~= KEYS[1] and (ARGV[1] == '' or ARGV[2] == '1' or legacy == ARGV[1]) then
+  redis.call('DEL', KEYS[2])
+  legacy = false
+  ended = ended + 1
+end
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+local remaining = #live / 2
+if legacy and legacy ~= KEYS[1] then
+  remaining = remaining + 1
+elseif #live > 0 then
+  redis.call('SET', KEYS[2], KEYS[1], 'PX', tonumber(live[#live]) - now)
+elseif legacy then
+  redis.call('DEL', KEYS[2])
+end
+return { ended, remaining }
 """#)
 }

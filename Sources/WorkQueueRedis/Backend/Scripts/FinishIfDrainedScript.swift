@@ -1,17 +1,24 @@
 extension RedisScript {
     /// The exit-0 decision of a worker, in one step: the queue is drained when pending,
-    /// processing and scheduled retries are all empty and no producer holds it open; then
-    /// `NAME:drained` is set (the first worker's session stays), so that later pushes are refused.
+    /// processing and scheduled retries are all empty and no producer holds it open (no live
+    /// hold in `NAME:holds`, and no `NAME:open`, the mark of earlier versions and the mirror
+    /// of the holds for older workers); then `NAME:drained` is set (the first worker's session
+    /// stays), so that later pushes are refused. Expired holds are pruned (at most 100 per call).
     ///
-    /// KEYS: 1 pending, 2 processing, 3 retry, 4 open, 5 drained.
+    /// KEYS: 1 pending, 2 processing, 3 retry, 4 holds (zset: hold name -> its expiry, ms of the
+    ///       Redis clock), 5 open (the legacy mark, string), 6 drained.
     /// ARGV: 1 the worker's session.
-    /// Returns 1 when drained (the marker is set), 0 when not (nothing is changed).
+    /// Returns 1 when drained (the marker is set), 0 when not (nothing else is changed).
     static let finishIfDrained = RedisScript(name: "finish-if-drained", source: #"""
-if redis.call('LLEN', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0
-   or redis.call('EXISTS', KEYS[4]) == 1 then
+if redis.call('LLEN', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0 then
   return 0
 end
-redis.call('SET', KEYS[5], ARGV[1], 'NX')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then redis.call('ZREM', KEYS[4], unpack(expired)) end
+if redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+redis.call('SET', KEYS[6], ARGV[1], 'NX')
 return 1
 """#)
 }

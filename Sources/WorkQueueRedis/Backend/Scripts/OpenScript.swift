@@ -1,17 +1,32 @@
 extension RedisScript {
-    /// Marks the queue open (being filled) for a while, or refreshes the mark: workers wait
-    /// instead of exiting while it lives. Refused when the queue was drained (its workers have
-    /// exited) unless the caller reopens it, which deletes `NAME:drained` first.
+    /// Adds or refreshes one named hold on the queue (it is being filled): workers wait instead
+    /// of exiting while any hold lives. Each hold expires on its own; another holder's hold is
+    /// never touched. Refused when the queue was drained (its workers have exited) unless the
+    /// caller reopens it, which deletes `NAME:drained` first. Expired holds are pruned (at most
+    /// 100 per call), and `NAME:open`, the single mark older workers read, is kept alive until
+    /// the last hold's expiry (value: the holds key's name), unless it holds an older
+    /// producer's mark, which stays as it is.
     ///
-    /// KEYS: 1 open, 2 drained.
-    /// ARGV: 1 the producer id, 2 the mark's TTL in ms, 3 "1" to reopen a drained queue, else "0".
-    /// Returns 1 when the mark is set, -1 when refused (the queue was drained; nothing changed).
+    /// KEYS: 1 holds (zset: hold name -> its expiry, ms of the Redis clock), 2 open (the legacy
+    ///       mark, string), 3 drained.
+    /// ARGV: 1 the hold's name, 2 its TTL in ms, 3 "1" to reopen a drained queue, else "0".
+    /// Returns 1 when the hold is set, -1 when refused (the queue was drained; nothing changed).
     static let open = RedisScript(name: "open", source: #"""
-if redis.call('EXISTS', KEYS[2]) == 1 then
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZCARD', KEYS[1])
+local legacy = redis.call('GET', KEYS[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then
   if ARGV[3] ~= '1' then return -1 end
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[3])
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+if #live > 0 and (not legacy or legacy == KEYS[1]) then
+  redis.call('SET', KEYS[2], KEYS[1], 'PX', tonumber(live[#live]) - now)
+end
 return 1
 """#)
 }
