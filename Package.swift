@@ -38,11 +38,13 @@ let package = Package(
         ),
         // Test doubles for handler authors: in-memory queue, manual clock, harness.
         .target(name: "WorkQueueTesting", dependencies: ["WorkQueue"]),
+        // SHA-224 in C: fast in debug builds too (items of megabytes are hashed).
+        .target(name: "CSHA2"),
         // RESP client on SwiftNIO and the rediswq-compatible backend.
         .target(
             name: "WorkQueueRedis",
             dependencies: [
-                "WorkQueue",
+                "WorkQueue", "CSHA2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -166,6 +166,19 @@ class Resp:
 # redis-server
 
 
+# The longest a script call of ours may hold Redis (issue 17: bounded Redis time per call).
+SLOW_SCRIPT_US = 50_000
+
+
+def truncated_result_ok(item, result):
+    """A handler's result as Redis stores it: the item itself, or for an item over 4 KiB its
+    first bytes and the marker `…[truncated, N bytes in all]` (StoredText.bounded)."""
+    if result == item:
+        return True
+    return (result is not None and len(item) > 4096 and result.startswith(item[:1024])
+            and f"[truncated, {len(item)} bytes in all]".encode() in result)
+
+
 class RedisServer:
     """A redis-server of the suite's own, in a directory of its own under the temp dir, on a
     port that stays the same across restarts (AOF files survive them when appendonly)."""
@@ -184,7 +197,9 @@ class RedisServer:
         argv = ["redis-server", "--bind", HOST, "--port", str(self.port), "--dir", self.dir,
                 "--save", "", "--appendonly", "yes" if self.appendonly else "no",
                 "--appendfsync", self.fsync, "--logfile", self.log, "--daemonize", "no",
-                "--protected-mode", "yes"] + self.extra
+                "--protected-mode", "yes",
+                # Every call over 50 ms is logged: check() fails a fault whose scripts ran that long.
+                "--slowlog-log-slower-than", str(SLOW_SCRIPT_US), "--slowlog-max-len", "1024"] + self.extra
         self.proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = now() + timeout
         error = None
@@ -665,9 +680,14 @@ class Suite:
             for i in range(0, len(expected), 1000):
                 chunk = expected[i:i + 1000]
                 results += c.call("HMGET", q + ":results", *[sha224(x) for x in chunk])
-            lost = [x for x, r in zip(expected, results) if r != x]
+            lost = [x for x, r in zip(expected, results) if not truncated_result_ok(x, r)]
+            slow = [entry for entry in c.call("SLOWLOG", "GET", 1024)
+                    if len(entry) > 3 and entry[3] and entry[3][0].upper() in (b"EVALSHA", b"EVAL")]
         finally:
             c.close()
+        if slow:
+            worst = max(entry[2] for entry in slow)
+            run.fail(f"{len(slow)} script call(s) held Redis over {SLOW_SCRIPT_US // 1000} ms (longest {worst / 1000:.1f} ms)")
         with run.lock:
             starts = dict(run.starts)
         never = [x for x in run.items if x not in starts]
@@ -1183,6 +1203,41 @@ class Suite:
         run.details.append(f"operator hold + 2 push --keep-open (stdin, random pace) + {len(plain)} plain pushes, 2 workers")
         server.kill()
 
+    def fault_big_items(self, run):
+        """Items of 1-4 MiB: two workers take many (16 slots each, handlers of 2 s, the default
+        adaptive buffer), are killed with -9 holding them, and two fresh workers with default
+        flags recover and drain the queue. Every reply is bounded by bytes, so neither the takes
+        nor the recovery of 100 MiB of leases wedge. Recover: from the kill to the last lease of
+        the killed workers gone."""
+        rng = random.Random(self.rng.random())
+        run.items = [f"{run.queue}-big-{i:04d}-".encode() + bytes([97 + i % 26]) * rng.randint(1 << 20, 4 << 20)
+                     for i in range(len(run.items))]
+        server = RedisServer(self.tmp, "r11")
+        server.start()
+        run.watch_leases(server)
+        run.push(server)
+        holders = [self.start_worker(run, self.worker_argv(run, server.port, lease=2.0, concurrency=16,
+                                                           options=["delay_ms=2000"]))
+                   for _ in range(2)]
+        deadline = now() + 20
+        c = server.client()
+        try:
+            while now() < deadline and int(c.call("HLEN", run.queue + ":lease-items")) < min(24, len(run.items)):
+                time.sleep(0.05)
+            held = int(c.call("HLEN", run.queue + ":lease-items"))
+            held_bytes = sum(len(x) for x in c.call("HVALS", run.queue + ":lease-items"))
+        finally:
+            c.close()
+        for w in holders:
+            w.signal(signal.SIGKILL)
+            run.faults += 1
+        run.details.append(f"{len(run.items)} items of 1-4 MiB; 2 workers killed -9 holding {held} "
+                           f"({held_bytes / (1 << 20):.0f} MiB)")
+        self.drain_with_new_workers(run, self.worker_argv(run, server.port), " after the kill")
+        self.check(run, server)
+        self.settle_recovery(run, "kill -9")
+        server.kill()
+
     FAULTS = [
         (1, "kill -9 storm, restarts", "fault_kill_storm", 600, 4000),
         (2, "Redis restarts (AOF)", "fault_redis_restart", 400, 3000),
@@ -1194,6 +1249,7 @@ class Suite:
         (8, "poison item aborts", "fault_poison", 200, 1500),
         (9, "evicting maxmemory", "fault_eviction", 100, 1000),
         (10, "wrong clock (+-1 h)", "fault_clock", 200, 1500),
+        (11, "big items (1-4 MiB), kill -9", "fault_big_items", 60, 200),
         (12, "several producers", "fault_several_producers", 400, 3000),
     ]
 

@@ -173,7 +173,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     /// A take stops once its items add up to this many bytes (after at least one), as the
     /// Redis backend's does.
-    public static let takeByteBudget = 8 << 20
+    public static let takeByteBudget = 1 << 20
 
     /// Makes the next ``exchange(_:lease:session:duration:)`` take effect and then throw, as if
     /// its reply had been lost; the same call retried answers what it did.

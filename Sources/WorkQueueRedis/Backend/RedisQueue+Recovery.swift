@@ -26,21 +26,37 @@ extension RedisQueue {
         return reply?.promoted ?? 0
     }
 
-    /// Most pages of expired leases one recovery pass requeues (each at most 1000 leases and
-    /// about ``RedisQueue/replyByteBudget`` of item bytes): what is left waits for the next pass.
-    static let recoveryPagesPerPass = 64
+    /// Most requeue calls one recovery pass makes (each about ``RedisQueue/replyByteBudget``
+    /// of items, at most 1000 leases): what is left waits for the next pass.
+    static let recoveryPagesPerPass = 256
 
     private func recover(maxAttempts: Int, turn: Duration, session: String) async throws -> RecoveryReport? {
         guard var found = try await expiredLeases(turn: turn, session: session, limit: 1000) else { return nil }
         var report = RecoveryReport()
         var vanished = 0
-        for page in 1...Self.recoveryPagesPerPass {
-            if !found.expired.isEmpty {
+        var page = 0
+        while page < Self.recoveryPagesPerPass {
+            // Each requeue call moves about replyByteBudget of items: it holds Redis briefly.
+            var start = 0
+            while start < found.expired.count && page < Self.recoveryPagesPerPass {
+                page += 1
+                var end = start
+                var bytes = 0
+                while end < found.expired.count, end == start || bytes + found.expired[end].size <= replyByteBudget {
+                    bytes += found.expired[end].size
+                    end += 1
+                }
+                let group = Array(found.expired[start..<end])
+                start = end
+                let items = try await leaseItems(group.map { ($0.token, $0.size) })
                 var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError)]
-                for (token, item) in found.expired {
-                    args.append(RESPArgument(token))
+                for (entry, item) in zip(group, items) {
+                    // Gone meanwhile: settled late by its worker, or recovered by another pass.
+                    guard let item else { continue }
+                    args.append(RESPArgument(entry.token))
                     args.append(RESPArgument(SHA224.hex(item)))
                 }
+                guard args.count > 2 else { continue }
                 let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
                                                                    keys.attempts, keys.errors, keys.retried], args: args)
                 let counts = reply.array?.compactMap(\.int) ?? []
@@ -48,7 +64,7 @@ extension RedisQueue {
                 report.deadLettered += counts.dropFirst().first ?? 0
                 vanished += counts.dropFirst(2).first ?? 0
             }
-            // The listing stopped at its bound: list the next page (this pass has the turn).
+            // The listing stopped at its count: list the next ones (this pass has the turn).
             guard found.more, page < Self.recoveryPagesPerPass,
                   let next = try await expiredLeases(turn: .zero, session: session, limit: 1000) else { break }
             found.expired = next.expired
@@ -75,12 +91,11 @@ extension RedisQueue {
     /// The first recovery step (see ``RedisScript/expiredLeases``); nil when it is not our turn.
     /// `more`: the listing stopped at its count or byte bound.
     private func expiredLeases(turn: Duration, session: String, limit: Int) async throws
-        -> (promoted: Int, orphans: Int, more: Bool, expired: [(token: String, item: [UInt8])])?
+        -> (promoted: Int, orphans: Int, more: Bool, expired: [(token: String, size: Int)])?
     {
         let reply = try await run(.expiredLeases, keys: [keys.recoveryTurn, keys.leases, keys.leaseItems, keys.retry, keys.pending,
                                                           keys.processing, keys.orphans],
-                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit),
-                                         RESPArgument(replyByteBudget)])
+                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit)])
         guard let values = reply.array, let promoted = values.first?.int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
@@ -88,10 +103,10 @@ extension RedisQueue {
         guard values.count >= 3, values.count % 2 == 1, let orphans = values[1].int, let more = values[2].int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
-        var expired: [(token: String, item: [UInt8])] = []
+        var expired: [(token: String, size: Int)] = []
         for index in stride(from: 3, to: values.count, by: 2) {
-            guard let token = values[index].string, let item = values[index + 1].bytes else { continue }
-            expired.append((token, item))
+            guard let token = values[index].string, let size = values[index + 1].int else { continue }
+            expired.append((token, size))
         }
         return (promoted, orphans, more == 1, expired)
     }

@@ -30,13 +30,20 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// sends more in several calls, so that no call holds Redis for long (about 10 µs each).
     public static let settlementsPerCall = 500
 
-    /// The default ``replyByteBudget``: 8 MiB.
-    public static let defaultReplyByteBudget = 8 << 20
+    /// The default ``replyByteBudget``: 1 MiB.
+    public static let defaultReplyByteBudget = 1 << 20
 
-    /// A reply that lists items (a take, the expired leases, a page of `NAME:processing` or of
-    /// the dead letters) stops once its items add up to this many bytes, after at least one:
-    /// replies stay far below the client's bound of 512 MiB per reply. Default
-    /// ``defaultReplyByteBudget``; tests lower it to reach the bound with small items.
+    /// Items up to this size travel inside a take's reply; a larger one is read afterwards
+    /// with a plain `HMGET` (moving bytes through Lua costs Redis about 3 ms per MiB; a plain
+    /// read, a copy).
+    static let inlineItemBytes = 64 << 10
+
+    /// What one script call may move of item bytes: a take stops once its items reach it, a
+    /// call's settlements carry at most this much of their items, and the expired leases,
+    /// `NAME:processing` and the dead letters are read in pages of about this size (each after
+    /// at least one item). A script holds Redis about 3 ms per MiB of items it touches, so this
+    /// bounds the Redis time of every call; and replies stay far below the client's bound of
+    /// 512 MiB. Default ``defaultReplyByteBudget``; tests lower it.
     package var replyByteBudget: Int {
         get { budget.withLock { $0 } }
         set { budget.withLock { $0 = Swift.max(1, newValue) } }
@@ -289,20 +296,31 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         // The call id names this logical call and what it settles: a retry of the same call
         // matches the session's record, a different call never does.
         let callID = "\(call)/\(settlements.count)/\(settlements.first?.lease.token ?? "")"
+        let budget = replyByteBudget
         var outcomes: [SettleOutcome] = []
         outcomes.reserveCapacity(settlements.count)
         var offset = 0
         do {
-            // Settlements in calls of at most settlementsPerCall; the take rides on the last.
+            // Settlements in calls of at most settlementsPerCall and about `budget` bytes of
+            // items; the take rides on the last with what is left of the budget, or goes alone.
             while true {
-                let end = Swift.min(settlements.count, offset + Self.settlementsPerCall)
+                var end = offset
+                var bytes = 0
+                while end < settlements.count, end - offset < Self.settlementsPerCall,
+                      end == offset || bytes + settlements[end].lease.item.bytes.count <= budget {
+                    bytes += settlements[end].lease.item.bytes.count
+                    end += 1
+                }
                 let isLast = end == settlements.count
+                let takes = isLast && (bytes < budget || end == offset)
                 let part = try await exchangeCall(
-                    settlements[offset..<end], offset: offset, callID: callID, lease: isLast ? max : 0, first: first,
-                    session: session, duration: duration)
+                    settlements[offset..<end], offset: offset, callID: callID, lease: takes ? max : 0, first: first,
+                    takeBudget: budget - bytes, session: session, duration: duration)
                 outcomes += part.outcomes
                 offset = end
-                if isLast { return ExchangeResult(outcomes: outcomes, leases: part.leases, counts: part.counts) }
+                if takes || (isLast && max == 0) {
+                    return ExchangeResult(outcomes: outcomes, leases: part.leases, counts: part.counts)
+                }
             }
         } catch {
             if max > 0 || !settlements.isEmpty { tokens.withLock { $0.failed = (session, first, max, call) } }
@@ -312,16 +330,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     /// One script call of ``exchange(_:lease:session:duration:)``.
     private func exchangeCall(_ settlements: ArraySlice<Settlement>, offset: Int, callID: String, lease max: Int, first: Int,
-                              session: String, duration: Duration) async throws -> ExchangeResult {
+                              takeBudget: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         var command = Self.command(.exchange, keys: exchangeKeys, capacity: 160 + settlements.count * 96)
         command.append(Swift.max(1, Self.milliseconds(duration)))
         command.append(max)
         command.append(session + ":")
         command.append(first)
         command.append(maxItemBytes)
-        command.append(replyByteBudget)
+        command.append(Swift.max(1, takeBudget))
         command.append(callID)
         command.append(offset)
+        command.append(Self.inlineItemBytes)
         command.append(settlements.count)
         for settlement in settlements { Self.append(settlement, to: &command) }
         let reply = try await run(.exchange, command)
@@ -346,16 +365,64 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         }
         var leases: [Lease] = []
         leases.reserveCapacity(taken.count / 3)
+        var large: [(index: Int, token: String, size: Int)] = []
         for index in stride(from: 0, to: taken.count, by: 3) {
-            guard let token = taken[index].string, let bytes = taken[index + 1].bytes, let attempts = taken[index + 2].int else {
+            guard let token = taken[index].string, let attempts = taken[index + 2].int else {
                 throw RedisError.unexpectedReply("exchange item -> \(taken[index])")
             }
-            leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token))
+            if let bytes = taken[index + 1].bytes {
+                leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token))
+            } else if let size = taken[index + 1].int {
+                // Too large to travel through the script: read below.
+                large.append((leases.count, token, size))
+                leases.append(Lease(item: WorkItem([]), session: session, attempt: attempts + 1, token: token))
+            } else {
+                throw RedisError.unexpectedReply("exchange item -> \(taken[index + 1])")
+            }
+        }
+        if !large.isEmpty {
+            let items = try await leaseItems(large.map { ($0.token, $0.size) })
+            var gone: Set<Int> = []
+            for (entry, item) in zip(large, items) {
+                if let item {
+                    leases[entry.index] = Lease(item: WorkItem(item), session: session, attempt: leases[entry.index].attempt,
+                                                token: entry.token)
+                } else {
+                    // Its lease ended between the take and this read (it expired and was
+                    // recovered): the item is back in the queue, not ours.
+                    gone.insert(entry.index)
+                }
+            }
+            if !gone.isEmpty { leases = leases.enumerated().filter { !gone.contains($0.offset) }.map(\.element) }
         }
         return ExchangeResult(
             outcomes: outcomes.map { $0.int == 1 ? .settled : .leaseLost },
             leases: leases,
             counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0))
+    }
+
+    /// The items of leases by token, read with plain `HMGET`s of at most about
+    /// ``replyByteBudget`` each (`size` is each item's length); nil where the lease is gone.
+    func leaseItems(_ entries: [(token: String, size: Int)]) async throws -> [[UInt8]?] {
+        var items: [[UInt8]?] = []
+        items.reserveCapacity(entries.count)
+        let budget = replyByteBudget
+        var start = 0
+        while start < entries.count {
+            var end = start
+            var bytes = 0
+            while end < entries.count, end - start < 1000, end == start || bytes + entries[end].size <= budget {
+                bytes += entries[end].size
+                end += 1
+            }
+            let reply = try await client.send(["HMGET", RESPArgument(keys.leaseItems)] + entries[start..<end].map { RESPArgument($0.token) })
+            guard let values = reply.array, values.count == end - start else {
+                throw RedisError.unexpectedReply("HMGET \(keys.leaseItems) -> \(reply)")
+            }
+            items += values.map(\.bytes)
+            start = end
+        }
+        return items
     }
 
     /// The keys of ``RedisScript/exchange``, in its order.

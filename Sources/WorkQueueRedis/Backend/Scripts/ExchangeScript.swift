@@ -10,13 +10,15 @@ extension RedisScript {
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
-    /// same on a retry), 8 offset of these settlements within that call, 9 number of
-    /// settlements S, then five per settlement: kind (`c` complete, `f` fail, `r` release),
+    /// same on a retry), 8 offset of these settlements within that call, 9 the largest item
+    /// returned inline (a larger one is returned as its size: the caller reads it with a plain
+    /// `HMGET` of the lease items, outside the script), 10 number of settlements S, then five
+    /// per settlement: kind (`c` complete, `f` fail, `r` release),
     /// token, item SHA-224 hex (or empty), text (the result, or the error), extra (complete:
     /// `r` stores the result, `a` clears attempts and errors; fail: `dead`, or the retry delay
     /// in ms).
-    /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item,
-    /// attempts so far, ...), sizes of items dead-lettered for their size,
+    /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
+    /// its size, attempts so far, ...), sizes of items dead-lettered for their size,
     /// { pending, processing, scheduled } }.
     ///
     /// Nothing here reads an item's bytes: items are moved, stored and compared by Redis
@@ -44,7 +46,8 @@ redis.call('HLEN', KEYS[5])
 local retried = redis.call('HLEN', KEYS[12]) > 0
 local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
-local n = tonumber(ARGV[9])
+local n = tonumber(ARGV[10])
+local inline = tonumber(ARGV[9])
 local callId, offset = ARGV[7], tonumber(ARGV[8])
 local replay, before = nil, ''
 if n > 0 then
@@ -78,7 +81,7 @@ if max > 0 then
         -- Handed out again: it gets the full lease a first take would have given.
         redis.call('ZADD', KEYS[3], 'XX', deadline, token)
         taken[#taken + 1] = token
-        taken[#taken + 1] = item
+        taken[#taken + 1] = #item > inline and #item or item
         taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
       end
     end
@@ -113,7 +116,7 @@ if max > 0 then
         records[#records + 1] = token
         records[#records + 1] = item
         taken[#taken + 1] = token
-        taken[#taken + 1] = item
+        taken[#taken + 1] = #item > inline and #item or item
         taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
       end
     end
@@ -131,8 +134,8 @@ else
   -- Completions first, batched (the hot path), then failures and releases one by one.
   local results, completes, positions, done = {}, {}, {}, 0
   for i = 0, n - 1 do
-    if ARGV[10 + i * 5] == 'c' then
-      completes[#completes + 1] = ARGV[11 + i * 5]
+    if ARGV[11 + i * 5] == 'c' then
+      completes[#completes + 1] = ARGV[12 + i * 5]
       positions[#positions + 1] = i
     end
   end
@@ -141,7 +144,7 @@ else
     local items = redis.call('HMGET', KEYS[4], unpack(completes, c, last))
     for j = c, last do
       local i = positions[j]
-      local a = 10 + i * 5
+      local a = 11 + i * 5
       local item = items[j - c + 1]
       if item then
         redis.call('LREM', KEYS[2], 1, item)
@@ -167,7 +170,7 @@ else
     each('ZREM', KEYS[3], completes)
   end
   for i = 0, n - 1 do
-    local a = 10 + i * 5
+    local a = 11 + i * 5
     local kind = ARGV[a]
     if kind ~= 'c' then
       local token = ARGV[a + 1]

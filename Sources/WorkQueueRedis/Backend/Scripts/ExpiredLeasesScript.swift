@@ -4,11 +4,12 @@ extension RedisScript {
     ///
     /// KEYS: 1 recovery turn (string), 2 leases, 3 lease items, 4 retry, 5 pending,
     /// 6 processing, 7 orphans.
-    /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list,
-    /// 4 byte budget: the listing stops once the items it lists reach it (after at least one).
+    /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list.
     /// Returns { -1 } when another worker has the turn, else { promoted, items in processing
-    /// that no lease of ours holds, 1 when the listing stopped at the count or byte bound (more
-    /// may be expired) else 0, token, item, token, item, ... } for the expired leases.
+    /// that no lease of ours holds, 1 when the listing stopped at its count (more may be
+    /// expired) else 0, token, item size, token, item size, ... } for the expired leases: no
+    /// item bytes (the caller reads the items it needs with plain `HMGET`s, in pages bounded by
+    /// bytes, outside any script).
     static let expiredLeases = RedisScript(name: "expired-leases", source: #"""
 if tonumber(ARGV[2]) > 0 then
   if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return { -1 } end
@@ -21,18 +22,13 @@ if #due > 0 then redis.call('ZREM', KEYS[4], unpack(due)) end
 local orphans = redis.call('LLEN', KEYS[6]) - redis.call('HLEN', KEYS[3])
 if orphans <= 0 then redis.call('DEL', KEYS[7]) end
 local out = { #due, orphans, 0 }
-local limit, budget, bytes = tonumber(ARGV[3]), tonumber(ARGV[4]), 0
+local limit = tonumber(ARGV[3])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 for i = 1, #expired do
-  if bytes >= budget then
-    out[3] = 1
-    break
-  end
-  local item = redis.call('HGET', KEYS[3], expired[i])
-  if item then
+  local size = redis.call('HSTRLEN', KEYS[3], expired[i])
+  if size > 0 or redis.call('HEXISTS', KEYS[3], expired[i]) == 1 then
     out[#out + 1] = expired[i]
-    out[#out + 1] = item
-    bytes = bytes + #item
+    out[#out + 1] = size
   end
 end
 if #expired == limit then out[3] = 1 end
