@@ -13,7 +13,8 @@ import Synchronization
 ///   every few batches), then the next shard's turn comes. A shard that came up short is
 ///   skipped by later batches (one round trip per batch while others have items), but one such
 ///   shard is probed every eighth batch, and all of them are asked whenever the others cannot
-///   fill a batch, so no shard starves and a short answer means every shard was empty.
+///   fill a batch, so no shard starves and a short answer means every shard was empty. The
+///   batch after one whose take from a shard failed asks that shard first.
 /// - A lease carries its shard in its token (`<shard>/<the shard's token>`): complete, fail,
 ///   release and renew go to the shard the item came from, the settlements of one batch to all
 ///   their shards at once.
@@ -57,6 +58,8 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         var counts: [QueueCounts?]
         var enqueueCursor: Int
         var waitCursor: Int
+        /// The shard whose take failed in the last batch: the next batch asks it first.
+        var retake: Int?
         /// Leases taken by calls of an exchange that failed as a whole and whose release failed
         /// too (their shard did not answer it): handed out by the next exchange.
         var carried: [Lease] = []
@@ -131,26 +134,32 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         let count = shards.count
         var order: [Int] = []
         order.reserveCapacity(count)
-        var probed: Int?
-        if state.batches % probeInterval == 0 {
+        // After a failed take, that shard first, even when short or when a probe is due: its
+        // reply may have been lost after the take happened, and its next take returns those
+        // items (a RedisQueue keeps the take's tokens). Were the batch filled by other shards,
+        // a worker stopping after it would leave them leased, to come back through recovery
+        // with an attempt counted.
+        var lead = state.retake
+        state.retake = nil
+        if lead == nil && state.batches % probeInterval == 0 {
             for step in 1...count {
                 let index = (state.probe + step) % count
                 if state.short[index] {
-                    probed = index
+                    lead = index
                     state.probe = index
-                    order.append(index)
                     break
                 }
             }
         }
+        if let lead { order.append(lead) }
         state.batches += 1
         for step in 0..<count {
             let index = (state.cursor + step) % count
-            if !state.short[index] && index != probed { order.append(index) }
+            if !state.short[index] && index != lead { order.append(index) }
         }
         for step in 0..<count {
             let index = (state.cursor + step) % count
-            if state.short[index] && index != probed { order.append(index) }
+            if state.short[index] && index != lead { order.append(index) }
         }
         return order
     }
@@ -271,7 +280,10 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
                     if let outcome = outcomes[entry.position] { state.settled[settlements[entry.position].lease.token] = outcome }
                 }
                 state.carried += unreleased
-                if failure.asked > 0 { state.cursor = failure.shard }
+                if failure.asked > 0 {
+                    state.cursor = failure.shard
+                    state.retake = failure.shard
+                }
             }
             throw failure.error
         }

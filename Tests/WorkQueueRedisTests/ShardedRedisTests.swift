@@ -158,9 +158,47 @@ func shardedRedisContract(_ contractCase: ContractCase) async throws {
             #expect(again.map(\.attempt) == [1, 1], "an attempt was counted")
         }
     }
+
+    /// A shard's take whose reply was lost: its RedisQueue keeps the take's tokens, and its next
+    /// take of that session returns those items (leased under them) instead of taking more. The
+    /// retried batch must ask that shard first, also when it is a batch that would probe a
+    /// short shard first: otherwise the probed shard fills it, a worker stopping then (SIGTERM)
+    /// gives back only what it got, and the lost take stays in processing, to come back through
+    /// recovery with an attempt counted.
+    @Test func theRetryAfterALostTakeAsksThatShardFirstAndNothingStaysLeased() async throws {
+        try await LocalRedis.with { server in
+            let names = try RedisQueue.shardNames("job", count: 2)
+            let queues = try await RedisQueue.connect(names: names, configuration: server.configuration)
+            defer { Task { for queue in queues { await queue.close() } } }
+            let sharded = try ShardedBackend(shards: queues, firstShard: 0, batchesPerTurn: 1)
+            try await queues[1].enqueue((0..<10).map { WorkItem("one-\($0)") })
+            // Batches 0 to 6 take one item each: shard 0 (empty) comes up short at once, shard
+            // 1 gives every item.
+            for _ in 0..<7 {
+                let leases = try await sharded.lease(max: 1, session: "s", duration: .seconds(30))
+                try #require(leases.count == 1 && sharded.shardIndex(of: leases[0]) == 1)
+                #expect(try await sharded.complete(leases[0], result: nil) == .settled)
+            }
+            // Batch 7: shard 1's take happens, its reply is lost.
+            queues[1].faultInjection = RedisQueue.FaultInjection(dropConnectionAfterTake: true)
+            await #expect(throws: RedisError.self) { try await sharded.lease(max: 1, session: "s", duration: .seconds(30)) }
+            queues[1].faultInjection = RedisQueue.FaultInjection()
+            #expect(try await server.cli("llen", "\(names[1]):processing") == "1")
+            // Shard 0 gets items; the retry (batch 8, a probing batch) runs, then the worker
+            // stops and releases what it was given.
+            try await queues[0].enqueue(["zero-0", "zero-1"])
+            let retried = try await sharded.lease(max: 1, session: "s", duration: .seconds(30))
+            #expect(retried.map(\.item) == ["one-7"], "the retry did not return the lost take first")
+            for lease in retried { #expect(try await sharded.release(lease) == .settled) }
+            #expect(try await server.cli("llen", "\(names[1]):processing") == "0", "the lost take stays leased")
+            #expect(try await server.cli("llen", "\(names[0]):processing") == "0")
+            let again = try await queues[1].lease(max: 1, session: "check", duration: .seconds(30))
+            #expect(again.map(\.item) == ["one-7"] && again.map(\.attempt) == [1])
+        }
+    }
 }
 
-/// Never called: the worker of the test above never gets an item.
+/// Never called: the worker of aWorkerStoppedWhileAShardIsDownLeavesNothingLeasedOnTheOthers never gets an item.
 private struct NeverRuns: WorkHandler {
     func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
         Issue.record("the handler ran on \(item)")
