@@ -13,10 +13,16 @@ import Synchronization
 ///   every few batches), then the next shard's turn comes. A shard that came up short is
 ///   skipped by later batches (one round trip per batch while others have items), but one such
 ///   shard is probed every eighth batch, and all of them are asked whenever the others cannot
-///   fill a batch, so no shard starves and a short answer means every shard was empty.
+///   fill a batch, so no shard starves and a short answer means every shard was empty. The
+///   batch after one whose take from a shard failed asks that shard first.
 /// - A lease carries its shard in its token (`<shard>/<the shard's token>`): complete, fail,
 ///   release and renew go to the shard the item came from, the settlements of one batch to all
 ///   their shards at once.
+/// - When one shard's call fails, the exchange fails as a whole, and the items other shards
+///   gave it on the way are released back to their shards at once (no attempt counted); what
+///   settled is remembered, so that the retried exchange neither repeats it nor reports it lost.
+///   Nothing stays leased on the worker's behalf between calls (only items whose release failed
+///   too are kept, and handed out by the next exchange).
 /// - ``maintain(maxAttempts:interval:session:)``, ``recoverExpiredLeases(maxAttempts:)`` and
 ///   ``promoteDueRetries()`` run on every shard; ``counts()`` sums them.
 /// - ``finishIfDrained(session:)`` is true only when every shard is drained, checked shard by
@@ -52,7 +58,10 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         var counts: [QueueCounts?]
         var enqueueCursor: Int
         var waitCursor: Int
-        /// Leases taken by calls of an exchange that failed as a whole: handed out by the next one.
+        /// The shard whose take failed in the last batch: the next batch asks it first.
+        var retake: Int?
+        /// Leases taken by calls of an exchange that failed as a whole and whose release failed
+        /// too (their shard did not answer it): handed out by the next exchange.
         var carried: [Lease] = []
         /// Outcomes of settlements applied by an exchange that failed as a whole, by token: the
         /// retried exchange answers them without sending them again.
@@ -125,26 +134,32 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         let count = shards.count
         var order: [Int] = []
         order.reserveCapacity(count)
-        var probed: Int?
-        if state.batches % probeInterval == 0 {
+        // After a failed take, that shard first, even when short or when a probe is due: its
+        // reply may have been lost after the take happened, and its next take returns those
+        // items (a RedisQueue keeps the take's tokens). Were the batch filled by other shards,
+        // a worker stopping after it would leave them leased, to come back through recovery
+        // with an attempt counted.
+        var lead = state.retake
+        state.retake = nil
+        if lead == nil && state.batches % probeInterval == 0 {
             for step in 1...count {
                 let index = (state.probe + step) % count
                 if state.short[index] {
-                    probed = index
+                    lead = index
                     state.probe = index
-                    order.append(index)
                     break
                 }
             }
         }
+        if let lead { order.append(lead) }
         state.batches += 1
         for step in 0..<count {
             let index = (state.cursor + step) % count
-            if !state.short[index] && index != probed { order.append(index) }
+            if !state.short[index] && index != lead { order.append(index) }
         }
         for step in 0..<count {
             let index = (state.cursor + step) % count
-            if state.short[index] && index != probed { order.append(index) }
+            if state.short[index] && index != lead { order.append(index) }
         }
         return order
     }
@@ -252,14 +267,23 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             }
         }
         if let failure {
+            // The items taken on the way go back to their shards at once, released (no attempt
+            // counted): carried to the retry, they would be held with no renewal by a worker
+            // that may stop (SIGTERM, its retry budget spent) before the retry hands them out,
+            // and come back only through recovery, with an attempt counted. Those whose shard
+            // does not answer the release are carried to the next exchange, as before.
+            let unreleased = await release(taken: leases, session: session)
             // Remember what did happen, so that the retried exchange neither repeats it nor
-            // reports it as lost, and hand out the items taken on the way with it.
+            // reports it as lost.
             state.withLock { state in
                 for entry in routed {
                     if let outcome = outcomes[entry.position] { state.settled[settlements[entry.position].lease.token] = outcome }
                 }
-                state.carried += leases
-                if failure.asked > 0 { state.cursor = failure.shard }
+                state.carried += unreleased
+                if failure.asked > 0 {
+                    state.cursor = failure.shard
+                    state.retake = failure.shard
+                }
             }
             throw failure.error
         }
@@ -297,6 +321,39 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         let counts = state.withLock { state in QueueCounts(summing: state.counts.compactMap { $0 }) }
         return ExchangeResult(outcomes: outcomes.map { $0 ?? .leaseLost }, leases: leases, counts: counts)
+    }
+
+    /// Releases leases this backend took (wrapped tokens) on their shards, last first so that
+    /// each shard's items return to its head in their order, one call per shard, all at once.
+    /// Returns the leases whose shard's call failed (the release may or may not have happened).
+    private func release(taken leases: [Lease], session: String) async -> [Lease] {
+        guard !leases.isEmpty else { return [] }
+        var groups = [[(wrapped: Lease, inner: Lease)]](repeating: [], count: shards.count)
+        var unreleased: [Lease] = []
+        for lease in leases.reversed() {
+            if let (shard, inner) = route(lease) { groups[shard].append((lease, inner)) } else { unreleased.append(lease) }
+        }
+        let used = groups.indices.filter { !groups[$0].isEmpty }
+        let shards = self.shards
+        let failed = await withTaskGroup(of: Int?.self) { group in
+            for index in used {
+                let batch = groups[index].map { Settlement.release($0.inner) }
+                group.addTask {
+                    do {
+                        // A lost lease (leaseLost) is someone else's item now: nothing to keep.
+                        _ = try await shards[index].exchange(batch, lease: 0, session: session, duration: .seconds(1))
+                        return nil
+                    } catch {
+                        return index
+                    }
+                }
+            }
+            var failed: [Int] = []
+            for await index in group { if let index { failed.append(index) } }
+            return failed
+        }
+        for index in failed.sorted() { unreleased += groups[index].reversed().map(\.wrapped) }
+        return unreleased
     }
 
     public func waitForWork(timeout: Duration) async throws {

@@ -40,15 +40,19 @@ enum CommandError: Error, CustomStringConvertible {
     /// The final metrics could not be pushed to the Pushgateway.
     case metricsPush(url: String, error: String)
 
-    var description: String {
+    /// The message, with every credential redacted (``Redaction``): a flag's or variable's
+    /// value is redacted whole (it may hold spaces), then every word of the message.
+    var description: String { Redaction.redactingCredentials(inMessage: text) }
+
+    private var text: String {
         switch self {
         case let .missing(flag, variable, example):
             "missing \(flag) (or the \(variable) environment variable), e.g. \(flag) \(example)"
         case let .invalid(source, value, expected):
-            "\(source) '\(value)' is invalid: expected \(expected)"
+            "\(source) '\(Redaction.redactingCredentials(value))' is invalid: expected \(expected)"
         case let .unknownHandler(name, known):
-            "unknown handler '\(name)'; the compiled-in handlers are: \(known.joined(separator: ", ")) "
-                + "(see `workqueue handlers`), or load one from a shared object with --plugin PATH"
+            "unknown handler '\(Redaction.redactingCredentials(name))'; the compiled-in handlers are: "
+                + "\(known.joined(separator: ", ")) (see `workqueue handlers`), or load one from a shared object with --plugin PATH"
         case let .handlerChoice(message):
             message
         case .nothingToPush:
@@ -84,7 +88,8 @@ enum CommandError: Error, CustomStringConvertible {
         case let .metricsServer(flag, port, error):
             "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
         case let .metricsPush(url, error):
-            "pushing the final metrics to \(url) failed: \(error); check that the Pushgateway is reachable at that URL"
+            "pushing the final metrics to \(Redaction.redactingCredentials(url)) failed: \(error); "
+                + "check that the Pushgateway is reachable at that URL"
         }
     }
 }

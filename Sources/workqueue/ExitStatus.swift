@@ -48,6 +48,9 @@ enum ExitStatus {
             switch error {
             case let .server(message): Self.isRefusal(message) ? configuration : transient
             case .tls, .tlsFile: configuration
+            // A malformed --redis or REDIS_URL (or REDIS_SERVICE_PORT): a bad flag or variable,
+            // which no retry fixes.
+            case .invalidURL: usage
             default: transient
             }
         default:

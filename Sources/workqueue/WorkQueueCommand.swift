@@ -1,4 +1,5 @@
 import ArgumentParser
+import WorkQueueRedis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,9 @@ struct WorkQueueCommand: AsyncParsableCommand {
     )
 
     /// ArgumentParser's `main`, with our errors mapped to their exit status by ``ExitStatus``
-    /// (the message stays `Error: ...`).
+    /// (the message stays `Error: ...`). Every error message, ArgumentParser's own too (it
+    /// echoes a bad value), has its credentials redacted (``Redaction``), whatever the shape
+    /// of the URL they were in; help and version output (exit 0) is printed as it is.
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -30,8 +33,9 @@ struct WorkQueueCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            guard let code = ExitStatus.code(for: error) else { exit(withError: error) }
-            let message = fullMessage(for: error)
+            let code = ExitStatus.code(for: error) ?? exitCode(for: error).rawValue
+            guard code != ExitCode.success.rawValue else { exit(withError: error) }
+            let message = Redaction.redactingCredentials(inMessage: fullMessage(for: error))
             if !message.isEmpty {
                 var line = Array((message + "\n").utf8)
                 _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }

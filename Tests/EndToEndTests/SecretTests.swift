@@ -70,4 +70,49 @@ import TestSupport
             #expect(!value.contains(Self.password), "\(key) holds the password")
         }
     }
+
+    /// Defect 7: a URL whose shape the command cannot parse (a scheme other than exactly
+    /// redis:// or rediss://, none at all, a bad seed list, an `@` in the password), given by a
+    /// flag or a variable, is refused (exit 64) with an error naming the problem, and its
+    /// password is in neither stdout nor stderr; nor is one in a value given to the wrong flag.
+    @Test func aPasswordInAURLOfAnyShapeIsNeverPrinted() async throws {
+        let redis = try await LocalRedis()
+        defer { Task { await redis.stop() } }
+        let wq = try Workqueue(redis)
+        let secret = Self.password
+        let status = ["status", "--queue", "sec", "--log-level", "trace"]
+        let cases: [(arguments: [String], environment: [String: String], problem: String)] = [
+            (status + ["--redis", "Redis://:\(secret)@127.0.0.1:\(redis.port)"], [:],
+             "the scheme must be redis:// (or rediss:// for TLS), in lower case, not Redis://"),
+            (status + ["--redis", "REDISS://user:\(secret)@127.0.0.1:\(redis.port)"], [:], "in lower case, not REDISS://"),
+            (status + ["--redis", "redis:/:\(secret)@127.0.0.1:\(redis.port)"], [:], "the scheme must be redis://"),
+            (status, ["REDIS_URL": "tcp://user:\(secret)@127.0.0.1:\(redis.port)"], "not tcp://"),
+            (status, ["REDIS_URL": ":\(secret)@127.0.0.1:\(redis.port)"], "and this URL has none"),
+            (status + ["--redis", "user:\(secret)@127.0.0.1:\(redis.port)"], [:], "and this URL has none"),
+            (status + ["--redis", "redis://:p@\(secret)@127.0.0.1:notaport"], [:], "port 'notaport'"),
+            (status + ["--redis", "redis://:\(secret) with spaces@127.0.0.1/x"], [:], "database 'x'"),
+            (["push", "--queue", "sec", "a"], ["REDIS_URL": "redis://:\(secret)%40x@127.0.0.1:0"], "port '0'"),
+            // Cluster seed lists, by flag and by variable.
+            (status + ["--cluster", "--redis", "redis://:\(secret)@127.0.0.1:1,,127.0.0.1:2"], [:],
+             "an empty host in the list of cluster nodes"),
+            (status + ["--redis", "tcp://:\(secret)@127.0.0.1:1,127.0.0.1:2"], [:], "not tcp://"),
+            (status, ["WORKQUEUE_CLUSTER": "1", "REDIS_URL": "Redis://u:\(secret)@127.0.0.1:1,127.0.0.1:2"], "in lower case"),
+            (status, ["WORKQUEUE_CLUSTER": "true", "REDIS_URL": ":\(secret)@127.0.0.1:1"], "and this URL has none"),
+            // Kubernetes' service variables.
+            (status, ["REDIS_URL": "", "REDIS_SERVICE_HOST": "127.0.0.1", "REDIS_SERVICE_PORT": "u:\(secret)@1"], "REDIS_SERVICE_PORT"),
+            // A URL given where another value belongs: echoed by the check of that value.
+            (status + ["--shards", "redis://:\(secret)@127.0.0.1:1"], [:], "--shards"),
+            (status, ["WORKQUEUE_SHARDS": "redis://:\(secret)@127.0.0.1:1"], "WORKQUEUE_SHARDS"),
+            (status, ["WORKQUEUE_CLUSTER": "redis://:\(secret)@127.0.0.1:1"], "WORKQUEUE_CLUSTER"),
+            (["work", "--queue", "sec", "--handler", "noop", "--metrics-push", "http://user:\(secret)@127.0.0.1:9091"], [:],
+             "--metrics-push"),
+        ]
+        for (arguments, environment, problem) in cases {
+            let (process, termination) = try await wq.run(arguments, environment: environment)
+            #expect(termination == .exited(64), "\(environment) \(process.stderr)")
+            #expect(process.stderr.contains(problem), "\(environment) \(process.stderr)")
+            #expect(process.stderr.contains("***"), "\(environment) \(process.stderr)")
+            expectNoSecret(process)
+        }
+    }
 }

@@ -4,25 +4,75 @@ import TestSupport
 
 /// `status --watch` in a real terminal (a tmux pane of a fixed size) and on a pipe.
 @Suite struct StatusWatchTerminalTests {
-    /// A private tmux server (its own socket in a temp dir), killed at the end.
+    /// A private tmux server: its own socket name (`tmux -L`), never the user's default server,
+    /// killed when ``with(directory:_:)`` ends, also when the test fails or throws.
     struct Tmux {
         static var isAvailable: Bool { (try? LocalRedis.locate("tmux")) != nil }
 
-        let socket: String
+        /// The socket name, unique to this server.
+        let name: String
         let directory: String
 
+        /// Runs `body` with a fresh private server name, then kills that server (awaited, and
+        /// immune to the test's cancellation), whether `body` returned or threw. Records an
+        /// issue if the server is still running afterwards.
+        static func with<T>(directory: String, _ body: (Tmux) async throws -> T) async throws -> T {
+            let tmux = Tmux(name: "workqueue-test-\(UUID().uuidString)", directory: directory)
+            let value: T
+            do {
+                value = try await body(tmux)
+            } catch {
+                await tmux.killServer()
+                throw error
+            }
+            await tmux.killServer()
+            return value
+        }
+
+        /// The server's process id and socket path (nil when no server runs on this socket).
+        func server() async -> (pid: pid_t, socket: String)? {
+            guard let text = try? await run(["display-message", "-p", "#{pid} #{socket_path}"], check: false),
+                  let space = text.firstIndex(of: " "), let pid = pid_t(text[..<space]) else { return nil }
+            return (pid, String(text[text.index(after: space)...]).trimmingCharacters(in: .newlines))
+        }
+
+        /// `kill-server` on this socket only, then SIGKILL if its process is still there, and
+        /// the socket file removed (tmux leaves it); run in a task of its own so that a
+        /// cancelled test still waits for it.
+        func killServer() async {
+            await Task {
+                let known = await server()
+                _ = try? await run(["kill-server"], check: false)
+                guard let (pid, socket) = known else { return }
+                for _ in 0..<200 where kill(pid, 0) == 0 {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                if kill(pid, 0) == 0 {
+                    kill(pid, SIGKILL)
+                    Issue.record("tmux server \(pid) (-L \(name)) survived kill-server and was killed with SIGKILL")
+                }
+                unlink(socket)
+            }.value
+            if let (pid, _) = await server() { Issue.record("tmux server \(pid) (-L \(name)) is still running") }
+        }
+
+        /// `tmux -L NAME ARGS`; with `check`, anything but exit 0 records an issue and throws;
+        /// without it, nil.
         @discardableResult
-        func run(_ arguments: [String]) async throws -> String {
+        func run(_ arguments: [String], check: Bool = true) async throws -> String? {
             let (process, termination) = try await ChildProcess.run(
-                try LocalRedis.locate("tmux"), ["-S", socket] + arguments, directory: directory,
+                try LocalRedis.locate("tmux"), ["-L", name] + arguments, directory: directory,
                 label: "tmux-\(UUID().uuidString)", timeout: .seconds(20))
-            try #require(termination == .exited(0), "tmux \(arguments) failed: \(process.stderr)")
+            guard termination == .exited(0) else {
+                if check { try #require(termination == .exited(0), "tmux \(arguments) failed: \(process.stderr)") }
+                return nil
+            }
             return process.stdout
         }
 
         /// The pane's whole history and screen, one string per row, trailing blanks dropped.
         func rows() async throws -> [String] {
-            try await run(["capture-pane", "-p", "-t", "watch", "-S", "-", "-E", "-"])
+            (try await run(["capture-pane", "-p", "-t", "watch", "-S", "-", "-E", "-"]) ?? "")
                 .split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
         }
 
@@ -46,40 +96,36 @@ import TestSupport
         try await LocalRedis.with { redis in
             try await redis.cli(["rpush", "tq", "1", "2", "3", "4", "5"])
             let wq = try Workqueue(redis)
-            let tmux = Tmux(socket: wq.directory.path + "/tmux.sock", directory: wq.directory.path)
-            // 60 columns: narrower than the progress line, which must be cut, not wrapped.
-            try await tmux.run(["new-session", "-d", "-s", "watch", "-x", "60", "-y", "12", "env PS1='$ ' TERM=xterm sh"])
-            defer {
-                // The tmux server of this socket only.
-                _ = try? ChildProcess(try LocalRedis.locate("tmux"), ["-S", tmux.socket, "kill-server"],
-                                      directory: wq.directory.path, label: "tmux-kill")
-            }
-            let raw = wq.directory.path + "/pane.raw"
-            try await tmux.run(["pipe-pane", "-t", "watch", "-o", "cat >> '\(raw)'"])
-            let command = "REDIS_URL=\(redis.url) \(try Workqueue.executable()) status --queue tq --watch --interval 0.2; echo EXIT=$?"
-            try await tmux.run(["send-keys", "-t", "watch", "-l", command])
-            try await tmux.run(["send-keys", "-t", "watch", "Enter"])
-            try await tmux.expectRow(containing: "0 done, 5 left")
-            // Several refreshes later there is still one progress row: redrawn in place.
-            try await Task.sleep(for: .seconds(1))
-            var rows = try await tmux.rows()
-            #expect(rows.filter { $0.contains(" done, ") }.count == 1, "\(rows)")
-            #expect(rows.filter { $0.contains(" done, ") }.allSatisfy { $0.count < 60 }, "the progress row fills the width: \(rows)")
+            try await Tmux.with(directory: wq.directory.path) { tmux in
+                // 60 columns: narrower than the progress line, which must be cut, not wrapped.
+                try await tmux.run(["new-session", "-d", "-s", "watch", "-x", "60", "-y", "12", "env PS1='$ ' TERM=xterm sh"])
+                let raw = wq.directory.path + "/pane.raw"
+                try await tmux.run(["pipe-pane", "-t", "watch", "-o", "cat >> '\(raw)'"])
+                let command = "REDIS_URL=\(redis.url) \(try Workqueue.executable()) status --queue tq --watch --interval 0.2; echo EXIT=$?"
+                try await tmux.run(["send-keys", "-t", "watch", "-l", command])
+                try await tmux.run(["send-keys", "-t", "watch", "Enter"])
+                try await tmux.expectRow(containing: "0 done, 5 left")
+                // Several refreshes later there is still one progress row: redrawn in place.
+                try await Task.sleep(for: .seconds(1))
+                var rows = try await tmux.rows()
+                #expect(rows.filter { $0.contains(" done, ") }.count == 1, "\(rows)")
+                #expect(rows.filter { $0.contains(" done, ") }.allSatisfy { $0.count < 60 }, "the progress row fills the width: \(rows)")
 
-            try await redis.cli(["rpush", "tq", "6", "7", "8", "9", "10"])
-            try await tmux.expectRow(containing: "0 done, 10 left")
-            let (worker, termination) = try await wq.run(["work", "--queue", "tq", "--handler", "noop"])
-            #expect(termination == .exited(0), "\(worker.stderr)")
-            try await tmux.expectRow(containing: "EXIT=0")
-            rows = try await tmux.rows()
-            let progress = rows.filter { $0.contains(" done, ") }
-            #expect(progress.count == 1, "\(rows)")
-            #expect(progress.first?.contains("100% 10 done, 0 left") == true, "\(rows)")
-            // No screen clears or cursor homing (a flicker on every refresh): only \r and erase-line.
-            let bytes = try String(contentsOfFile: raw, encoding: .utf8)
-            #expect(bytes.contains("\r\u{1B}[K["), "no in-place redraw in the raw output")
-            for clear in ["\u{1B}[2J", "\u{1B}[H", "\u{1B}c"] {
-                #expect(!bytes.contains(clear), "the watch wrote \(clear.debugDescription)")
+                try await redis.cli(["rpush", "tq", "6", "7", "8", "9", "10"])
+                try await tmux.expectRow(containing: "0 done, 10 left")
+                let (worker, termination) = try await wq.run(["work", "--queue", "tq", "--handler", "noop"])
+                #expect(termination == .exited(0), "\(worker.stderr)")
+                try await tmux.expectRow(containing: "EXIT=0")
+                rows = try await tmux.rows()
+                let progress = rows.filter { $0.contains(" done, ") }
+                #expect(progress.count == 1, "\(rows)")
+                #expect(progress.first?.contains("100% 10 done, 0 left") == true, "\(rows)")
+                // No screen clears or cursor homing (a flicker on every refresh): only \r and erase-line.
+                let bytes = try String(contentsOfFile: raw, encoding: .utf8)
+                #expect(bytes.contains("\r\u{1B}[K["), "no in-place redraw in the raw output")
+                for clear in ["\u{1B}[2J", "\u{1B}[H", "\u{1B}c"] {
+                    #expect(!bytes.contains(clear), "the watch wrote \(clear.debugDescription)")
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+import Logging
+import Synchronization
 import Testing
 import TestSupport
 import WorkQueue
@@ -112,5 +114,128 @@ func shardedRedisContract(_ contractCase: ContractCase) async throws {
             #expect(each.map(\.completed) == [5, 10, 15])
             #expect(try await sharded.counts().isDrained)
         }
+    }
+
+    /// SIGTERM (``Worker/shutdown()``) while one shard's server is down: the batch that shard
+    /// failed had taken items from another shard on the way. They are given back to that
+    /// shard's pending at once, so the stopped worker leaves nothing in any shard's processing,
+    /// and no attempt is counted (not "come back through recovery with an attempt").
+    @Test func aWorkerStoppedWhileAShardIsDownLeavesNothingLeasedOnTheOthers() async throws {
+        try await LocalRedis.with { server in
+            let gone = try await LocalRedis()
+            let names = try RedisQueue.shardNames("job", count: 2)
+            let zero = try await RedisQueue.connect(name: names[0], configuration: server.configuration)
+            var unreachable = gone.configuration
+            unreachable.connectTimeout = .milliseconds(200)
+            let one = try await RedisQueue.connect(name: names[1], configuration: unreachable)
+            defer { Task { await zero.close(); await one.close() } }
+            try await zero.enqueue(["a", "b"])
+            await gone.stop()
+
+            // The first batch asks for 4: shard 0 gives a and b, then shard 1 fails.
+            let sharded = try ShardedBackend(shards: [zero, one], firstShard: 0)
+            var options = WorkerOptions()
+            options.concurrency = 4
+            options.shutdownGracePeriod = .milliseconds(300)
+            options.shutdownSettleTimeout = .milliseconds(300)
+            options.backendRetryBudget = .seconds(60)
+            options.heartbeatInterval = nil
+            let log = LogRecorder()
+            let worker = try Worker(backend: sharded, handler: NeverRuns(), options: options,
+                                    logger: Logger(label: "test") { _ in log })
+            let run = Task { try await worker.runUntilStopped() }
+            #expect(await log.wait(for: "lease failed"), "the batch never failed: \(log.lines)")
+            worker.shutdown()
+            let summary = try await run.value
+            #expect(summary.stopReason == .shutdown)
+            #expect(summary.completed == 0 && summary.released == 0)
+
+            #expect(try await server.cli("llen", "\(names[0]):processing") == "0", "items left leased after the worker stopped")
+            #expect(try await server.cli("zcard", "\(names[0]):leases") == "0")
+            #expect(try await server.cli("lrange", names[0], "0", "-1") == "a\nb")
+            let again = try await zero.lease(max: 2, session: "check", duration: .seconds(30))
+            #expect(again.map(\.item) == ["a", "b"])
+            #expect(again.map(\.attempt) == [1, 1], "an attempt was counted")
+        }
+    }
+
+    /// A shard's take whose reply was lost: its RedisQueue keeps the take's tokens, and its next
+    /// take of that session returns those items (leased under them) instead of taking more. The
+    /// retried batch must ask that shard first, also when it is a batch that would probe a
+    /// short shard first: otherwise the probed shard fills it, a worker stopping then (SIGTERM)
+    /// gives back only what it got, and the lost take stays in processing, to come back through
+    /// recovery with an attempt counted.
+    @Test func theRetryAfterALostTakeAsksThatShardFirstAndNothingStaysLeased() async throws {
+        try await LocalRedis.with { server in
+            let names = try RedisQueue.shardNames("job", count: 2)
+            let queues = try await RedisQueue.connect(names: names, configuration: server.configuration)
+            defer { Task { for queue in queues { await queue.close() } } }
+            let sharded = try ShardedBackend(shards: queues, firstShard: 0, batchesPerTurn: 1)
+            try await queues[1].enqueue((0..<10).map { WorkItem("one-\($0)") })
+            // Batches 0 to 6 take one item each: shard 0 (empty) comes up short at once, shard
+            // 1 gives every item.
+            for _ in 0..<7 {
+                let leases = try await sharded.lease(max: 1, session: "s", duration: .seconds(30))
+                try #require(leases.count == 1 && sharded.shardIndex(of: leases[0]) == 1)
+                #expect(try await sharded.complete(leases[0], result: nil) == .settled)
+            }
+            // Batch 7: shard 1's take happens, its reply is lost.
+            queues[1].faultInjection = RedisQueue.FaultInjection(dropConnectionAfterTake: true)
+            await #expect(throws: RedisError.self) { try await sharded.lease(max: 1, session: "s", duration: .seconds(30)) }
+            queues[1].faultInjection = RedisQueue.FaultInjection()
+            #expect(try await server.cli("llen", "\(names[1]):processing") == "1")
+            // Shard 0 gets items; the retry (batch 8, a probing batch) runs, then the worker
+            // stops and releases what it was given.
+            try await queues[0].enqueue(["zero-0", "zero-1"])
+            let retried = try await sharded.lease(max: 1, session: "s", duration: .seconds(30))
+            #expect(retried.map(\.item) == ["one-7"], "the retry did not return the lost take first")
+            for lease in retried { #expect(try await sharded.release(lease) == .settled) }
+            #expect(try await server.cli("llen", "\(names[1]):processing") == "0", "the lost take stays leased")
+            #expect(try await server.cli("llen", "\(names[0]):processing") == "0")
+            let again = try await queues[1].lease(max: 1, session: "check", duration: .seconds(30))
+            #expect(again.map(\.item) == ["one-7"] && again.map(\.attempt) == [1])
+        }
+    }
+}
+
+/// Never called: the worker of aWorkerStoppedWhileAShardIsDownLeavesNothingLeasedOnTheOthers never gets an item.
+private struct NeverRuns: WorkHandler {
+    func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+        Issue.record("the handler ran on \(item)")
+        return nil
+    }
+}
+
+/// Keeps every logged message, to wait for one.
+private final class LogRecorder: LogHandler, Sendable {
+    private let messages = Mutex<[String]>([])
+    var lines: [String] { messages.withLock { $0 } }
+
+    var logLevel: Logger.Level {
+        get { .debug }
+        set {}
+    }
+
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        messages.withLock { $0.append("\(event.message)") }
+    }
+
+    /// True once a message containing `text` was logged (polled, for up to 20 s).
+    func wait(for text: String) async -> Bool {
+        for _ in 0..<400 {
+            if lines.contains(where: { $0.contains(text) }) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 }

@@ -252,13 +252,64 @@ func oneShardInMemoryContract(_ contractCase: ContractCase) async throws {
         let retried = try await sharded.exchange([.complete(first[0], result: nil), .complete(second[0], result: nil)],
                                                  lease: 2, session: "s", duration: .seconds(60))
         #expect(retried.outcomes == [.settled, .settled], "the retry re-sent settlements that had taken effect")
-        // b0, taken from shard 0 by the failed batch, is handed out by the retry, with c1;
-        // b1 stays leased by the lost reply of shard 1 (Redis would hand it out again too).
-        #expect(retried.leases.map(\.item) == ["b0", "c1"])
+        // b0, taken from shard 0 by the failed batch, was released back to shard 0 at once; the
+        // retry asks shard 1 (which failed) first, for c1, then shard 0 for b0 again. b1 stays
+        // leased by the lost reply of shard 1 (Redis would hand it out again too).
+        #expect(retried.leases.map(\.item) == ["c1", "b0"])
+        #expect(retried.leases.last?.attempt == 1, "releasing b0 counted an attempt")
         let total = try await sharded.counts()
         #expect(total.completed == 2)
         #expect(total.pending == 0)
         #expect(total.processing == 3)
+    }
+
+    /// A batch that failed because one shard is down gives the items the other shards handed
+    /// it back at once, released with no attempt counted: the sharded backend holds nothing on
+    /// the worker's behalf, so a worker stopped (SIGTERM) or out of retries while the shard
+    /// stays down leaves nothing in processing (which would come back only through recovery,
+    /// with an attempt counted).
+    @Test func aFailedBatchGivesBackWhatTheOtherShardsGaveIt() async throws {
+        let clock = TestClock()
+        let shards = (0..<2).map { _ in FailingQueue(InMemoryQueue(clock: clock)) }
+        let sharded = try ShardedBackend(shards: shards, firstShard: 0, batchesPerTurn: 1)
+        try await shards[0].inner.enqueue(["a0", "b0"])
+        try await shards[1].inner.enqueue(["a1"])
+        shards[1].setDown(true)
+        for _ in 0..<3 {
+            await #expect(throws: FailingQueue.Failure.self) {
+                try await sharded.exchange([], lease: 4, session: "s", duration: .seconds(60))
+            }
+            let zero = try await shards[0].inner.counts()
+            #expect(zero.processing == 0 && zero.pending == 2, "shard 0 still holds items for the failed batch: \(zero)")
+        }
+        // A stopping worker's last call asks for nothing: nothing is handed out, nothing held.
+        let last = try await sharded.exchange([], lease: 0, session: "s", duration: .seconds(60))
+        #expect(last.leases.isEmpty)
+        #expect(try await shards[0].inner.counts().processing == 0)
+        // Shard 1 back: the items come in order, first delivery each.
+        shards[1].setDown(false)
+        let leases = try await sharded.exchange([], lease: 4, session: "s", duration: .seconds(60)).leases
+        #expect(Set(leases.map(\.item)) == ["a0", "b0", "a1"])
+        #expect(leases.filter { sharded.shardIndex(of: $0) == 0 }.map(\.item) == ["a0", "b0"])
+        #expect(leases.allSatisfy { $0.attempt == 1 }, "\(leases.map(\.attempt))")
+
+        // When shard 0 does not take its items back either, they are not forgotten: the next
+        // exchange hands them out (as every failed batch's were before).
+        for lease in leases { #expect(try await sharded.complete(lease, result: nil) == .settled) }
+        try await shards[0].inner.enqueue(["c0", "d0"])
+        let fresh = try ShardedBackend(shards: shards, firstShard: 0, batchesPerTurn: 1)
+        shards[1].setDown(true)
+        shards[0].setRefusingReleases(true)
+        await #expect(throws: FailingQueue.Failure.self) {
+            try await fresh.exchange([], lease: 4, session: "s", duration: .seconds(60))
+        }
+        #expect(try await shards[0].inner.counts().processing == 2)
+        shards[1].setDown(false)
+        shards[0].setRefusingReleases(false)
+        let carried = try await fresh.exchange([], lease: 4, session: "s", duration: .seconds(60)).leases
+        #expect(carried.map(\.item) == ["c0", "d0"])
+        for lease in carried { #expect(try await fresh.complete(lease, result: nil) == .settled) }
+        #expect(try await fresh.counts().isDrained)
     }
 }
 
@@ -281,15 +332,23 @@ final class MarkingQueue: ForwardingBackend, DrainedMarker, Sendable {
 }
 
 /// An in-memory shard whose next lease-taking exchange fails once, after it took effect (a
-/// reply lost on the way back).
+/// reply lost on the way back); or that is down (every exchange fails before doing anything),
+/// or refuses releases.
 final class FailingQueue: ForwardingBackend, Sendable {
     struct Failure: Error {}
     let inner: InMemoryQueue
     private let failing = Mutex(false)
+    private let down = Mutex(false)
+    private let refusingReleases = Mutex(false)
     init(_ inner: InMemoryQueue) { self.inner = inner }
     func failNext() { failing.withLock { $0 = true } }
+    func setDown(_ isDown: Bool) { down.withLock { $0 = isDown } }
+    func setRefusingReleases(_ refusing: Bool) { refusingReleases.withLock { $0 = refusing } }
 
     func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        if down.withLock({ $0 }) { throw Failure() }
+        let releasing = settlements.contains { if case .release = $0 { true } else { false } }
+        if releasing, refusingReleases.withLock({ $0 }) { throw Failure() }
         let result = try await inner.exchange(settlements, lease: max, session: session, duration: duration)
         if max > 0, failing.withLock({ let fail = $0; $0 = false; return fail }) {
             // The settlements and the take happened; the caller never learns of it. Give the

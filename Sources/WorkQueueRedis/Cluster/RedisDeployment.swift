@@ -1,5 +1,6 @@
-/// How a queue reaches Redis: one server (or a primary), or a Redis Cluster.
-public enum RedisDeployment: Sendable, Hashable {
+/// How a queue reaches Redis: one server (or a primary), or a Redis Cluster. Its description
+/// (for logs) shows every URL with the password redacted.
+public enum RedisDeployment: Sendable, Hashable, CustomStringConvertible {
     /// One server.
     case standalone(RedisConfiguration)
     /// A Redis Cluster, reached through these seed nodes (any reachable one is enough: the
@@ -8,6 +9,13 @@ public enum RedisDeployment: Sendable, Hashable {
     /// timeouts apply to all. The queue name must have a hash tag (`{job2}`), so that every
     /// key of the queue is in one slot.
     case cluster(seeds: [RedisConfiguration])
+
+    public var description: String {
+        switch self {
+        case let .standalone(configuration): configuration.redactedDescription
+        case let .cluster(seeds): "cluster " + seeds.map(\.redactedDescription).joined(separator: ",")
+        }
+    }
 
     /// The configuration of the server, or of the first seed.
     public var configuration: RedisConfiguration? {

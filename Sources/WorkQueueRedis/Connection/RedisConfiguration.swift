@@ -37,7 +37,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public init(url: String) throws(RedisError) {
         let redacted = Self.redactURL(url)
         guard let scheme = Self.scheme(of: url) else {
-            throw .invalidURL(redacted, reason: "it must start with redis:// (or rediss:// for TLS)")
+            throw .invalidURL(redacted, reason: Self.schemeProblem(url))
         }
         var rest = Substring(url.dropFirst(scheme.count))
         var username: String?
@@ -87,7 +87,8 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             var port = 6379
             if let portText = environment["REDIS_SERVICE_PORT"], !portText.isEmpty {
                 guard let value = Int(portText), (1...65535).contains(value) else {
-                    throw RedisError.invalidURL("REDIS_SERVICE_PORT=\(portText)", reason: "the port is not a number from 1 to 65535")
+                    throw RedisError.invalidURL("REDIS_SERVICE_PORT=\(Redaction.redactingCredentials(portText))",
+                                                reason: "the port is not a number from 1 to 65535")
                 }
                 port = value
             }
@@ -96,8 +97,11 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         return RedisConfiguration(host: "redis", port: 6379)
     }
 
-    /// `host:port`.
-    public var endpoint: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `host:port`, for messages (a host holding an `@`, say from `REDIS_SERVICE_HOST`, is
+    /// redacted as a URL's credentials are).
+    public var endpoint: String {
+        Redaction.redactingCredentials(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+    }
 
     /// A URL form with the password replaced by `***`.
     public var redactedDescription: String {
@@ -105,7 +109,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         if username != nil || password != nil {
             credentials = (username ?? "") + (password != nil ? ":***" : "") + "@"
         }
-        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(endpoint)/\(database)"
+        return Redaction.redactingCredentials("\(tls == nil ? "redis" : "rediss")://\(credentials)\(endpoint)/\(database)")
     }
 
     public var description: String { redactedDescription }
@@ -115,12 +119,25 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         ["redis://", "rediss://"].first { url.hasPrefix($0) }
     }
 
+    /// What is wrong with the scheme of `url` (which is neither `redis://` nor `rediss://`),
+    /// naming what it has only when that is a plain scheme (no credential can be in it).
+    static func schemeProblem(_ url: String) -> String {
+        let wanted = "the scheme must be redis:// (or rediss:// for TLS)"
+        let letters = url.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }
+        guard let first = letters.first, first.isLetter, url.dropFirst(letters.count).first == ":" else {
+            return wanted + ", and this URL has none"
+        }
+        let slashes = url.dropFirst(letters.count + 1).prefix { $0 == "/" }
+        let scheme = "\(letters):\(slashes)"
+        if ["redis", "rediss"].contains(letters.lowercased()) {
+            return slashes == "//" ? "\(wanted), in lower case, not \(scheme)" : "\(wanted), not \(scheme)"
+        }
+        // `host:port` or `user:password@host`: no scheme, not a scheme `host:`.
+        return slashes.isEmpty ? wanted + ", and this URL has none" : "\(wanted), not \(scheme)"
+    }
+
+    /// `url` with its credentials hidden, whatever its shape (``Redaction``).
     static func redactURL(_ url: String) -> String {
-        guard let scheme = scheme(of: url), let at = url.lastIndex(of: "@") else { return url }
-        let start = url.index(url.startIndex, offsetBy: scheme.count)
-        guard at >= start else { return url }
-        let credentials = url[start..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return scheme + "***" + url[at...] }
-        return scheme + credentials[..<colon] + ":***" + url[at...]
+        Redaction.redactingCredentials(url)
     }
 }

@@ -36,7 +36,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
             "Redis at \(endpoint) did not answer \(command) within \(after); the connection was dropped "
                 + "and will be reopened (is the server overloaded, paused, or the network stalled?)"
         case let .invalidURL(url, reason):
-            "invalid Redis URL '\(url)': \(reason); expected redis://[user:password@]host[:port][/db] (rediss:// for TLS)"
+            "invalid Redis URL '\(Redaction.redactingCredentials(url))': \(reason); "
+                + "expected redis://[user:password@]host[:port][/db] (rediss:// for TLS)"
         case let .tls(message): message
         case let .tlsFile(file, path, reason): "cannot use the TLS \(file.rawValue) '\(path)': \(reason)"
         case let .cluster(message): "Redis Cluster: \(message)"
