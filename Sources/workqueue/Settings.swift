@@ -25,14 +25,15 @@ struct Settings {
     }
 
     /// A whole number at least `minimum`.
-    func integer(_ flag: Int?, _ variable: String, flagName: String, minimum: Int) throws -> Int? {
+    func integer(_ flag: Int?, _ variable: String, flagName: String, minimum: Int, maximum: Int = .max) throws -> Int? {
+        let expected = maximum == .max ? "a whole number >= \(minimum)" : "a whole number from \(minimum) to \(maximum)"
         if let flag {
-            guard flag >= minimum else { throw CommandError.invalid(source: flagName, value: "\(flag)", expected: "a whole number >= \(minimum)") }
+            guard flag >= minimum, flag <= maximum else { throw CommandError.invalid(source: flagName, value: "\(flag)", expected: expected) }
             return flag
         }
         guard let text = string(nil, variable) else { return nil }
-        guard let value = Int(text.trimmedSpaces), value >= minimum else {
-            throw CommandError.invalid(source: "environment variable \(variable)", value: text, expected: "a whole number >= \(minimum)")
+        guard let value = Int(text.trimmedSpaces), value >= minimum, value <= maximum else {
+            throw CommandError.invalid(source: "environment variable \(variable)", value: text, expected: expected)
         }
         return value
     }

@@ -83,7 +83,7 @@ struct Work: AsyncParsableCommand {
     var maxAttempts: Int?
 
     @Option(name: .customLong("max-item-bytes"), help: ArgumentHelp(
-        "Items longer than this go straight to NAME:dead, never to a handler (env WORKQUEUE_MAX_ITEM_BYTES; default 4194304).",
+        "Items longer than this go straight to NAME:dead, never to a handler (env WORKQUEUE_MAX_ITEM_BYTES; default 4194304, at most 268435456).",
         valueName: "bytes"))
     var maxItemBytes: Int?
 
@@ -164,7 +164,8 @@ struct Work: AsyncParsableCommand {
             try await checkEviction(queues[0], settings, logger: logger)
             let results = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
                 ?? RedisQueue.defaultResultsMax
-            let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1)
+            let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1,
+                                             maximum: RedisQueue.maxItemBytesLimit)
             for queue in queues {
                 queue.resultsMax = results
                 if let limit { queue.maxItemBytes = limit }

@@ -20,6 +20,9 @@ import TestSupport
                 (base + ["--handler", "printer", "--option", "delay"], [:]),
                 (base, [:]),  // neither --handler nor --plugin
                 (["work", "--handler", "printer"], [:]),  // no queue
+                // An item bound whose take could not fit a reply (the client's bound is 512 MiB).
+                (base + ["--handler", "printer", "--max-item-bytes", "600000000"], [:]),
+                (base + ["--handler", "printer"], ["WORKQUEUE_MAX_ITEM_BYTES": "268435457"]),
             ] {
                 let (worker, termination) = try await wq.run(arguments, environment: environment)
                 #expect(termination == .exited(64), "\(arguments) \(environment): \(worker.stderr)")
