@@ -309,3 +309,27 @@ final class SlowHandler: WorkHandler {
         }
     }
 }
+
+/// The page rule every byte-bounded call shares: at most `most` elements and `budget` bytes,
+/// always at least one element.
+@Suite struct PageRuleTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let sizes: [Int], start: Int, most: Int, budget: Int, end: Int, bytes: Int
+        var testDescription: String { "\(sizes) from \(start), most \(most), budget \(budget)" }
+    }
+
+    @Test(arguments: [
+        Case(sizes: [1, 1, 1, 1], start: 0, most: 10, budget: 3, end: 3, bytes: 3),
+        Case(sizes: [1, 1, 1, 1], start: 0, most: 2, budget: 100, end: 2, bytes: 2),
+        Case(sizes: [5, 1], start: 0, most: 10, budget: 3, end: 1, bytes: 5),  // one over the budget: still one
+        Case(sizes: [1, 5, 1], start: 0, most: 10, budget: 3, end: 1, bytes: 1),  // the next would cross it
+        Case(sizes: [1, 5, 1], start: 1, most: 10, budget: 3, end: 2, bytes: 5),
+        Case(sizes: [2, 2], start: 2, most: 10, budget: 3, end: 2, bytes: 0),  // nothing left
+        Case(sizes: [0, 0, 0], start: 0, most: 10, budget: 1, end: 3, bytes: 0),
+    ])
+    func page(_ c: Case) {
+        let result = RedisQueue.page(from: c.start, count: c.sizes.count, most: c.most, budget: c.budget) { c.sizes[$0] }
+        #expect(result.end == c.end)
+        #expect(result.bytes == c.bytes)
+    }
+}

@@ -40,12 +40,8 @@ extension RedisQueue {
             var start = 0
             while start < found.expired.count && page < Self.recoveryPagesPerPass {
                 page += 1
-                var end = start
-                var bytes = 0
-                while end < found.expired.count, end == start || bytes + found.expired[end].size <= replyByteBudget {
-                    bytes += found.expired[end].size
-                    end += 1
-                }
+                let expired = found.expired
+                let end = Self.page(from: start, count: expired.count, most: expired.count, budget: replyByteBudget) { expired[$0].size }.end
                 let group = Array(found.expired[start..<end])
                 start = end
                 let items = try await leaseItems(group.map { ($0.token, $0.size) })

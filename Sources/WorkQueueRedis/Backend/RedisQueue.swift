@@ -304,13 +304,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             // Settlements in calls of at most settlementsPerCall and about `budget` bytes of
             // items; the take rides on the last with what is left of the budget, or goes alone.
             while true {
-                var end = offset
-                var bytes = 0
-                while end < settlements.count, end - offset < Self.settlementsPerCall,
-                      end == offset || bytes + settlements[end].lease.item.bytes.count <= budget {
-                    bytes += settlements[end].lease.item.bytes.count
-                    end += 1
-                }
+                let (end, bytes) = Self.page(from: offset, count: settlements.count, most: Self.settlementsPerCall,
+                                             budget: budget) { settlements[$0].lease.item.bytes.count }
                 let isLast = end == settlements.count
                 let takes = isLast && (bytes < budget || end == offset)
                 let part = try await exchangeCall(
@@ -409,12 +404,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         let budget = replyByteBudget
         var start = 0
         while start < entries.count {
-            var end = start
-            var bytes = 0
-            while end < entries.count, end - start < 1000, end == start || bytes + entries[end].size <= budget {
-                bytes += entries[end].size
-                end += 1
-            }
+            let end = Self.page(from: start, count: entries.count, most: 1000, budget: budget) { entries[$0].size }.end
             let reply = try await client.send(["HMGET", RESPArgument(keys.leaseItems)] + entries[start..<end].map { RESPArgument($0.token) })
             guard let values = reply.array, values.count == end - start else {
                 throw RedisError.unexpectedReply("HMGET \(keys.leaseItems) -> \(reply)")
@@ -423,6 +413,18 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             start = end
         }
         return items
+    }
+
+    /// The end of the page that starts at `start` of `count` elements: at most `most` elements
+    /// whose sizes add up to at most `budget`, but always at least one; and those sizes' sum.
+    static func page(from start: Int, count: Int, most: Int, budget: Int, size: (Int) -> Int) -> (end: Int, bytes: Int) {
+        var end = start
+        var bytes = 0
+        while end < count, end - start < most, end == start || bytes + size(end) <= budget {
+            bytes += size(end)
+            end += 1
+        }
+        return (end, bytes)
     }
 
     /// The keys of ``RedisScript/exchange``, in its order.
