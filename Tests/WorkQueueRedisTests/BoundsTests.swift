@@ -165,6 +165,22 @@ import WorkQueue
         }
     }
 
+    @Test func retryingAHundredThousandDeadLettersHoldsRedisBriefly() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            for start in stride(from: 0, to: 100_000, by: 10_000) {
+                try await server.cli(["rpush", "q:dead"] + (start..<start + 10_000).map { "dead-\($0)" })
+            }
+            try await Self.watchSlowCalls(server)
+            #expect(try await queue.retryDeadLetters() == 100_000)
+            #expect(try await queue.counts().pending == 100_000)
+            #expect(try await server.cli("lindex", "q", "0") == "dead-0", "oldest first")
+            let slow = try await Self.slowScripts(server)
+            #expect(slow.isEmpty, "a script call over 50 ms: \(slow)")
+            await queue.close()
+        }
+    }
+
     // MARK: Lost replies and retried takes
 
     @Test func aRetryAfterALostReplyReportsTheSettlementsItAppliedAsSettled() async throws {

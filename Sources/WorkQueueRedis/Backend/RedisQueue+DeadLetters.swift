@@ -38,13 +38,21 @@ extension RedisQueue {
     /// drained (its workers have exited): then ``ProducerOutcome/drained`` and nothing moved,
     /// or with `reopen` the drained marker is deleted first. The check and the move are one step.
     public func retryDeadLetters(reopen: Bool) async throws -> ProducerOutcome {
-        let items = try await deadItems()
-        guard !items.isEmpty else { return .done(0) }
-        let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
-                                  args: [RESPArgument(items.count), RESPArgument(reopen ? "1" : "0")]
-                                      + Set(items.map { SHA224.hex($0) }).map { RESPArgument($0) })
-        guard let moved = reply.int else { throw RedisError.unexpectedReply("retry-dead -> \(reply)") }
-        return moved < 0 ? .drained : .done(moved)
+        // A page at a time from the head (moved items leave it), so that each call holds Redis
+        // briefly whatever the number and size of the dead letters.
+        var moved = 0
+        for _ in 0..<100_000 {
+            let page = try await deadPage(from: 0)
+            guard !page.items.isEmpty else { break }
+            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+                                      args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0")]
+                                          + Set(page.items.map { SHA224.hex($0) }).map { RESPArgument($0) })
+            guard let count = reply.int else { throw RedisError.unexpectedReply("retry-dead -> \(reply)") }
+            if count < 0 { return moved == 0 ? .drained : .done(moved) }
+            moved += count
+            if count == 0 { break }
+        }
+        return .done(moved)
     }
 
     public func purgeDeadLetters() async throws -> Int {
@@ -57,14 +65,21 @@ extension RedisQueue {
         var items: [[UInt8]] = []
         var start = 0
         while true {
-            let reply = try await run(.listPage, keys: [keys.dead],
-                                      args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
-            guard let values = reply.array, let next = values.first?.int, next < 0 || next > start else {
-                throw RedisError.unexpectedReply("list-page \(keys.dead) -> \(reply)")
-            }
-            items += values.dropFirst().compactMap(\.bytes)
-            if next < 0 { return items }
+            let page = try await deadPage(from: start)
+            items += page.items
+            guard let next = page.next else { return items }
             start = next
         }
+    }
+
+    /// One page of `NAME:dead` from index `start` (at most 1000 items and about
+    /// ``replyByteBudget`` bytes), and where the next one starts (nil at the end).
+    private func deadPage(from start: Int) async throws -> (items: [[UInt8]], next: Int?) {
+        let reply = try await run(.listPage, keys: [keys.dead],
+                                  args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
+        guard let values = reply.array, let next = values.first?.int, next < 0 || next > start else {
+            throw RedisError.unexpectedReply("list-page \(keys.dead) -> \(reply)")
+        }
+        return (values.dropFirst().compactMap(\.bytes), next < 0 ? nil : next)
     }
 }

@@ -7,7 +7,8 @@ extension RedisScript {
     /// ARGV: 1 how many (the caller read them), 2 "1" to reopen a drained queue (deletes
     ///       `NAME:drained` first), else "0"; then their SHA-224 hex digests.
     /// Returns how many moved, or -1 when refused (the queue was drained; nothing changed).
-    /// New dead letters arrive at the tail, so the head is what the caller read.
+    /// New dead letters arrive at the tail, so the head is what the caller read. The caller
+    /// sends a page at a time (at most 1000 items, about 1 MiB), so a call holds Redis briefly.
     static let retryDead = RedisScript(name: "retry-dead", source: #"""
 local n = tonumber(ARGV[1])
 if n == 0 then return 0 end
