@@ -222,6 +222,14 @@ import TestSupport
                 try wq.start(["push", "--queue", "two", "--keep-open", "--file", feed.path])
             }
             defer { for producer in producers { producer.send(SIGKILL) } }
+            // Both holds first: a worker started before them finds an empty queue nobody holds
+            // and exits 0 (drained), as it should.
+            var holds = ""
+            for _ in 0..<200 where holds != "2" {
+                holds = try await redis.cli("zcard", "two:holds")
+                if holds != "2" { try await Task.sleep(for: .milliseconds(25)) }
+            }
+            try #require(holds == "2", "the two pushes did not take their holds: \(producers.map(\.stderr))")
             let worker = try wq.start(["work", "--queue", "two", "--handler", "printer"])
             defer { worker.send(SIGKILL) }
             first.send("a")
