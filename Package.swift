@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "WorkQueueTesting", targets: ["WorkQueueTesting"]),
         .library(name: "WorkQueueRedis", targets: ["WorkQueueRedis"]),
         .library(name: "WorkQueuePluginKit", targets: ["WorkQueuePluginKit"]),
+        .library(name: "WorkQueueCommand", targets: ["WorkQueueCommand"]),
         .library(name: "PrinterPlugin", type: .dynamic, targets: ["PrinterPlugin"]),
         .library(name: "FactorPlugin", type: .dynamic, targets: ["FactorPlugin"]),
         .library(name: "CPrinterPlugin", type: .dynamic, targets: ["CPlugin"]),
@@ -93,11 +94,13 @@ let package = Package(
         ),
         .target(name: "CPlugin", dependencies: ["CWorkQueuePlugin"], path: "Examples/CPlugin"),
 
-        .executableTarget(
-            name: "workqueue",
+        // The `workqueue` command as a library: every subcommand, flag, variable and exit status,
+        // with the handlers to compile in passed to its entry point (`WorkerCommand.main(handlers:)`),
+        // so that a team's worker is an executable of a few lines (README "Your own worker").
+        .target(
+            name: "WorkQueueCommand",
             dependencies: [
-                "WorkQueue", "WorkQueueTesting", "WorkQueueRedis", "WorkQueuePlugins",
-                "PrinterHandler", "FactorHandler", "NoopHandler",
+                "WorkQueue", "WorkQueueRedis", "WorkQueuePlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,6 +110,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        // The bundled `workqueue`: that entry point with the example handlers compiled in.
+        .executableTarget(
+            name: "workqueue",
+            dependencies: ["WorkQueueCommand", "PrinterHandler", "FactorHandler", "NoopHandler"]
+        ),
+        // A worker of one's own with a single handler (`work` needs no --handler): the end-to-end
+        // tests run it as a team's program would be run.
+        .executableTarget(
+            name: "printer-worker",
+            dependencies: ["WorkQueueCommand", "PrinterHandler"],
+            path: "Examples/PrinterWorker"
         ),
 
         // `swift package worker-image`: a per-job image context (Dockerfile + Job manifest).
@@ -152,6 +167,11 @@ let package = Package(
         // Real processes for tests: child processes, a local redis-server, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        // The command library in process: handler choice with one or several handlers compiled in.
+        .testTarget(
+            name: "WorkQueueCommandTests",
+            dependencies: ["WorkQueueCommand", "WorkQueue", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Against a real local Redis Cluster (6 nodes): a suite of its own, so that a quick run
         // can skip it (`swift test --skip ClusterTests`).
         .testTarget(

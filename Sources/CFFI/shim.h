@@ -1,5 +1,11 @@
 #pragma once
+// libffi's header: from pkg-config's include path (Linux's libffi-dev, Homebrew's libffi), else
+// the one in the macOS SDK, which keeps it under ffi/.
+#if __has_include(<ffi.h>)
 #include <ffi.h>
+#else
+#include <ffi/ffi.h>
+#endif
 
 // Swift 6 rejects taking the address of libffi's global type descriptors (`&ffi_type_sint64`
 // is a mutable global), so these accessors hand out the pointers instead.

@@ -1,8 +1,12 @@
 import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
-#if canImport(Glibc)
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// One producer of a queue: pushes with the drained check, and (with keep-open) holds the

@@ -1,4 +1,6 @@
-#if canImport(Glibc)
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
@@ -18,7 +20,7 @@ enum PasswordFile {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { readDescriptor(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw CommandError.passwordFile(path: path, source: source, reason: String(cString: strerror(errno)))
@@ -36,4 +38,10 @@ enum PasswordFile {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// The C library's `read(2)`, which ``PasswordFile/read(_:source:)`` hides by its name
+/// (`Glibc.read` would not build on macOS, nor `Darwin.read` on Linux).
+private func readDescriptor(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
 }

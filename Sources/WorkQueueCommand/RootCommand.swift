@@ -1,12 +1,16 @@
 import ArgumentParser
 import WorkQueueRedis
-#if canImport(Glibc)
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
-/// `workqueue`: the worker and its queue tools.
-@main
-struct WorkQueueCommand: AsyncParsableCommand {
+/// `workqueue`: the worker and its queue tools. Run by ``WorkerCommand/main(handlers:)``, which
+/// sets the compiled-in handlers (``HandlerRegistry/current``) first.
+struct RootCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workqueue",
         abstract: "A worker for the Kubernetes work-queue pattern, and tools for its Redis queue.",

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
 import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// Reads a setting from its flag, else from its environment variable, and checks its form.
 /// Errors name the flag or the variable that held the bad value.

@@ -1,6 +1,14 @@
+#if canImport(FoundationEssentials)
 import FoundationEssentials
-#if canImport(Glibc)
+#else
+import Foundation
+#endif
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import WorkQueue
 

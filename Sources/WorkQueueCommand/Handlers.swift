@@ -6,8 +6,9 @@ struct Handlers: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the compiled-in handlers, one per line: name and summary.")
 
     func run() throws {
-        let width = HandlerRegistry.all.map { $0.name.count }.max() ?? 0
-        for type in HandlerRegistry.all {
+        let handlers = HandlerRegistry.current.all
+        let width = handlers.map { $0.name.count }.max() ?? 0
+        for type in handlers {
             StandardOutput.line(type.name.padded(to: width + 2) + type.summary)
         }
     }

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
 import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -46,7 +50,7 @@ struct Work: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(help: "A compiled-in handler: see `workqueue handlers` (env WORKQUEUE_HANDLER).")
+    @Option(help: ArgumentHelp(Work.handlerHelp))
     var handler: String?
 
     @Option(help: ArgumentHelp(
@@ -139,6 +143,13 @@ struct Work: AsyncParsableCommand {
 
     @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
     var keepRunning = false
+
+    /// --handler's help: with exactly one handler compiled in, it says that it is the default.
+    static var handlerHelp: String {
+        let base = "A compiled-in handler: see `workqueue handlers` (env WORKQUEUE_HANDLER"
+        guard let sole = HandlerRegistry.current.sole else { return base + ")." }
+        return base + "; default \(sole.name), the only one, unless --plugin is given)."
+    }
 
     func run() async throws {
         let settings = Settings()
@@ -236,9 +247,20 @@ struct Work: AsyncParsableCommand {
         logger.warning("WARNING: \(warning)")
     }
 
+    /// The compiled-in handler to run: --handler (or WORKQUEUE_HANDLER); without it, when no
+    /// --plugin, --symbol or --signature (nor their variables) is given either and exactly one
+    /// handler is compiled in, that one.
+    func handlerName(_ settings: Settings) -> String? {
+        if let name = settings.string(handler, "WORKQUEUE_HANDLER") { return name }
+        guard settings.string(plugin, "WORKQUEUE_PLUGIN") == nil, settings.string(symbol, "WORKQUEUE_SYMBOL") == nil,
+              settings.string(signature, "WORKQUEUE_SIGNATURE") == nil
+        else { return nil }
+        return HandlerRegistry.current.sole?.name
+    }
+
     /// The `handler` label: the compiled-in handler's name, else the plugin's file name (and symbol).
     private func handlerLabel(_ settings: Settings) -> String {
-        if let name = settings.string(handler, "WORKQUEUE_HANDLER") { return name }
+        if let name = handlerName(settings) { return name }
         let path = settings.string(plugin, "WORKQUEUE_PLUGIN") ?? "unknown"
         let file = path.split(separator: "/").last.map(String.init) ?? path
         if let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL") { return "\(file):\(symbol)" }
@@ -291,8 +313,11 @@ struct Work: AsyncParsableCommand {
         return options
     }
 
-    private func makeHandler(_ settings: Settings, options: [String: String]) throws -> any WorkHandler {
-        let name = settings.string(handler, "WORKQUEUE_HANDLER")
+    /// The handler to run, from --handler, --plugin, --symbol and --signature (or their
+    /// variables); see ``handlerName(_:)`` for the default.
+    func makeHandler(_ settings: Settings, options: [String: String]) throws -> any WorkHandler {
+        let registry = HandlerRegistry.current
+        let name = handlerName(settings)
         let path = settings.string(plugin, "WORKQUEUE_PLUGIN")
         let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL")
         let signature = settings.string(self.signature, "WORKQUEUE_SIGNATURE")
@@ -301,7 +326,7 @@ struct Work: AsyncParsableCommand {
             guard symbol == nil, signature == nil else {
                 throw CommandError.handlerChoice("--symbol and --signature go with --plugin PATH, not with --handler")
             }
-            return try HandlerRegistry.make(name, options: options)
+            return try registry.make(name, options: options)
         case let (nil, path?):
             switch (symbol, signature) {
             case (nil, nil):
@@ -316,9 +341,12 @@ struct Work: AsyncParsableCommand {
         case (_?, _?):
             throw CommandError.handlerChoice("give either --handler NAME or --plugin PATH, not both")
         case (nil, nil):
+            guard !registry.all.isEmpty else {
+                throw CommandError.handlerChoice("missing --plugin PATH (or WORKQUEUE_PLUGIN): no handler is compiled in")
+            }
             throw CommandError.handlerChoice(
                 "missing --handler NAME (or WORKQUEUE_HANDLER) or --plugin PATH (or WORKQUEUE_PLUGIN); "
-                    + "the compiled-in handlers are: \(HandlerRegistry.names.joined(separator: ", "))")
+                    + "the compiled-in handlers are: \(registry.names.joined(separator: ", "))")
         }
     }
 

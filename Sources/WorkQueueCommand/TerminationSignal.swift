@@ -1,6 +1,10 @@
 import Synchronization
-#if canImport(Glibc)
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// SIGTERM and SIGINT as a flag, for a producer that must remove its open mark before it

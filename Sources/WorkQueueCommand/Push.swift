@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
 import FoundationEssentials
+#else
+import Foundation
+#endif
 import WorkQueue
 
 /// `workqueue push`: appends items to the tail of a queue.

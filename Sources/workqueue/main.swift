@@ -1,0 +1,8 @@
+import FactorHandler
+import NoopHandler
+import PrinterHandler
+import WorkQueueCommand
+
+// The bundled `workqueue`: the command library with the example handlers compiled in, the same
+// few lines as a worker of your own (README "Your own worker").
+await WorkerCommand.main(handlers: [Printer.self, Factor.self, Noop.self])
