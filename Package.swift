@@ -5,6 +5,7 @@ let package = Package(
     name: "swift-workqueue",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "WorkQueueCore", targets: ["WorkQueueCore"]),
         .library(name: "WorkQueue", targets: ["WorkQueue"]),
         .library(name: "WorkQueueTesting", targets: ["WorkQueueTesting"]),
         .library(name: "WorkQueueRedis", targets: ["WorkQueueRedis"]),
@@ -26,10 +27,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
-        // The framework: WorkHandler, the queue-backend seam, the runner.
+        // What handler code needs and nothing more: the handler protocols, the item, the
+        // context, the errors and the clock. No runner, SwiftNIO, lifecycle or metrics, so a
+        // handler library or a plugin links only this (as NIOCore is split from NIOPosix).
+        .target(
+            name: "WorkQueueCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The framework: the queue-backend seam and the runner (re-exports WorkQueueCore).
         .target(
             name: "WorkQueue",
             dependencies: [
+                "WorkQueueCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,22 +73,22 @@ let package = Package(
         // What a Swift plugin links: exports a WorkHandler through the C ABI.
         .target(
             name: "WorkQueuePluginKit",
-            dependencies: ["WorkQueue", "CWorkQueuePlugin", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["WorkQueueCore", "CWorkQueuePlugin", .product(name: "Logging", package: "swift-log")]
         ),
         // What the host links: dlopen loader and libffi calls.
         .target(name: "WorkQueuePlugins", dependencies: ["WorkQueue", "CWorkQueuePlugin", "CFFI"]),
 
         // Example handlers, compiled into the workqueue executable and built as plugins.
-        .target(name: "PrinterHandler", dependencies: ["WorkQueue"], path: "Examples/Printer"),
+        .target(name: "PrinterHandler", dependencies: ["WorkQueueCore"], path: "Examples/Printer"),
         .target(
             name: "FactorHandler",
-            dependencies: ["WorkQueue"],
+            dependencies: ["WorkQueueCore"],
             path: "Examples/Factor",
             // Optimized in debug builds too: unoptimized UInt128 arithmetic is ~200x slower,
             // which would turn the tests' 30-digit semiprime from 1 s into minutes.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
-        .target(name: "NoopHandler", dependencies: ["WorkQueue"], path: "Examples/Noop"),
+        .target(name: "NoopHandler", dependencies: ["WorkQueueCore"], path: "Examples/Noop"),
         .target(
             name: "PrinterPlugin",
             dependencies: ["PrinterHandler", "WorkQueuePluginKit"],

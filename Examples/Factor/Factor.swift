@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueCore
 
 /// The `factor` handler: each item is a decimal integer of any length; prints and returns its
 /// prime factorization in ascending order, `12 = 2 * 2 * 3`, `97 = 97`.

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueCore
 
 /// The `noop` handler: completes every item at once, doing nothing. It measures the
 /// framework's own overhead (`scripts/bench`).

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueCore
 
 /// The `printer` handler, the Kubernetes tutorial's worker: prints `Working on <item>` (the
 /// item as UTF-8, invalid bytes shown as `\xNN`), then sleeps `delay` seconds

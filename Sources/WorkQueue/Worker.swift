@@ -342,8 +342,10 @@ public final class Worker: Service, Sendable {
             return .release(lease)
         case let (.failure(error), nil):
             let message = String(describing: error)
+            // An item that can never succeed (UnprocessableItem, e.g. a typed item that does
+            // not decode) is dead-lettered on this attempt; retrying it would only repeat it.
             let disposition: FailureDisposition =
-                lease.attempt >= options.maxAttempts
+                lease.attempt >= options.maxAttempts || error is UnprocessableItem
                 ? .deadLetter : .retry(after: options.retry.delay(afterAttempt: lease.attempt))
             return .fail(lease, error: message, disposition: disposition)
         }

@@ -1,7 +1,7 @@
 import CWorkQueuePlugin
 import Logging
 import Synchronization
-import WorkQueue
+import WorkQueueCore
 
 #if canImport(Glibc)
 import Glibc

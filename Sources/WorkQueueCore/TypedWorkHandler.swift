@@ -1,0 +1,102 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A handler over typed items: each item is a JSON document decoded as ``Input``, and what
+/// ``handle(_:context:)`` returns is stored as the item's result, encoded as JSON.
+///
+/// ```swift
+/// struct Resize: TypedWorkHandler {
+///     struct Input: Decodable, Sendable { var url: String; var width: Int }
+///     struct Output: Encodable, Sendable { var bytes: Int }
+///
+///     func handle(_ input: Input, context: WorkContext) async throws -> Output {
+///         Output(bytes: try await resize(input.url, to: input.width))
+///     }
+/// }
+/// ```
+///
+/// An item that does not decode as ``Input`` is dead-lettered on its first attempt, never
+/// retried: its dead letter names the coding path and what was wrong
+/// (`workqueue dead list`). Producers push typed items with `TypedItem.encode(_:)` or
+/// `workqueue push` of JSON lines. An ``Output`` that encodes as JSON `null` (an optional
+/// returning nil) stores no result.
+public protocol TypedWorkHandler: WorkHandler {
+    /// What an item decodes to (from JSON).
+    associatedtype Input: Decodable & Sendable
+    /// What the handler returns; stored as the item's result, as JSON.
+    associatedtype Output: Encodable & Sendable
+
+    /// Processes one decoded item.
+    func handle(_ input: Input, context: WorkContext) async throws -> Output
+}
+
+extension TypedWorkHandler {
+    /// Decodes the item as ``Input`` (throwing ``UnprocessableItem`` when it does not decode),
+    /// calls ``handle(_:context:)-(Input,_)`` and encodes its output as the result.
+    public func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+        let input = try TypedItem.decode(Input.self, from: item)
+        let output = try await handle(input, context: context)
+        return try TypedItem.result(output)
+    }
+}
+
+/// The JSON coding of typed items and results, shared by handlers, producers and the harness.
+public enum TypedItem {
+    /// The item holding `value` as JSON (keys sorted, so equal values make equal items).
+    public static func encode<Value: Encodable>(_ value: Value) throws -> WorkItem {
+        WorkItem(Array(try encoder.encode(value)))
+    }
+
+    /// `item` decoded from JSON as `type`; throws ``UnprocessableItem`` naming the coding path
+    /// and the problem when it does not decode.
+    public static func decode<Value: Decodable>(_ type: Value.Type, from item: WorkItem) throws -> Value {
+        do {
+            return try JSONDecoder().decode(type, from: Data(item.bytes))
+        } catch let error as DecodingError {
+            throw UnprocessableItem(describe(error, decoding: type))
+        } catch {
+            throw UnprocessableItem("the item is not \(type) as JSON: \(error)")
+        }
+    }
+
+    /// `value` as a result string: its JSON, or nil when it encodes as `null`.
+    public static func result<Value: Encodable>(_ value: Value) throws -> String? {
+        let json = String(decoding: try encoder.encode(value), as: UTF8.self)
+        return json == "null" ? nil : json
+    }
+
+    /// A result string decoded from JSON as `type` (what a producer reads back).
+    public static func decodeResult<Value: Decodable>(_ type: Value.Type, from result: String) throws -> Value {
+        try JSONDecoder().decode(type, from: Data(result.utf8))
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// One line naming the type, the coding path (`$.items[2].width`) and the problem.
+    static func describe<Value>(_ error: DecodingError, decoding type: Value.Type) -> String {
+        let (context, problem): (DecodingError.Context, String)
+        switch error {
+        case let .typeMismatch(expected, c): (context, problem) = (c, "expected \(expected)")
+        case let .valueNotFound(expected, c): (context, problem) = (c, "expected \(expected), found null")
+        case let .keyNotFound(key, c):
+            (context, problem) = (c, "missing key '\(key.stringValue)'")
+        case let .dataCorrupted(c): (context, problem) = (c, "not valid JSON")
+        @unknown default:
+            return "the item does not decode as \(type): \(error)"
+        }
+        var path = "$"
+        for key in context.codingPath {
+            if let index = key.intValue { path += "[\(index)]" } else { path += ".\(key.stringValue)" }
+        }
+        var detail = context.debugDescription
+        if let underlying = context.underlyingError { detail += " (\(underlying))" }
+        return "the item does not decode as \(type) at \(path): \(problem); \(detail)"
+    }
+}
