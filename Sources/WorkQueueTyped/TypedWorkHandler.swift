@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+@_exported import WorkQueueCore
 
 /// A handler over typed items: each item is a JSON document decoded as ``Input``, and what
 /// ``handle(_:context:)`` returns is stored as the item's result, encoded as JSON.
@@ -20,7 +21,7 @@ import Foundation
 ///
 /// An item that does not decode as ``Input`` is dead-lettered on its first attempt, never
 /// retried: its dead letter names the coding path and what was wrong
-/// (`workqueue dead list`). Producers push typed items with `TypedItem.encode(_:)` or
+/// (`workqueue dead list`). Producers push typed items with ``TypedItem/encode(_:)`` or
 /// `workqueue push` of JSON lines. An ``Output`` that encodes as JSON `null` (an optional
 /// returning nil) stores no result.
 public protocol TypedWorkHandler: WorkHandler {
