@@ -88,7 +88,11 @@ import Testing
         (":s3cret@h:1", "the scheme must be redis:// (or rediss:// for TLS), and this URL has none"),
         ("user:s3cret@h:1", "and this URL has none"),
         ("s3cret@h", "and this URL has none"),
-        ("redis://:s3@cret@h:notaport", "port 'notaport'"),
+        ("redis://:s3@cret@h:notaport", "the port (not shown) is not a number"),
+        // A password without its '@host': it stands where the port would, and is not shown.
+        ("redis://:s3cret", "a password needs an '@host' after it"),
+        ("redis://user:s3cret", "the port (not shown)"),
+        ("redis://h:99999", "the port '99999' is not a number from 1 to 65535"),
         ("redis://:s3cret@h/x", "database 'x'"),
         ("redis://:s3cret@", "the host is missing"),
     ])
@@ -108,7 +112,7 @@ import Testing
         ("redis://:s3cret@h1:1,,h2:2", "an empty host in the list of cluster nodes"),
         ("tcp://:s3cret@h1:1,h2:2", "the scheme must be redis://"),
         ("Redis://u:s3@cret@h1:1,h2:2", "in lower case"),
-        ("redis://:s3cret@h1:1,h2:x", "port 'x'"),
+        ("redis://:s3cret@h1:1,h2:x", "the port (not shown)"),
         (":s3cret@h1:1,h2:2", "and this URL has none"),
     ])
     func aBadSeedListsErrorHidesThePassword(url: String, problem: String) {

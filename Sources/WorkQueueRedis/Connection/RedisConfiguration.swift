@@ -68,7 +68,12 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             host = String(rest[..<colon])
             let portText = rest[rest.index(after: colon)...]
             guard let value = Int(portText), (1...65535).contains(value) else {
-                throw .invalidURL(redacted, reason: "port '\(portText)' is not a number from 1 to 65535")
+                // A port that is not a number may be a password without its '@host'
+                // (`redis://:s3cret`): it is not shown.
+                let shown = portText.allSatisfy(\.isNumber) ? "'\(portText)'" : "(not shown)"
+                throw .invalidURL(Self.hidingPort(portText, in: redacted),
+                                  reason: "the port \(shown) is not a number from 1 to 65535; "
+                                      + "a password needs an '@host' after it")
             }
             port = value
         }
@@ -76,6 +81,15 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         guard !host.isEmpty else { throw .invalidURL(redacted, reason: "the host is missing") }
         self.init(host: host, port: port, username: username, password: password, database: database,
                   tls: scheme == "rediss://" ? RedisTLS() : nil)
+    }
+
+    /// `redacted` with its last `:portText` shown as `:***` unless the port is all digits.
+    private static func hidingPort(_ portText: Substring, in redacted: String) -> String {
+        let needle = ":" + portText
+        guard !portText.allSatisfy(\.isNumber),
+              let start = redacted.indices.last(where: { redacted[$0...].hasPrefix(needle) })
+        else { return redacted }
+        return String(redacted[..<start]) + ":***" + String(redacted[redacted.index(start, offsetBy: needle.count)...])
     }
 
     /// The configuration from, in order: `flag` (a URL), `REDIS_URL`, `REDIS_SERVICE_HOST` with
