@@ -225,7 +225,8 @@ public protocol WorkQueueBackend: Sendable {
     /// ``WorkerOptions/heartbeatInterval``. The default records nothing.
     func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws
 
-    /// Removes the heartbeat record of `session` (a worker leaving cleanly). The default does
+    /// Removes the heartbeat record of `session` and whatever else the backend keeps for the
+    /// session (a worker leaving cleanly; called with heartbeats off too). The default does
     /// nothing.
     func removeHeartbeat(session: String) async throws
 

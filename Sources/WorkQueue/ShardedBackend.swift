@@ -473,8 +473,10 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         try await shards[0].heartbeat(heartbeat, ttl: ttl)
     }
 
+    /// Removes the record from the first shard, and from every shard what the worker kept
+    /// there for its session (the record of its last exchange).
     public func removeHeartbeat(session: String) async throws {
-        try await shards[0].removeHeartbeat(session: session)
+        _ = try await onShards(Array(shards.indices)) { try await $0.removeHeartbeat(session: session) }
     }
 
     public func liveWorkers() async throws -> [LiveWorker] {

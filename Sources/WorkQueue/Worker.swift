@@ -179,12 +179,12 @@ public final class Worker: Service, Sendable {
             }
         }
         // Every loop has ended (the group awaited them), so no late refresh can follow this.
-        if options.heartbeatInterval != nil {
-            do {
-                try await backend.removeHeartbeat(session: session)
-            } catch {
-                logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
-            }
+        // Called with heartbeats off too: it also drops the session's record of its last
+        // exchange, which nothing else would remove.
+        do {
+            try await backend.removeHeartbeat(session: session)
+        } catch {
+            logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
         }
         return summary.withLock { summary in
             summary.stopReason = stopSignal.isFired ? .shutdown : .drained

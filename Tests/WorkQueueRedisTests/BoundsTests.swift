@@ -197,6 +197,23 @@ import WorkQueue
 
     // MARK: Lost replies and retried takes
 
+    /// A worker's exchange record (`NAME:exchanges`, kept to answer a retried call) goes with
+    /// its clean exit, heartbeats or not: with `--heartbeat-seconds 0` nothing else removes it.
+    @Test(arguments: [true, false])
+    func aCleanExitLeavesNoExchangeRecord(heartbeats: Bool) async throws {
+        try await LocalRedis.with { server in
+            let queue = try await Self.connect(server)
+            try await queue.enqueue(["a", "b", "c"])
+            var options = WorkerOptions()
+            options.idlePollInterval = .milliseconds(5)
+            if !heartbeats { options.heartbeatInterval = nil }
+            let summary = try await Worker(backend: queue, handler: EchoHandler(), options: options).runUntilStopped()
+            #expect(summary.completed == 3)
+            #expect(try await server.cli("hlen", "q:exchanges") == "0")
+            await queue.close()
+        }
+    }
+
     @Test func aRetryAfterALostReplyReportsTheSettlementsItAppliedAsSettled() async throws {
         try await LocalRedis.with { server in
             let queue = try await Self.connect(server)
@@ -291,6 +308,11 @@ import WorkQueue
             await queue.close()
         }
     }
+}
+
+/// A handler that returns its item.
+struct EchoHandler: WorkHandler {
+    func handle(_ item: WorkItem, context: WorkContext) async throws -> String? { item.string }
 }
 
 /// A handler that counts its runs and takes 5 s per item.

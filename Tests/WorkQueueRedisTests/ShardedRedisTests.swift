@@ -196,6 +196,26 @@ func shardedRedisContract(_ contractCase: ContractCase) async throws {
             #expect(again.map(\.item) == ["one-7"] && again.map(\.attempt) == [1])
         }
     }
+
+    /// A sharded worker's clean exit drops its exchange record on every shard, not only on the
+    /// first (which keeps its heartbeat record): the others have no heartbeat expiry to do it.
+    @Test func aCleanExitLeavesNoExchangeRecordOnAnyShard() async throws {
+        try await LocalRedis.with { server in
+            let names = try RedisQueue.shardNames("job", count: 2)
+            let queues = try await RedisQueue.connect(names: names, configuration: server.configuration)
+            defer { Task { for queue in queues { await queue.close() } } }
+            try await queues[0].enqueue(["a", "b"])
+            try await queues[1].enqueue(["c", "d"])
+            var options = WorkerOptions()
+            options.idlePollInterval = .milliseconds(5)
+            let sharded = try ShardedBackend(shards: queues, firstShard: 0)
+            let summary = try await Worker(backend: sharded, handler: EchoHandler(), options: options).runUntilStopped()
+            #expect(summary.completed == 4)
+            for name in names {
+                #expect(try await server.cli("hlen", "\(name):exchanges") == "0", "\(name)")
+            }
+        }
+    }
 }
 
 /// Never called: the worker of aWorkerStoppedWhileAShardIsDownLeavesNothingLeasedOnTheOthers never gets an item.
