@@ -103,8 +103,9 @@ typedef struct workqueue_plugin {
      * Returns WORKQUEUE_PLUGIN_OK with an optional result in `*out`/`*out_len` (leave `*out`
      * NULL for no result), or non-zero (WORKQUEUE_PLUGIN_FAILED to have the item retried,
      * WORKQUEUE_PLUGIN_REJECTED to have it dead-lettered at once) with an optional error
-     * message (UTF-8) in `*out`/`*out_len`. Both buffers are allocated by the plugin and released by the host
-     * with `free_buffer`. `*cancelled` becomes non-zero when the host asks the plugin to stop.
+     * message (UTF-8) in `*out`/`*out_len`. Both buffers are allocated by the plugin and
+     * released by the host with `free_buffer`. `*cancelled` becomes non-zero when the host
+     * asks the plugin to stop.
      */
     int32_t (*handle)(void *state, const uint8_t *item, size_t len,
                       const workqueue_plugin_context *context,
