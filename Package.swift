@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "PrinterPlugin", type: .dynamic, targets: ["PrinterPlugin"]),
         .library(name: "FactorPlugin", type: .dynamic, targets: ["FactorPlugin"]),
         .library(name: "CPrinterPlugin", type: .dynamic, targets: ["CPlugin"]),
+        .library(name: "WordCountPlugin", type: .dynamic, targets: ["WordCountPlugin"]),
         .executable(name: "workqueue", targets: ["workqueue"]),
         .plugin(name: "WorkerImage", targets: ["WorkerImage"]),
     ],
@@ -97,6 +98,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(name: "NoopHandler", dependencies: ["WorkQueueCore"], path: "Examples/Noop"),
+        // A typed handler: JSON items in, JSON results out (TypedWorkHandler).
+        .target(name: "WordCountHandler", dependencies: ["WorkQueueCore"], path: "Examples/WordCount"),
         .target(
             name: "PrinterPlugin",
             dependencies: ["PrinterHandler", "WorkQueuePluginKit"],
@@ -110,6 +113,12 @@ let package = Package(
             linkerSettings: pluginLinkerSettings
         ),
         .target(name: "CPlugin", dependencies: ["CWorkQueuePlugin"], path: "Examples/CPlugin"),
+        .target(
+            name: "WordCountPlugin",
+            dependencies: ["WordCountHandler", "WorkQueuePluginKit"],
+            path: "Examples/WordCountPlugin",
+            linkerSettings: pluginLinkerSettings
+        ),
 
         // The `workqueue` command as a library: every subcommand, flag, variable and exit status,
         // with the handlers to compile in passed to its entry point (`WorkerCommand.main(handlers:)`),
@@ -131,7 +140,7 @@ let package = Package(
         // The bundled `workqueue`: that entry point with the example handlers compiled in.
         .executableTarget(
             name: "workqueue",
-            dependencies: ["WorkQueueCommand", "PrinterHandler", "FactorHandler", "NoopHandler"]
+            dependencies: ["WorkQueueCommand", "PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler"]
         ),
         // A worker of one's own with a single handler (`work` needs no --handler): the end-to-end
         // tests run it as a team's program would be run.
@@ -173,12 +182,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WorkQueueTesting", "TestSupport",
+            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler", "WorkQueueTesting", "TestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PluginTests",
             dependencies: ["WorkQueuePlugins", "WorkQueuePluginKit", "WorkQueueTesting", "WorkQueue", "PrinterHandler", "FactorHandler",
+                           "WordCountHandler",
                            "TestSupport"]
         ),
         // Real processes for tests: child processes, a local redis-server, temp dirs.

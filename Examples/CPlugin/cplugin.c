@@ -7,6 +7,7 @@
 
 typedef struct cupper_state {
     char *fail;   /* NULL: never fail */
+    char *reject; /* NULL: never reject */
     char *prefix; /* never NULL */
 } cupper_state;
 
@@ -29,15 +30,20 @@ static int32_t cupper_create(const char *const *keys, const char *const *values,
         if (strcmp(keys[i], "fail") == 0) {
             free(s->fail);
             s->fail = strdup(values[i]);
+        } else if (strcmp(keys[i], "reject") == 0) {
+            free(s->reject);
+            s->reject = strdup(values[i]);
         } else if (strcmp(keys[i], "prefix") == 0) {
             free(s->prefix);
             s->prefix = strdup(values[i]);
         } else {
             char message[512];
             snprintf(message, sizeof message,
-                     "cupper: unknown option '%s'; it accepts fail=TEXT and prefix=TEXT", keys[i]);
+                     "cupper: unknown option '%s'; it accepts fail=TEXT, reject=TEXT and prefix=TEXT",
+                     keys[i]);
             *error = copy_message(message, NULL);
             free(s->fail);
+            free(s->reject);
             free(s->prefix);
             free(s);
             return 1;
@@ -84,6 +90,13 @@ static int32_t cupper_handle(void *state, const uint8_t *item, size_t len,
         *out = (uint8_t *)copy_message(message, out_len);
         return WORKQUEUE_PLUGIN_FAILED;
     }
+    if (s->reject != NULL && strstr(text + prefix_len, s->reject) != NULL) {
+        char message[256];
+        snprintf(message, sizeof message, "cupper: item contains '%s' (option reject)", s->reject);
+        free(text);
+        *out = (uint8_t *)copy_message(message, out_len);
+        return WORKQUEUE_PLUGIN_REJECTED;
+    }
     fwrite(text, 1, prefix_len + len, stdout);
     fputc('\n', stdout);
     fflush(stdout);
@@ -96,6 +109,7 @@ static void cupper_destroy(void *state) {
     cupper_state *s = state;
     if (s == NULL) return;
     free(s->fail);
+    free(s->reject);
     free(s->prefix);
     free(s);
 }

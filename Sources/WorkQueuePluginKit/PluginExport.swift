@@ -23,6 +23,10 @@ import Darwin
 /// dedicated threads; the call runs the async `handle` to completion on that very thread (see
 /// ``CallerThreadExecutor``), so it never waits for a thread pool it might be starving.
 /// One handler type per shared object: the first type passed is the one exported.
+///
+/// A handler's ``UnprocessableItem`` (a ``TypedWorkHandler``'s item that does not decode)
+/// crosses the ABI as `WORKQUEUE_PLUGIN_REJECTED`: the host dead-letters the item at once, as
+/// it would for the handler compiled in; any other error is `WORKQUEUE_PLUGIN_FAILED`.
 public enum PluginExport {
     /// The plugin table for `type`, built on the first call and kept for the process lifetime.
     public static func table<Handler: NamedWorkHandler>(for type: Handler.Type) -> UnsafeRawPointer {
@@ -146,6 +150,10 @@ private let pluginHandle: @convention(c) (
     case let .failure(error) where error is WorkCancelled || error is CancellationError:
         // Task.sleep and friends throw CancellationError once the host's flag cancelled the task.
         return fail(WORKQUEUE_PLUGIN_CANCELLED, String(describing: error))
+    case let .failure(error as UnprocessableItem):
+        // The host rebuilds the UnprocessableItem from the reason, so the dead letter reads the
+        // same as the handler's compiled in.
+        return fail(WORKQUEUE_PLUGIN_REJECTED, error.reason)
     case let .failure(error):
         return fail(WORKQUEUE_PLUGIN_FAILED, String(describing: error))
     }

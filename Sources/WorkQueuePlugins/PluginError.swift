@@ -1,3 +1,5 @@
+import CWorkQueuePlugin
+
 /// Why a plugin or a C library could not be loaded or called. Each description names the file
 /// and says what to do.
 public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -88,9 +90,12 @@ public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .functionFailed(symbol, status):
             "\(symbol) returned status \(status) (non-zero i32 from a function taking ptr means failure)"
         case let .handlerFailed(plugin, status, message):
-            message.isEmpty
-                ? "plugin \(plugin) failed with status \(status) and no message"
-                : message
+            if status == WORKQUEUE_PLUGIN_FAILED || status == WORKQUEUE_PLUGIN_CANCELLED {
+                message.isEmpty ? "plugin \(plugin) failed with status \(status) and no message" : message
+            } else {
+                (message.isEmpty ? "plugin \(plugin) failed with no message" : message)
+                    + " (status \(status), unknown to this worker, counts as a failure)"
+            }
         }
     }
 }

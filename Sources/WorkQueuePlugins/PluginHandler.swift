@@ -120,7 +120,13 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         case WORKQUEUE_PLUGIN_CANCELLED where flag.isSet:
             // Only a stop the host asked for; otherwise the status is an ordinary failure.
             throw WorkCancelled(reason: context.cancellation.reason ?? .shutdown)
+        case WORKQUEUE_PLUGIN_REJECTED:
+            // The item can never succeed: the runner dead-letters it on this attempt.
+            let reason = outcome.output ?? ""
+            throw UnprocessableItem(reason.isEmpty ? "plugin \(name) rejected the item and gave no reason" : reason)
         default:
+            // WORKQUEUE_PLUGIN_FAILED, a CANCELLED the host did not ask for, or a status this
+            // host does not know (a newer plugin's): a failed attempt, retried.
             throw PluginError.handlerFailed(plugin: name, status: outcome.status, message: outcome.output ?? "")
         }
     }

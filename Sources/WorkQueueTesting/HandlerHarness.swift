@@ -13,6 +13,18 @@ import WorkQueue
 /// }
 /// ```
 ///
+/// A ``TypedWorkHandler`` takes typed values: ``run(typed:)`` encodes them as JSON items, and
+/// ``HarnessReport/results(as:)`` decodes what each one returned.
+///
+/// ```swift
+/// @Test func countsWords() async throws {
+///     let report = try await HandlerHarness(WordCount()).run(typed: [
+///         WordCount.Input(text: "to be or not", min: 3),
+///     ])
+///     #expect(try report.results(as: WordCount.Output.self) == [WordCount.Output(words: 1)])
+/// }
+/// ```
+///
 /// By default failed items are retried at once (no backoff waits) up to 3 attempts.
 public struct HandlerHarness: Sendable {
     /// The runner settings used; change them before ``run(_:)``.
@@ -43,15 +55,25 @@ public struct HandlerHarness: Sendable {
         )
         let summary = try await worker.runUntilStopped()
         return HarnessReport(
+            items: items,
             events: collected.withLock { $0 },
             deadLetters: try await queue.deadLetters(),
             summary: summary
         )
     }
+
+    /// Pushes each of `inputs` as a JSON item (``TypedItem/encode(_:)``, what a typed producer
+    /// pushes), runs the worker until the queue is drained, and reports. An input of another
+    /// type than the handler's `Input` (a dictionary, say) makes a malformed item.
+    public func run<Input: Encodable>(typed inputs: [Input]) async throws -> HarnessReport {
+        try await run(inputs.map { try TypedItem.encode($0) })
+    }
 }
 
 /// What a ``HandlerHarness`` run did.
 public struct HarnessReport: Sendable {
+    /// The items pushed, in order.
+    public let items: [WorkItem]
     /// Every runner event, in order.
     public let events: [WorkerEvent]
     /// The dead-lettered items with their last errors.
@@ -64,6 +86,14 @@ public struct HarnessReport: Sendable {
         var results: [WorkItem: String] = [:]
         for case let .completed(lease, result) in events { results[lease.item] = result ?? "" }
         return results
+    }
+
+    /// The result of each pushed item decoded from JSON as `type` (``TypedItem/decodeResult(_:from:)``),
+    /// in the order pushed: nil for an item that did not complete or stored no result.
+    public func results<Output: Decodable>(as type: Output.Type) throws -> [Output?] {
+        var stored: [WorkItem: String] = [:]
+        for case let .completed(lease, result?) in events { stored[lease.item] = result }
+        return try items.map { item in try stored[item].map { try TypedItem.decodeResult(type, from: $0) } }
     }
 
     /// The completed items, in completion order.

@@ -80,24 +80,40 @@ public enum TypedItem {
         return encoder
     }
 
-    /// One line naming the type, the coding path (`$.items[2].width`) and the problem.
+    /// One line naming the type, the coding path (`$.items[2].width`, `$` for the whole item)
+    /// and the problem, e.g. `the item does not decode as Input at $.sizes[1]: expected Int;
+    /// Expected to decode Int but found a string instead.`
     static func describe<Value>(_ error: DecodingError, decoding type: Value.Type) -> String {
-        let (context, problem): (DecodingError.Context, String)
+        let path: [any CodingKey], problem: String
         switch error {
-        case let .typeMismatch(expected, c): (context, problem) = (c, "expected \(expected)")
-        case let .valueNotFound(expected, c): (context, problem) = (c, "expected \(expected), found null")
-        case let .keyNotFound(key, c):
-            (context, problem) = (c, "missing key '\(key.stringValue)'")
-        case let .dataCorrupted(c): (context, problem) = (c, "not valid JSON")
+        case let .typeMismatch(expected, context):
+            (path, problem) = (context.codingPath, "expected \(expected); \(detail(context))")
+        case let .valueNotFound(expected, context):
+            (path, problem) = (context.codingPath, "expected \(expected), found null")
+        case let .keyNotFound(key, context):
+            // The context's path is the object's; the path shown is the missing key's.
+            (path, problem) = (context.codingPath + [key], "missing key '\(key.stringValue)'")
+        case let .dataCorrupted(context):
+            // Not JSON at all ("The given data was not valid JSON."), or a value a type's own
+            // check refused (an enum's unknown raw value).
+            (path, problem) = (context.codingPath, detail(context))
         @unknown default:
             return "the item does not decode as \(type): \(error)"
         }
+        return "the item does not decode as \(type) at \(jsonPath(path)): \(problem)"
+    }
+
+    /// `$.a.b[2]`: the coding path as a JSONPath.
+    static func jsonPath(_ codingPath: [any CodingKey]) -> String {
         var path = "$"
-        for key in context.codingPath {
+        for key in codingPath {
             if let index = key.intValue { path += "[\(index)]" } else { path += ".\(key.stringValue)" }
         }
-        var detail = context.debugDescription
-        if let underlying = context.underlyingError { detail += " (\(underlying))" }
-        return "the item does not decode as \(type) at \(path): \(problem); \(detail)"
+        return path
+    }
+
+    private static func detail(_ context: DecodingError.Context) -> String {
+        guard let underlying = context.underlyingError else { return context.debugDescription }
+        return "\(context.debugDescription) (\(underlying))"
     }
 }

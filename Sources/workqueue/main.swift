@@ -1,8 +1,9 @@
 import FactorHandler
 import NoopHandler
 import PrinterHandler
+import WordCountHandler
 import WorkQueueCommand
 
 // The bundled `workqueue`: the command library with the example handlers compiled in, the same
 // few lines as a worker of your own (README "Your own worker").
-await WorkerCommand.main(handlers: [Printer.self, Factor.self, Noop.self])
+await WorkerCommand.main(handlers: [Printer.self, Factor.self, Noop.self, WordCount.self])

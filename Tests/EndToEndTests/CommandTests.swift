@@ -89,10 +89,10 @@ import TestSupport
             let (worker, termination) = try await wq.run(["work", "--queue", "q", "--handler", "nope"])
             #expect(termination != .exited(0))
             #expect(worker.stderr.contains("unknown handler 'nope'"))
-            #expect(worker.stderr.contains("factor, noop, printer"))
+            #expect(worker.stderr.contains("factor, noop, printer, wordcount"))
             #expect(try await redis.cli("lrange", "q", "0", "-1") == "a")
             let (list, _) = try await wq.run(["handlers"])
-            #expect(list.stdoutLines.map { $0.split(separator: " ").first.map(String.init) } == ["printer", "factor", "noop"])
+            #expect(list.stdoutLines.map { $0.split(separator: " ").first.map(String.init) } == ["printer", "factor", "noop", "wordcount"])
         }
     }
 

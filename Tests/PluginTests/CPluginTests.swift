@@ -46,11 +46,54 @@ import WorkQueueTesting
         #expect(report.deadLetters.first?.lastError == "cupper: item contains 'BAD' (option fail)")
     }
 
+    @Test func aRejectedItemIsDeadLetteredOnItsFirstAttempt() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: ["reject": "BAD", "fail": "WORSE"])
+        await #expect(throws: UnprocessableItem("cupper: item contains 'BAD' (option reject)")) {
+            _ = try await handler.handle("bad", context: makeContext())
+        }
+        let report = try await HandlerHarness(handler).run(["good", "bad apple", "worse"])
+        #expect(report.completed == ["good"])
+        #expect(report.failures.map(\.attempt) == [1, 1, 2, 3])
+        #expect(Set(report.deadLetters) == [
+            DeadLetter(item: "bad apple", lastError: "unprocessable item: cupper: item contains 'BAD' (option reject)", attempts: 1),
+            DeadLetter(item: "worse", lastError: "cupper: item contains 'WORSE' (option fail)", attempts: 3),
+        ])
+    }
+
+    /// A plugin returning a status this host does not know (a newer plugin's) fails the attempt,
+    /// retried as WORKQUEUE_PLUGIN_FAILED is; REJECTED without a message still says who rejected.
+    @Test func anUnknownStatusIsAFailureAndAnEmptyRejectionIsNamed() async throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.compileSharedObject("libstatuses.so", source: """
+            #include <stdlib.h>
+            #include <string.h>
+            #include "\(cPluginHeader())"
+            static int32_t create(const char *const *k, const char *const *v, size_t n, void **s, char **e) { return 0; }
+            static int32_t handle(void *s, const uint8_t *item, size_t len, const workqueue_plugin_context *c,
+                                  const volatile int32_t *cancelled, uint8_t **out, size_t *out_len) {
+                if (len == 1 && item[0] == 'r') return WORKQUEUE_PLUGIN_REJECTED;
+                *out = (uint8_t *)strdup("seven");
+                *out_len = 5;
+                return 7;
+            }
+            static void destroy(void *s) {}
+            static void release(void *b) { free(b); }
+            static const workqueue_plugin table = {WORKQUEUE_PLUGIN_ABI_VERSION, sizeof(workqueue_plugin), "statuses", NULL,
+                                                   create, handle, destroy, release};
+            const workqueue_plugin *workqueue_plugin_entry(void) { return &table; }
+            """)
+        let report = try await HandlerHarness(try PluginLoader.load(path: path, options: [:])).run(["7", "r"])
+        #expect(Set(report.deadLetters) == [
+            DeadLetter(item: "7", lastError: "seven (status 7, unknown to this worker, counts as a failure)", attempts: 3),
+            DeadLetter(item: "r", lastError: "unprocessable item: plugin statuses rejected the item and gave no reason", attempts: 1),
+        ])
+    }
+
     @Test func createFailureCarriesThePluginsMessageAndTheFile() throws {
         let path = try builtPlugin("CPrinterPlugin")
         #expect(
             throws: PluginError.createFailed(
-                path: path, message: "cupper: unknown option 'colour'; it accepts fail=TEXT and prefix=TEXT"
+                path: path, message: "cupper: unknown option 'colour'; it accepts fail=TEXT, reject=TEXT and prefix=TEXT"
             )
         ) {
             try PluginLoader.loadPlugin(path: path, options: ["colour": "red"])

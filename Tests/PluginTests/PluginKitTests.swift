@@ -27,6 +27,8 @@ struct Shout: NamedWorkHandler {
         switch item.string {
         case "boom":
             throw WorkQueueError.invalidConfiguration("boom on attempt \(context.attempt)")
+        case "reject":
+            throw UnprocessableItem("shout rejects 'reject' on attempt \(context.attempt)")
         case "wait":
             Shout.waiting.withLock { $0 += 1 }
             // Bounded: 10 000 polls of 1 ms.
@@ -98,6 +100,19 @@ actor Counter {
             "invalid configuration: boom on attempt 3",
         ])
         #expect(report.deadLettered == ["boom"])
+    }
+
+    @Test func unprocessableItemsCrossTheABIAndAreDeadLetteredAtOnce() async throws {
+        await #expect(throws: UnprocessableItem("shout rejects 'reject' on attempt 1")) {
+            _ = try await loadShout().handle("reject", context: makeContext())
+        }
+        let report = try await HandlerHarness(try loadShout()).run(["a", "reject"])
+        #expect(report.completed.map(\.string) == ["a"])
+        #expect(report.failures.map(\.attempt) == [1])
+        // The same dead letter as the handler compiled in: no second "unprocessable item:".
+        #expect(report.deadLetters == [
+            DeadLetter(item: "reject", lastError: "unprocessable item: shout rejects 'reject' on attempt 1", attempts: 1),
+        ])
     }
 
     @Test func hostCancellationReachesTheSwiftHandler() async throws {

@@ -84,3 +84,9 @@ final class TestThreadExecutor: TaskExecutor {
         wakeUp.signal()
     }
 }
+
+/// The absolute path of the plugin ABI header, `workqueue_plugin.h`, for C sources the tests compile.
+func cPluginHeader(file: String = #filePath) -> String {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/CWorkQueuePlugin/include/workqueue_plugin.h").path
+}

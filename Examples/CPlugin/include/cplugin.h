@@ -5,6 +5,8 @@
  * Handler "cupper": prints each item upper-cased (ASCII letters) on its own stdout line and
  * returns it as the result. Options:
  *   fail=TEXT   items containing TEXT fail (to watch retries and dead letters)
+ *   reject=TEXT items containing TEXT are rejected (WORKQUEUE_PLUGIN_REJECTED): dead-lettered
+ *               at once, never retried
  *   prefix=TEXT prepended to every printed line and result
  * The item "wait" blocks until the host cancels it (at most 10 s), to show cancellation.
  */

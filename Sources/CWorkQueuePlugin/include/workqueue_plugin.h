@@ -24,6 +24,9 @@
  * return soon after it becomes non-zero: the item's lease was lost or the worker is shutting
  * down, and the result will not be used.
  *
+ * Statuses: `handle` returns one of the WORKQUEUE_PLUGIN_* statuses below. A host treats a
+ * status it does not know (a newer plugin's) as WORKQUEUE_PLUGIN_FAILED: the item is retried.
+ *
  * Forward compatibility: both structs start with their size. A newer host may pass a larger
  * context (read only the fields you know); a plugin's table may be larger than the host knows
  * (the host ignores the tail) but never smaller than version 1's. Fields are only ever added
@@ -51,6 +54,14 @@ extern "C" {
 #define WORKQUEUE_PLUGIN_FAILED 1
 /** `handle` status: the plugin stopped because `*cancelled` was set. */
 #define WORKQUEUE_PLUGIN_CANCELLED 2
+/**
+ * `handle` status: the item can never succeed (it does not parse, it names something that does
+ * not exist): dead-letter it now, on this attempt, without retrying; `out` is the message.
+ * Added within version 1: a host that predates it treats it as any status it does not know,
+ * as WORKQUEUE_PLUGIN_FAILED (the item is retried, then dead-lettered), so returning it is
+ * always safe.
+ */
+#define WORKQUEUE_PLUGIN_REJECTED 3
 
 /** What the host knows about the item being handled. */
 typedef struct workqueue_plugin_context {
@@ -90,9 +101,11 @@ typedef struct workqueue_plugin {
      * Handles one item: `len` bytes at `item` (not NUL-terminated; any bytes; `item` may be
      * NULL when `len` is 0).
      * Returns WORKQUEUE_PLUGIN_OK with an optional result in `*out`/`*out_len` (leave `*out`
-     * NULL for no result), or non-zero with an optional error message (UTF-8) in
-     * `*out`/`*out_len`. Both buffers are allocated by the plugin and released by the host
-     * with `free_buffer`. `*cancelled` becomes non-zero when the host asks the plugin to stop.
+     * NULL for no result), or non-zero (WORKQUEUE_PLUGIN_FAILED to have the item retried,
+     * WORKQUEUE_PLUGIN_REJECTED to have it dead-lettered at once) with an optional error
+     * message (UTF-8) in `*out`/`*out_len`. Both buffers are allocated by the plugin and
+     * released by the host with `free_buffer`. `*cancelled` becomes non-zero when the host
+     * asks the plugin to stop.
      */
     int32_t (*handle)(void *state, const uint8_t *item, size_t len,
                       const workqueue_plugin_context *context,
