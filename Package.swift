@@ -99,7 +99,7 @@ let package = Package(
         ),
         .target(name: "NoopHandler", dependencies: ["WorkQueueCore"], path: "Examples/Noop"),
         // A typed handler: JSON items in, JSON results out (TypedWorkHandler).
-        .target(name: "WordCountHandler", dependencies: ["WorkQueueCore"], path: "Examples/WordCount"),
+        .target(name: "WordCountHandler", dependencies: ["WorkQueueTyped"], path: "Examples/WordCount"),
         .target(
             name: "PrinterPlugin",
             dependencies: ["PrinterHandler", "WorkQueuePluginKit"],

@@ -1,4 +1,4 @@
-import WorkQueueCore
+import WorkQueueTyped
 
 /// The `wordcount` handler, a ``TypedWorkHandler``: each item is a JSON object
 /// `{"text": "to be or not", "min": 3}`; it returns `{"words":1}`, the number of words in `text`

@@ -24,7 +24,7 @@ import Darwin
 /// ``CallerThreadExecutor``), so it never waits for a thread pool it might be starving.
 /// One handler type per shared object: the first type passed is the one exported.
 ///
-/// A handler's ``UnprocessableItem`` (a ``TypedWorkHandler``'s item that does not decode)
+/// A handler's ``UnprocessableItem`` (a `TypedWorkHandler`'s item that does not decode)
 /// crosses the ABI as `WORKQUEUE_PLUGIN_REJECTED`: the host dead-letters the item at once, as
 /// it would for the handler compiled in; any other error is `WORKQUEUE_PLUGIN_FAILED`.
 public enum PluginExport {
