@@ -41,7 +41,9 @@ for item in arguments.dropFirst(2) {
         }
     }
     let text = out.map { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) }
-    fputs("plugin-host: \(item) -> status \(status), result \(text ?? "none")\n", stderr)
+    // On stdout, so that the static and dynamic hosts' results are compared too.
+    print("plugin-host: \(item) -> status \(status), result \(text ?? "none")")
+    fflush(stdout)
     if let out { release(out) }
 }
 destroy(state)
