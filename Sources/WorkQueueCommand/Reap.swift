@@ -16,8 +16,7 @@ struct Reap: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
-        "Attempts before an item is dead-lettered (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
+    @Option(name: Catalog.maxAttempts.name, help: Catalog.maxAttempts.help)
     var maxAttempts: Int?
 
     @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
@@ -33,13 +32,12 @@ struct Reap: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
-        let attempts = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) ?? 5
+        let attempts = try settings.integer(maxAttempts, Catalog.maxAttempts)
         let grace = Duration.nanoseconds(Int64(graceSeconds * 1e9))
-        try await withShards(common, settings, logger: logger) { queues in
+        try await withShards(common, settings, logger: logger, queueOptions: .init(recoveryGrace: grace)) { queues in
             var report = RecoveryReport()
             var promoted = 0
             for queue in queues {
-                queue.recoveryGrace = grace
                 let first = try await queue.recoverExpiredLeases(maxAttempts: attempts)
                 report.requeued += first.requeued
                 report.deadLettered += first.deadLettered
