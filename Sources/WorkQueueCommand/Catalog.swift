@@ -197,17 +197,17 @@ enum Catalog {
     static let waitReplicas = Setting<Int>(
         "wait-replicas", valueName: "n", variable: "WORKQUEUE_WAIT_REPLICAS", default: 0, shown: "0, no wait",
         form: .whole(0...Int.max),
-        "push: after each chunk, wait (WAIT) until this many replicas have it, else stop with exit 1: a failover cannot "
-            + "then lose what was pushed")
+        "after each chunk, wait (WAIT) until this many replicas have it, else stop with exit 1: a failover cannot "
+            + "then lose what was pushed", command: "push")
 
     static let waitSeconds = Setting<Duration>(
         "wait-seconds", valueName: "seconds", variable: "WORKQUEUE_WAIT_SECONDS", default: .seconds(5),
         form: .seconds(allowZero: false),
-        "push with --wait-replicas: how long to wait for the replicas per chunk")
+        "with --wait-replicas: how long to wait for the replicas per chunk", command: "push")
 
     static let statusPort = Setting<Int?>(
         "serve", valueName: "port", variable: "WORKQUEUE_STATUS_PORT", default: nil, form: .whole(0...65535),
-        "status: serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped",
+        "serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped", command: "status",
         details: "read from Redis per scrape; see [Observing a Job](#observing-a-job)")
 
     // MARK: Lists

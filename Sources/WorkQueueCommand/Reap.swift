@@ -1,5 +1,6 @@
 import ArgumentParser
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue reap`: a recovery pass now, as every worker runs periodically.
 struct Reap: AsyncParsableCommand {
@@ -20,8 +21,8 @@ struct Reap: AsyncParsableCommand {
     var maxAttempts: Int?
 
     @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
-        "How long an item must stay leaseless before it is recovered (default 2).", valueName: "seconds"))
-    var graceSeconds: Double = 2
+        "How long an item must stay leaseless before it is recovered.", valueName: "seconds"))
+    var graceSeconds: Double = Double(RedisQueue.Options().recoveryGrace.components.seconds)
 
     func validate() throws {
         guard graceSeconds.isFinite, graceSeconds >= 0, graceSeconds <= 600 else {

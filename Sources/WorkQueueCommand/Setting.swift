@@ -34,10 +34,12 @@ struct Setting<Value: SettingValue>: SettingDescription {
     let summary: String
     /// More for the README only (markdown: links, long explanations).
     let details: String?
+    /// The one command that takes it, for the README; nil for `work`'s and every command's.
+    let command: String?
 
     init(_ long: String, valueName: String? = nil, variable: String? = nil, variableNote: String? = nil,
          default defaultValue: Value, shown: String? = nil, form: SettingForm = .text,
-         _ summary: String, details: String? = nil) {
+         _ summary: String, command: String? = nil, details: String? = nil) {
         self.long = long
         self.valueName = valueName
         self.variable = variable
@@ -47,6 +49,7 @@ struct Setting<Value: SettingValue>: SettingDescription {
         self.form = form
         self.summary = summary
         self.details = details
+        self.command = command
     }
 
     /// The flag's name for `@Option(name:)` and `@Flag(name:)`.
@@ -65,6 +68,7 @@ protocol SettingDescription: Sendable {
     var form: SettingForm { get }
     var summary: String { get }
     var details: String? { get }
+    var command: String? { get }
     /// Whether ``form`` is the one ``Settings`` reads the value's type with (a `Setting<Int>`
     /// is `.whole`, ...); a test checks every declaration.
     var formFitsValue: Bool { get }
@@ -98,7 +102,7 @@ extension SettingDescription {
 
     /// The README row: flag, variable, default, meaning.
     var markdownRow: String {
-        let flagCell = "`\(flag)" + (valueName.map { " \($0.uppercased())" } ?? "") + "`"
+        let flagCell = "`" + (command.map { $0 + " " } ?? "") + flag + (valueName.map { " \($0.uppercased())" } ?? "") + "`"
             + (form == .pairs ? " (repeatable)" : "")
         let variableCell = variable.map { "`\($0)`" + (variableNote.map { " (\($0))" } ?? "") } ?? "—"
         let defaultCell = defaultText.map { $0.contains("://") ? "`\($0)`" : $0 } ?? "—"

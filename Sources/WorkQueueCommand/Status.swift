@@ -38,11 +38,11 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Refresh until the queue is drained.")
     var watch = false
 
-    @Option(help: ArgumentHelp("Seconds between refreshes with --watch (default 1).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds between refreshes with --watch.", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(name: .customLong("retry-seconds"), help: ArgumentHelp(
-        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1 (default 30).",
+        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1.",
         valueName: "seconds"))
     var retrySeconds: Double = 30
 
