@@ -15,7 +15,7 @@ enum Catalog {
         "the queue name: the Redis list of pending items")
 
     static let shards = Setting<Int>(
-        "shards", valueName: "m", variable: "WORKQUEUE_SHARDS", default: 1, form: .whole(Int.min...Int.max),
+        "shards", valueName: "m", variable: "WORKQUEUE_SHARDS", default: 1, form: .whole(1...RedisQueue.maxShards),
         "work the queue as M shards {NAME:0} ... {NAME:M-1}, each its own queue and hash tag, 1 to \(RedisQueue.maxShards)",
         details: "every command takes it; 1 is the queue `NAME` itself, keys unchanged; with M > 1, NAME may not contain a brace; "
             + "see [Sharded queues](#sharded-queues)")

@@ -79,20 +79,10 @@ struct QueueOptions: ParsableArguments {
         try settings.required(queue, Catalog.queue, example: "job2")
     }
 
-    /// The shard count from the flag or its variable: 1 (the default) to ``RedisQueue/maxShards``.
-    func shardCount(_ settings: Settings) throws -> Int {
-        let count = try settings.integer(shards, Catalog.shards)
-        guard (1...RedisQueue.maxShards).contains(count) else {
-            throw CommandError.invalid(source: Catalog.shards.source(flagGiven: shards != nil), value: "\(count)",
-                                       expected: "a shard count from 1 to \(RedisQueue.maxShards) (1: the queue NAME itself, unsharded)")
-        }
-        return count
-    }
-
     /// The queues to work: `[NAME]` for one shard, else `{NAME:0}` ... `{NAME:M-1}`.
     func shardNames(_ settings: Settings) throws -> [String] {
         let name = try queueName(settings)
-        let count = try shardCount(settings)
+        let count = try settings.integer(shards, Catalog.shards)
         if count > 1 && (name.contains("{") || name.contains("}")) {
             throw CommandError.invalid(source: Catalog.queue.source(flagGiven: queue != nil), value: name, expected: """
                 a name without braces with --shards \(count): each shard gets its own hash tag, {NAME:0} ... {NAME:\(count - 1)}, \

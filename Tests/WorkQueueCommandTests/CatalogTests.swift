@@ -125,6 +125,7 @@ import WorkQueueRedis
         #expect(message { _ = try settings.flag(false, Catalog.keepRunning) }.contains("WORKQUEUE_KEEP_RUNNING"))
         #expect(message { _ = try settings.keyValues([], Catalog.option) }.contains("WORKQUEUE_OPTIONS"))
         #expect(message { _ = try settings.seconds(-1, Catalog.leaseSeconds) }.contains("--lease-seconds"))
+        #expect(message { _ = try settings.integer(0, Catalog.shards) }.contains("--shards '0' is invalid: expected a whole number from 1 to 1024"))
     }
 
     /// `work` hands the queue its bounds as one value at connect, read from the declarations.
