@@ -51,7 +51,7 @@ import WorkQueueRedis
         }
     }
 
-    /// `make README` of the settings: the README's block between the markers is exactly what
+    /// The README's block between the markers is exactly what
     /// `workqueue settings --markdown` prints. On drift, run that and paste its output over the block.
     @Test func theReadmeTablesAreTheDeclarations() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
