@@ -7,6 +7,13 @@ import WorkQueueRedis
 /// here (`workqueue settings --markdown`; a test fails when the README drifts from it).
 /// Defaults that belong to the framework (``WorkerOptions``, ``RedisQueue``) are read from it,
 /// not copied.
+///
+/// Not apple/swift-configuration: its readers fall back to the default when a value does not
+/// convert (`WORKQUEUE_CONCURRENCY=abc` would silently run with 1, where a bad variable must
+/// stop the command with exit 64 naming it), it reads booleans differently (`on` is not true),
+/// its key-to-variable mapping does not give our historical names (`--grace-seconds` reads
+/// `WORKQUEUE_SHUTDOWN_GRACE_SECONDS`), and it generates neither `--help` nor the README;
+/// ArgumentParser parses the flags either way.
 enum Catalog {
     // MARK: Every queue command (QueueOptions)
 
