@@ -44,7 +44,7 @@ struct Push: AsyncParsableCommand {
     var keepOpen = false
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "With --keep-open: the hold's TTL, refreshed every third of it (default 30).", valueName: "seconds"))
+        "With --keep-open: the hold's TTL, refreshed every third of it.", valueName: "seconds"))
     var ttlSeconds: Double = 30
 
     @Option(name: .customLong("hold"), help: ArgumentHelp(
