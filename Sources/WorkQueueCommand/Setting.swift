@@ -91,8 +91,11 @@ extension SettingDescription {
         return text + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))") + "."
     }
 
+    /// `--lease-seconds SECONDS`: the flag with its value's placeholder.
+    var usage: String { flag + (valueName.map { " " + $0.uppercased() } ?? "") }
+
     /// `--tls-key-file PATH (or WORKQUEUE_TLS_KEY_FILE)`, for messages that ask for the setting.
-    var either: String { flag + (valueName.map { " " + $0.uppercased() } ?? "") + (variable.map { " (or \($0))" } ?? "") }
+    var either: String { usage + (variable.map { " (or \($0))" } ?? "") }
 
     /// Where a value came from, for error messages: the flag, or the environment variable.
     func source(flagGiven: Bool) -> String {
@@ -102,8 +105,7 @@ extension SettingDescription {
 
     /// The README row: flag, variable, default, meaning.
     var markdownRow: String {
-        let flagCell = "`" + (command.map { $0 + " " } ?? "") + flag + (valueName.map { " \($0.uppercased())" } ?? "") + "`"
-            + (form == .pairs ? " (repeatable)" : "")
+        let flagCell = "`" + (command.map { $0 + " " } ?? "") + usage + "`" + (form == .pairs ? " (repeatable)" : "")
         let variableCell = variable.map { "`\($0)`" + (variableNote.map { " (\($0))" } ?? "") } ?? "—"
         let defaultCell = defaultText.map { $0.contains("://") ? "`\($0)`" : $0 } ?? "—"
         let meaning = summary + (details.map { "; \($0)" } ?? "")
