@@ -197,7 +197,7 @@ let package = Package(
         // The command library in process: handler choice with one or several handlers compiled in.
         .testTarget(
             name: "WorkQueueCommandTests",
-            dependencies: ["WorkQueueCommand", "WorkQueue", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["WorkQueueCommand", "WorkQueue", "WorkQueueRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Against a real local Redis Cluster (6 nodes): a suite of its own, so that a quick run
         // can skip it (`swift test --skip ClusterTests`).

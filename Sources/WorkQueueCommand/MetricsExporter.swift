@@ -24,16 +24,14 @@ final class MetricsExporter: Sendable {
         return try PushGatewayURL(text)
     }
 
-    /// Starts what was asked for; nil when neither a port nor a push URL was given.
+    /// Starts what was asked for; nil when neither a port nor a push URL was given. The port
+    /// is 0 ... 65535 (``Catalog/metricsPort`` checks it).
     static func start(port: Int?, push: PushGatewayURL?, logger: Logger) async throws -> MetricsExporter? {
         guard port != nil || push != nil else { return nil }
-        if let port, port > 65535 {
-            throw CommandError.invalid(source: "--metrics-port", value: "\(port)", expected: "a port from 0 to 65535")
-        }
         let registry = PrometheusCollectorRegistry()
         var task: Task<Void, Never>?
         if let port {
-            let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: "--metrics-port")
+            let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: Catalog.metricsPort.flag)
             logger.notice("serving metrics at http://0.0.0.0:\(server.port)/metrics")
             task = Task {
                 await server.run {

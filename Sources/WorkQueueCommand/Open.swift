@@ -20,7 +20,7 @@ struct Open: AsyncParsableCommand {
     @OptionGroup var common: QueueOptions
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "How long the hold lives unless refreshed by another open (default 300).", valueName: "seconds"))
+        "How long the hold lives unless refreshed by another open.", valueName: "seconds"))
     var ttlSeconds: Double = 300
 
     @Option(name: .customLong("hold"), help: ArgumentHelp(

@@ -44,7 +44,7 @@ struct Push: AsyncParsableCommand {
     var keepOpen = false
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "With --keep-open: the hold's TTL, refreshed every third of it (default 30).", valueName: "seconds"))
+        "With --keep-open: the hold's TTL, refreshed every third of it.", valueName: "seconds"))
     var ttlSeconds: Double = 30
 
     @Option(name: .customLong("hold"), help: ArgumentHelp(
@@ -55,14 +55,10 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Push even if the queue was drained and its workers exited (deletes NAME:drained).")
     var reopen = false
 
-    @Option(name: .customLong("wait-replicas"), help: ArgumentHelp(
-        "After each chunk, wait (WAIT) until this many replicas have it, else stop with exit 1: a failover cannot then lose what was pushed (env WORKQUEUE_WAIT_REPLICAS; default 0, no wait).",
-        valueName: "n"))
+    @Option(name: Catalog.waitReplicas.name, help: Catalog.waitReplicas.help)
     var waitReplicas: Int?
 
-    @Option(name: .customLong("wait-seconds"), help: ArgumentHelp(
-        "With --wait-replicas: how long to wait for the replicas per chunk (env WORKQUEUE_WAIT_SECONDS; default 5).",
-        valueName: "seconds"))
+    @Option(name: Catalog.waitSeconds.name, help: Catalog.waitSeconds.help)
     var waitSeconds: Double?
 
     @Argument(help: "Items to push; `-` reads items from standard input, one per line.")
@@ -82,8 +78,8 @@ struct Push: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         guard !items.isEmpty || file != nil else { throw CommandError.nothingToPush }
         let name = try common.queueName(settings)
-        let replicas = try settings.integer(waitReplicas, "WORKQUEUE_WAIT_REPLICAS", flagName: "--wait-replicas", minimum: 0) ?? 0
-        let waitTimeout = try settings.seconds(waitSeconds, "WORKQUEUE_WAIT_SECONDS", flagName: "--wait-seconds") ?? .seconds(5)
+        let replicas = try settings.integer(waitReplicas, Catalog.waitReplicas)
+        let waitTimeout = try settings.seconds(waitSeconds, Catalog.waitSeconds)
         // Opened before connecting: a missing file fails before anything is pushed.
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }

@@ -9,7 +9,7 @@ struct PushGatewayURL: Sendable, CustomStringConvertible {
     var path: String
 
     init(_ text: String) throws {
-        let invalid = CommandError.invalid(source: "--metrics-push (or WORKQUEUE_METRICS_PUSH)", value: text,
+        let invalid = CommandError.invalid(source: Catalog.metricsPush.either, value: text,
                                            expected: "http://HOST[:PORT][/PATH], e.g. http://pushgateway:9091")
         guard text.hasPrefix("http://") else { throw invalid }
         let rest = text.dropFirst("http://".count)

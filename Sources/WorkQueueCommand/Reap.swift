@@ -1,5 +1,6 @@
 import ArgumentParser
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue reap`: a recovery pass now, as every worker runs periodically.
 struct Reap: AsyncParsableCommand {
@@ -16,13 +17,12 @@ struct Reap: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
-        "Attempts before an item is dead-lettered (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
+    @Option(name: Catalog.maxAttempts.name, help: Catalog.maxAttempts.help)
     var maxAttempts: Int?
 
     @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
-        "How long an item must stay leaseless before it is recovered (default 2).", valueName: "seconds"))
-    var graceSeconds: Double = 2
+        "How long an item must stay leaseless before it is recovered.", valueName: "seconds"))
+    var graceSeconds: Double = Double(RedisQueue.Options().recoveryGrace.components.seconds)
 
     func validate() throws {
         guard graceSeconds.isFinite, graceSeconds >= 0, graceSeconds <= 600 else {
@@ -33,13 +33,12 @@ struct Reap: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
-        let attempts = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) ?? 5
+        let attempts = try settings.integer(maxAttempts, Catalog.maxAttempts)
         let grace = Duration.nanoseconds(Int64(graceSeconds * 1e9))
-        try await withShards(common, settings, logger: logger) { queues in
+        try await withShards(common, settings, logger: logger, queueOptions: .init(recoveryGrace: grace)) { queues in
             var report = RecoveryReport()
             var promoted = 0
             for queue in queues {
-                queue.recoveryGrace = grace
                 let first = try await queue.recoverExpiredLeases(maxAttempts: attempts)
                 report.requeued += first.requeued
                 report.deadLettered += first.deadLettered

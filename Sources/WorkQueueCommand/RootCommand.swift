@@ -21,7 +21,8 @@ struct RootCommand: AsyncParsableCommand {
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
             variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT.
             """,
-        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Workers.self, Dead.self, Reap.self, Handlers.self]
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Workers.self, Dead.self, Reap.self, Handlers.self,
+                      SettingsCommand.self]
     )
 
     /// ArgumentParser's `main`, with our errors mapped to their exit status by ``ExitStatus``

@@ -38,17 +38,15 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Refresh until the queue is drained.")
     var watch = false
 
-    @Option(help: ArgumentHelp("Seconds between refreshes with --watch (default 1).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds between refreshes with --watch.", valueName: "seconds"))
     var interval: Double = 1
 
     @Option(name: .customLong("retry-seconds"), help: ArgumentHelp(
-        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1 (default 30).",
+        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1.",
         valueName: "seconds"))
     var retrySeconds: Double = 30
 
-    @Option(help: ArgumentHelp(
-        "Serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped (env WORKQUEUE_STATUS_PORT).",
-        valueName: "port"))
+    @Option(name: Catalog.statusPort.name, help: Catalog.statusPort.help)
     var serve: Int?
 
     func validate() throws {
@@ -64,12 +62,9 @@ struct Status: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
-        if let port = try settings.integer(serve, "WORKQUEUE_STATUS_PORT", flagName: "--serve", minimum: 0) {
-            guard port <= 65535 else {
-                throw CommandError.invalid(source: "--serve", value: "\(port)", expected: "a port from 0 to 65535")
-            }
+        if let port = try settings.integer(serve, Catalog.statusPort) {
             try await withShards(common, settings, logger: logger) { queues in
-                let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: "--serve")
+                let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: Catalog.statusPort.flag)
                 logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
                 await server.run {
                     do {

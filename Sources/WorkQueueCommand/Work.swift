@@ -35,131 +35,92 @@ struct Work: AsyncParsableCommand {
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM). A Job should fail at once on 64 and 78.
 
-            Environment: WORKQUEUE_QUEUE, WORKQUEUE_SHARDS, REDIS_URL, REDIS_PASSWORD_FILE, WORKQUEUE_HANDLER, WORKQUEUE_PLUGIN, \
-            WORKQUEUE_SYMBOL, WORKQUEUE_SIGNATURE, WORKQUEUE_OPTIONS (comma-separated KEY=VALUE), \
-            WORKQUEUE_LEASE_SECONDS, WORKQUEUE_CONCURRENCY, WORKQUEUE_PREFETCH, WORKQUEUE_MAX_ATTEMPTS, \
-            WORKQUEUE_MAX_ITEM_BYTES, \
-            WORKQUEUE_RETRY_BASE_SECONDS, WORKQUEUE_RETRY_MAX_SECONDS, \
-            WORKQUEUE_SHUTDOWN_GRACE_SECONDS, WORKQUEUE_RECOVERY_SECONDS, WORKQUEUE_BACKEND_RETRY_SECONDS, \
-            WORKQUEUE_KEEP_RUNNING, WORKQUEUE_REQUIRE_NOEVICTION, WORKQUEUE_RESULTS_MAX, \
-            WORKQUEUE_CONNECT_TIMEOUT, WORKQUEUE_LOG_LEVEL, WORKQUEUE_LOG_FORMAT, WORKQUEUE_METRICS_PORT, WORKQUEUE_METRICS_PUSH, \
-            WORKQUEUE_HEARTBEAT_SECONDS. \
+            Environment: \(Catalog.workVariables) (see each flag). \
             A flag beats its variable.
             """
     )
 
     @OptionGroup var common: QueueOptions
 
-    @Option(help: ArgumentHelp(Work.handlerHelp))
+    @Option(name: Catalog.handler.name, help: Work.handlerHelp)
     var handler: String?
 
-    @Option(help: ArgumentHelp(
-        "A handler in a shared object: a plugin exporting the workqueue C ABI, or with --symbol a plain C function (env WORKQUEUE_PLUGIN).",
-        valueName: "path"))
+    @Option(name: Catalog.plugin.name, help: Catalog.plugin.help)
     var plugin: String?
 
-    @Option(help: "With --plugin: call this exported C function per item through libffi (env WORKQUEUE_SYMBOL).")
+    @Option(name: Catalog.symbol.name, help: Catalog.symbol.help)
     var symbol: String?
 
-    @Option(help: ArgumentHelp("With --symbol: the function's signature, e.g. 'i64(i64)' or 'i32(ptr,u64)' (env WORKQUEUE_SIGNATURE).",
-                               valueName: "sig"))
+    @Option(name: Catalog.signature.name, help: Catalog.signature.help)
     var signature: String?
 
-    @Option(name: .customLong("option"), help: ArgumentHelp(
-        "A handler option KEY=VALUE, repeatable (env WORKQUEUE_OPTIONS, comma-separated; flags win).", valueName: "key=value"))
+    @Option(name: Catalog.option.name, help: Catalog.option.help)
     var options: [String] = []
 
-    @Option(name: .customLong("lease-seconds"), help: ArgumentHelp(
-        "Lease length; renewed every third of it while the handler runs (env WORKQUEUE_LEASE_SECONDS; default 30).",
-        valueName: "seconds"))
+    @Option(name: Catalog.leaseSeconds.name, help: Catalog.leaseSeconds.help)
     var leaseSeconds: Double?
 
-    @Option(help: "Items handled at once by this process (env WORKQUEUE_CONCURRENCY; default 1).")
+    @Option(name: Catalog.concurrency.name, help: Catalog.concurrency.help)
     var concurrency: Int?
 
-    @Option(help: ArgumentHelp(
-        "Items held per slot, running or waiting in the buffer (env WORKQUEUE_PREFETCH; default: adapts to how fast the handler returns).",
-        valueName: "n"))
+    @Option(name: Catalog.prefetch.name, help: Catalog.prefetch.help)
     var prefetch: Int?
 
-    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
-        "Attempts before an item is dead-lettered to NAME:dead (env WORKQUEUE_MAX_ATTEMPTS; default 5).", valueName: "n"))
+    @Option(name: Catalog.maxAttempts.name, help: Catalog.maxAttempts.help)
     var maxAttempts: Int?
 
-    @Option(name: .customLong("max-item-bytes"), help: ArgumentHelp(
-        "Items longer than this go straight to NAME:dead, never to a handler (env WORKQUEUE_MAX_ITEM_BYTES; default 4194304, at most 268435456).",
-        valueName: "bytes"))
+    @Option(name: Catalog.maxItemBytes.name, help: Catalog.maxItemBytes.help)
     var maxItemBytes: Int?
 
-    @Option(name: .customLong("retry-base-seconds"), help: ArgumentHelp(
-        "First retry delay; doubles per attempt, with jitter (env WORKQUEUE_RETRY_BASE_SECONDS; default 1).",
-        valueName: "seconds"))
+    @Option(name: Catalog.retryBaseSeconds.name, help: Catalog.retryBaseSeconds.help)
     var retryBase: Double?
 
-    @Option(name: .customLong("retry-max-seconds"), help: ArgumentHelp(
-        "Longest retry delay (env WORKQUEUE_RETRY_MAX_SECONDS; default 300).", valueName: "seconds"))
+    @Option(name: Catalog.retryMaxSeconds.name, help: Catalog.retryMaxSeconds.help)
     var retryMax: Double?
 
-    @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
-        "After SIGTERM, how long in-flight items may finish before they are released (env WORKQUEUE_SHUTDOWN_GRACE_SECONDS; default 20).",
-        valueName: "seconds"))
+    @Option(name: Catalog.graceSeconds.name, help: Catalog.graceSeconds.help)
     var graceSeconds: Double?
 
-    @Option(name: .customLong("recovery-seconds"), help: ArgumentHelp(
-        "How often to return expired leases to pending and promote due retries (env WORKQUEUE_RECOVERY_SECONDS; default 5).",
-        valueName: "seconds"))
+    @Option(name: Catalog.recoverySeconds.name, help: Catalog.recoverySeconds.help)
     var recoverySeconds: Double?
 
-    @Option(name: .customLong("backend-retry-seconds"), help: ArgumentHelp(
-        "How long to keep retrying when Redis fails mid-run before exiting 1; also bounds each connect attempt (env WORKQUEUE_BACKEND_RETRY_SECONDS; default 30).",
-        valueName: "seconds"))
+    @Option(name: Catalog.backendRetrySeconds.name, help: Catalog.backendRetrySeconds.help)
     var backendRetrySeconds: Double?
 
-    @Option(name: .customLong("results-max"), help: ArgumentHelp(
-        "Keep at most N entries in NAME:results; the recovery pass drops the excess, arbitrary ones (env WORKQUEUE_RESULTS_MAX; default 10000).",
-        valueName: "n"))
+    @Option(name: Catalog.resultsMax.name, help: Catalog.resultsMax.help)
     var resultsMax: Int?
 
-    @Flag(name: .customLong("require-noeviction"), help: """
-        Refuse to start unless Redis' maxmemory-policy is noeviction (env WORKQUEUE_REQUIRE_NOEVICTION); \
-        without it another policy is only warned about.
-        """)
+    @Flag(name: Catalog.requireNoEviction.name, help: Catalog.requireNoEviction.help)
     var requireNoEviction = false
 
-    @Option(name: .customLong("metrics-port"), help: ArgumentHelp(
-        "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics while working; 0 picks a free port (env WORKQUEUE_METRICS_PORT).",
-        valueName: "port"))
+    @Option(name: Catalog.metricsPort.name, help: Catalog.metricsPort.help)
     var metricsPort: Int?
 
-    @Option(name: .customLong("metrics-push"), help: ArgumentHelp(
-        "On exit, push the final metrics to this Prometheus Pushgateway (env WORKQUEUE_METRICS_PUSH).",
-        valueName: "url"))
+    @Option(name: Catalog.metricsPush.name, help: Catalog.metricsPush.help)
     var metricsPush: String?
 
-    @Option(name: .customLong("heartbeat-seconds"), help: ArgumentHelp(
-        "How often to refresh this worker's record for `workqueue workers` (NAME:workers); 0 writes none (env WORKQUEUE_HEARTBEAT_SECONDS; default 5).",
-        valueName: "seconds"))
+    @Option(name: Catalog.heartbeatSeconds.name, help: Catalog.heartbeatSeconds.help)
     var heartbeatSeconds: Double?
 
-    @Flag(name: .customLong("keep-running"), help: "Wait for new items instead of exiting when drained (env WORKQUEUE_KEEP_RUNNING).")
+    @Flag(name: Catalog.keepRunning.name, help: Catalog.keepRunning.help)
     var keepRunning = false
 
     /// --handler's help: with exactly one handler compiled in, it says that it is the default.
-    static var handlerHelp: String {
-        let base = "A compiled-in handler: see `workqueue handlers` (env WORKQUEUE_HANDLER"
-        guard let sole = HandlerRegistry.current.sole else { return base + ")." }
-        return base + "; default \(sole.name), the only one, unless --plugin is given)."
+    static var handlerHelp: ArgumentHelp {
+        let sole = HandlerRegistry.current.sole.map { "\($0.name), the only one, unless \(Catalog.plugin.flag) is given" }
+        return ArgumentHelp(Catalog.handler.helpText(defaultText: sole), valueName: Catalog.handler.valueName)
     }
 
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         var workerOptions = try makeWorkerOptions(settings)
+        let queueOptions = try makeQueueOptions(settings)
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(
-            port: try settings.integer(metricsPort, "WORKQUEUE_METRICS_PORT", flagName: "--metrics-port", minimum: 0),
-            push: try MetricsExporter.pushURL(settings.string(metricsPush, "WORKQUEUE_METRICS_PUSH")),
+            port: try settings.integer(metricsPort, Catalog.metricsPort),
+            push: try MetricsExporter.pushURL(settings.string(metricsPush, Catalog.metricsPush)),
             logger: logger)
         if let exporter {
             let name = try common.queueName(settings)
@@ -168,19 +129,12 @@ struct Work: AsyncParsableCommand {
         }
         // One shard (the default) is the queue itself, worked directly; several are worked as
         // one through ShardedBackend.
-        let queues = try await common.connectShards(settings, logger: logger, retryBudget: workerOptions.backendRetryBudget)
+        let queues = try await common.connectShards(settings, logger: logger, retryBudget: workerOptions.backendRetryBudget,
+                                                    options: queueOptions)
         let closeAll = { for queue in queues { await queue.close() } }
         let backend: any WorkQueueBackend
         do {
             try await checkEviction(queues[0], settings, logger: logger)
-            let results = try settings.integer(resultsMax, "WORKQUEUE_RESULTS_MAX", flagName: "--results-max", minimum: 0)
-                ?? RedisQueue.defaultResultsMax
-            let limit = try settings.integer(maxItemBytes, "WORKQUEUE_MAX_ITEM_BYTES", flagName: "--max-item-bytes", minimum: 1,
-                                             maximum: RedisQueue.maxItemBytesLimit)
-            for queue in queues {
-                queue.resultsMax = results
-                if let limit { queue.maxItemBytes = limit }
-            }
             backend = queues.count == 1 ? queues[0] : try ShardedBackend(shards: queues)
         } catch {
             await closeAll()
@@ -232,7 +186,7 @@ struct Work: AsyncParsableCommand {
     /// Warns (loudly) when the server's eviction policy can delete the queue's keys; with
     /// --require-noeviction refuses to start instead, before any item is touched.
     private func checkEviction(_ queue: RedisQueue, _ settings: Settings, logger: Logger) async throws {
-        let required = try settings.flag(requireNoEviction, "WORKQUEUE_REQUIRE_NOEVICTION")
+        let required = try settings.flag(requireNoEviction, Catalog.requireNoEviction)
         let policy: EvictionPolicy
         do {
             policy = try await queue.evictionPolicy()
@@ -247,13 +201,13 @@ struct Work: AsyncParsableCommand {
         logger.warning("WARNING: \(warning)")
     }
 
-    /// The compiled-in handler to run: --handler (or WORKQUEUE_HANDLER); without it, when no
+    /// The compiled-in handler to run: --handler (or its variable); without it, when no
     /// --plugin, --symbol or --signature (nor their variables) is given either and exactly one
     /// handler is compiled in, that one.
     func handlerName(_ settings: Settings) -> String? {
-        if let name = settings.string(handler, "WORKQUEUE_HANDLER") { return name }
-        guard settings.string(plugin, "WORKQUEUE_PLUGIN") == nil, settings.string(symbol, "WORKQUEUE_SYMBOL") == nil,
-              settings.string(signature, "WORKQUEUE_SIGNATURE") == nil
+        if let name = settings.string(handler, Catalog.handler) { return name }
+        guard settings.string(plugin, Catalog.plugin) == nil, settings.string(symbol, Catalog.symbol) == nil,
+              settings.string(signature, Catalog.signature) == nil
         else { return nil }
         return HandlerRegistry.current.sole?.name
     }
@@ -261,9 +215,9 @@ struct Work: AsyncParsableCommand {
     /// The `handler` label: the compiled-in handler's name, else the plugin's file name (and symbol).
     private func handlerLabel(_ settings: Settings) -> String {
         if let name = handlerName(settings) { return name }
-        let path = settings.string(plugin, "WORKQUEUE_PLUGIN") ?? "unknown"
+        let path = settings.string(plugin, Catalog.plugin) ?? "unknown"
         let file = path.split(separator: "/").last.map(String.init) ?? path
-        if let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL") { return "\(file):\(symbol)" }
+        if let symbol = settings.string(self.symbol, Catalog.symbol) { return "\(file):\(symbol)" }
         return file
     }
 
@@ -275,42 +229,29 @@ struct Work: AsyncParsableCommand {
 
     private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {
         var options = WorkerOptions()
-        if let lease = try settings.seconds(leaseSeconds, "WORKQUEUE_LEASE_SECONDS", flagName: "--lease-seconds") {
-            options.leaseDuration = lease
-        }
-        if let value = try settings.integer(concurrency, "WORKQUEUE_CONCURRENCY", flagName: "--concurrency", minimum: 1) {
-            options.concurrency = value
-        }
-        if let value = try settings.integer(prefetch, "WORKQUEUE_PREFETCH", flagName: "--prefetch", minimum: 1) {
-            options.prefetch = value
-        }
-        if let value = try settings.integer(maxAttempts, "WORKQUEUE_MAX_ATTEMPTS", flagName: "--max-attempts", minimum: 1) {
-            options.maxAttempts = value
-        }
-        let base = try settings.seconds(retryBase, "WORKQUEUE_RETRY_BASE_SECONDS", flagName: "--retry-base-seconds", allowZero: true)
-        let cap = try settings.seconds(retryMax, "WORKQUEUE_RETRY_MAX_SECONDS", flagName: "--retry-max-seconds", allowZero: true)
-        if base != nil || cap != nil {
-            options.retry = .exponentialJitter(base: base ?? .seconds(1), maxDelay: cap ?? .seconds(300))
-        }
-        if let grace = try settings.seconds(graceSeconds, "WORKQUEUE_SHUTDOWN_GRACE_SECONDS", flagName: "--grace-seconds", allowZero: true) {
-            options.shutdownGracePeriod = grace
-        }
-        if let interval = try settings.seconds(recoverySeconds, "WORKQUEUE_RECOVERY_SECONDS", flagName: "--recovery-seconds") {
-            options.recoveryInterval = interval
-        }
-        if let budget = try settings.seconds(backendRetrySeconds, "WORKQUEUE_BACKEND_RETRY_SECONDS",
-                                             flagName: "--backend-retry-seconds", allowZero: true) {
-            options.backendRetryBudget = budget
-        }
-        if let beat = try settings.seconds(heartbeatSeconds, "WORKQUEUE_HEARTBEAT_SECONDS", flagName: "--heartbeat-seconds",
-                                           allowZero: true) {
-            options.heartbeatInterval = beat > .zero ? beat : nil
-        }
+        options.leaseDuration = try settings.seconds(leaseSeconds, Catalog.leaseSeconds)
+        options.concurrency = try settings.integer(concurrency, Catalog.concurrency)
+        options.prefetch = try settings.integer(prefetch, Catalog.prefetch)
+        options.maxAttempts = try settings.integer(maxAttempts, Catalog.maxAttempts)
+        options.retry = .exponentialJitter(base: try settings.seconds(retryBase, Catalog.retryBaseSeconds),
+                                           maxDelay: try settings.seconds(retryMax, Catalog.retryMaxSeconds))
+        options.shutdownGracePeriod = try settings.seconds(graceSeconds, Catalog.graceSeconds)
+        options.recoveryInterval = try settings.seconds(recoverySeconds, Catalog.recoverySeconds)
+        options.backendRetryBudget = try settings.seconds(backendRetrySeconds, Catalog.backendRetrySeconds)
+        let beat = try settings.seconds(heartbeatSeconds, Catalog.heartbeatSeconds)
+        options.heartbeatInterval = beat > .zero ? beat : nil
         options.handlerName = handlerLabel(settings)
-        options.exitWhenDrained = !(try settings.flag(keepRunning, "WORKQUEUE_KEEP_RUNNING"))
-        options.handlerOptions = try settings.keyValues(self.options, "WORKQUEUE_OPTIONS", flagName: "--option")
+        options.exitWhenDrained = !(try settings.flag(keepRunning, Catalog.keepRunning))
+        options.handlerOptions = try settings.keyValues(self.options, Catalog.option)
         try options.validate()
         return options
+    }
+
+    /// What every shard of the queue keeps from connect on: the item size bound and the
+    /// results bound.
+    func makeQueueOptions(_ settings: Settings) throws -> RedisQueue.Options {
+        RedisQueue.Options(maxItemBytes: try settings.integer(maxItemBytes, Catalog.maxItemBytes),
+                           resultsMax: try settings.integer(resultsMax, Catalog.resultsMax))
     }
 
     /// The handler to run, from --handler, --plugin, --symbol and --signature (or their
@@ -318,9 +259,9 @@ struct Work: AsyncParsableCommand {
     func makeHandler(_ settings: Settings, options: [String: String]) throws -> any WorkHandler {
         let registry = HandlerRegistry.current
         let name = handlerName(settings)
-        let path = settings.string(plugin, "WORKQUEUE_PLUGIN")
-        let symbol = settings.string(self.symbol, "WORKQUEUE_SYMBOL")
-        let signature = settings.string(self.signature, "WORKQUEUE_SIGNATURE")
+        let path = settings.string(plugin, Catalog.plugin)
+        let symbol = settings.string(self.symbol, Catalog.symbol)
+        let signature = settings.string(self.signature, Catalog.signature)
         switch (name, path) {
         case let (name?, nil):
             guard symbol == nil, signature == nil else {
@@ -342,10 +283,10 @@ struct Work: AsyncParsableCommand {
             throw CommandError.handlerChoice("give either --handler NAME or --plugin PATH, not both")
         case (nil, nil):
             guard !registry.all.isEmpty else {
-                throw CommandError.handlerChoice("missing --plugin PATH (or WORKQUEUE_PLUGIN): no handler is compiled in")
+                throw CommandError.handlerChoice("missing \(Catalog.plugin.either): no handler is compiled in")
             }
             throw CommandError.handlerChoice(
-                "missing --handler NAME (or WORKQUEUE_HANDLER) or --plugin PATH (or WORKQUEUE_PLUGIN); "
+                "missing \(Catalog.handler.either) or \(Catalog.plugin.either); "
                     + "the compiled-in handlers are: \(registry.names.joined(separator: ", "))")
         }
     }

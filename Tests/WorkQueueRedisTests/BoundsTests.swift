@@ -14,11 +14,11 @@ import WorkQueue
     /// A queue whose client refuses any reply above `maxReplyBytes` (as the 512 MiB bound does
     /// for real, at a size a test can reach).
     static func connect(_ server: LocalRedis, _ name: String = "q", maxReplyBytes: Int? = nil,
-                        commandTimeout: Duration = .seconds(10)) async throws -> RedisQueue {
+                        commandTimeout: Duration = .seconds(10), options: RedisQueue.Options = .init()) async throws -> RedisQueue {
         var configuration = server.configuration
         configuration.commandTimeout = commandTimeout
         if let maxReplyBytes { configuration.maxReplyBytes = maxReplyBytes }
-        return try await RedisQueue.connect(name: name, configuration: configuration)
+        return try await RedisQueue.connect(name: name, configuration: configuration, options: options)
     }
 
     /// `count` distinct items of `size` bytes each.
@@ -74,8 +74,9 @@ import WorkQueue
         try await LocalRedis.with { server in
             // 12 items of 256 KiB (3 MiB) with a 1 MiB bound on any reply (and a 512 KiB
             // budget for the items of one reply): the real 512 MiB bound, scaled down.
-            let queue = try await Self.connect(server, maxReplyBytes: Self.mebibyte)
-            queue.replyByteBudget = Self.mebibyte / 2
+            var options = RedisQueue.Options()
+            options.replyByteBudget = Self.mebibyte / 2
+            let queue = try await Self.connect(server, maxReplyBytes: Self.mebibyte, options: options)
             let items = Self.bigItems(12, size: Self.mebibyte / 4)
             try await queue.enqueue(items)
             var taken: [Lease] = []

@@ -9,8 +9,9 @@ import WorkQueue
 /// whose reply was lost is returned again, never repeated; oversized items never reach a
 /// worker and never stall Redis.
 @Suite struct LeaseFencingTests {
-    static func connect(_ server: LocalRedis, _ name: String = "q") async throws -> RedisQueue {
-        try await RedisQueue.connect(name: name, configuration: server.configuration)
+    static func connect(_ server: LocalRedis, _ name: String = "q",
+                        options: RedisQueue.Options = .init()) async throws -> RedisQueue {
+        try await RedisQueue.connect(name: name, configuration: server.configuration, options: options)
     }
 
     @Test func aRetriedSettleIsIdempotentAndNeverTouchesAnotherWorkersCopy() async throws {
@@ -127,8 +128,7 @@ import WorkQueue
 
     @Test func anItemAboveTheSizeLimitIsDeadLetteredWithoutReachingAWorker() async throws {
         try await LocalRedis.with { server in
-            let queue = try await Self.connect(server)
-            queue.maxItemBytes = 1024
+            let queue = try await Self.connect(server, options: .init(maxItemBytes: 1024))
             let big = WorkItem([UInt8](repeating: 0x41, count: 4096))
             try await queue.enqueue(["small", big, "tail"])
             let leases = try await queue.lease(max: 5, session: "s", duration: .seconds(30))

@@ -26,9 +26,9 @@ struct RedisFixture: ContractFixture {
 @Test(arguments: BackendContract.cases)
 func redisContract(_ contractCase: ContractCase) async throws {
     try await LocalRedis.with { server in
-        let queue = try await RedisQueue.connect(name: "contract", configuration: server.configuration)
         // The grace protects rediswq.py's two-step take; the contract's leases are all ours.
-        queue.recoveryGrace = .zero
+        let queue = try await RedisQueue.connect(name: "contract", configuration: server.configuration,
+                                                 options: .init(recoveryGrace: .zero))
         do {
             try await contractCase.run(RedisFixture(queue: queue))
         } catch {

@@ -60,9 +60,9 @@ import WorkQueue
     @Test func deadPythonWorkerIsRecoveredAndLiveOneRespected() async throws {
         try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple", "banana")
-            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
+            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration,
+                                                     options: .init(recoveryGrace: .zero))
             defer { Task { await queue.close() } }
-            queue.recoveryGrace = .zero
             // Two rediswq.py-style workers: each BRPOPLPUSH then SETEX its lease.
             #expect(try await server.cli("brpoplpush", "job2", "job2:processing", "1") == "banana")
             try await server.cli("setex", "job2:leased_by_session:" + SHA224.hex(Array("banana".utf8)), "1", "dead-worker")
@@ -88,13 +88,15 @@ import WorkQueue
         try await LocalRedis.with { server in
             try await server.cli("rpush", "job2", "apple")
             try await server.cli("rpoplpush", "job2", "job2:processing")
-            let queue = try await RedisQueue.connect(name: "job2", configuration: server.configuration)
-            defer { Task { await queue.close() } }
-            queue.recoveryGrace = .seconds(600)
-            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
-            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
-            queue.recoveryGrace = .zero
-            #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport(requeued: 1))
+            let patient = try await RedisQueue.connect(name: "job2", configuration: server.configuration,
+                                                       options: .init(recoveryGrace: .seconds(600)))
+            #expect(try await patient.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            #expect(try await patient.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
+            await patient.close()
+            let eager = try await RedisQueue.connect(name: "job2", configuration: server.configuration,
+                                                     options: .init(recoveryGrace: .zero))
+            defer { Task { await eager.close() } }
+            #expect(try await eager.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport(requeued: 1))
         }
     }
 
@@ -172,9 +174,9 @@ import WorkQueue
 
     @Test func workerDyingBetweenTakeAndLeaseLosesNothing() async throws {
         try await LocalRedis.with { server in
-            let queue = try await RedisQueue.connect(name: "f", configuration: server.configuration)
+            let queue = try await RedisQueue.connect(name: "f", configuration: server.configuration,
+                                                     options: .init(recoveryGrace: .zero))
             defer { Task { await queue.close() } }
-            queue.recoveryGrace = .zero
             try await queue.enqueue(["only"])
             queue.faultInjection = .init(dropConnectionAfterTake: true)
             await #expect(throws: RedisError.self) { try await queue.lease(max: 1, session: "dying", duration: .milliseconds(300)) }

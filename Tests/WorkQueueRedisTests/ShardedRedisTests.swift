@@ -21,8 +21,7 @@ struct ShardedRedisFixture: ContractFixture {
 func shardedRedisContract(_ contractCase: ContractCase) async throws {
     try await LocalRedis.with { server in
         let queues = try await RedisQueue.connect(names: try RedisQueue.shardNames("contract", count: 3),
-                                                  configuration: server.configuration)
-        for queue in queues { queue.recoveryGrace = .zero }
+                                                  configuration: server.configuration, options: .init(recoveryGrace: .zero))
         do {
             try await contractCase.run(ShardedRedisFixture(sharded: try ShardedBackend(shards: queues)))
         } catch {

@@ -45,13 +45,15 @@ import WorkQueueRedis
             let queue = try await RedisQueue.connect(name: "kept", configuration: RedisConfiguration(url: redis.url))
             #expect(try await queue.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
             #expect(try await redis.cli("HLEN", "kept:results") == "50", "no bound set: nothing trimmed")
-            queue.resultsMax = 20
-            try await redis.cli("DEL", "kept:recovery")
-            #expect(try await queue.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
-            #expect(try await redis.cli("HLEN", "kept:results") == "20")
-            #expect(try await queue.trimResults(to: 20) == 0)
-            #expect(try await queue.trimResults(to: 0) == 20)
             await queue.close()
+            let bounded = try await RedisQueue.connect(name: "kept", configuration: RedisConfiguration(url: redis.url),
+                                                       options: .init(resultsMax: 20))
+            try await redis.cli("DEL", "kept:recovery")
+            #expect(try await bounded.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
+            #expect(try await redis.cli("HLEN", "kept:results") == "20")
+            #expect(try await bounded.trimResults(to: 20) == 0)
+            #expect(try await bounded.trimResults(to: 0) == 20)
+            await bounded.close()
         }
     }
 }

@@ -37,24 +37,26 @@ extension RedisQueue: DrainedMarker {
 
     /// Connects to several queues over one connection (each opens its own blocking connection
     /// when first waited on), for the shards of a queue on one Redis server.
-    public static func connect(names: [String], configuration: RedisConfiguration,
+    public static func connect(names: [String], configuration: RedisConfiguration, options: Options = Options(),
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> [RedisQueue] {
-        try await connect(names: names, deployment: .standalone(configuration), logger: logger, connectBudget: connectBudget)
+        try await connect(names: names, deployment: .standalone(configuration), options: options, logger: logger,
+                          connectBudget: connectBudget)
     }
 
     /// Connects to several queues over one client, for the shards of a queue: one connection to
     /// one server, or one cluster client (a connection per master) that routes each shard's
     /// commands to the master of its slot. Each queue opens its own blocking connection when
     /// first waited on. In a cluster every name must have a hash tag (shard names do).
-    public static func connect(names: [String], deployment: RedisDeployment,
+    public static func connect(names: [String], deployment: RedisDeployment, options: Options = Options(),
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> [RedisQueue] {
         guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
             throw WorkQueueError.invalidConfiguration("a queue name is empty; pass a name such as job2")
         }
         if names.count == 1 {
-            return [try await connect(name: names[0], deployment: deployment, logger: logger, connectBudget: connectBudget)]
+            return [try await connect(name: names[0], deployment: deployment, options: options, logger: logger,
+                                      connectBudget: connectBudget)]
         }
         let setup = RedisScript.all.map { RESPCommand(["SCRIPT", "LOAD", $0.source]) }
         switch deployment {
@@ -62,7 +64,7 @@ extension RedisQueue: DrainedMarker {
             let client = try await RedisClient.connect(configuration, logger: logger, budget: connectBudget, setup: setup)
             return names.map { name in
                 let blocking = BlockingClient { try await RedisClient.connect(configuration, logger: logger, budget: connectBudget) }
-                return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+                return RedisQueue(name: name, client: client, options: options, logger: logger, blocking: blocking)
             }
         case let .cluster(seeds):
             for name in names {
@@ -74,7 +76,7 @@ extension RedisQueue: DrainedMarker {
                 let blocking = BlockingClient {
                     try await RedisClusterClient.connect(seeds: seeds, logger: logger, budget: connectBudget, homeSlot: HashSlot.of(name))
                 }
-                return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+                return RedisQueue(name: name, client: client, options: options, logger: logger, blocking: blocking)
             }
         }
     }

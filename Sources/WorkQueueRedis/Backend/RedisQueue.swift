@@ -43,12 +43,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// `NAME:processing` and the dead letters are read in pages of about this size (each after
     /// at least one item). A script holds Redis about 3 ms per MiB of items it touches, so this
     /// bounds the Redis time of every call; and replies stay far below the client's bound of
-    /// 512 MiB. Default ``defaultReplyByteBudget``; tests lower it.
-    package var replyByteBudget: Int {
-        get { budget.withLock { $0 } }
-        set { budget.withLock { $0 = Swift.max(1, newValue) } }
-    }
-    private let budget = Mutex(RedisQueue.defaultReplyByteBudget)
+    /// 512 MiB. Default ``defaultReplyByteBudget``; tests lower it (``Options/replyByteBudget``).
+    package var replyByteBudget: Int { options.replyByteBudget }
 
     /// The largest ``maxItemBytes`` accepted: 256 MiB, so that a take's reply (at most
     /// ``defaultReplyByteBudget`` plus one item) fits the client's bound of 512 MiB per reply.
@@ -64,8 +60,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     let client: any RedisCommandExecuting
     let configuration: RedisConfiguration
     let logger: Logger
+    /// How this queue behaves, as given at connect (normalized: every value in its range).
+    public let options: Options
     private let blocking: BlockingClient
-    private let settings: Mutex<(grace: Duration, faults: FaultInjection, maxItemBytes: Int)>
+    private let faults = Mutex(FaultInjection())
     /// The next token and call numbers of this process, and what a failed exchange used: its
     /// reply may have been lost after it took effect, so the next exchange of that session asks
     /// for the same tokens (the script returns that take again instead of taking more) and
@@ -80,55 +78,45 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     /// How long an item must have been seen in processing with no lease at all before recovery
-    /// takes it back (a `rediswq.py` worker sets its lease a moment after taking). Default 2 s.
-    public var recoveryGrace: Duration {
-        get { settings.withLock { $0.grace } }
-        set { settings.withLock { $0.grace = newValue } }
-    }
+    /// takes it back: ``Options/recoveryGrace``.
+    public var recoveryGrace: Duration { options.recoveryGrace }
 
-    /// Items longer than this are never handed to a worker: the take moves them to
-    /// `NAME:dead` (and the worker logs why). Default ``defaultMaxItemBytes``.
-    public var maxItemBytes: Int {
-        get { settings.withLock { $0.maxItemBytes } }
-        set { settings.withLock { $0.maxItemBytes = min(max(0, newValue), Self.maxItemBytesLimit) } }
-    }
+    /// Items longer than this are never handed to a worker: ``Options/maxItemBytes``.
+    public var maxItemBytes: Int { options.maxItemBytes }
 
-    /// At most this many entries are kept in `NAME:results` (trimmed by the recovery pass; see
-    /// ``trimResults(to:)``); nil keeps them all. Default nil; `workqueue work` sets
-    /// ``defaultResultsMax`` unless told otherwise.
-    public var resultsMax: Int? {
-        get { retention.withLock { $0 } }
-        set { retention.withLock { $0 = newValue } }
-    }
-    private let retention = Mutex<Int?>(nil)
+    /// At most this many entries are kept in `NAME:results`: ``Options/resultsMax``.
+    public var resultsMax: Int? { options.resultsMax }
 
-    /// Test-only fault switches.
+    /// Test-only fault switches: unlike ``options``, these change while the queue is in use.
     public var faultInjection: FaultInjection {
-        get { settings.withLock { $0.faults } }
-        set { settings.withLock { $0.faults = newValue } }
+        get { faults.withLock { $0 } }
+        set { faults.withLock { $0 = newValue } }
     }
 
-    init(name: String, client: any RedisCommandExecuting, logger: Logger, blocking: BlockingClient) {
+    init(name: String, client: any RedisCommandExecuting, options: Options, logger: Logger, blocking: BlockingClient) {
         self.name = name
+        self.options = options.normalized
         self.keys = RedisKeys(name)
         self.client = client
         self.configuration = client.configuration
         self.logger = logger
         self.blocking = blocking
-        self.settings = Mutex((.seconds(2), FaultInjection(), Self.defaultMaxItemBytes))
     }
 
-    /// Connects (retrying within `connectBudget`) to the queue `name` on one server.
-    public static func connect(name: String, configuration: RedisConfiguration,
+    /// Connects (retrying within `connectBudget`) to the queue `name` on one server; the
+    /// queue keeps `options` for its life.
+    public static func connect(name: String, configuration: RedisConfiguration, options: Options = Options(),
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> RedisQueue {
-        try await connect(name: name, deployment: .standalone(configuration), logger: logger, connectBudget: connectBudget)
+        try await connect(name: name, deployment: .standalone(configuration), options: options, logger: logger,
+                          connectBudget: connectBudget)
     }
 
     /// Connects (retrying within `connectBudget`) to the queue `name` on one server or a Redis
     /// Cluster. In a cluster a name whose keys would span slots (no hash tag) is refused with
-    /// ``WorkQueueError/invalidConfiguration(_:)`` (see ``clusterNameProblem(_:)``).
-    public static func connect(name: String, deployment: RedisDeployment,
+    /// ``WorkQueueError/invalidConfiguration(_:)`` (see ``clusterNameProblem(_:)``). The queue
+    /// keeps `options` for its life.
+    public static func connect(name: String, deployment: RedisDeployment, options: Options = Options(),
                                logger: Logger = Logger(label: "workqueue.redis"),
                                connectBudget: Duration = .seconds(30)) async throws -> RedisQueue {
         guard !name.isEmpty else { throw WorkQueueError.invalidConfiguration("the queue name is empty; pass a name such as job2") }
@@ -144,7 +132,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             let blocking = BlockingClient {
                 try await RedisClient.connect(configuration, tls: tls, logger: logger, budget: connectBudget)
             }
-            return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+            return RedisQueue(name: name, client: client, options: options, logger: logger, blocking: blocking)
         case let .cluster(seeds):
             if let problem = clusterNameProblem(name) { throw WorkQueueError.invalidConfiguration(problem) }
             let home = HashSlot.of(name)
@@ -153,7 +141,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             let blocking = BlockingClient {
                 try await RedisClusterClient.connect(seeds: seeds, logger: logger, budget: connectBudget, homeSlot: home)
             }
-            return RedisQueue(name: name, client: client, logger: logger, blocking: blocking)
+            return RedisQueue(name: name, client: client, options: options, logger: logger, blocking: blocking)
         }
     }
 
@@ -343,9 +331,9 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
               taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
-        let faults = settings.withLock { state -> FaultInjection in
-            defer { if let n = state.faults.loseExchangeReply { state.faults.loseExchangeReply = n > 1 ? n - 1 : nil } }
-            return state.faults
+        let faults = self.faults.withLock { state -> FaultInjection in
+            defer { if let n = state.loseExchangeReply { state.loseExchangeReply = n > 1 ? n - 1 : nil } }
+            return state
         }
         if (faults.dropConnectionAfterTake && !taken.isEmpty) || faults.loseExchangeReply == 1 {
             // As if the reply had been lost: the call happened, the caller never learns of it.

@@ -93,12 +93,12 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The configuration from, in order: `flag` (a URL), `REDIS_URL`, `REDIS_SERVICE_HOST` with
-    /// `REDIS_SERVICE_PORT` (set by Kubernetes for a Service named `redis`), `redis://redis:6379`.
+    /// `REDIS_SERVICE_PORT` (set by Kubernetes for a Service named `redis`), ``fallback``.
     public static func resolve(flag: String?, environment: [String: String]) throws -> RedisConfiguration {
         if let flag, !flag.isEmpty { return try RedisConfiguration(url: flag) }
         if let url = environment["REDIS_URL"], !url.isEmpty { return try RedisConfiguration(url: url) }
         if let host = environment["REDIS_SERVICE_HOST"], !host.isEmpty {
-            var port = 6379
+            var port = fallback.port
             if let portText = environment["REDIS_SERVICE_PORT"], !portText.isEmpty {
                 guard let value = Int(portText), (1...65535).contains(value) else {
                     throw RedisError.invalidURL("REDIS_SERVICE_PORT=\(Redaction.redactingCredentials(portText))",
@@ -108,8 +108,14 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             }
             return RedisConfiguration(host: host, port: port)
         }
-        return RedisConfiguration(host: "redis", port: 6379)
+        return fallback
     }
+
+    /// Where Redis is when nothing says: `redis://redis:6379`, the Kubernetes Service `redis`.
+    public static var fallback: RedisConfiguration { RedisConfiguration(host: "redis", port: 6379) }
+
+    /// ``fallback`` as a URL, for help texts.
+    public static var fallbackURL: String { "redis://\(fallback.endpoint)" }
 
     /// `host:port`, for messages (a host holding an `@`, say from `REDIS_SERVICE_HOST`, is
     /// redacted as a URL's credentials are).

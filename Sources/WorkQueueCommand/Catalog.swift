@@ -1,0 +1,263 @@
+import WorkQueue
+import WorkQueueRedis
+
+/// Every setting read from a flag and an environment variable, each declared once: the
+/// commands take their flags' names and `--help` from here, ``Settings`` reads the flag, the
+/// variable and the default from here, and the README's settings tables are generated from
+/// here (`workqueue settings --markdown`; a test fails when the README drifts from it).
+/// Defaults that belong to the framework (``WorkerOptions``, ``RedisQueue``) are read from it,
+/// not copied.
+///
+/// Not apple/swift-configuration: its readers fall back to the default when a value does not
+/// convert (`WORKQUEUE_CONCURRENCY=abc` would silently run with 1, where a bad variable must
+/// stop the command with exit 64 naming it), it reads booleans differently (`on` is not true),
+/// its key-to-variable mapping does not give our historical names (`--grace-seconds` reads
+/// `WORKQUEUE_SHUTDOWN_GRACE_SECONDS`), and it generates neither `--help` nor the README;
+/// ArgumentParser parses the flags either way.
+enum Catalog {
+    // MARK: Every queue command (QueueOptions)
+
+    static let queue = Setting<String?>(
+        "queue", valueName: "name", variable: "WORKQUEUE_QUEUE", default: nil,
+        "the queue name: the Redis list of pending items")
+
+    static let shards = Setting<Int>(
+        "shards", valueName: "m", variable: "WORKQUEUE_SHARDS", default: 1, form: .whole(1...RedisQueue.maxShards),
+        "work the queue as M shards {NAME:0} ... {NAME:M-1}, each its own queue and hash tag, 1 to \(RedisQueue.maxShards)",
+        details: "every command takes it; 1 is the queue `NAME` itself, keys unchanged; with M > 1, NAME may not contain a brace; "
+            + "see [Sharded queues](#sharded-queues)")
+
+    static let redis = Setting<String?>(
+        "redis", valueName: "url", variable: "REDIS_URL", variableNote: "else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT",
+        default: nil, shown: RedisConfiguration.fallbackURL,
+        "Redis URL redis://[user:password@]host[:port][/db], or rediss:// for TLS",
+        details: "see [TLS](#tls); passwords are never printed: every message redacts what could be a URL's credentials (up to "
+            + "its last `@`), whatever the URL's shape, even one that cannot be parsed. "
+            + "`redis://[user:password@]host1:port1,host2:port2` lists Redis Cluster seed nodes (and turns `--cluster` on; TLS "
+            + "files and credentials apply to every node)")
+
+    static let cluster = Setting<Bool>(
+        "cluster", variable: "WORKQUEUE_CLUSTER", default: false, form: .toggle,
+        "Redis is a Redis Cluster: discover its nodes from the URL's node(s) and route each command by slot; the queue name "
+            + "needs a hash tag, e.g. {job2} (a URL listing several nodes, redis://h1:p1,h2:p2, implies it)",
+        details: "see [Redis Cluster](#redis-cluster); every command takes it")
+
+    static let redisPasswordFile = Setting<String?>(
+        "redis-password-file", valueName: "path", variable: "REDIS_PASSWORD_FILE", default: nil,
+        "read the Redis password from this file (trailing newline stripped), used when the URL has none",
+        details: "a mounted Secret; an unreadable or empty file stops the command (exit 78) with an error naming the file. The "
+            + "password is never printed, logged or written to Redis (every command takes these connection flags)")
+
+    static let tlsCAFile = Setting<String?>(
+        "tls-ca-file", valueName: "path", variable: "WORKQUEUE_TLS_CA_FILE", default: nil, shown: "system CA bundle",
+        "trust the CA certificate(s) in this PEM file, instead of the system's, for a rediss:// URL",
+        details: "a private CA")
+
+    static let tlsCertFile = Setting<String?>(
+        "tls-cert-file", valueName: "path", variable: "WORKQUEUE_TLS_CERT_FILE", default: nil,
+        "present the client certificate in this PEM file to a rediss:// server; needs --tls-key-file",
+        details: "for a server that checks them (`tls-auth-clients`)")
+
+    static let tlsKeyFile = Setting<String?>(
+        "tls-key-file", valueName: "path", variable: "WORKQUEUE_TLS_KEY_FILE", default: nil,
+        "the private key (PEM, unencrypted) of --tls-cert-file",
+        details: "a TLS file with a `redis://` URL, or a certificate without its key, is refused (exit 64) rather than guessed "
+            + "at; a file that cannot be read or parsed stops the command (exit 78) naming the file and its flag or variable. "
+            + "Every command takes these three, like the other connection flags")
+
+    static let connectTimeout = Setting<Duration>(
+        "connect-timeout", valueName: "seconds", variable: "WORKQUEUE_CONNECT_TIMEOUT", default: .seconds(30),
+        form: .seconds(allowZero: true),
+        "seconds to keep retrying to reach Redis at start before giving up",
+        details: "a reconnect later tries for at most 5 s per operation")
+
+    static let logLevel = Setting<String>(
+        "log-level", valueName: "level", variable: "WORKQUEUE_LOG_LEVEL", default: "info",
+        "diagnostics on stderr: trace, debug, info, notice, warning, error or critical")
+
+    static let logFormat = Setting<String>(
+        "log-format", valueName: "format", variable: "WORKQUEUE_LOG_FORMAT", default: "text",
+        "diagnostics format on stderr: text, or json for one JSON object per line",
+        details: "each with `time`, `level`, `message`, `label` and the metadata as strings (`session`; for an item, `item`, "
+            + "escaped and at most 80 characters, and `attempt`), for log collectors; stdout keeps the tutorial's lines")
+
+    // MARK: work
+
+    static let handler = Setting<String?>(
+        "handler", valueName: "name", variable: "WORKQUEUE_HANDLER", default: nil,
+        "a compiled-in handler: see `workqueue handlers`",
+        details: "in a [worker of your own](#your-own-worker) with one handler compiled in, that one is the default")
+
+    static let plugin = Setting<String?>(
+        "plugin", valueName: "path", variable: "WORKQUEUE_PLUGIN", default: nil,
+        "a handler in a shared object: a plugin exporting the workqueue C ABI, or with --symbol a plain C function",
+        details: "see [Plugins](#plugins)")
+
+    static let symbol = Setting<String?>(
+        "symbol", valueName: "symbol", variable: "WORKQUEUE_SYMBOL", default: nil,
+        "with --plugin: call this exported C function per item through libffi")
+
+    static let signature = Setting<String?>(
+        "signature", valueName: "sig", variable: "WORKQUEUE_SIGNATURE", default: nil,
+        "with --symbol: the function's signature, e.g. 'i64(i64)' or 'i32(ptr,u64)'")
+
+    static let option = Setting<[String: String]>(
+        "option", valueName: "key=value", variable: "WORKQUEUE_OPTIONS", variableNote: "comma-separated; flags win",
+        default: [:], form: .pairs,
+        "a handler option KEY=VALUE, repeatable",
+        details: "e.g. `delay=10` for `printer`")
+
+    static let leaseSeconds = Setting<Duration>(
+        "lease-seconds", valueName: "seconds", variable: "WORKQUEUE_LEASE_SECONDS", default: WorkerOptions().leaseDuration,
+        form: .seconds(allowZero: false),
+        "lease length; renewed every third of it while the handler runs")
+
+    static let concurrency = Setting<Int>(
+        "concurrency", valueName: "n", variable: "WORKQUEUE_CONCURRENCY", default: WorkerOptions().concurrency,
+        form: .whole(1...Int.max),
+        "items handled at once by this process")
+
+    static let prefetch = Setting<Int?>(
+        "prefetch", valueName: "n", variable: "WORKQUEUE_PREFETCH", default: WorkerOptions().prefetch, shown: "adaptive",
+        form: .whole(1...Int.max),
+        "items held per slot, running or waiting in the buffer; unset, it adapts to how fast the handler returns",
+        details: "held items are renewed; unstarted ones are released in order on SIGTERM. Unset, the buffer holds one item per "
+            + "slot at first, then as many as keep the slots busy for two round trips while handlers return quickly, at most "
+            + "what the slots can start within a third of the lease, \(WorkerOptions().maxBuffered), and half of what is pending")
+
+    static let maxItemBytes = Setting<Int>(
+        "max-item-bytes", valueName: "bytes", variable: "WORKQUEUE_MAX_ITEM_BYTES", default: RedisQueue.defaultMaxItemBytes,
+        form: .whole(1...RedisQueue.maxItemBytesLimit),
+        "items longer than this go straight to NAME:dead, never to a handler; at most \(RedisQueue.maxItemBytesLimit)",
+        details: "the take itself moves them (the worker logs the size; `dead list` shows why); the bound (256 MiB) keeps every "
+            + "reply within the client's bound of 512 MiB")
+
+    static let maxAttempts = Setting<Int>(
+        "max-attempts", valueName: "n", variable: "WORKQUEUE_MAX_ATTEMPTS", default: WorkerOptions().maxAttempts,
+        form: .whole(1...Int.max),
+        "attempts before an item is dead-lettered to NAME:dead",
+        details: "`reap` takes it too")
+
+    static let retryBaseSeconds = Setting<Duration>(
+        "retry-base-seconds", valueName: "seconds", variable: "WORKQUEUE_RETRY_BASE_SECONDS", default: .seconds(1),
+        form: .seconds(allowZero: true),
+        "first retry delay; doubles per attempt, with jitter")
+
+    static let retryMaxSeconds = Setting<Duration>(
+        "retry-max-seconds", valueName: "seconds", variable: "WORKQUEUE_RETRY_MAX_SECONDS", default: .seconds(300),
+        form: .seconds(allowZero: true),
+        "longest retry delay")
+
+    static let graceSeconds = Setting<Duration>(
+        "grace-seconds", valueName: "seconds", variable: "WORKQUEUE_SHUTDOWN_GRACE_SECONDS",
+        default: WorkerOptions().shutdownGracePeriod, form: .seconds(allowZero: true),
+        "after SIGTERM, how long in-flight items may finish before they are released",
+        details: "the worker exits at most 0.5 s after it, in every state")
+
+    static let recoverySeconds = Setting<Duration>(
+        "recovery-seconds", valueName: "seconds", variable: "WORKQUEUE_RECOVERY_SECONDS", default: WorkerOptions().recoveryInterval,
+        form: .seconds(allowZero: false),
+        "how often to return expired leases to pending and promote due retries")
+
+    static let backendRetrySeconds = Setting<Duration>(
+        "backend-retry-seconds", valueName: "seconds", variable: "WORKQUEUE_BACKEND_RETRY_SECONDS",
+        default: WorkerOptions().backendRetryBudget, form: .seconds(allowZero: true),
+        "how long to keep retrying when Redis fails mid-run before exiting 1; also bounds each connect attempt",
+        details: "counted from the start of the first failed attempt; a later attempt still under way when it runs out is cut, "
+            + "and each reconnect of the worker is bounded by it too (at least 1 s; a reply waits at most 10 s)")
+
+    static let resultsMax = Setting<Int>(
+        "results-max", valueName: "n", variable: "WORKQUEUE_RESULTS_MAX", default: RedisQueue.defaultResultsMax,
+        form: .whole(0...Int.max),
+        "keep at most N entries in NAME:results; the recovery pass drops the excess, arbitrary ones",
+        details: "once per interval for the fleet, at most 10,000 per pass (the hash has no order: a memory bound, not a "
+            + "history; 0 keeps none)")
+
+    static let requireNoEviction = Setting<Bool>(
+        "require-noeviction", variable: "WORKQUEUE_REQUIRE_NOEVICTION", default: false, form: .toggle,
+        "refuse to start unless Redis' maxmemory-policy is noeviction; without it another policy is only warned about",
+        details: "exit 78, nothing touched; the warning goes to stderr at start (see [Redis settings](#redis-settings))")
+
+    static let metricsPort = Setting<Int?>(
+        "metrics-port", valueName: "port", variable: "WORKQUEUE_METRICS_PORT", default: nil, form: .whole(0...65535),
+        "serve Prometheus metrics at http://0.0.0.0:PORT/metrics while working; 0 picks a free port",
+        details: "see [Observing a Job](#observing-a-job)")
+
+    static let metricsPush = Setting<String?>(
+        "metrics-push", valueName: "url", variable: "WORKQUEUE_METRICS_PUSH", default: nil,
+        "on exit, push the final metrics to this Prometheus Pushgateway",
+        details: "`http://HOST[:PORT][/PATH]`; see [Observing a Job](#observing-a-job)")
+
+    static let heartbeatSeconds = Setting<Duration>(
+        "heartbeat-seconds", valueName: "seconds", variable: "WORKQUEUE_HEARTBEAT_SECONDS",
+        default: WorkerOptions().heartbeatInterval ?? .zero, form: .seconds(allowZero: true),
+        "how often to refresh this worker's record for `workqueue workers` (NAME:workers); 0 writes none",
+        details: "also `NAME:worker-info`: written at start, a second later, then every S s, living 3 S, removed on a clean exit "
+            + "(drained or SIGTERM)")
+
+    static let keepRunning = Setting<Bool>(
+        "keep-running", variable: "WORKQUEUE_KEEP_RUNNING", default: false, form: .toggle,
+        "wait for new items instead of exiting when drained")
+
+    // MARK: Other commands
+
+    static let waitReplicas = Setting<Int>(
+        "wait-replicas", valueName: "n", variable: "WORKQUEUE_WAIT_REPLICAS", default: 0, shown: "0, no wait",
+        form: .whole(0...Int.max),
+        "after each chunk, wait (WAIT) until this many replicas have it, else stop with exit 1: a failover cannot "
+            + "then lose what was pushed", command: "push")
+
+    static let waitSeconds = Setting<Duration>(
+        "wait-seconds", valueName: "seconds", variable: "WORKQUEUE_WAIT_SECONDS", default: .seconds(5),
+        form: .seconds(allowZero: false),
+        "with --wait-replicas: how long to wait for the replicas per chunk", command: "push")
+
+    static let statusPort = Setting<Int?>(
+        "serve", valueName: "port", variable: "WORKQUEUE_STATUS_PORT", default: nil, form: .whole(0...65535),
+        "serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped", command: "status",
+        details: "read from Redis per scrape; see [Observing a Job](#observing-a-job)")
+
+    // MARK: Lists
+
+    /// Every command's connection and logging settings (``QueueOptions``).
+    static let common: [any SettingDescription] = [
+        queue, shards, redis, cluster, redisPasswordFile, tlsCAFile, tlsCertFile, tlsKeyFile, connectTimeout, logLevel, logFormat,
+    ]
+
+    /// `work`'s own settings.
+    static let work: [any SettingDescription] = [
+        handler, plugin, symbol, signature, option, leaseSeconds, concurrency, prefetch, maxItemBytes, maxAttempts,
+        retryBaseSeconds, retryMaxSeconds, graceSeconds, recoverySeconds, backendRetrySeconds, requireNoEviction, resultsMax,
+        heartbeatSeconds, keepRunning, metricsPort, metricsPush,
+    ]
+
+    /// The other commands' settings that read a variable.
+    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort]
+
+    /// Every setting.
+    static var all: [any SettingDescription] { common + work + others }
+
+    /// The variables `work` reads, for its `--help`.
+    static var workVariables: String {
+        (common + work).compactMap(\.variable).joined(separator: ", ")
+    }
+
+    /// The README's settings tables, between the markers ``markdownBegin`` and ``markdownEnd``.
+    static var markdown: String {
+        let header = "| flag | variable | default | meaning |\n|---|---|---|---|\n"
+        return """
+            `work` flags, each with the environment variable it also reads (the flag wins; Kubernetes
+            manifests set env). The connection and logging flags, `--queue` to `--log-format`, are
+            every command's:
+
+            \(header)\((common + work).map(\.markdownRow).joined(separator: "\n"))
+
+            Other commands' flags that read a variable:
+
+            \(header)\(others.map(\.markdownRow).joined(separator: "\n"))
+            """
+    }
+
+    static let markdownBegin = "<!-- settings: generated from Sources/WorkQueueCommand/Catalog.swift by `workqueue settings --markdown` -->"
+    static let markdownEnd = "<!-- /settings -->"
+}

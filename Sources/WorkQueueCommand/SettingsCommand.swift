@@ -1,0 +1,26 @@
+import ArgumentParser
+import WorkQueue
+
+/// `workqueue settings` (hidden): every setting's flag, variable and default, as declared in
+/// ``Catalog``; with `--markdown`, the README's settings tables, markers included, to paste
+/// over the README's (a test fails while they differ).
+struct SettingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings",
+        abstract: "List every setting: its flag, environment variable and default (--markdown: the README's tables).",
+        shouldDisplay: false
+    )
+
+    @Flag(help: "Print the README's settings tables (between their markers) instead of one line per setting.")
+    var markdown = false
+
+    func run() throws {
+        if markdown {
+            StandardOutput.line(Catalog.markdownBegin + "\n\n" + Catalog.markdown + "\n\n" + Catalog.markdownEnd)
+            return
+        }
+        for setting in Catalog.all {
+            StandardOutput.line([setting.flag, setting.variable ?? "-", setting.defaultText ?? "-"].joined(separator: "\t"))
+        }
+    }
+}

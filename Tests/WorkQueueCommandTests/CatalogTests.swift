@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import Testing
+import WorkQueue
+import WorkQueueRedis
+@testable import WorkQueueCommand
+
+/// The settings are declared once (``Catalog``): the README's tables, `--help`, the variables
+/// read and the defaults all come from the declarations, and none of the contract's names move.
+@Suite struct CatalogTests {
+    /// The flags, variables and defaults users and manifests rely on (the contract: it may be
+    /// extended, never renamed). Written out here on purpose, so that a renamed flag or
+    /// variable, or a changed default, fails.
+    static let contract: [(flag: String, variable: String, defaultText: String?)] = [
+        ("--queue", "WORKQUEUE_QUEUE", nil), ("--shards", "WORKQUEUE_SHARDS", "1"),
+        ("--redis", "REDIS_URL", "redis://redis:6379"), ("--cluster", "WORKQUEUE_CLUSTER", "off"),
+        ("--redis-password-file", "REDIS_PASSWORD_FILE", nil), ("--tls-ca-file", "WORKQUEUE_TLS_CA_FILE", "system CA bundle"),
+        ("--tls-cert-file", "WORKQUEUE_TLS_CERT_FILE", nil), ("--tls-key-file", "WORKQUEUE_TLS_KEY_FILE", nil),
+        ("--connect-timeout", "WORKQUEUE_CONNECT_TIMEOUT", "30"), ("--log-level", "WORKQUEUE_LOG_LEVEL", "info"),
+        ("--log-format", "WORKQUEUE_LOG_FORMAT", "text"), ("--handler", "WORKQUEUE_HANDLER", nil),
+        ("--plugin", "WORKQUEUE_PLUGIN", nil), ("--symbol", "WORKQUEUE_SYMBOL", nil), ("--signature", "WORKQUEUE_SIGNATURE", nil),
+        ("--option", "WORKQUEUE_OPTIONS", nil), ("--lease-seconds", "WORKQUEUE_LEASE_SECONDS", "30"),
+        ("--concurrency", "WORKQUEUE_CONCURRENCY", "1"), ("--prefetch", "WORKQUEUE_PREFETCH", "adaptive"),
+        ("--max-item-bytes", "WORKQUEUE_MAX_ITEM_BYTES", "4194304"), ("--max-attempts", "WORKQUEUE_MAX_ATTEMPTS", "5"),
+        ("--retry-base-seconds", "WORKQUEUE_RETRY_BASE_SECONDS", "1"), ("--retry-max-seconds", "WORKQUEUE_RETRY_MAX_SECONDS", "300"),
+        ("--grace-seconds", "WORKQUEUE_SHUTDOWN_GRACE_SECONDS", "20"), ("--recovery-seconds", "WORKQUEUE_RECOVERY_SECONDS", "5"),
+        ("--backend-retry-seconds", "WORKQUEUE_BACKEND_RETRY_SECONDS", "30"),
+        ("--require-noeviction", "WORKQUEUE_REQUIRE_NOEVICTION", "off"), ("--results-max", "WORKQUEUE_RESULTS_MAX", "10000"),
+        ("--heartbeat-seconds", "WORKQUEUE_HEARTBEAT_SECONDS", "5"), ("--keep-running", "WORKQUEUE_KEEP_RUNNING", "off"),
+        ("--metrics-port", "WORKQUEUE_METRICS_PORT", nil), ("--metrics-push", "WORKQUEUE_METRICS_PUSH", nil),
+        ("--wait-replicas", "WORKQUEUE_WAIT_REPLICAS", "0, no wait"), ("--wait-seconds", "WORKQUEUE_WAIT_SECONDS", "5"),
+        ("--serve", "WORKQUEUE_STATUS_PORT", nil),
+    ]
+
+    @Test func theContractsNamesAndDefaultsAreDeclared() {
+        for entry in Self.contract {
+            let setting = Catalog.all.first { $0.flag == entry.flag }
+            #expect(setting != nil, "\(entry.flag) is not declared")
+            #expect(setting?.variable == entry.variable, "\(entry.flag)")
+            #expect(setting?.defaultText == entry.defaultText, "\(entry.flag)")
+        }
+    }
+
+    @Test func flagsAndVariablesAreUniqueAndFormsFitTheirTypes() {
+        let flags = Catalog.all.map(\.flag)
+        let variables = Catalog.all.compactMap(\.variable)
+        #expect(Set(flags).count == flags.count)
+        #expect(Set(variables).count == variables.count)
+        for setting in Catalog.all {
+            #expect(setting.formFitsValue, "\(setting.flag) is declared \(setting.form), which its type is not read in")
+        }
+    }
+
+    /// The README's block between the markers is exactly what
+    /// `workqueue settings --markdown` prints. On drift, run that and paste its output over the block.
+    @Test func theReadmeTablesAreTheDeclarations() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let begin = try #require(text.range(of: Catalog.markdownBegin), "README.md lacks the marker \(Catalog.markdownBegin)")
+        let end = try #require(text.range(of: Catalog.markdownEnd, range: begin.upperBound..<text.endIndex))
+        let block = text[begin.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(block == Catalog.markdown, """
+            README.md's settings tables differ from Sources/WorkQueueCommand/Catalog.swift: \
+            run `swift run workqueue settings --markdown` and paste its output over the block
+            """)
+    }
+
+    /// Every command's `--help` names each of its settings' variable and default, from the declaration.
+    @Test(arguments: ["work", "push", "status", "reap"])
+    func helpSaysEachVariableAndDefault(_ name: String) throws {
+        let commands: [String: (any ParsableCommand.Type, [any SettingDescription])] = [
+            "work": (Work.self, Catalog.common + Catalog.work),
+            "push": (Push.self, Catalog.common + [Catalog.waitReplicas, Catalog.waitSeconds]),
+            "status": (Status.self, Catalog.common + [Catalog.statusPort]),
+            "reap": (Reap.self, Catalog.common + [Catalog.maxAttempts]),
+        ]
+        let (command, settings) = try #require(commands[name])
+        let help = RootCommand.helpMessage(for: command, columns: 100_000).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for setting in settings {
+            #expect(help.contains(setting.flag), "\(setting.flag)")
+            if let variable = setting.variable { #expect(help.contains("env \(variable)"), "\(setting.flag): \(variable)") }
+            if let shown = setting.defaultText, setting.flag != Catalog.handler.flag {
+                #expect(help.contains("default \(shown)"), "\(setting.flag): default \(shown)")
+            }
+        }
+    }
+
+    @Test func handlerHelpNamesTheOnlyHandlerAsItsDefault() {
+        struct Only: NamedWorkHandler {
+            static let name = "only"
+            static let summary = "the one"
+            init(options: [String: String]) throws {}
+            func handle(_ item: WorkItem, context: WorkContext) async throws -> String? { nil }
+        }
+        let help = HandlerRegistry.$current.withValue(HandlerRegistry([Only.self])) { Work.handlerHelp.abstract }
+        #expect(help.contains("env WORKQUEUE_HANDLER; default only, the only one, unless --plugin is given"), "\(help)")
+    }
+
+    @Test func aSettingReadsItsFlagThenItsVariableThenItsDefault() throws {
+        let environment = Settings(environment: ["WORKQUEUE_CONCURRENCY": "3", "WORKQUEUE_LEASE_SECONDS": "1.5", "WORKQUEUE_PREFETCH": ""])
+        #expect(try environment.integer(7, Catalog.concurrency) == 7)
+        #expect(try environment.integer(nil, Catalog.concurrency) == 3)
+        #expect(try environment.seconds(nil, Catalog.leaseSeconds) == .milliseconds(1500))
+        #expect(try environment.integer(nil, Catalog.prefetch) == nil, "an empty variable counts as unset")
+        let none = Settings(environment: [:])
+        #expect(try none.integer(nil, Catalog.concurrency) == WorkerOptions().concurrency)
+        #expect(try none.integer(nil, Catalog.maxItemBytes) == RedisQueue.defaultMaxItemBytes)
+        #expect(try none.seconds(nil, Catalog.connectTimeout) == .seconds(30))
+        #expect(none.string(nil, Catalog.logLevel) == "info")
+        #expect(try none.flag(false, Catalog.keepRunning) == false)
+    }
+
+    @Test func aBadValueNamesWhereItCameFromAndWhatItTakes() {
+        func message(_ body: () throws -> Void) -> String {
+            do { try body() } catch { return "\(error)" }
+            return "no error"
+        }
+        let settings = Settings(environment: ["WORKQUEUE_CONCURRENCY": "0", "WORKQUEUE_KEEP_RUNNING": "maybe",
+                                              "WORKQUEUE_MAX_ITEM_BYTES": "999999999999", "WORKQUEUE_OPTIONS": "novalue"])
+        #expect(message { _ = try settings.integer(nil, Catalog.concurrency) }.contains("environment variable WORKQUEUE_CONCURRENCY"))
+        #expect(message { _ = try settings.integer(0, Catalog.concurrency) }.contains("--concurrency"))
+        #expect(message { _ = try settings.integer(nil, Catalog.concurrency) }.contains("a whole number >= 1"))
+        #expect(message { _ = try settings.integer(nil, Catalog.maxItemBytes) }.contains("a whole number from 1 to 268435456"))
+        #expect(message { _ = try settings.flag(false, Catalog.keepRunning) }.contains("WORKQUEUE_KEEP_RUNNING"))
+        #expect(message { _ = try settings.keyValues([], Catalog.option) }.contains("WORKQUEUE_OPTIONS"))
+        #expect(message { _ = try settings.seconds(-1, Catalog.leaseSeconds) }.contains("--lease-seconds"))
+        #expect(message { _ = try settings.integer(0, Catalog.shards) }.contains("--shards '0' is invalid: expected a whole number from 1 to 1024"))
+    }
+
+    /// `work` hands the queue its bounds as one value at connect, read from the declarations.
+    @Test func workReadsTheQueueOptionsFromItsSettings() throws {
+        let parsed = try RootCommand.parseAsRoot(["work", "--queue", "q", "--results-max", "7"])
+        let work = try #require(parsed as? Work)
+        let options = try work.makeQueueOptions(Settings(environment: ["WORKQUEUE_MAX_ITEM_BYTES": "2048"]))
+        #expect(options == RedisQueue.Options(maxItemBytes: 2048, resultsMax: 7))
+        let plain = try #require(try RootCommand.parseAsRoot(["work", "--queue", "q"]) as? Work)
+        let defaults = try plain.makeQueueOptions(Settings(environment: [:]))
+        #expect(defaults == RedisQueue.Options(maxItemBytes: RedisQueue.defaultMaxItemBytes, resultsMax: RedisQueue.defaultResultsMax))
+    }
+}
