@@ -234,10 +234,45 @@ struct MixedHandler: WorkHandler {
                 try await QueueProducer.connect(queue: "job9", url: server.url, options: ProducerOptions(holdName: "has space"))
             }
             await #expect(throws: WorkQueueError.self) { try await QueueProducer.connect(queue: "{job9}", shards: 2, url: server.url) }
+            await #expect(throws: WorkQueueError.self) { try await QueueProducer.connect(queue: "job9", url: "") }
             let producer = try await QueueProducer.connect(queue: "job9", url: server.url)
             await #expect(throws: WorkQueueError.self) { try await producer.hold(ttl: .milliseconds(10)) }
+            let notDrained = ProducerError.notDrained(queue: "job9", counts: QueueCounts(pending: 1, processing: 2, scheduled: 3, dead: 0),
+                                                      waited: .seconds(5))
+            #expect(notDrained.description.contains("1 pending, 2 in flight, 3 scheduled") && notDrained.description.contains("workqueue workers"))
             await producer.close()
         }
+    }
+
+    /// A deployment carries what the command's flags set: here TLS with a private CA and an
+    /// ACL user.
+    @Test func aProducerConnectsOverTLSAsAnACLUser() async throws {
+        let pki = try await TestCertificates()
+        let redis = try await LocalRedis(tls: pki)
+        let asProducer = ["--user", "producer", "--pass", "pw", "--no-auth-warning"]
+        do {
+            try await redis.cli("ACL", "SETUSER", "producer", "on", ">pw", "~*", "&*", "+@all")
+            try await redis.cli("ACL", "SETUSER", "default", "off")
+            var configuration = try RedisConfiguration(url: "rediss://producer:pw@127.0.0.1:\(redis.port)")
+            configuration.tls = RedisTLS(caFile: pki.caFile)
+            let producer = try await QueueProducer.connect(queue: "tlsjob", deployment: .standalone(configuration))
+            try await producer.hold()
+            try await producer.push(typed: [Square(n: 2)])
+            #expect(try await producer.counts().pending == 1)
+            #expect(try await producer.holds().map(\.name) == [producer.holdName])
+            await producer.close()
+            #expect(try await redis.cli(asProducer + ["lrange", "tlsjob", "0", "-1"]) == #"{"n":2}"#)
+            #expect(try await redis.cli(asProducer + ["exists", "tlsjob:holds"]) == "0")
+            // Without the CA the server's certificate cannot be verified.
+            await #expect(throws: RedisError.self) {
+                try await QueueProducer.connect(queue: "tlsjob", url: "rediss://producer:pw@127.0.0.1:\(redis.port)",
+                                                connectBudget: .seconds(1))
+            }
+        } catch {
+            await redis.stop()
+            throw error
+        }
+        await redis.stop()
     }
 
     /// Polls `condition` for up to 10 s.

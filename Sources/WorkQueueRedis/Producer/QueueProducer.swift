@@ -13,12 +13,12 @@ import Musl
 ///
 /// ```swift
 /// let producer = try await QueueProducer.connect(queue: "job2", url: "redis://redis:6379")
-/// try await producer.hold()                           // workers wait instead of exiting
-/// try await producer.push(["apple", "banana"])        // raw items
-/// try await producer.push(typed: [Resize(url: "a.png", width: 64)])  // JSON items
-/// try await producer.release()                        // workers exit once it is drained
+/// try await producer.hold()                            // workers wait instead of exiting
+/// try await producer.push(["apple", "banana"])         // raw items
+/// try await producer.push(typed: [Square(n: 3)])       // JSON items for a TypedWorkHandler
+/// try await producer.release()                         // workers exit once it is drained
 /// let counts = try await producer.waitUntilDrained(timeout: .seconds(600))
-/// let size = try await producer.result(Resized.self, for: Resize(url: "a.png", width: 64))
+/// let nine = try await producer.result(Squared.self, for: Square(n: 3))
 /// await producer.close()
 /// ```
 ///
@@ -135,6 +135,9 @@ public actor QueueProducer {
                                options: ProducerOptions = ProducerOptions(),
                                logger: Logger = Logger(label: "workqueue.producer"),
                                connectBudget: Duration = .seconds(30)) async throws -> QueueProducer {
+        guard !url.isEmpty else {
+            throw WorkQueueError.invalidConfiguration("the Redis URL is empty; pass one such as redis://redis:6379")
+        }
         let deployment = try RedisDeployment.resolve(flag: url, environment: [:], cluster: cluster)
         return try await connect(queue: queue, shards: shards, deployment: deployment, options: options, logger: logger,
                                  connectBudget: connectBudget)
@@ -206,6 +209,7 @@ public actor QueueProducer {
         try checkOpen()
         var any = false
         for queue in queues where try await queue.clearDrained() { any = true }
+        refreshFailure = nil
         return any
     }
 
@@ -276,8 +280,9 @@ public actor QueueProducer {
     }
 
     /// How long until the hold needs refreshing, at most 1 s (1 s without a hold): how long a
-    /// caller feeding ``push(_:)`` may block before pushing again, even nothing.
-    public var timeUntilRefresh: Duration {
+    /// caller feeding ``push(_:)`` may block before pushing again, even nothing (`push -`
+    /// reads its input within this bound).
+    package var timeUntilRefresh: Duration {
         guard let held else { return .seconds(1) }
         let left = (held.refreshed + held.ttl / 3) - clock.now
         return min(max(.zero, left), .seconds(1))
