@@ -1,5 +1,6 @@
 import ArgumentParser
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue close`: ends a hold on a queue (by default the one `open` takes).
 struct Close: AsyncParsableCommand {
@@ -35,9 +36,9 @@ struct Close: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
         let target = all ? nil : (hold ?? Producer.operatorHold)
-        let (result, left) = try await withShards(common, settings, logger: logger) { queues in
-            let result = try await Producer.close(queues, producer: target, legacyMark: hold == nil)
-            return (result, result.remaining > 0 ? try await queues.first?.holds() ?? [] : [])
+        let (result, left) = try await withProducer(common, settings, logger: logger) { producer in
+            let result = try await producer.endHolds(named: target, legacyMark: hold == nil)
+            return (result, result.remaining > 0 ? try await producer.holds() : [])
         }
         let what = target.map { "hold \($0)" } ?? "every hold"
         let rest = left.map { Producer.describe($0, queue: name) }.joined(separator: ", ")

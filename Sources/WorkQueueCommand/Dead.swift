@@ -1,5 +1,6 @@
 import ArgumentParser
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue dead`: inspect, retry or purge the dead letters in `NAME:dead`.
 struct Dead: AsyncParsableCommand {
@@ -36,15 +37,21 @@ struct Dead: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
-        try await withShards(common, settings, logger: logger) { queues in
-            let queue: any DeadLetterQueue = queues.count == 1 ? queues[0] : try ShardedBackend(shards: queues)
+        try await withProducer(common, settings, logger: logger) { producer in
+            let queues = producer.queues
             switch action {
             case .list:
-                for letter in try await queue.deadLetters() {
-                    let attempts = letter.attempts.map(String.init) ?? "?"
-                    let error = String((letter.lastError ?? "(no error recorded)").map { $0 == "\n" ? " " : $0 })
-                    StandardOutput.line("\(letter.item.escaped)\tattempts=\(attempts)\t\(error)")
-                }
+                // A page at a time: dead items may be megabytes each.
+                var cursor: DeadLetterPage.Cursor?
+                repeat {
+                    let page = try await producer.deadLetters(after: cursor, limit: 1000)
+                    for letter in page.letters {
+                        let attempts = letter.attempts.map(String.init) ?? "?"
+                        let error = String((letter.lastError ?? "(no error recorded)").map { $0 == "\n" ? " " : $0 })
+                        StandardOutput.line("\(letter.item.escaped)\tattempts=\(attempts)\t\(error)")
+                    }
+                    cursor = page.next
+                } while cursor != nil
             case .retry:
                 var moved = 0
                 for shard in queues {
@@ -56,7 +63,8 @@ struct Dead: AsyncParsableCommand {
                 }
                 StandardOutput.line("Moved \(moved) dead item\(moved == 1 ? "" : "s") of \(name) back to pending")
             case .purge:
-                let deleted = try await queue.purgeDeadLetters()
+                var deleted = 0
+                for shard in queues { deleted += try await shard.purgeDeadLetters() }
                 StandardOutput.line("Deleted \(deleted) dead item\(deleted == 1 ? "" : "s") of \(name)")
             }
         }

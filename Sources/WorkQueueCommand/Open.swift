@@ -1,5 +1,6 @@
 import ArgumentParser
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue open`: holds a queue open (still being filled), for producers that are not one push.
 struct Open: AsyncParsableCommand {
@@ -42,9 +43,10 @@ struct Open: AsyncParsableCommand {
         let name = try common.queueName(settings)
         let producer = hold ?? Producer.operatorHold
         let seconds = Int(ttlSeconds.rounded(.up))
-        let (count, others) = try await withShards(common, settings, logger: logger) { queues in
-            try await Producer.open(queues, producer: producer, ttl: .milliseconds(Int64(ttlSeconds * 1000)), reopen: reopen)
-            return (queues.count, try await (queues.first?.holds() ?? []).filter { $0.name != producer || $0.isLegacyMark })
+        let (count, others) = try await withProducer(common, settings, logger: logger, options: ProducerOptions(holdName: producer)) {
+            // Not kept alive: the hold outlives this command, for its TTL or until `close`.
+            try await $0.hold(ttl: Producer.ttl(seconds: ttlSeconds), reopen: reopen, keepAlive: false)
+            return ($0.shardNames.count, try await $0.holds().filter { $0.name != producer || $0.isLegacyMark })
         }
         let sharding = count > 1 ? " --shards \(count)" : ""
         let holdFlag = hold.map { " --hold \($0)" } ?? ""

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import WorkQueue
+import WorkQueueRedis
 
 /// `workqueue push`: appends items to the tail of a queue.
 struct Push: AsyncParsableCommand {
@@ -83,17 +84,19 @@ struct Push: AsyncParsableCommand {
         // Opened before connecting: a missing file fails before anything is pushed.
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }
-        let (pushed, perShard, names) = try await withShards(common, settings, logger: logger) { queues in
-            let producer = Producer(queues: queues, name: name, ttl: .milliseconds(Int64(ttlSeconds * 1000)), keepsOpen: keepOpen,
-                                    hold: hold)
-            if replicas > 0 { producer.replicaWait = (replicas, waitTimeout) }
+        let options = ProducerOptions(holdName: hold, waitReplicas: replicas, replicaTimeout: waitTimeout, chunkSize: Self.chunk)
+        let (pushed, perShard, names) = try await withProducer(common, settings, logger: logger, options: options) { producer in
             do {
-                try await producer.begin(reopen: reopen)
+                if keepOpen {
+                    try await producer.hold(ttl: Producer.ttl(seconds: ttlSeconds), reopen: reopen)
+                } else if reopen {
+                    try await producer.reopen()
+                }
                 let count = try await pushAll(producer, file: fileSource)
-                try await producer.end()
-                return (count, producer.pushed, queues.map(\.name))
+                if keepOpen { try await producer.release() }
+                return (count, await producer.pushedPerShard, producer.shardNames)
             } catch {
-                try? await producer.end()
+                if keepOpen { _ = try? await producer.release() }
                 throw error
             }
         }
@@ -107,12 +110,12 @@ struct Push: AsyncParsableCommand {
     }
 
     /// Pushes the arguments in order (`-` streams standard input at its place), then the file.
-    private func pushAll(_ producer: Producer, file: LineSource?) async throws -> Int {
+    private func pushAll(_ producer: QueueProducer, file: LineSource?) async throws -> Int {
         var total = 0
         var literal: [WorkItem] = []
         for argument in items {
             if argument == "-" {
-                try await producer.push(literal, chunk: Self.chunk)
+                try await producer.push(literal)
                 total += literal.count
                 literal = []
                 total += try await stream(LineSource(), to: producer)
@@ -120,7 +123,7 @@ struct Push: AsyncParsableCommand {
                 literal.append(WorkItem(argument))
             }
         }
-        try await producer.push(literal, chunk: Self.chunk)
+        try await producer.push(literal)
         total += literal.count
         if let file { total += try await stream(file, to: producer) }
         return total
@@ -128,18 +131,24 @@ struct Push: AsyncParsableCommand {
 
     /// Pushes lines as they arrive, refreshing the hold meanwhile; stops with 143 on
     /// SIGTERM/SIGINT (the caller ends the hold), once every line it had read is pushed.
-    private func stream(_ source: LineSource, to producer: Producer) async throws -> Int {
+    private func stream(_ source: LineSource, to producer: QueueProducer) async throws -> Int {
         var total = 0
-        while let lines = try source.next(timeoutMilliseconds: producer.millisecondsUntilRefresh) {
+        while let lines = try source.next(timeoutMilliseconds: Self.milliseconds(await producer.timeUntilRefresh)) {
             // Lines read are pushed even when a signal came meanwhile: they left the input for good.
-            try await producer.push(lines, chunk: Self.chunk)
+            try await producer.push(lines)
             total += lines.count
             if keepOpen && TerminationSignal.isFired {
-                throw CommandError.stopped(pushed: producer.pushed.reduce(0, +), queue: producer.name,
+                throw CommandError.stopped(pushed: await producer.pushed, queue: producer.name,
                                            unfinishedLineBytes: source.unfinishedLineBytes)
             }
         }
         return total
+    }
+
+    /// A wait of at most 1 s in ms, for the bounded read of the input.
+    private static func milliseconds(_ duration: Duration) -> Int32 {
+        let (seconds, attoseconds) = duration.components
+        return Int32(clamping: max(0, min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, 1000)))
     }
 
     /// Splits on LF, drops a trailing CR from each line and skips empty lines.

@@ -63,12 +63,12 @@ struct Status: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
         if let port = try settings.integer(serve, Catalog.statusPort) {
-            try await withShards(common, settings, logger: logger) { queues in
+            try await withProducer(common, settings, logger: logger) { producer in
                 let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: Catalog.statusPort.flag)
                 logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
                 await server.run {
                     do {
-                        return (.ok, QueueMetricsPage.render(QueueCounts(summing: try await Self.counts(queues)), queue: name))
+                        return (.ok, QueueMetricsPage.render(try await producer.counts(), queue: name))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
@@ -77,23 +77,23 @@ struct Status: AsyncParsableCommand {
             }
             return
         }
-        try await withShards(common, settings, logger: logger) { queues in
-            let names = queues.map(\.name)
-            let each = try await Self.counts(queues)
+        try await withProducer(common, settings, logger: logger) { producer in
+            let names = producer.shardNames
+            let each = try await producer.countsByShard()
             let first = QueueCounts(summing: each)
             guard watch else {
                 // Shard 0's holds for the queue: producers hold every shard, shard 0 first and
                 // last, and workers check shard 0 first.
                 var holds: [[RedisQueue.Hold]] = []
-                for queue in queues where json || byShard || holds.isEmpty { holds.append(try await queue.holds()) }
-                let shards = queues.count > 1 ? each : nil
+                for shard in names.indices where json || byShard || holds.isEmpty { holds.append(try await producer.holds(shard: shard)) }
+                let shards = names.count > 1 ? each : nil
                 if json {
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
                                                       shards: shards.map { Array(zip(names, zip($0, holds))) }))
                 } else {
                     StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [])
-                        + (queues.count > 1 ? "\n  shards     \(queues.count)" : ""))
-                    if byShard && queues.count > 1 {
+                        + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
+                    if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
                             StandardOutput.line(Self.table(counts, queue: shard, holds: held))
                         }
@@ -104,7 +104,7 @@ struct Status: AsyncParsableCommand {
             var progress = Progress(start: first, startTime: .now)
             var counts = first
             var failingSince: ContinuousClock.Instant?
-            var holds = json ? try await queues.first?.holds() : nil
+            var holds = json ? try await producer.holds() : nil
             while true {
                 if json {
                     StandardOutput.line(try Self.json(counts, queue: name, holds: holds))
@@ -117,8 +117,8 @@ struct Status: AsyncParsableCommand {
                 while true {
                     try await Task.sleep(for: .seconds(interval))
                     do {
-                        counts = QueueCounts(summing: try await Self.counts(queues))
-                        if json { holds = try await queues.first?.holds() }
+                        counts = try await producer.counts()
+                        if json { holds = try await producer.holds() }
                         failingSince = nil
                         break
                     } catch {
@@ -140,14 +140,6 @@ struct Status: AsyncParsableCommand {
             }
             if !json && StandardOutput.isTerminal { StandardOutput.line("") }
         }
-    }
-
-    /// Each shard's counts with their live leases, in shard order.
-    static func counts(_ queues: [RedisQueue]) async throws -> [QueueCounts] {
-        var all: [QueueCounts] = []
-        all.reserveCapacity(queues.count)
-        for queue in queues { all.append(try await queue.countsWithLeases()) }
-        return all
     }
 
     /// Errors retrying cannot fix: a refused command, a key of the wrong type, a bad URL.

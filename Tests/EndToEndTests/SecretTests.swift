@@ -89,7 +89,9 @@ import TestSupport
             (status, ["REDIS_URL": "tcp://user:\(secret)@127.0.0.1:\(redis.port)"], "not tcp://"),
             (status, ["REDIS_URL": ":\(secret)@127.0.0.1:\(redis.port)"], "and this URL has none"),
             (status + ["--redis", "user:\(secret)@127.0.0.1:\(redis.port)"], [:], "and this URL has none"),
-            (status + ["--redis", "redis://:p@\(secret)@127.0.0.1:notaport"], [:], "port 'notaport'"),
+            (status + ["--redis", "redis://:p@\(secret)@127.0.0.1:notaport"], [:], "the port (not shown)"),
+            // A password without its '@host' stands where the port would.
+            (status + ["--redis", "redis://:\(secret)"], [:], "a password needs an '@host' after it"),
             (status + ["--redis", "redis://:\(secret) with spaces@127.0.0.1/x"], [:], "database 'x'"),
             (["push", "--queue", "sec", "a"], ["REDIS_URL": "redis://:\(secret)%40x@127.0.0.1:0"], "port '0'"),
             // Cluster seed lists, by flag and by variable.

@@ -3,22 +3,37 @@ import WorkQueue
 /// The dead letters: `NAME:dead`, with attempts and errors by the items' SHA-224.
 extension RedisQueue {
     public func deadLetters() async throws -> [DeadLetter] {
-        let items = try await deadItems()
-        guard !items.isEmpty else { return [] }
+        var letters: [DeadLetter] = []
+        var start = 0
+        while true {
+            let page = try await deadLetters(from: start, limit: 1000)
+            letters += page.letters
+            guard let next = page.next else { return letters }
+            start = next
+        }
+    }
+
+    /// The dead letters from position `start` of `NAME:dead`: at most `limit` (1 to 1000) and
+    /// about ``replyByteBudget`` bytes of items (at least one), with their attempts and last
+    /// errors, and where the next page starts (nil at the end).
+    public func deadLetters(from start: Int, limit: Int) async throws -> (letters: [DeadLetter], next: Int?) {
+        let page = try await deadPage(from: Swift.max(0, start), count: Swift.min(Swift.max(1, limit), 1000))
+        guard !page.items.isEmpty else { return ([], nil) }
         var commands: [[RESPArgument]] = []
-        for item in items {
+        for item in page.items {
             let hash = RESPArgument(SHA224.hex(item))
             commands.append(["HGET", RESPArgument(keys.errors), hash])
             commands.append(["HGET", RESPArgument(keys.attempts), hash])
         }
         let details = try await client.pipeline(commands)
-        let limit = maxItemBytes
-        return items.enumerated().map { index, item in
+        let bound = maxItemBytes
+        let letters = page.items.enumerated().map { index, item in
             // An item above the size limit was dead-lettered by the take without being read.
             let error = details[2 * index].string
-                ?? (item.count > limit ? "the item is \(item.count) bytes, above the item size limit of \(limit) bytes" : nil)
+                ?? (item.count > bound ? "the item is \(item.count) bytes, above the item size limit of \(bound) bytes" : nil)
             return DeadLetter(item: WorkItem(item), lastError: error, attempts: details[2 * index + 1].int)
         }
+        return (letters, page.next)
     }
 
     /// Moves every dead letter back to pending. A queue whose workers found it drained and
@@ -59,24 +74,12 @@ extension RedisQueue {
         try await run(.purgeDead, keys: [keys.dead], args: []).int ?? 0
     }
 
-    /// Every dead letter, read in pages bounded by bytes (script `list-page`): dead items may
-    /// be megabytes each.
-    private func deadItems() async throws -> [[UInt8]] {
-        var items: [[UInt8]] = []
-        var start = 0
-        while true {
-            let page = try await deadPage(from: start)
-            items += page.items
-            guard let next = page.next else { return items }
-            start = next
-        }
-    }
-
-    /// One page of `NAME:dead` from index `start` (at most 1000 items and about
-    /// ``replyByteBudget`` bytes), and where the next one starts (nil at the end).
-    private func deadPage(from start: Int) async throws -> (items: [[UInt8]], next: Int?) {
+    /// One page of `NAME:dead` from index `start` (at most `count` items and about
+    /// ``replyByteBudget`` bytes; dead items may be megabytes each), and where the next one
+    /// starts (nil at the end).
+    private func deadPage(from start: Int, count: Int = 1000) async throws -> (items: [[UInt8]], next: Int?) {
         let reply = try await run(.listPage, keys: [keys.dead],
-                                  args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
+                                  args: [RESPArgument(start), RESPArgument(count), RESPArgument(replyByteBudget)])
         guard let values = reply.array, let next = values.first?.int, next < 0 || next > start else {
             throw RedisError.unexpectedReply("list-page \(keys.dead) -> \(reply)")
         }

@@ -1,0 +1,23 @@
+/// How a ``QueueProducer`` pushes and holds; the defaults are `workqueue push`'s.
+public struct ProducerOptions: Sendable, Hashable {
+    /// The name of this producer's hold in `NAME:holds` (``QueueProducer/hold(ttl:reopen:keepAlive:)``):
+    /// 1 to 200 characters without spaces or control characters. Nil (the default) names it
+    /// `host:pid:random`, unique to the producer, so that `workqueue status` tells who holds
+    /// the queue.
+    public var holdName: String?
+    /// After each chunk, wait (`WAIT`) until this many replicas have it, else throw
+    /// ``ProducerError/replicasBehind(queue:pushed:acknowledged:wanted:timeout:)``: a failover
+    /// cannot then lose what was pushed. Default 0: no wait (`push --wait-replicas`).
+    public var waitReplicas: Int
+    /// With ``waitReplicas``: how long to wait for the replicas per chunk. Default 5 s.
+    public var replicaTimeout: Duration
+    /// Items per `RPUSH` (and per replica wait). Default 1000.
+    public var chunkSize: Int
+
+    public init(holdName: String? = nil, waitReplicas: Int = 0, replicaTimeout: Duration = .seconds(5), chunkSize: Int = 1000) {
+        self.holdName = holdName
+        self.waitReplicas = waitReplicas
+        self.replicaTimeout = replicaTimeout
+        self.chunkSize = chunkSize
+    }
+}
