@@ -8,7 +8,7 @@ import Synchronization
 /// reply resumes the caller from the event loop. Reconnecting is single-flight: callers that
 /// find the connection gone share one attempt, and a failed command clears the connection
 /// only if it is still the one that failed.
-public final class RedisClient: Sendable {
+package final class RedisClient: Sendable {
     /// Where it connects.
     public let configuration: RedisConfiguration
     private let logger: Logger

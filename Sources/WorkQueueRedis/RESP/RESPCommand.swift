@@ -13,7 +13,7 @@ import NIOCore
 ///
 /// The buffer starts with room for the array header, which is rewritten (right-aligned in
 /// that room) as arguments are appended, so ``encoded`` is always complete and costs nothing.
-public struct RESPCommand: Sendable, Hashable {
+package struct RESPCommand: Sendable, Hashable {
     /// Room for `*<count>\r\n`: 1 + up to 13 digits + 2.
     private static let headerRoom = 16
     private var storage: ByteBuffer

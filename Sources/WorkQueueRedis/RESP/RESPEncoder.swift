@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One argument of a Redis command: raw bytes sent as a bulk string.
-public struct RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
+package struct RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
     public var bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public init(_ string: String) { self.bytes = Array(string.utf8) }
@@ -11,7 +11,7 @@ public struct RESPArgument: Sendable, Hashable, ExpressibleByStringLiteral {
 
 /// Encodes commands as RESP arrays of bulk strings, and values in their wire form.
 /// (The hot path builds a ``RESPCommand`` instead, which writes straight into a buffer.)
-public enum RESPEncoder {
+package enum RESPEncoder {
     /// The wire form of one command.
     public static func encodeCommand(_ arguments: [RESPArgument]) -> [UInt8] {
         Array(RESPCommand(arguments).encoded.readableBytesView)

@@ -1,5 +1,5 @@
 /// Why a RESP stream was rejected. The connection that produced it should be closed.
-public enum RESPParseError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum RESPParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A value started with a byte that is not a RESP2 type marker.
     case invalidTypeByte(UInt8)
     /// A length or integer line was not a decimal integer.

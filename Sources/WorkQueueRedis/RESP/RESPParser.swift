@@ -9,7 +9,7 @@ import NIOCore
 /// costs time linear in its size. Strict: it rejects unknown type bytes, malformed or absurd
 /// lengths, missing CRLFs, long lines, deep nesting and more than ``maxBufferedBytes`` held for
 /// unfinished replies with a ``RESPParseError``; after an error every call rethrows it.
-public struct RESPParser: Sendable {
+package struct RESPParser: Sendable {
     /// The largest bulk string accepted (Redis's own limit: 512 MiB).
     public static let maxBulkLength = 512 * 1024 * 1024
     /// The largest array element count accepted.

@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Bulk strings are `ByteBuffer` slices of the bytes read from the socket (no copy);
 /// equality and hashing compare their readable bytes.
-public enum RESPValue: Sendable, Hashable {
+package enum RESPValue: Sendable, Hashable {
     /// `+OK`
     case simpleString(String)
     /// `-ERR message`
