@@ -14,7 +14,7 @@ extension RedisQueue {
     }
 
     /// The dead letters from position `start` of `NAME:dead`: at most `limit` (1 to 1000) and
-    /// about ``replyByteBudget`` bytes of items (at least one), with their attempts and last
+    /// about `replyByteBudget` bytes of items (at least one), with their attempts and last
     /// errors, and where the next page starts (nil at the end).
     public func deadLetters(from start: Int, limit: Int) async throws -> (letters: [DeadLetter], next: Int?) {
         let page = try await deadPage(from: Swift.max(0, start), count: Swift.min(Swift.max(1, limit), 1000))
@@ -37,7 +37,7 @@ extension RedisQueue {
     }
 
     /// Moves every dead letter back to pending. A queue whose workers found it drained and
-    /// exited (`NAME:drained`) is refused with ``WorkQueueError/backendRefused(_:)``, nothing
+    /// exited (`NAME:drained`) is refused with `WorkQueueError/backendRefused(_:)`, nothing
     /// moved: ``retryDeadLetters(reopen:)`` can reopen it.
     public func retryDeadLetters() async throws -> Int {
         switch try await retryDeadLetters(reopen: false) {
@@ -75,7 +75,7 @@ extension RedisQueue {
     }
 
     /// One page of `NAME:dead` from index `start` (at most `count` items and about
-    /// ``replyByteBudget`` bytes; dead items may be megabytes each), and where the next one
+    /// `replyByteBudget` bytes; dead items may be megabytes each), and where the next one
     /// starts (nil at the end).
     private func deadPage(from start: Int, count: Int = 1000) async throws -> (items: [[UInt8]], next: Int?) {
         let reply = try await run(.listPage, keys: [keys.dead],

@@ -178,7 +178,7 @@ extension RedisQueue {
         return report
     }
 
-    /// ``counts()`` with ``QueueCounts/leased`` filled in: how many items in processing hold a
+    /// ``counts()`` with `QueueCounts/leased` filled in: how many items in processing hold a
     /// live lease, ours or a tutorial worker's (the rest wait for recovery). Cheap unless
     /// tutorial workers hold items: then it reads the processing list.
     public func countsWithLeases() async throws -> QueueCounts {

@@ -16,7 +16,7 @@ extension RedisQueue: DrainedMarker {
 
     /// The queue names of `name` split into `count` shards: `[name]` for one shard (an
     /// unsharded queue, keys unchanged), else `{name:0}` ... `{name:<count-1>}`.
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for a count outside 1 ... ``maxShards``,
+    /// - Throws: `WorkQueueError/invalidConfiguration(_:)` for a count outside 1 ... ``maxShards``,
     ///   an empty name, or (with several shards) a name with a brace: each shard gets its own
     ///   hash tag, and a tag inside the name would put every shard in one slot.
     public static func shardNames(_ name: String, count: Int) throws -> [String] {

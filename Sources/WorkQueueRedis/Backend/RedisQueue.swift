@@ -5,7 +5,7 @@ import WorkQueue
 /// The Redis work queue, compatible with the Kubernetes tutorial's `rediswq.py`.
 ///
 /// `NAME` and `NAME:processing` are lists of raw item bytes, as the tutorial has them; every
-/// other key is listed in ``RedisKeys`` and the README. A take is one atomic script call that
+/// other key is listed in `RedisKeys` and the README. A take is one atomic script call that
 /// moves items from `NAME` to `NAME:processing` and records a lease per item under a fencing
 /// token (`<session>:<n>`) in `NAME:leases` (deadline) and `NAME:lease-items` (the item). No
 /// script hashes an item: SHA-224s (for `NAME:results`, attempts and the tutorial's lease keys)
@@ -30,7 +30,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// sends more in several calls, so that no call holds Redis for long (about 10 µs each).
     public static let settlementsPerCall = 500
 
-    /// The default ``replyByteBudget``: 1 MiB.
+    /// The default `replyByteBudget`: 1 MiB.
     public static let defaultReplyByteBudget = 1 << 20
 
     /// Items up to this size travel inside a take's reply; a larger one is read afterwards
@@ -114,7 +114,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     /// Connects (retrying within `connectBudget`) to the queue `name` on one server or a Redis
     /// Cluster. In a cluster a name whose keys would span slots (no hash tag) is refused with
-    /// ``WorkQueueError/invalidConfiguration(_:)`` (see ``clusterNameProblem(_:)``). The queue
+    /// `WorkQueueError/invalidConfiguration(_:)` (see ``clusterNameProblem(_:)``). The queue
     /// keeps `options` for its life.
     public static func connect(name: String, deployment: RedisDeployment, options: Options = Options(),
                                logger: Logger = Logger(label: "workqueue.redis"),
@@ -160,7 +160,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             + "queue lands in one"
     }
 
-    /// Throws ``WorkQueueError/wrongKeyType(key:actual:expected:)`` for the first queue key that
+    /// Throws `WorkQueueError/wrongKeyType(key:actual:expected:)` for the first queue key that
     /// exists with the wrong type. The scripts read before they write, so a key whose type
     /// changes later fails a call with nothing modified, and this names it.
     public func validateKeyTypes() async throws {
@@ -226,7 +226,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         }
     }
 
-    /// A permanent error as ``WorkQueueError/backendRefused(_:)`` (the runner stops at once,
+    /// A permanent error as `WorkQueueError/backendRefused(_:)` (the runner stops at once,
     /// with the hint); READONLY and LOADING drop the connection first (the retry reconnects,
     /// possibly to the new primary); anything else as it is (retried).
     func classified(_ error: RedisError) async -> any Error {
@@ -385,7 +385,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     /// The items of leases by token, read with plain `HMGET`s of at most about
-    /// ``replyByteBudget`` each (`size` is each item's length); nil where the lease is gone.
+    /// `replyByteBudget` each (`size` is each item's length); nil where the lease is gone.
     func leaseItems(_ entries: [(token: String, size: Int)]) async throws -> [[UInt8]?] {
         var items: [[UInt8]?] = []
         items.reserveCapacity(entries.count)

@@ -80,7 +80,7 @@ public actor QueueProducer {
 
     /// A producer over connected queues (the queue itself, or its shards in order), which it
     /// closes in ``close()``.
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for bad options or no queue.
+    /// - Throws: `WorkQueueError/invalidConfiguration(_:)` for bad options or no queue.
     package init(queues: [RedisQueue], name: String, options: ProducerOptions = ProducerOptions()) throws {
         guard !queues.isEmpty else { throw WorkQueueError.invalidConfiguration("a producer needs a queue; pass a name such as job2") }
         if let hold = options.holdName, !Self.isValidHoldName(hold) {
@@ -108,8 +108,8 @@ public actor QueueProducer {
     /// Connects to the queue `queue` (`shards` > 1: to its shards `{queue:0}` ...) on one
     /// server or a Redis Cluster, retrying within `connectBudget`, and checks that its keys have
     /// the right types (nothing is modified when one does not).
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for a bad name, shard count or
-    ///   option; ``WorkQueueError/wrongKeyType(key:actual:expected:)``; ``RedisError`` when Redis
+    /// - Throws: `WorkQueueError/invalidConfiguration(_:)` for a bad name, shard count or
+    ///   option; `WorkQueueError/wrongKeyType(key:actual:expected:)`; ``RedisError`` when Redis
     ///   cannot be reached or refuses the login.
     public static func connect(queue: String, shards: Int = 1, deployment: RedisDeployment,
                                options: ProducerOptions = ProducerOptions(),
@@ -175,7 +175,7 @@ public actor QueueProducer {
         try await refreshIfDue()
     }
 
-    /// Encodes each value as a JSON item (`TypedItem.encode(_:)`, what a ``TypedWorkHandler``
+    /// Encodes each value as a JSON item (`TypedItem.encode(_:)`, what a `TypedWorkHandler`
     /// decodes) and pushes them as ``push(_:)`` does.
     public func push<Value: Encodable>(typed values: [Value]) async throws {
         try await push(try values.map { try TypedItem.encode($0) })
@@ -221,7 +221,7 @@ public actor QueueProducer {
     /// until ``release()`` or ``close()``; without, it lapses after `ttl` unless taken again
     /// (as `workqueue open` does).
     /// - Throws: ``ProducerError/queueDrained(queue:)`` for a drained queue without `reopen`
-    ///   (the holds taken on earlier shards are ended); ``WorkQueueError/invalidConfiguration(_:)``
+    ///   (the holds taken on earlier shards are ended); `WorkQueueError/invalidConfiguration(_:)`
     ///   for a TTL outside ``holdTTLRange``.
     public func hold(ttl: Duration = .seconds(30), reopen: Bool = false, keepAlive: Bool = true) async throws {
         try checkOpen()
@@ -335,7 +335,7 @@ public actor QueueProducer {
 
     // MARK: Reading
 
-    /// The queue's counts, summed over the shards (``QueueCounts/leased`` included).
+    /// The queue's counts, summed over the shards (`QueueCounts/leased` included).
     public func counts() async throws -> QueueCounts {
         QueueCounts(summing: try await countsByShard())
     }
@@ -349,7 +349,7 @@ public actor QueueProducer {
         return all
     }
 
-    /// Waits until the queue is drained (``QueueCounts/isDrained`` over every shard: nothing
+    /// Waits until the queue is drained (`QueueCounts/isDrained` over every shard: nothing
     /// pending, in flight or scheduled for a retry), reading the counts every `pollInterval`,
     /// and returns the counts then. Holds do not count: release yours first if you wait for
     /// the workers to exit too.
@@ -404,7 +404,7 @@ public actor QueueProducer {
         try await results(for: [item])[0]
     }
 
-    /// The result a ``TypedWorkHandler`` returned for the typed item `input` (pushed with
+    /// The result a `TypedWorkHandler` returned for the typed item `input` (pushed with
     /// ``push(typed:)``), decoded from JSON as `type`; nil when there is none (yet).
     /// - Throws: a `DecodingError` when the result is not `type` as JSON (or was cut at 4 KiB).
     public func result<Input: Encodable, Output: Decodable>(_ type: Output.Type, for input: Input) async throws -> Output? {
