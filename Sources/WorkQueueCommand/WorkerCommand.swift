@@ -24,7 +24,7 @@ public enum WorkerCommand {
     /// stderr as `Error: ...`.
     ///
     /// - Parameter handlers: The handler types compiled in, in the order `handlers` lists them;
-    ///   `work --handler NAME` picks one by its ``NamedWorkHandler/name`` (names should be
+    ///   `work --handler NAME` picks one by its `NamedWorkHandler.name` (names should be
     ///   unique: the first with a name wins). With exactly one, `work` runs it when neither
     ///   `--handler` nor `--plugin` is given (nor their variables); with none or several,
     ///   `work` needs exactly one of `--handler NAME` and `--plugin PATH`. `--plugin` loads a
