@@ -387,7 +387,7 @@ public final class Worker: Service, Sendable {
     /// leases found lost. A renewal that fails is tried again (backing off from 100 ms to 1 s)
     /// until the last of the held leases would have lapsed, each try waiting for its answer
     /// as long as that leaves: a stall of the backend shorter than the lease minus one renewal
-    /// period (two thirds of the lease) costs no lease (see the README's Guarantees).
+    /// period (two thirds of the lease) costs no lease (see the Guarantees article of WorkQueueCore).
     private func heartbeatLoop(_ dispatcher: Dispatcher) async throws {
         let interval = options.leaseDuration / 3
         // When each held lease is known to lapse unless renewed: the start of the renewal that

@@ -3,8 +3,8 @@ import WorkQueueRedis
 
 /// Every setting read from a flag and an environment variable, each declared once: the
 /// commands take their flags' names and `--help` from here, ``Settings`` reads the flag, the
-/// variable and the default from here, and the README's settings tables are generated from
-/// here (`workqueue settings --markdown`; a test fails when the README drifts from it).
+/// variable and the default from here, and the settings tables of docs/commands.md are generated from
+/// here (`workqueue settings --markdown`; a test fails when docs/commands.md drifts from it).
 /// Defaults that belong to the framework (``WorkerOptions``, ``RedisQueue``) are read from it,
 /// not copied.
 ///
@@ -25,13 +25,13 @@ enum Catalog {
         "shards", valueName: "m", variable: "WORKQUEUE_SHARDS", default: 1, form: .whole(1...RedisQueue.maxShards),
         "work the queue as M shards {NAME:0} ... {NAME:M-1}, each its own queue and hash tag, 1 to \(RedisQueue.maxShards)",
         details: "every command takes it; 1 is the queue `NAME` itself, keys unchanged; with M > 1, NAME may not contain a brace; "
-            + "see [Sharded queues](#sharded-queues)")
+            + "see [Sharded queues](redis.md#sharded-queues)")
 
     static let redis = Setting<String?>(
         "redis", valueName: "url", variable: "REDIS_URL", variableNote: "else REDIS_SERVICE_HOST/REDIS_SERVICE_PORT",
         default: nil, shown: RedisConfiguration.fallbackURL,
         "Redis URL redis://[user:password@]host[:port][/db], or rediss:// for TLS",
-        details: "see [TLS](#tls); passwords are never printed: every message redacts what could be a URL's credentials (up to "
+        details: "see [TLS](redis.md#tls); passwords are never printed: every message redacts what could be a URL's credentials (up to "
             + "its last `@`), whatever the URL's shape, even one that cannot be parsed. "
             + "`redis://[user:password@]host1:port1,host2:port2` lists Redis Cluster seed nodes (and turns `--cluster` on; TLS "
             + "files and credentials apply to every node)")
@@ -40,7 +40,7 @@ enum Catalog {
         "cluster", variable: "WORKQUEUE_CLUSTER", default: false, form: .toggle,
         "Redis is a Redis Cluster: discover its nodes from the URL's node(s) and route each command by slot; the queue name "
             + "needs a hash tag, e.g. {job2} (a URL listing several nodes, redis://h1:p1,h2:p2, implies it)",
-        details: "see [Redis Cluster](#redis-cluster); every command takes it")
+        details: "see [Redis Cluster](redis.md#redis-cluster); every command takes it")
 
     static let redisPasswordFile = Setting<String?>(
         "redis-password-file", valueName: "path", variable: "REDIS_PASSWORD_FILE", default: nil,
@@ -86,12 +86,12 @@ enum Catalog {
     static let handler = Setting<String?>(
         "handler", valueName: "name", variable: "WORKQUEUE_HANDLER", default: nil,
         "a compiled-in handler: see `workqueue handlers`",
-        details: "in a [worker of your own](#your-own-worker) with one handler compiled in, that one is the default")
+        details: "in a [worker of your own](../README.md#your-own-worker) with one handler compiled in, that one is the default")
 
     static let plugin = Setting<String?>(
         "plugin", valueName: "path", variable: "WORKQUEUE_PLUGIN", default: nil,
         "a handler in a shared object: a plugin exporting the workqueue C ABI, or with --symbol a plain C function",
-        details: "see [Plugins](#plugins)")
+        details: "see [Plugins](../README.md#plugins)")
 
     static let symbol = Setting<String?>(
         "symbol", valueName: "symbol", variable: "WORKQUEUE_SYMBOL", default: nil,
@@ -176,17 +176,17 @@ enum Catalog {
     static let requireNoEviction = Setting<Bool>(
         "require-noeviction", variable: "WORKQUEUE_REQUIRE_NOEVICTION", default: false, form: .toggle,
         "refuse to start unless Redis' maxmemory-policy is noeviction; without it another policy is only warned about",
-        details: "exit 78, nothing touched; the warning goes to stderr at start (see [Redis settings](#redis-settings))")
+        details: "exit 78, nothing touched; the warning goes to stderr at start (see [Redis settings](redis.md#redis-settings))")
 
     static let metricsPort = Setting<Int?>(
         "metrics-port", valueName: "port", variable: "WORKQUEUE_METRICS_PORT", default: nil, form: .whole(0...65535),
         "serve Prometheus metrics at http://0.0.0.0:PORT/metrics while working; 0 picks a free port",
-        details: "see [Observing a Job](#observing-a-job)")
+        details: "see [Observing a Job](operating.md#observing-a-job)")
 
     static let metricsPush = Setting<String?>(
         "metrics-push", valueName: "url", variable: "WORKQUEUE_METRICS_PUSH", default: nil,
         "on exit, push the final metrics to this Prometheus Pushgateway",
-        details: "`http://HOST[:PORT][/PATH]`; see [Observing a Job](#observing-a-job)")
+        details: "`http://HOST[:PORT][/PATH]`; see [Observing a Job](operating.md#observing-a-job)")
 
     static let heartbeatSeconds = Setting<Duration>(
         "heartbeat-seconds", valueName: "seconds", variable: "WORKQUEUE_HEARTBEAT_SECONDS",
@@ -215,7 +215,7 @@ enum Catalog {
     static let statusPort = Setting<Int?>(
         "serve", valueName: "port", variable: "WORKQUEUE_STATUS_PORT", default: nil, form: .whole(0...65535),
         "serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped", command: "status",
-        details: "read from Redis per scrape; see [Observing a Job](#observing-a-job)")
+        details: "read from Redis per scrape; see [Observing a Job](operating.md#observing-a-job)")
 
     // MARK: Lists
 

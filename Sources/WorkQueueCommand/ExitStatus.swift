@@ -4,7 +4,7 @@ import WorkQueuePlugins
 import WorkQueueRedis
 
 /// The exit statuses of every command: a contract a Kubernetes Job's podFailurePolicy can
-/// match on (README "Exit status"). The one place that maps an error to its code.
+/// match on (docs/commands.md "Exit status"). The one place that maps an error to its code.
 enum ExitStatus {
     /// `work`: the queue is drained. Other commands: done.
     static let success: Int32 = 0

@@ -8,7 +8,7 @@ import Foundation
 /// One setting of the command, declared once (in ``Catalog``): its flag, the environment
 /// variable it also reads, its default, what values it takes and what it means. The flag's
 /// name and `--help` text (``name``, ``help``), the fallback to the variable and to the default
-/// (``Settings``), error messages (``source(flagGiven:)``) and the README's settings tables
+/// (``Settings``), error messages (``source(flagGiven:)``) and the settings tables of docs/commands.md
 /// (``Catalog/markdown``) all come from it.
 ///
 /// `Value` is what reading it yields: a setting with a default yields `Int`, `Duration`, ...;

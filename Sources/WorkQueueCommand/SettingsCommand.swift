@@ -2,16 +2,16 @@ import ArgumentParser
 import WorkQueue
 
 /// `workqueue settings` (hidden): every setting's flag, variable and default, as declared in
-/// ``Catalog``; with `--markdown`, the README's settings tables, markers included, to paste
-/// over the README's (a test fails while they differ).
+/// ``Catalog``; with `--markdown`, the settings tables of docs/commands.md, markers included, to paste
+/// over those of docs/commands.md (a test fails while they differ).
 struct SettingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settings",
-        abstract: "List every setting: its flag, environment variable and default (--markdown: the README's tables).",
+        abstract: "List every setting: its flag, environment variable and default (--markdown: the tables of docs/commands.md).",
         shouldDisplay: false
     )
 
-    @Flag(help: "Print the README's settings tables (between their markers) instead of one line per setting.")
+    @Flag(help: "Print the settings tables of docs/commands.md (between their markers) instead of one line per setting.")
     var markdown = false
 
     func run() throws {

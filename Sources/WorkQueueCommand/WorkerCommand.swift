@@ -18,7 +18,7 @@ import WorkQueue
 public enum WorkerCommand {
     /// Parses the process's arguments (`CommandLine.arguments`) and environment and runs the
     /// command they name. Returns once that command has succeeded (status 0); otherwise, and
-    /// after `--help`, it exits the process itself, with the command's status (README "Exit
+    /// after `--help`, it exits the process itself, with the command's status (docs/commands.md "Exit
     /// status": 1 a transient outage outlasted its budget, 64 a bad flag or variable, 78 a
     /// permanent configuration error, 143 stopped by SIGTERM or SIGINT) and the message on
     /// stderr as `Error: ...`.

@@ -85,8 +85,8 @@ import TestSupport
     }
 
     @Test func theREADMETableAndTheHelpListEveryCode() async throws {
-        let readme = try String(contentsOf: ManifestTests.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        let table = try #require(ManifestTests.exitStatusTable(readme), "README.md has no exit status table")
+        let readme = try String(contentsOf: ManifestTests.repository.appendingPathComponent("docs/commands.md"), encoding: .utf8)
+        let table = try #require(ManifestTests.exitStatusTable(readme), "docs/commands.md has no exit status table")
         #expect(Set(table.keys) == [0, 1, 64, 78, 143])
         #expect(Set(table.filter { $0.value }.keys) == Self.permanent)
         try await LocalRedis.with { redis in

@@ -90,7 +90,7 @@ import TestSupport
     }
 
     @Test func theRecommendedJobFailsAtOnceOnExactlyThePermanentCodes() throws {
-        let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: Self.repository.appendingPathComponent("docs/commands.md"), encoding: .utf8)
         let table = try #require(Self.exitStatusTable(readme))
         let permanent = Set(table.filter { $0.value }.keys)
         #expect(permanent == ExitStatusTests.permanent)

@@ -55,13 +55,13 @@ import WorkQueueRedis
     /// `workqueue settings --markdown` prints. On drift, run that and paste its output over the block.
     @Test func theReadmeTablesAreTheDeclarations() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
+            .deletingLastPathComponent().appendingPathComponent("docs/commands.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
-        let begin = try #require(text.range(of: Catalog.markdownBegin), "README.md lacks the marker \(Catalog.markdownBegin)")
+        let begin = try #require(text.range(of: Catalog.markdownBegin), "docs/commands.md lacks the marker \(Catalog.markdownBegin)")
         let end = try #require(text.range(of: Catalog.markdownEnd, range: begin.upperBound..<text.endIndex))
         let block = text[begin.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(block == Catalog.markdown, """
-            README.md's settings tables differ from Sources/WorkQueueCommand/Catalog.swift: \
+            docs/commands.md's settings tables differ from Sources/WorkQueueCommand/Catalog.swift: \
             run `swift run workqueue settings --markdown` and paste its output over the block
             """)
     }

@@ -38,7 +38,7 @@ import WorkQueueRedis
     /// The README documents the same rule the hint prints.
     @Test func theReadmeDocumentsTheRule() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
+            .deletingLastPathComponent().appendingPathComponent("docs/redis.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
         #expect(text.contains(RedisError.aclRule(queue: "NAME")))
     }

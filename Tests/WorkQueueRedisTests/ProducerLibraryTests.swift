@@ -84,9 +84,9 @@ struct MixedHandler: WorkHandler {
     /// The README's sample is this test's code: every line of it is here.
     @Test func theReadmeSampleIsTheTestedCode() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: root.appendingPathComponent("docs/producing.md"), encoding: .utf8)
         let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let section = try #require(readme.range(of: "### From a Swift program"), "README.md has no 'From a Swift program' section")
+        let section = try #require(readme.range(of: "### From a Swift program"), "docs/producing.md has no 'From a Swift program' section")
         let start = try #require(readme.range(of: "```swift\n", range: section.upperBound..<readme.endIndex))
         let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
         let lines = readme[start.upperBound..<end.lowerBound].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }

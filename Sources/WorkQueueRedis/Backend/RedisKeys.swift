@@ -1,4 +1,4 @@
-/// The keys of a queue named `NAME` (see the README's key table).
+/// The keys of a queue named `NAME` (see the key table of docs/redis.md).
 struct RedisKeys: Sendable {
     /// `NAME`: pending items, raw bytes (list; producers RPUSH, workers take from the head).
     let pending: String

@@ -5,7 +5,7 @@ import WorkQueue
 /// The Redis work queue, compatible with the Kubernetes tutorial's `rediswq.py`.
 ///
 /// `NAME` and `NAME:processing` are lists of raw item bytes, as the tutorial has them; every
-/// other key is listed in `RedisKeys` and the README. A take is one atomic script call that
+/// other key is listed in `RedisKeys` and docs/redis.md. A take is one atomic script call that
 /// moves items from `NAME` to `NAME:processing` and records a lease per item under a fencing
 /// token (`<session>:<n>`) in `NAME:leases` (deadline) and `NAME:lease-items` (the item). No
 /// script hashes an item: SHA-224s (for `NAME:results`, attempts and the tutorial's lease keys)
