@@ -61,6 +61,7 @@ public struct WorkerOptions: Sendable {
     /// `MetricsSystem.bootstrap` (a no-op until one is).
     public var metricsFactory: (any MetricsFactory)? = nil
 
+    /// The defaults each property names.
     public init() {}
 
     /// Throws ``WorkQueueError/invalidConfiguration(_:)`` naming the first bad setting.

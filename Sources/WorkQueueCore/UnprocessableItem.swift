@@ -14,5 +14,6 @@ public struct UnprocessableItem: Error, Sendable, Hashable, CustomStringConverti
     /// An error that dead-letters the item at once, with `reason` as its message.
     public init(_ reason: String) { self.reason = reason }
 
+    /// `unprocessable item: ` and the reason.
     public var description: String { "unprocessable item: \(reason)" }
 }
