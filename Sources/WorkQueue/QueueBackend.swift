@@ -241,9 +241,9 @@ public protocol WorkQueueBackend: Sendable {
 }
 
 extension WorkQueueBackend {
-    /// Settles each settlement with ``complete(_:result:)``, ``fail(_:error:disposition:)`` or
-    /// ``release(_:)`` in turn, then leases up to `max` items (promoting due retries when pending
-    /// runs short) and reads ``counts()``: correct, but several round trips.
+    /// Settles each settlement with `complete(_:result:)`, `fail(_:error:disposition:)` or
+    /// `release(_:)` in turn, then leases up to `max` items (promoting due retries when pending
+    /// runs short) and reads `counts()`: correct, but several round trips.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         var outcomes: [SettleOutcome] = []
         outcomes.reserveCapacity(settlements.count)
@@ -265,12 +265,12 @@ extension WorkQueueBackend {
         return ExchangeResult(outcomes: outcomes, leases: leases, counts: try await counts())
     }
 
-    /// Whether ``counts()`` is drained (``QueueCounts/isDrained``).
+    /// Whether `counts()` is drained (`QueueCounts.isDrained`).
     public func finishIfDrained(session: String) async throws -> Bool {
         try await counts().isDrained
     }
 
-    /// ``renew(_:duration:)``, without a bound of its own.
+    /// `renew(_:duration:)`, without a bound of its own.
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
         try await renew(leases, duration: duration)
     }

@@ -68,6 +68,8 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         var settled: [String: SettleOutcome] = [:]
     }
 
+    /// One queue over `shards`; each call goes to the shard its rules pick.
+    ///
     /// - Parameters:
     ///   - shards: the queues, 1 to ``maxShards``.
     ///   - firstShard: where leasing starts (random by default; tests fix it).
@@ -75,7 +77,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     ///   - batchesPerTurn: how many batches in a row one shard serves while it has items (at
     ///     least 1). Staying on a shard lets a batch settle the items that shard gave and lease
     ///     more in one call; moving on each batch would cost a second call per batch.
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for an empty or too long list.
+    /// - Throws: `WorkQueueError.invalidConfiguration` for an empty or too long list.
     public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8, batchesPerTurn: Int = 32) throws {
         guard !shards.isEmpty, shards.count <= Self.maxShards else {
             throw WorkQueueError.invalidConfiguration(

@@ -35,7 +35,7 @@ public protocol TypedWorkHandler: WorkHandler {
 }
 
 extension TypedWorkHandler {
-    /// Decodes the item as ``Input`` (throwing ``UnprocessableItem`` when it does not decode),
+    /// Decodes the item as ``Input`` (throwing `UnprocessableItem` when it does not decode),
     /// calls ``handle(_:context:)-(Input,_)`` and encodes its output as the result.
     public func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
         let input = try TypedItem.decode(Input.self, from: item)
@@ -51,7 +51,7 @@ public enum TypedItem {
         WorkItem(Array(try encoder.encode(value)))
     }
 
-    /// `item` decoded from JSON as `type`; throws ``UnprocessableItem`` naming the coding path
+    /// `item` decoded from JSON as `type`; throws `UnprocessableItem` naming the coding path
     /// and the problem when it does not decode.
     public static func decode<Value: Decodable>(_ type: Value.Type, from item: WorkItem) throws -> Value {
         do {
