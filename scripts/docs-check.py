@@ -4,9 +4,9 @@
 - links: every relative link and `#anchor` in README.md and docs/*.md resolves (a file or
   folder of the repository; an anchor is a heading of the target file under GitHub's slug
   rules, or an explicit `id`/`name`); http(s) and mailto links are not followed;
-- samples: every ```swift block of the DocC articles (Sources/*/*.docc/*.md), its import lines
-  aside, appears line for line in Tests/DocSamplesTests (at any one indentation), where it is
-  compiled and run; every ```c block compiles against workqueue_plugin.h (cc -fsyntax-only).
+- samples: every ```swift block of the DocC articles (Sources/*/*.docc/*.md) and of the doc
+  comments of their modules' Swift files, its import lines aside, appears line for line in
+  Tests/DocSamplesTests (at any one indentation), where it is compiled and run; every ```c block compiles against workqueue_plugin.h (cc -fsyntax-only).
 
 Prints one line per problem and a summary line; exits 1 on any problem.
 Usage: docs-check.py [links|samples]...   (both by default)
@@ -125,6 +125,22 @@ def appears_in(block, test_lines):
     return False
 
 
+def doc_comment_blocks(path):
+    """(first line number, lines) of each ```swift block in the `///` doc comments of a Swift file."""
+    blocks, current, start = [], None, 0
+    for number, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        comment = re.match(r"^\s*/// ?(.*)$", line)
+        text = comment.group(1) if comment else None
+        if text is not None and re.match(r"^```\s*swift\s*$", text) and current is None:
+            current, start = [], number + 1
+        elif text is not None and text.startswith("```") and current is not None:
+            blocks.append((start, current))
+            current = None
+        elif current is not None:
+            current.append(text if text is not None else "")
+    return blocks
+
+
 def check_samples():
     problems, swift_count, c_count = [], 0, 0
     tests = []
@@ -132,9 +148,13 @@ def check_samples():
         tests.append(open(path, encoding="utf-8").read().split("\n"))
     articles = sorted(glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc", "*.md")))
     header_dir = os.path.join(ROOT, "Sources", "CWorkQueuePlugin", "include")
-    for path in articles:
+    # The modules that have a catalog: their doc comments' samples are shown too.
+    commented = sorted(path for catalog in glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc"))
+                       for path in glob.glob(os.path.join(os.path.dirname(catalog), "*.swift")))
+    for path in articles + commented:
         where = os.path.relpath(path, ROOT)
-        for start, lines in code_blocks(path, "swift"):
+        blocks = doc_comment_blocks(path) if path.endswith(".swift") else code_blocks(path, "swift")
+        for start, lines in blocks:
             body = [line for line in lines if not re.match(r"^\s*import \w+\s*$", line)]
             while body and not body[0].strip():
                 body.pop(0)
@@ -146,7 +166,7 @@ def check_samples():
             if not any(appears_in(body, test) for test in tests):
                 problems.append(f"{where}:{start}: this Swift sample is not in Tests/DocSamplesTests as it is "
                                 f"(first line: {body[0].strip()!r})")
-        for start, lines in code_blocks(path, "c"):
+        for start, lines in ([] if path.endswith(".swift") else code_blocks(path, "c")):
             c_count += 1
             with tempfile.NamedTemporaryFile("w", suffix=".c", delete=False) as source:
                 source.write("\n".join(lines) + "\n")

@@ -3,7 +3,7 @@
 /// instead of retrying it. Any other error counts a failed attempt and is retried.
 ///
 /// ```swift
-/// guard let n = Int(item.string) else {
+/// guard let number = Int(item.string) else {
 ///     throw UnprocessableItem("'\(item.escaped)' is not an integer")
 /// }
 /// ```

@@ -16,7 +16,7 @@ import Darwin
 /// A Swift plugin is one file in a `.dynamic` library product with this one line:
 ///
 /// ```swift
-/// @_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Printer.self) }
+/// @_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Upper.self) }
 /// ```
 ///
 /// The host builds the handler with `init(options:)` and calls `handle` from one of its own

@@ -19,9 +19,13 @@ import WorkQueue
 /// ```swift
 /// @Test func countsWords() async throws {
 ///     let report = try await HandlerHarness(WordCount()).run(typed: [
-///         WordCount.Input(text: "to be or not", min: 3),
+///         WordCount.Input(text: "to be or not to be"),
+///         WordCount.Input(text: ""),
 ///     ])
-///     #expect(try report.results(as: WordCount.Output.self) == [WordCount.Output(words: 1)])
+///     #expect(try report.results(as: WordCount.Output.self) == [
+///         WordCount.Output(words: 6),
+///         WordCount.Output(words: 0),
+///     ])
 /// }
 /// ```
 ///

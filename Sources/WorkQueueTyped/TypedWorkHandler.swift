@@ -9,12 +9,12 @@ import Foundation
 /// ``handle(_:context:)`` returns is stored as the item's result, encoded as JSON.
 ///
 /// ```swift
-/// struct Resize: TypedWorkHandler {
-///     struct Input: Decodable, Sendable { var url: String; var width: Int }
-///     struct Output: Encodable, Sendable { var bytes: Int }
+/// struct WordCount: TypedWorkHandler {
+///     struct Input: Codable, Sendable { var text: String }
+///     struct Output: Codable, Sendable, Equatable { var words: Int }
 ///
 ///     func handle(_ input: Input, context: WorkContext) async throws -> Output {
-///         Output(bytes: try await resize(input.url, to: input.width))
+///         Output(words: input.text.split(separator: " ").count)
 ///     }
 /// }
 /// ```

@@ -1,6 +1,8 @@
 // The samples of WorkQueueCore.docc: the landing page (WorkQueueCore.md) and the article
 // "Writing handlers" (WritingHandlers.md). scripts/docs checks that every line of each
-// ```swift block there (imports aside) appears here as it is; the tests below run them.
+// ```swift block there (imports aside) appears here as it is; the tests below run them. The
+// samples of the doc comments of WorkHandler, TypedWorkHandler, UnprocessableItem,
+// HandlerHarness and PluginExport are these and those of the other files here.
 import Testing
 import WorkQueue
 import WorkQueueTesting
