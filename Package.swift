@@ -199,6 +199,14 @@ let package = Package(
             name: "WorkQueueCommandTests",
             dependencies: ["WorkQueueCommand", "WorkQueue", "WorkQueueRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The code samples of the DocC catalogs (Sources/*/*.docc), compiled and run; scripts/docs
+        // checks that each sample's lines appear here unchanged.
+        .testTarget(
+            name: "DocSamplesTests",
+            dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueuePluginKit",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // Against a real local Redis Cluster (6 nodes): a suite of its own, so that a quick run
         // can skip it (`swift test --skip ClusterTests`).
         .testTarget(

@@ -7,6 +7,7 @@ public struct LiveWorker: Sendable, Hashable {
     /// How long until the record expires unless the worker renews it.
     public var expiresIn: Duration
 
+    /// A live worker's record, as a backend read it.
     public init(heartbeat: WorkerHeartbeat, lastSeen: Duration, expiresIn: Duration) {
         self.heartbeat = heartbeat
         self.lastSeen = lastSeen

@@ -14,6 +14,7 @@ public struct Lease: Sendable, Hashable {
     /// never issued (it owns nothing).
     public let token: String
 
+    /// A lease of `item` to `session`; backends make them, tests may too.
     public init(item: WorkItem, session: String, attempt: Int, token: String = "") {
         self.item = item
         self.session = session
@@ -48,6 +49,7 @@ public struct ExchangeResult: Sendable, Hashable {
     /// The queue's counts right after the call (``QueueCounts/leased`` may be nil).
     public var counts: QueueCounts
 
+    /// What an exchange did, as a backend reports it.
     public init(outcomes: [SettleOutcome], leases: [Lease], counts: QueueCounts) {
         self.outcomes = outcomes
         self.leases = leases
@@ -72,6 +74,7 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     /// Workers whose heartbeat record is alive (nil where not read).
     public var workers: Int?
 
+    /// Counts as a backend read them; the ones a backend does not know are nil.
     public init(pending: Int, processing: Int, leased: Int? = nil, scheduled: Int, dead: Int, completed: Int? = nil,
                 workers: Int? = nil) {
         self.pending = pending
@@ -127,6 +130,7 @@ public struct RecoveryReport: Sendable, Hashable {
     /// Items whose lease had expired and whose attempts had run out.
     public var deadLettered: Int
 
+    /// A report of a recovery pass (an empty one by default).
     public init(requeued: Int = 0, deadLettered: Int = 0) {
         self.requeued = requeued
         self.deadLettered = deadLettered
@@ -135,12 +139,14 @@ public struct RecoveryReport: Sendable, Hashable {
 
 /// A dead-lettered item with what is known of its failures.
 public struct DeadLetter: Sendable, Hashable {
+    /// The dead-lettered item, as pushed.
     public var item: WorkItem
     /// The last error message (nil if none was recorded).
     public var lastError: String?
     /// Attempts made (nil if not recorded).
     public var attempts: Int?
 
+    /// A dead letter as a backend read it.
     public init(item: WorkItem, lastError: String?, attempts: Int?) {
         self.item = item
         self.lastError = lastError
@@ -235,6 +241,9 @@ public protocol WorkQueueBackend: Sendable {
 }
 
 extension WorkQueueBackend {
+    /// Settles each settlement with `complete(_:result:)`, `fail(_:error:disposition:)` or
+    /// `release(_:)` in turn, then leases up to `max` items (promoting due retries when pending
+    /// runs short) and reads `counts()`: correct, but several round trips.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         var outcomes: [SettleOutcome] = []
         outcomes.reserveCapacity(settlements.count)
@@ -256,20 +265,26 @@ extension WorkQueueBackend {
         return ExchangeResult(outcomes: outcomes, leases: leases, counts: try await counts())
     }
 
+    /// Whether `counts()` is drained (`QueueCounts.isDrained`).
     public func finishIfDrained(session: String) async throws -> Bool {
         try await counts().isDrained
     }
 
+    /// `renew(_:duration:)`, without a bound of its own.
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
         try await renew(leases, duration: duration)
     }
 
+    /// Records nothing.
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {}
 
+    /// Does nothing.
     public func removeHeartbeat(session: String) async throws {}
 
+    /// No workers.
     public func liveWorkers() async throws -> [LiveWorker] { [] }
 
+    /// Promotes due retries, then recovers expired leases, on every call.
     public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
         _ = try await promoteDueRetries()
         return try await recoverExpiredLeases(maxAttempts: maxAttempts)

@@ -68,6 +68,8 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         var settled: [String: SettleOutcome] = [:]
     }
 
+    /// One queue over `shards`; each call goes to the shard its rules pick.
+    ///
     /// - Parameters:
     ///   - shards: the queues, 1 to ``maxShards``.
     ///   - firstShard: where leasing starts (random by default; tests fix it).
@@ -75,7 +77,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     ///   - batchesPerTurn: how many batches in a row one shard serves while it has items (at
     ///     least 1). Staying on a shard lets a batch settle the items that shard gave and lease
     ///     more in one call; moving on each batch would cost a second call per batch.
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for an empty or too long list.
+    /// - Throws: `WorkQueueError.invalidConfiguration` for an empty or too long list.
     public init(shards: [Shard], firstShard: Int? = nil, waitFanout: Int = 8, batchesPerTurn: Int = 32) throws {
         guard !shards.isEmpty, shards.count <= Self.maxShards else {
             throw WorkQueueError.invalidConfiguration(
@@ -179,11 +181,14 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return mine + others.reduce(0, +)
     }
 
+    /// Leases up to `max` items as an ``exchange(_:lease:session:duration:)`` with nothing to settle.
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
         guard max > 0 else { return [] }
         return try await exchange([], lease: max, session: session, duration: duration).leases
     }
 
+    /// Settles each lease on its own shard and leases from the shard whose turn it is, moving on
+    /// while the batch is short (see the type's rules); fails as a whole when one shard's call fails.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         var outcomes = [SettleOutcome?](repeating: nil, count: settlements.count)
         var routed: [(position: Int, shard: Int, settlement: Settlement)] = []
@@ -356,6 +361,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return unreleased
     }
 
+    /// Waits on up to `waitFanout` shards at once and returns when the first of them may have work.
     public func waitForWork(timeout: Duration) async throws {
         let count = shards.count
         let window = state.withLock { state -> [Int] in
@@ -390,10 +396,12 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
     }
 
+    /// Renews each lease on its shard; false for a lease this backend never issued.
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
         try await renew(leases, duration: duration, timeout: nil)
     }
 
+    /// Renews each lease on its shard, every shard's call bounded by `timeout`.
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
         try await renew(leases, duration: duration, timeout: Optional(timeout))
     }
@@ -425,16 +433,19 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return owned
     }
 
+    /// Completes the lease on the shard it came from.
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
         guard let (shard, inner) = route(lease) else { return .leaseLost }
         return try await shards[shard].complete(inner, result: result)
     }
 
+    /// Fails the lease on the shard it came from.
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
         guard let (shard, inner) = route(lease) else { return .leaseLost }
         return try await shards[shard].fail(inner, error: error, disposition: disposition)
     }
 
+    /// Releases the lease on the shard it came from.
     public func release(_ lease: Lease) async throws -> SettleOutcome {
         guard let (shard, inner) = route(lease) else { return .leaseLost }
         return try await shards[shard].release(inner)
@@ -455,6 +466,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return all
     }
 
+    /// Recovers expired leases on every shard; the reports summed.
     public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
         let reports = try await onShards(Array(shards.indices)) { try await $0.recoverExpiredLeases(maxAttempts: maxAttempts) }
         return reports.reduce(into: RecoveryReport()) { total, report in
@@ -463,6 +475,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
     }
 
+    /// Promotes due retries on every shard; returns how many in all.
     public func promoteDueRetries() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.promoteDueRetries() }.reduce(0, +)
     }
@@ -479,6 +492,7 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         _ = try await onShards(Array(shards.indices)) { try await $0.removeHeartbeat(session: session) }
     }
 
+    /// The live workers recorded on the first shard.
     public func liveWorkers() async throws -> [LiveWorker] {
         try await shards[0].liveWorkers()
     }
@@ -517,10 +531,12 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
         try await onShards(Array(shards.indices)) { try await $0.deadLetters() }.flatMap { $0 }
     }
 
+    /// Retries the dead letters of every shard, each on its own shard; returns how many in all.
     public func retryDeadLetters() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.retryDeadLetters() }.reduce(0, +)
     }
 
+    /// Deletes the dead letters of every shard; returns how many in all.
     public func purgeDeadLetters() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
     }

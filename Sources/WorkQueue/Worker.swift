@@ -50,6 +50,9 @@ public final class Worker: Service, Sendable {
     /// When this worker was made, for its heartbeat record (ms since the Unix epoch).
     private let startedAtMilliseconds = WorkerHeartbeat.wallClockMilliseconds()
 
+    /// A worker of `handler` over `backend`; it does nothing until ``run()`` or
+    /// ``runUntilStopped()``.
+    ///
     /// - Parameters:
     ///   - backend: where the queue lives.
     ///   - handler: the code run per item.
@@ -58,7 +61,7 @@ public final class Worker: Service, Sendable {
     ///   - clock: the time source of every timed rule.
     ///   - logger: diagnostics (stderr in the command).
     ///   - events: called for every ``WorkerEvent``, from any task.
-    /// - Throws: ``WorkQueueError/invalidConfiguration(_:)`` for a bad option.
+    /// - Throws: `WorkQueueError.invalidConfiguration` for a bad option.
     public init(
         backend: any WorkQueueBackend,
         handler: any WorkHandler,

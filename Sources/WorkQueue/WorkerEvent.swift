@@ -25,12 +25,19 @@ public enum WorkerStopReason: Sendable, Hashable {
 
 /// What one run of a ``Worker`` did.
 public struct WorkerSummary: Sendable, Hashable {
+    /// Items completed.
     public var completed = 0
+    /// Failed attempts scheduled for a retry.
     public var retried = 0
+    /// Items dead-lettered by this worker's handler failures (not by recovery).
     public var deadLettered = 0
+    /// Deliveries whose lease was lost: nothing was recorded for them.
     public var leaseLost = 0
+    /// Items released to pending by a shutdown, no attempt counted.
     public var released = 0
+    /// Why the run ended.
     public var stopReason: WorkerStopReason = .drained
 
+    /// A summary of nothing yet.
     public init() {}
 }

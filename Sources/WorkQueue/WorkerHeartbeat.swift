@@ -27,6 +27,7 @@ public struct WorkerHeartbeat: Sendable, Hashable {
     /// Failed attempts it recorded so far (retried and dead-lettered).
     public var failed: Int
 
+    /// A record as the runner writes it or a backend reads it.
     public init(session: String, host: String, handler: String, startedAtMilliseconds: Int64,
                 inFlight: Int = 0, held: Int = 0, completed: Int = 0, failed: Int = 0) {
         self.session = session

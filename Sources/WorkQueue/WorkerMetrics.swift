@@ -26,18 +26,31 @@ import CoreMetrics
 public struct WorkerMetrics: Sendable {
     /// The metric names, for dashboards and tests.
     public enum Name {
+        /// Counter: items leased by this worker.
         public static let leased = "workqueue_items_leased_total"
+        /// Counter: completions recorded.
         public static let completed = "workqueue_items_completed_total"
+        /// Counter: handler failures recorded (retried and dead-lettered).
         public static let failed = "workqueue_items_failed_total"
+        /// Counter: failures scheduled for a retry.
         public static let retried = "workqueue_items_retried_total"
+        /// Counter: items moved to the dead letters (by failures or by recovery).
         public static let deadLettered = "workqueue_items_dead_lettered_total"
+        /// Counter: expired leases (a dead worker's) this worker returned to pending.
         public static let recovered = "workqueue_items_recovered_total"
+        /// Counter: unfinished items given back on shutdown.
         public static let released = "workqueue_items_released_total"
+        /// Counter: deliveries whose lease another worker took over.
         public static let leasesLost = "workqueue_leases_lost_total"
+        /// Counter: failed queue calls (each retried, or the run ends).
         public static let backendErrors = "workqueue_backend_errors_total"
+        /// Histogram: the time a handler ran, in seconds.
         public static let handlerDuration = "workqueue_handler_duration_seconds"
+        /// Histogram: from the lease to the recorded settlement, in seconds.
         public static let leaseToSettle = "workqueue_lease_to_settle_seconds"
+        /// Gauge: items whose handler runs now.
         public static let inFlight = "workqueue_items_in_flight"
+        /// Gauge: leased items waiting in the process's buffer.
         public static let buffered = "workqueue_items_buffered"
 
         /// Every name above.

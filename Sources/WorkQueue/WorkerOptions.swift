@@ -52,7 +52,7 @@ public struct WorkerOptions: Sendable {
     public var heartbeatHost: String? = nil
     /// The handler the heartbeat record names; `nil`, the default, uses the handler's type name.
     public var handlerName: String? = nil
-    /// The handler's `KEY=VALUE` options, handed to it in ``WorkContext/options``.
+    /// The handler's `KEY=VALUE` options, handed to it in `WorkContext.options`.
     public var handlerOptions: [String: String] = [:]
     /// Labels on every metric of ``WorkerMetrics`` (the command sets `queue` and `handler`).
     /// Default none.
@@ -61,9 +61,10 @@ public struct WorkerOptions: Sendable {
     /// `MetricsSystem.bootstrap` (a no-op until one is).
     public var metricsFactory: (any MetricsFactory)? = nil
 
+    /// The defaults each property names.
     public init() {}
 
-    /// Throws ``WorkQueueError/invalidConfiguration(_:)`` naming the first bad setting.
+    /// Throws `WorkQueueError.invalidConfiguration` naming the first bad setting.
     public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws {
             if !ok { throw WorkQueueError.invalidConfiguration(message) }

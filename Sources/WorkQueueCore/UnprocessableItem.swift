@@ -3,7 +3,7 @@
 /// instead of retrying it. Any other error counts a failed attempt and is retried.
 ///
 /// ```swift
-/// guard let n = Int(item.string) else {
+/// guard let number = Int(item.string) else {
 ///     throw UnprocessableItem("'\(item.escaped)' is not an integer")
 /// }
 /// ```
@@ -14,5 +14,6 @@ public struct UnprocessableItem: Error, Sendable, Hashable, CustomStringConverti
     /// An error that dead-letters the item at once, with `reason` as its message.
     public init(_ reason: String) { self.reason = reason }
 
+    /// `unprocessable item: ` and the reason.
     public var description: String { "unprocessable item: \(reason)" }
 }

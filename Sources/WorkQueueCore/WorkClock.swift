@@ -3,10 +3,14 @@ public struct WorkInstant: Sendable, Hashable, Comparable {
     /// Time since the clock's origin.
     public var sinceOrigin: Duration
 
+    /// The instant `sinceOrigin` after the clock's origin.
     public init(sinceOrigin: Duration) { self.sinceOrigin = sinceOrigin }
 
+    /// True when `lhs` comes before `rhs`.
     public static func < (lhs: WorkInstant, rhs: WorkInstant) -> Bool { lhs.sinceOrigin < rhs.sinceOrigin }
+    /// The instant `rhs` after `lhs`.
     public static func + (lhs: WorkInstant, rhs: Duration) -> WorkInstant { WorkInstant(sinceOrigin: lhs.sinceOrigin + rhs) }
+    /// The time from `rhs` to `lhs` (negative when `lhs` is earlier).
     public static func - (lhs: WorkInstant, rhs: WorkInstant) -> Duration { lhs.sinceOrigin - rhs.sinceOrigin }
 }
 
@@ -32,10 +36,14 @@ extension WorkClock {
 public struct SystemClock: WorkClock {
     private let origin: ContinuousClock.Instant
 
+    /// A clock whose origin is now.
     public init() { self.origin = ContinuousClock.now }
 
+    /// The time since this clock was made.
     public var now: WorkInstant { WorkInstant(sinceOrigin: ContinuousClock.now - origin) }
 
+    /// Sleeps on `ContinuousClock` until `deadline`; throws `CancellationError` when the task is
+    /// cancelled.
     public func sleep(until deadline: WorkInstant) async throws {
         try await ContinuousClock().sleep(until: origin + deadline.sinceOrigin, tolerance: nil)
     }

@@ -9,6 +9,7 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
     /// The worker is shutting down and the grace period is over; the item goes back to pending.
     case shutdown
 
+    /// What the reason means, in a few words (for logs and dead letters).
     public var description: String {
         switch self {
         case .leaseLost: "the lease on this item was lost"
@@ -19,8 +20,11 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
 
 /// Thrown by ``WorkContext/checkCancellation()`` when the runner cancelled the handler.
 public struct WorkCancelled: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Why the handler was asked to stop.
     public let reason: CancellationReason
+    /// The error for a handler stopped for `reason`.
     public init(reason: CancellationReason) { self.reason = reason }
+    /// `work cancelled: ` and the reason.
     public var description: String { "work cancelled: \(reason)" }
 }
 
@@ -29,6 +33,7 @@ public struct WorkCancelled: Error, Sendable, Hashable, CustomStringConvertible 
 public final class CancellationFlag: Sendable {
     private let state = Mutex<CancellationReason?>(nil)
 
+    /// A flag not set yet.
     public init() {}
 
     /// Sets the flag; the first reason wins.
@@ -57,6 +62,16 @@ public struct WorkContext: Sendable {
     /// Set by the runner when the handler must stop.
     public let cancellation: CancellationFlag
 
+    /// The context of one delivery. The runner makes one per item; a test or a host that calls a
+    /// handler directly (a plugin host, a benchmark) makes its own.
+    /// - Parameters:
+    ///   - attempt: 1 for the first delivery.
+    ///   - maxAttempts: the attempt after which a failing item is dead-lettered.
+    ///   - leaseDeadline: when the lease runs out unless renewed.
+    ///   - session: the worker's session id.
+    ///   - options: the handler's `KEY=VALUE` options.
+    ///   - logger: where the handler logs.
+    ///   - cancellation: the flag the caller sets to stop the handler.
     public init(
         attempt: Int,
         maxAttempts: Int,

@@ -34,5 +34,6 @@ public protocol WorkHandler: Sendable {
 }
 
 extension WorkHandler {
+    /// ``HandlerExecution/cooperative``: right for a handler that only awaits.
     public var execution: HandlerExecution { .cooperative }
 }

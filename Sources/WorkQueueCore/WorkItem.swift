@@ -47,6 +47,7 @@ public struct WorkItem: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 
+    /// The item as ``escaped`` shows it.
     public var description: String { escaped }
 
     private static func hex(_ byte: UInt8) -> String {
@@ -81,5 +82,6 @@ public struct WorkItem: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension WorkItem: ExpressibleByStringLiteral {
+    /// The item holding the UTF-8 bytes of `value` (`let item: WorkItem = "apple"`).
     public init(stringLiteral value: String) { self.init(value) }
 }

@@ -20,6 +20,7 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
         }
     }
 
+    /// What went wrong and what to do about it, in one line.
     public var description: String {
         switch self {
         case let .invalidOption(key, value, expected):

@@ -11,20 +11,20 @@ import Musl
 import Darwin
 #endif
 
-/// Exports a ``NamedWorkHandler`` through the plugin C ABI (`workqueue_plugin.h`).
+/// Exports a `NamedWorkHandler` through the plugin C ABI (`workqueue_plugin.h`).
 ///
 /// A Swift plugin is one file in a `.dynamic` library product with this one line:
 ///
 /// ```swift
-/// @_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Printer.self) }
+/// @_cdecl("workqueue_plugin_entry") public func entry() -> UnsafeRawPointer { PluginExport.table(for: Upper.self) }
 /// ```
 ///
 /// The host builds the handler with `init(options:)` and calls `handle` from one of its own
 /// dedicated threads; the call runs the async `handle` to completion on that very thread (see
-/// ``CallerThreadExecutor``), so it never waits for a thread pool it might be starving.
+/// `CallerThreadExecutor`), so it never waits for a thread pool it might be starving.
 /// One handler type per shared object: the first type passed is the one exported.
 ///
-/// A handler's ``UnprocessableItem`` (a `TypedWorkHandler`'s item that does not decode)
+/// A handler's `UnprocessableItem` (a `TypedWorkHandler`'s item that does not decode)
 /// crosses the ABI as `WORKQUEUE_PLUGIN_REJECTED`: the host dead-letters the item at once, as
 /// it would for the handler compiled in; any other error is `WORKQUEUE_PLUGIN_FAILED`.
 public enum PluginExport {

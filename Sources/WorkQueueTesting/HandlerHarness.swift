@@ -13,15 +13,19 @@ import WorkQueue
 /// }
 /// ```
 ///
-/// A ``TypedWorkHandler`` takes typed values: ``run(typed:)`` encodes them as JSON items, and
+/// A `TypedWorkHandler` takes typed values: ``run(typed:)`` encodes them as JSON items, and
 /// ``HarnessReport/results(as:)`` decodes what each one returned.
 ///
 /// ```swift
 /// @Test func countsWords() async throws {
 ///     let report = try await HandlerHarness(WordCount()).run(typed: [
-///         WordCount.Input(text: "to be or not", min: 3),
+///         WordCount.Input(text: "to be or not to be"),
+///         WordCount.Input(text: ""),
 ///     ])
-///     #expect(try report.results(as: WordCount.Output.self) == [WordCount.Output(words: 1)])
+///     #expect(try report.results(as: WordCount.Output.self) == [
+///         WordCount.Output(words: 6),
+///         WordCount.Output(words: 0),
+///     ])
 /// }
 /// ```
 ///
@@ -62,7 +66,7 @@ public struct HandlerHarness: Sendable {
         )
     }
 
-    /// Pushes each of `inputs` as a JSON item (``TypedItem/encode(_:)``, what a typed producer
+    /// Pushes each of `inputs` as a JSON item (`TypedItem.encode`, what a typed producer
     /// pushes), runs the worker until the queue is drained, and reports. An input of another
     /// type than the handler's `Input` (a dictionary, say) makes a malformed item.
     public func run<Input: Encodable>(typed inputs: [Input]) async throws -> HarnessReport {
@@ -88,7 +92,7 @@ public struct HarnessReport: Sendable {
         return results
     }
 
-    /// The result of each pushed item decoded from JSON as `type` (``TypedItem/decodeResult(_:from:)``),
+    /// The result of each pushed item decoded from JSON as `type` (`TypedItem.decodeResult`),
     /// in the order pushed: nil for an item that did not complete or stored no result.
     public func results<Output: Decodable>(as type: Output.Type) throws -> [Output?] {
         var stored: [WorkItem: String] = [:]

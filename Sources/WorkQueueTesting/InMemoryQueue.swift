@@ -156,6 +156,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     // MARK: WorkQueueBackend
 
+    /// Appends `items` to the tail of pending and wakes the workers waiting for work; returns the
+    /// pending count.
     @discardableResult
     public func enqueue(_ items: [WorkItem]) async throws -> Int {
         let (count, waiters) = state.withLock { state in
@@ -166,6 +168,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         return count
     }
 
+    /// Takes up to `max` items from the head of pending (at most ``takeByteBudget`` bytes after the
+    /// first) and leases each to `session` until `duration` from the clock's now.
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
         let now = clock.now
         return state.withLock { $0.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget) }
@@ -223,6 +227,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         return result
     }
 
+    /// Returns at once when items are pending; otherwise suspends until an item is pushed,
+    /// requeued or promoted, or `timeout` passes on the queue's clock.
     public func waitForWork(timeout: Duration) async throws {
         if state.withLock({ !$0.pending.isEmpty }) { return }
         await withTaskGroup(of: Void.self) { group in
@@ -254,6 +260,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
     }
 
+    /// Extends each lease that its session still holds and that has not expired on the clock;
+    /// false for the others, which are left as they are.
     public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
         let now = clock.now
         return state.withLock { state in
@@ -265,14 +273,20 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
     }
 
+    /// Completes the leased item and stores `result` (see ``result(for:)``); `.leaseLost` when the
+    /// lease is not held any more.
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
         try await settle(.complete(lease, result: result))
     }
 
+    /// Counts a failed attempt with `error`, then schedules a retry on the clock or dead-letters the
+    /// item, as `disposition` says; `.leaseLost` when the lease is not held any more.
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
         try await settle(.fail(lease, error: error, disposition: disposition))
     }
 
+    /// Returns the leased item to the head of pending without counting an attempt; `.leaseLost`
+    /// when the lease is not held any more.
     public func release(_ lease: Lease) async throws -> SettleOutcome {
         try await settle(.release(lease))
     }
@@ -281,6 +295,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1)).outcomes.first ?? .leaseLost
     }
 
+    /// Every count, leases and live workers included, read in one step.
     public func counts() async throws -> QueueCounts {
         let now = clock.now
         return state.withLock { state in
@@ -296,6 +311,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
     }
 
+    /// Returns the items whose lease expired on the clock to the tail of pending, counting an
+    /// attempt, or dead-letters those whose attempts reach `maxAttempts`.
     public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
         let now = clock.now
         let (report, waiters) = state.withLock { state -> (RecoveryReport, [CheckedContinuation<Void, Never>]) in
@@ -327,6 +344,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         "lease expired \(attempts) times; the worker processing it died or stalled (poison item?)"
     }
 
+    /// Moves the retries due on the clock to the tail of pending, earliest first; returns how many.
     public func promoteDueRetries() async throws -> Int {
         let now = clock.now
         let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
@@ -337,6 +355,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         return count
     }
 
+    /// Records `heartbeat` for `ttl` on the clock and drops the records that expired.
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
         let now = clock.now
         state.withLock { state in
@@ -345,10 +364,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
     }
 
+    /// Removes the heartbeat record of `session`.
     public func removeHeartbeat(session: String) async throws {
         _ = state.withLock { $0.workers.removeValue(forKey: session) }
     }
 
+    /// The workers whose heartbeat record has not expired, by session.
     public func liveWorkers() async throws -> [LiveWorker] {
         let now = clock.now
         return state.withLock { state in
@@ -360,12 +381,15 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     // MARK: DeadLetterQueue
 
+    /// The dead-lettered items, oldest first, with their last error and attempts.
     public func deadLetters() async throws -> [DeadLetter] {
         state.withLock { state in
             state.dead.map { DeadLetter(item: $0, lastError: state.errors[$0], attempts: state.attempts[$0]) }
         }
     }
 
+    /// Moves every dead letter to the tail of pending with its attempts and error cleared; returns
+    /// how many.
     public func retryDeadLetters() async throws -> Int {
         let (count, waiters) = state.withLock { state -> (Int, [CheckedContinuation<Void, Never>]) in
             let dead = state.dead
@@ -381,6 +405,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         return count
     }
 
+    /// Deletes every dead letter with its attempts and error; returns how many.
     public func purgeDeadLetters() async throws -> Int {
         state.withLock { state in
             let dead = state.dead

@@ -22,11 +22,14 @@ public final class TestClock: WorkClock, Sendable {
     /// A clock at time zero.
     public init() {}
 
+    /// The clock's time: zero until the test advances it.
     public var now: WorkInstant { state.withLock { $0.now } }
 
     /// How many tasks are sleeping on this clock right now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// Suspends until a test advances the clock to `deadline` (returns at once when it is past);
+    /// throws `CancellationError` when the task is cancelled.
     public func sleep(until deadline: WorkInstant) async throws {
         try Task.checkCancellation()
         let id = state.withLock { state -> Int in

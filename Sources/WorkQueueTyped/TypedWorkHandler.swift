@@ -9,12 +9,12 @@ import Foundation
 /// ``handle(_:context:)`` returns is stored as the item's result, encoded as JSON.
 ///
 /// ```swift
-/// struct Resize: TypedWorkHandler {
-///     struct Input: Decodable, Sendable { var url: String; var width: Int }
-///     struct Output: Encodable, Sendable { var bytes: Int }
+/// struct WordCount: TypedWorkHandler {
+///     struct Input: Codable, Sendable { var text: String }
+///     struct Output: Codable, Sendable, Equatable { var words: Int }
 ///
 ///     func handle(_ input: Input, context: WorkContext) async throws -> Output {
-///         Output(bytes: try await resize(input.url, to: input.width))
+///         Output(words: input.text.split(separator: " ").count)
 ///     }
 /// }
 /// ```
@@ -35,7 +35,7 @@ public protocol TypedWorkHandler: WorkHandler {
 }
 
 extension TypedWorkHandler {
-    /// Decodes the item as ``Input`` (throwing ``UnprocessableItem`` when it does not decode),
+    /// Decodes the item as ``Input`` (throwing `UnprocessableItem` when it does not decode),
     /// calls ``handle(_:context:)-(Input,_)`` and encodes its output as the result.
     public func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
         let input = try TypedItem.decode(Input.self, from: item)
@@ -51,7 +51,7 @@ public enum TypedItem {
         WorkItem(Array(try encoder.encode(value)))
     }
 
-    /// `item` decoded from JSON as `type`; throws ``UnprocessableItem`` naming the coding path
+    /// `item` decoded from JSON as `type`; throws `UnprocessableItem` naming the coding path
     /// and the problem when it does not decode.
     public static func decode<Value: Decodable>(_ type: Value.Type, from item: WorkItem) throws -> Value {
         do {
