@@ -6,7 +6,7 @@
   rules, or an explicit `id`/`name`); http(s) and mailto links are not followed;
 - samples: every ```swift block of the DocC articles (Sources/*/*.docc/*.md) and of the doc
   comments of their modules' Swift files, its import lines aside, appears line for line in
-  Tests/DocSamplesTests (at any one indentation), where it is compiled and run; every ```c block compiles against workqueue_plugin.h (cc -fsyntax-only).
+  Tests/ or Examples/ (at any one indentation), where it is compiled and run; every ```c block compiles against workqueue_plugin.h (cc -fsyntax-only).
 
 Prints one line per problem and a summary line; exits 1 on any problem.
 Usage: docs-check.py [links|samples]...   (both by default)
@@ -144,7 +144,11 @@ def doc_comment_blocks(path):
 def check_samples():
     problems, swift_count, c_count = [], 0, 0
     tests = []
-    for path in sorted(glob.glob(os.path.join(ROOT, "Tests", "DocSamplesTests", "*.swift"))):
+    # Compiled code that may hold a sample: every test target, and the examples (the template
+    # package among them), build directories aside.
+    sources = glob.glob(os.path.join(ROOT, "Tests", "**", "*.swift"), recursive=True) \
+        + glob.glob(os.path.join(ROOT, "Examples", "**", "*.swift"), recursive=True)
+    for path in sorted(p for p in sources if "/.build" not in p):
         tests.append(open(path, encoding="utf-8").read().split("\n"))
     articles = sorted(glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc", "*.md")))
     header_dir = os.path.join(ROOT, "Sources", "CWorkQueuePlugin", "include")
@@ -164,7 +168,7 @@ def check_samples():
                 continue
             swift_count += 1
             if not any(appears_in(body, test) for test in tests):
-                problems.append(f"{where}:{start}: this Swift sample is not in Tests/DocSamplesTests as it is "
+                problems.append(f"{where}:{start}: this Swift sample is not in Tests/ or Examples/ as it is "
                                 f"(first line: {body[0].strip()!r})")
         for start, lines in ([] if path.endswith(".swift") else code_blocks(path, "c")):
             c_count += 1
@@ -177,7 +181,7 @@ def check_samples():
                 os.unlink(source.name)
             if compiled.returncode != 0:
                 problems.append(f"{where}:{start}: this C sample does not compile:\n{compiled.stderr.strip()}")
-    return problems, f"{swift_count} Swift samples found in DocSamplesTests, {c_count} C samples compiled"
+    return problems, f"{swift_count} Swift samples found in Tests/ and Examples/, {c_count} C samples compiled"
 
 
 def main():

@@ -228,7 +228,7 @@ public protocol WorkQueueBackend: Sendable {
 
     /// Records or refreshes `heartbeat` (keyed by its session) for `ttl`, and drops records
     /// whose time ran out, in one step. The runner calls it at start and every
-    /// ``WorkerOptions/heartbeatInterval``. The default records nothing.
+    /// `WorkerOptions.heartbeatInterval`. The default records nothing.
     func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws
 
     /// Removes the heartbeat record of `session` and whatever else the backend keeps for the

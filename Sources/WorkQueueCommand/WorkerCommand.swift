@@ -1,14 +1,13 @@
 import WorkQueue
 
 /// The `workqueue` command as a library: a worker executable of your own, with your handlers
-/// compiled in, in one line.
+/// compiled in, in one line (this is `Examples/PrinterWorker/main.swift`):
 ///
 /// ```swift
-/// // Sources/shout-worker/main.swift
-/// import ShoutHandler
+/// import PrinterHandler
 /// import WorkQueueCommand
 ///
-/// await WorkerCommand.main(handlers: [Shout.self])
+/// await WorkerCommand.main(handlers: [Printer.self])
 /// ```
 ///
 /// The program then has every subcommand, flag, environment variable, exit status and feature

@@ -48,7 +48,25 @@ struct MixedHandler: WorkHandler {
         return (worker, run)
     }
 
-    /// The README's sample ("From a Swift program"), line for line (the URL aside).
+    /// The sample of the DocC article "Producing items" (WorkQueueRedis.docc), contiguous:
+    /// compiled here (scripts/docs checks the article against it); the test above runs the
+    /// same lines against a worker.
+    static func producingItemsArticleSample() async throws {
+        let url = "redis://redis:6379"  // rediss:// for TLS, user:password@ for an ACL user, h1:p1,h2:p2 for a Cluster
+        let producer = try await QueueProducer.connect(queue: "job2", url: url)
+        try await producer.hold(ttl: .seconds(30))                   // workers wait instead of exiting
+        try await producer.push(["apple", "banana"])                 // raw items, as `workqueue push`
+        try await producer.push(typed: [Square(n: 3), Square(n: 4)]) // JSON items for a TypedWorkHandler
+        try await producer.release()                                 // workers exit once it is drained
+        let counts = try await producer.waitUntilDrained(timeout: .seconds(600))
+        let nine = try await producer.result(Squared.self, for: Square(n: 3))  // Squared(value: 9)
+        let apple = try await producer.result(for: "apple")          // the raw result string
+        let dead = try await producer.deadLetters(limit: 100)        // dead.next: the next page
+        await producer.close()
+        _ = (counts, nine, apple, dead)
+    }
+
+    /// The sample of docs/producing.md ("From a Swift program"), line for line (the URL aside).
     @Test func theReadmeSampleRunsAgainstAWorker() async throws {
         try await LocalRedis.with { server in
             let (worker, run) = try await Self.workerOnceHeld(server, queue: "job2")

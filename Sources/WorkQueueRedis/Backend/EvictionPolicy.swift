@@ -5,6 +5,7 @@ public struct EvictionPolicy: Sendable, Equatable {
     /// `maxmemory` in bytes; 0 means no limit (nothing is evicted while it stays 0).
     public var maxmemory: Int
 
+    /// A policy as `CONFIG GET maxmemory-policy` and `maxmemory` report it.
     public init(name: String, maxmemory: Int) {
         self.name = name
         self.maxmemory = maxmemory

@@ -21,6 +21,7 @@ extension RedisQueue {
         /// at least 1. Default ``RedisQueue/defaultReplyByteBudget``; tests lower it.
         package var replyByteBudget: Int = RedisQueue.defaultReplyByteBudget
 
+        /// Options with the command's defaults; out-of-range values are brought into range.
         public init(maxItemBytes: Int = RedisQueue.defaultMaxItemBytes, resultsMax: Int? = nil,
                     recoveryGrace: Duration = .seconds(2)) {
             self.maxItemBytes = maxItemBytes

@@ -24,6 +24,7 @@ extension RedisQueue {
         /// True for a `NAME:open` mark written by an older version (not a mirror of the holds).
         public var isLegacyMark: Bool
 
+        /// A hold as `NAME:holds` (or a legacy `NAME:open` mark) records it.
         public init(name: String, millisecondsLeft: Int?, isLegacyMark: Bool = false) {
             self.name = name
             self.millisecondsLeft = millisecondsLeft
@@ -38,6 +39,7 @@ extension RedisQueue {
         /// Live holds left (a legacy mark of an older version counting as one).
         public var remaining: Int
 
+        /// How many holds a close ended, and how many others remain.
         public init(ended: Int, remaining: Int) {
             self.ended = ended
             self.remaining = remaining

@@ -15,11 +15,15 @@ extension RedisQueue {
 
         /// One held item with the time left on its lease (nil: no deadline known).
         public struct Item: Sendable, Hashable {
+            /// The item held.
             public var item: WorkItem
+            /// How long its lease has left; nil when the lease key has no expiry.
             public var expiresIn: Duration?
         }
 
+        /// The worker session holding the leases.
         public var session: String
+        /// Whose leases these are: ours, or a `rediswq.py` worker's.
         public var kind: Kind
         /// How many items the session holds.
         public var total: Int

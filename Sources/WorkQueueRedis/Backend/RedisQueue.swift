@@ -20,6 +20,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         /// (1: the next) is lost: the call takes effect, then the connection drops and the
         /// exchange throws. One-shot.
         public var loseExchangeReply: Int?
+        /// No fault unless one is asked for.
         public init(dropConnectionAfterTake: Bool = false, loseExchangeReply: Int? = nil) {
             self.dropConnectionAfterTake = dropConnectionAfterTake
             self.loseExchangeReply = loseExchangeReply

@@ -1,9 +1,14 @@
 /// Where and how to reach Redis.
 public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
+    /// The host name or address of the Redis server (or of one Cluster node).
     public var host: String
+    /// The TCP port, 6379 unless the URL names another.
     public var port: Int
+    /// The ACL user to log in as (`AUTH user password`); nil for the default user.
     public var username: String?
+    /// The password, or nil for none; never printed (see ``redactedDescription``).
     public var password: String?
+    /// The database number `SELECT`ed after connecting (0 by default; a Cluster has only 0).
     public var database: Int
     /// How long one connection attempt may take.
     public var connectTimeout: Duration
@@ -19,6 +24,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// the queue grows with the size of its items.
     package var maxReplyBytes = RESPParser.defaultMaxBufferedBytes
 
+    /// A configuration from its parts; ``init(url:)`` parses them from a URL.
     public init(host: String, port: Int = 6379, username: String? = nil, password: String? = nil,
                 database: Int = 0, connectTimeout: Duration = .seconds(5), commandTimeout: Duration = .seconds(10),
                 tls: RedisTLS? = nil) {

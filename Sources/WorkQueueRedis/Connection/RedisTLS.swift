@@ -17,11 +17,16 @@ public struct RedisTLS: Sendable, Hashable {
 
     /// Which of the files an error is about.
     public enum File: String, Sendable, Hashable {
+        /// The certificate authorities that verify the server (`--tls-ca-file`).
         case ca = "CA file"
+        /// The client certificate, for servers that require one (`--tls-cert-file`).
         case certificate = "client certificate file"
+        /// The client certificate's private key (`--tls-key-file`).
         case key = "client key file"
     }
 
+    /// TLS with the given PEM files; nil ones use the system's trust store and no client
+    /// certificate.
     public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
         self.caFile = caFile
         self.certificateFile = certificateFile

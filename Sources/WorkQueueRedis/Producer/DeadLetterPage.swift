@@ -21,6 +21,7 @@ public struct DeadLetterPage: Sendable, Hashable {
     /// The cursor of the next page; nil after the last one.
     public var next: Cursor?
 
+    /// A page of `letters`, and where the next one starts.
     public init(letters: [DeadLetter], next: Cursor?) {
         self.letters = letters
         self.next = next

@@ -14,6 +14,8 @@ public struct ProducerOptions: Sendable, Hashable {
     /// Items per `RPUSH` (and per replica wait). Default 1000.
     public var chunkSize: Int
 
+    /// Options with the command's defaults: a generated hold name, no replica wait, chunks of
+    /// 1000 items.
     public init(holdName: String? = nil, waitReplicas: Int = 0, replicaTimeout: Duration = .seconds(5), chunkSize: Int = 1000) {
         self.holdName = holdName
         self.waitReplicas = waitReplicas
