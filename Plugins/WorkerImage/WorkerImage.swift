@@ -35,11 +35,11 @@ struct WorkerImage: CommandPlugin {
         case let .handler(name):
             environment.append(("WORKQUEUE_HANDLER", name))
         case let .plugin(product):
-            let file = try build(product, kind: .plugin, into: output)
+            let file = try build(product, kind: .plugin, into: output, context: context)
             body = "COPY --chmod=0644 \(file) /plugins/\(file)\n"
             environment.append(("WORKQUEUE_PLUGIN", "/plugins/\(file)"))
         case let .executable(product):
-            let file = try build(product, kind: .executable, into: output)
+            let file = try build(product, kind: .executable, into: output, context: context)
             baseImage = "debian:bookworm-slim"
             body = """
                 # libffi8 (the plugin loader's calls) and ca-certificates (rediss://), unless the base
@@ -134,10 +134,20 @@ struct WorkerImage: CommandPlugin {
 
     /// Builds `product` in release with what the image needs, checks it would run there, and writes
     /// it stripped into the context; returns its file name.
-    func build(_ product: String, kind: Kind, into output: URL) throws -> String {
+    func build(_ product: String, kind: Kind, into output: URL, context: PluginContext) throws -> String {
         #if !os(Linux)
         throw WorkerImageError("worker-image builds Linux images: run it on Linux (e.g. in the swift:6.3-bookworm image)")
         #endif
+        let products = context.package.products
+        guard let declared = products.first(where: { $0.name == product }) else {
+            throw WorkerImageError("this package has no product \(product); its products: \(products.map(\.name).sorted().joined(separator: ", "))")
+        }
+        let isDynamicLibrary = (declared as? LibraryProduct)?.kind == .dynamic
+        guard kind == .plugin ? isDynamicLibrary : declared is ExecutableProduct else {
+            throw WorkerImageError(kind == .plugin
+                ? "product \(product) is not a dynamic library: declare it .library(name: \"\(product)\", type: .dynamic, targets: [...])"
+                : "product \(product) is not an executable: declare it .executable(name: \"\(product)\", targets: [...])")
+        }
         print("building \(product) (release): \(kind.swiftBuildLine(product))")
         var parameters = PackageManager.BuildParameters(configuration: .release)
         parameters.otherSwiftcFlags = kind.swiftcFlags
@@ -148,9 +158,7 @@ struct WorkerImage: CommandPlugin {
         }
         let wanted: PackageManager.BuildResult.BuiltArtifact.Kind = kind == .plugin ? .dynamicLibrary : .executable
         guard let artifact = result.builtArtifacts.first(where: { $0.kind == wanted }) else {
-            throw WorkerImageError(kind == .plugin
-                ? "product \(product) is not a dynamic library: declare it .library(name: \"\(product)\", type: .dynamic, targets: [...])"
-                : "product \(product) is not an executable: declare it .executable(name: \"\(product)\", targets: [...])")
+            throw WorkerImageError("building \(product) made no \(wanted) (built: \(result.builtArtifacts.map(\.url.lastPathComponent)))")
         }
         try ImageCheck.check(artifact.url, kind: kind, product: product)
         let file = artifact.url.lastPathComponent
@@ -315,9 +323,9 @@ enum ImageCheck {
 enum Manifests {
     static func job(_ request: Request) -> String {
         """
-        # The Job for \(request.job), written by `swift package worker-image`: \(request.parallelism) worker pods
-        # drain the queue \(request.queue) and exit 0. As deploy/kubernetes/job-recommended.yaml: a bad flag,
-        # handler or plugin (exit 64, 78) fails the Job at once; a disrupted pod is not counted.
+        # Written by `swift package worker-image`: the worker pods drain the queue and exit 0.
+        # As deploy/kubernetes/job-recommended.yaml: a bad flag, handler or plugin (exit 64, 78)
+        # fails the Job at once; a disrupted pod is not counted against backoffLimit.
         apiVersion: batch/v1
         kind: Job
         metadata:
@@ -337,9 +345,9 @@ enum Manifests {
 
     static func scaledJob(_ request: Request) -> String {
         """
-        # KEDA ScaledJob for \(request.job), written by `swift package worker-image --keda`: starts worker
-        # Jobs while the list \(request.queue) has pending items (as deploy/kubernetes/keda-scaledjob.yaml).
-        # Producers push with --reopen: with KEDA the queue outlives any one Job.
+        # Written by `swift package worker-image --keda`: KEDA starts worker Jobs while the queue's
+        # list has pending items (as deploy/kubernetes/keda-scaledjob.yaml). Producers push with
+        # --reopen: with KEDA the queue outlives any one Job.
         apiVersion: keda.sh/v1alpha1
         kind: ScaledJob
         metadata:
