@@ -26,6 +26,8 @@ struct WorkerImage: CommandPlugin {
     func performCommand(context: PluginContext, arguments: [String]) async throws {
         let request = try Request(arguments)
         let output = context.package.directoryURL.appending(path: ".build/worker-images/\(request.job)")
+        // A fresh context: nothing left from an earlier image of this job.
+        try? FileManager.default.removeItem(at: output)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
 
         var environment = [("WORKQUEUE_QUEUE", request.queue)]
