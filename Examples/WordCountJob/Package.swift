@@ -2,7 +2,8 @@
 // A team's job package, as it would live in its own repository: a typed handler, its tests
 // against the in-memory queue, a worker executable with the handler compiled in, and the same
 // handler as a plugin for the stock image. Nothing unusual: no unsafe flags, no linker settings;
-// `swift package worker-image` passes what the images need (README "Write a handler").
+// `swift package worker-image` passes what the images need (README "A job package, start to
+// image").
 import PackageDescription
 
 let package = Package(
