@@ -9,7 +9,7 @@
  * Swift process then misbehaves in ways no host with a wrong clock does: with a negative
  * offset its sleeps last the offset longer (a 1 s sleep under `faketime -f -60` arms a
  * CLOCK_MONOTONIC timer 61 s ahead), with a positive one its idle threads spin (1.3 s of system
- * CPU in 5 s of an idle worker under `faketime -f +3600`). README "Chaos and soak".
+ * CPU in 5 s of an idle worker under `faketime -f +3600`). docs/chaos.md.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

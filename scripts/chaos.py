@@ -993,7 +993,7 @@ class Suite:
         # One item per process (--concurrency 1 --prefetch 1): an abort then abandons only the
         # item that caused it. With more items held, the innocent ones are abandoned with it and
         # get an attempt counted each time: they can be dead-lettered with the poison item
-        # (README "Chaos and soak").
+        # (docs/chaos.md).
         argv = self.worker_argv(run, server.port, concurrency=1,
                                 options=["delay_ms=20", f"poison={poison.decode()}"],
                                 extra=["--max-attempts", "3", "--prefetch", "1"])
@@ -1064,7 +1064,7 @@ class Suite:
         """Workers whose wall clock is wrong, only the wall clock (CLOCK_REALTIME,
         gettimeofday, time; the monotonic clocks real, as on a host with a bad NTP setting):
         one an hour ahead and one an hour behind, through the suite's LD_PRELOAD shim
-        (scripts/chaos-wallclock.c; why not libfaketime: README "Chaos and soak"). Slow items
+        (scripts/chaos-wallclock.c; why not libfaketime: docs/chaos.md). Slow items
         (3 s, longer than the 2 s lease) need renewals; the +1 h worker is SIGKILLed and
         restarted with the same clock. Leases hold and recovery works, since every deadline
         comes from Redis TIME: an item handled again must have been started by the killed

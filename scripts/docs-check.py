@@ -4,7 +4,7 @@
 - links: every relative link and `#anchor` in README.md and docs/*.md resolves (a file or
   folder of the repository; an anchor is a heading of the target file under GitHub's slug
   rules, or an explicit `id`/`name`); http(s) and mailto links are not followed;
-- samples: every ```swift block of the DocC articles (Sources/*/*.docc/*.md) and of the doc
+- samples: every ```swift block of README.md, docs/ and the DocC articles (Sources/*/*.docc/*.md) and of the doc
   comments of their modules' Swift files, its import lines aside, appears line for line in
   Tests/ or Examples/ (at any one indentation), where it is compiled and run; every ```c block compiles against workqueue_plugin.h (cc -fsyntax-only).
 
@@ -150,7 +150,8 @@ def check_samples():
         + glob.glob(os.path.join(ROOT, "Examples", "**", "*.swift"), recursive=True)
     for path in sorted(p for p in sources if "/.build" not in p):
         tests.append(open(path, encoding="utf-8").read().split("\n"))
-    articles = sorted(glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc", "*.md")))
+    articles = sorted(glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc", "*.md"))) \
+        + [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "**", "*.md"), recursive=True))
     header_dir = os.path.join(ROOT, "Sources", "CWorkQueuePlugin", "include")
     # The modules that have a catalog: their doc comments' samples are shown too.
     commented = sorted(path for catalog in glob.glob(os.path.join(ROOT, "Sources", "*", "*.docc"))

@@ -86,7 +86,7 @@ enum Catalog {
     static let handler = Setting<String?>(
         "handler", valueName: "name", variable: "WORKQUEUE_HANDLER", default: nil,
         "a compiled-in handler: see `workqueue handlers`",
-        details: "in a [worker of your own](../README.md#your-own-worker) with one handler compiled in, that one is the default")
+        details: "in a [worker of your own](../README.md#your-job-in-your-own-package) with one handler compiled in, that one is the default")
 
     static let plugin = Setting<String?>(
         "plugin", valueName: "path", variable: "WORKQUEUE_PLUGIN", default: nil,

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The exit statuses, a contract a Job's podFailurePolicy matches on (README "Exit status"):
+/// The exit statuses, a contract a Job's podFailurePolicy matches on (docs/commands.md "Exit status"):
 /// each checked with the real command.
 @Suite struct ExitStatusTests {
     /// The codes the README's table lists as permanent (fail the Job at once).

@@ -18,17 +18,17 @@ import WorkQueueTesting
         #expect(queue.processingItems == ["a", "b", "c"], "one lease call took three items")
         #expect(queue.pendingItems == ["d"])
         // Three lease lengths pass while "a" runs: the waiting "b" and "c" must stay leased.
-        for second in 1...90 {
+        for _ in 1...90 {
+            // Before each step, every held lease must outlast it. When one is about to lapse its
+            // renewal is overdue (renewals come every 10 s, leases last 30 s), so waiting gives
+            // the heartbeat a thread on a loaded machine; a heartbeat woken late and then
+            // sleeping its 10 s from there (not from when it was due) is fine too.
+            let next = clock.now + .seconds(1)
+            try await T.settle {
+                ["a", "b", "c"].allSatisfy { (queue.leaseExpiry(of: $0) ?? clock.now) > next }
+            }
             await clock.advance(by: .seconds(1))
             for _ in 0..<20 { await Task.yield() }
-            // At each renewal period, wait for the heartbeat itself (a loaded machine may not
-            // give it a thread in time): every held lease then lapses 30 s from now.
-            if second % 10 == 0 {
-                let renewed = clock.now + .seconds(25)
-                try await T.settle {
-                    ["a", "b", "c"].allSatisfy { (queue.leaseExpiry(of: $0) ?? clock.now) > renewed }
-                }
-            }
         }
         #expect(try await queue.counts().leased == 3)
         #expect(try await queue.recoverExpiredLeases(maxAttempts: 5) == RecoveryReport())
