@@ -425,7 +425,7 @@ public struct BigUInt: Sendable, Hashable, Comparable, ExpressibleByIntegerLiter
     // MARK: - Number theory
 
     /// The greatest common divisor (`gcd(0, 0) == 0`): Euclid's algorithm until both fit in
-    /// 128 bits, then binary gcd on `UInt128` (``Montgomery128/gcd(_:_:)``).
+    /// 128 bits, then binary gcd on `UInt128` (`Montgomery128.gcd(_:_:)`).
     public func greatestCommonDivisor(with other: BigUInt) -> BigUInt {
         var (a, b) = (self, other)
         while true {

@@ -1,6 +1,6 @@
 import WorkQueueTyped
 
-/// The `wordcount` handler, a ``TypedWorkHandler``: each item is a JSON object
+/// The `wordcount` handler, a `TypedWorkHandler`: each item is a JSON object
 /// `{"text": "to be or not", "min": 3}`; it returns `{"words":1}`, the number of words in `text`
 /// (runs of non-whitespace) at least `min` characters long (`min` is optional, default 1).
 ///

@@ -12,7 +12,7 @@ public enum PluginLoader {
     ///
     /// The file must not be writable by group or others and must belong to root or to the
     /// user running the worker: loading it runs its code. The returned handler runs on a
-    /// dedicated thread (``HandlerExecution/dedicatedThread``).
+    /// dedicated thread (`HandlerExecution.dedicatedThread`).
     /// - Throws: ``PluginError`` naming the file: no such file, refused permissions or owner,
     ///   not a shared object, no `workqueue_plugin_entry` symbol, ABI version mismatch, or the
     ///   plugin's own `create` error.

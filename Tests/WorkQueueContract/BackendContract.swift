@@ -40,7 +40,7 @@ public struct ContractCase: Sendable, CustomTestStringConvertible {
     }
 }
 
-/// The contract every ``WorkQueueBackend`` passes. Use it as
+/// The contract every `WorkQueueBackend` passes. Use it as
 /// `@Test(arguments: BackendContract.cases) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`.
 public enum BackendContract {
     /// Every case of the contract.
