@@ -12,7 +12,7 @@ import WorkQueueRedis
 /// convert (`WORKQUEUE_CONCURRENCY=abc` would silently run with 1, where a bad variable must
 /// stop the command with exit 64 naming it), it reads booleans differently (`on` is not true),
 /// its key-to-variable mapping does not give our historical names (`--grace-seconds` reads
-/// `WORKQUEUE_SHUTDOWN_GRACE_SECONDS`), and it generates neither `--help` nor the README;
+/// `WORKQUEUE_SHUTDOWN_GRACE_SECONDS`), and it generates neither `--help` nor the docs;
 /// ArgumentParser parses the flags either way.
 enum Catalog {
     // MARK: Every queue command (QueueOptions)
@@ -242,7 +242,7 @@ enum Catalog {
         (common + work).compactMap(\.variable).joined(separator: ", ")
     }
 
-    /// The README's settings tables, between the markers ``markdownBegin`` and ``markdownEnd``.
+    /// The settings tables of docs/commands.md, between the markers ``markdownBegin`` and ``markdownEnd``.
     static var markdown: String {
         let header = "| flag | variable | default | meaning |\n|---|---|---|---|\n"
         return """

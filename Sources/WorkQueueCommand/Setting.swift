@@ -16,7 +16,7 @@ import Foundation
 struct Setting<Value: SettingValue>: SettingDescription {
     /// The long flag without its dashes, e.g. `lease-seconds`.
     let long: String
-    /// The value's placeholder in `--help` (`seconds`) and, upper-cased, in the README; nil
+    /// The value's placeholder in `--help` (`seconds`) and, upper-cased, in docs/commands.md; nil
     /// for a switch (a flag without a value).
     let valueName: String?
     /// The environment variable read when the flag is not given (empty counts as unset).
@@ -25,16 +25,16 @@ struct Setting<Value: SettingValue>: SettingDescription {
     let variableNote: String?
     /// What reading the setting yields when neither the flag nor the variable is given.
     let defaultValue: Value
-    /// The default as shown in `--help` and the README: ``defaultValue`` unless said otherwise
+    /// The default as shown in `--help` and docs/commands.md: ``defaultValue`` unless said otherwise
     /// (e.g. `adaptive`); nil shows none.
     let defaultText: String?
     /// The values it accepts (checked for the flag and the variable alike).
     let form: SettingForm
-    /// The meaning, a clause without a final period, for `--help` and the README alike.
+    /// The meaning, a clause without a final period, for `--help` and docs/commands.md alike.
     let summary: String
-    /// More for the README only (markdown: links, long explanations).
+    /// More for docs/commands.md only (markdown: links, long explanations).
     let details: String?
-    /// The one command that takes it, for the README; nil for `work`'s and every command's.
+    /// The one command that takes it, for docs/commands.md; nil for `work`'s and every command's.
     let command: String?
 
     init(_ long: String, valueName: String? = nil, variable: String? = nil, variableNote: String? = nil,
@@ -103,7 +103,7 @@ extension SettingDescription {
         return "environment variable \(variable)"
     }
 
-    /// The README row: flag, variable, default, meaning.
+    /// The docs/commands.md row: flag, variable, default, meaning.
     var markdownRow: String {
         let flagCell = "`" + (command.map { $0 + " " } ?? "") + usage + "`" + (form == .pairs ? " (repeatable)" : "")
         let variableCell = variable.map { "`\($0)`" + (variableNote.map { " (\($0))" } ?? "") } ?? "—"
