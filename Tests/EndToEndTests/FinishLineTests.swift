@@ -94,6 +94,12 @@ import TestSupport
             #expect(first.stderr.contains("exited 7"))
             #expect(try await redis.cli("hget", "job:on-drained", "state") == "failed")
             #expect(try await redis.cli("hget", "job:on-drained", "exit_status") == "7")
+            let (table, _) = try await wq.run(["status", "--queue", "job"])
+            #expect(table.stdout.contains("on-drained failed (exit 7) in "), "\(table.stdout)")
+            let (json, _) = try await wq.run(["status", "--queue", "job", "--json"])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let record = try #require(object["on_drained"] as? [String: Any], "\(json.stdout)")
+            #expect(record["state"] as? String == "failed" && record["exit_status"] as? Int == 7)
             let (again, second) = try await wq.run(["work", "--queue", "job", "--handler", "printer"],
                                                    environment: ["HOOK_LOG": log, "WORKQUEUE_ON_DRAINED": hook])
             #expect(second == .exited(0), "\(again.stderr)")
