@@ -50,6 +50,11 @@ struct Status: AsyncParsableCommand {
     var serve: Int?
 
     func validate() throws {
+        try Self.validatePolling(interval: interval, retrySeconds: retrySeconds)
+    }
+
+    /// Checks the polling flags `status --watch` and `wait` share: --interval and --retry-seconds.
+    static func validatePolling(interval: Double, retrySeconds: Double) throws {
         guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.05 and 3600 seconds")
         }

@@ -44,12 +44,7 @@ struct Wait: AsyncParsableCommand {
         if let timeout, !(timeout.isFinite && timeout >= 0) {
             throw ValidationError("--timeout must be a number of seconds >= 0")
         }
-        guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
-            throw ValidationError("--interval must be between 0.05 and 3600 seconds")
-        }
-        guard retrySeconds.isFinite, retrySeconds >= 0 else {
-            throw ValidationError("--retry-seconds must be a number of seconds >= 0")
-        }
+        try Status.validatePolling(interval: interval, retrySeconds: retrySeconds)
     }
 
     func run() async throws {

@@ -121,6 +121,10 @@ struct Work: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         var workerOptions = try makeWorkerOptions(settings)
         let queueOptions = try makeQueueOptions(settings)
+        if let command = settings.string(onDrained, Catalog.onDrained), command.allSatisfy(\.isWhitespace) {
+            throw CommandError.invalid(source: Catalog.onDrained.source(flagGiven: onDrained != nil), value: command,
+                                       expected: "a shell command, e.g. 'curl -fsS -X POST https://example.com/done'")
+        }
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(

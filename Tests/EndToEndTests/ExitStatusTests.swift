@@ -23,6 +23,8 @@ import TestSupport
                 // An item bound whose take could not fit a reply (the client's bound is 512 MiB).
                 (base + ["--handler", "printer", "--max-item-bytes", "600000000"], [:]),
                 (base + ["--handler", "printer"], ["WORKQUEUE_MAX_ITEM_BYTES": "268435457"]),
+                (["wait", "--queue", "q", "--timeout", "-1"], [:]),
+                (base + ["--handler", "printer", "--on-drained", ""], [:]),
             ] {
                 let (worker, termination) = try await wq.run(arguments, environment: environment)
                 #expect(termination == .exited(64), "\(arguments) \(environment): \(worker.stderr)")
