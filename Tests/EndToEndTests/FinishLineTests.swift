@@ -107,6 +107,36 @@ import TestSupport
         }
     }
 
+    /// The documented guarantee: a worker killed mid-hook leaves state started, and nobody
+    /// runs the hook again (a replacement exits 0 at once).
+    @Test func aWorkerKilledMidHookLeavesStartedAndNobodyRerunsIt() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let log = wq.directory.file("hook.log")
+            let pidFile = wq.directory.file("hook.pid")
+            #expect(try await wq.run(["push", "--queue", "job", "a"]).termination == .exited(0))
+            // The hook's shell becomes `sleep` (exec keeps its pid), so that the test can end it.
+            let hook = #"echo ran >> "$HOOK_LOG"; echo $$ > "$HOOK_PID"; exec sleep 60"#
+            let environment = ["HOOK_LOG": log, "HOOK_PID": pidFile, "WORKQUEUE_ON_DRAINED": hook]
+            let worker = try wq.start(["work", "--queue", "job", "--handler", "printer"], environment: environment)
+            var hookPID: Int32?
+            for _ in 0..<200 where hookPID == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                hookPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            let pid = try #require(hookPID, "the hook did not start: \(worker.stderr)")
+            defer { kill(pid, SIGKILL) }
+            worker.send(SIGKILL)
+            #expect(try await worker.wait() == .signaled(SIGKILL))
+            #expect(try await redis.cli("hget", "job:on-drained", "state") == "started")
+            let (again, status) = try await wq.run(["work", "--queue", "job", "--handler", "printer"], environment: environment)
+            #expect(status == .exited(0), "\(again.stderr)")
+            #expect(try String(contentsOfFile: log, encoding: .utf8) == "ran\n")
+            let (table, _) = try await wq.run(["status", "--queue", "job"])
+            #expect(table.stdout.contains("on-drained started by "), "\(table.stdout)")
+        }
+    }
+
     @Test func shardedWaitAndHook() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)
