@@ -199,6 +199,13 @@ enum Catalog {
         "keep-running", variable: "WORKQUEUE_KEEP_RUNNING", default: false, form: .toggle,
         "wait for new items instead of exiting when drained")
 
+    static let onDrained = Setting<String?>(
+        "on-drained", valueName: "command", variable: "WORKQUEUE_ON_DRAINED", default: nil,
+        "run this shell command (/bin/sh -c) once for the whole fleet, in the worker that finds the queue drained first, "
+            + "with the final counts in its environment",
+        details: "at most once per drain, never re-run: see [The finish line](operating.md#the-finish-line); its failure "
+            + "makes that worker exit 3")
+
     // MARK: Other commands
 
     static let waitReplicas = Setting<Int>(
@@ -228,7 +235,7 @@ enum Catalog {
     static let work: [any SettingDescription] = [
         handler, plugin, symbol, signature, option, leaseSeconds, concurrency, prefetch, maxItemBytes, maxAttempts,
         retryBaseSeconds, retryMaxSeconds, graceSeconds, recoverySeconds, backendRetrySeconds, requireNoEviction, resultsMax,
-        heartbeatSeconds, keepRunning, metricsPort, metricsPush,
+        heartbeatSeconds, keepRunning, metricsPort, metricsPush, onDrained,
     ]
 
     /// The other commands' settings that read a variable.

@@ -11,6 +11,13 @@ enum ExitStatus {
     /// A transient outage outlasted its budget: Redis unreachable at start within the connect
     /// budget, or failing mid-run for longer than --backend-retry-seconds. Retrying may help.
     static let transient: Int32 = 1
+    /// `wait`: the queue is drained, and some items are dead letters (`NAME:dead` is not empty).
+    static let deadLetters: Int32 = 2
+    /// `work --on-drained`: the queue is drained, but the hook this worker ran failed (exited
+    /// non-zero, was killed, or could not start); it is not re-run.
+    static let hookFailed: Int32 = 3
+    /// `wait --timeout`: the queue was not drained in time (as `timeout(1)` exits).
+    static let timedOut: Int32 = 124
     /// EX_USAGE: a bad flag or environment variable.
     static let usage: Int32 = 64
     /// EX_CONFIG: a permanent configuration error (unknown handler, broken plugin, bad handler

@@ -19,9 +19,11 @@ struct RootCommand: AsyncParsableCommand {
             manifest can configure the worker with env only. Run `workqueue help <command>` \
             for each command's variables. Exit status (every command): 0 done (`work`: the \
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
-            variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT.
+            variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT; \
+            `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
+            hook failed.
             """,
-        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Workers.self, Dead.self, Reap.self, Handlers.self,
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Wait.self, Workers.self, Dead.self, Reap.self, Handlers.self,
                       SettingsCommand.self]
     )
 

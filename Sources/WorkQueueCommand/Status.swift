@@ -50,6 +50,11 @@ struct Status: AsyncParsableCommand {
     var serve: Int?
 
     func validate() throws {
+        try Self.validatePolling(interval: interval, retrySeconds: retrySeconds)
+    }
+
+    /// Checks the polling flags `status --watch` and `wait` share: --interval and --retry-seconds.
+    static func validatePolling(interval: Double, retrySeconds: Double) throws {
         guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.05 and 3600 seconds")
         }
@@ -87,11 +92,12 @@ struct Status: AsyncParsableCommand {
                 var holds: [[RedisQueue.Hold]] = []
                 for shard in names.indices where json || byShard || holds.isEmpty { holds.append(try await producer.holds(shard: shard)) }
                 let shards = names.count > 1 ? each : nil
+                let hook = try await producer.onDrainedRecord()
                 if json {
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
-                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }))
+                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook))
                 } else {
-                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [])
+                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook)
                         + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
                     if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
@@ -164,6 +170,13 @@ struct Status: AsyncParsableCommand {
         var holds: [HoldReport]?
         /// With several shards: each one's report (its queue is the shard's name).
         var shards: [Report]?
+        /// The `work --on-drained` hook of the last drain (`NAME:on-drained`, shard 0's), if any.
+        var onDrained: OnDrainedReport?
+
+        enum CodingKeys: String, CodingKey {
+            case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards
+            case onDrained = "on_drained"
+        }
 
         init(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil, shards: [Report]? = nil) {
             self.queue = queue
@@ -177,6 +190,27 @@ struct Status: AsyncParsableCommand {
             drained = counts.isDrained
             self.holds = holds.map { $0.map(HoldReport.init) }
             self.shards = shards
+        }
+    }
+
+    /// The `--on-drained` hook's record in `status --json`.
+    struct OnDrainedReport: Codable, Equatable {
+        /// started (running, or its worker died mid-hook: it is not re-run), done or failed.
+        var state: String
+        /// The worker that claimed it.
+        var session: String
+        /// Its exit status once ended.
+        var exitStatus: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case state, session
+            case exitStatus = "exit_status"
+        }
+
+        init(_ record: RedisQueue.OnDrainedRecord) {
+            state = record.state
+            session = record.session
+            exitStatus = record.exitStatus
         }
     }
 
@@ -202,15 +236,18 @@ struct Status: AsyncParsableCommand {
     }
 
     static func json(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
-                     shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil) throws -> String {
-        let report = Report(counts, queue: queue, holds: holds,
+                     shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
+                     onDrained: RedisQueue.OnDrainedRecord? = nil) throws -> String {
+        var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
+        report.onDrained = onDrained.map(OnDrainedReport.init)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
-    static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil) -> String {
+    static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
+                      onDrained: RedisQueue.OnDrainedRecord? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
         rows.append(("scheduled", "\(counts.scheduled)"))
@@ -220,6 +257,13 @@ struct Status: AsyncParsableCommand {
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
         if let holds {
             rows.append(("holds", holds.isEmpty ? "none" : "\(holds.count): " + holds.map { Producer.describe($0, queue: queue) }.joined(separator: ", ")))
+        }
+        if let hook = onDrained {
+            let how = switch hook.state {
+            case "started": "started by \(hook.session), not finished (running, or its worker died: it is not re-run)"
+            default: "\(hook.state) (exit \(hook.exitStatus.map(String.init) ?? "?")) in \(hook.session)"
+            }
+            rows.append(("on-drained", how))
         }
         return (["queue \(queue)"] + rows.map { "  " + $0.0.padded(to: 11) + $0.1 })
             .joined(separator: "\n")

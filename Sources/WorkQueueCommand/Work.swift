@@ -33,7 +33,9 @@ struct Work: AsyncParsableCommand {
             --backend-retry-seconds); 64 on a bad flag or variable; 78 on a permanent \
             configuration error (an unknown handler, a plugin that will not load, a bad handler \
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
-            command with NOPERM). A Job should fail at once on 64 and 78.
+            command with NOPERM); 3 when the queue is drained but the --on-drained command this \
+            worker ran failed (it is not re-run: NAME:on-drained says failed). A Job should fail \
+            at once on 64 and 78.
 
             Environment: \(Catalog.workVariables) (see each flag). \
             A flag beats its variable.
@@ -105,6 +107,9 @@ struct Work: AsyncParsableCommand {
     @Flag(name: Catalog.keepRunning.name, help: Catalog.keepRunning.help)
     var keepRunning = false
 
+    @Option(name: Catalog.onDrained.name, help: Catalog.onDrained.help)
+    var onDrained: String?
+
     /// --handler's help: with exactly one handler compiled in, it says that it is the default.
     static var handlerHelp: ArgumentHelp {
         let sole = HandlerRegistry.current.sole.map { "\($0.name), the only one, unless \(Catalog.plugin.flag) is given" }
@@ -116,6 +121,10 @@ struct Work: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         var workerOptions = try makeWorkerOptions(settings)
         let queueOptions = try makeQueueOptions(settings)
+        if let command = settings.string(onDrained, Catalog.onDrained), command.allSatisfy(\.isWhitespace) {
+            throw CommandError.invalid(source: Catalog.onDrained.source(flagGiven: onDrained != nil), value: command,
+                                       expected: "a shell command, e.g. 'curl -fsS -X POST https://example.com/done'")
+        }
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(
@@ -149,12 +158,25 @@ struct Work: AsyncParsableCommand {
             await exporter?.finish(instance: Self.instance(session), logger: logger)
             throw error
         }
+        // The fan-in hook: claimed once per drain on shard 0, run by the claiming worker only.
+        var hookStatus: Int32 = 0
+        if summary.stopReason == .drained, let command = settings.string(onDrained, Catalog.onDrained) {
+            do {
+                hookStatus = try await OnDrained.run(command, queue: try common.queueName(settings), queues: queues,
+                                                     backend: backend, session: session, logger: logger)
+            } catch {
+                await closeAll()
+                await exporter?.finish(instance: Self.instance(session), logger: logger)
+                throw error
+            }
+        }
         await closeAll()
         // A failed push is logged; it does not turn a drained queue into a failed Job.
         await exporter?.finish(instance: Self.instance(session), logger: logger)
         switch summary.stopReason {
         case .drained:
             StandardOutput.line("Queue empty, exiting")
+            if hookStatus != 0 { throw ExitCode(ExitStatus.hookFailed) }
         case .shutdown:
             logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
             throw ExitCode(143)

@@ -8,6 +8,29 @@ import TestSupport
 @Suite(.serialized) struct ClusterFlowTests {
     static let fruits = ["apple", "banana", "cherry", "date", "fig", "grape", "lemon", "melon", "orange"]
 
+    /// The finish line on a cluster, sharded over its masters: `wait` sums every shard, and
+    /// the `--on-drained` claim (shard 0's keys, one slot) runs the hook once for three workers.
+    @Test func waitAndOnDrainedOverShardsOnACluster() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let log = wq.directory.file("hook.log")
+            let items = (1...24).map { "item-\($0)" }
+            #expect(try await wq.run(["push", "--queue", "fin", "--shards", "3"] + items).termination == .exited(0))
+            let waiter = try wq.start(["wait", "--queue", "fin", "--shards", "3", "--json", "--interval", "0.1"])
+            let hook = #"echo "completed=$WORKQUEUE_COMPLETED dead=$WORKQUEUE_DEAD" >> "$HOOK_LOG""#
+            let workers = try (0..<3).map { _ in
+                try wq.start(["work", "--queue", "fin", "--shards", "3", "--handler", "printer", "--on-drained", hook],
+                             environment: ["HOOK_LOG": log])
+            }
+            for worker in workers { #expect(try await worker.wait(timeout: .seconds(60)) == .exited(0), "\(worker.stderr)") }
+            #expect(try await waiter.wait(timeout: .seconds(60)) == .exited(0), "\(waiter.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(waiter.stdout.utf8)) as? [String: Any])
+            #expect(report["completed"] as? Int == 24 && report["drained"] as? Bool == true, "\(waiter.stdout)")
+            #expect(try String(contentsOfFile: log, encoding: .utf8) == "completed=24 dead=0\n")
+            #expect(try await cluster.cli("HGET", "{fin:0}:on-drained", "state") == "done")
+        }
+    }
+
     @Test func tutorialFlowOnAHashTaggedQueueAndSeveralWorkers() async throws {
         try await LocalRedisCluster.with { cluster in
             let wq = try ClusterWorkqueue(cluster)

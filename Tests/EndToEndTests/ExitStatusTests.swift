@@ -23,6 +23,8 @@ import TestSupport
                 // An item bound whose take could not fit a reply (the client's bound is 512 MiB).
                 (base + ["--handler", "printer", "--max-item-bytes", "600000000"], [:]),
                 (base + ["--handler", "printer"], ["WORKQUEUE_MAX_ITEM_BYTES": "268435457"]),
+                (["wait", "--queue", "q", "--timeout", "-1"], [:]),
+                (base + ["--handler", "printer", "--on-drained", ""], [:]),
             ] {
                 let (worker, termination) = try await wq.run(arguments, environment: environment)
                 #expect(termination == .exited(64), "\(arguments) \(environment): \(worker.stderr)")
@@ -87,13 +89,17 @@ import TestSupport
     @Test func theREADMETableAndTheHelpListEveryCode() async throws {
         let readme = try String(contentsOf: ManifestTests.repository.appendingPathComponent("docs/commands.md"), encoding: .utf8)
         let table = try #require(ManifestTests.exitStatusTable(readme), "docs/commands.md has no exit status table")
-        #expect(Set(table.keys) == [0, 1, 64, 78, 143])
+        #expect(Set(table.keys) == [0, 1, 2, 3, 64, 78, 124, 143])
         #expect(Set(table.filter { $0.value }.keys) == Self.permanent)
         try await LocalRedis.with { redis in
-            let (help, _) = try await Workqueue(redis).run(["work", "--help"])
-            let text = help.stdout.replacingOccurrences(of: "\n", with: " ")
-            for code in table.keys.sorted() where code != 0 {
-                #expect(text.contains("\(code) "), "`work --help` does not mention exit status \(code)")
+            // `wait`'s own codes in its help, every other one in `work`'s.
+            let waitOnly: Set<Int32> = [2, 124]
+            for command in ["work", "wait"] {
+                let (help, _) = try await Workqueue(redis).run([command, "--help"])
+                let text = help.stdout.replacingOccurrences(of: "\n", with: " ")
+                for code in table.keys.sorted() where code != 0 && waitOnly.contains(code) == (command == "wait") {
+                    #expect(text.contains("\(code) "), "`\(command) --help` does not mention exit status \(code)")
+                }
             }
         }
     }

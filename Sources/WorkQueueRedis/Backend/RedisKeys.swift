@@ -41,6 +41,10 @@ struct RedisKeys: Sendable {
     /// `NAME:drained`: set by the first worker that found the queue drained and exited 0;
     /// value = its session (string).
     let drained: String
+    /// `NAME:on-drained`: the `work --on-drained` hook of the last drain (hash: `drain`, the
+    /// `NAME:drained` value it ran for; `state`, started, done or failed; `session`, the worker
+    /// that runs it; `started_ms`, `finished_ms` (Redis clock); `exit_status`).
+    let onDrained: String
     /// `NAME:workers`: live workers' heartbeat records, session -> the record's expiry in ms
     /// of the Redis clock (zset).
     let workers: String
@@ -72,6 +76,7 @@ struct RedisKeys: Sendable {
         holds = name + ":holds"
         open = name + ":open"
         drained = name + ":drained"
+        onDrained = name + ":on-drained"
         workers = name + ":workers"
         workerInfo = name + ":worker-info"
         exchanges = name + ":exchanges"

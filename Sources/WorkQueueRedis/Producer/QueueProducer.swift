@@ -349,6 +349,13 @@ public actor QueueProducer {
         return all
     }
 
+    /// The record of the `work --on-drained` hook of the last drain (shard 0's
+    /// `NAME:on-drained`), or nil when none was claimed.
+    public func onDrainedRecord() async throws -> RedisQueue.OnDrainedRecord? {
+        try checkOpen()
+        return try await queues[0].onDrainedRecord()
+    }
+
     /// Waits until the queue is drained (`QueueCounts/isDrained` over every shard: nothing
     /// pending, in flight or scheduled for a retry), reading the counts every `pollInterval`,
     /// and returns the counts then. Holds do not count: release yours first if you wait for
