@@ -29,9 +29,7 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
     public static func seconds(_ limit: Duration) -> String {
         let milliseconds = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
         if milliseconds % 1000 == 0 { return String(milliseconds / 1000) }
-        var text = String(Double(milliseconds) / 1000)
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        return text
+        return String(Double(milliseconds) / 1000)
     }
 }
 

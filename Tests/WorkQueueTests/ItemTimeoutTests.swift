@@ -98,12 +98,16 @@ import WorkQueueTesting
         let worker = try Worker(backend: queue, handler: handler, options: T.options(), clock: clock, events: log.append)
         let running = T.Running(worker)
         try await T.settle { log.count { if case .leased = $0 { true } else { false } } == 1 }
+        try await T.settle { flags.withLock { $0.count == 1 } }
         // Ten minutes of the worker's clock, a renewal at a time (waiting for each, as
         // WorkerTests.renewalKeepsALongItemsLease does).
         for _ in 0..<60 {
             await clock.advance(by: .seconds(10))
             let renewed = clock.now + .seconds(25)
-            try await T.settle { (queue.leaseExpiry(of: "long") ?? clock.now) > renewed }
+            try await T.settle {
+                (queue.leaseExpiry(of: "long") ?? clock.now) > renewed || flags.withLock { $0.count != 1 || $0[0].reason != nil }
+            }
+            if flags.withLock({ $0.count != 1 || $0[0].reason != nil }) { break }
         }
         #expect(flags.withLock { $0.map(\.reason) } == [nil])
         gate.open()
