@@ -31,7 +31,7 @@ public struct WorkerOptions: Sendable {
     /// settled by then stays leased and comes back through recovery. Default 500 ms.
     public var shutdownSettleTimeout: Duration = .milliseconds(500)
     /// The longest a handler may run on one item. When it is up, the handler's cancellation
-    /// flag is set with ``CancellationReason/timedOut(after:)`` and its task cancelled (a
+    /// flag is set with `CancellationReason.timedOut(after:)` and its task cancelled (a
     /// plugin sees its stop flag); a handler that then returns within ``itemTimeoutGrace``
     /// settles as usual (a result completes the item, an error fails the attempt as
     /// `timed out after S s`). One still running after the grace is left behind: the attempt
