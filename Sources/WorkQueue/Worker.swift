@@ -297,17 +297,23 @@ public final class Worker: Service, Sendable {
                 continue
             }
             let started = clock.now
-            let settlement = await process(held, threads: threads)
+            let (settlement, leftBehind) = await process(held, threads: threads)
             let elapsed = clock.now - started
             metrics.recordHandler(elapsed)
             dispatcher.finish(settlement.map { Dispatcher.Done(settlement: $0, id: held.id, leasedAt: held.leasedAt) },
                               handlerSeconds: elapsed.seconds)
+            // A handler that outlived its time limit and grace: its attempt is settled, but it
+            // still runs (on a thread of its own, for a dedicated-thread handler), so this slot
+            // takes no other item until it returns.
+            if let leftBehind { _ = await leftBehind.result }
         }
     }
 
     /// Runs the handler on one leased item; returns how to settle it (nil when its lease was
-    /// lost meanwhile: nothing is recorded, the item belongs to its new owner).
-    private func process(_ held: Dispatcher.Held, threads: HandlerThreadPool?) async -> Settlement? {
+    /// lost meanwhile: nothing is recorded, the item belongs to its new owner), and the
+    /// handler's task when it was left behind still running (past its time limit and grace).
+    private func process(_ held: Dispatcher.Held, threads: HandlerThreadPool?) async
+        -> (Settlement?, Task<String?, any Error>?) {
         let lease = held.lease
         emit(.leased(lease))
         let base = logger.handler
@@ -328,29 +334,79 @@ public final class Worker: Service, Sendable {
             try await handler.handle(lease.item, context: context)
         }
         inFlight.attach(held.id) { task.cancel() }
-        let result = await withTaskCancellationHandler {
-            await task.result
-        } onCancel: {
-            self.inFlight.cancel(held.id, reason: .shutdown)
+        let result: Result<String?, any Error>
+        var leftBehind: Task<String?, any Error>?
+        if let limit = options.itemTimeout {
+            if let returned = await boundedResult(of: task, id: held.id, limit: limit) {
+                result = returned
+            } else {
+                itemLogger.warning("""
+                    the handler did not return within \(options.itemTimeoutGrace) of its time limit; \
+                    failing the attempt and leaving the handler running
+                    """)
+                result = .failure(CancellationError())
+                leftBehind = task
+            }
+        } else {
+            result = await withTaskCancellationHandler {
+                await task.result
+            } onCancel: {
+                self.inFlight.cancel(held.id, reason: .shutdown)
+            }
         }
         switch (result, held.flag.reason) {
         case (_, .leaseLost?):
             itemLogger.warning("lease lost while working; the item is left to its new owner")
             inFlight.remove(held.id)
             record(.leaseLost(lease)) { $0.leaseLost += 1 }
-            return nil
+            return (nil, leftBehind)
         case let (.success(output), _):
-            return .complete(lease, result: output)
+            return (.complete(lease, result: output), leftBehind)
         case (.failure, .shutdown?):
-            return .release(lease)
+            return (.release(lease), leftBehind)
+        case let (.failure, .timedOut(limit)?):
+            return (failure(lease, message: "timed out after \(CancellationReason.seconds(limit)) s", unprocessable: false),
+                    leftBehind)
         case let (.failure(error), nil):
-            let message = String(describing: error)
             // An item that can never succeed (UnprocessableItem, e.g. a typed item that does
             // not decode) is dead-lettered on this attempt; retrying it would only repeat it.
-            let disposition: FailureDisposition =
-                lease.attempt >= options.maxAttempts || error is UnprocessableItem
-                ? .deadLetter : .retry(after: options.retry.delay(afterAttempt: lease.attempt))
-            return .fail(lease, error: message, disposition: disposition)
+            return (failure(lease, message: String(describing: error), unprocessable: error is UnprocessableItem), leftBehind)
+        }
+    }
+
+    /// A failed attempt: retried after the retry delay, or dead-lettered at the last attempt
+    /// (at once when `unprocessable`).
+    private func failure(_ lease: Lease, message: String, unprocessable: Bool) -> Settlement {
+        let disposition: FailureDisposition =
+            lease.attempt >= options.maxAttempts || unprocessable
+            ? .deadLetter : .retry(after: options.retry.delay(afterAttempt: lease.attempt))
+        return .fail(lease, error: message, disposition: disposition)
+    }
+
+    /// The handler's result, waiting at most `limit` plus the grace on the worker's clock: at
+    /// `limit` its flag is set with ``CancellationReason/timedOut(after:)`` and its task
+    /// cancelled; nil when it has not returned by the end of the grace (it is left running).
+    private func boundedResult(of task: Task<String?, any Error>, id: Int, limit: Duration) async
+        -> Result<String?, any Error>? {
+        let first = FirstResult<Result<String?, any Error>?>()
+        let clock = self.clock
+        let inFlight = self.inFlight
+        let grace = options.itemTimeoutGrace
+        first.add(Task { first.resolve(.success(await task.result)) })
+        first.add(Task {
+            do { try await clock.sleep(for: limit) } catch { return }
+            inFlight.cancel(id, reason: .timedOut(after: limit))
+            do { try await clock.sleep(for: grace) } catch { return }
+            first.resolve(.success(nil))
+        })
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { first.install($0) }
+            } onCancel: {
+                inFlight.cancel(id, reason: .shutdown)
+            }
+        } catch {
+            return nil
         }
     }
 

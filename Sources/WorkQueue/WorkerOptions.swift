@@ -30,6 +30,19 @@ public struct WorkerOptions: Sendable {
     /// waiting for anything (a stalled Redis, a handler ignoring cancellation); what was not
     /// settled by then stays leased and comes back through recovery. Default 500 ms.
     public var shutdownSettleTimeout: Duration = .milliseconds(500)
+    /// The longest a handler may run on one item. When it is up, the handler's cancellation
+    /// flag is set with `CancellationReason.timedOut(after:)` and its task cancelled (a
+    /// plugin sees its stop flag); a handler that then returns within ``itemTimeoutGrace``
+    /// settles as usual (a result completes the item, an error fails the attempt as
+    /// `timed out after S s`). One still running after the grace is left behind: the attempt
+    /// counts as failed with `timed out after S s` (retried, or dead-lettered at
+    /// ``maxAttempts``), whatever it returns later is ignored, and its slot stays taken until
+    /// it does return, so no more handlers run than ``concurrency``. `nil`, the default, sets
+    /// no limit.
+    public var itemTimeout: Duration? = nil
+    /// After ``itemTimeout``, how long a cancelled handler may take to return before its
+    /// attempt is failed without it. Default 5 s.
+    public var itemTimeoutGrace: Duration = .seconds(5)
     /// How often this worker looks for expired leases and due retries. Default 5 s.
     public var recoveryInterval: Duration = .seconds(5)
     /// The longest a waiting worker sleeps before it looks at the queue again (a push wakes it
@@ -78,6 +91,10 @@ public struct WorkerOptions: Sendable {
         try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
         try check(shutdownSettleTimeout >= .zero, "shutdown settle timeout must not be negative")
+        if let itemTimeout {
+            try check(itemTimeout > .zero, "item timeout must be positive (nil sets no limit)")
+        }
+        try check(itemTimeoutGrace >= .zero, "item timeout grace must not be negative")
         try check(recoveryInterval > .zero, "recovery interval must be positive")
         if let heartbeatInterval {
             try check(heartbeatInterval > .zero, "heartbeat interval must be positive (nil writes no record)")

@@ -154,6 +154,14 @@ enum Catalog {
         "after SIGTERM, how long in-flight items may finish before they are released",
         details: "the worker exits at most 0.5 s after it, in every state")
 
+    static let itemTimeout = Setting<Duration?>(
+        "item-timeout", valueName: "seconds", variable: "WORKQUEUE_ITEM_TIMEOUT_SECONDS",
+        default: WorkerOptions().itemTimeout, shown: "none", form: .seconds(allowZero: false),
+        "cancel a handler still running after S s; the attempt fails with \"timed out after S s\"",
+        details: "the handler's cancellation reason says so and a plugin sees its stop flag; one still running 5 s later is "
+            + "left behind: the attempt fails all the same (retried or dead-lettered), its late result is ignored, and its "
+            + "slot stays busy until it returns")
+
     static let recoverySeconds = Setting<Duration>(
         "recovery-seconds", valueName: "seconds", variable: "WORKQUEUE_RECOVERY_SECONDS", default: WorkerOptions().recoveryInterval,
         form: .seconds(allowZero: false),
@@ -234,7 +242,7 @@ enum Catalog {
     /// `work`'s own settings.
     static let work: [any SettingDescription] = [
         handler, plugin, symbol, signature, option, leaseSeconds, concurrency, prefetch, maxItemBytes, maxAttempts,
-        retryBaseSeconds, retryMaxSeconds, graceSeconds, recoverySeconds, backendRetrySeconds, requireNoEviction, resultsMax,
+        retryBaseSeconds, retryMaxSeconds, itemTimeout, graceSeconds, recoverySeconds, backendRetrySeconds, requireNoEviction, resultsMax,
         heartbeatSeconds, keepRunning, metricsPort, metricsPush, onDrained,
     ]
 

@@ -80,6 +80,9 @@ struct Work: AsyncParsableCommand {
     @Option(name: Catalog.retryMaxSeconds.name, help: Catalog.retryMaxSeconds.help)
     var retryMax: Double?
 
+    @Option(name: Catalog.itemTimeout.name, help: Catalog.itemTimeout.help)
+    var itemTimeout: Double?
+
     @Option(name: Catalog.graceSeconds.name, help: Catalog.graceSeconds.help)
     var graceSeconds: Double?
 
@@ -257,6 +260,7 @@ struct Work: AsyncParsableCommand {
         options.maxAttempts = try settings.integer(maxAttempts, Catalog.maxAttempts)
         options.retry = .exponentialJitter(base: try settings.seconds(retryBase, Catalog.retryBaseSeconds),
                                            maxDelay: try settings.seconds(retryMax, Catalog.retryMaxSeconds))
+        options.itemTimeout = try settings.seconds(itemTimeout, Catalog.itemTimeout)
         options.shutdownGracePeriod = try settings.seconds(graceSeconds, Catalog.graceSeconds)
         options.recoveryInterval = try settings.seconds(recoverySeconds, Catalog.recoverySeconds)
         options.backendRetryBudget = try settings.seconds(backendRetrySeconds, Catalog.backendRetrySeconds)

@@ -2,19 +2,34 @@ import Logging
 import Synchronization
 
 /// Why the runner asked a handler to stop.
+///
+/// Later versions may add reasons: a `switch` over it should end with `default:` (or
+/// `@unknown default:`), or it stops compiling when one is added.
 public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
     /// The item's lease was lost (it expired or another worker took it over); the result would
     /// not be accepted.
     case leaseLost
     /// The worker is shutting down and the grace period is over; the item goes back to pending.
     case shutdown
+    /// The handler ran longer than the worker's item time limit (`WorkerOptions.itemTimeout`,
+    /// `--item-timeout`); unless it returns within the grace that follows, the attempt
+    /// counts as failed with `timed out after S s`.
+    case timedOut(after: Duration)
 
     /// What the reason means, in a few words (for logs and dead letters).
     public var description: String {
         switch self {
         case .leaseLost: "the lease on this item was lost"
         case .shutdown: "the worker is shutting down"
+        case .timedOut(let limit): "the item ran past its time limit of \(Self.seconds(limit)) s"
         }
+    }
+
+    /// `limit` in seconds as people write them: `1`, `0.5`, `90`.
+    public static func seconds(_ limit: Duration) -> String {
+        let milliseconds = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 1000 == 0 { return String(milliseconds / 1000) }
+        return String(Double(milliseconds) / 1000)
     }
 }
 

@@ -49,6 +49,25 @@ import TestSupport
         }
     }
 
+    @Test func anItemPastItsTimeLimitIsCancelledAndDeadLettered() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            _ = try await wq.run(["push", "--queue", "slow", "a"])
+            let started = Date()
+            let (work, status) = try await wq.run([
+                "work", "--queue", "slow", "--handler", "printer", "--option", "delay=30", "--item-timeout", "1",
+                "--max-attempts", "1",
+            ])
+            #expect(status == .exited(0), "\(work.stderr)")
+            #expect(work.stdoutLines.suffix(2) == ["Working on a", "Queue empty, exiting"])
+            #expect(Date().timeIntervalSince(started) < 15, "the 30 s sleep was cut at the limit")
+            #expect(try await redis.cli("lrange", "slow:dead", "0", "-1") == "a")
+            let (dead, _) = try await wq.run(["dead", "--queue", "slow", "list"])
+            #expect(dead.stdout.hasPrefix("a\tattempts=1\t"))
+            #expect(dead.stdout.contains("timed out after 1 s"), "\(dead.stdout)")
+        }
+    }
+
     @Test func statusJSONCountsPendingProcessingAndDead() async throws {
         try await LocalRedis.with { redis in
             try await redis.cli("rpush", "q", "a", "b", "c")

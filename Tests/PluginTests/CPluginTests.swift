@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 import WorkQueue
@@ -113,6 +114,39 @@ import WorkQueueTesting
         try await Task.sleep(for: .milliseconds(50))
         flag.cancel(.leaseLost)
         await #expect(throws: WorkCancelled.self) { _ = try await call.value }
+    }
+
+    /// The item time limit reaches a plugin as its stop flag: the call returns, and the attempt
+    /// fails as timed out.
+    @Test func theItemTimeLimitSetsThePluginsFlag() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["wait"], clock: clock)
+        var options = WorkerOptions()
+        options.itemTimeout = .seconds(10)
+        options.maxAttempts = 1
+        options.idlePollInterval = .milliseconds(100)
+        let worker = try Worker(backend: queue, handler: handler, options: options, clock: clock)
+        let finished = Atomic<Bool>(false)
+        let run = Task {
+            defer { finished.store(true, ordering: .relaxed) }
+            return try await worker.runUntilStopped()
+        }
+        let started = ContinuousClock.now
+        // The plugin's "wait" blocks until its flag is set (or fails by itself after 10 s).
+        while queue.deadItems.isEmpty && ContinuousClock.now - started < .seconds(30) {
+            await clock.advance(by: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(ContinuousClock.now - started < .seconds(8), "the plugin stopped at its flag, not by itself")
+        #expect(queue.deadItems == ["wait"])
+        #expect(queue.lastError(for: "wait") == "timed out after 10 s")
+        while !finished.load(ordering: .relaxed) && ContinuousClock.now - started < .seconds(30) {
+            await clock.advance(by: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let summary = try await run.value
+        #expect(summary.deadLettered == 1)
     }
 
     @Test func taskCancellationSetsThePluginsFlag() async throws {
