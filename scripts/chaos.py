@@ -202,6 +202,14 @@ class RedisServer:
                 # fails a fault whose scripts ran over SLOW_SCRIPT_US.
                 "--slowlog-log-slower-than", "10000", "--slowlog-max-len", "1024"] + self.extra
         self.proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # SLOWLOG times a call by the wall clock: a redis-server waiting for a CPU behind the
+        # workers (2 cores, 4+ busy processes) logs a 5 ms script as 90. Ahead of them, the
+        # 50 ms bound measures what the script does. Needs root (as CI runs); otherwise the
+        # bound is measured at the default priority.
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, -10)
+        except OSError:
+            pass
         deadline = now() + timeout
         error = None
         while now() < deadline:
@@ -693,6 +701,10 @@ class Suite:
         if slow:
             worst = max(entry[2] for entry in slow)
             run.fail(f"{len(slow)} script call(s) held Redis over {SLOW_SCRIPT_US // 1000} ms (longest {worst / 1000:.1f} ms)")
+            for entry in sorted(slow, key=lambda e: -e[2])[:5]:
+                args = entry[3]
+                run.details.append(f"{entry[2] / 1000:.1f} ms: {args[0].decode()} {args[1][:12].decode(errors='replace')}"
+                                   f" with {len(args) - 2} arguments, {sum(len(a) for a in args)} bytes")
         with run.lock:
             starts = dict(run.starts)
         never = [x for x in run.items if x not in starts]
