@@ -9,8 +9,9 @@ enum CommandError: Error, CustomStringConvertible {
     case invalid(source: String, value: String, expected: String)
     /// `--handler` names no compiled-in handler.
     case unknownHandler(String, known: [String])
-    /// Both or neither of `--handler` and `--plugin`.
-    case handlerChoice(String)
+    /// Flags that do not go together, or a missing one another needs (both or neither of
+    /// `--handler` and `--plugin`, `--on-drained` with `--keep-running`).
+    case flagConflict(String)
     /// `push` was given nothing to push.
     case nothingToPush
     /// A file could not be read.
@@ -53,7 +54,7 @@ enum CommandError: Error, CustomStringConvertible {
         case let .unknownHandler(name, known):
             "unknown handler '\(Redaction.redactingCredentials(name))'; the compiled-in handlers are: "
                 + "\(known.joined(separator: ", ")) (see `workqueue handlers`), or load one from a shared object with --plugin PATH"
-        case let .handlerChoice(message):
+        case let .flagConflict(message):
             message
         case .nothingToPush:
             "nothing to push: give items as arguments, --file PATH (one item per line), or - to read standard input"

@@ -38,7 +38,7 @@ enum ExitStatus {
         switch error {
         case let error as CommandError:
             switch error {
-            case .missing, .invalid, .handlerChoice, .nothingToPush, .tlsSetting: usage
+            case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting: usage
             case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tlsFile, .metricsServer: configuration
             case .unreadable, .metricsPush, .replicasBehind: transient
             case .stopped: stopped

@@ -128,6 +128,10 @@ struct Work: AsyncParsableCommand {
             throw CommandError.invalid(source: Catalog.onDrained.source(flagGiven: onDrained != nil), value: command,
                                        expected: "a shell command, e.g. 'curl -fsS -X POST https://example.com/done'")
         }
+        if settings.string(onDrained, Catalog.onDrained) != nil, !workerOptions.exitWhenDrained {
+            throw CommandError.flagConflict(
+                "\(Catalog.onDrained.either) and \(Catalog.keepRunning.either) do not go together: a worker that keeps running never marks the queue drained, so its hook would never run; run the hook from workers without \(Catalog.keepRunning.flag), or from the step after `workqueue wait`")
+        }
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(
@@ -291,7 +295,7 @@ struct Work: AsyncParsableCommand {
         switch (name, path) {
         case let (name?, nil):
             guard symbol == nil, signature == nil else {
-                throw CommandError.handlerChoice("--symbol and --signature go with --plugin PATH, not with --handler")
+                throw CommandError.flagConflict("--symbol and --signature go with --plugin PATH, not with --handler")
             }
             return try registry.make(name, options: options)
         case let (nil, path?):
@@ -301,17 +305,17 @@ struct Work: AsyncParsableCommand {
             case let (symbol?, signature?):
                 return try FFIFunctionHandler(library: path, symbol: symbol, signature: signature)
             case (nil, _?):
-                throw CommandError.handlerChoice("--signature needs --symbol NAME: the C function to call")
+                throw CommandError.flagConflict("--signature needs --symbol NAME: the C function to call")
             case (_?, nil):
-                throw CommandError.handlerChoice("--symbol needs --signature SIG, e.g. 'i64(i64)' or 'i32(ptr,u64)'")
+                throw CommandError.flagConflict("--symbol needs --signature SIG, e.g. 'i64(i64)' or 'i32(ptr,u64)'")
             }
         case (_?, _?):
-            throw CommandError.handlerChoice("give either --handler NAME or --plugin PATH, not both")
+            throw CommandError.flagConflict("give either --handler NAME or --plugin PATH, not both")
         case (nil, nil):
             guard !registry.all.isEmpty else {
-                throw CommandError.handlerChoice("missing \(Catalog.plugin.either): no handler is compiled in")
+                throw CommandError.flagConflict("missing \(Catalog.plugin.either): no handler is compiled in")
             }
-            throw CommandError.handlerChoice(
+            throw CommandError.flagConflict(
                 "missing \(Catalog.handler.either) or \(Catalog.plugin.either); "
                     + "the compiled-in handlers are: \(registry.names.joined(separator: ", "))")
         }

@@ -25,6 +25,9 @@ import TestSupport
                 (base + ["--handler", "printer"], ["WORKQUEUE_MAX_ITEM_BYTES": "268435457"]),
                 (["wait", "--queue", "q", "--timeout", "-1"], [:]),
                 (base + ["--handler", "printer", "--on-drained", ""], [:]),
+                // A worker that keeps running never marks the queue drained: its hook would never run.
+                (base + ["--handler", "printer", "--on-drained", "true", "--keep-running"], [:]),
+                (base + ["--handler", "printer", "--keep-running"], ["WORKQUEUE_ON_DRAINED": "true"]),
             ] {
                 let (worker, termination) = try await wq.run(arguments, environment: environment)
                 #expect(termination == .exited(64), "\(arguments) \(environment): \(worker.stderr)")
