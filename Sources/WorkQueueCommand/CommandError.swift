@@ -28,6 +28,8 @@ enum CommandError: Error, CustomStringConvertible {
     case replicasBehind(queue: String, pushed: Int, acknowledged: Int, wanted: Int, seconds: String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
+    /// The dashboard's token file (`--token-file`) cannot be read or is empty.
+    case tokenFile(path: String, source: String, reason: String)
     /// The TLS flags or variables do not fit together (a file with a `redis://` URL, a client
     /// certificate without its key).
     case tlsSetting(String)
@@ -76,6 +78,9 @@ enum CommandError: Error, CustomStringConvertible {
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"
+        case let .tokenFile(path, source, reason):
+            "cannot read the dashboard token file '\(path)' (from \(source)): \(reason); "
+                + "put the token the page's actions must present in it (e.g. a mounted Secret), or fix \(source)"
         case let .tlsSetting(message):
             message
         case let .tlsFile(path, source, reason):
