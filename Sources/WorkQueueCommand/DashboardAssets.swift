@@ -247,10 +247,12 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
       var x = function (t) { return pad + (t - t0) / span * (width - 2 * pad); };
       var left = h.map(function (s) { return s[2] + s[3] + s[4]; });
       var maxLeft = Math.max.apply(null, left.concat([1]));
+      // Done per second over the last 5 s at each sample (a smoother line than sample to sample).
       var rates = h.map(function (s, i) {
-        if (i === 0) return 0;
-        var dt = (s[0] - h[i - 1][0]) / 1000;
-        return dt > 0 ? Math.max(0, s[1] - h[i - 1][1]) / dt : 0;
+        var j = i;
+        while (j > 0 && s[0] - h[j - 1][0] <= 5000) j--;
+        var dt = (s[0] - h[j][0]) / 1000;
+        return dt > 0 ? Math.max(0, s[1] - h[j][1]) / dt : 0;
       });
       var maxRate = Math.max.apply(null, rates.concat([1]));
       var y = function (v, max) { return height - pad - v / max * (height - 2 * pad); };

@@ -45,12 +45,9 @@ import TestSupport
             factor.send(SIGTERM)
             _ = try await factor.wait(timeout: .seconds(20))
 
-            // A queue two workers drain slowly, so that the page sees it move.
-            try await redis.cli(["rpush", "jobs"] + (1...24).map { "job-\($0)" })
-            for _ in 0..<2 {
-                processes.append(try launcher.start(["work", "--queue", "jobs", "--handler", "printer", "--option", "delay=0.8",
-                                                     "--concurrency", "2", "--keep-running", "--heartbeat-seconds", "1"]))
-            }
+            // A queue two workers drain slowly (started once the page is open), so that the
+            // page sees it move.
+            try await redis.cli(["rpush", "jobs"] + (1...40).map { "job-\($0)" })
 
             let tokenPath = launcher.directory.path + "/token"
             try "s3cret-token\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
@@ -68,21 +65,26 @@ import TestSupport
                 "(function(){var e=document.querySelector('section[data-queue=\"\(queue)\"] [data-count=\"\(key)\"]');"
                     + "return e ? Number(e.textContent.replace(/,/g,'')) : -1;})()"
             }
+            try await driver.wait("the pending jobs", "return \(count("jobs", "pending")) === 40")
+            for _ in 0..<2 {
+                processes.append(try launcher.start(["work", "--queue", "jobs", "--handler", "printer", "--option", "delay=1",
+                                                     "--concurrency", "2", "--keep-running", "--heartbeat-seconds", "1"]))
+            }
             // The counts follow the queue: items in flight with both workers live, then all done.
             try await driver.wait("two live workers holding items", "return \(count("jobs", "workers")) === 2 && \(count("jobs", "in_flight")) > 0")
-            try await driver.wait("the pending count to go down", "return \(count("jobs", "pending")) >= 0 && \(count("jobs", "pending")) < 20")
+            try await driver.wait("the pending count to go down", "return \(count("jobs", "pending")) >= 0 && \(count("jobs", "pending")) < 36")
             try await driver.wait("leases listed under the workers",
                                   "return document.querySelectorAll('section[data-queue=\"jobs\"] .lease').length > 0")
             // A screenshot while the job runs: chart, workers and their leases, dead letters.
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(4))
             let png = try await driver.screenshot()
             try FileManager.default.createDirectory(atPath: Self.root.path + "/.build", withIntermediateDirectories: true)
             try png.write(to: Self.root.appendingPathComponent(".build/dashboard.png"))
             try await driver.wait("every job completed", timeout: .seconds(40),
-                                  "return \(count("jobs", "completed")) === 24 && \(count("jobs", "pending")) === 0 && \(count("jobs", "in_flight")) === 0")
+                                  "return \(count("jobs", "completed")) === 40 && \(count("jobs", "pending")) === 0 && \(count("jobs", "in_flight")) === 0")
             try await redis.cli(["rpush", "jobs", "late-1", "late-2"])
-            try await driver.wait("a later push to be handled", "return \(count("jobs", "completed")) === 26")
-            #expect(try await redis.cli("get", "jobs:completed") == "26")
+            try await driver.wait("a later push to be handled", "return \(count("jobs", "completed")) === 42")
+            #expect(try await redis.cli("get", "jobs:completed") == "42")
 
             // Items are shown as text: the <script> item is text, nothing of it ran or was parsed.
             try await driver.wait("three dead letters listed", "return document.querySelectorAll('section[data-queue=\"mixed\"] tr[data-digest]').length === 3")
