@@ -40,7 +40,8 @@ extension RedisQueue {
         /// The item's first bytes, nil when the item was too long to read for a preview.
         package var preview: [UInt8]?
         // INTEGRATION(issue 20, progress notes): `package var progress: String?`, read in the
-        // script next to the lease (see DashboardSnapshotScript.swift).
+        // script next to the lease (see DashboardSnapshotScript.swift): a fifth value per lease,
+        // so `dashboardSnapshot(_:)` then reads `leases` in steps of 5.
     }
 
     /// One read of the dashboard script.
