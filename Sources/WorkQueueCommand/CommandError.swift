@@ -91,7 +91,8 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the signal; input not read yet was left unread"
                 + (unfinished > 0 ? ", and the \(unfinished) byte\(unfinished == 1 ? "" : "s") of a last line without its newline were not pushed" : "")
         case let .metricsServer(flag, port, error):
-            "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
+            "cannot serve \(flag == Catalog.dashboardPort.flag ? "the dashboard" : "metrics") on port \(port) (\(flag)): \(error); "
+                + "choose a free port, or 0 for any"
         case let .metricsPush(url, error):
             "pushing the final metrics to \(Redaction.redactingCredentials(url)) failed: \(error); "
                 + "check that the Pushgateway is reachable at that URL"
