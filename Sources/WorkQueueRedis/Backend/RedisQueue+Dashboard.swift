@@ -9,7 +9,7 @@ extension RedisQueue {
         /// Most live workers listed (their records; the count is always exact).
         package var maxWorkers = 100
         /// Most live leases listed, soonest deadline first.
-        package var maxLeases = 200
+        package var maxLeases = 100
         /// Bytes of each listed lease item returned as its preview.
         package var previewBytes = 240
         /// Lease items read for previews at most, in bytes; a longer item shows its size only.
