@@ -194,6 +194,10 @@ let package = Package(
         // Real processes for tests: child processes, a local redis-server, temp dirs.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        // The web dashboard in a real headless Chromium driven over WebDriver (chromedriver),
+        // against a real Redis and real workers; skipped when no browser is installed unless
+        // WORKQUEUE_REQUIRE_BROWSER=1 (scripts/browser-test installs one and sets it).
+        .testTarget(name: "DashboardBrowserTests", dependencies: ["TestSupport"]),
         // The command library in process: handler choice with one or several handlers compiled in.
         .testTarget(
             name: "WorkQueueCommandTests",

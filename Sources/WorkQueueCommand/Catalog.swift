@@ -229,8 +229,28 @@ enum Catalog {
 
     static let statusPort = Setting<Int?>(
         "serve", valueName: "port", variable: "WORKQUEUE_STATUS_PORT", default: nil, form: .whole(0...65535),
-        "serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics until stopped", command: "status",
-        details: "read from Redis per scrape; see [Observing a Job](operating.md#observing-a-job)")
+        "serve the queue's counts as Prometheus gauges at http://0.0.0.0:PORT/metrics, and the web dashboard at /, until stopped",
+        command: "status",
+        details: "gauges read from Redis per scrape; see [Observing a Job](operating.md#observing-a-job) and [Dashboard](dashboard.md)")
+
+    static let dashboardPort = Setting<Int>(
+        "port", valueName: "port", variable: "WORKQUEUE_DASHBOARD_PORT", default: 8080, form: .whole(0...65535),
+        "serve the web dashboard at http://BIND:PORT/ until stopped; 0 picks a free port", command: "dashboard",
+        details: "see [Dashboard](dashboard.md)")
+
+    static let bind = Setting<String>(
+        "bind", valueName: "address", variable: "WORKQUEUE_DASHBOARD_BIND", default: "127.0.0.1",
+        "the address the web dashboard listens on: 127.0.0.1 serves this machine only; 0.0.0.0 every interface (in a pod, "
+            + "for a Service)", command: "dashboard",
+        details: "`status --serve` takes it too, with default 0.0.0.0 there (Prometheus scrapes it from other pods); bound to "
+            + "a loopback address, the page answers only requests naming localhost, 127.0.0.1 or [::1]")
+
+    static let tokenFile = Setting<String?>(
+        "token-file", valueName: "path", variable: "WORKQUEUE_DASHBOARD_TOKEN_FILE", default: nil, shown: "none: actions disabled",
+        "the token the dashboard's actions (retry, retry all, purge) must present, read from this file (trailing newline "
+            + "stripped); without it the page only shows", command: "dashboard",
+        details: "`status --serve` takes it too; a request without the token is refused (401, 403 when no file was given) "
+            + "and nothing changes; an unreadable or empty file stops the command (exit 78)")
 
     // MARK: Lists
 
@@ -247,7 +267,7 @@ enum Catalog {
     ]
 
     /// The other commands' settings that read a variable.
-    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort]
+    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, tokenFile]
 
     /// Every setting.
     static var all: [any SettingDescription] { common + work + others }

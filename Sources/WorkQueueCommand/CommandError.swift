@@ -29,6 +29,8 @@ enum CommandError: Error, CustomStringConvertible {
     case replicasBehind(queue: String, pushed: Int, acknowledged: Int, wanted: Int, seconds: String)
     /// The Redis password file (named by `source`: the flag or the variable) could not be read.
     case passwordFile(path: String, source: String, reason: String)
+    /// The dashboard's token file (`--token-file`) cannot be read or is empty.
+    case tokenFile(path: String, source: String, reason: String)
     /// The TLS flags or variables do not fit together (a file with a `redis://` URL, a client
     /// certificate without its key).
     case tlsSetting(String)
@@ -77,6 +79,9 @@ enum CommandError: Error, CustomStringConvertible {
         case let .passwordFile(path, source, reason):
             "cannot read the Redis password file '\(path)' (from \(source)): \(reason); "
                 + "check that the Secret is mounted there and readable by this user, or fix \(source)"
+        case let .tokenFile(path, source, reason):
+            "cannot read the dashboard token file '\(path)' (from \(source)): \(reason); "
+                + "put the token the page's actions must present in it (e.g. a mounted Secret), or fix \(source)"
         case let .tlsSetting(message):
             message
         case let .tlsFile(path, source, reason):
@@ -87,7 +92,8 @@ enum CommandError: Error, CustomStringConvertible {
                 + "the signal; input not read yet was left unread"
                 + (unfinished > 0 ? ", and the \(unfinished) byte\(unfinished == 1 ? "" : "s") of a last line without its newline were not pushed" : "")
         case let .metricsServer(flag, port, error):
-            "cannot serve metrics on port \(port) (\(flag)): \(error); choose a free port, or 0 for any"
+            "cannot serve \(flag == Catalog.dashboardPort.flag ? "the dashboard" : "metrics") on port \(port) (\(flag)): \(error); "
+                + "choose a free port, or 0 for any"
         case let .metricsPush(url, error):
             "pushing the final metrics to \(Redaction.redactingCredentials(url)) failed: \(error); "
                 + "check that the Pushgateway is reachable at that URL"

@@ -39,7 +39,7 @@ enum ExitStatus {
         case let error as CommandError:
             switch error {
             case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tlsFile, .metricsServer: configuration
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer: configuration
             case .unreadable, .metricsPush, .replicasBehind: transient
             case .stopped: stopped
             }

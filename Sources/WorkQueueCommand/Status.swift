@@ -21,7 +21,9 @@ struct Status: AsyncParsableCommand {
             and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
-            the process is stopped (whether or not a worker runs). With --shards M the counts \
+            the process is stopped (whether or not a worker runs), and the web dashboard of \
+            `workqueue dashboard` at http://0.0.0.0:PORT/ (--bind, --token-file and --interval as \
+            there). With --shards M the counts \
             are the sums over the shards {NAME:0} ... {NAME:M-1}; --by-shard also shows each \
             shard, and --json adds the array shards (one object per shard, same fields).
             """
@@ -49,6 +51,12 @@ struct Status: AsyncParsableCommand {
     @Option(name: Catalog.statusPort.name, help: Catalog.statusPort.help)
     var serve: Int?
 
+    @Option(name: Catalog.bind.name, help: ArgumentHelp(Catalog.bind.helpText(defaultText: "0.0.0.0"), valueName: "address"))
+    var bind: String?
+
+    @Option(name: Catalog.tokenFile.name, help: Catalog.tokenFile.help)
+    var tokenFile: String?
+
     func validate() throws {
         try Self.validatePolling(interval: interval, retrySeconds: retrySeconds)
     }
@@ -68,10 +76,14 @@ struct Status: AsyncParsableCommand {
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
         if let port = try settings.integer(serve, Catalog.statusPort) {
+            // The bind address: --bind or its variable, else every interface (Prometheus
+            // scrapes from other pods), as before the dashboard existed.
+            let host = bind ?? settings.variable(Catalog.bind) ?? "0.0.0.0"
+            let token = try DashboardService.token(tokenFile, settings)
             try await withProducer(common, settings, logger: logger) { producer in
-                let server = try await MetricsServer.bind(host: "0.0.0.0", port: port, flagName: Catalog.statusPort.flag)
-                logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
-                await server.run {
+                let hub = DashboardHub(queues: [DashboardHub.Queue(name: name, shards: producer.queues)],
+                                       interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
+                try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger) {
                     do {
                         return (.ok, QueueMetricsPage.render(try await producer.counts(), queue: name))
                     } catch {

@@ -192,10 +192,11 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         return try await run(script, command)
     }
 
-    /// `EVALSHA <sha1> <keys>`, ready for the script's ARGV to be appended.
-    static func command(_ script: RedisScript, keys: [String], capacity: Int) -> RESPCommand {
+    /// `EVALSHA <sha1> <keys>` (`EVALSHA_RO` when `readOnly`: Redis then refuses any write
+    /// the script tries, and a replica may run it), ready for the script's ARGV to be appended.
+    static func command(_ script: RedisScript, keys: [String], capacity: Int, readOnly: Bool = false) -> RESPCommand {
         var command = RESPCommand(capacity: 64 + script.sha1.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 16 } + capacity)
-        command.append("EVALSHA")
+        command.append(readOnly ? "EVALSHA_RO" : "EVALSHA")
         command.append(script.sha1)
         command.append(keys.count)
         for key in keys { command.append(key) }

@@ -21,7 +21,7 @@ extension RedisError {
         let commands = [
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
-            "evalsha", "script|load", "hrandfield", "hdel", "pttl", "hscan",
+            "evalsha", "evalsha_ro", "script|load", "hrandfield", "hdel", "pttl", "hscan",
             // Redis Cluster (topology, redirects) and push --wait-replicas
             "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts

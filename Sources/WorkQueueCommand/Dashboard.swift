@@ -1,0 +1,111 @@
+import ArgumentParser
+import Logging
+import WorkQueue
+import WorkQueueRedis
+
+/// `workqueue dashboard`: the web dashboard of one or more queues.
+struct Dashboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a web dashboard of one or more queues: counts, rate and ETA, live workers, dead letters.",
+        discussion: """
+            Serves a self-contained page (no external assets) at http://127.0.0.1:8080/ until \
+            stopped: per queue its counts (pending, in flight, scheduled, dead, completed), \
+            throughput, ETA and a chart of the last minutes, the live workers with what they \
+            hold and the time left on each lease, and the dead letters with their attempts and \
+            last error, which the page can retry (one or all) or purge when the dashboard has a \
+            token (--token-file; the page asks for it). The page refreshes itself every \
+            --interval seconds; whatever the number of viewers, Redis serves one read-only \
+            script call per queue (per shard) per interval. Give several queues after --queue: \
+            --queue a b c. See docs/dashboard.md.
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Argument(help: ArgumentHelp("More queues to show, after the one of --queue (--queue a b c).", valueName: "queue"))
+    var more: [String] = []
+
+    @Option(name: Catalog.dashboardPort.name, help: Catalog.dashboardPort.help)
+    var port: Int?
+
+    @Option(name: Catalog.bind.name, help: Catalog.bind.help)
+    var bind: String?
+
+    @Option(name: Catalog.tokenFile.name, help: Catalog.tokenFile.help)
+    var tokenFile: String?
+
+    @Option(help: ArgumentHelp("Seconds between refreshes (the page's and Redis' reads).", valueName: "seconds"))
+    var interval: Double = 1
+
+    func validate() throws {
+        guard interval.isFinite, interval >= 0.2, interval <= 3600 else {
+            throw ValidationError("--interval must be between 0.2 and 3600 seconds")
+        }
+        let given = CommandLine.arguments.filter { $0 == "--queue" || $0.hasPrefix("--queue=") }.count
+        if given > 1 { throw ValidationError("give --queue once, followed by every queue to show: --queue a b c") }
+    }
+
+    func run() async throws {
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let first = try common.queueName(settings)
+        var names = [first]
+        for name in more where !names.contains(name) { names.append(name) }
+        let port = try settings.integer(self.port, Catalog.dashboardPort)
+        let host = settings.string(bind, Catalog.bind)
+        let token = try DashboardService.token(tokenFile, settings)
+        var queues: [DashboardHub.Queue] = []
+        do {
+            for name in names {
+                var options = common
+                options.queue = name
+                queues.append(DashboardHub.Queue(name: name, shards: try await options.connectShards(settings, logger: logger)))
+            }
+        } catch {
+            for queue in queues { for shard in queue.shards { await shard.close() } }
+            throw error
+        }
+        let hub = DashboardHub(queues: queues, interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
+        do {
+            try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.dashboardPort.flag, logger: logger)
+        } catch {
+            for queue in queues { for shard in queue.shards { await shard.close() } }
+            throw error
+        }
+        for queue in queues { for shard in queue.shards { await shard.close() } }
+    }
+}
+
+/// What `dashboard` and `status --serve` share: the token, the server, the wait for a signal.
+enum DashboardService {
+    /// The token from `--token-file` or its variable (nil: actions disabled).
+    static func token(_ flag: String?, _ settings: Settings) throws -> String? {
+        guard let path = settings.string(flag, Catalog.tokenFile) else { return nil }
+        let source = Catalog.tokenFile.source(flagGiven: flag != nil)
+        do {
+            return try PasswordFile.read(path, source: source)
+        } catch CommandError.passwordFile(let path, let source, let reason) {
+            throw CommandError.tokenFile(path: path, source: source, reason: reason)
+        }
+    }
+
+    /// Serves the dashboard (and, with `metrics`, the Prometheus page at `/metrics`) on
+    /// `host:port` until the process is stopped.
+    static func serve(_ hub: DashboardHub, host: String, port: Int, flag: String, logger: Logger,
+                      metrics: MetricsServer.Page? = nil) async throws {
+        let server = try await HTTPServer.bind(host: host, port: port, flagName: flag)
+        let shown = host.contains(":") ? "[\(host)]" : host
+        let loopback = DashboardService.isLoopback(host)
+        let extras = (metrics != nil ? " and queue metrics at /metrics" : "")
+            + (await hub.actionsEnabled ? "" : " (read-only: no --token-file)")
+        logger.notice("serving the dashboard at http://\(shown):\(server.port)/\(extras)")
+        StandardOutput.line("Dashboard at http://\(shown):\(server.port)/")
+        // Until the process is stopped (SIGTERM, SIGINT: their default action, as for `status --serve`).
+        await server.run { request in
+            if let metrics, request.path == "/metrics" { return await MetricsServer.respond(to: request, page: metrics) }
+            return await DashboardServer.respond(to: request, hub: hub, loopbackOnly: loopback)
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool { DashboardServer.isLoopback(bind: host) }
+}

@@ -1,0 +1,91 @@
+import Logging
+import NIOHTTP1
+
+/// The web dashboard's routes, served by ``HTTPServer`` for `workqueue dashboard` and
+/// `status --serve`:
+///
+/// - `GET /`, `/dashboard.js`, `/dashboard.css`, `/favicon.svg`: the page, embedded in the
+///   binary (``DashboardAssets``), under a strict Content-Security-Policy (scripts and styles
+///   from these paths only, no inline code, no other origin);
+/// - `GET /api/snapshot`: every queue's snapshot as JSON (``DashboardHub/snapshot()``: read from
+///   Redis at most once per interval, whatever the number of viewers);
+/// - `GET /api/dead?queue=Q&shard=S&start=N`: a later page of dead letters;
+/// - `POST /api/dead/retry`, `/api/dead/retry-all`, `/api/dead/purge`: the actions, with a JSON
+///   body and `Authorization: Bearer TOKEN` (the content of `--token-file`).
+enum DashboardServer {
+    /// Every response's security headers.
+    static let securityHeaders: [(String, String)] = [
+        ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+
+    /// Answers one request. `loopbackOnly`: the server is bound to a loopback address, so a
+    /// request must name a loopback host (`localhost`, `127.0.0.1`, `[::1]`) in its Host header,
+    /// which keeps a web page elsewhere from reading it through DNS rebinding.
+    static func respond(to request: HTTPServer.Request, hub: DashboardHub, loopbackOnly: Bool) async -> HTTPServer.Response {
+        var response = await route(request, hub: hub, loopbackOnly: loopbackOnly)
+        response.headers += securityHeaders
+        return response
+    }
+
+    private static func route(_ request: HTTPServer.Request, hub: DashboardHub, loopbackOnly: Bool) async -> HTTPServer.Response {
+        if loopbackOnly, let host = request.headers.first(name: "Host"), !isLoopback(host: host) {
+            return DashboardHub.error(.forbidden, "this dashboard is bound to a loopback address and answers only to localhost, "
+                + "127.0.0.1 or [::1]; to reach it under another name, start it with --bind")
+        }
+        switch (request.method, request.path) {
+        case (.GET, "/"), (.HEAD, "/"), (.GET, "/index.html"):
+            return asset(DashboardAssets.html, type: "text/html; charset=utf-8")
+        case (.GET, "/dashboard.js"):
+            return asset(DashboardAssets.script, type: "text/javascript; charset=utf-8")
+        case (.GET, "/dashboard.css"):
+            return asset(DashboardAssets.style, type: "text/css; charset=utf-8")
+        case (.GET, "/favicon.svg"), (.GET, "/favicon.ico"):
+            return asset(DashboardAssets.icon, type: "image/svg+xml")
+        case (.GET, "/api/snapshot"):
+            return DashboardHub.json(await hub.snapshot())
+        case (.GET, "/api/dead"):
+            guard let queue = request.query["queue"], let start = Int(request.query["start"] ?? "0"),
+                  let shard = Int(request.query["shard"] ?? "0") else {
+                return DashboardHub.error(.badRequest, "use /api/dead?queue=NAME&shard=S&start=N")
+            }
+            return await hub.deadLetters(queue: queue, shard: shard, start: start)
+        case (.POST, let path) where path.hasPrefix("/api/dead/"):
+            if let refusal = await hub.refusal(authorization: request.headers.first(name: "Authorization")) { return refusal }
+            // A JSON body only: a form of another site cannot send one without a CORS preflight,
+            // which this server never grants.
+            guard request.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/json") == true else {
+                return DashboardHub.error(.unsupportedMediaType, "send the action's body as application/json")
+            }
+            return await hub.act(String(path.dropFirst("/api/dead/".count)), body: request.body)
+        case (_, "/api/snapshot"), (_, "/api/dead"), (_, "/"):
+            return DashboardHub.error(.methodNotAllowed, "\(request.method) is not served at \(request.path)")
+        default:
+            return HTTPServer.Response(.notFound, text: "not found: the dashboard is at /\n")
+        }
+    }
+
+    private static func asset(_ text: String, type: String) -> HTTPServer.Response {
+        HTTPServer.Response(.ok, contentType: type, body: Array(text.utf8), headers: [("Cache-Control", "no-cache")])
+    }
+
+    /// Whether a Host header names a loopback host (any port).
+    static func isLoopback(host: String) -> Bool {
+        var name = Substring(host.lowercased())
+        if name.hasPrefix("[") {
+            guard let end = name.firstIndex(of: "]") else { return false }
+            name = name[name.index(after: name.startIndex)..<end]
+            return name == "::1"
+        }
+        if let colon = name.firstIndex(of: ":") { name = name[..<colon] }
+        return name == "localhost" || name == "127.0.0.1" || name.hasSuffix(".localhost")
+    }
+
+    /// Whether an address to bind is a loopback one.
+    static func isLoopback(bind address: String) -> Bool {
+        address == "localhost" || address == "::1" || address.hasPrefix("127.")
+    }
+}

@@ -1,0 +1,162 @@
+import WorkQueue
+
+/// What the web dashboard (`workqueue dashboard`, `status --serve`) reads and does: one
+/// read-only script call per refresh (``RedisScript/dashboardSnapshot``) and the retry of one
+/// dead letter (``RedisScript/retryOneDead``).
+extension RedisQueue {
+    /// The bounds of one snapshot: what the script reads at most.
+    package struct DashboardRequest: Sendable, Equatable {
+        /// Most live workers listed (their records; the count is always exact).
+        package var maxWorkers = 100
+        /// Most live leases listed, soonest deadline first.
+        package var maxLeases = 100
+        /// Bytes of each listed lease item returned as its preview.
+        package var previewBytes = 240
+        /// Lease items read for previews at most, in bytes; a longer item shows its size only.
+        package var leaseItemBudget = 256 << 10
+        /// The dead list's length when its first page was last read; the page is read again
+        /// only when the length differs (nil: read it now).
+        package var deadLengthSeen: Int?
+        /// Dead letters per page.
+        package var deadPageSize = 20
+        /// The dead page's byte budget (after at least one item).
+        package var deadByteBudget = 256 << 10
+        /// SHA-224s of dead letters whose attempts and last errors to read (at most 100).
+        package var deadDigests: [String] = []
+
+        package init() {}
+    }
+
+    /// One live lease of a snapshot.
+    package struct DashboardLease: Sendable, Equatable {
+        /// The fencing token, `<session>:<n>`.
+        package var token: String
+        /// The session part of the token.
+        package var session: String { token.lastIndex(of: ":").map { String(token[..<$0]) } ?? token }
+        /// Milliseconds left on the lease (Redis clock).
+        package var millisecondsLeft: Int
+        /// The item's size in bytes.
+        package var size: Int
+        /// The item's first bytes, nil when the item was too long to read for a preview.
+        package var preview: [UInt8]?
+        // INTEGRATION(issue 20, progress notes): `package var progress: String?`, read in the
+        // script next to the lease (see DashboardSnapshotScript.swift): a fifth value per lease,
+        // so `dashboardSnapshot(_:)` then reads `leases` in steps of 5.
+    }
+
+    /// One read of the dashboard script.
+    package struct DashboardSnapshot: Sendable {
+        /// The Redis clock, ms.
+        package var now: Int
+        /// The counts (`leased` and `workers` included), as `status` shows them.
+        package var counts: QueueCounts
+        /// Entries of `NAME:lease-items` (live and expired leases).
+        package var leaseRecords: Int
+        /// Live holds (`NAME:holds`).
+        package var holds: Int
+        /// Whether a legacy `NAME:open` mark exists.
+        package var legacyOpen: Bool
+        /// Whether `NAME:drained` is set (the workers found the queue drained and exited).
+        package var drainedMarker: Bool
+        /// The live workers listed (at most ``DashboardRequest/maxWorkers``).
+        package var workers: [LiveWorker]
+        /// The live leases listed (at most ``DashboardRequest/maxLeases``), soonest deadline first.
+        package var leases: [DashboardLease]
+        /// The first page of `NAME:dead`, or nil when its length was what the request saw.
+        package var deadPage: [[UInt8]]?
+        /// For each SHA-224 the request asked about: attempts and last error.
+        package var deadDetails: [String: (attempts: Int?, error: String?)]
+        // INTEGRATION(issue 20): `control` (paused/cancelled, from `NAME:control`) and `results`
+        // (the length of the `NAME:results` stream) go here, decoded in `dashboardSnapshot(_:)`.
+    }
+
+    /// The keys the dashboard script reads, in its KEYS order.
+    var dashboardKeys: [String] {
+        [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed, keys.leases, keys.leaseItems, keys.workers,
+         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts]
+        // INTEGRATION(issue 20): + [keys.control, keys.results, keys.progress]
+    }
+
+    /// Reads everything the dashboard shows of this queue in one `EVALSHA_RO` call.
+    package func dashboardSnapshot(_ request: DashboardRequest) async throws -> DashboardSnapshot {
+        let digests = Array(request.deadDigests.prefix(100))
+        var command = Self.command(.dashboardSnapshot, keys: dashboardKeys, capacity: 128 + digests.count * 64, readOnly: true)
+        command.append(Swift.max(1, request.maxWorkers))
+        command.append(Swift.max(1, request.maxLeases))
+        command.append(Swift.max(0, request.previewBytes))
+        command.append(Swift.max(0, request.leaseItemBudget))
+        command.append(request.deadLengthSeen ?? -1)
+        command.append(Swift.max(1, request.deadPageSize))
+        command.append(Swift.max(1, request.deadByteBudget))
+        for digest in digests { command.append(digest) }
+        let reply = try await run(.dashboardSnapshot, command)
+        guard let flat = reply.array, flat.count % 2 == 0 else { throw RedisError.unexpectedReply("dashboard-snapshot -> \(reply)") }
+        var parts: [String: RESPValue] = [:]
+        for index in stride(from: 0, to: flat.count, by: 2) {
+            if let name = flat[index].string { parts[name] = flat[index + 1] }
+        }
+        guard let now = parts["now"]?.int, let counts = parts["counts"]?.array?.compactMap(\.int), counts.count == 8,
+              let marks = parts["marks"]?.array?.compactMap(\.int), marks.count == 3 else {
+            throw RedisError.unexpectedReply("dashboard-snapshot -> \(reply)")
+        }
+        var workers: [LiveWorker] = []
+        let live = parts["workers"]?.array ?? []
+        for index in stride(from: 0, to: live.count - 2, by: 3) {
+            guard let session = live[index].string, let expiry = live[index + 1].int else { continue }
+            let decoded = live[index + 2].bytes.flatMap { HeartbeatRecord.decode($0, session: session) }
+            let heartbeat = decoded?.heartbeat ?? WorkerHeartbeat(session: session, host: "?", handler: "?", startedAtMilliseconds: 0)
+            let seenAt = expiry - (decoded?.ttlMilliseconds ?? 0)
+            workers.append(LiveWorker(heartbeat: heartbeat, lastSeen: .milliseconds(Swift.max(0, now - seenAt)),
+                                      expiresIn: .milliseconds(expiry - now)))
+        }
+        var leases: [DashboardLease] = []
+        let held = parts["leases"]?.array ?? []
+        for index in stride(from: 0, to: held.count - 3, by: 4) {
+            guard let token = held[index].string, let left = held[index + 1].int, let size = held[index + 2].int else { continue }
+            leases.append(DashboardLease(token: token, millisecondsLeft: left, size: size, preview: held[index + 3].bytes))
+        }
+        var details: [String: (attempts: Int?, error: String?)] = [:]
+        let errors = parts["errors"]?.array ?? []
+        let attempts = parts["attempts"]?.array ?? []
+        for (index, digest) in digests.enumerated() {
+            details[digest] = (index < attempts.count ? attempts[index].int : nil, index < errors.count ? errors[index].string : nil)
+        }
+        return DashboardSnapshot(
+            now: now,
+            counts: QueueCounts(pending: counts[0], processing: counts[1], leased: counts[5], scheduled: counts[2], dead: counts[3],
+                                completed: counts[4], workers: counts[7]),
+            leaseRecords: counts[6], holds: marks[0], legacyOpen: marks[1] == 1, drainedMarker: marks[2] == 1,
+            workers: workers, leases: leases, deadPage: parts["dead"]?.array.map { $0.compactMap(\.bytes) },
+            deadDetails: details)
+    }
+
+    /// What retrying one dead letter did.
+    package enum RetryOneOutcome: Sendable, Equatable {
+        /// Moved back to pending.
+        case moved
+        /// Not found where it was looked for: another retry or a purge came first.
+        case notFound
+        /// Refused: the queue was drained and its workers exited (`NAME:drained`); nothing moved.
+        case drained
+    }
+
+    /// Moves the dead letter `item`, found within the first `index + margin` entries of
+    /// `NAME:dead`, back to pending with its attempts and error cleared (`reopen`: also when the
+    /// queue was drained, deleting the marker). The scan is bounded by that position.
+    package func retryDeadLetter(_ item: [UInt8], near index: Int, margin: Int = 1000, reopen: Bool = false) async throws
+        -> RetryOneOutcome
+    {
+        let reply = try await run(.retryOneDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+                                  args: [RESPArgument(item), RESPArgument(SHA224.hex(item)),
+                                         RESPArgument(Swift.max(0, index) + Swift.max(1, margin)), RESPArgument(reopen ? "1" : "0")])
+        switch reply.int {
+        case 1: return .moved
+        case 0: return .notFound
+        case -1: return .drained
+        default: throw RedisError.unexpectedReply("retry-one-dead -> \(reply)")
+        }
+    }
+
+    /// The SHA-224 (lowercase hex) the queue keys an item's attempts, errors and results by.
+    package static func digest(_ item: [UInt8]) -> String { SHA224.hex(item) }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The web dashboard (`workqueue dashboard`) in a real headless Chromium, against a real Redis
+/// and real `workqueue work` processes: the counts follow the queue, a dead letter retried from
+/// the page is back in pending, an action without the token is refused, and items that are
+/// `<script>` or invalid UTF-8 are shown as text. Leaves a screenshot in `.build/dashboard.png`.
+///
+/// Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
+/// `scripts/browser-test` installs them). Without them the test is skipped with a message,
+/// unless WORKQUEUE_REQUIRE_BROWSER=1 makes their absence a failure (as in CI).
+@Suite(.serialized) struct DashboardBrowserTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let required = ProcessInfo.processInfo.environment["WORKQUEUE_REQUIRE_BROWSER"] == "1"
+
+    /// The `<script>` item: shown as text, it never runs.
+    static let scriptItem = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+
+    @Test func theDashboardFollowsTheQueueRetriesFromThePageAndShowsItemsAsText() async throws {
+        guard let (driverPath, browserPath) = WebDriver.locate() else {
+            let message = "chromium or chromedriver is not installed: install them (apt-get install chromium chromium-driver) "
+                + "or run scripts/browser-test, which does"
+            if Self.required { Issue.record(Comment(rawValue: message)) } else { print("SKIP DashboardBrowserTests: \(message)") }
+            return
+        }
+        try await LocalRedis.with { redis in
+            let launcher = try WorkqueueLauncher(url: redis.url, directoryPrefix: "workqueue-browser")
+            var processes: [ChildProcess] = []
+            var browser: WebDriver?
+            // Whatever happens, nothing started here outlives the test.
+            defer {
+                for process in processes { process.send(SIGKILL) }
+                browser?.kill()
+            }
+
+            // Dead letters made by a real worker: factor fails on anything but an integer.
+            let bad = ["not a number", Self.scriptItem]
+            try await redis.cli(["rpush", "mixed"] + bad)
+            try await redis.cli("eval", "redis.call('RPUSH', KEYS[1], ARGV[1] .. string.char(255) .. string.char(254))", "1", "mixed", "bad")
+            let factor = try launcher.start(["work", "--queue", "mixed", "--handler", "factor", "--max-attempts", "1", "--keep-running"])
+            processes.append(factor)
+            for _ in 0..<300 where try await redis.cli("llen", "mixed:dead") != "3" { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(try await redis.cli("llen", "mixed:dead") == "3", "\(factor.stderr)")
+            factor.send(SIGTERM)
+            _ = try await factor.wait(timeout: .seconds(20))
+
+            // A queue two workers drain slowly (started once the page is open), so that the
+            // page sees it move.
+            try await redis.cli(["rpush", "jobs"] + (1...40).map { "job-\($0)" })
+
+            let tokenPath = launcher.directory.path + "/token"
+            try "s3cret-token\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
+            let port = try LocalRedis.freePort()
+            let dashboard = try launcher.start(["dashboard", "--queue", "jobs", "mixed", "--port", "\(port)", "--token-file", tokenPath,
+                                                "--interval", "0.5"])
+            processes.append(dashboard)
+            #expect(try await dashboard.waitForStdout(containing: "Dashboard at http://127.0.0.1:\(port)/"), "\(dashboard.stderr)")
+
+            let driver = try await WebDriver.start(directory: launcher.directory, driverPath: driverPath, browserPath: browserPath)
+            browser = driver
+            try await driver.navigate("http://127.0.0.1:\(port)/")
+
+            func count(_ queue: String, _ key: String) -> String {
+                "(function(){var e=document.querySelector('section[data-queue=\"\(queue)\"] [data-count=\"\(key)\"]');"
+                    + "return e ? Number(e.textContent.replace(/,/g,'')) : -1;})()"
+            }
+            try await driver.wait("the pending jobs", "return \(count("jobs", "pending")) === 40")
+            for _ in 0..<2 {
+                processes.append(try launcher.start(["work", "--queue", "jobs", "--handler", "printer", "--option", "delay=1",
+                                                     "--concurrency", "2", "--keep-running", "--heartbeat-seconds", "1"]))
+            }
+            // The counts follow the queue: items in flight with both workers live, then all done.
+            try await driver.wait("two live workers holding items", "return \(count("jobs", "workers")) === 2 && \(count("jobs", "in_flight")) > 0")
+            try await driver.wait("the pending count to go down", "return \(count("jobs", "pending")) >= 0 && \(count("jobs", "pending")) < 36")
+            try await driver.wait("leases listed under the workers",
+                                  "return document.querySelectorAll('section[data-queue=\"jobs\"] .lease').length > 0")
+            // A screenshot while the job runs: chart, workers and their leases, dead letters.
+            try await Task.sleep(for: .seconds(4))
+            let png = try await driver.screenshot()
+            try FileManager.default.createDirectory(atPath: Self.root.path + "/.build", withIntermediateDirectories: true)
+            try png.write(to: Self.root.appendingPathComponent(".build/dashboard.png"))
+            try await driver.wait("every job completed", timeout: .seconds(40),
+                                  "return \(count("jobs", "completed")) === 40 && \(count("jobs", "pending")) === 0 && \(count("jobs", "in_flight")) === 0")
+            try await redis.cli(["rpush", "jobs", "late-1", "late-2"])
+            try await driver.wait("a later push to be handled", "return \(count("jobs", "completed")) === 42")
+            #expect(try await redis.cli("get", "jobs:completed") == "42")
+
+            // Items are shown as text: the <script> item is text, nothing of it ran or was parsed.
+            try await driver.wait("three dead letters listed", "return document.querySelectorAll('section[data-queue=\"mixed\"] tr[data-digest]').length === 3")
+            let shown = try await driver.script("""
+                return Array.prototype.map.call(document.querySelectorAll('section[data-queue="mixed"] .dead-item'), function (e) { return e.textContent; });
+                """) as? [String] ?? []
+            #expect(shown.contains(Self.scriptItem), "\(shown)")
+            #expect(shown.contains("bad\\xff\\xfe"), "\(shown)")
+            #expect(try await driver.script("return window.__pwned === undefined") as? Bool == true)
+            #expect(try await driver.script("return document.scripts.length") as? Int == 1)
+            #expect(try await driver.script("return document.querySelectorAll('img[src=\"x\"]').length") as? Int == 0)
+            let errors = try await driver.script("""
+                return Array.prototype.map.call(document.querySelectorAll('section[data-queue="mixed"] .error-text'), function (e) { return e.textContent; });
+                """) as? [String] ?? []
+            #expect(errors.count == 3 && errors.allSatisfy { !$0.isEmpty }, "the last errors are listed: \(errors)")
+
+            // An action without the token is refused, and changes nothing.
+            let digest = try await driver.script("""
+                var rows = document.querySelectorAll('section[data-queue="mixed"] tr[data-digest]');
+                for (var i = 0; i < rows.length; i++) if (rows[i].querySelector('.dead-item').textContent === 'not a number') return rows[i].dataset.digest;
+                return null;
+                """) as? String
+            let row = "section[data-queue=\"mixed\"] tr[data-digest=\"\(try #require(digest))\"]"
+            try await driver.click("\(row) button[data-action=\"retry\"]")
+            try await driver.wait("the refusal to be shown",
+                                  "var n = document.getElementById('notice'); return !n.hidden && n.classList.contains('error') && /token/.test(n.textContent)")
+            #expect(try await redis.cli("llen", "mixed:dead") == "3")
+            #expect(try await redis.cli("llen", "mixed") == "0")
+
+            // With the token, the dead letter retried from the page is back in pending.
+            try await driver.type("#token", "s3cret-token")
+            try await driver.click("#token-use")
+            try await driver.click("\(row) button[data-action=\"retry\"]")
+            try await driver.wait("the retried letter to leave the dead list", "return \(count("mixed", "dead")) === 2 && \(count("mixed", "pending")) === 1")
+            #expect(try await redis.cli("lrange", "mixed", "0", "-1") == "not a number")
+            #expect(try await redis.cli("llen", "mixed:dead") == "2")
+            let notice = try await driver.script("return document.getElementById('notice').textContent") as? String ?? ""
+            #expect(notice.contains("back to pending"), "\(notice)")
+
+            await driver.stop()
+            browser = nil
+            for process in processes where process.poll() == nil {
+                process.send(SIGTERM)
+                _ = try? await process.wait(timeout: .seconds(20))
+            }
+        }
+    }
+}

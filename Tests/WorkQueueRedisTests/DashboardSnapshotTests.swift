@@ -1,0 +1,78 @@
+import Testing
+import TestSupport
+import WorkQueue
+@testable import WorkQueueRedis
+
+/// The web dashboard's two scripts: `dashboard-snapshot` (one read-only call per refresh, every
+/// part bounded) and `retry-one-dead`.
+@Suite struct DashboardSnapshotTests {
+    @Test func oneReadOnlyCallReadsCountsWorkersLeasesAndTheDeadPage() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await BoundsTests.connect(server)
+            defer { Task { await queue.close() } }
+            _ = try await queue.enqueue(["a", "b", "c", "d", WorkItem(Array(repeating: 0x78, count: 300_000))])
+            try await queue.heartbeat(WorkerHeartbeat(session: "s1", host: "pod-1", handler: "printer", startedAtMilliseconds: 1),
+                                      ttl: .seconds(30))
+            let leases = try await queue.lease(max: 2, session: "s1", duration: .seconds(30))
+            let failed = try await queue.lease(max: 1, session: "s2", duration: .seconds(30))
+            _ = try await queue.fail(try #require(failed.first), error: "boom <b>", disposition: .deadLetter)
+            let before = try await Self.readOnlyCalls(server)
+
+            var request = RedisQueue.DashboardRequest()
+            request.previewBytes = 1
+            let first = try await queue.dashboardSnapshot(request)
+            #expect(try await Self.readOnlyCalls(server) == before + 1, "one EVALSHA_RO call")
+            #expect(first.counts.pending == 2 && first.counts.processing == 2 && first.counts.leased == 2 && first.counts.dead == 1)
+            #expect(first.counts.workers == 1 && first.workers.map(\.heartbeat.host) == ["pod-1"])
+            #expect(first.leases.map(\.session) == ["s1", "s1"])
+            #expect(first.leases.map(\.preview) == [Array("a".utf8), Array("b".utf8)], "previews cut to previewBytes")
+            #expect(first.leases.allSatisfy { $0.millisecondsLeft > 25_000 && $0.size == 1 })
+            #expect(first.deadPage == [Array("c".utf8)])
+            #expect(first.deadDetails.isEmpty, "no digest asked for")
+
+            // The dead page again only when its length changed; the details of the digests given.
+            request.deadLengthSeen = 1
+            request.deadDigests = [RedisQueue.digest(Array("c".utf8))]
+            let second = try await queue.dashboardSnapshot(request)
+            #expect(second.deadPage == nil)
+            let detail = try #require(second.deadDetails[RedisQueue.digest(Array("c".utf8))])
+            #expect(detail.attempts == 1 && detail.error == "boom <b>")
+
+            // A lease item longer than the preview budget shows its size only; the lease list is bounded.
+            _ = try await queue.lease(max: 2, session: "s3", duration: .seconds(60))
+            request.leaseItemBudget = 1000
+            request.maxLeases = 3
+            let third = try await queue.dashboardSnapshot(request)
+            #expect(third.leases.count == 3, "at most maxLeases")
+            let s3 = try await queue.dashboardSnapshot({ var r = request; r.maxLeases = 10; return r }()).leases.filter { $0.session == "s3" }
+            #expect(s3.contains { $0.size == 300_000 && $0.preview == nil }, "\(s3.map(\.size))")
+            _ = leases
+        }
+    }
+
+    @Test func retryingOneDeadLetterMovesThatOneUnlessTheQueueWasDrained() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await BoundsTests.connect(server)
+            defer { Task { await queue.close() } }
+            try await server.cli("rpush", "q:dead", "x", "y", "x")
+            try await server.cli("hset", "q:attempts", RedisQueue.digest(Array("y".utf8)), "5")
+            #expect(try await queue.retryDeadLetter(Array("y".utf8), near: 1) == .moved)
+            #expect(try await server.cli("lrange", "q:dead", "0", "-1") == "x\nx")
+            #expect(try await server.cli("lrange", "q", "0", "-1") == "y")
+            #expect(try await server.cli("hlen", "q:attempts") == "0")
+            #expect(try await queue.retryDeadLetter(Array("zz".utf8), near: 0) == .notFound)
+            // The scan is bounded: an item beyond index + margin is not found.
+            try await server.cli("rpush", "q:dead", "far")
+            #expect(try await queue.retryDeadLetter(Array("far".utf8), near: 0, margin: 2) == .notFound)
+            try await server.cli("set", "q:drained", "s")
+            #expect(try await queue.retryDeadLetter(Array("x".utf8), near: 0) == .drained)
+            #expect(try await server.cli("llen", "q:dead") == "3")
+        }
+    }
+
+    static func readOnlyCalls(_ server: LocalRedis) async throws -> Int {
+        let stats = try await server.cli("info", "commandstats")
+        guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha_ro:calls=") }) else { return 0 }
+        return Int(line.dropFirst("cmdstat_evalsha_ro:calls=".count).prefix(while: \.isNumber)) ?? 0
+    }
+}
