@@ -529,23 +529,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         return true
     }
-}
-
-extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
-    /// Every shard's dead letters, shard by shard, each oldest first.
-    public func deadLetters() async throws -> [DeadLetter] {
-        try await onShards(Array(shards.indices)) { try await $0.deadLetters() }.flatMap { $0 }
-    }
-
-    /// Retries the dead letters of every shard, each on its own shard; returns how many in all.
-    public func retryDeadLetters() async throws -> Int {
-        try await onShards(Array(shards.indices)) { try await $0.retryDeadLetters() }.reduce(0, +)
-    }
-
-    /// Deletes the dead letters of every shard; returns how many in all.
-    public func purgeDeadLetters() async throws -> Int {
-        try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
-    }
 
     // MARK: Pause, resume, cancel (every shard; each shard enforces its own share of a rate limit)
 
@@ -597,4 +580,22 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
     public func restoreCancelled(max: Int) async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.restoreCancelled(max: max) }.reduce(0, +)
     }
+}
+
+extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
+    /// Every shard's dead letters, shard by shard, each oldest first.
+    public func deadLetters() async throws -> [DeadLetter] {
+        try await onShards(Array(shards.indices)) { try await $0.deadLetters() }.flatMap { $0 }
+    }
+
+    /// Retries the dead letters of every shard, each on its own shard; returns how many in all.
+    public func retryDeadLetters() async throws -> Int {
+        try await onShards(Array(shards.indices)) { try await $0.retryDeadLetters() }.reduce(0, +)
+    }
+
+    /// Deletes the dead letters of every shard; returns how many in all.
+    public func purgeDeadLetters() async throws -> Int {
+        try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
+    }
+
 }

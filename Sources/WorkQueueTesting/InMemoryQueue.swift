@@ -180,7 +180,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     /// Takes up to `max` items from the head of pending (at most ``takeByteBudget`` bytes after the
     /// first) and leases each to `session` until `duration` from the clock's now.
+    /// Paused, cancelled or rate-limited, it takes what ``exchange(_:lease:session:duration:)`` would.
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+        guard max > 0 else { return [] }
+        if rateLimit != nil || state.withLock({ $0.control.holdsTakes }) {
+            return try await exchange([], lease: max, session: session, duration: duration).leases
+        }
         let now = clock.now
         return state.withLock { $0.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget) }
     }

@@ -71,14 +71,18 @@ import WorkQueueTesting
     @Test func theFakeTakesAtMostTheLimitAndSaysHowLongToWait() async throws {
         let clock = TestClock()
         let items = (0..<100).map { WorkItem("\($0)") }
-        let queue = InMemoryQueue(items: items, clock: clock, rateLimit: RateLimit(parsing: "10/s"))
+        let queue = InMemoryQueue(items: items, clock: clock, rateLimit: RateLimit(parsing: "100/s"))
+        // 100/s: a burst of 10, then one item per 10 ms.
         var first = try await queue.exchange([], lease: 50, session: "s", duration: .seconds(30))
-        #expect(first.leases.count == 1)  // burst of 10/s: 1
-        #expect(first.retryAfter == .milliseconds(100))
+        #expect(first.leases.count == 10)
+        #expect(first.retryAfter == .milliseconds(10))
         first = try await queue.exchange([], lease: 50, session: "s", duration: .seconds(30))
         #expect(first.leases.isEmpty)
-        #expect(first.retryAfter == .milliseconds(100))
-        await clock.advance(by: .seconds(1))
+        #expect(first.retryAfter == .milliseconds(10))
+        await clock.advance(by: .milliseconds(30))
+        #expect(try await queue.exchange([], lease: 50, session: "s", duration: .seconds(30)).leases.count == 3)
+        // However long it was idle, no more than the burst at once.
+        await clock.advance(by: .seconds(60))
         let later = try await queue.exchange([], lease: 50, session: "s", duration: .seconds(30))
         #expect(later.leases.count == 10)
         #expect(later.retryAfter != nil)
@@ -126,7 +130,7 @@ import WorkQueueTesting
         let reasons = Mutex<[CancellationReason]>([])
         let log = WorkerTests.EventLog()
         let handler = ClosureHandler { _, context in
-            for _ in 0..<20_000 where !context.isCancelled { try await Task.sleep(for: .milliseconds(1)) }
+            for _ in 0..<20_000 where !context.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
             if let reason = context.cancellation.reason { reasons.withLock { $0.append(reason) } }
             try context.checkCancellation()
             return "finished"
