@@ -707,7 +707,7 @@ def run(args, tmp):
         out.append("")
         out.append(f"fleet-wide rate limit: {r['procs']} workers (noop) with --rate-limit {r['limit']}, measured over "
                    f"{r['window_s']:.1f} s after a 2 s warm-up from NAME:completed")
-        out.append(table(["limit /s", "measured /s", "vs limit", "items", "peak in any 1 s"],
+        out.append(table(["limit /s", "measured /s", "vs limit", "items", "most in any <=1 s window"],
                          [[fmt(r["limit_per_s"], 1), fmt(r["measured_per_s"], 1), f"{(r['ratio'] - 1) * 100:+.1f}%",
                            str(r["items"]), str(r["peak_1s_window"])]], "rrrrr"))
     elif not args.rss_only:
