@@ -216,11 +216,15 @@ public final class Worker: Service, Sendable {
     }
 
     /// After a cancel: moves what this worker released (and anything else pending) aside with
-    /// the cancelled items, so that nothing of a cancelled job is left pending.
+    /// the cancelled items, so that nothing of a cancelled job is left pending; not once the
+    /// queue was resumed meanwhile (its items are wanted again).
     private func sweepCancelled() async {
         do {
             let page = 10_000
-            for _ in 0..<1000 where try await backend.cancel(max: page) >= page {}
+            for _ in 0..<1000 {
+                guard try await backend.control().cancelled else { return }
+                if try await backend.cancel(max: page) < page { return }
+            }
         } catch {
             logger.warning("moving released items aside failed: \(error); run `workqueue cancel` again to move them")
         }

@@ -27,7 +27,7 @@ extension RedisQueue {
         }
     }
 
-    /// One call of ``RedisScript/cancel``: marks the queue cancelled and moves up to `max`
+    /// One call of the `cancel` script: marks the queue cancelled and moves up to `max`
     /// (at most ``controlPageSize``) pending items, then scheduled retries, to `NAME:cancelled`.
     public func cancel(max: Int) async throws -> Int {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
@@ -49,7 +49,7 @@ extension RedisQueue {
         return (reply.array ?? []).compactMap(\.bytes).map { WorkItem($0) }
     }
 
-    /// One call of ``RedisScript/restoreCancelled``: up to `max` (at most
+    /// One call of the `restore-cancelled` script: up to `max` (at most
     /// ``controlPageSize``) items from `NAME:cancelled` to the tail of pending, in order.
     public func restoreCancelled(max: Int) async throws -> Int {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
