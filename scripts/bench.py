@@ -312,6 +312,46 @@ class Bench:
             "worker_peak_anon_mb": max(e.anon_kb for e in exits) / 1024.0,
         }
 
+    # -- fleet-wide rate limit ---------------------------------------------------------------
+
+    def rate_limit(self, limit, procs, seconds):
+        """`procs` workers with `--rate-limit LIMIT` (noop handler) on a queue that never runs
+        dry, for `seconds` after a 2 s warm-up; NAME:completed sampled every 0.25 s. Returns the
+        measured rate over the window and the largest count in any 1 s window."""
+        queue = "ratebench"
+        count, unit = limit.split("/")
+        per_second = float(count) / (60.0 if unit.startswith("m") else 1.0)
+        n = int(per_second * (seconds + 10)) + 1000
+        self.client.flushall()
+        push_items(self.client, queue, make_items(n))
+        argv = self.ours_argv(queue, ["--rate-limit", limit])
+        procs_ = [self.start(argv) for _ in range(procs)]
+        samples = []
+        try:
+            end = time.perf_counter() + seconds + 2.0
+            while time.perf_counter() < end:
+                samples.append((time.perf_counter(), int(self.client.get(queue + ":completed") or 0)))
+                time.sleep(0.25)
+        finally:
+            for proc in procs_:
+                try:
+                    proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            wait_all(procs_, timeout=30.0)
+        t0 = samples[0][0]
+        window = [(t, c) for t, c in samples if t - t0 >= 2.0]
+        (ta, ca), (tb, cb) = window[0], window[-1]
+        rate = (cb - ca) / (tb - ta)
+        peak = 0
+        for i, (t, c) in enumerate(window):
+            later = [c2 for t2, c2 in window[i:] if t2 - t <= 1.0]
+            peak = max(peak, later[-1] - c)
+        left = self.client.llen(queue) + self.client.llen(queue + ":processing")
+        return {"limit": limit, "limit_per_s": per_second, "procs": procs, "window_s": tb - ta,
+                "items": cb - ca, "measured_per_s": rate, "ratio": rate / per_second,
+                "peak_1s_window": peak, "left_in_queue": left}
+
     # -- spawn to first lease --------------------------------------------------------------
 
     def first_lease(self, argv, items):
@@ -592,6 +632,12 @@ def parse_args(argv):
                         help="also: one worker drains M items while its VmRSS is sampled every 0.5 s")
     parser.add_argument("--rss-flags", default=None, help="`work` flags for --rss-items (default: the best flags)")
     parser.add_argument("--rss-only", action="store_true", help="with --rss-items: skip everything else")
+    parser.add_argument("--rate-only", action="store_true",
+                        help="only the rate-limit run (`scripts/bench rate`): --rate-procs workers with --rate-limit "
+                             "for --rate-seconds; prints the measured rate against the limit")
+    parser.add_argument("--rate-limit", default="200/s", help="the limit of the rate run (default 200/s)")
+    parser.add_argument("--rate-procs", type=int, default=4, help="worker processes of the rate run (default 4)")
+    parser.add_argument("--rate-seconds", type=int, default=30, help="measured seconds of the rate run (default 30)")
     parser.add_argument("--json", default=os.path.join(ROOT, ".build", "bench-results.json"),
                         help="where to write the results as JSON (default .build/bench-results.json)")
     parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "workqueue"),
@@ -655,7 +701,16 @@ def run(args, tmp):
     out.append(f"         {facts['swift']}; Python {facts['python']}, redis-py {facts['redis_py']}")
     out.append(f"         workqueue {facts['workqueue_commit']}: {facts['workqueue_bin']}")
 
-    if not args.rss_only:
+    if args.rate_only:
+        r = bench.rate_limit(args.rate_limit, args.rate_procs, args.rate_seconds)
+        results["rate_limit"] = r
+        out.append("")
+        out.append(f"fleet-wide rate limit: {r['procs']} workers (noop) with --rate-limit {r['limit']}, measured over "
+                   f"{r['window_s']:.1f} s after a 2 s warm-up from NAME:completed")
+        out.append(table(["limit /s", "measured /s", "vs limit", "items", "most in any <=1 s window"],
+                         [[fmt(r["limit_per_s"], 1), fmt(r["measured_per_s"], 1), f"{(r['ratio'] - 1) * 100:+.1f}%",
+                           str(r["items"]), str(r["peak_1s_window"])]], "rrrrr"))
+    elif not args.rss_only:
         configs = []
         for p in args.tutorial_procs:
             configs.append({"name": "tutorial worker.py (Python)", "kind": "tutorial", "procs": p, "flags": []})
@@ -756,7 +811,7 @@ def run(args, tmp):
                        f"flags while a second worker idles; ms from the completion to each exit, median of {args.exit_runs}")
             out.append(table(["case", "max ms", "holder ms", "idle ms"], exit_rows, "lrrr"))
 
-    if args.rss_items:
+    if args.rss_items and not args.rate_only:
         rss = bench.rss_drain(args.rss_items, args.rss_flags_list)
         results["rss"] = rss
         out.append("")

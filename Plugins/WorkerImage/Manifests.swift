@@ -7,7 +7,8 @@ enum Manifests {
         """
         # Written by `swift package worker-image`: the worker pods drain the queue and exit 0.
         # As deploy/kubernetes/job-recommended.yaml: a bad flag, handler or plugin (exit 64, 78)
-        # fails the Job at once; a disrupted pod is not counted against backoffLimit.
+        # or a cancelled job (exit 4, `workqueue cancel`) fails the Job at once; a disrupted pod
+        # is not counted against backoffLimit.
         apiVersion: batch/v1
         kind: Job
         metadata:
@@ -65,7 +66,7 @@ enum Manifests {
             onExitCodes:
               containerName: c
               operator: In
-              values: [64, 78]
+              values: [4, 64, 78]
           - action: Ignore
             onPodConditions:
               - type: DisruptionTarget

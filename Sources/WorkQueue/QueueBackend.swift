@@ -48,12 +48,21 @@ public struct ExchangeResult: Sendable, Hashable {
     public var leases: [Lease]
     /// The queue's counts right after the call (``QueueCounts/leased`` may be nil).
     public var counts: QueueCounts
+    /// The queue's pause and cancel marks as the take read them (``QueueControl/cancelledItems``
+    /// is nil here).
+    public var control: QueueControl
+    /// Set when the fleet-wide rate limit held the take back while items were pending: wait
+    /// this long before asking for more.
+    public var retryAfter: Duration?
 
     /// What an exchange did, as a backend reports it.
-    public init(outcomes: [SettleOutcome], leases: [Lease], counts: QueueCounts) {
+    public init(outcomes: [SettleOutcome], leases: [Lease], counts: QueueCounts, control: QueueControl = QueueControl(),
+                retryAfter: Duration? = nil) {
         self.outcomes = outcomes
         self.leases = leases
         self.counts = counts
+        self.control = control
+        self.retryAfter = retryAfter
     }
 }
 
@@ -238,6 +247,31 @@ public protocol WorkQueueBackend: Sendable {
 
     /// The workers whose heartbeat record is alive, by session. The default knows none.
     func liveWorkers() async throws -> [LiveWorker]
+
+    /// The queue's pause and cancel marks and how many items a cancel moved aside. The runner
+    /// reads it with each lease renewal (a cancel reaches long-running handlers). The default:
+    /// a queue running normally.
+    func control() async throws -> QueueControl
+
+    /// Sets (`true`) or clears the pause mark: while it is set, takes hand out nothing.
+    /// The default throws `WorkQueueError.invalidConfiguration`.
+    func setPaused(_ paused: Bool) async throws
+
+    /// Marks the queue cancelled (takes hand out nothing from now on) and moves up to `max`
+    /// pending items, then scheduled retries, to the cancelled items, atomically. Returns how
+    /// many it moved: call it again until it moves fewer than `max`. The default throws.
+    func cancel(max: Int) async throws -> Int
+
+    /// Clears the cancel mark (the items moved aside stay there). The default throws.
+    func clearCancelled() async throws
+
+    /// Up to `limit` of the items a cancel moved aside, from the `offset`-th (oldest first).
+    /// The default throws.
+    func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem]
+
+    /// Moves up to `max` of the items a cancel moved aside back to the tail of pending, in
+    /// their order. Returns how many. The default throws.
+    func restoreCancelled(max: Int) async throws -> Int
 }
 
 extension WorkQueueBackend {
@@ -283,6 +317,28 @@ extension WorkQueueBackend {
 
     /// No workers.
     public func liveWorkers() async throws -> [LiveWorker] { [] }
+
+    /// A queue running normally.
+    public func control() async throws -> QueueControl { QueueControl() }
+
+    /// Throws: this backend cannot pause.
+    public func setPaused(_ paused: Bool) async throws { throw Self.noControl }
+
+    /// Throws: this backend cannot cancel.
+    public func cancel(max: Int) async throws -> Int { throw Self.noControl }
+
+    /// Throws: this backend cannot cancel.
+    public func clearCancelled() async throws { throw Self.noControl }
+
+    /// Throws: this backend cannot cancel.
+    public func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem] { throw Self.noControl }
+
+    /// Throws: this backend cannot cancel.
+    public func restoreCancelled(max: Int) async throws -> Int { throw Self.noControl }
+
+    private static var noControl: WorkQueueError {
+        .invalidConfiguration("this queue backend has no pause or cancel (\(Self.self))")
+    }
 
     /// Promotes due retries, then recovers expired leases, on every call.
     public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {

@@ -261,9 +261,14 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
 
         var leases = carried
         var failure: (shard: Int, asked: Int, error: any Error)?
+        var control = QueueControl()
+        var retryAfter: Duration?
         for call in calls {
             switch call.result {
             case let .success(result):
+                control.paused = control.paused || result.control.paused
+                control.cancelled = control.cancelled || result.control.cancelled
+                if call.asked > 0, let wait = result.retryAfter { retryAfter = min(retryAfter ?? wait, wait) }
                 let group = call.asked > 0 && call.shard != first ? [] : groups[call.shard]
                 for (entry, outcome) in zip(group, result.outcomes) { outcomes[entry.position] = outcome }
                 leases += result.leases.map { Self.wrap($0, shard: call.shard) }
@@ -325,7 +330,8 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             }
         }
         let counts = state.withLock { state in QueueCounts(summing: state.counts.compactMap { $0 }) }
-        return ExchangeResult(outcomes: outcomes.map { $0 ?? .leaseLost }, leases: leases, counts: counts)
+        return ExchangeResult(outcomes: outcomes.map { $0 ?? .leaseLost }, leases: leases, counts: counts, control: control,
+                              retryAfter: leases.count < max ? retryAfter : nil)
     }
 
     /// Releases leases this backend took (wrapped tokens) on their shards, last first so that
@@ -523,6 +529,57 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         return true
     }
+
+    // MARK: Pause, resume, cancel (every shard; each shard enforces its own share of a rate limit)
+
+    /// Paused or cancelled when any shard is; the items aside of every shard.
+    public func control() async throws -> QueueControl {
+        let parts = try await onShards(Array(shards.indices)) { try await $0.control() }
+        var control = QueueControl(cancelledItems: 0)
+        for part in parts {
+            control.paused = control.paused || part.paused
+            control.cancelled = control.cancelled || part.cancelled
+            control.cancelledItems = part.cancelledItems.flatMap { value in control.cancelledItems.map { $0 + value } }
+        }
+        return control
+    }
+
+    /// Sets or clears the pause mark of every shard.
+    public func setPaused(_ paused: Bool) async throws {
+        _ = try await onShards(Array(shards.indices)) { try await $0.setPaused(paused) }
+    }
+
+    /// Cancels every shard, moving up to `max` items aside on each; returns the total (fewer
+    /// than `max`: nothing is left on any shard).
+    public func cancel(max: Int) async throws -> Int {
+        try await onShards(Array(shards.indices)) { try await $0.cancel(max: max) }.reduce(0, +)
+    }
+
+    /// Clears the cancel mark of every shard.
+    public func clearCancelled() async throws {
+        _ = try await onShards(Array(shards.indices)) { try await $0.clearCancelled() }
+    }
+
+    /// The items aside, shard by shard (each oldest first).
+    public func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem] {
+        var skip = Swift.max(0, offset)
+        var items: [WorkItem] = []
+        for shard in shards where items.count < limit {
+            let count = try await shard.control().cancelledItems ?? 0
+            if skip >= count {
+                skip -= count
+                continue
+            }
+            items += try await shard.cancelledItems(offset: skip, limit: limit - items.count)
+            skip = 0
+        }
+        return items
+    }
+
+    /// Restores up to `max` items aside on each shard; returns the total.
+    public func restoreCancelled(max: Int) async throws -> Int {
+        try await onShards(Array(shards.indices)) { try await $0.restoreCancelled(max: max) }.reduce(0, +)
+    }
 }
 
 extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
@@ -540,4 +597,5 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
     public func purgeDeadLetters() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
     }
+
 }

@@ -47,6 +47,9 @@ public final class Worker: Service, Sendable {
     private let deadline = ShutdownSignal()
     private let inFlight = InFlight()
     private let summary = Mutex(WorkerSummary())
+    /// Set once the queue was found cancelled: the worker stops as for a shutdown, and returns
+    /// ``WorkerStopReason/cancelled``.
+    private let cancelSeen = Mutex(false)
     /// When this worker was made, for its heartbeat record (ms since the Unix epoch).
     private let startedAtMilliseconds = WorkerHeartbeat.wallClockMilliseconds()
 
@@ -141,8 +144,9 @@ public final class Worker: Service, Sendable {
                 stopping without settling everything: \(error); \(held) item(s) still leased by this worker \
                 come back through recovery once their lease expires
                 """)
+            let cancelled = cancelSeen.withLock { $0 }
             return summary.withLock { summary in
-                summary.stopReason = .shutdown
+                summary.stopReason = cancelled ? .cancelled : .shutdown
                 return summary
             }
         }
@@ -189,9 +193,40 @@ public final class Worker: Service, Sendable {
         } catch {
             logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
         }
+        let cancelled = cancelSeen.withLock { $0 }
+        if cancelled { await sweepCancelled() }
         return summary.withLock { summary in
-            summary.stopReason = stopSignal.isFired ? .shutdown : .drained
+            summary.stopReason = cancelled ? .cancelled : stopSignal.isFired ? .shutdown : .drained
             return summary
+        }
+    }
+
+    /// The queue was found cancelled: every in-flight handler is cancelled with
+    /// ``CancellationReason/jobCancelled`` and the worker stops as for a shutdown (the released
+    /// items are moved aside by ``sweepCancelled()`` before it returns).
+    private func jobCancelled() {
+        let first = cancelSeen.withLock { seen in
+            defer { seen = true }
+            return !seen
+        }
+        guard first else { return }
+        logger.notice("the queue was cancelled: cancelling in-flight handlers and stopping")
+        inFlight.cancelAll(reason: .jobCancelled)
+        shutdown()
+    }
+
+    /// After a cancel: moves what this worker released (and anything else pending) aside with
+    /// the cancelled items, so that nothing of a cancelled job is left pending; not once the
+    /// queue was resumed meanwhile (its items are wanted again).
+    private func sweepCancelled() async {
+        do {
+            let page = 10_000
+            for _ in 0..<1000 {
+                guard try await backend.control().cancelled else { return }
+                if try await backend.cancel(max: page) < page { return }
+            }
+        } catch {
+            logger.warning("moving released items aside failed: \(error); run `workqueue cancel` again to move them")
         }
     }
 
@@ -203,6 +238,10 @@ public final class Worker: Service, Sendable {
         var counts: QueueCounts?
         var waiter: Task<Void, Never>?
         var stopping = false
+        // Paused, or held back by the rate limit: no take until the waiter wakes the fetcher.
+        var holdOff = false
+        var lastControl = QueueControl()
+        metrics.recordControl(lastControl)
         var unstarted: [Dispatcher.Held] = []
         defer { waiter?.cancel() }
         let clock = ContinuousClock()
@@ -220,7 +259,7 @@ public final class Worker: Service, Sendable {
             let snapshot = dispatcher.snapshot
             metrics.recordOccupancy(running: snapshot.running, buffered: snapshot.buffered)
             let capacity = sizer.capacity(handlerSeconds: snapshot.handlerSeconds, pending: counts?.pending)
-            let demand = stopping || queueEmpty ? 0 : max(0, capacity - snapshot.running - snapshot.buffered)
+            let demand = stopping || queueEmpty || holdOff ? 0 : max(0, capacity - snapshot.running - snapshot.buffered)
             // Batch settlements while the slots still have work buffered.
             let threshold = max(1, capacity / 4)
             let worthACall = stopping || snapshot.buffered == 0 || snapshot.done >= threshold || demand >= threshold
@@ -255,6 +294,7 @@ public final class Worker: Service, Sendable {
                 if await dispatcher.waitForFetcherWork() {
                     waiter = nil
                     queueEmpty = false
+                    holdOff = false
                 }
                 try Task.checkCancellation()
                 continue
@@ -274,6 +314,33 @@ public final class Worker: Service, Sendable {
             metrics.recordExchange(outcomes: result.outcomes, settlements: settlements, leasedAt: leasedAt, now: clock.now)
             metrics.recordLeased(result.leases.count)
             queueEmpty = demand > 0 && result.leases.count < demand
+            if result.control != lastControl {
+                lastControl = result.control
+                metrics.recordControl(result.control)
+            }
+            if result.control.cancelled {
+                jobCancelled()
+                queueEmpty = false
+            } else if result.control.paused || result.retryAfter != nil {
+                // Not drained: a paused queue waits for resume, a rate-limited one for its
+                // next slot. Wait (without spinning on the backend), then ask again.
+                queueEmpty = false
+                if demand > 0 && !stopping {
+                    holdOff = true
+                    let pause: Duration
+                    if result.control.paused {
+                        pause = options.pausedPollInterval
+                    } else {
+                        pause = result.retryAfter ?? options.idlePollInterval
+                        metrics.recordRateLimited()
+                    }
+                    waiter?.cancel()
+                    waiter = Task {
+                        try? await self.clock.sleep(for: pause)
+                        if !Task.isCancelled { dispatcher.wakeFetcher(external: true) }
+                    }
+                }
+            }
             guard !result.leases.isEmpty else { continue }
             let leasedNow = clock.now
             let held = result.leases.map { lease in
@@ -362,7 +429,7 @@ public final class Worker: Service, Sendable {
             return (nil, leftBehind)
         case let (.success(output), _):
             return (.complete(lease, result: output), leftBehind)
-        case (.failure, .shutdown?):
+        case (.failure, .shutdown?), (.failure, .jobCancelled?):
             return (.release(lease), leftBehind)
         case let (.failure, .timedOut(limit)?):
             return (failure(lease, message: "timed out after \(CancellationReason.seconds(limit)) s", unprocessable: false),
@@ -484,6 +551,9 @@ public final class Worker: Service, Sendable {
                     }
                     lapses = renewed
                     if lost { dispatcher.reportLost() }
+                    // A cancel reaches handlers that run long (the fetcher may not call the
+                    // backend while every slot is busy) at their next renewal.
+                    if let control = try? await backend.control(), control.cancelled { jobCancelled() }
                     break
                 } catch is CancellationError {
                     throw CancellationError()

@@ -21,6 +21,9 @@ public enum WorkerStopReason: Sendable, Hashable {
     case drained
     /// A graceful shutdown was requested.
     case shutdown
+    /// The job was cancelled (``QueueControl/cancelled``): in-flight items were cancelled and
+    /// released, then moved aside with the rest.
+    case cancelled
 }
 
 /// What one run of a ``Worker`` did.

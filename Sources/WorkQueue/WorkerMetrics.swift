@@ -23,6 +23,9 @@ import CoreMetrics
 /// | `workqueue_lease_to_settle_seconds` | histogram | from the lease to the recorded settlement |
 /// | `workqueue_items_in_flight` | gauge | items whose handler runs now |
 /// | `workqueue_items_buffered` | gauge | leased items waiting in the process's buffer |
+/// | `workqueue_queue_paused` | gauge | 1 while this worker finds the queue paused, else 0 |
+/// | `workqueue_queue_cancelled` | gauge | 1 once this worker found the queue cancelled, else 0 |
+/// | `workqueue_rate_limited_total` | counter | takes the fleet-wide rate limit held back |
 public struct WorkerMetrics: Sendable {
     /// The metric names, for dashboards and tests.
     public enum Name {
@@ -53,9 +56,17 @@ public struct WorkerMetrics: Sendable {
         /// Gauge: leased items waiting in the process's buffer.
         public static let buffered = "workqueue_items_buffered"
 
+        /// Gauge: 1 while this worker finds the queue paused (`workqueue pause`), else 0.
+        public static let paused = "workqueue_queue_paused"
+        /// Gauge: 1 once this worker found the queue cancelled (`workqueue cancel`), else 0.
+        public static let cancelled = "workqueue_queue_cancelled"
+        /// Counter: takes the fleet-wide rate limit (`--rate-limit`) held back.
+        public static let rateLimited = "workqueue_rate_limited_total"
+
         /// Every name above.
         public static let all = [leased, completed, failed, retried, deadLettered, recovered, released, leasesLost,
-                                 backendErrors, handlerDuration, leaseToSettle, inFlight, buffered]
+                                 backendErrors, handlerDuration, leaseToSettle, inFlight, buffered, paused, cancelled,
+                                 rateLimited]
     }
 
     let leased: Counter
@@ -71,6 +82,9 @@ public struct WorkerMetrics: Sendable {
     let leaseToSettle: CoreMetrics.Timer
     let inFlight: Gauge
     let buffered: Gauge
+    let paused: Gauge
+    let cancelled: Gauge
+    let rateLimited: Counter
 
     /// Makes every metric once, with `dimensions` as labels, from `factory` (by default the
     /// one bootstrapped with `MetricsSystem.bootstrap`).
@@ -88,7 +102,19 @@ public struct WorkerMetrics: Sendable {
         leaseToSettle = CoreMetrics.Timer(label: Name.leaseToSettle, dimensions: dimensions, factory: factory)
         inFlight = Gauge(label: Name.inFlight, dimensions: dimensions, factory: factory)
         buffered = Gauge(label: Name.buffered, dimensions: dimensions, factory: factory)
+        paused = Gauge(label: Name.paused, dimensions: dimensions, factory: factory)
+        cancelled = Gauge(label: Name.cancelled, dimensions: dimensions, factory: factory)
+        rateLimited = Counter(label: Name.rateLimited, dimensions: dimensions, factory: factory)
     }
+
+    /// Sets the paused and cancelled gauges (the runner calls it when they change).
+    func recordControl(_ control: QueueControl) {
+        paused.record(control.paused ? 1 : 0)
+        cancelled.record(control.cancelled ? 1 : 0)
+    }
+
+    /// Counts a take the rate limit held back.
+    func recordRateLimited() { rateLimited.increment() }
 
     /// Counts one exchange's settlements by kind (one increment per kind that occurred) and
     /// records each settled item's lease-to-settle time. `leasedAt[i]` is when settlement `i`

@@ -48,6 +48,10 @@ public struct WorkerOptions: Sendable {
     /// The longest a waiting worker sleeps before it looks at the queue again (a push wakes it
     /// sooner). It bounds how late a worker notices that the queue drained. Default 50 ms.
     public var idlePollInterval: Duration = .milliseconds(50)
+    /// While the queue is paused (`workqueue pause`), how long the worker waits before it asks
+    /// again (it still settles what finishes meanwhile). It bounds how late a paused worker
+    /// notices a resume, and keeps an idle paused fleet from polling Redis. Default 1 s.
+    public var pausedPollInterval: Duration = .seconds(1)
     /// Return once the queue is drained (the Kubernetes Job pattern). When false, wait for more
     /// work until shut down. Default true.
     public var exitWhenDrained: Bool = true
@@ -100,6 +104,7 @@ public struct WorkerOptions: Sendable {
             try check(heartbeatInterval > .zero, "heartbeat interval must be positive (nil writes no record)")
         }
         try check(idlePollInterval > .zero, "idle poll interval must be positive")
+        try check(pausedPollInterval > .zero, "paused poll interval must be positive")
         try check(backendRetryBudget >= .zero, "backend retry budget must not be negative")
     }
 }

@@ -181,6 +181,13 @@ enum Catalog {
         details: "once per interval for the fleet, at most 10,000 per pass (the hash has no order: a memory bound, not a "
             + "history; 0 keeps none)")
 
+    static let rateLimit = Setting<String?>(
+        "rate-limit", valueName: "rate", variable: "WORKQUEUE_RATE_LIMIT", default: nil, shown: "none",
+        "the whole fleet together starts at most this many items: N/s or N/m (e.g. 200/s), enforced in Redis inside the take",
+        details: "GCRA on NAME:rate with the Redis clock, bursts of at most a tenth of a second's worth; with --shards M each "
+            + "shard allows N/M; workers passing different limits share one state, each take applying its own worker's "
+            + "(give every worker the same); see [Rate limit](operating.md#rate-limit)")
+
     static let requireNoEviction = Setting<Bool>(
         "require-noeviction", variable: "WORKQUEUE_REQUIRE_NOEVICTION", default: false, form: .toggle,
         "refuse to start unless Redis' maxmemory-policy is noeviction; without it another policy is only warned about",
@@ -263,7 +270,7 @@ enum Catalog {
     static let work: [any SettingDescription] = [
         handler, plugin, symbol, signature, option, leaseSeconds, concurrency, prefetch, maxItemBytes, maxAttempts,
         retryBaseSeconds, retryMaxSeconds, itemTimeout, graceSeconds, recoverySeconds, backendRetrySeconds, requireNoEviction, resultsMax,
-        heartbeatSeconds, keepRunning, metricsPort, metricsPush, onDrained,
+        rateLimit, heartbeatSeconds, keepRunning, metricsPort, metricsPush, onDrained,
     ]
 
     /// The other commands' settings that read a variable.

@@ -16,6 +16,10 @@ enum ExitStatus {
     /// `work --on-drained`: the queue is drained, but the hook this worker ran failed (exited
     /// non-zero, was killed, or could not start); it is not re-run.
     static let hookFailed: Int32 = 3
+    /// `work`: the job was cancelled (`workqueue cancel`): in-flight items were cancelled and
+    /// moved aside with the pending ones. A Job should fail on it (podFailurePolicy FailJob)
+    /// rather than start pods that would find nothing to do.
+    static let cancelled: Int32 = 4
     /// `wait --timeout`: the queue was not drained in time (as `timeout(1)` exits).
     static let timedOut: Int32 = 124
     /// EX_USAGE: a bad flag or environment variable.
@@ -28,8 +32,9 @@ enum ExitStatus {
     /// 128 + SIGTERM: SIGTERM or SIGINT stopped the command before it finished.
     static let stopped: Int32 = 143
 
-    /// The codes a retry cannot fix, which a Job should fail on at once.
-    static let permanent: [Int32] = [usage, configuration]
+    /// The codes a retry cannot fix (or, for a cancelled job, must not undo), which a Job should
+    /// fail on at once.
+    static let permanent: [Int32] = [cancelled, usage, configuration]
 
     /// The status for an error thrown by a command, or nil for ArgumentParser's own (help,
     /// parse and validation errors, ``ExitCode``), which it reports and maps itself (64 for a

@@ -21,9 +21,9 @@ struct RootCommand: AsyncParsableCommand {
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
             variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT; \
             `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
-            hook failed.
+            hook failed; `work`: 4 the job was cancelled (`workqueue cancel`).
             """,
-        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Reap.self, Handlers.self,
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
                       SettingsCommand.self]
     )
 

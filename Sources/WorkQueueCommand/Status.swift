@@ -18,7 +18,9 @@ struct Status: AsyncParsableCommand {
             the boolean drained (nothing pending, in flight or scheduled; the workers still wait \
             while a hold lives), the array holds (the live holds keeping the queue open: objects \
             with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \
-            and the string queue (with --watch, one object per line per refresh). --watch redraws a progress bar with rate and ETA \
+            and the string queue (with --watch, one object per line per refresh); without \
+            --watch also the booleans paused and cancelled (`workqueue pause`, `workqueue \
+            cancel`) and the integer cancelled_items (items a cancel moved aside). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs), and the web dashboard of \
@@ -105,11 +107,13 @@ struct Status: AsyncParsableCommand {
                 for shard in names.indices where json || byShard || holds.isEmpty { holds.append(try await producer.holds(shard: shard)) }
                 let shards = names.count > 1 ? each : nil
                 let hook = try await producer.onDrainedRecord()
+                let control = try await controlBackend(producer.queues).control()
                 if json {
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
-                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook))
+                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook,
+                                                      control: control))
                 } else {
-                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook)
+                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, control: control)
                         + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
                     if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
@@ -184,10 +188,26 @@ struct Status: AsyncParsableCommand {
         var shards: [Report]?
         /// The `work --on-drained` hook of the last drain (`NAME:on-drained`, shard 0's), if any.
         var onDrained: OnDrainedReport?
+        /// `workqueue pause` is in force (any shard).
+        var paused: Bool?
+        /// `workqueue cancel` is in force (any shard).
+        var cancelled: Bool?
+        /// Items a cancel moved aside (`NAME:cancelled`), waiting to be restored.
+        var cancelledItems: Int?
 
         enum CodingKeys: String, CodingKey {
             case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards
             case onDrained = "on_drained"
+            case paused, cancelled
+            case cancelledItems = "cancelled_items"
+        }
+
+        /// Sets the control fields.
+        mutating func set(_ control: QueueControl?) {
+            guard let control else { return }
+            paused = control.paused
+            cancelled = control.cancelled
+            cancelledItems = control.cancelledItems
         }
 
         init(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil, shards: [Report]? = nil) {
@@ -249,17 +269,18 @@ struct Status: AsyncParsableCommand {
 
     static func json(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
                      shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
-                     onDrained: RedisQueue.OnDrainedRecord? = nil) throws -> String {
+                     onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil) throws -> String {
         var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         report.onDrained = onDrained.map(OnDrainedReport.init)
+        report.set(control)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
     static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
-                      onDrained: RedisQueue.OnDrainedRecord? = nil) -> String {
+                      onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
         rows.append(("scheduled", "\(counts.scheduled)"))
@@ -267,6 +288,12 @@ struct Status: AsyncParsableCommand {
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
         if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
+        if let control, control.paused || control.cancelled || (control.cancelledItems ?? 0) > 0 {
+            if control.paused { rows.append(("paused", "yes (workers take nothing until `workqueue resume`)")) }
+            let aside = (control.cancelledItems ?? 0) > 0
+                ? control.cancelledItems.map { "; \($0) item\($0 == 1 ? "" : "s") aside in \(queue):cancelled" } ?? "" : ""
+            if control.cancelled || !aside.isEmpty { rows.append(("cancelled", (control.cancelled ? "yes" : "no") + aside)) }
+        }
         if let holds {
             rows.append(("holds", holds.isEmpty ? "none" : "\(holds.count): " + holds.map { Producer.describe($0, queue: queue) }.joined(separator: ", ")))
         }

@@ -95,6 +95,9 @@ struct Work: AsyncParsableCommand {
     @Option(name: Catalog.resultsMax.name, help: Catalog.resultsMax.help)
     var resultsMax: Int?
 
+    @Option(name: Catalog.rateLimit.name, help: Catalog.rateLimit.help)
+    var rateLimit: String?
+
     @Flag(name: Catalog.requireNoEviction.name, help: Catalog.requireNoEviction.help)
     var requireNoEviction = false
 
@@ -187,6 +190,10 @@ struct Work: AsyncParsableCommand {
         case .shutdown:
             logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
             throw ExitCode(143)
+        case .cancelled:
+            StandardOutput.line("Queue cancelled, exiting")
+            logger.notice("the job was cancelled: \(summary.completed) completed, \(summary.released) released and moved aside")
+            throw ExitCode(ExitStatus.cancelled)
         }
     }
 
@@ -280,8 +287,21 @@ struct Work: AsyncParsableCommand {
     /// What every shard of the queue keeps from connect on: the item size bound and the
     /// results bound.
     func makeQueueOptions(_ settings: Settings) throws -> RedisQueue.Options {
-        RedisQueue.Options(maxItemBytes: try settings.integer(maxItemBytes, Catalog.maxItemBytes),
-                           resultsMax: try settings.integer(resultsMax, Catalog.resultsMax))
+        // With shards, each shard enforces its share of the rate limit.
+        let shards = try common.shardNames(settings).count
+        return RedisQueue.Options(maxItemBytes: try settings.integer(maxItemBytes, Catalog.maxItemBytes),
+                                  resultsMax: try settings.integer(resultsMax, Catalog.resultsMax),
+                                  rateLimit: try makeRateLimit(settings)?.divided(by: shards))
+    }
+
+    /// --rate-limit (or WORKQUEUE_RATE_LIMIT): `N/s` or `N/m`; anything else exits 64 naming it.
+    func makeRateLimit(_ settings: Settings) throws -> RateLimit? {
+        guard let text = settings.string(rateLimit, Catalog.rateLimit) else { return nil }
+        guard let limit = RateLimit(parsing: text) else {
+            throw CommandError.invalid(source: Catalog.rateLimit.source(flagGiven: rateLimit != nil), value: text,
+                                       expected: "N/s or N/m with N a positive number, e.g. 200/s or 30/m")
+        }
+        return limit
     }
 
     /// The handler to run, from --handler, --plugin, --symbol and --signature (or their

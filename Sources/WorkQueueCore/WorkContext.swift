@@ -15,6 +15,9 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
     /// `--item-timeout`); unless it returns within the grace that follows, the attempt
     /// counts as failed with `timed out after S s`.
     case timedOut(after: Duration)
+    /// An operator cancelled the job (`workqueue cancel`): the item is released and moved
+    /// aside with the queue's other pending items, no attempt counted; stop soon.
+    case jobCancelled
 
     /// What the reason means, in a few words (for logs and dead letters).
     public var description: String {
@@ -22,6 +25,7 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
         case .leaseLost: "the lease on this item was lost"
         case .shutdown: "the worker is shutting down"
         case .timedOut(let limit): "the item ran past its time limit of \(Self.seconds(limit)) s"
+        case .jobCancelled: "the job was cancelled"
         }
     }
 

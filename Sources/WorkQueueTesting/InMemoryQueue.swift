@@ -42,6 +42,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         /// What an exchange whose reply was lost did, by session: the settlements' tokens, their
         /// outcomes and the leases it took, answered again when the same call is retried.
         var lostReplies: [String: (tokens: [String], outcomes: [SettleOutcome], leases: [Lease])] = [:]
+        /// The operator's marks (`NAME:control` in Redis).
+        var control = QueueControl()
+        /// Items a cancel moved aside (`NAME:cancelled`).
+        var cancelled: [WorkItem] = []
+        /// The rate limit's theoretical arrival time, µs of the queue's clock (`NAME:rate`).
+        var rateTAT: Double?
 
         /// The ownership rule shared by complete, fail and release: the take named by the
         /// lease's token is still recorded for its session (it may have lapsed, but nobody else
@@ -123,15 +129,19 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     private let clock: any WorkClock
     private let state = Mutex(State())
+    /// The fleet-wide limit every take applies, as `RedisQueue.Options.rateLimit` does.
+    public let rateLimit: RateLimit?
 
-    /// An empty queue whose leases and retries follow `clock`.
-    public init(clock: any WorkClock = SystemClock()) {
+    /// An empty queue whose leases and retries follow `clock`; takes start at most `rateLimit`.
+    public init(clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil) {
         self.clock = clock
+        self.rateLimit = rateLimit
     }
 
     /// A queue holding `items` as pending.
-    public init(items: [WorkItem], clock: any WorkClock = SystemClock()) {
+    public init(items: [WorkItem], clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil) {
         self.clock = clock
+        self.rateLimit = rateLimit
         state.withLock { $0.pending = items }
     }
 
@@ -170,7 +180,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
 
     /// Takes up to `max` items from the head of pending (at most ``takeByteBudget`` bytes after the
     /// first) and leases each to `session` until `duration` from the clock's now.
+    /// Paused, cancelled or rate-limited, it takes what ``exchange(_:lease:session:duration:)`` would.
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+        guard max > 0 else { return [] }
+        if rateLimit != nil || state.withLock({ $0.control.holdsTakes }) {
+            return try await exchange([], lease: max, session: session, duration: duration).leases
+        }
         let now = clock.now
         return state.withLock { $0.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget) }
     }
@@ -193,9 +208,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
         let now = clock.now
         let tokens = settlements.map(\.lease.token)
+        let limit = rateLimit
         let (result, lost, waiters) = state.withLock { state -> (ExchangeResult, Bool, [CheckedContinuation<Void, Never>]) in
             let outcomes: [SettleOutcome]
             var leases: [Lease] = []
+            var retryAfter: Duration?
             if let earlier = state.lostReplies.removeValue(forKey: session), earlier.tokens == tokens {
                 // A retry of a call that took effect: the same answer, the leases extended.
                 outcomes = earlier.outcomes
@@ -206,9 +223,29 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
             } else {
                 // As the Redis script: take first (promoting due retries when pending is empty),
                 // then settle, so an item released here is not taken back by the same call.
+                var max = state.control.holdsTakes ? 0 : max
+                var cut = false
+                let micros = Self.microseconds(now)
+                if let limit, max > 0 {
+                    let grant = RateLimiter.grant(tat: state.rateTAT, now: micros, interval: limit.intervalMicroseconds,
+                                                  burst: limit.burst, want: max)
+                    cut = grant.allowed < max
+                    max = grant.allowed
+                }
                 if max > 0 {
                     if state.pending.isEmpty { _ = state.promoteDue(now: now) }
                     leases = state.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget)
+                }
+                if let limit, max > 0 || cut {
+                    if !leases.isEmpty {
+                        state.rateTAT = RateLimiter.advance(tat: state.rateTAT, now: micros, interval: limit.intervalMicroseconds,
+                                                            taken: leases.count)
+                    }
+                    if cut && leases.count == max && !state.pending.isEmpty {
+                        let tolerance = limit.intervalMicroseconds * Double(limit.burst - 1)
+                        let wait = (state.rateTAT ?? micros) - tolerance - micros
+                        retryAfter = .milliseconds(Swift.max(1, Int((wait / 1000).rounded(.up))))
+                    }
                 }
                 outcomes = settlements.map { state.settle($0, now: now) }
             }
@@ -219,7 +256,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
             }
             let counts = QueueCounts(pending: state.pending.count, processing: state.processing.count, scheduled: state.retries.count,
                                      dead: state.dead.count)
-            return (ExchangeResult(outcomes: outcomes, leases: leases, counts: counts), lost,
+            return (ExchangeResult(outcomes: outcomes, leases: leases, counts: counts, control: state.control, retryAfter: retryAfter), lost,
                     state.pending.isEmpty ? [] : state.takeWaiters())
         }
         waiters.forEach { $0.resume() }
@@ -380,6 +417,69 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     }
 
     // MARK: DeadLetterQueue
+
+    // MARK: Pause, resume, cancel
+
+    /// The marks and how many items are aside.
+    public func control() async throws -> QueueControl {
+        state.withLock { state in
+            var control = state.control
+            control.cancelledItems = state.cancelled.count
+            return control
+        }
+    }
+
+    /// Sets or clears the pause mark.
+    public func setPaused(_ paused: Bool) async throws {
+        state.withLock { $0.control.paused = paused }
+    }
+
+    /// Marks the queue cancelled and moves up to `max` pending items, then scheduled retries
+    /// (soonest first), aside.
+    public func cancel(max: Int) async throws -> Int {
+        state.withLock { state in
+            state.control.cancelled = true
+            let max = Swift.max(1, max)
+            let fromPending = Swift.min(max, state.pending.count)
+            state.cancelled += state.pending.prefix(fromPending)
+            state.pending.removeFirst(fromPending)
+            let due = state.retries.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }.prefix(max - fromPending)
+            let moved = Set(due.map(\.sequence))
+            state.retries.removeAll { moved.contains($0.sequence) }
+            state.cancelled += due.map(\.item)
+            return fromPending + due.count
+        }
+    }
+
+    /// Clears the cancel mark.
+    public func clearCancelled() async throws {
+        state.withLock { $0.control.cancelled = false }
+    }
+
+    /// The items aside, oldest first, from `offset`.
+    public func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem] {
+        state.withLock { state in
+            let start = Swift.min(Swift.max(0, offset), state.cancelled.count)
+            return Array(state.cancelled[start..<Swift.min(state.cancelled.count, start + Swift.max(1, limit))])
+        }
+    }
+
+    /// Moves up to `max` items from aside back to the tail of pending.
+    public func restoreCancelled(max: Int) async throws -> Int {
+        let (moved, waiters) = state.withLock { state in
+            let count = Swift.min(Swift.max(1, max), state.cancelled.count)
+            state.pending += state.cancelled.prefix(count)
+            state.cancelled.removeFirst(count)
+            return (count, count > 0 ? state.takeWaiters() : [])
+        }
+        waiters.forEach { $0.resume() }
+        return moved
+    }
+
+    private static func microseconds(_ instant: WorkInstant) -> Double {
+        let (seconds, attoseconds) = instant.sinceOrigin.components
+        return Double(seconds) * 1_000_000 + Double(attoseconds / 1_000_000_000_000)
+    }
 
     /// The dead-lettered items, oldest first, with their last error and attempts.
     public func deadLetters() async throws -> [DeadLetter] {

@@ -101,6 +101,33 @@ import TestSupport
         }
     }
 
+    /// Pause, cancel, restore and a rate limit on a sharded queue spread over the three masters:
+    /// every control key lives in its shard's slot (`{NAME:i}:control`, `:cancelled`, `:rate`).
+    @Test func pauseCancelRestoreAndARateLimitOverShardsOnACluster() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let items = (1...12).map { "ctl-\($0)" }
+            #expect(try await wq.run(["push", "--queue", "ctl", "--shards", "3"] + items).termination == .exited(0))
+            #expect(try await wq.run(["pause", "--queue", "ctl", "--shards", "3"]).termination == .exited(0))
+            let worker = try wq.start(["work", "--queue", "ctl", "--shards", "3", "--handler", "printer", "--rate-limit", "30/s"])
+            defer { if worker.poll() == nil { worker.send(SIGKILL) } }
+            #expect(try await worker.waitForStdout(containing: "Initial queue state"), "\(worker.stderr)")
+            try await Task.sleep(for: .seconds(1))
+            #expect(handledItems(worker).isEmpty, "a paused worker took items")
+            let (cancel, cancelled) = try await wq.run(["cancel", "--queue", "ctl", "--shards", "3"])
+            #expect(cancelled == .exited(0), "\(cancel.stderr)")
+            #expect(cancel.stdoutLines.first?.hasPrefix("Cancelled ctl: moved 12 items aside") == true, "\(cancel.stdout)")
+            #expect(try await worker.wait(timeout: .seconds(30)) == .exited(4), "\(worker.stderr)")
+            let (list, _) = try await wq.run(["cancelled", "--queue", "ctl", "--shards", "3", "list"])
+            #expect(list.stdoutLines.sorted() == items.sorted())
+            #expect(try await wq.run(["resume", "--queue", "ctl", "--shards", "3", "--restore"]).termination == .exited(0))
+            let drain = try wq.start(["work", "--queue", "ctl", "--shards", "3", "--handler", "printer", "--rate-limit", "30/s"])
+            defer { if drain.poll() == nil { drain.send(SIGKILL) } }
+            #expect(try await drain.wait(timeout: .seconds(60)) == .exited(0), "\(drain.stderr)")
+            #expect(handledItems(drain).sorted() == items.sorted())
+        }
+    }
+
     /// A sharded job over the whole cluster: `push --shards 3` spreads the items over
     /// `{NAME:0}` ... `{NAME:2}`, whose slots (for the name picked here) belong to the three
     /// masters; three `work --shards 3` processes drain every shard and exit 0.

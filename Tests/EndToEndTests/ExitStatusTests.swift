@@ -6,7 +6,7 @@ import TestSupport
 /// each checked with the real command.
 @Suite struct ExitStatusTests {
     /// The codes the README's table lists as permanent (fail the Job at once).
-    static let permanent: Set<Int32> = [64, 78]
+    static let permanent: Set<Int32> = [4, 64, 78]
 
     @Test func badFlagsAndVariablesExit64() async throws {
         try await LocalRedis.with { redis in
@@ -28,6 +28,8 @@ import TestSupport
                 // A worker that keeps running never marks the queue drained: its hook would never run.
                 (base + ["--handler", "printer", "--on-drained", "true", "--keep-running"], [:]),
                 (base + ["--handler", "printer", "--keep-running"], ["WORKQUEUE_ON_DRAINED": "true"]),
+                (base + ["--handler", "printer", "--rate-limit", "fast"], [:]),
+                (base + ["--handler", "printer"], ["WORKQUEUE_RATE_LIMIT": "0/s"]),
             ] {
                 let (worker, termination) = try await wq.run(arguments, environment: environment)
                 #expect(termination == .exited(64), "\(arguments) \(environment): \(worker.stderr)")
@@ -92,7 +94,7 @@ import TestSupport
     @Test func theREADMETableAndTheHelpListEveryCode() async throws {
         let readme = try String(contentsOf: ManifestTests.repository.appendingPathComponent("docs/commands.md"), encoding: .utf8)
         let table = try #require(ManifestTests.exitStatusTable(readme), "docs/commands.md has no exit status table")
-        #expect(Set(table.keys) == [0, 1, 2, 3, 64, 78, 124, 143])
+        #expect(Set(table.keys) == [0, 1, 2, 3, 4, 64, 78, 124, 143])
         #expect(Set(table.filter { $0.value }.keys) == Self.permanent)
         try await LocalRedis.with { redis in
             // `wait`'s own codes in its help, every other one in `work`'s.

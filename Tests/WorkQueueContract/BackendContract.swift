@@ -73,6 +73,9 @@ public enum BackendContract {
         ContractCase("an exchange retried after its reply was lost answers what it did", lostReplyRetried),
         ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
         ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
+        ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
+        ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", cancelAndRestore),
+        ContractCase("an item released after a cancel is moved aside by the next cancel", cancelAfterRelease),
     ]
 
     // MARK: Helpers
@@ -528,5 +531,71 @@ public enum BackendContract {
         try await backend.removeHeartbeat(session: "a")
         #expect(try await backend.liveWorkers().isEmpty)
         #expect(try await backend.counts().workers == 0)
+    }
+
+    // MARK: Pause, resume, cancel
+
+    private static func pauseAndResume(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        #expect(try await q.control() == QueueControl(cancelledItems: 0))
+        try await q.enqueue(["a", "b", "c"])
+        let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        try await q.setPaused(true)
+        #expect(try await q.control().paused)
+        #expect(try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10).isEmpty)
+        #expect(try await q.renew(held, duration: f.shortLease * 10) == [true])
+        let result = try await q.exchange([.complete(held[0], result: nil)], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == [.settled])
+        #expect(result.leases.isEmpty)
+        #expect(result.control.paused && !result.control.cancelled)
+        // A paused queue with pending items is not drained.
+        #expect(!result.counts.isDrained)
+        try await expectCounts(q, pending: 2, processing: 0)
+        try await q.setPaused(false)
+        let resumed = try await q.exchange([], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(resumed.leases.map(\.item) == ["b", "c"])
+        #expect(!resumed.control.paused)
+        #expect(try await q.control() == QueueControl(cancelledItems: 0))
+    }
+
+    private static func cancelAndRestore(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b", "c", "d"])
+        let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
+        // Pages: at most `max` per call, pending first, then the scheduled retry.
+        #expect(try await q.cancel(max: 2) == 2)
+        #expect(try await q.cancel(max: 100) == 2)
+        #expect(try await q.cancel(max: 100) == 0)
+        try await expectCounts(q, pending: 0, processing: 0, scheduled: 0)
+        let control = try await q.control()
+        #expect(control.cancelled && !control.paused && control.cancelledItems == 4)
+        #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "c", "d", "a"])
+        #expect(try await q.cancelledItems(offset: 1, limit: 2) == ["c", "d"])
+        // Restored items wait: the queue stays cancelled until the mark is cleared.
+        #expect(try await q.restoreCancelled(max: 100) == 4)
+        let result = try await q.exchange([], lease: 4, session: "s1", duration: f.shortLease * 10)
+        #expect(result.leases.isEmpty && result.control.cancelled)
+        try await expectCounts(q, pending: 4, processing: 0)
+        try await q.clearCancelled()
+        let taken = try await q.lease(max: 4, session: "s1", duration: f.shortLease * 10)
+        #expect(taken.map(\.item) == ["b", "c", "d", "a"])
+        // The failed attempt still counts.
+        #expect(taken.last?.attempt == 2)
+        #expect(try await q.control() == QueueControl(cancelledItems: 0))
+    }
+
+    private static func cancelAfterRelease(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b"])
+        let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(try await q.cancel(max: 100) == 1)
+        // In flight during the cancel: still owned, renewed and released as usual.
+        #expect(try await q.renew(held, duration: f.shortLease * 10) == [true])
+        #expect(try await q.release(held[0]) == .settled)
+        try await expectCounts(q, pending: 1, processing: 0)
+        #expect(try await q.cancel(max: 100) == 1)
+        #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "a"])
+        try await expectCounts(q, pending: 0, processing: 0)
     }
 }

@@ -55,6 +55,15 @@ struct RedisKeys: Sendable {
     /// reply was lost answers them again instead of reporting them lost (hash; the field is
     /// removed when the worker exits cleanly or its heartbeat record expires).
     let exchanges: String
+    /// `NAME:control`: the operator's marks (hash: `paused` = 1, `cancelled` = the ms of the
+    /// Redis clock of the cancel); the take reads them and hands out nothing while either is set.
+    let control: String
+    /// `NAME:cancelled`: the items `workqueue cancel` moved aside (pending, then scheduled
+    /// retries), raw bytes, oldest first (list); `workqueue cancelled restore` moves them back.
+    let cancelled: String
+    /// `NAME:rate`: the fleet-wide rate limit's theoretical arrival time, µs of the Redis clock
+    /// (string, expires once it is in the past; written only with `--rate-limit`).
+    let rate: String
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
@@ -80,6 +89,9 @@ struct RedisKeys: Sendable {
         workers = name + ":workers"
         workerInfo = name + ":worker-info"
         exchanges = name + ":exchanges"
+        control = name + ":control"
+        cancelled = name + ":cancelled"
+        rate = name + ":rate"
         tutorialLeasePrefix = name + ":leased_by_session:"
     }
 
@@ -92,6 +104,6 @@ struct RedisKeys: Sendable {
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
          (holds, "zset"), (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
-         (exchanges, "hash")]
+         (exchanges, "hash"), (control, "hash"), (cancelled, "list"), (rate, "string")]
     }
 }

@@ -1,3 +1,5 @@
+import WorkQueue
+
 extension RedisQueue {
     /// How a queue behaves once connected: handed to `connect` and fixed for the queue's life
     /// (a queue's ``RedisQueue/options`` never change; connect again for other ones).
@@ -21,12 +23,18 @@ extension RedisQueue {
         /// at least 1. Default ``RedisQueue/defaultReplyByteBudget``; tests lower it.
         package var replyByteBudget: Int = RedisQueue.defaultReplyByteBudget
 
+        /// The fleet-wide limit on items started (`--rate-limit`), enforced by every take on
+        /// `NAME:rate`; nil (the default) sets none. Workers that pass different limits share
+        /// one state, each take applying its own caller's limit.
+        public var rateLimit: RateLimit?
+
         /// Options with the command's defaults; out-of-range values are brought into range.
         public init(maxItemBytes: Int = RedisQueue.defaultMaxItemBytes, resultsMax: Int? = nil,
-                    recoveryGrace: Duration = .seconds(2)) {
+                    recoveryGrace: Duration = .seconds(2), rateLimit: RateLimit? = nil) {
             self.maxItemBytes = maxItemBytes
             self.resultsMax = resultsMax
             self.recoveryGrace = recoveryGrace
+            self.rateLimit = rateLimit
         }
 
         /// These options with every value in its range.

@@ -304,7 +304,8 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 outcomes += part.outcomes
                 offset = end
                 if takes || (isLast && max == 0) {
-                    return ExchangeResult(outcomes: outcomes, leases: part.leases, counts: part.counts)
+                    return ExchangeResult(outcomes: outcomes, leases: part.leases, counts: part.counts, control: part.control,
+                                          retryAfter: part.retryAfter)
                 }
             }
         } catch {
@@ -328,9 +329,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         command.append(Self.inlineItemBytes)
         command.append(settlements.count)
         for settlement in settlements { Self.append(settlement, to: &command) }
+        if let limit = options.rateLimit {
+            command.append(String(limit.intervalMicroseconds))
+            command.append(limit.burst)
+        } else {
+            command.append(0)
+            command.append(1)
+        }
         let reply = try await run(.exchange, command)
-        guard let parts = reply.array, parts.count == 4, let outcomes = parts[0].array, let taken = parts[1].array,
-              taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3 else {
+        guard let parts = reply.array, parts.count >= 5, let outcomes = parts[0].array, let taken = parts[1].array,
+              taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3,
+              let marks = parts[4].array?.compactMap(\.int), marks.count == 3 else {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
         let faults = self.faults.withLock { state -> FaultInjection in
@@ -383,7 +392,9 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         return ExchangeResult(
             outcomes: outcomes.map { $0.int == 1 ? .settled : .leaseLost },
             leases: leases,
-            counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0))
+            counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0),
+            control: QueueControl(paused: marks[0] == 1, cancelled: marks[1] == 1),
+            retryAfter: marks[2] > 0 ? .milliseconds(marks[2]) : nil)
     }
 
     /// The items of leases by token, read with plain `HMGET`s of at most about
@@ -420,7 +431,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// The keys of ``RedisScript/exchange``, in its order.
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
-         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges]
+         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate]
     }
 
     /// The five script arguments of one settlement (see ``RedisScript/exchange``).

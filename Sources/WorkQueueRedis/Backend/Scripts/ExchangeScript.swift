@@ -6,7 +6,9 @@ extension RedisScript {
     /// 10 retry seq, 11 dead, 12 retried (hash item -> attempts, for items that failed or were
     /// recovered and are not dead: read per taken item only while it is not empty),
     /// 13 exchanges (hash `<session>:` -> `<call id>|<outcomes so far>`, the settlements of the
-    /// session's last call, so that a call retried after its reply was lost answers them again).
+    /// session's last call, so that a call retried after its reply was lost answers them again),
+    /// 14 control (hash: `paused`, `cancelled`; either set: the take hands out nothing), 15 rate
+    /// (string: the rate limit's theoretical arrival time, µs of the Redis clock).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
@@ -16,10 +18,12 @@ extension RedisScript {
     /// per settlement: kind (`c` complete, `f` fail, `r` release),
     /// token, item SHA-224 hex (or empty), text (the result, or the error), extra (complete:
     /// `r` stores the result, `a` clears attempts and errors; fail: `dead`, or the retry delay
-    /// in ms).
+    /// in ms); after the settlements (at `11 + 5 * S`): the rate limit's interval between items
+    /// in µs (0: no limit), and its burst (items at once at most).
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
     /// its size, attempts so far, ...), sizes of items dead-lettered for their size,
-    /// { pending, processing, scheduled } }.
+    /// { pending, processing, scheduled }, { paused 0/1, cancelled 0/1, ms to wait before
+    /// taking again when the rate limit cut the take short (else 0) } }.
     ///
     /// Nothing here reads an item's bytes: items are moved, stored and compared by Redis
     /// itself; hashes come from the caller. A call whose first token already exists was a
@@ -70,6 +74,12 @@ end
 -- emptying and being rebuilt (and re-encoded) on every call.
 local taken, oversize = {}, {}
 local max = tonumber(ARGV[2])
+-- The operator's marks and the rate limit: one HMGET, and the limit's state only when set.
+local control = redis.call('HMGET', KEYS[14], 'paused', 'cancelled')
+local paused, cancelled = control[1] and 1 or 0, control[2] and 1 or 0
+local rate = 11 + n * 5
+local interval, burst = tonumber(ARGV[rate]) or 0, tonumber(ARGV[rate + 1]) or 1
+local wait = 0
 if max > 0 then
   local prefix, first = ARGV[3], tonumber(ARGV[4])
   local deadline = now + tonumber(ARGV[1])
@@ -85,8 +95,22 @@ if max > 0 then
         taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
       end
     end
-  else
-    if redis.call('LLEN', KEYS[1]) == 0 and scheduled > 0 then
+  elseif paused == 0 and cancelled == 0 then
+    -- GCRA: at most `burst` items at once, then one per `interval` µs, fleet-wide.
+    local tat, tolerance, nowus = nil, 0, 0
+    if interval > 0 then
+      nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
+      tat = math.max(tonumber(redis.call('GET', KEYS[15]) or '0') or 0, nowus)
+      tolerance = interval * (math.max(1, burst) - 1)
+      local ahead = tat - nowus
+      local room = 0
+      if ahead <= tolerance then room = math.floor((tolerance - ahead) / interval) + 1 end
+      if room < max then
+        max = room
+        wait = 1
+      end
+    end
+    if max > 0 and redis.call('LLEN', KEYS[1]) == 0 and scheduled > 0 then
       local due = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 1000)
       for _, m in ipairs(due) do redis.call('RPUSH', KEYS[1], string.sub(m, 18)) end
       if #due > 0 then
@@ -123,6 +147,18 @@ if max > 0 then
     if k > 0 then
       each('ZADD', KEYS[3], scores)
       each('HSET', KEYS[4], records)
+    end
+    if tat then
+      if k > 0 then
+        tat = tat + k * interval
+        redis.call('SET', KEYS[15], string.format('%.0f', tat), 'PX', math.floor((tat - nowus) / 1000) + 1000)
+      end
+      -- Cut short by the limit with items still pending: how long until the next one may start.
+      if wait > 0 and k == max and redis.call('LLEN', KEYS[1]) > 0 then
+        wait = math.max(1, math.ceil((tat - tolerance - nowus) / 1000))
+      else
+        wait = 0
+      end
     end
   end
 end
@@ -209,6 +245,7 @@ else
 end
 
 return { outcomes, taken, oversize,
-         { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[9]) } }
+         { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[9]) },
+         { paused, cancelled, wait } }
 """#)
 }
