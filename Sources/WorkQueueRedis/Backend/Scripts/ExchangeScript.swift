@@ -6,7 +6,9 @@ extension RedisScript {
     /// 10 retry seq, 11 dead, 12 retried (hash item -> attempts, for items that failed or were
     /// recovered and are not dead: read per taken item only while it is not empty),
     /// 13 exchanges (hash `<session>:` -> `<call id>|<outcomes so far>`, the settlements of the
-    /// session's last call, so that a call retried after its reply was lost answers them again).
+    /// session's last call, so that a call retried after its reply was lost answers them again),
+    /// 14 checkpoints (hash item -> checkpoint: read per taken item only while it is not empty;
+    /// deleted by a completion with `a` and by a dead-lettering failure).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
@@ -18,7 +20,8 @@ extension RedisScript {
     /// `r` stores the result, `a` clears attempts and errors; fail: `dead`, or the retry delay
     /// in ms).
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
-    /// its size, attempts so far, ...), sizes of items dead-lettered for their size,
+    /// its size, attempts so far or { attempts so far, the item's checkpoint } when it has one,
+    /// ...), sizes of items dead-lettered for their size,
     /// { pending, processing, scheduled } }.
     ///
     /// Nothing here reads an item's bytes: items are moved, stored and compared by Redis
@@ -46,6 +49,7 @@ redis.call('HLEN', KEYS[5])
 local retried = redis.call('HLEN', KEYS[12]) > 0
 local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
+local checkpointed = redis.call('HLEN', KEYS[14]) > 0
 local n = tonumber(ARGV[10])
 local inline = tonumber(ARGV[9])
 local callId, offset = ARGV[7], tonumber(ARGV[8])
@@ -82,7 +86,9 @@ if max > 0 then
         redis.call('ZADD', KEYS[3], 'XX', deadline, token)
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
-        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local checkpoint = checkpointed and redis.call('HGET', KEYS[14], item)
+        taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
   else
@@ -117,7 +123,9 @@ if max > 0 then
         records[#records + 1] = item
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
-        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local checkpoint = checkpointed and redis.call('HGET', KEYS[14], item)
+        taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
     if k > 0 then
@@ -159,6 +167,7 @@ else
           redis.call('HDEL', KEYS[5], ARGV[a + 2])
           redis.call('HDEL', KEYS[6], ARGV[a + 2])
           redis.call('HDEL', KEYS[12], item)
+          redis.call('HDEL', KEYS[14], item)
         end
       else
         outcomes[i + 1] = 0
@@ -189,6 +198,7 @@ else
           if ARGV[a + 4] == 'dead' then
             redis.call('RPUSH', KEYS[11], item)
             redis.call('HDEL', KEYS[12], item)
+            redis.call('HDEL', KEYS[14], item)
           else
             redis.call('HSET', KEYS[12], item, attempts)
             local seq = redis.call('INCR', KEYS[10])
