@@ -13,6 +13,10 @@ import Synchronization
 /// - One heartbeat per worker renews every held lease each third of
 ///   ``WorkerOptions/leaseDuration``; a lease found lost cancels its handler, and the item is
 ///   not completed (the new owner's result counts).
+/// - A handler's progress (`WorkContext.reportProgress(_:note:)`) rides in the heartbeat
+///   record; a checkpoint it saved (`WorkContext.saveCheckpoint(_:)`) is stored with the next
+///   renewal (``WorkQueueBackend/renew(_:duration:timeout:checkpoints:)``) and handed to the
+///   item's next attempt in ``Lease/checkpoint``.
 /// - A handler error counts an attempt: the item is retried after
 ///   ``WorkerOptions/retry``'s delay, or dead-lettered with the error once
 ///   ``WorkerOptions/maxAttempts`` is reached.
