@@ -17,8 +17,12 @@ enum HeartbeatRecord {
         text += ",\"held\":\(heartbeat.held),\"completed\":\(heartbeat.completed),\"failed\":\(heartbeat.failed)"
         if !heartbeat.progress.isEmpty {
             text += ",\"progress\":"
-            let lines = heartbeat.progress.map { entry in
-                "\(entry.fraction)\t\(entry.item.replacing("\t", with: " "))\t\(entry.note)"
+            // Tabs and line breaks would split the entry: they become spaces.
+            func oneField(_ text: String) -> String {
+                String(text.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
+            }
+            let lines = heartbeat.progress.prefix(WorkerHeartbeat.maxProgressEntries).map { entry in
+                "\(entry.fraction)\t\(oneField(entry.item))\t\(oneField(entry.note))"
             }
             JSONString.append(lines.joined(separator: "\n"), to: &text)
         }
