@@ -98,6 +98,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(name: "NoopHandler", dependencies: ["WorkQueueCore"], path: "Examples/Noop"),
+        // A long item that saves checkpoints and resumes from them (WorkContext.saveCheckpoint).
+        .target(name: "CountdownHandler", dependencies: ["WorkQueueCore"], path: "Examples/Countdown"),
         // A typed handler: JSON items in, JSON results out (TypedWorkHandler).
         .target(name: "WordCountHandler", dependencies: ["WorkQueueTyped"], path: "Examples/WordCount"),
         .target(
@@ -140,7 +142,8 @@ let package = Package(
         // The bundled `workqueue`: that entry point with the example handlers compiled in.
         .executableTarget(
             name: "workqueue",
-            dependencies: ["WorkQueueCommand", "PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler"]
+            dependencies: ["WorkQueueCommand", "PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler",
+                           "CountdownHandler"]
         ),
         // A worker of one's own with a single handler (`work` needs no --handler): the end-to-end
         // tests run it as a team's program would be run.
@@ -182,7 +185,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ExamplesTests",
-            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler", "WorkQueueTesting", "TestSupport",
+            dependencies: ["PrinterHandler", "FactorHandler", "NoopHandler", "WordCountHandler", "CountdownHandler",
+                           "WorkQueueTesting", "TestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -58,7 +58,18 @@ static int32_t cupper_handle(void *state, const uint8_t *item, size_t len,
                              const workqueue_plugin_context *context,
                              const volatile int32_t *cancelled, uint8_t **out, size_t *out_len) {
     const cupper_state *s = state;
-    (void)context;
+    if (len == 10 && memcmp(item, "checkpoint", 10) == 0) {
+        /* Progress and checkpoints: what an earlier attempt saved, and a save for the next. */
+        size_t saved_len = 0;
+        const uint8_t *saved = workqueue_plugin_checkpoint(context, &saved_len);
+        int32_t status = workqueue_plugin_save_checkpoint(context, (const uint8_t *)"step 2", 6);
+        workqueue_plugin_report_progress(context, 0.5, "halfway");
+        char message[160];
+        snprintf(message, sizeof message, "saved %d after %.*s", (int)status, saved != NULL ? (int)(saved_len > 64 ? 64 : saved_len) : 4,
+                 saved != NULL ? (const char *)saved : "none");
+        *out = (uint8_t *)copy_message(message, out_len);
+        return WORKQUEUE_PLUGIN_OK;
+    }
     if (len == 4 && memcmp(item, "wait", 4) == 0) {
         struct timespec pause = {0, 1000000}; /* 1 ms */
         for (int i = 0; i < 10000; i++) {

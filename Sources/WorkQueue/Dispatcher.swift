@@ -14,6 +14,8 @@ final class Dispatcher: Sendable {
         /// Its ``InFlight`` id (renewed by the heartbeat until settled).
         let id: Int
         let flag: CancellationFlag
+        /// Where its handler reports progress and saves checkpoints.
+        let progress: WorkProgress
         /// When it was leased (for the lease-to-settle metric).
         let leasedAt: ContinuousClock.Instant
     }

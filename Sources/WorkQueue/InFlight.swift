@@ -8,6 +8,8 @@ final class InFlight: Sendable {
     struct Entry: Sendable {
         let lease: Lease
         let flag: CancellationFlag
+        /// What the handler reported: progress for the heartbeat, checkpoints for renewals.
+        let progress: WorkProgress
         var cancelHandler: (@Sendable () -> Void)?
     }
 
@@ -22,10 +24,10 @@ final class InFlight: Sendable {
 
     /// Registers a lease; returns its id. After ``cancelAll(reason:)`` the new entry starts
     /// cancelled.
-    func add(_ lease: Lease, flag: CancellationFlag) -> Int {
+    func add(_ lease: Lease, flag: CancellationFlag, progress: WorkProgress = WorkProgress()) -> Int {
         state.withLock { state in
             state.nextID += 1
-            state.entries[state.nextID] = Entry(lease: lease, flag: flag, cancelHandler: nil)
+            state.entries[state.nextID] = Entry(lease: lease, flag: flag, progress: progress, cancelHandler: nil)
             if let reason = state.closedReason { flag.cancel(reason) }
             return state.nextID
         }
@@ -46,8 +48,8 @@ final class InFlight: Sendable {
     }
 
     /// The held leases, by id.
-    func snapshot() -> [(id: Int, lease: Lease)] {
-        state.withLock { $0.entries.map { (id: $0.key, lease: $0.value.lease) } }.sorted { $0.id < $1.id }
+    func snapshot() -> [(id: Int, lease: Lease, progress: WorkProgress)] {
+        state.withLock { $0.entries.map { (id: $0.key, lease: $0.value.lease, progress: $0.value.progress) } }.sorted { $0.id < $1.id }
     }
 
     var count: Int { state.withLock { $0.entries.count } }
@@ -65,6 +67,6 @@ final class InFlight: Sendable {
     /// Cancels every held entry with `reason`.
     func cancelAll(reason: CancellationReason) {
         state.withLock { $0.closedReason = reason }
-        for (id, _) in snapshot() { cancel(id, reason: reason) }
+        for entry in snapshot() { cancel(entry.id, reason: reason) }
     }
 }

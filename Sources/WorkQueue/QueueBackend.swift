@@ -13,13 +13,19 @@ public struct Lease: Sendable, Hashable {
     /// Names this one take of the item; unique across the fleet. Empty for a lease the backend
     /// never issued (it owns nothing).
     public let token: String
+    /// The item's checkpoint: the one stored when the item was taken (saved by an earlier
+    /// attempt), and in a settlement the last one this attempt's handler saved. Nil when there
+    /// is none; a settlement with one makes the backend delete the item's stored checkpoint
+    /// when the item completes or is dead-lettered.
+    public var checkpoint: [UInt8]?
 
     /// A lease of `item` to `session`; backends make them, tests may too.
-    public init(item: WorkItem, session: String, attempt: Int, token: String = "") {
+    public init(item: WorkItem, session: String, attempt: Int, token: String = "", checkpoint: [UInt8]? = nil) {
         self.item = item
         self.session = session
         self.attempt = attempt
         self.token = token
+        self.checkpoint = checkpoint
     }
 }
 
@@ -192,6 +198,14 @@ public protocol WorkQueueBackend: Sendable {
     /// long as it can still help, and no longer). The default ignores `timeout`.
     func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool]
 
+    /// ``renew(_:duration:timeout:)``, and stores `checkpoints[i]` (when not nil) as the
+    /// checkpoint of `leases[i]`'s item, in the same step, for each lease still owned. A stored
+    /// checkpoint is keyed by the item's bytes, outlives the lease (expiry, recovery, failure,
+    /// release) and comes back in ``Lease/checkpoint`` with the item's next take; it is
+    /// deleted when the item completes or is dead-lettered. The runner calls this only when
+    /// a handler saved a checkpoint since the last renewal. The default stores nothing.
+    func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool]
+
     /// Marks a leased item done: removes it from processing, deletes its lease, clears its
     /// attempts, records `result`. Does nothing and returns `.leaseLost` when the session no
     /// longer owns the lease.
@@ -307,6 +321,11 @@ extension WorkQueueBackend {
     /// `renew(_:duration:)`, without a bound of its own.
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
         try await renew(leases, duration: duration)
+    }
+
+    /// `renew(_:duration:timeout:)`; the checkpoints are not stored.
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+        try await renew(leases, duration: duration, timeout: timeout)
     }
 
     /// Records nothing.

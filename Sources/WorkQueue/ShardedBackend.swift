@@ -101,12 +101,13 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         guard let slash = lease.token.firstIndex(of: "/"), let shard = Int(lease.token[..<slash]),
               shards.indices.contains(shard) else { return nil }
         let token = String(lease.token[lease.token.index(after: slash)...])
-        return (shard, Lease(item: lease.item, session: lease.session, attempt: lease.attempt, token: token))
+        return (shard, Lease(item: lease.item, session: lease.session, attempt: lease.attempt, token: token,
+                             checkpoint: lease.checkpoint))
     }
 
     private static func wrap(_ lease: Lease, shard: Int) -> Lease {
         Lease(item: lease.item, session: lease.session, attempt: lease.attempt,
-              token: lease.token.isEmpty ? "" : "\(shard)/\(lease.token)")
+              token: lease.token.isEmpty ? "" : "\(shard)/\(lease.token)", checkpoint: lease.checkpoint)
     }
 
     private static func replacing(_ settlement: Settlement, with lease: Lease) -> Settlement {
@@ -412,11 +413,21 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         try await renew(leases, duration: duration, timeout: Optional(timeout))
     }
 
-    private func renew(_ leases: [Lease], duration: Duration, timeout: Duration?) async throws -> [Bool] {
+    /// Renews each lease on its shard and stores its checkpoint there, every shard's call
+    /// bounded by `timeout`.
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+        try await renew(leases, duration: duration, timeout: Optional(timeout), checkpoints: checkpoints)
+    }
+
+    private func renew(_ leases: [Lease], duration: Duration, timeout: Duration?, checkpoints: [[UInt8]?] = []) async throws -> [Bool] {
         var owned = [Bool](repeating: false, count: leases.count)
         var groups = [[(position: Int, lease: Lease)]](repeating: [], count: shards.count)
+        var saves = [[[UInt8]?]](repeating: [], count: shards.count)
         for (position, lease) in leases.enumerated() {
-            if let (shard, inner) = route(lease) { groups[shard].append((position, inner)) }
+            if let (shard, inner) = route(lease) {
+                groups[shard].append((position, inner))
+                saves[shard].append(checkpoints.indices.contains(position) ? checkpoints[position] : nil)
+            }
         }
         let used = groups.indices.filter { !groups[$0].isEmpty }
         // One call per shard, each with that shard's leases.
@@ -424,7 +435,12 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             for index in used {
                 let batch = groups[index].map(\.lease)
                 let shard = self.shards[index]
+                let stores = saves[index].contains { $0 != nil } ? saves[index] : nil
                 group.addTask {
+                    if let stores {
+                        return (index, try await shard.renew(batch, duration: duration, timeout: timeout ?? .seconds(5),
+                                                             checkpoints: stores))
+                    }
                     if let timeout { return (index, try await shard.renew(batch, duration: duration, timeout: timeout)) }
                     return (index, try await shard.renew(batch, duration: duration))
                 }

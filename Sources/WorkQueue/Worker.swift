@@ -13,6 +13,10 @@ import Synchronization
 /// - One heartbeat per worker renews every held lease each third of
 ///   ``WorkerOptions/leaseDuration``; a lease found lost cancels its handler, and the item is
 ///   not completed (the new owner's result counts).
+/// - A handler's progress (`WorkContext.reportProgress(_:note:)`) rides in the heartbeat
+///   record; a checkpoint it saved (`WorkContext.saveCheckpoint(_:)`) is stored with the next
+///   renewal (``WorkQueueBackend/renew(_:duration:timeout:checkpoints:)``) and handed to the
+///   item's next attempt in ``Lease/checkpoint``.
 /// - A handler error counts an attempt: the item is retried after
 ///   ``WorkerOptions/retry``'s delay, or dead-lettered with the error once
 ///   ``WorkerOptions/maxAttempts`` is reached.
@@ -345,7 +349,9 @@ public final class Worker: Service, Sendable {
             let leasedNow = clock.now
             let held = result.leases.map { lease in
                 let flag = CancellationFlag()
-                return Dispatcher.Held(lease: lease, id: inFlight.add(lease, flag: flag), flag: flag, leasedAt: leasedNow)
+                let progress = WorkProgress()
+                return Dispatcher.Held(lease: lease, id: inFlight.add(lease, flag: flag, progress: progress), flag: flag,
+                                       progress: progress, leasedAt: leasedNow)
             }
             // Leased while a shutdown came in: give them back with the next call.
             unstarted += dispatcher.push(held)
@@ -394,7 +400,9 @@ public final class Worker: Service, Sendable {
             session: session,
             options: options.handlerOptions,
             logger: itemLogger,
-            cancellation: held.flag
+            cancellation: held.flag,
+            checkpoint: lease.checkpoint,
+            progress: held.progress
         )
         let handler = self.handler
         let task = Task(executorPreference: threads) {
@@ -421,6 +429,10 @@ public final class Worker: Service, Sendable {
                 self.inFlight.cancel(held.id, reason: .shutdown)
             }
         }
+        // The settlement carries the item's latest checkpoint: a completion or a dead letter
+        // deletes the stored one.
+        var settling = lease
+        if let saved = held.progress.savedCheckpoint { settling.checkpoint = saved }
         switch (result, held.flag.reason) {
         case (_, .leaseLost?):
             itemLogger.warning("lease lost while working; the item is left to its new owner")
@@ -428,16 +440,16 @@ public final class Worker: Service, Sendable {
             record(.leaseLost(lease)) { $0.leaseLost += 1 }
             return (nil, leftBehind)
         case let (.success(output), _):
-            return (.complete(lease, result: output), leftBehind)
+            return (.complete(settling, result: output), leftBehind)
         case (.failure, .shutdown?), (.failure, .jobCancelled?):
-            return (.release(lease), leftBehind)
+            return (.release(settling), leftBehind)
         case let (.failure, .timedOut(limit)?):
-            return (failure(lease, message: "timed out after \(CancellationReason.seconds(limit)) s", unprocessable: false),
+            return (failure(settling, message: "timed out after \(CancellationReason.seconds(limit)) s", unprocessable: false),
                     leftBehind)
         case let (.failure(error), nil):
             // An item that can never succeed (UnprocessableItem, e.g. a typed item that does
             // not decode) is dead-lettered on this attempt; retrying it would only repeat it.
-            return (failure(lease, message: String(describing: error), unprocessable: error is UnprocessableItem), leftBehind)
+            return (failure(settling, message: String(describing: error), unprocessable: error is UnprocessableItem), leftBehind)
         }
     }
 
@@ -526,6 +538,9 @@ public final class Worker: Service, Sendable {
                 lapses = [:]
                 continue
             }
+            // Checkpoints saved since the last renewal ride with this one (none: the plain renewal).
+            let unstored = held.map { $0.progress.unstoredCheckpoint() }
+            let checkpoints = unstored.contains { $0 != nil } ? unstored.map { $0?.bytes } : nil
             let beat = clock.now
             // A lease taken since the last renewal lapses no later than a lease from now.
             let lastLapse = held.map { lapses[$0.id] ?? beat + options.leaseDuration }.max() ?? beat
@@ -534,8 +549,16 @@ public final class Worker: Service, Sendable {
             while true {
                 let started = clock.now
                 do {
-                    let owned = try await backend.renew(held.map(\.lease), duration: options.leaseDuration,
-                                                        timeout: max(.milliseconds(100), lastLapse - started))
+                    let timeout = max(.milliseconds(100), lastLapse - started)
+                    let owned = if let checkpoints {
+                        try await backend.renew(held.map(\.lease), duration: options.leaseDuration, timeout: timeout,
+                                                checkpoints: checkpoints)
+                    } else {
+                        try await backend.renew(held.map(\.lease), duration: options.leaseDuration, timeout: timeout)
+                    }
+                    for (index, stillOwned) in owned.enumerated() where stillOwned {
+                        if index < unstored.count, let version = unstored[index]?.version { held[index].progress.markStored(version) }
+                    }
                     if failures > 0 { logger.notice("lease renewal succeeded after \(failures) failed tries") }
                     var renewed: [Int: WorkInstant] = [:]
                     var lost = false
@@ -613,7 +636,7 @@ public final class Worker: Service, Sendable {
             let beat = WorkerHeartbeat(session: session, host: host, handler: handlerName,
                                        startedAtMilliseconds: startedAtMilliseconds,
                                        inFlight: dispatcher.snapshot.running, held: inFlight.count,
-                                       completed: done.0, failed: done.1)
+                                       completed: done.0, failed: done.1, progress: currentProgress())
             do {
                 try await backend.heartbeat(beat, ttl: interval * 3)
             } catch is CancellationError {
@@ -630,6 +653,17 @@ public final class Worker: Service, Sendable {
             try await clock.sleep(for: pause)
             pause = interval
         }
+    }
+
+    /// The progress the held leases' handlers reported, for the heartbeat record.
+    private func currentProgress() -> [WorkerHeartbeat.ItemProgress] {
+        var entries: [WorkerHeartbeat.ItemProgress] = []
+        for entry in inFlight.snapshot() {
+            guard entries.count < WorkerHeartbeat.maxProgressEntries else { break }
+            guard let (fraction, note) = entry.progress.progress else { continue }
+            entries.append(.init(item: WorkerHeartbeat.ItemProgress.label(entry.lease.item), fraction: fraction, note: note))
+        }
+        return entries
     }
 
     /// After a shutdown request, waits the grace period, then cancels every in-flight handler.

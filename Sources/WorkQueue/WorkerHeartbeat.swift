@@ -26,10 +26,39 @@ public struct WorkerHeartbeat: Sendable, Hashable {
     public var completed: Int
     /// Failed attempts it recorded so far (retried and dead-lettered).
     public var failed: Int
+    /// The progress its handlers reported (`WorkContext.reportProgress(_:note:)`), one entry per
+    /// held lease whose handler reported any, at most ``maxProgressEntries``.
+    public var progress: [ItemProgress]
+
+    /// The most progress entries a record carries.
+    public static let maxProgressEntries = 100
+
+    /// One lease's progress in a heartbeat record.
+    public struct ItemProgress: Sendable, Hashable {
+        /// The item, escaped (`WorkItem.escaped`) and cut to 80 characters.
+        public var item: String
+        /// How far the handler got, 0 to 1.
+        public var fraction: Double
+        /// The handler's note (at most 200 characters, one line).
+        public var note: String
+
+        /// One lease's progress.
+        public init(item: String, fraction: Double, note: String) {
+            self.item = item
+            self.fraction = fraction
+            self.note = note
+        }
+
+        /// The label of `item` in a progress entry: escaped, at most 80 characters.
+        public static func label(_ item: WorkItem) -> String {
+            let text = item.escaped
+            return text.count > 80 ? String(text.prefix(79)) + "…" : text
+        }
+    }
 
     /// A record as the runner writes it or a backend reads it.
     public init(session: String, host: String, handler: String, startedAtMilliseconds: Int64,
-                inFlight: Int = 0, held: Int = 0, completed: Int = 0, failed: Int = 0) {
+                inFlight: Int = 0, held: Int = 0, completed: Int = 0, failed: Int = 0, progress: [ItemProgress] = []) {
         self.session = session
         self.host = host
         self.handler = handler
@@ -38,6 +67,7 @@ public struct WorkerHeartbeat: Sendable, Hashable {
         self.held = held
         self.completed = completed
         self.failed = failed
+        self.progress = progress
     }
 
     /// The pod's name: `HOSTNAME` when set (Kubernetes sets it to the pod name), else

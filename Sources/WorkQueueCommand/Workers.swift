@@ -21,8 +21,10 @@ struct Workers: AsyncParsableCommand {
             died (its leases expire and recovery returns the items), one run with \
             --heartbeat-seconds 0, or a rediswq.py worker. --json prints one object: queue, \
             workers (session, host, handler, started_at, started_ms, last_seen_seconds, \
-            expires_in_seconds, in_flight, held, completed, failed, leases, items) and \
-            unrecorded (session, kind, leases, items); each item is {item, lease_seconds_left}.
+            expires_in_seconds, in_flight, held, completed, failed, leases, items, progress) and \
+            unrecorded (session, kind, leases, items); each item is {item, lease_seconds_left}; \
+            progress lists what handlers reported (WorkContext.reportProgress), as of the \
+            worker's last heartbeat: {item, fraction, note}, at most --items of them.
             """
     )
 
@@ -47,7 +49,7 @@ struct Workers: AsyncParsableCommand {
             let live = try await queues[0].liveWorkers()
             var held = try await queues[0].heldLeases(limit: items)
             for queue in queues.dropFirst() { held = Self.merge(held, try await queue.heldLeases(limit: items), limit: items) }
-            let report = Self.report(queue: name, live: live, held: held)
+            let report = Self.report(queue: name, live: live, held: held, limit: items)
             StandardOutput.line(json ? try Self.json(report) : Self.text(report))
         }
     }
@@ -64,6 +66,12 @@ struct Workers: AsyncParsableCommand {
             }
         }
 
+        struct ItemProgress: Codable, Equatable {
+            var item: String
+            var fraction: Double
+            var note: String
+        }
+
         struct Worker: Codable, Equatable {
             var session: String
             var host: String
@@ -78,9 +86,10 @@ struct Workers: AsyncParsableCommand {
             var failed: Int
             var leases: Int
             var items: [Item]
+            var progress: [ItemProgress]
 
             enum CodingKeys: String, CodingKey {
-                case session, host, handler, held, completed, failed, leases, items
+                case session, host, handler, held, completed, failed, leases, items, progress
                 case startedAt = "started_at", startedMs = "started_ms", lastSeenSeconds = "last_seen_seconds"
                 case expiresInSeconds = "expires_in_seconds", inFlight = "in_flight"
             }
@@ -98,7 +107,7 @@ struct Workers: AsyncParsableCommand {
         var unrecorded: [Unrecorded]
     }
 
-    static func report(queue: String, live: [LiveWorker], held: [RedisQueue.SessionLeases]) -> Report {
+    static func report(queue: String, live: [LiveWorker], held: [RedisQueue.SessionLeases], limit: Int = 10) -> Report {
         var leases: [String: RedisQueue.SessionLeases] = [:]
         for entry in held where entry.kind == .workqueue { leases[entry.session] = entry }
         let workers = live.map { worker in
@@ -109,7 +118,10 @@ struct Workers: AsyncParsableCommand {
                 startedAt: Self.iso8601(milliseconds: beat.startedAtMilliseconds), startedMs: beat.startedAtMilliseconds,
                 lastSeenSeconds: Self.seconds(worker.lastSeen), expiresInSeconds: Self.seconds(worker.expiresIn),
                 inFlight: beat.inFlight, held: beat.held, completed: beat.completed, failed: beat.failed,
-                leases: own?.total ?? 0, items: (own?.items ?? []).map(Self.item))
+                leases: own?.total ?? 0, items: (own?.items ?? []).map(Self.item),
+                progress: beat.progress.prefix(limit).map {
+                    Report.ItemProgress(item: $0.item, fraction: ($0.fraction * 1000).rounded() / 1000, note: $0.note)
+                })
         }
         let recorded = Set(live.map(\.heartbeat.session))
         let unrecorded = held.filter { !($0.kind == .workqueue && recorded.contains($0.session)) }.map {
@@ -148,6 +160,11 @@ struct Workers: AsyncParsableCommand {
             lines.append("    in flight \(worker.inFlight), held \(worker.held), completed \(worker.completed), "
                 + "failed \(worker.failed); \(worker.leases) lease\(worker.leases == 1 ? "" : "s")")
             lines += Self.itemLines(worker.items, total: worker.leases)
+            for entry in worker.progress {
+                let percent = Progress.fixed(entry.fraction * 100, digits: 0) + "%"
+                lines.append("    progress " + percent.padded(to: 4) + " " + Self.printable(entry.item).padded(to: 24)
+                    + (entry.note.isEmpty ? "" : "  " + Self.printable(entry.note)))
+            }
         }
         if !report.unrecorded.isEmpty {
             lines.append("holding leases without a live record (a dead worker, --heartbeat-seconds 0, or rediswq.py):")

@@ -80,6 +80,12 @@ public struct WorkContext: Sendable {
     public var logger: Logger
     /// Set by the runner when the handler must stop.
     public let cancellation: CancellationFlag
+    /// The checkpoint an earlier attempt saved for this item with ``saveCheckpoint(_:)``, handed
+    /// over after a crash, a lost lease, a failure or a shutdown; nil when none was saved (a
+    /// first attempt). Equal items (the same bytes pushed twice) share one checkpoint.
+    public let checkpoint: [UInt8]?
+    /// Where ``reportProgress(_:note:)`` and ``saveCheckpoint(_:)`` write; the runner reads it.
+    public let progress: WorkProgress
 
     /// The context of one delivery. The runner makes one per item; a test or a host that calls a
     /// handler directly (a plugin host, a benchmark) makes its own.
@@ -91,6 +97,8 @@ public struct WorkContext: Sendable {
     ///   - options: the handler's `KEY=VALUE` options.
     ///   - logger: where the handler logs.
     ///   - cancellation: the flag the caller sets to stop the handler.
+    ///   - checkpoint: the checkpoint an earlier attempt saved, if any.
+    ///   - progress: where the handler's progress and checkpoints go.
     public init(
         attempt: Int,
         maxAttempts: Int,
@@ -98,7 +106,9 @@ public struct WorkContext: Sendable {
         session: String,
         options: [String: String],
         logger: Logger,
-        cancellation: CancellationFlag = CancellationFlag()
+        cancellation: CancellationFlag = CancellationFlag(),
+        checkpoint: [UInt8]? = nil,
+        progress: WorkProgress = WorkProgress()
     ) {
         self.attempt = attempt
         self.maxAttempts = maxAttempts
@@ -107,6 +117,26 @@ public struct WorkContext: Sendable {
         self.options = options
         self.logger = logger
         self.cancellation = cancellation
+        self.checkpoint = checkpoint
+        self.progress = progress
+    }
+
+    /// Reports how far the handler got: `fraction` from 0 to 1 and a short `note` (cut to
+    /// 200 characters), shown by `workqueue workers` with the worker's next heartbeat. Cheap
+    /// (no I/O) and safe from any thread: call it as often as you like.
+    public func reportProgress(_ fraction: Double, note: String = "") {
+        progress.report(fraction, note: note)
+    }
+
+    /// Saves `bytes` (at most 64 KiB) as the item's checkpoint: the runner stores it with the
+    /// lease's next renewal (every third of the lease), and a later attempt of the item (after
+    /// a crash, a lost lease, a failure or a shutdown) gets it as ``checkpoint``, so it can
+    /// resume instead of starting over. Deleted when the item completes or is dead-lettered.
+    /// Cheap (no I/O) and safe from any thread; only the latest save is kept, and work done
+    /// after the last renewal that stored it is done again.
+    /// - Throws: ``CheckpointTooLarge`` above 64 KiB (the previous checkpoint stays).
+    public func saveCheckpoint(_ bytes: some Collection<UInt8>) throws {
+        try progress.save(bytes)
     }
 
     /// True once the runner asked the handler to stop, or the current task was cancelled.

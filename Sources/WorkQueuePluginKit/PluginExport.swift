@@ -125,6 +125,9 @@ private let pluginHandle: @convention(c) (
     let box = Unmanaged<HandlerState>.fromOpaque(state).takeUnretainedValue()
     let bytes = item.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
     let flag = CancellationFlag()
+    // Progress and checkpoints go to the host while the call lasts (a host that predates them
+    // passes a smaller context: they stay here).
+    let host = HostProgress(context)
     let workContext = WorkContext(
         attempt: Int(context?.pointee.attempt ?? 1),
         maxAttempts: Int(context?.pointee.max_attempts ?? 1),
@@ -133,7 +136,12 @@ private let pluginHandle: @convention(c) (
         session: context?.pointee.session.map { String(cString: $0) } ?? "",
         options: box.options,
         logger: Logger(label: "workqueue.plugin.\(box.name)"),
-        cancellation: flag
+        cancellation: flag,
+        checkpoint: host?.checkpoint,
+        progress: host.map { host in
+            WorkProgress(forwardingReports: { fraction, note in host.report(fraction, note: note) },
+                         saves: { bytes in host.save(bytes) })
+        } ?? WorkProgress()
     )
     let outcome = CallerThreadExecutor.run(
         { [handler = box.handler] in try await handler.handle(WorkItem(bytes), context: workContext) },
@@ -166,4 +174,32 @@ private let pluginDestroy: @convention(c) (UnsafeMutableRawPointer?) -> Void = {
 
 private let pluginFree: @convention(c) (UnsafeMutableRawPointer?) -> Void = { buffer in
     free(buffer)
+}
+
+/// The host's progress and checkpoint functions from a call's context (nil under a host that
+/// predates them). Valid only during the `handle` call, which runs the handler to its end.
+private struct HostProgress: @unchecked Sendable {
+    // @unchecked: the host's functions are thread-safe, and used only while the call lasts.
+    let host: UnsafeMutableRawPointer?
+    let saveFunction: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UInt8>?, Int) -> Int32
+    let reportFunction: @convention(c) (UnsafeMutableRawPointer?, Double, UnsafePointer<CChar>?) -> Void
+    let checkpoint: [UInt8]?
+
+    init?(_ context: UnsafePointer<workqueue_plugin_context>?) {
+        guard let context, workqueue_plugin_has_progress(context) != 0,
+              let save = context.pointee.save_checkpoint, let report = context.pointee.report_progress else { return nil }
+        host = context.pointee.host
+        saveFunction = save
+        reportFunction = report
+        var length = 0
+        checkpoint = workqueue_plugin_checkpoint(context, &length).map { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    func save(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBufferPointer { saveFunction(host, $0.baseAddress, $0.count) }
+    }
+
+    func report(_ fraction: Double, note: String) {
+        note.withCString { reportFunction(host, fraction, $0) }
+    }
 }

@@ -134,21 +134,55 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
     private func call(item: WorkItem, context: WorkContext, flag: CancelFlag) -> (status: Int32, output: String?) {
         var out: UnsafeMutablePointer<UInt8>?
         var outLength = 0
+        // The context's WorkProgress outlives the call: the plugin may only use `host` during it.
+        let host = Unmanaged.passUnretained(context.progress).toOpaque()
+        // One byte more, so that a saved checkpoint of 0 bytes has a non-NULL pointer too.
+        let checkpoint = context.checkpoint.map { $0 + [0] } ?? []
         let status = context.session.withCString { session in
-            var cContext = workqueue_plugin_context(
-                struct_size: UInt32(MemoryLayout<workqueue_plugin_context>.size),
-                attempt: UInt32(clamping: context.attempt),
-                max_attempts: UInt32(clamping: context.maxAttempts),
-                reserved: 0,
-                session: session
-            )
-            return item.bytes.withUnsafeBufferPointer { bytes in
-                handleFunction(state, bytes.baseAddress, bytes.count, &cContext, flag.pointer, &out, &outLength)
+            checkpoint.withUnsafeBufferPointer { saved in
+                var cContext = workqueue_plugin_context(
+                    struct_size: UInt32(MemoryLayout<workqueue_plugin_context>.size),
+                    attempt: UInt32(clamping: context.attempt),
+                    max_attempts: UInt32(clamping: context.maxAttempts),
+                    reserved: 0,
+                    session: session,
+                    checkpoint: context.checkpoint == nil ? nil : saved.baseAddress,
+                    checkpoint_len: context.checkpoint?.count ?? 0,
+                    host: host,
+                    save_checkpoint: Self.saveCheckpoint,
+                    report_progress: Self.reportProgress
+                )
+                return item.bytes.withUnsafeBufferPointer { bytes in
+                    handleFunction(state, bytes.baseAddress, bytes.count, &cContext, flag.pointer, &out, &outLength)
+                }
             }
         }
         guard let out else { return (status, nil) }
         defer { freeFunction(out) }
         return (status, String(decoding: UnsafeBufferPointer(start: out, count: outLength), as: UTF8.self))
+    }
+}
+
+extension PluginHandler {
+    /// `save_checkpoint`: `host` is the call's `WorkProgress`.
+    fileprivate static let saveCheckpoint: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<UInt8>?, Int) -> Int32 = {
+        host, bytes, length in
+        guard let host else { return 1 }
+        let progress = Unmanaged<WorkProgress>.fromOpaque(host).takeUnretainedValue()
+        do {
+            try progress.save(bytes.map { UnsafeBufferPointer(start: $0, count: length) } ?? UnsafeBufferPointer(start: nil, count: 0))
+            return 0
+        } catch {
+            return 1
+        }
+    }
+
+    /// `report_progress`: `host` is the call's `WorkProgress`.
+    fileprivate static let reportProgress: @convention(c) (UnsafeMutableRawPointer?, Double, UnsafePointer<CChar>?) -> Void = {
+        host, fraction, note in
+        guard let host else { return }
+        Unmanaged<WorkProgress>.fromOpaque(host).takeUnretainedValue()
+            .report(fraction, note: note.map { String(cString: $0) } ?? "")
     }
 }
 

@@ -29,6 +29,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         var attempts: [WorkItem: Int] = [:]
         var errors: [WorkItem: String] = [:]
         var results: [WorkItem: String] = [:]
+        /// Checkpoints saved with renewals, by item (equal items share one).
+        var checkpoints: [WorkItem: [UInt8]] = [:]
         var retries: [Retry] = []
         var retrySequence = 0
         var dead: [WorkItem] = []
@@ -72,6 +74,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 removeFromProcessing(lease.item)
                 attempts[lease.item] = nil
                 errors[lease.item] = nil
+                checkpoints[lease.item] = nil
                 if let result { results[lease.item] = result }
                 completed += 1
             case let .fail(_, error, disposition):
@@ -84,6 +87,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                     retries.append(Retry(due: now + delay, sequence: retrySequence, item: lease.item))
                 case .deadLetter:
                     dead.append(lease.item)
+                    checkpoints[lease.item] = nil
                 }
             case .release:
                 // Taken last, so found from the tail, as Redis's LREM -1 does.
@@ -105,7 +109,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 nextToken += 1
                 let token = "\(session):\(nextToken)"
                 leases[token] = LeaseRecord(item: item, session: session, expires: now + duration)
-                taken.append(Lease(item: item, session: session, attempt: (attempts[item] ?? 0) + 1, token: token))
+                taken.append(Lease(item: item, session: session, attempt: (attempts[item] ?? 0) + 1, token: token,
+                                   checkpoint: checkpoints[item]))
             }
             return taken
         }
@@ -159,6 +164,9 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     public func attempts(for item: WorkItem) -> Int { state.withLock { $0.attempts[item] ?? 0 } }
     /// The last error recorded for an item.
     public func lastError(for item: WorkItem) -> String? { state.withLock { $0.errors[item] } }
+    /// The checkpoint stored for `item` (nil when none is).
+    public func checkpoint(for item: WorkItem) -> [UInt8]? { state.withLock { $0.checkpoints[item] } }
+
     /// When the latest lease held on `item` lapses unless renewed (nil when nobody holds it).
     public func leaseExpiry(of item: WorkItem) -> WorkInstant? {
         state.withLock { state in state.leases.values.filter { $0.item == item }.map(\.expires).max() }
@@ -310,6 +318,20 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         }
     }
 
+    /// Renews like ``renew(_:duration:)`` and stores each non-nil checkpoint as its lease's
+    /// item's checkpoint, for the leases renewed.
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+        let now = clock.now
+        return state.withLock { state in
+            leases.enumerated().map { index, lease in
+                guard state.maySettle(lease), let record = state.leases[lease.token], record.expires > now else { return false }
+                state.leases[lease.token]?.expires = now + duration
+                if checkpoints.indices.contains(index), let bytes = checkpoints[index] { state.checkpoints[lease.item] = bytes }
+                return true
+            }
+        }
+    }
+
     /// Completes the leased item and stores `result` (see ``result(for:)``); `.leaseLost` when the
     /// lease is not held any more.
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
@@ -364,6 +386,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 if attempts >= maxAttempts {
                     state.errors[item] = Self.expiredLeaseError(attempts: attempts)
                     state.dead.append(item)
+                    state.checkpoints[item] = nil
                     report.deadLettered += 1
                 } else {
                     state.pending.append(item)

@@ -1,3 +1,4 @@
+import CountdownHandler
 import FactorHandler
 import NoopHandler
 import PrinterHandler
@@ -6,4 +7,4 @@ import WorkQueueCommand
 
 // The bundled `workqueue`: the command library with the example handlers compiled in, the same
 // few lines as a worker of your own (README "Your job in your own package").
-await WorkerCommand.main(handlers: [Printer.self, Factor.self, Noop.self, WordCount.self])
+await WorkerCommand.main(handlers: [Printer.self, Factor.self, Noop.self, WordCount.self, Countdown.self])

@@ -31,6 +31,31 @@ import TestSupport
         }
     }
 
+    /// Checkpoints on a cluster: a worker killed mid-item leaves its checkpoint in
+    /// `{cp}:checkpoints` (the queue's slot), and the next worker resumes from it.
+    @Test func aKilledWorkersItemResumesFromItsCheckpointOnACluster() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            #expect(try await wq.run(["push", "--queue", "{cp}", "40"]).termination == .exited(0))
+            let options = ["--handler", "countdown", "--option", "step=0.1", "--lease-seconds", "1.5"]
+            let first = try wq.start(["work", "--queue", "{cp}"] + options)
+            #expect(try await first.waitForStdout(containing: "Working on 40"), "\(first.stderr)")
+            var stored = ""
+            for _ in 0..<100 where Int(stored) ?? 0 < 5 {
+                try await Task.sleep(for: .milliseconds(100))
+                stored = try await cluster.cli("HGET", "{cp}:checkpoints", "40")
+            }
+            let saved = try #require(Int(stored), "no checkpoint stored: '\(stored)'")
+            first.send(SIGKILL)
+            _ = try await first.wait()
+            let second = try wq.start(["work", "--queue", "{cp}", "--recovery-seconds", "0.5"] + options)
+            #expect(try await second.wait(timeout: .seconds(60)) == .exited(0), "\(second.stderr)")
+            let resumed = try #require(second.stdoutLines.first { $0.hasPrefix("Resuming 40 at step ") }, "\(second.stdout)")
+            #expect((Int(resumed.dropFirst("Resuming 40 at step ".count)) ?? 0) >= saved)
+            #expect(try await cluster.cli("HLEN", "{cp}:checkpoints") == "0")
+        }
+    }
+
     @Test func tutorialFlowOnAHashTaggedQueueAndSeveralWorkers() async throws {
         try await LocalRedisCluster.with { cluster in
             let wq = try ClusterWorkqueue(cluster)

@@ -3,6 +3,7 @@
 // ```swift block there (imports aside) appears here as it is; the tests below run them. The
 // samples of the doc comments of WorkHandler, TypedWorkHandler, UnprocessableItem,
 // HandlerHarness and PluginExport are these and those of the other files here.
+import Logging
 import Testing
 import WorkQueue
 import WorkQueueTesting
@@ -65,4 +66,34 @@ struct Factor: WorkHandler {
         #expect(Factor().execution == .dedicatedThread)
         #expect(try await HandlerHarness(Factor()).run(["12"]).completed == ["12"])
     }
+}
+
+// WritingHandlers.md, "Progress and checkpoints".
+struct Resumable: WorkHandler {
+    func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+        let lines = item.string.split(separator: "\n")
+        // Where an earlier attempt got to, or 0.
+        var next = context.checkpoint.flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        while next < lines.count {
+            try context.checkCancellation()
+            try await process(lines[next])
+            next += 1
+            try context.saveCheckpoint(Array(String(next).utf8))
+            context.reportProgress(Double(next) / Double(lines.count), note: "line \(next) of \(lines.count)")
+        }
+        return "\(lines.count) lines"
+    }
+
+    func process(_ line: Substring) async throws {}
+}
+
+@Test func resumableResumesFromItsCheckpoint() async throws {
+    let report = try await HandlerHarness(Resumable()).run(["a\nb\nc"])
+    #expect(report.results == ["a\nb\nc": "3 lines"])
+    let context = WorkContext(attempt: 2, maxAttempts: 3, leaseDeadline: SystemClock().now + .seconds(30), session: "s",
+                              options: [:], logger: Logger(label: "test"), checkpoint: Array("2".utf8))
+    #expect(try await Resumable().handle("a\nb\nc", context: context) == "3 lines")
+    #expect(context.progress.progress?.fraction == 1)
+    #expect(context.progress.progress?.note == "line 3 of 3")
+    #expect(context.progress.savedCheckpoint == Array("3".utf8))
 }

@@ -111,7 +111,7 @@ import TestSupport
             #expect(worker.stderr.contains("factor, noop, printer, wordcount"))
             #expect(try await redis.cli("lrange", "q", "0", "-1") == "a")
             let (list, _) = try await wq.run(["handlers"])
-            #expect(list.stdoutLines.map { $0.split(separator: " ").first.map(String.init) } == ["printer", "factor", "noop", "wordcount"])
+            #expect(list.stdoutLines.map { $0.split(separator: " ").first.map(String.init) } == ["printer", "factor", "noop", "wordcount", "countdown"])
         }
     }
 

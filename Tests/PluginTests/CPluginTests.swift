@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 import TestSupport
@@ -17,6 +18,17 @@ import WorkQueueTesting
         let report = try await HandlerHarness(handler).run(["apple", "Banana", WorkItem([0x63, 0x00, 0xFF])])
         #expect(report.results == ["apple": "> APPLE", "Banana": "> BANANA", WorkItem([0x63, 0x00, 0xFF]): "> C\0\u{FFFD}"])
         #expect(report.deadLetters.isEmpty)
+    }
+
+    @Test func progressAndCheckpointsReachTheHost() async throws {
+        let handler = try PluginLoader.load(path: try builtPlugin("CPrinterPlugin"), options: [:])
+        let context = WorkContext(attempt: 2, maxAttempts: 3, leaseDeadline: WorkInstant(sinceOrigin: .seconds(60)),
+                                  session: "s", options: [:], logger: Logger(label: "plugin-tests"), checkpoint: Array("step 1".utf8))
+        #expect(try await handler.handle("checkpoint", context: context) == "saved 0 after step 1")
+        #expect(context.progress.savedCheckpoint == Array("step 2".utf8))
+        #expect(context.progress.progress?.fraction == 0.5)
+        #expect(context.progress.progress?.note == "halfway")
+        #expect(try await handler.handle("checkpoint", context: makeContext()) == "saved 0 after none")
     }
 
     @Test func oneStateServesConcurrentSlots() async throws {

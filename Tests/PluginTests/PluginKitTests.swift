@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import Testing
 import WorkQueue
@@ -37,6 +38,11 @@ struct Shout: NamedWorkHandler {
                 try await Task.sleep(for: .milliseconds(1))
             }
             return "not cancelled"
+        case "checkpoint":
+            let before = context.checkpoint.map { String(decoding: $0, as: UTF8.self) } ?? "none"
+            try context.saveCheckpoint("step 2".utf8)
+            context.reportProgress(0.5, note: "halfway")
+            return "saved after \(before)"
         case "actor":
             // Hops to another actor and back: the caller-thread executor must resume it.
             return await Counter.shared.next()
@@ -76,6 +82,19 @@ actor Counter {
         let report = try await harness.run(items)
         #expect(Set(report.completed) == Set(items))
         #expect(report.deadLetters.isEmpty)
+    }
+
+    @Test func progressAndCheckpointsCrossTheABIToTheHost() async throws {
+        let handler = try loadShout()
+        let context = WorkContext(attempt: 2, maxAttempts: 3, leaseDeadline: WorkInstant(sinceOrigin: .seconds(60)),
+                                  session: "s", options: [:], logger: Logger(label: "plugin-tests"), checkpoint: Array("step 1".utf8))
+        #expect(try await handler.handle("checkpoint", context: context) == "saved after step 1")
+        #expect(context.progress.savedCheckpoint == Array("step 2".utf8))
+        #expect(context.progress.progress?.fraction == 0.5)
+        #expect(context.progress.progress?.note == "halfway")
+        let first = makeContext()
+        #expect(try await handler.handle("checkpoint", context: first) == "saved after none")
+        #expect(first.progress.unstoredCheckpoint()?.bytes == Array("step 2".utf8))
     }
 
     @Test func tableIsBuiltOnce() {

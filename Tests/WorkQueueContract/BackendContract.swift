@@ -76,6 +76,10 @@ public enum BackendContract {
         ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
         ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", cancelAndRestore),
         ContractCase("an item released after a cancel is moved aside by the next cancel", cancelAfterRelease),
+        ContractCase("a checkpoint stored with a renewal comes with the next take after a lost lease; completion deletes it",
+                     checkpointAfterLostLease),
+        ContractCase("a checkpoint survives release and retry; a dead letter deletes it", checkpointSettlements),
+        ContractCase("a heartbeat record carries handlers' progress", heartbeatProgress),
     ]
 
     // MARK: Helpers
@@ -597,5 +601,88 @@ public enum BackendContract {
         #expect(try await q.cancel(max: 100) == 1)
         #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "a"])
         try await expectCounts(q, pending: 0, processing: 0)
+    private static func checkpointAfterLostLease(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["long", "other"])
+        let leases = try await q.lease(max: 2, session: "s1", duration: f.shortLease)
+        try #require(leases.count == 2)
+        #expect(leases.allSatisfy { $0.checkpoint == nil })
+        let long = leases[0]
+        let impostor = Lease(item: "other", session: "s9", attempt: 1, token: "s9:1")
+        // Stored for the lease renewed; the impostor's renewal stores nothing.
+        #expect(try await q.renew([long, leases[1], impostor], duration: f.shortLease, timeout: .seconds(5),
+                                  checkpoints: [Array("step 7".utf8), nil, Array("bogus".utf8)]) == [true, true, false])
+        #expect(try await q.renew([long], duration: f.shortLease, timeout: .seconds(5),
+                                  checkpoints: [[0, 255, 10, 13]]) == [true])
+        #expect(try await q.complete(leases[1], result: nil) == .settled)
+        // The worker dies: its lease expires and recovery requeues the item.
+        try await f.advance(by: f.shortLease * 2)
+        #expect(try await recover(q, maxAttempts: 5) == RecoveryReport(requeued: 1, deadLettered: 0))
+        #expect(try await q.renew([long], duration: f.shortLease, timeout: .seconds(5), checkpoints: [[1]]) == [false])
+        let again = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
+        #expect(again.item == "long")
+        #expect(again.attempt == 2)
+        #expect(again.checkpoint == [0, 255, 10, 13])
+        // Completing deletes it: the same bytes pushed again start from scratch.
+        #expect(try await q.complete(again, result: nil) == .settled)
+        try await q.enqueue(["long", "other"])
+        let fresh = try await q.lease(max: 2, session: "s3", duration: f.shortLease * 10)
+        #expect(fresh.map(\.item) == ["long", "other"])
+        #expect(fresh.map(\.checkpoint) == [nil, nil])
+        #expect(fresh.map(\.attempt) == [1, 1])
+    }
+
+    private static func checkpointSettlements(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["x"])
+        var lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.renew([lease], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("a".utf8)]) == [true])
+        // Released (a shutdown): the next take gets the checkpoint, no attempt counted.
+        #expect(try await q.release(lease) == .settled)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.attempt == 1)
+        #expect(lease.checkpoint == Array("a".utf8))
+        #expect(try await q.renew([lease], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("b".utf8)]) == [true])
+        // Failed and retried: the retry gets the latest checkpoint.
+        #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: .zero)) == .settled)
+        try await f.advance(by: .milliseconds(10))
+        #expect(try await q.promoteDueRetries() == 1)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.attempt == 2)
+        #expect(lease.checkpoint == Array("b".utf8))
+        // Dead-lettered: deleted, so a retried dead letter starts from scratch.
+        #expect(try await q.fail(lease, error: "boom", disposition: .deadLetter) == .settled)
+        #expect(try await q.retryDeadLetters() == 1)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease).first)
+        #expect(lease.checkpoint == nil)
+        // Dead-lettered by recovery: deleted too.
+        #expect(try await q.renew([lease], duration: f.shortLease, timeout: .seconds(5), checkpoints: [Array("c".utf8)]) == [true])
+        try await f.advance(by: f.shortLease * 2)
+        #expect(try await recover(q, maxAttempts: 1) == RecoveryReport(requeued: 0, deadLettered: 1))
+        #expect(try await q.retryDeadLetters() == 1)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.checkpoint == nil)
+        // A first attempt that saved one deletes it on completion when its settlement carries it.
+        #expect(try await q.renew([lease], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("d".utf8)]) == [true])
+        var settling = lease
+        settling.checkpoint = Array("d".utf8)
+        #expect(try await q.complete(settling, result: nil) == .settled)
+        try await q.enqueue(["x"])
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.checkpoint == nil)
+    }
+
+    private static func heartbeatProgress(_ f: any ContractFixture) async throws {
+        let backend = f.backend
+        let beat = WorkerHeartbeat(session: "s1", host: "pod", handler: "countdown", startedAtMilliseconds: 1, inFlight: 2, held: 2,
+                                   progress: [.init(item: "job-1", fraction: 0.25, note: "step 1 of 4"),
+                                              .init(item: "a\\xff b", fraction: 1, note: "é \"quoted\" \\ done"),
+                                              .init(item: "c", fraction: 0, note: "")])
+        try await backend.heartbeat(beat, ttl: .seconds(60))
+        #expect(try await backend.liveWorkers().map(\.heartbeat) == [beat])
+        var later = beat
+        later.progress = []
+        try await backend.heartbeat(later, ttl: .seconds(60))
+        #expect(try await backend.liveWorkers().map(\.heartbeat) == [later])
     }
 }

@@ -15,6 +15,9 @@ extension ForwardingBackend {
     }
     func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
     func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] { try await inner.renew(leases, duration: duration) }
+    func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+        try await inner.renew(leases, duration: duration, timeout: timeout, checkpoints: checkpoints)
+    }
     func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome { try await inner.complete(lease, result: result) }
     func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
         try await inner.fail(lease, error: error, disposition: disposition)

@@ -27,6 +27,12 @@
  * Statuses: `handle` returns one of the WORKQUEUE_PLUGIN_* statuses below. A host treats a
  * status it does not know (a newer plugin's) as WORKQUEUE_PLUGIN_FAILED: the item is retried.
  *
+ * Progress and checkpoints: a host that has them passes a context with the fields `checkpoint`
+ * ... `report_progress` (added within version 1, by the rule below); use them through
+ * workqueue_plugin_checkpoint, workqueue_plugin_save_checkpoint and
+ * workqueue_plugin_report_progress, which check `struct_size` and do nothing under an older
+ * host. A plugin that uses them still declares version 1 and loads in every host.
+ *
  * Forward compatibility: both structs start with their size. A newer host may pass a larger
  * context (read only the fields you know); a plugin's table may be larger than the host knows
  * (the host ignores the tail) but never smaller than version 1's. Fields are only ever added
@@ -75,6 +81,31 @@ typedef struct workqueue_plugin_context {
     uint32_t reserved;
     /** The worker's session id, NUL-terminated UTF-8. */
     const char *session;
+
+    /* Added within version 1: present when `struct_size` covers them (use the helpers below). */
+
+    /**
+     * The checkpoint an earlier attempt of the item saved (`checkpoint_len` bytes), or NULL when
+     * there is none (a first attempt). Valid during the call only.
+     */
+    const uint8_t *checkpoint;
+    /** The length of `checkpoint` in bytes (0 when it is NULL). */
+    size_t checkpoint_len;
+    /** The host's state for the two functions below; pass it as their first argument. */
+    void *host;
+    /**
+     * Keeps `len` bytes (copied; at most 65536) as the item's checkpoint, stored with the lease's
+     * next renewal and handed to a later attempt as `checkpoint` (after a crash, a lost lease,
+     * a failure or a shutdown). Returns 0, or 1 when `len` is over the limit (the previous
+     * checkpoint stays). Cheap (no I/O) and thread-safe; only during the call.
+     */
+    int32_t (*save_checkpoint)(void *host, const uint8_t *bytes, size_t len);
+    /**
+     * Reports progress: `fraction` from 0 to 1 and a short NUL-terminated UTF-8 `note` (may be
+     * NULL; cut to 200 characters), shown by `workqueue workers`. Cheap and thread-safe; only
+     * during the call.
+     */
+    void (*report_progress)(void *host, double fraction, const char *note);
 } workqueue_plugin_context;
 
 /** The table a plugin exports. Keep it in static storage. */
@@ -129,6 +160,36 @@ static inline int workqueue_plugin_is_cancelled(const volatile int32_t *cancelle
 /** Host side: sets the cancellation flag (an atomic release store). */
 static inline void workqueue_plugin_set_cancelled(volatile int32_t *cancelled) {
     __atomic_store_n(cancelled, 1, __ATOMIC_RELEASE);
+}
+
+/** Whether the host passed the progress and checkpoint fields (a host that predates them did not). */
+static inline int workqueue_plugin_has_progress(const workqueue_plugin_context *context) {
+    return context != NULL
+        && context->struct_size >= offsetof(workqueue_plugin_context, report_progress) + sizeof(context->report_progress)
+        && context->save_checkpoint != NULL && context->report_progress != NULL;
+}
+
+/** The checkpoint an earlier attempt saved (its length in `*len`), or NULL (none, or an older host). */
+static inline const uint8_t *workqueue_plugin_checkpoint(const workqueue_plugin_context *context, size_t *len) {
+    if (!workqueue_plugin_has_progress(context) || context->checkpoint == NULL) {
+        if (len != NULL) *len = 0;
+        return NULL;
+    }
+    if (len != NULL) *len = context->checkpoint_len;
+    return context->checkpoint;
+}
+
+/** Saves a checkpoint: 0 saved, 1 over 65536 bytes (the previous one stays), -1 the host has none. */
+static inline int32_t workqueue_plugin_save_checkpoint(const workqueue_plugin_context *context, const uint8_t *bytes,
+                                                       size_t len) {
+    if (!workqueue_plugin_has_progress(context)) return -1;
+    return context->save_checkpoint(context->host, bytes, len);
+}
+
+/** Reports progress (`note` may be NULL); does nothing under a host that predates it. */
+static inline void workqueue_plugin_report_progress(const workqueue_plugin_context *context, double fraction,
+                                                    const char *note) {
+    if (workqueue_plugin_has_progress(context)) context->report_progress(context->host, fraction, note);
 }
 
 /** Calls an entry function pointer found with dlsym (for hosts that cannot call C pointers). */

@@ -2,7 +2,9 @@ import WorkQueue
 
 /// A heartbeat record as stored in `NAME:worker-info`: one flat JSON object per session, e.g.
 /// `{"host":"job-x7k2p","handler":"printer","started_ms":1764000000000,"in_flight":1,"held":3,`
-/// `"completed":120,"failed":0,"ttl_ms":15000}` (the session is the hash field). Readable with
+/// `"completed":120,"failed":0,"ttl_ms":15000}` (the session is the hash field), plus
+/// `"progress"` when handlers reported progress: one line per lease, `<fraction>\t<item>\t<note>`
+/// (fraction 0 to 1, item escaped, note without tabs or line breaks). Readable with
 /// `redis-cli hgetall NAME:worker-info`; fields a reader does not know are skipped.
 enum HeartbeatRecord {
     /// The record of `heartbeat`, living `ttlMilliseconds`.
@@ -13,6 +15,17 @@ enum HeartbeatRecord {
         JSONString.append(heartbeat.handler, to: &text)
         text += ",\"started_ms\":\(heartbeat.startedAtMilliseconds),\"in_flight\":\(heartbeat.inFlight)"
         text += ",\"held\":\(heartbeat.held),\"completed\":\(heartbeat.completed),\"failed\":\(heartbeat.failed)"
+        if !heartbeat.progress.isEmpty {
+            text += ",\"progress\":"
+            // Tabs and line breaks would split the entry: they become spaces.
+            func oneField(_ text: String) -> String {
+                String(text.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
+            }
+            let lines = heartbeat.progress.prefix(WorkerHeartbeat.maxProgressEntries).map { entry in
+                "\(entry.fraction)\t\(oneField(entry.item))\t\(oneField(entry.note))"
+            }
+            JSONString.append(lines.joined(separator: "\n"), to: &text)
+        }
         text += ",\"ttl_ms\":\(ttlMilliseconds)}"
         return text
     }
@@ -31,8 +44,19 @@ enum HeartbeatRecord {
         }
         let heartbeat = WorkerHeartbeat(session: session, host: string("host"), handler: string("handler"),
                                         startedAtMilliseconds: int("started_ms"), inFlight: Int(int("in_flight")),
-                                        held: Int(int("held")), completed: Int(int("completed")), failed: Int(int("failed")))
+                                        held: Int(int("held")), completed: Int(int("completed")), failed: Int(int("failed")),
+                                        progress: progress(string("progress")))
         return (heartbeat, Int(int("ttl_ms")))
+    }
+
+    /// The progress entries of a record's `progress` field (lines that do not parse are skipped).
+    static func progress(_ text: String) -> [WorkerHeartbeat.ItemProgress] {
+        guard !text.isEmpty else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let fraction = Double(parts[0]) else { return nil }
+            return WorkerHeartbeat.ItemProgress(item: String(parts[1]), fraction: fraction, note: String(parts[2]))
+        }
     }
 
     enum Value: Equatable {

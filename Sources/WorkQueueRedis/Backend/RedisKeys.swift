@@ -14,6 +14,10 @@ struct RedisKeys: Sendable {
     /// recovered and are pending, scheduled or taken again (not dead): the take reads an
     /// item's attempts from it without hashing the item (hash).
     let retried: String
+    /// `NAME:checkpoints`: item bytes -> the latest checkpoint a handler saved for the item
+    /// (stored with a lease renewal, handed to the item's next take, deleted when the item
+    /// completes or is dead-lettered) (hash).
+    let checkpoints: String
     /// `NAME:errors`: SHA-224 hex -> the last error (hash).
     let errors: String
     /// `NAME:results`: SHA-224 hex -> the result a handler returned (hash).
@@ -75,6 +79,7 @@ struct RedisKeys: Sendable {
         attempts = name + ":attempts"
         errors = name + ":errors"
         retried = name + ":retried"
+        checkpoints = name + ":checkpoints"
         results = name + ":results"
         completed = name + ":completed"
         retry = name + ":retry"
@@ -101,6 +106,7 @@ struct RedisKeys: Sendable {
     /// Every key of ours with the type it must hold.
     var typed: [(key: String, type: String)] {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
+         (checkpoints, "hash"),
          (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
          (holds, "zset"), (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),

@@ -54,7 +54,8 @@ extension RedisQueue {
                 }
                 guard args.count > 2 else { continue }
                 let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
-                                                                   keys.attempts, keys.errors, keys.retried], args: args)
+                                                                   keys.attempts, keys.errors, keys.retried, keys.checkpoints],
+                                      args: args)
                 let counts = reply.array?.compactMap(\.int) ?? []
                 report.requeued += counts.first ?? 0
                 report.deadLettered += counts.dropFirst().first ?? 0

@@ -361,15 +361,20 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         leases.reserveCapacity(taken.count / 3)
         var large: [(index: Int, token: String, size: Int)] = []
         for index in stride(from: 0, to: taken.count, by: 3) {
-            guard let token = taken[index].string, let attempts = taken[index + 2].int else {
+            // Attempts so far, or { attempts, checkpoint } for an item with a checkpoint.
+            let carried = taken[index + 2].array
+            guard let token = taken[index].string, let attempts = carried?.first?.int ?? taken[index + 2].int else {
                 throw RedisError.unexpectedReply("exchange item -> \(taken[index])")
             }
+            let checkpoint = carried.flatMap { $0.count == 2 ? $0[1].bytes : nil }
             if let bytes = taken[index + 1].bytes {
-                leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token))
+                leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token,
+                                    checkpoint: checkpoint))
             } else if let size = taken[index + 1].int {
                 // Too large to travel through the script: read below.
                 large.append((leases.count, token, size))
-                leases.append(Lease(item: WorkItem([]), session: session, attempt: attempts + 1, token: token))
+                leases.append(Lease(item: WorkItem([]), session: session, attempt: attempts + 1, token: token,
+                                    checkpoint: checkpoint))
             } else {
                 throw RedisError.unexpectedReply("exchange item -> \(taken[index + 1])")
             }
@@ -380,7 +385,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             for (entry, item) in zip(large, items) {
                 if let item {
                     leases[entry.index] = Lease(item: WorkItem(item), session: session, attempt: leases[entry.index].attempt,
-                                                token: entry.token)
+                                                token: entry.token, checkpoint: leases[entry.index].checkpoint)
                 } else {
                     // Its lease ended between the take and this read (it expired and was
                     // recovered): the item is back in the queue, not ours.
@@ -431,14 +436,16 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// The keys of ``RedisScript/exchange``, in its order.
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
-         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate]
+         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate,
+         keys.checkpoints]
     }
 
     /// The five script arguments of one settlement (see ``RedisScript/exchange``).
     private static func append(_ settlement: Settlement, to command: inout RESPCommand) {
         switch settlement {
         case let .complete(lease, result):
-            let clearsAttempts = lease.attempt > 1
+            // A checkpoint (handed over or saved) is deleted with the attempts.
+            let clearsAttempts = lease.attempt > 1 || lease.checkpoint != nil
             let needsHash = result != nil || clearsAttempts
             command.append("c")
             command.append(lease.token)
@@ -483,18 +490,50 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
-        let issued = leases.filter { !$0.token.isEmpty }
+        try await renew(leases, duration: duration, timeout: timeout, checkpoints: [])
+    }
+
+    /// As ``renew(_:duration:timeout:)``; the checkpoints ride in the same script calls (a call
+    /// carries at most about `replyByteBudget` bytes of them).
+    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+        let issued = leases.indices.filter { !leases[$0].token.isEmpty }
         guard !issued.isEmpty else { return leases.map { _ in false } }
         var flags: [Bool] = []
         flags.reserveCapacity(issued.count)
-        for start in stride(from: 0, to: issued.count, by: 2000) {
-            let chunk = issued[start..<Swift.min(issued.count, start + 2000)]
-            var command = Self.command(.renew, keys: [keys.leases], capacity: chunk.count * 48)
-            command.append(Swift.max(1, Self.milliseconds(duration)))
-            for lease in chunk { command.append(lease.token) }
+        var start = 0
+        while start < issued.count {
+            // At most 2,000 leases per call, and about `replyByteBudget` bytes of checkpoints.
+            var end = start
+            var bytes = 0
+            while end < issued.count, end - start < 2000, end == start || bytes < replyByteBudget {
+                let position = issued[end]
+                if checkpoints.indices.contains(position) { bytes += checkpoints[position]?.count ?? 0 }
+                end += 1
+            }
+            let chunk = issued[start..<end]
+            let saves = chunk.enumerated().compactMap { offset, position -> (Int, [UInt8])? in
+                guard checkpoints.indices.contains(position), let bytes = checkpoints[position] else { return nil }
+                return (offset + 1, bytes)
+            }
+            start = end
+            var command: RESPCommand
+            if saves.isEmpty {
+                command = Self.command(.renew, keys: [keys.leases], capacity: chunk.count * 48)
+                command.append(Swift.max(1, Self.milliseconds(duration)))
+            } else {
+                command = Self.command(.renew, keys: [keys.leases, keys.leaseItems, keys.checkpoints],
+                                       capacity: chunk.count * 48 + saves.reduce(0) { $0 + $1.1.count + 16 })
+                command.append(Swift.max(1, Self.milliseconds(duration)))
+                command.append(chunk.count)
+            }
+            for position in chunk { command.append(leases[position].token) }
+            for (index, bytes) in saves {
+                command.append(index)
+                command.append(bytes: bytes)
+            }
             let reply = try await run(.renew, command, timeout: timeout)
             let values = reply.array ?? []
-            flags += chunk.indices.map { index in values.indices.contains(index - start) && values[index - start].int == 1 }
+            flags += (0..<chunk.count).map { index in values.indices.contains(index) && values[index].int == 1 }
         }
         var owned = flags.makeIterator()
         return leases.map { $0.token.isEmpty ? false : owned.next() ?? false }

@@ -8,7 +8,9 @@ extension RedisScript {
     /// 13 exchanges (hash `<session>:` -> `<call id>|<outcomes so far>`, the settlements of the
     /// session's last call, so that a call retried after its reply was lost answers them again),
     /// 14 control (hash: `paused`, `cancelled`; either set: the take hands out nothing), 15 rate
-    /// (string: the rate limit's theoretical arrival time, µs of the Redis clock).
+    /// (string: the rate limit's theoretical arrival time, µs of the Redis clock), 16 checkpoints
+    /// (hash item -> checkpoint: read per taken item only while it is not empty; deleted by a
+    /// completion with `a` and by a dead-lettering failure).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
@@ -21,9 +23,10 @@ extension RedisScript {
     /// in ms); after the settlements (at `11 + 5 * S`): the rate limit's interval between items
     /// in µs (0: no limit), and its burst (items at once at most).
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
-    /// its size, attempts so far, ...), sizes of items dead-lettered for their size,
-    /// { pending, processing, scheduled }, { paused 0/1, cancelled 0/1, ms to wait before
-    /// taking again when the rate limit cut the take short (else 0) } }.
+    /// its size, attempts so far or { attempts so far, the item's checkpoint } when it has one,
+    /// ...), sizes of items dead-lettered for their size, { pending, processing, scheduled },
+    /// { paused 0/1, cancelled 0/1, ms to wait before taking again when the rate limit cut the
+    /// take short (else 0) } }.
     ///
     /// Nothing here reads an item's bytes: items are moved, stored and compared by Redis
     /// itself; hashes come from the caller. A call whose first token already exists was a
@@ -50,6 +53,7 @@ redis.call('HLEN', KEYS[5])
 local retried = redis.call('HLEN', KEYS[12]) > 0
 local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
+local checkpointed = redis.call('HLEN', KEYS[16]) > 0
 local n = tonumber(ARGV[10])
 local inline = tonumber(ARGV[9])
 local callId, offset = ARGV[7], tonumber(ARGV[8])
@@ -92,7 +96,9 @@ if max > 0 then
         redis.call('ZADD', KEYS[3], 'XX', deadline, token)
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
-        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local checkpoint = checkpointed and redis.call('HGET', KEYS[16], item)
+        taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
   elseif paused == 0 and cancelled == 0 then
@@ -141,7 +147,9 @@ if max > 0 then
         records[#records + 1] = item
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
-        taken[#taken + 1] = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        local checkpoint = checkpointed and redis.call('HGET', KEYS[16], item)
+        taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
     if k > 0 then
@@ -195,6 +203,7 @@ else
           redis.call('HDEL', KEYS[5], ARGV[a + 2])
           redis.call('HDEL', KEYS[6], ARGV[a + 2])
           redis.call('HDEL', KEYS[12], item)
+          redis.call('HDEL', KEYS[16], item)
         end
       else
         outcomes[i + 1] = 0
@@ -225,6 +234,7 @@ else
           if ARGV[a + 4] == 'dead' then
             redis.call('RPUSH', KEYS[11], item)
             redis.call('HDEL', KEYS[12], item)
+            redis.call('HDEL', KEYS[16], item)
           else
             redis.call('HSET', KEYS[12], item, attempts)
             local seq = redis.call('INCR', KEYS[10])

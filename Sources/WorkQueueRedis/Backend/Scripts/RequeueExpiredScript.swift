@@ -3,7 +3,8 @@ extension RedisScript {
     /// (or to the dead letters once their attempts run out), counting an attempt.
     ///
     /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors,
-    /// 8 retried (item -> attempts).
+    /// 8 retried (item -> attempts), 9 checkpoints (item -> checkpoint; deleted with a dead
+    /// letter, kept for a requeued item's next attempt).
     /// ARGV: 1 max attempts, 2 error text (`%d` = attempts), then token, item SHA-224 hex, ...
     /// Returns { requeued, dead-lettered, vanished }: vanished counts the items (among the
     /// requeued or dead-lettered) whose copy was no longer in processing (a `rediswq.py` worker's
@@ -28,6 +29,7 @@ for i = 3, #ARGV, 2 do
         redis.call('RPUSH', KEYS[5], item)
         redis.call('HSET', KEYS[7], sha, string.format(ARGV[2], n))
         redis.call('HDEL', KEYS[8], item)
+        redis.call('HDEL', KEYS[9], item)
         dead = dead + 1
       else
         redis.call('RPUSH', KEYS[4], item)
