@@ -601,6 +601,8 @@ public enum BackendContract {
         #expect(try await q.cancel(max: 100) == 1)
         #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "a"])
         try await expectCounts(q, pending: 0, processing: 0)
+    }
+
     private static func checkpointAfterLostLease(_ f: any ContractFixture) async throws {
         let q = f.backend
         try await q.enqueue(["long", "other"])
