@@ -23,7 +23,7 @@ struct RootCommand: AsyncParsableCommand {
             `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
             hook failed.
             """,
-        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Wait.self, Workers.self, Dead.self, Reap.self, Handlers.self,
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Wait.self, Workers.self, Dead.self, Results.self, Reap.self, Handlers.self,
                       SettingsCommand.self]
     )
 

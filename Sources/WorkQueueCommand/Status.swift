@@ -73,7 +73,8 @@ struct Status: AsyncParsableCommand {
                 logger.notice("serving queue metrics at http://0.0.0.0:\(server.port)/metrics")
                 await server.run {
                     do {
-                        return (.ok, QueueMetricsPage.render(try await producer.counts(), queue: name))
+                        let counts = try await producer.counts()
+                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: try await producer.completionCounts()))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
@@ -93,11 +94,15 @@ struct Status: AsyncParsableCommand {
                 for shard in names.indices where json || byShard || holds.isEmpty { holds.append(try await producer.holds(shard: shard)) }
                 let shards = names.count > 1 ? each : nil
                 let hook = try await producer.onDrainedRecord()
+                var records: [(kept: Int, dropped: Int)] = []
+                for queue in producer.queues { records.append(try await queue.completionCounts()) }
+                let allRecords = (kept: records.reduce(0) { $0 + $1.kept }, dropped: records.reduce(0) { $0 + $1.dropped })
                 if json {
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
-                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook))
+                                                      shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook,
+                                                      results: allRecords, shardResults: names.count > 1 ? records : nil))
                 } else {
-                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook)
+                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, results: allRecords)
                         + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
                     if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
@@ -172,10 +177,15 @@ struct Status: AsyncParsableCommand {
         var shards: [Report]?
         /// The `work --on-drained` hook of the last drain (`NAME:on-drained`, shard 0's), if any.
         var onDrained: OnDrainedReport?
+        /// The completion records kept in `NAME:results` (`workqueue results` exports them).
+        var results: Int?
+        /// The completion records the workers' `--results-max` dropped so far (the oldest).
+        var resultsDropped: Int?
 
         enum CodingKeys: String, CodingKey {
-            case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards
+            case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards, results
             case onDrained = "on_drained"
+            case resultsDropped = "results_dropped"
         }
 
         init(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil, shards: [Report]? = nil) {
@@ -237,17 +247,27 @@ struct Status: AsyncParsableCommand {
 
     static func json(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
                      shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
-                     onDrained: RedisQueue.OnDrainedRecord? = nil) throws -> String {
+                     onDrained: RedisQueue.OnDrainedRecord? = nil, results: (kept: Int, dropped: Int)? = nil,
+                     shardResults: [(kept: Int, dropped: Int)]? = nil) throws -> String {
         var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         report.onDrained = onDrained.map(OnDrainedReport.init)
+        report.results = results?.kept
+        report.resultsDropped = results?.dropped
+        if let shardResults, var parts = report.shards, parts.count == shardResults.count {
+            for index in parts.indices {
+                parts[index].results = shardResults[index].kept
+                parts[index].resultsDropped = shardResults[index].dropped
+            }
+            report.shards = parts
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
     static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
-                      onDrained: RedisQueue.OnDrainedRecord? = nil) -> String {
+                      onDrained: RedisQueue.OnDrainedRecord? = nil, results: (kept: Int, dropped: Int)? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
         rows.append(("scheduled", "\(counts.scheduled)"))
@@ -255,6 +275,10 @@ struct Status: AsyncParsableCommand {
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
         if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
+        if let results {
+            rows.append(("results", "\(results.kept) kept" + (results.dropped > 0
+                ? ", \(results.dropped) dropped by --results-max" : "")))
+        }
         if let holds {
             rows.append(("holds", holds.isEmpty ? "none" : "\(holds.count): " + holds.map { Producer.describe($0, queue: queue) }.joined(separator: ", ")))
         }

@@ -7,8 +7,14 @@ import WorkQueueTesting
 struct InMemoryFixture: ContractFixture {
     let clock = TestClock()
     let queue: InMemoryQueue
+    let bounded: InMemoryQueue
 
-    init() { queue = InMemoryQueue(clock: clock) }
+    init() {
+        queue = InMemoryQueue(clock: clock)
+        bounded = InMemoryQueue(clock: clock, resultsMax: 3)
+    }
+
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { bounded }
 
     var backend: any WorkQueueBackend & DeadLetterQueue { queue }
     var shortLease: Duration { .seconds(10) }
