@@ -90,8 +90,10 @@ struct Results: AsyncParsableCommand {
         }
     }
 
+    /// One line on stderr (fd 2).
     static func stderr(_ line: String) {
-        fputs(line + "\n", Glibc.stderr)
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
 
@@ -220,7 +222,7 @@ struct RecordWriter {
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { raw in
-                Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
+                write(1, raw.baseAddress.map { $0 + offset }, raw.count - offset)
             }
             if n < 0 {
                 if errno == EINTR { continue }

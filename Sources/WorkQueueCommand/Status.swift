@@ -15,6 +15,8 @@ struct Status: AsyncParsableCommand {
             --json prints one object with the integer fields pending, processing, leased (items \
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
             completed, workers (live workers: heartbeat records, see `workqueue workers`), \
+            results and results_dropped (the completion records kept in NAME:results and those \
+            the workers' --results-max dropped; not with --watch), \
             the boolean drained (nothing pending, in flight or scheduled; the workers still wait \
             while a hold lives), the array holds (the live holds keeping the queue open: objects \
             with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \

@@ -103,3 +103,19 @@ func inMemoryContract(_ contractCase: ContractCase) async throws {
         await #expect(throws: CancellationError.self) { try await cancelled.value }
     }
 }
+
+/// The harness reports the completion records its queue kept, as `workqueue results` would.
+@Suite struct HarnessCompletionRecordTests {
+    struct Echo: WorkHandler {
+        func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+            item.string == "quiet" ? nil : "got " + item.string
+        }
+    }
+
+    @Test func oneRecordPerCompletionWithAResult() async throws {
+        let report = try await HandlerHarness(Echo()).run(["a", "quiet", "a", "b"])
+        #expect(report.completionRecords.map(\.item) == ["a", "a", "b"], "equal items twice, none for nil")
+        #expect(report.completionRecords.map(\.result) == ["got a", "got a", "got b"])
+        #expect(report.completionRecords.allSatisfy { $0.attempt == 1 && !$0.worker.isEmpty })
+    }
+}

@@ -15,6 +15,12 @@ public struct CompletionReader: Sendable {
         public var shard: Int
         /// The record.
         public var record: CompletionRecord
+
+        /// `record`, read from shard `shard`.
+        public init(shard: Int, record: CompletionRecord) {
+            self.shard = shard
+            self.record = record
+        }
     }
 
     /// The records read per shard and command are chosen to be about this many bytes (at least
