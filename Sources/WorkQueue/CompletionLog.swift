@@ -32,26 +32,45 @@ public struct CompletionRecord: Sendable, Hashable {
     /// ``id`` parsed, for ordering; nil for an id that is not `<ms>-<n>`.
     public var position: Position? { Position(id) }
 
-    /// A record ID as its two numbers: ordered as the log orders them.
+    /// A record ID as its numbers: ordered as the log orders them (a `ShardedBackend`'s
+    /// records, `<shard>/<ms>-<n>`, by time, then sequence, then shard).
     public struct Position: Sendable, Hashable, Comparable {
         /// The time part (ms).
         public var milliseconds: Int
         /// The sequence within that millisecond.
         public var sequence: Int
+        /// The shard of a `ShardedBackend`'s record; 0 for an ID without one.
+        public var shard: Int
 
-        /// Parses `<ms>-<n>`; nil for anything else.
+        /// The position `<ms>-<n>` of shard `shard`.
+        public init(milliseconds: Int, sequence: Int, shard: Int = 0) {
+            self.milliseconds = milliseconds
+            self.sequence = sequence
+            self.shard = shard
+        }
+
+        /// Parses `<ms>-<n>` or `<shard>/<ms>-<n>`; nil for anything else.
         public init?(_ id: String) {
-            let parts = id.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-            guard parts.count == 2, let ms = Int(Substring(parts[0])), let seq = Int(Substring(parts[1])), ms >= 0, seq >= 0 else {
+            var rest = Substring(id)
+            var shard = 0
+            if let slash = rest.firstIndex(of: "/") {
+                guard let value = Int(rest[..<slash]), value >= 0 else { return nil }
+                shard = value
+                rest = rest[rest.index(after: slash)...]
+            }
+            let parts = rest.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let ms = Int(parts[0]), let seq = Int(parts[1]), ms >= 0, seq >= 0 else {
                 return nil
             }
-            milliseconds = ms
-            sequence = seq
+            self.init(milliseconds: ms, sequence: seq, shard: shard)
         }
+
+        /// `<ms>-<n>`, without the shard.
+        public var streamID: String { "\(milliseconds)-\(sequence)" }
 
         /// True when `lhs` comes first in the log.
         public static func < (lhs: Position, rhs: Position) -> Bool {
-            (lhs.milliseconds, lhs.sequence) < (rhs.milliseconds, rhs.sequence)
+            (lhs.milliseconds, lhs.sequence, lhs.shard) < (rhs.milliseconds, rhs.sequence, rhs.shard)
         }
     }
 }
