@@ -111,14 +111,14 @@ struct RecordWriter {
     }
 
     mutating func header() throws {
-        buffer += Array((sharded ? "id,time_ms,shard,attempt,worker,item,result\n" : "id,time_ms,attempt,worker,item,result\n").utf8)
+        buffer.append(contentsOf: (sharded ? "id,time_ms,shard,attempt,worker,item,result\n" : "id,time_ms,attempt,worker,item,result\n").utf8)
         try flush()
     }
 
     mutating func append(_ entry: CompletionReader.Entry) {
         let record = entry.record
         if csv {
-            buffer += Array(record.id.utf8)
+            buffer.append(contentsOf: record.id.utf8)
             buffer.append(UInt8(ascii: ","))
             appendNumber(record.milliseconds)
             buffer.append(UInt8(ascii: ","))
@@ -136,38 +136,38 @@ struct RecordWriter {
             buffer.append(UInt8(ascii: "\n"))
             return
         }
-        buffer += Array(#"{"id":""#.utf8)
-        buffer += Array(record.id.utf8)
-        buffer += Array(#"","time_ms":"#.utf8)
+        buffer.append(contentsOf: #"{"id":""#.utf8)
+        buffer.append(contentsOf: record.id.utf8)
+        buffer.append(contentsOf: #"","time_ms":"#.utf8)
         appendNumber(record.milliseconds)
         if sharded {
-            buffer += Array(#","shard":"#.utf8)
+            buffer.append(contentsOf: #","shard":"#.utf8)
             appendNumber(entry.shard)
         }
         appendField("item", record.item.bytes)
         appendField("result", Array(record.result.utf8))
-        buffer += Array(#","attempt":"#.utf8)
+        buffer.append(contentsOf: #","attempt":"#.utf8)
         appendNumber(record.attempt)
-        buffer += Array(#","worker":"#.utf8)
+        buffer.append(contentsOf: #","worker":"#.utf8)
         appendJSONString(record.worker.utf8)
-        buffer += Array("}\n".utf8)
+        buffer.append(contentsOf: "}\n".utf8)
     }
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
     private mutating func appendField(_ name: String, _ bytes: [UInt8]) {
-        buffer += Array(",\"\(name)".utf8)
+        buffer.append(contentsOf: ",\"\(name)".utf8)
         if Self.isValidUTF8(bytes) {
-            buffer += Array("\":".utf8)
+            buffer.append(contentsOf: "\":".utf8)
             appendJSONString(bytes)
         } else {
-            buffer += Array("_base64\":\"".utf8)
-            buffer += Array(Data(bytes).base64EncodedString().utf8)
+            buffer.append(contentsOf: "_base64\":\"".utf8)
+            buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
             buffer.append(UInt8(ascii: "\""))
         }
     }
 
     private mutating func appendNumber(_ value: Int) {
-        buffer += Array(String(value).utf8)
+        buffer.append(contentsOf: String(value).utf8)
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
@@ -183,7 +183,7 @@ struct RecordWriter {
             case UInt8(ascii: "\r"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
             case UInt8(ascii: "\t"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0..<0x20, 0x7F:
-                buffer += Array("\\u00".utf8)
+                buffer.append(contentsOf: "\\u00".utf8)
                 buffer.append(Self.hex[Int(byte >> 4)])
                 buffer.append(Self.hex[Int(byte & 0xF)])
             default: buffer.append(byte)
