@@ -27,7 +27,15 @@ public struct CompletionRecord: Sendable, Hashable {
 
     /// When the completion was recorded, in ms since the epoch (the part of ``id`` before the
     /// dash); 0 when the id has no time.
-    public var milliseconds: Int { position?.milliseconds ?? 0 }
+    public var milliseconds: Int {
+        var value = 0
+        for byte in id.utf8 {
+            if byte == UInt8(ascii: "/") { value = 0; continue }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            value = value &* 10 &+ Int(byte &- UInt8(ascii: "0"))
+        }
+        return value
+    }
 
     /// ``id`` parsed, for ordering; nil for an id that is not `<ms>-<n>`.
     public var position: Position? { Position(id) }

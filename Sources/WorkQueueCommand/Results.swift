@@ -62,8 +62,25 @@ struct Results: AsyncParsableCommand {
             if csv { try out.header() }
             var written = 0
             var drainedSeen = false
+            // The next page is read while this one is written (Redis, the network and the
+            // parsing overlap the encoding): at most two pages in memory.
+            var prefetched: Task<(CompletionReader, [CompletionReader.Entry]), any Error>?
             while true {
-                let page = try await reader.next(limit: 1000)
+                let page: [CompletionReader.Entry]
+                if let pending = prefetched {
+                    (reader, page) = try await pending.value
+                    prefetched = nil
+                } else {
+                    page = try await reader.next(limit: 1000)
+                }
+                if !page.isEmpty {
+                    let current = reader
+                    prefetched = Task {
+                        var next = current
+                        let page = try await next.next(limit: 1000)
+                        return (next, page)
+                    }
+                }
                 if page.isEmpty {
                     guard follow, !drainedSeen else { break }
                     // Drained as `wait` means it (nothing pending, in flight or scheduled, no

@@ -19,12 +19,13 @@ extension RedisQueue: CompletionLog {
                 throw RedisError.unexpectedReply("XRANGE \(keys.results) entry -> \(entry)")
             }
             var record = CompletionRecord(id: id, item: WorkItem([]), result: "", attempt: 1, worker: "")
+            // The field names differ in their first letter: item, result, attempt, worker.
             for index in stride(from: 0, to: fields.count - 1, by: 2) {
-                switch fields[index].string {
-                case "item": record.item = WorkItem(fields[index + 1].bytes ?? [])
-                case "result": record.result = fields[index + 1].string ?? ""
-                case "attempt": record.attempt = fields[index + 1].int ?? 1
-                case "worker": record.worker = fields[index + 1].string ?? ""
+                switch fields[index].byteBuffer?.readableBytesView.first {
+                case UInt8(ascii: "i"): record.item = WorkItem(fields[index + 1].bytes ?? [])
+                case UInt8(ascii: "r"): record.result = fields[index + 1].string ?? ""
+                case UInt8(ascii: "a"): record.attempt = fields[index + 1].int ?? 1
+                case UInt8(ascii: "w"): record.worker = fields[index + 1].string ?? ""
                 default: break
                 }
             }
