@@ -190,8 +190,14 @@ struct RecordWriter {
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
-    private mutating func appendJSONString(_ bytes: some Sequence<UInt8>) {
+    private mutating func appendJSONString(_ bytes: some Collection<UInt8>) {
         buffer.append(UInt8(ascii: "\""))
+        // Most text needs no escape: copied at once.
+        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
+            buffer.append(contentsOf: bytes)
+            buffer.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "\""): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
