@@ -4,8 +4,8 @@
  *
  * - prints `Working on <item>` (flushed at once) when it starts an item, so the driver sees
  *   every start, by which process and when;
- * - returns the item itself as the result, so `NAME:results` holds SHA-224(item) -> item for
- *   every completion recorded in Redis.
+ * - returns the item itself as the result, so `NAME:results` holds a completion record (the
+ *   item, and the item again as its result) for every completion recorded in Redis.
  *
  * Options (`--option KEY=VALUE`):
  *   delay_ms=N       every item takes N ms (default 0), polling the cancellation flag each ms

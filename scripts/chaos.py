@@ -5,7 +5,8 @@
 Every fault runs real `workqueue work` processes against real redis-servers that this driver
 starts on free 127.0.0.1 ports in its temp dir, with the suite's C plugin as the handler
 (scripts/chaos-plugin.c: prints `Working on <item>` when it starts an item and returns the item
-as its result, so `NAME:results` holds SHA-224(item) -> item for every recorded completion).
+as its result, so `NAME:results` holds a completion record (item, result = the item) for every
+recorded completion).
 Only the Python standard library is used (a small RESP client below); every process it starts
 dies with it (PR_SET_PDEATHSIG) and is killed when it exits; it connects nowhere but 127.0.0.1.
 
@@ -685,11 +686,18 @@ class Suite:
                 run.fail(f"dead letters {[d.decode(errors='replace') for d in dead][:5]}"
                          f" (expected {[d.decode() for d in run.expect_dead]})")
             expected = [i for i in run.items if i not in run.expect_dead]
-            results = []
-            for i in range(0, len(expected), 1000):
-                chunk = expected[i:i + 1000]
-                results += c.call("HMGET", q + ":results", *[sha224(x) for x in chunk])
-            lost = [x for x, r in zip(expected, results) if not truncated_result_ok(x, r)]
+            # The completion records (a stream): the latest result of each item, read in pages.
+            recorded = {}
+            after = "-"
+            while True:
+                page = c.call("XRANGE", q + ":results", after, "+", "COUNT", 1000)
+                for entry_id, fields in page:
+                    record = dict(zip(fields[0::2], fields[1::2]))
+                    recorded[record.get(b"item")] = record.get(b"result")
+                if len(page) < 1000:
+                    break
+                after = "(" + page[-1][0].decode()
+            lost = [x for x in expected if not truncated_result_ok(x, recorded.get(x))]
             scripts = [entry for entry in c.call("SLOWLOG", "GET", 1024)
                        if len(entry) > 3 and entry[3] and entry[3][0].upper() in (b"EVALSHA", b"EVAL")]
         finally:

@@ -615,3 +615,69 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
     }
 
 }
+
+extension ShardedBackend: CompletionLog where Shard: CompletionLog {
+    /// Every shard's records merged by ID (time, sequence, then shard), each ID prefixed with
+    /// its shard (`<shard>/<ms>-<n>`). `after` is a record this returned: each shard is read
+    /// from the position it names: a read is complete for the records present, but a record
+    /// another shard adds later with an older position (the same millisecond, a lower sequence)
+    /// is behind the cursor. To follow a sharded log as it grows, read the shards with a cursor
+    /// each, as `workqueue results` does (`CompletionReader`).
+    public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
+        let limit = Swift.min(Swift.max(limit, 1), 1000)
+        let cursor = after.flatMap(CompletionRecord.Position.init)
+        let shards = self.shards
+        let pages = try await withThrowingTaskGroup(of: [CompletionRecord].self) { group in
+            for index in shards.indices {
+                // Records of this shard that come after the cursor: a later shard's record at
+                // the same time and sequence comes after it, an earlier shard's does not.
+                var start: String?
+                if let cursor {
+                    if index <= cursor.shard {
+                        start = cursor.streamID
+                    } else if cursor.sequence > 0 {
+                        start = "\(cursor.milliseconds)-\(cursor.sequence - 1)"
+                    } else if cursor.milliseconds > 0 {
+                        start = "\(cursor.milliseconds - 1)-\(Int.max)"
+                    }
+                }
+                group.addTask {
+                    try await shards[index].completions(after: start, limit: limit).map { record in
+                        var record = record
+                        record.id = "\(index)/\(record.id)"
+                        return record
+                    }
+                }
+            }
+            var all: [CompletionRecord] = []
+            for try await page in group { all += page }
+            return all
+        }
+        let sorted = pages.sorted { ($0.position ?? .init(milliseconds: 0, sequence: 0)) < ($1.position ?? .init(milliseconds: 0, sequence: 0)) }
+        return Array(sorted.prefix(limit))
+    }
+
+    /// Deletes each record on its shard (IDs without a shard of this backend are skipped).
+    @discardableResult
+    public func deleteCompletions(_ ids: [String]) async throws -> Int {
+        var byShard: [Int: [String]] = [:]
+        for id in ids {
+            guard let position = CompletionRecord.Position(id), id.contains("/"), shards.indices.contains(position.shard) else { continue }
+            byShard[position.shard, default: []].append(position.streamID)
+        }
+        var deleted = 0
+        for (shard, ids) in byShard { deleted += try await shards[shard].deleteCompletions(ids) }
+        return deleted
+    }
+
+    /// The shards' counts added up.
+    public func completionCounts() async throws -> (kept: Int, dropped: Int) {
+        var total = (kept: 0, dropped: 0)
+        for shard in shards {
+            let counts = try await shard.completionCounts()
+            total.kept += counts.kept
+            total.dropped += counts.dropped
+        }
+        return total
+    }
+}

@@ -177,9 +177,10 @@ enum Catalog {
     static let resultsMax = Setting<Int>(
         "results-max", valueName: "n", variable: "WORKQUEUE_RESULTS_MAX", default: RedisQueue.defaultResultsMax,
         form: .whole(0...Int.max),
-        "keep at most N entries in NAME:results; the recovery pass drops the excess, arbitrary ones",
-        details: "once per interval for the fleet, at most 10,000 per pass (the hash has no order: a memory bound, not a "
-            + "history; 0 keeps none)")
+        "keep the N most recent completion records in NAME:results; each completion that records one trims the rest, "
+            + "and counts them in NAME:results:dropped",
+        details: "exact (`XTRIM MAXLEN =`), in the completion's own script; what was dropped is reported by `results`, "
+            + "`status` and `status --serve` (0 keeps none; see [Results](operating.md#results))")
 
     static let rateLimit = Setting<String?>(
         "rate-limit", valueName: "rate", variable: "WORKQUEUE_RATE_LIMIT", default: nil, shown: "none",
@@ -259,6 +260,20 @@ enum Catalog {
         details: "`status --serve` takes it too; a request without the token is refused (401, 403 when no file was given) "
             + "and nothing changes; an unreadable or empty file stops the command (exit 78)")
 
+    static let resultsFollow = Setting<Bool>(
+        "follow", variable: "WORKQUEUE_RESULTS_FOLLOW", default: false, form: .toggle,
+        "keep writing new records as they are recorded until the queue is drained (as `wait` means it), then exit 0",
+        command: "results")
+
+    static let resultsConsume = Setting<Bool>(
+        "consume", variable: "WORKQUEUE_RESULTS_CONSUME", default: false, form: .toggle,
+        "delete each page of records from Redis once it was written and flushed to stdout", command: "results",
+        details: "a record is never deleted before it was written; run one consuming `results` per queue at a time")
+
+    static let resultsCSV = Setting<Bool>(
+        "csv", variable: "WORKQUEUE_RESULTS_CSV", default: false, form: .toggle,
+        "write CSV (a header line, then one line per record) instead of JSON lines", command: "results")
+
     // MARK: Lists
 
     /// Every command's connection and logging settings (``QueueOptions``).
@@ -274,7 +289,8 @@ enum Catalog {
     ]
 
     /// The other commands' settings that read a variable.
-    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, tokenFile]
+    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, tokenFile,
+                                                   resultsFollow, resultsConsume, resultsCSV]
 
     /// Every setting.
     static var all: [any SettingDescription] { common + work + others }

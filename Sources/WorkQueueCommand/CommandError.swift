@@ -42,6 +42,8 @@ enum CommandError: Error, CustomStringConvertible {
     case metricsServer(flag: String, port: Int, error: String)
     /// The final metrics could not be pushed to the Pushgateway.
     case metricsPush(url: String, error: String)
+    /// Writing to stdout failed (`results`: a closed pipe, a full disk).
+    case output(String)
 
     /// The message, with every credential redacted (``Redaction``): a flag's or variable's
     /// value is redacted whole (it may hold spaces), then every word of the message.
@@ -82,7 +84,7 @@ enum CommandError: Error, CustomStringConvertible {
         case let .tokenFile(path, source, reason):
             "cannot read the dashboard token file '\(path)' (from \(source)): \(reason); "
                 + "put the token the page's actions must present in it (e.g. a mounted Secret), or fix \(source)"
-        case let .tlsSetting(message):
+        case let .tlsSetting(message), let .output(message):
             message
         case let .tlsFile(path, source, reason):
             "cannot use the TLS file '\(path)' (from \(source)): \(reason); check the path, that the file is readable by "

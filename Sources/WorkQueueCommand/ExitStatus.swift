@@ -45,7 +45,7 @@ enum ExitStatus {
             switch error {
             case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting: usage
             case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer: configuration
-            case .unreadable, .metricsPush, .replicasBehind: transient
+            case .unreadable, .metricsPush, .replicasBehind, .output: transient
             case .stopped: stopped
             }
         case let error as WorkQueueError:

@@ -23,7 +23,7 @@ struct RootCommand: AsyncParsableCommand {
             `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
             hook failed; `work`: 4 the job was cancelled (`workqueue cancel`).
             """,
-        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
+        subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Results.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
                       SettingsCommand.self]
     )
 

@@ -15,6 +15,8 @@ struct Status: AsyncParsableCommand {
             --json prints one object with the integer fields pending, processing, leased (items \
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
             completed, workers (live workers: heartbeat records, see `workqueue workers`), \
+            results and results_dropped (the completion records kept in NAME:results and those \
+            the workers' --results-max dropped; not with --watch), \
             the boolean drained (nothing pending, in flight or scheduled; the workers still wait \
             while a hold lives), the array holds (the live holds keeping the queue open: objects \
             with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \
@@ -87,7 +89,8 @@ struct Status: AsyncParsableCommand {
                                        interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
                 try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger) {
                     do {
-                        return (.ok, QueueMetricsPage.render(try await producer.counts(), queue: name))
+                        let counts = try await producer.counts()
+                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: try await producer.completionCounts()))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
@@ -108,12 +111,17 @@ struct Status: AsyncParsableCommand {
                 let shards = names.count > 1 ? each : nil
                 let hook = try await producer.onDrainedRecord()
                 let control = try await controlBackend(producer.queues).control()
+                var records: [(kept: Int, dropped: Int)] = []
+                for queue in producer.queues { records.append(try await queue.completionCounts()) }
+                let allRecords = (kept: records.reduce(0) { $0 + $1.kept }, dropped: records.reduce(0) { $0 + $1.dropped })
                 if json {
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
                                                       shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook,
-                                                      control: control))
+                                                      control: control, results: allRecords,
+                                                      shardResults: names.count > 1 ? records : nil))
                 } else {
-                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, control: control)
+                    StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, control: control,
+                                                   results: allRecords)
                         + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
                     if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
@@ -194,12 +202,17 @@ struct Status: AsyncParsableCommand {
         var cancelled: Bool?
         /// Items a cancel moved aside (`NAME:cancelled`), waiting to be restored.
         var cancelledItems: Int?
+        /// The completion records kept in `NAME:results` (`workqueue results` exports them).
+        var results: Int?
+        /// The completion records the workers' `--results-max` dropped so far (the oldest).
+        var resultsDropped: Int?
 
         enum CodingKeys: String, CodingKey {
-            case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards
+            case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards, results
             case onDrained = "on_drained"
             case paused, cancelled
             case cancelledItems = "cancelled_items"
+            case resultsDropped = "results_dropped"
         }
 
         /// Sets the control fields.
@@ -269,18 +282,30 @@ struct Status: AsyncParsableCommand {
 
     static func json(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
                      shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
-                     onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil) throws -> String {
+                     onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil,
+                     results: (kept: Int, dropped: Int)? = nil,
+                     shardResults: [(kept: Int, dropped: Int)]? = nil) throws -> String {
         var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         report.onDrained = onDrained.map(OnDrainedReport.init)
         report.set(control)
+        report.results = results?.kept
+        report.resultsDropped = results?.dropped
+        if let shardResults, var parts = report.shards, parts.count == shardResults.count {
+            for index in parts.indices {
+                parts[index].results = shardResults[index].kept
+                parts[index].resultsDropped = shardResults[index].dropped
+            }
+            report.shards = parts
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
     static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
-                      onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil) -> String {
+                      onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil,
+                      results: (kept: Int, dropped: Int)? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
         rows.append(("scheduled", "\(counts.scheduled)"))
@@ -293,6 +318,10 @@ struct Status: AsyncParsableCommand {
             let aside = (control.cancelledItems ?? 0) > 0
                 ? control.cancelledItems.map { "; \($0) item\($0 == 1 ? "" : "s") aside in \(queue):cancelled" } ?? "" : ""
             if control.cancelled || !aside.isEmpty { rows.append(("cancelled", (control.cancelled ? "yes" : "no") + aside)) }
+        }
+        if let results {
+            rows.append(("results", "\(results.kept) kept" + (results.dropped > 0
+                ? ", \(results.dropped) dropped by --results-max" : "")))
         }
         if let holds {
             rows.append(("holds", holds.isEmpty ? "none" : "\(holds.count): " + holds.map { Producer.describe($0, queue: queue) }.joined(separator: ", ")))

@@ -62,7 +62,8 @@ public struct HandlerHarness: Sendable {
             items: items,
             events: collected.withLock { $0 },
             deadLetters: try await queue.deadLetters(),
-            summary: summary
+            summary: summary,
+            completionRecords: queue.completionRecords
         )
     }
 
@@ -84,6 +85,9 @@ public struct HarnessReport: Sendable {
     public let deadLetters: [DeadLetter]
     /// The runner's counts.
     public let summary: WorkerSummary
+    /// The completion records the queue kept, oldest first: one per completion whose handler
+    /// returned a result (none for nil), what `workqueue results` would export.
+    public let completionRecords: [CompletionRecord]
 
     /// The result of each completed item (an item that returned nil maps to "").
     public var results: [WorkItem: String] {

@@ -7,7 +7,7 @@ import WorkQueue
 /// It passes the same contract suite as `RedisQueue`, so a handler tested against it meets no
 /// surprise in production. Use it with a ``TestClock`` to expire leases and schedule retries
 /// without sleeping.
-public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
+public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionLog, Sendable {
     private struct LeaseRecord {
         var item: WorkItem
         var session: String
@@ -31,6 +31,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
         var results: [WorkItem: String] = [:]
         /// Checkpoints saved with renewals, by item (equal items share one).
         var checkpoints: [WorkItem: [UInt8]] = [:]
+        /// The completion records, oldest first, as `NAME:results` keeps them.
+        var records: [CompletionRecord] = []
+        var recordSequence = 0
+        var droppedRecords = 0
+        /// ``InMemoryQueue/resultsMax``.
+        var resultsMax: Int?
         var retries: [Retry] = []
         var retrySequence = 0
         var dead: [WorkItem] = []
@@ -75,7 +81,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 attempts[lease.item] = nil
                 errors[lease.item] = nil
                 checkpoints[lease.item] = nil
-                if let result { results[lease.item] = result }
+                if let result {
+                    results[lease.item] = result
+                    record(CompletionRecord(id: "", item: lease.item, result: result, attempt: lease.attempt,
+                                            worker: lease.session), now: now)
+                }
                 completed += 1
             case let .fail(_, error, disposition):
                 removeFromProcessing(lease.item)
@@ -95,6 +105,24 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
                 pending.insert(lease.item, at: 0)
             }
             return .settled
+        }
+
+        /// Appends a completion record (its ID: the clock's milliseconds and a sequence number),
+        /// then drops the oldest beyond the bound, counting them.
+        mutating func record(_ record: CompletionRecord, now: WorkInstant) {
+            var record = record
+            recordSequence += 1
+            let (seconds, attoseconds) = now.sinceOrigin.components
+            let ms = max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+            let last = records.last?.position ?? CompletionRecord.Position("0-0")
+            let time = max(Int(ms), last?.milliseconds ?? 0)
+            record.id = "\(time)-\(recordSequence)"
+            records.append(record)
+            if let bound = resultsMax, records.count > bound {
+                let excess = records.count - bound
+                records.removeFirst(excess)
+                droppedRecords += excess
+            }
         }
 
         /// Takes up to `max` items from the head of pending, stopping once their bytes reach
@@ -137,10 +165,13 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     /// The fleet-wide limit every take applies, as `RedisQueue.Options.rateLimit` does.
     public let rateLimit: RateLimit?
 
-    /// An empty queue whose leases and retries follow `clock`; takes start at most `rateLimit`.
-    public init(clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil) {
+    /// An empty queue whose leases and retries follow `clock`; takes start at most `rateLimit`;
+    /// `resultsMax` bounds the completion records as `RedisQueue`'s option of that name does
+    /// (nil: no bound).
+    public init(clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil, resultsMax: Int? = nil) {
         self.clock = clock
         self.rateLimit = rateLimit
+        state.withLock { $0.resultsMax = resultsMax.map { Swift.max(0, $0) } }
     }
 
     /// A queue holding `items` as pending.
@@ -158,7 +189,9 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     public var processingItems: [WorkItem] { state.withLock { $0.processing } }
     /// Dead-lettered items, oldest first.
     public var deadItems: [WorkItem] { state.withLock { $0.dead } }
-    /// The stored result of a completed item.
+    /// The completion records kept (items whose handler returned a result), oldest first.
+    public var completionRecords: [CompletionRecord] { state.withLock { $0.records } }
+    /// The latest result stored for a completed item.
     public func result(for item: WorkItem) -> String? { state.withLock { $0.results[item] } }
     /// Failed or abandoned attempts recorded for an item (0 when none).
     public func attempts(for item: WorkItem) -> Int { state.withLock { $0.attempts[item] ?? 0 } }
@@ -170,6 +203,33 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, Sendable {
     /// When the latest lease held on `item` lapses unless renewed (nil when nobody holds it).
     public func leaseExpiry(of item: WorkItem) -> WorkInstant? {
         state.withLock { state in state.leases.values.filter { $0.item == item }.map(\.expires).max() }
+    }
+
+    // MARK: CompletionLog
+
+    /// At most `limit` records after the one with ID `after` (nil: the oldest).
+    public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
+        let position = after.flatMap(CompletionRecord.Position.init)
+        return state.withLock { state in
+            let start = position.map { position in state.records.firstIndex { ($0.position.map { $0 > position }) ?? false } ?? state.records.count } ?? 0
+            return Array(state.records[start...].prefix(Swift.min(Swift.max(limit, 1), 1000)))
+        }
+    }
+
+    /// Deletes the records with these IDs.
+    @discardableResult
+    public func deleteCompletions(_ ids: [String]) async throws -> Int {
+        let doomed = Set(ids)
+        return state.withLock { state in
+            let before = state.records.count
+            state.records.removeAll { doomed.contains($0.id) }
+            return before - state.records.count
+        }
+    }
+
+    /// The records kept, and how many the bound dropped.
+    public func completionCounts() async throws -> (kept: Int, dropped: Int) {
+        state.withLock { ($0.records.count, $0.droppedRecords) }
     }
 
     // MARK: WorkQueueBackend

@@ -208,6 +208,18 @@ import TestSupport
         #expect(report["pending"] as? Int == 0)
         #expect(report["completed"] as? Int == 600)
         #expect((report["shards"] as? [Any])?.count == 3)
+
+        // Completion records on a cluster: each shard's stream lives in its shard's slot, and
+        // `results` merges them by ID.
+        let numbers = (2...31).map(String.init)
+        #expect(try await wq.run(["push", "--queue", queue + "r", "--shards", "3"] + numbers).termination == .exited(0))
+        let (factor, factorExit) = try await wq.run(["work", "--queue", queue + "r", "--shards", "3", "--handler", "factor"])
+        #expect(factorExit == .exited(0), "\(factor.stderr)")
+        let (results, resultsExit) = try await wq.run(["results", "--queue", queue + "r", "--shards", "3", "--consume"])
+        #expect(resultsExit == .exited(0), "\(results.stderr)")
+        #expect(results.stdoutLines.count == numbers.count)
+        #expect(Set(results.stdoutLines.compactMap { line in numbers.first { line.contains(#""item":"\#($0)""#) } }) == Set(numbers))
+        for shard in 0..<3 { #expect(try await cluster.cli("XLEN", "{\(queue)r:\(shard)}:results") == "0") }
     }
 
     /// The queue's master is killed (SIGKILL) mid-run; its replica takes over after the node

@@ -21,7 +21,9 @@ import TestSupport
                 "\(bad)\tattempts=1\tunprocessable item: the item does not decode as Input at $.min: expected Int; "
                     + "Expected to decode Int but found a string instead.",
             ])
-            #expect(try await redis.cli("hget", "wc:results", try await TutorialFlowTests.sha224(good)) == #"{"words":1}"#)
+            let (results, _) = try await wq.run(["results", "--queue", "wc"])
+            #expect(results.stdoutLines.count == 1)
+            #expect(results.stdoutLines.first?.contains(#""result":"{\"words\":1}""#) == true, "\(results.stdoutLines)")
             #expect(try await redis.cli("get", "wc:completed") == "1")
         }
     }

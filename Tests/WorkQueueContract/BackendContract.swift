@@ -15,10 +15,14 @@ public protocol ContractFixture: Sendable {
     /// effect and then throw, as if its reply had been lost; false where the fixture cannot
     /// (the case that needs it then checks nothing).
     func loseNextExchangeReply() -> Bool
+    /// Another fresh, empty queue of the same backend whose completion records are bounded to
+    /// 3 (`resultsMax`), or nil where the fixture has none (the case then checks nothing).
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { get }
 }
 
 extension ContractFixture {
     public func loseNextExchangeReply() -> Bool { false }
+    public var boundedResults: (any WorkQueueBackend & CompletionLog)? { nil }
 }
 
 /// One rule of the backend contract, runnable against any ``ContractFixture``.
@@ -71,6 +75,10 @@ public enum BackendContract {
         ContractCase("a take stops once its items reach the byte budget, after at least one", takeByteBudget),
         ContractCase("ten thousand settlements in one exchange all settle", manySettlements),
         ContractCase("an exchange retried after its reply was lost answers what it did", lostReplyRetried),
+        ContractCase("completion records: one per result, in order, equal items twice, none for nil", completionRecords),
+        ContractCase("completion records read in pages and deleted by ID", completionPagesAndDelete),
+        ContractCase("a completion whose reply was lost is recorded once", completionRecordedOnce),
+        ContractCase("the results bound keeps the most recent and counts the dropped", completionBound),
         ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
         ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
         ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
@@ -490,6 +498,101 @@ public enum BackendContract {
         #expect(try await q.renew([lease], duration: f.shortLease * 10) == [true])
         #expect(try await q.complete(lease, result: nil) == .settled)
         #expect(try await q.counts().isDrained)
+    }
+
+    // MARK: Completion records
+
+    private static func log(_ f: any ContractFixture) throws -> any WorkQueueBackend & CompletionLog {
+        let log = f.backend as? any WorkQueueBackend & CompletionLog
+        return try #require(log, "the backend keeps completion records (CompletionLog)")
+    }
+
+    private static func completionRecords(_ f: any ContractFixture) async throws {
+        let q = try log(f)
+        try await q.enqueue(["a", "b", "a", "c", WorkItem([0xFF, 0x00, 0x0A])])
+        let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
+        let result = try await q.exchange(
+            [.complete(held[0], result: "first a"), .complete(held[1], result: nil), .complete(held[2], result: "second a"),
+             .complete(held[3], result: ""), .complete(held[4], result: "é\n\"")],
+            lease: 0, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == Array(repeating: .settled, count: 5))
+        let records = try await q.completions(after: nil, limit: 1000)
+        #expect(records.map(\.item) == ["a", "a", "c", WorkItem([0xFF, 0x00, 0x0A])], "no record for the nil result")
+        #expect(records.map(\.result) == ["first a", "second a", "", "é\n\""])
+        #expect(records.allSatisfy { $0.attempt == 1 && $0.worker == "s1" })
+        let positions = records.compactMap(\.position)
+        #expect(positions.count == records.count, "every ID is <ms>-<n>")
+        #expect(positions == positions.sorted() && Set(positions).count == positions.count, "IDs increase")
+        #expect(try await q.completionCounts() == (kept: 4, dropped: 0))
+        // A second attempt is recorded as such.
+        try await q.enqueue(["retried"])
+        let first = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
+        #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
+        _ = try await q.promoteDueRetries()
+        let second = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
+        #expect(second.attempt == 2)
+        #expect(try await q.complete(second, result: "ok") == .settled)
+        let all = try await q.completions(after: nil, limit: 1000)
+        #expect(all.count == 5)
+        let last = try #require(all.first { $0.item == "retried" })
+        #expect(last.attempt == 2 && last.worker == "s2" && last.result == "ok")
+    }
+
+    private static func completionPagesAndDelete(_ f: any ContractFixture) async throws {
+        let q = try log(f)
+        let items = (0..<7).map { WorkItem("item-\($0)") }
+        try await q.enqueue(items)
+        let held = try await q.lease(max: 7, session: "s1", duration: f.shortLease * 10)
+        _ = try await q.exchange(held.map { .complete($0, result: "r-" + $0.item.string) }, lease: 0, session: "s1",
+                                 duration: f.shortLease * 10)
+        var read: [CompletionRecord] = []
+        var after: String?
+        for _ in 0..<10 {
+            let page = try await q.completions(after: after, limit: 3)
+            #expect(page.count <= 3)
+            guard let last = page.last else { break }
+            read += page
+            after = last.id
+        }
+        #expect(read.map(\.item) == items)
+        #expect(read.map(\.result) == items.map { "r-" + $0.string })
+        #expect(try await q.deleteCompletions(read.prefix(5).map(\.id) + ["1-999999"]) == 5)
+        #expect(try await q.completions(after: nil, limit: 1000).map(\.item) == Array(items.suffix(2)))
+        #expect(try await q.completionCounts() == (kept: 2, dropped: 0), "deleted records are not dropped ones")
+        #expect(try await q.completions(after: read[1].id, limit: 1000).map(\.item) == Array(items.suffix(2)),
+                "reading after a deleted record")
+    }
+
+    private static func completionRecordedOnce(_ f: any ContractFixture) async throws {
+        let q = try log(f)
+        try await q.enqueue(["a", "b"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
+        let settlements: [Settlement] = held.map { .complete($0, result: "done " + $0.item.string) }
+        guard f.loseNextExchangeReply() else { return }
+        await #expect(throws: (any Error).self) {
+            _ = try await q.exchange(settlements, lease: 0, session: "s1", duration: f.shortLease * 10)
+        }
+        let retried = try await q.exchange(settlements, lease: 0, session: "s1", duration: f.shortLease * 10)
+        #expect(retried.outcomes == [.settled, .settled])
+        #expect(try await q.completions(after: nil, limit: 1000).map(\.result) == ["done a", "done b"])
+    }
+
+    private static func completionBound(_ f: any ContractFixture) async throws {
+        guard let q = f.boundedResults else { return }
+        let items = (0..<5).map { WorkItem("item-\($0)") }
+        try await q.enqueue(items)
+        let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
+        #expect(try await q.complete(held[0], result: "0") == .settled)
+        #expect(try await q.complete(held[1], result: nil) == .settled)
+        _ = try await q.exchange(held[2...].map { .complete($0, result: $0.item.string) }, lease: 0, session: "s1",
+                                 duration: f.shortLease * 10)
+        #expect(try await q.completions(after: nil, limit: 1000).map(\.item) == Array(items[2...]), "the 3 most recent")
+        #expect(try await q.completionCounts() == (kept: 3, dropped: 1))
+        try await q.enqueue(["late"])
+        let late = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.complete(late, result: "late") == .settled)
+        #expect(try await q.completions(after: nil, limit: 1000).map(\.item) == ["item-3", "item-4", "late"])
+        #expect(try await q.completionCounts() == (kept: 3, dropped: 2))
     }
 
     // MARK: Heartbeat records

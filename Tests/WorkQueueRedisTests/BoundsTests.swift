@@ -149,7 +149,7 @@ import WorkQueue
             #expect(result.outcomes.allSatisfy { $0 == .settled })
             #expect(try await queue.counts().isDrained)
             #expect(try await server.cli("get", "q:completed") == "20000")
-            #expect(try await server.cli("hlen", "q:results") == "20000")
+            #expect(try await server.cli("xlen", "q:results") == "20000")
             // At most 500 settlements a script call (each call's Redis time stays a few ms; the
             // chaos suite's SLOWLOG check and scripts/bench time them, not this test).
             #expect(try await Self.scriptCalls(server) >= 20_000 / 500)

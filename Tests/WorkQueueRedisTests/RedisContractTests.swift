@@ -7,6 +7,10 @@ import WorkQueueRedis
 /// The Redis backend on a real redis-server, with real time: `advance` sleeps.
 struct RedisFixture: ContractFixture {
     let queue: RedisQueue
+    /// Another queue on the same server, with `resultsMax` 3.
+    let bounded: RedisQueue
+
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { bounded }
 
     var backend: any WorkQueueBackend & DeadLetterQueue { queue }
     /// Long enough that a lease taken at the start of a step is still alive at its end on a
@@ -29,12 +33,22 @@ func redisContract(_ contractCase: ContractCase) async throws {
         // The grace protects rediswq.py's two-step take; the contract's leases are all ours.
         let queue = try await RedisQueue.connect(name: "contract", configuration: server.configuration,
                                                  options: .init(recoveryGrace: .zero))
+        let bounded: RedisQueue
         do {
-            try await contractCase.run(RedisFixture(queue: queue))
+            bounded = try await RedisQueue.connect(name: "bounded", configuration: server.configuration,
+                                                   options: .init(resultsMax: 3, recoveryGrace: .zero))
         } catch {
             await queue.close()
             throw error
         }
+        do {
+            try await contractCase.run(RedisFixture(queue: queue, bounded: bounded))
+        } catch {
+            await queue.close()
+            await bounded.close()
+            throw error
+        }
         await queue.close()
+        await bounded.close()
     }
 }

@@ -26,7 +26,7 @@ import WorkQueueRedis
             let huge = String(repeating: "r", count: 1 << 20)
             #expect(try await queue.complete(leases[0], result: huge) == .settled)
             #expect(try await queue.fail(leases[1], error: huge, disposition: .deadLetter) == .settled)
-            let result = try await redis.cli("HVALS", "big:results")
+            let result = try #require(try await queue.completions(after: nil, limit: 10).first).result
             let error = try await redis.cli("HVALS", "big:errors")
             #expect(result.utf8.count <= StoredText.maxBytes && result.hasSuffix("bytes in all]"))
             #expect(error.utf8.count <= StoredText.maxBytes && error.hasSuffix("bytes in all]"))
@@ -35,25 +35,58 @@ import WorkQueueRedis
     }
 }
 
-/// `NAME:results` is kept within `resultsMax` by the recovery pass.
+/// `NAME:results` is a stream of completion records, trimmed exactly to `resultsMax` by the
+/// completions themselves, what is dropped counted in `NAME:results:dropped`.
 @Suite struct ResultsRetentionTests {
-    @Test func theRecoveryPassTrimsResultsToTheBound() async throws {
+    @Test func completionsTrimTheStreamToTheBoundAndCountTheDropped() async throws {
         try await LocalRedis.with { redis in
-            var fields: [String] = ["HSET", "kept:results"]
-            for index in 0..<50 { fields += ["sha\(index)", "result \(index)"] }
-            try await redis.cli(fields)
-            let queue = try await RedisQueue.connect(name: "kept", configuration: RedisConfiguration(url: redis.url))
-            #expect(try await queue.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
-            #expect(try await redis.cli("HLEN", "kept:results") == "50", "no bound set: nothing trimmed")
-            await queue.close()
             let bounded = try await RedisQueue.connect(name: "kept", configuration: RedisConfiguration(url: redis.url),
                                                        options: .init(resultsMax: 20))
-            try await redis.cli("DEL", "kept:recovery")
-            #expect(try await bounded.maintain(maxAttempts: 3, interval: .seconds(5), session: "s") != nil)
-            #expect(try await redis.cli("HLEN", "kept:results") == "20")
-            #expect(try await bounded.trimResults(to: 20) == 0)
-            #expect(try await bounded.trimResults(to: 0) == 20)
+            try await bounded.enqueue((0..<50).map { WorkItem("item \($0)") })
+            let leases = try await bounded.lease(max: 50, session: "w", duration: .seconds(30))
+            _ = try await bounded.exchange(leases.prefix(30).map { .complete($0, result: "r") }, lease: 0, session: "w",
+                                           duration: .seconds(30))
+            #expect(try await redis.cli("XLEN", "kept:results") == "20")
+            #expect(try await redis.cli("GET", "kept:results:dropped") == "10")
+            for lease in leases.suffix(20) { #expect(try await bounded.complete(lease, result: "r") == .settled) }
+            #expect(try await redis.cli("XLEN", "kept:results") == "20")
+            #expect(try await redis.cli("GET", "kept:results:dropped") == "30")
+            let kept = try await bounded.completions(after: nil, limit: 1000)
+            #expect(kept.map(\.item) == (30..<50).map { WorkItem("item \($0)") }, "the most recent, in order")
             await bounded.close()
+            // Without a bound nothing is trimmed.
+            let unbounded = try await RedisQueue.connect(name: "all", configuration: RedisConfiguration(url: redis.url))
+            try await unbounded.enqueue((0..<50).map { WorkItem("item \($0)") })
+            let all = try await unbounded.lease(max: 50, session: "w", duration: .seconds(30))
+            _ = try await unbounded.exchange(all.map { .complete($0, result: "r") }, lease: 0, session: "w", duration: .seconds(30))
+            #expect(try await redis.cli("XLEN", "all:results") == "50")
+            #expect(try await redis.cli("EXISTS", "all:results:dropped") == "0")
+            await unbounded.close()
+        }
+    }
+
+    /// An earlier version's hash in `NAME:results` stops the queue with how to migrate, and
+    /// nothing is modified, not even by a completion that would record a result.
+    @Test func anOldResultsHashGivesAClearErrorAndNothingIsModified() async throws {
+        try await LocalRedis.with { redis in
+            try await redis.cli("HSET", "old:results", "0123abcd", "an old result")
+            let queue = try await RedisQueue.connect(name: "old", configuration: RedisConfiguration(url: redis.url))
+            await #expect {
+                try await queue.validateKeyTypes()
+            } throws: { error in
+                "\(error)".contains("RENAME") && "\(error)".contains("old:results") && "\(error)".contains("earlier version")
+            }
+            try await queue.enqueue(["a"])
+            let lease = try #require(try await queue.lease(max: 1, session: "w", duration: .seconds(30)).first)
+            await #expect {
+                _ = try await queue.complete(lease, result: "new")
+            } throws: { error in
+                "\(error)".contains("RENAME")
+            }
+            #expect(try await redis.cli("LRANGE", "old:processing", "0", "-1") == "a", "the item is still held")
+            #expect(try await redis.cli("HGET", "old:results", "0123abcd") == "an old result")
+            await #expect(throws: (any Error).self) { _ = try await queue.completions(after: nil, limit: 10) }
+            await queue.close()
         }
     }
 }

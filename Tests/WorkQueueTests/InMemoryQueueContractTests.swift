@@ -7,8 +7,14 @@ import WorkQueueTesting
 struct InMemoryFixture: ContractFixture {
     let clock = TestClock()
     let queue: InMemoryQueue
+    let bounded: InMemoryQueue
 
-    init() { queue = InMemoryQueue(clock: clock) }
+    init() {
+        queue = InMemoryQueue(clock: clock)
+        bounded = InMemoryQueue(clock: clock, resultsMax: 3)
+    }
+
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { bounded }
 
     var backend: any WorkQueueBackend & DeadLetterQueue { queue }
     var shortLease: Duration { .seconds(10) }
@@ -95,5 +101,21 @@ func inMemoryContract(_ contractCase: ContractCase) async throws {
         #expect(await clock.waitForSleepers(atLeast: 1))
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { try await cancelled.value }
+    }
+}
+
+/// The harness reports the completion records its queue kept, as `workqueue results` would.
+@Suite struct HarnessCompletionRecordTests {
+    struct Echo: WorkHandler {
+        func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
+            item.string == "quiet" ? nil : "got " + item.string
+        }
+    }
+
+    @Test func oneRecordPerCompletionWithAResult() async throws {
+        let report = try await HandlerHarness(Echo()).run(["a", "quiet", "a", "b"])
+        #expect(report.completionRecords.map(\.item) == ["a", "a", "b"], "equal items twice, none for nil")
+        #expect(report.completionRecords.map(\.result) == ["got a", "got a", "got b"])
+        #expect(report.completionRecords.allSatisfy { $0.attempt == 1 && !$0.worker.isEmpty })
     }
 }

@@ -20,8 +20,11 @@ struct RedisKeys: Sendable {
     let checkpoints: String
     /// `NAME:errors`: SHA-224 hex -> the last error (hash).
     let errors: String
-    /// `NAME:results`: SHA-224 hex -> the result a handler returned (hash).
+    /// `NAME:results`: the completion records of items whose handler returned a result, oldest
+    /// first (stream; fields item, result, attempt, worker).
     let results: String
+    /// `NAME:results:dropped`: how many records the results bound dropped (string, a counter).
+    let resultsDropped: String
     /// `NAME:completed`: items completed so far (string).
     let completed: String
     /// `NAME:retry`: failed items waiting for their retry time (zset).
@@ -81,6 +84,7 @@ struct RedisKeys: Sendable {
         retried = name + ":retried"
         checkpoints = name + ":checkpoints"
         results = name + ":results"
+        resultsDropped = name + ":results:dropped"
         completed = name + ":completed"
         retry = name + ":retry"
         retrySeq = name + ":retry:seq"
@@ -107,7 +111,7 @@ struct RedisKeys: Sendable {
     var typed: [(key: String, type: String)] {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (checkpoints, "hash"),
-         (errors, "hash"), (results, "hash"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
+         (errors, "hash"), (results, "stream"), (resultsDropped, "string"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
          (holds, "zset"), (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
          (exchanges, "hash"), (control, "hash"), (cancelled, "list"), (rate, "string")]

@@ -9,8 +9,9 @@ extension RedisQueue {
         /// taken as 0 ... ``RedisQueue/maxItemBytesLimit``.
         public var maxItemBytes: Int
 
-        /// At most this many entries are kept in `NAME:results` (trimmed by the recovery pass;
-        /// see ``RedisQueue/trimResults(to:)``); nil keeps them all. Default nil;
+        /// At most this many completion records are kept in `NAME:results`: each completion that
+        /// records a result trims the stream exactly to it, dropping the oldest, and counts what
+        /// it dropped in `NAME:results:dropped`; nil keeps them all. Default nil;
         /// `workqueue work` passes ``RedisQueue/defaultResultsMax`` unless told otherwise.
         public var resultsMax: Int?
 

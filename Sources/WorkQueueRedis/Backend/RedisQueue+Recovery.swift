@@ -15,10 +15,7 @@ extension RedisQueue {
     /// `interval` (then nil). One pass per interval for the whole fleet: its cost does not grow
     /// with the number of workers.
     public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
-        let report = try await recover(maxAttempts: maxAttempts, turn: interval, session: session)
-        // Our turn: also keep NAME:results within its bound.
-        if report != nil, let limit = resultsMax { try await trimResults(to: limit) }
-        return report
+        try await recover(maxAttempts: maxAttempts, turn: interval, session: session)
     }
 
     public func promoteDueRetries() async throws -> Int {

@@ -1,26 +1,83 @@
 import WorkQueue
 
-/// The results handlers returned: `NAME:results`, by the items' SHA-224.
-extension RedisQueue {
-    /// The result stored for each item (nil: none, e.g. not completed yet, a handler that
-    /// returned nil, or trimmed by ``resultsMax``), in the order of `items`. Results are kept
-    /// per item bytes, so equal items share one; a result over ``StoredText/maxBytes`` is
-    /// stored cut (``StoredText/bounded(_:)``).
-    public func results(for items: [WorkItem]) async throws -> [String?] {
-        var results: [String?] = []
-        results.reserveCapacity(items.count)
-        var start = 0
-        while start < items.count {
-            let end = Swift.min(start + 1000, items.count)
-            let fields = items[start..<end].map { RESPArgument(SHA224.hex($0.bytes)) }
-            let reply = try await client.send(["HMGET", RESPArgument(keys.results)] + fields)
-            if case let .error(message) = reply { throw await classified(RedisError.server(message)) }
-            guard let values = reply.array, values.count == end - start else {
-                throw RedisError.unexpectedReply("HMGET \(keys.results) -> \(reply)")
+/// The completion records: `NAME:results`, a stream with one entry per completion whose
+/// handler returned a result (fields item, result, attempt, worker), written by the exchange
+/// script and trimmed there to ``resultsMax`` (what the trim drops is counted in
+/// `NAME:results:dropped`).
+extension RedisQueue: CompletionLog {
+    /// At most `limit` (1 to 1000) records after the record `after` (nil: the oldest), oldest
+    /// first, with one `XRANGE`.
+    public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
+        let start = after.map { "(" + $0 } ?? "-"
+        let reply = try await checked(client.send(["XRANGE", RESPArgument(keys.results), RESPArgument(start), "+", "COUNT",
+                                                   RESPArgument(Swift.min(Swift.max(limit, 1), 1000))]), "XRANGE")
+        guard let entries = reply.array else { throw RedisError.unexpectedReply("XRANGE \(keys.results) -> \(reply)") }
+        var records: [CompletionRecord] = []
+        records.reserveCapacity(entries.count)
+        for entry in entries {
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else {
+                throw RedisError.unexpectedReply("XRANGE \(keys.results) entry -> \(entry)")
             }
-            results += values.map(\.string)
-            start = end
+            var record = CompletionRecord(id: id, item: WorkItem([]), result: "", attempt: 1, worker: "")
+            // The field names differ in their first letter: item, result, attempt, worker.
+            for index in stride(from: 0, to: fields.count - 1, by: 2) {
+                switch fields[index].byteBuffer?.readableBytesView.first {
+                case UInt8(ascii: "i"): record.item = WorkItem(fields[index + 1].bytes ?? [])
+                case UInt8(ascii: "r"): record.result = fields[index + 1].string ?? ""
+                case UInt8(ascii: "a"): record.attempt = fields[index + 1].int ?? 1
+                case UInt8(ascii: "w"): record.worker = fields[index + 1].string ?? ""
+                default: break
+                }
+            }
+            records.append(record)
         }
-        return results
+        return records
+    }
+
+    /// Deletes records by ID (`XDEL`, 1000 per command).
+    @discardableResult
+    public func deleteCompletions(_ ids: [String]) async throws -> Int {
+        var deleted = 0
+        for start in stride(from: 0, to: ids.count, by: 1000) {
+            let chunk = ids[start..<Swift.min(ids.count, start + 1000)]
+            let reply = try await checked(client.send(["XDEL", RESPArgument(keys.results)] + chunk.map { RESPArgument($0) }), "XDEL")
+            deleted += reply.int ?? 0
+        }
+        return deleted
+    }
+
+    /// `XLEN NAME:results` and `NAME:results:dropped`.
+    public func completionCounts() async throws -> (kept: Int, dropped: Int) {
+        let replies = try await client.pipeline([["XLEN", RESPArgument(keys.results)], ["GET", RESPArgument(keys.resultsDropped)]])
+        guard replies.count == 2 else { throw RedisError.unexpectedReply("XLEN, GET -> \(replies)") }
+        let kept = try await checked(replies[0], "XLEN").int ?? 0
+        let dropped = try await checked(replies[1], "GET").int ?? 0
+        return (kept, dropped)
+    }
+
+    /// The latest result recorded for each item (nil: none, e.g. not completed yet, a handler
+    /// that returned nil, or dropped by ``resultsMax``), in the order of `items`. Reads the
+    /// whole of `NAME:results`, a page of 1000 records at a time: for many results, read
+    /// ``completions(after:limit:)`` instead.
+    public func results(for items: [WorkItem]) async throws -> [String?] {
+        var latest: [WorkItem: String] = [:]
+        for item in items { latest[item] = nil }
+        let wanted = Set(items)
+        var after: String?
+        while true {
+            let page = try await completions(after: after, limit: 1000)
+            for record in page where wanted.contains(record.item) { latest[record.item] = record.result }
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.id
+        }
+        return items.map { latest[$0] }
+    }
+
+    /// `reply`, or the error it holds: WRONGTYPE names the key (an earlier version's hash in
+    /// `NAME:results` says how to migrate).
+    private func checked(_ reply: RESPValue, _ command: String) async throws -> RESPValue {
+        guard case let .error(message) = reply else { return reply }
+        if message.contains("WRONGTYPE") { try await validateKeyTypes() }
+        throw await classified(RedisError.server(message))
     }
 }

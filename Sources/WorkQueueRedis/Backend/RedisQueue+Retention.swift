@@ -1,21 +1,14 @@
 extension RedisQueue {
-    /// The default ``resultsMax``.
+    /// The default ``resultsMax``: `workqueue work` keeps the 10,000 most recent completion
+    /// records unless told otherwise.
     public static let defaultResultsMax = 10_000
 
-    /// Trims `NAME:results` to at most `limit` entries, dropping at most 10,000 per call. The
-    /// hash has no order, so which results go is arbitrary: this bounds memory, it keeps no
-    /// history. Called by the recovery pass (once per interval for the whole fleet), so the
-    /// completing path stays O(1) per item. Returns how many were dropped.
-    @discardableResult
-    public func trimResults(to limit: Int) async throws -> Int {
-        let count = try await client.send(["HLEN", RESPArgument(keys.results)]).int ?? 0
-        let excess = min(count - max(0, limit), 10_000)
-        guard excess > 0 else { return 0 }
-        let fields = try await client.send(["HRANDFIELD", RESPArgument(keys.results), RESPArgument(excess)]).array ?? []
-        let names = fields.compactMap(\.string)
-        guard !names.isEmpty else { return 0 }
-        let dropped = try await client.send(["HDEL", RESPArgument(keys.results)] + names.map { RESPArgument($0) }).int ?? 0
-        logger.info("trimmed results", metadata: ["queue": "\(name)", "dropped": "\(dropped)", "limit": "\(limit)"])
-        return dropped
+    /// Why an earlier version's results (a hash: SHA-224 of the item -> result) in
+    /// `NAME:results` stop the queue: results are now a stream in that key. Nothing is modified.
+    static func oldResultsHash(_ key: String) -> String {
+        "key '\(key)' holds a hash: the results an earlier version kept (SHA-224 of the item -> result). Results are "
+            + "now completion records in a stream at that key, and nothing was modified. Keep the old results with "
+            + "`redis-cli RENAME '\(key)' '\(key)-v1'` (read them with HGET by SHA-224), or delete them with "
+            + "`redis-cli DEL '\(key)'`, then run the command again"
     }
 }

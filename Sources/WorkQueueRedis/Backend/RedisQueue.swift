@@ -8,7 +8,7 @@ import WorkQueue
 /// other key is listed in `RedisKeys` and docs/redis.md. A take is one atomic script call that
 /// moves items from `NAME` to `NAME:processing` and records a lease per item under a fencing
 /// token (`<session>:<n>`) in `NAME:leases` (deadline) and `NAME:lease-items` (the item). No
-/// script hashes an item: SHA-224s (for `NAME:results`, attempts and the tutorial's lease keys)
+/// script hashes an item: SHA-224s (for attempts, errors and the tutorial's lease keys)
 /// are computed here, in the worker, and only where needed.
 public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// Test-only switches that simulate failures.
@@ -85,7 +85,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// Items longer than this are never handed to a worker: ``Options/maxItemBytes``.
     public var maxItemBytes: Int { options.maxItemBytes }
 
-    /// At most this many entries are kept in `NAME:results`: ``Options/resultsMax``.
+    /// At most this many completion records are kept in `NAME:results`: ``Options/resultsMax``.
     public var resultsMax: Int? { options.resultsMax }
 
     /// Test-only fault switches: unlike ``options``, these change while the queue is in use.
@@ -170,6 +170,9 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         for (reply, (key, expected)) in zip(replies, typed) {
             if case let .error(message) = reply { throw await classified(RedisError.server(message)) }
             guard let actual = reply.string else { throw RedisError.unexpectedReply("TYPE \(key) -> \(reply)") }
+            if key == keys.results && actual == "hash" {
+                throw WorkQueueError.backendRefused(Self.oldResultsHash(key))
+            }
             if actual != "none" && actual != expected {
                 throw WorkQueueError.wrongKeyType(key: key, actual: actual, expected: expected)
             }
@@ -328,7 +331,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         command.append(offset)
         command.append(Self.inlineItemBytes)
         command.append(settlements.count)
-        for settlement in settlements { Self.append(settlement, to: &command) }
+        for settlement in settlements { Self.append(settlement, resultsMax: resultsMax, to: &command) }
         if let limit = options.rateLimit {
             command.append(String(limit.intervalMicroseconds))
             command.append(limit.burst)
@@ -437,21 +440,25 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
          keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate,
-         keys.checkpoints]
+         keys.checkpoints, keys.resultsDropped]
     }
 
-    /// The five script arguments of one settlement (see ``RedisScript/exchange``).
-    private static func append(_ settlement: Settlement, to command: inout RESPCommand) {
+    /// The five script arguments of one settlement (see ``RedisScript/exchange``); a result is
+    /// recorded with the lease's attempt and the bound `resultsMax` (nil: none).
+    private static func append(_ settlement: Settlement, resultsMax: Int?, to command: inout RESPCommand) {
         switch settlement {
         case let .complete(lease, result):
             // A checkpoint (handed over or saved) is deleted with the attempts.
             let clearsAttempts = lease.attempt > 1 || lease.checkpoint != nil
-            let needsHash = result != nil || clearsAttempts
             command.append("c")
             command.append(lease.token)
-            command.append(needsHash ? SHA224.hex(lease.item.bytes) : "")
-            command.append(StoredText.bounded(result ?? ""))
-            command.append(result != nil ? (clearsAttempts ? "ra" : "r") : (clearsAttempts ? "a" : ""))
+            command.append(clearsAttempts ? SHA224.hex(lease.item.bytes) : "")
+            command.append(result.map(StoredText.bounded) ?? "")
+            if result != nil {
+                command.append((clearsAttempts ? "ra:" : "r:") + "\(lease.attempt):" + (resultsMax.map(String.init) ?? ""))
+            } else {
+                command.append(clearsAttempts ? "a" : "")
+            }
         case let .fail(lease, error, disposition):
             command.append("f")
             command.append(lease.token)

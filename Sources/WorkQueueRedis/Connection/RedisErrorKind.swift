@@ -21,12 +21,14 @@ extension RedisError {
         let commands = [
             // sent directly
             "ping", "select", "info", "type", "llen", "lrange", "rpush", "get", "hget", "hvals", "exists", "blmove",
-            "evalsha", "evalsha_ro", "script|load", "hrandfield", "hdel", "pttl", "hscan",
+            "evalsha", "evalsha_ro", "script|load", "hdel", "pttl", "hscan",
             // Redis Cluster (topology, redirects) and push --wait-replicas
             "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts
             "del", "hexists", "hincrby", "hkeys", "hstrlen", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
+            // the completion records: the exchange script (xadd, xtrim, xlen), `results` (xrange, xdel, xlen)
+            "xadd", "xtrim", "xlen", "xrange", "xdel",
         ]
         return "ACL SETUSER worker on >PASSWORD resetkeys ~\(queue) ~\(queue):* resetchannels -@all "
             + commands.map { "+\($0)" }.joined(separator: " ")

@@ -392,9 +392,31 @@ public actor QueueProducer {
         return DeadLetterPage(letters: [], next: nil)
     }
 
-    /// The result a handler returned for each item (nil: none yet, none returned, or trimmed
-    /// by the workers' `--results-max`), in the order of `items`. Results are kept per item
-    /// bytes, so equal items share one; results over 4 KiB are stored cut.
+    /// A reader of the queue's completion records (every shard's, merged), oldest first, a page
+    /// at a time: one record per completion whose handler returned a result, kept until they
+    /// are deleted or the workers' `--results-max` drops the oldest.
+    public func completionReader() throws -> CompletionReader {
+        try checkOpen()
+        return CompletionReader(queues: queues)
+    }
+
+    /// The completion records kept now, and how many the workers' `--results-max` dropped so
+    /// far (the oldest), summed over the shards.
+    public func completionCounts() async throws -> (kept: Int, dropped: Int) {
+        try checkOpen()
+        var total = (kept: 0, dropped: 0)
+        for queue in queues {
+            let counts = try await queue.completionCounts()
+            total.kept += counts.kept
+            total.dropped += counts.dropped
+        }
+        return total
+    }
+
+    /// The latest result a handler returned for each item (nil: none yet, none returned, or
+    /// dropped by the workers' `--results-max`), in the order of `items`; results over 4 KiB
+    /// are stored cut. Reads every completion record (a page at a time): to read many results,
+    /// use ``completionReader()``.
     public func results(for items: [WorkItem]) async throws -> [String?] {
         try checkOpen()
         var found = try await queues[0].results(for: items)

@@ -2,7 +2,8 @@ extension RedisScript {
     /// The hot path: takes a batch of items and settles a batch of leases, in one atomic call.
     ///
     /// KEYS: 1 pending, 2 processing, 3 leases (zset token -> deadline ms), 4 lease items
-    /// (hash token -> item), 5 attempts, 6 errors, 7 results, 8 completed, 9 retry,
+    /// (hash token -> item), 5 attempts, 6 errors, 7 results (stream of completion records),
+    /// 8 completed, 9 retry,
     /// 10 retry seq, 11 dead, 12 retried (hash item -> attempts, for items that failed or were
     /// recovered and are not dead: read per taken item only while it is not empty),
     /// 13 exchanges (hash `<session>:` -> `<call id>|<outcomes so far>`, the settlements of the
@@ -10,7 +11,8 @@ extension RedisScript {
     /// 14 control (hash: `paused`, `cancelled`; either set: the take hands out nothing), 15 rate
     /// (string: the rate limit's theoretical arrival time, µs of the Redis clock), 16 checkpoints
     /// (hash item -> checkpoint: read per taken item only while it is not empty; deleted by a
-    /// completion with `a` and by a dead-lettering failure).
+    /// completion with `a` and by a dead-lettering failure), 17 results dropped (the records the
+    /// results bound trimmed, a counter).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
@@ -19,9 +21,13 @@ extension RedisScript {
     /// `HMGET` of the lease items, outside the script), 10 number of settlements S, then five
     /// per settlement: kind (`c` complete, `f` fail, `r` release),
     /// token, item SHA-224 hex (or empty), text (the result, or the error), extra (complete:
-    /// `r` stores the result, `a` clears attempts and errors; fail: `dead`, or the retry delay
+    /// `r` records the result, `a` clears attempts and errors, and with `r` then
+    /// `:<attempt>:<bound>`, the bound being empty for none; fail: `dead`, or the retry delay
     /// in ms); after the settlements (at `11 + 5 * S`): the rate limit's interval between items
-    /// in µs (0: no limit), and its burst (items at once at most).
+    /// in µs (0: no limit), and its burst (items at once at most). Each recorded result is one
+    /// entry of the results stream (fields item, result, attempt, worker = the session), which
+    /// is then trimmed exactly to the bound; what the trim dropped is added to the dropped
+    /// counter.
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
     /// its size, attempts so far or { attempts so far, the item's checkpoint } when it has one,
     /// ...), sizes of items dead-lettered for their size, { pending, processing, scheduled },
@@ -55,6 +61,7 @@ local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
 local checkpointed = redis.call('HLEN', KEYS[16]) > 0
 local n = tonumber(ARGV[10])
+if n > 0 then redis.call('XLEN', KEYS[7]) end
 local inline = tonumber(ARGV[9])
 local callId, offset = ARGV[7], tonumber(ARGV[8])
 local replay, before = nil, ''
@@ -196,8 +203,9 @@ else
         outcomes[i + 1] = 1
         local extra = ARGV[a + 4]
         if string.find(extra, 'r', 1, true) then
-          results[#results + 1] = ARGV[a + 2]
-          results[#results + 1] = ARGV[a + 3]
+          local attempt, bound = string.match(extra, ':(%d+):(%d*)$')
+          results[#results + 1] = { item, ARGV[a + 3], attempt or '1' }
+          results.bound = results.bound or tonumber(bound)
         end
         if string.find(extra, 'a', 1, true) then
           redis.call('HDEL', KEYS[5], ARGV[a + 2])
@@ -247,7 +255,16 @@ else
       end
     end
   end
-  if #results > 0 then each('HSET', KEYS[7], results) end
+  if #results > 0 then
+    local worker = string.sub(ARGV[3], 1, -2)
+    for _, r in ipairs(results) do
+      redis.call('XADD', KEYS[7], '*', 'item', r[1], 'result', r[2], 'attempt', r[3], 'worker', worker)
+    end
+    if results.bound then
+      local dropped = redis.call('XTRIM', KEYS[7], 'MAXLEN', '=', results.bound)
+      if dropped > 0 then redis.call('INCRBY', KEYS[17], dropped) end
+    end
+  end
   if done > 0 then redis.call('INCRBY', KEYS[8], done) end
   if n > 0 then
     redis.call('HSET', KEYS[13], ARGV[3], callId .. '|' .. before .. table.concat(outcomes))

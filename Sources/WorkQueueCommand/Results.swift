@@ -1,0 +1,259 @@
+import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import WorkQueue
+import WorkQueueRedis
+
+/// `workqueue results`: exports the completion records (`NAME:results`, a stream) as JSON lines
+/// or CSV, streaming, a page at a time.
+struct Results: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the completion records (NAME:results) as JSON lines or CSV, oldest first.",
+        discussion: """
+            One record per completion whose handler returned a result (equal items completed \
+            twice are two records), kept in Redis until deleted (--consume) or dropped by the \
+            workers' --results-max (the oldest go first). A JSON line has the fields id (the \
+            record's stream ID), time_ms (when it was recorded, ms since the epoch, Redis \
+            clock), item, result, attempt, worker (the session that completed it) and, with \
+            --shards M, shard; an item or result that is not valid UTF-8 is given as \
+            item_base64 or result_base64 instead (standard base64 of the raw bytes). --csv \
+            writes a header line, then the same columns, the raw bytes quoted where needed \
+            (RFC 4180). With --shards M the shards' records are merged by ID. On stderr: how \
+            many records were written and how many the bound dropped. Exit 0 once written (with \
+            --follow: once the queue is drained), 1 when stdout or Redis fails, 78 when \
+            NAME:results holds an earlier version's hash (the message says how to migrate).
+            """
+    )
+
+    @OptionGroup var common: QueueOptions
+
+    @Flag(name: Catalog.resultsFollow.name, help: Catalog.resultsFollow.help)
+    var follow = false
+
+    @Flag(name: Catalog.resultsConsume.name, help: Catalog.resultsConsume.help)
+    var consume = false
+
+    @Flag(name: Catalog.resultsCSV.name, help: Catalog.resultsCSV.help)
+    var csv = false
+
+    func run() async throws {
+        // A closed stdout is reported (EPIPE) instead of killing the process mid-page.
+        signal(SIGPIPE, SIG_IGN)
+        let settings = Settings()
+        let logger = try common.bootstrap(settings)
+        let name = try common.queueName(settings)
+        let follow = try settings.flag(self.follow, Catalog.resultsFollow)
+        let consume = try settings.flag(self.consume, Catalog.resultsConsume)
+        let csv = try settings.flag(self.csv, Catalog.resultsCSV)
+        try await withProducer(common, settings, logger: logger) { producer in
+            let sharded = producer.shardNames.count > 1
+            var reader = try await producer.completionReader()
+            var out = RecordWriter(csv: csv, sharded: sharded)
+            if csv { try out.header() }
+            var written = 0
+            var drainedSeen = false
+            // The next page is read while this one is written (Redis, the network and the
+            // parsing overlap the encoding): at most two pages in memory.
+            var prefetched: Task<(CompletionReader, [CompletionReader.Entry]), any Error>?
+            while true {
+                let page: [CompletionReader.Entry]
+                if let pending = prefetched {
+                    (reader, page) = try await pending.value
+                    prefetched = nil
+                } else {
+                    page = try await reader.next(limit: 1000)
+                }
+                if !page.isEmpty {
+                    let current = reader
+                    prefetched = Task {
+                        var next = current
+                        let page = try await next.next(limit: 1000)
+                        return (next, page)
+                    }
+                }
+                if page.isEmpty {
+                    guard follow, !drainedSeen else { break }
+                    // Drained as `wait` means it (nothing pending, in flight or scheduled, no
+                    // hold): every completion is recorded by then, so one more read ends it.
+                    let counts = QueueCounts(summing: try await producer.countsByShard())
+                    if counts.isDrained, try await producer.holds().isEmpty {
+                        drainedSeen = true
+                    } else {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                    continue
+                }
+                for entry in page { out.append(entry) }
+                try out.flush()
+                written += page.count
+                if consume { try await reader.delete(page) }
+            }
+            let counts = try await producer.completionCounts()
+            let verb = consume ? "wrote and deleted" : "wrote"
+            Self.stderr("workqueue results: \(verb) \(written) record\(written == 1 ? "" : "s") of \(name); "
+                + (counts.dropped > 0
+                    ? "\(counts.dropped) older record\(counts.dropped == 1 ? " was" : "s were") dropped by the workers' --results-max (raise it to keep more)"
+                    : "none dropped by --results-max"))
+        }
+    }
+
+    /// One line on stderr (fd 2).
+    static func stderr(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Encodes records as JSON lines or CSV into a buffer and writes it to stdout (fd 1) with
+/// write(2), so that a failed write is known before anything is deleted.
+struct RecordWriter {
+    let csv: Bool
+    let sharded: Bool
+    private(set) var buffer: [UInt8] = []
+
+    init(csv: Bool, sharded: Bool) {
+        self.csv = csv
+        self.sharded = sharded
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    mutating func header() throws {
+        buffer.append(contentsOf: (sharded ? "id,time_ms,shard,attempt,worker,item,result\n" : "id,time_ms,attempt,worker,item,result\n").utf8)
+        try flush()
+    }
+
+    mutating func append(_ entry: CompletionReader.Entry) {
+        let record = entry.record
+        if csv {
+            buffer.append(contentsOf: record.id.utf8)
+            buffer.append(UInt8(ascii: ","))
+            appendNumber(record.milliseconds)
+            buffer.append(UInt8(ascii: ","))
+            if sharded {
+                appendNumber(entry.shard)
+                buffer.append(UInt8(ascii: ","))
+            }
+            appendNumber(record.attempt)
+            buffer.append(UInt8(ascii: ","))
+            appendCSV(record.worker.utf8)
+            buffer.append(UInt8(ascii: ","))
+            appendCSV(record.item.bytes)
+            buffer.append(UInt8(ascii: ","))
+            appendCSV(record.result.utf8)
+            buffer.append(UInt8(ascii: "\n"))
+            return
+        }
+        buffer.append(contentsOf: #"{"id":""#.utf8)
+        buffer.append(contentsOf: record.id.utf8)
+        buffer.append(contentsOf: #"","time_ms":"#.utf8)
+        appendNumber(record.milliseconds)
+        if sharded {
+            buffer.append(contentsOf: #","shard":"#.utf8)
+            appendNumber(entry.shard)
+        }
+        appendField("item", record.item.bytes)
+        appendField("result", Array(record.result.utf8))
+        buffer.append(contentsOf: #","attempt":"#.utf8)
+        appendNumber(record.attempt)
+        buffer.append(contentsOf: #","worker":"#.utf8)
+        appendJSONString(record.worker.utf8)
+        buffer.append(contentsOf: "}\n".utf8)
+    }
+
+    /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
+    private mutating func appendField(_ name: String, _ bytes: [UInt8]) {
+        buffer.append(contentsOf: ",\"\(name)".utf8)
+        if Self.isValidUTF8(bytes) {
+            buffer.append(contentsOf: "\":".utf8)
+            appendJSONString(bytes)
+        } else {
+            buffer.append(contentsOf: "_base64\":\"".utf8)
+            buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
+            buffer.append(UInt8(ascii: "\""))
+        }
+    }
+
+    private mutating func appendNumber(_ value: Int) {
+        buffer.append(contentsOf: String(value).utf8)
+    }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
+    private mutating func appendJSONString(_ bytes: some Collection<UInt8>) {
+        buffer.append(UInt8(ascii: "\""))
+        // Most text needs no escape: copied at once.
+        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
+            buffer.append(contentsOf: bytes)
+            buffer.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case UInt8(ascii: "\t"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20, 0x7F:
+                buffer.append(contentsOf: "\\u00".utf8)
+                buffer.append(Self.hex[Int(byte >> 4)])
+                buffer.append(Self.hex[Int(byte & 0xF)])
+            default: buffer.append(byte)
+            }
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// A CSV field: as is, or quoted with quotes doubled when it holds a comma, quote, CR or LF.
+    private mutating func appendCSV(_ bytes: some Collection<UInt8>) {
+        let special = bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
+        guard special else { buffer += bytes; return }
+        buffer.append(UInt8(ascii: "\""))
+        for byte in bytes {
+            if byte == UInt8(ascii: "\"") { buffer.append(byte) }
+            buffer.append(byte)
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        if !bytes.contains(where: { $0 >= 0x80 }) { return true }
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    /// Writes the buffer to stdout; throws when stdout fails (a closed pipe, a full disk).
+    mutating func flush() throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { raw in
+                write(1, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CommandError.output("writing the records to stdout failed: \(String(cString: strerror(errno))); "
+                    + "nothing unwritten was deleted")
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
