@@ -531,8 +531,13 @@ public final class Worker: Service, Sendable {
         // When each held lease is known to lapse unless renewed: the start of the renewal that
         // last extended it, plus the lease duration.
         var lapses: [Int: WorkInstant] = [:]
+        // Beats on a fixed schedule, not an interval after the last renewal ended: a renewal's
+        // own duration never delays the next one.
+        var nextBeat = clock.now + interval
         while true {
-            try await clock.sleep(for: interval)
+            try await clock.sleep(until: nextBeat)
+            nextBeat = nextBeat + interval
+            if nextBeat < clock.now { nextBeat = clock.now + interval }  // far behind: no burst of beats
             let held = inFlight.snapshot()
             guard !held.isEmpty else {
                 lapses = [:]
