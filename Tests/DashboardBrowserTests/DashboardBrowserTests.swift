@@ -142,6 +142,8 @@ import TestSupport
 
             // Pause from the page: NAME:control says so, the badge shows, items in flight go on.
             #expect(try await driver.script("return document.querySelectorAll('\(long) .badge.paused').length") as? Int == 0)
+            // (Back to the top: the sticky header would take a click near it.)
+            _ = try await driver.script("window.scrollTo(0, 0); return true")
             try await driver.click("\(long) button[data-action=\"pause\"]")
             try await driver.wait("the paused badge", "return document.querySelectorAll('\(long) .badge.paused').length === 1 "
                 + "&& document.querySelector('\(long) .badge.paused').textContent === 'paused'")

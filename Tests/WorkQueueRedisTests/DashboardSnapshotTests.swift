@@ -60,13 +60,13 @@ import WorkQueue
             #expect(plain.control == QueueControl(paused: false, cancelled: false, cancelledItems: 0))
             #expect(plain.cancelledAtMilliseconds == nil)
 
+            let leases = try await queue.lease(max: 1, session: "s1", duration: .seconds(30))
             try await queue.setPaused(true)
             let paused = try await queue.dashboardSnapshot(RedisQueue.DashboardRequest())
             #expect(paused.control == QueueControl(paused: true, cancelled: false, cancelledItems: 0))
 
             // The progress handlers reported, from the worker's heartbeat record (a note is user
             // text, kept as it is).
-            let leases = try await queue.lease(max: 1, session: "s1", duration: .seconds(30))
             let label = WorkerHeartbeat.ItemProgress.label(try #require(leases.first).item)
             try await queue.heartbeat(WorkerHeartbeat(session: "s1", host: "pod-1", handler: "countdown", startedAtMilliseconds: 1,
                                                       inFlight: 1, held: 1,
