@@ -129,8 +129,11 @@ import TestSupport
             processes.append(countdown)
             let long = "section[data-queue=\"long\"]"
             let progressShown = "var s = document.querySelectorAll('\(long) .lease + .step'); if (s.length !== 2) return false; "
-                + "return Array.prototype.every.call(s, function (e) { return /^\\d+%$/.test(e.querySelector('.pct').textContent) "
-                + "&& /^step \\d+ of 15\\d$/.test(e.querySelector('.note').textContent) && e.querySelector('.pbar > span').style.width !== ''; })"
+                + "return Array.prototype.every.call(s, function (e) { var lease = e.previousElementSibling; "
+                + "var note = /^step \\d+ of (15\\d)$/.exec(e.querySelector('.note').textContent); "
+                + "return /^\\d+%$/.test(e.querySelector('.pct').textContent) && note !== null && e.querySelector('.pbar > span').style.width !== '' "
+                // Under the lease of its own item (a lease row has its time left).
+                + "&& lease.querySelector('.ttl') !== null && lease.querySelector('.item').textContent === note[1]; })"
             try await driver.wait("the countdown's progress under its two leases", timeout: .seconds(30), "return (function(){\(progressShown)})()")
             func percents() async throws -> [Int] {
                 (try await driver.script("return Array.prototype.map.call(document.querySelectorAll('\(long) .step .pct'), "
