@@ -255,7 +255,7 @@ enum Catalog {
 
     static let tokenFile = Setting<String?>(
         "token-file", valueName: "path", variable: "WORKQUEUE_DASHBOARD_TOKEN_FILE", default: nil, shown: "none: actions disabled",
-        "the token the dashboard's actions (retry, retry all, purge) must present, read from this file (trailing newline "
+        "the token the dashboard's actions (retry, retry all, purge, pause, resume, cancel) must present, read from this file (trailing newline "
             + "stripped); without it the page only shows", command: "dashboard",
         details: "`status --serve` takes it too; a request without the token is refused (401, 403 when no file was given) "
             + "and nothing changes; an unreadable or empty file stops the command (exit 78)")

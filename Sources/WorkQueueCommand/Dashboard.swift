@@ -11,9 +11,10 @@ struct Dashboard: AsyncParsableCommand {
             Serves a self-contained page (no external assets) at http://127.0.0.1:8080/ until \
             stopped: per queue its counts (pending, in flight, scheduled, dead, completed), \
             throughput, ETA and a chart of the last minutes, the live workers with what they \
-            hold and the time left on each lease, and the dead letters with their attempts and \
-            last error, which the page can retry (one or all) or purge when the dashboard has a \
-            token (--token-file; the page asks for it). The page refreshes itself every \
+            hold, the time left on each lease and the progress handlers report, whether the \
+            queue is paused or cancelled, and the dead letters with their attempts and last \
+            error. With a token (--token-file; the page asks for it) the page can retry dead \
+            letters (one or all), purge them, and pause, resume or cancel the queue. The page refreshes itself every \
             --interval seconds; whatever the number of viewers, Redis serves one read-only \
             script call per queue (per shard) per interval. Give several queues after --queue: \
             --queue a b c. See docs/dashboard.md.

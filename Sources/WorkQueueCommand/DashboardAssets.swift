@@ -67,6 +67,14 @@ main { padding: 16px 22px; display: grid; gap: 18px; }
 .badge.ok { background: #ecfdf5; color: #166534; border-color: #bbf7d0; }
 .badge.warn { background: #fffbeb; color: #92400e; border-color: #fde68a; }
 .badge.bad { background: #fef2f2; color: #991b1b; border-color: #fecaca; }
+.badge.paused { background: #f59e0b; color: #fff; border-color: #d97706; font-weight: 650; }
+.badge.cancelled { background: #dc2626; color: #fff; border-color: #b91c1c; font-weight: 650; }
+.card-head .controls { margin-left: auto; display: flex; gap: 6px; }
+.step { display: flex; align-items: center; gap: 6px; margin: 1px 0 4px; font-size: 12px; color: var(--muted); }
+.step .pbar { width: 90px; height: 6px; background: #e5e7eb; border-radius: 99px; overflow: hidden; flex: none; }
+.step .pbar > span { display: block; height: 100%; background: var(--green); }
+.step .pct { width: 36px; text-align: right; font-variant-numeric: tabular-nums; color: var(--ink); flex: none; }
+.step .note { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .tiles { display: grid; grid-template-columns: repeat(6, minmax(110px, 1fr)); gap: 10px; margin: 14px 0 10px; }
 .tile { border: 1px solid var(--line); border-radius: 10px; padding: 8px 12px; border-top: 3px solid var(--c, var(--slate)); }
 .tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
@@ -159,10 +167,10 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
   }
 
   // Actions: POST with the token; the server refuses them without it.
-  function act(action, body, label) {
+  function act(action, body, label, path) {
     var headers = { 'Content-Type': 'application/json' };
     if (state.token) headers.Authorization = 'Bearer ' + state.token;
-    return fetch('/api/dead/' + action, { method: 'POST', headers: headers, body: JSON.stringify(body), cache: 'no-store' })
+    return fetch((path || '/api/dead/') + action, { method: 'POST', headers: headers, body: JSON.stringify(body), cache: 'no-store' })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (reply) {
           if (!response.ok) throw new Error(reply.error || (label + ' failed: HTTP ' + response.status));
@@ -190,12 +198,36 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
     var add = function (text, kind) { head.appendChild(el('span', 'badge' + (kind ? ' ' + kind : ''), text)); };
     if (queue.error) { add('Redis error', 'bad'); return head; }
     if (queue.shards > 1) add(queue.shards + ' shards');
-    if (queue.drained) add(queue.workers_exited ? 'drained · workers exited' : 'drained', 'ok');
-    else add('working', null);
+    var control = queue.control || { paused: false, cancelled: false, cancelled_items: 0 };
+    if (control.cancelled) { /* the cancelled badge says it */ } else if (queue.drained) add(queue.workers_exited ? 'drained · workers exited' : 'drained', 'ok');
+    else if (!control.paused && !control.cancelled) add('working', null);
     if (queue.holds > 0) add('open: ' + queue.holds + ' hold' + (queue.holds === 1 ? '' : 's'), 'warn');
     if (queue.counts.expired > 0) add(number(queue.counts.expired) + ' awaiting recovery', 'warn');
-    // INTEGRATION(issue 20): paused / cancelled badges from queue.control, e.g.
-    // if (queue.control && queue.control.paused) add('paused', 'warn');
+    if (control.cancelled) add('cancelled · ' + number(control.cancelled_items) + ' item' + (control.cancelled_items === 1 ? '' : 's') + ' aside', 'cancelled');
+    else if (control.cancelled_items > 0) add(number(control.cancelled_items) + ' item' + (control.cancelled_items === 1 ? '' : 's') + ' aside', 'warn');
+    if (control.paused) add('paused', 'paused');
+    // Pause or Resume, and Cancel (asks first): token-protected like the dead-letter actions.
+    var enabled = state.snapshot && state.snapshot.actions.enabled;
+    var controls = el('span', 'controls');
+    var button = function (action, text, className, title, confirmText) {
+      var b = el('button', className, text);
+      b.dataset.action = action;
+      b.disabled = !enabled;
+      b.title = enabled ? title : 'actions need the dashboard to run with --token-file';
+      b.addEventListener('click', function () {
+        if (confirmText && !confirm(confirmText)) return;
+        act(action, { queue: queue.name }, text, '/api/queue/');
+      });
+      controls.appendChild(b);
+    };
+    if (control.paused || control.cancelled) button('resume', 'Resume', null, 'let the workers take items again');
+    else button('pause', 'Pause', null, 'workers take no new items; items in flight finish');
+    if (!control.cancelled) {
+      button('cancel', 'Cancel', 'danger', 'end the job: move pending items aside and stop every worker',
+             'Cancel ' + queue.name + '? Its ' + number(queue.counts.pending + queue.counts.scheduled) + ' pending and scheduled items are moved aside '
+             + '(to ' + queue.name + ':cancelled, restorable), handlers in flight are cancelled and every worker exits.');
+    }
+    head.appendChild(controls);
     return head;
   }
 
@@ -281,8 +313,28 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
     return wrap;
   }
 
-  function leaseNodes(leases, cell) {
-    if (!leases.length) { cell.appendChild(el('span', 'muted', '—')); return; }
+  // A handler's progress: a small bar, the percentage and its note (user text: textContent only).
+  function progressNode(progress) {
+    var row = el('div', 'step');
+    row.dataset.progress = progress.item;
+    var bar = el('div', 'pbar'); var fill = el('span');
+    var fraction = Math.min(1, Math.max(0, Number(progress.fraction) || 0));
+    fill.style.width = (fraction * 100).toFixed(1) + '%';
+    bar.appendChild(fill);
+    row.appendChild(bar);
+    row.appendChild(el('span', 'pct', Math.floor(fraction * 100) + '%'));
+    var note = el('span', 'note', progress.note);
+    note.title = progress.note;
+    row.appendChild(note);
+    return row;
+  }
+
+  function leaseNodes(leases, cell, progress) {
+    var shown = {};
+    leases.slice(0, 6).forEach(function (lease) { if (lease.progress) shown[lease.progress.item] = true; });
+    // Progress of items whose lease is not listed (or not matched) comes under the leases.
+    var rest = (progress || []).filter(function (p) { return !shown[p.item]; }).slice(0, 6);
+    if (!leases.length && !rest.length) { cell.appendChild(el('span', 'muted', '—')); return; }
     leases.slice(0, 6).forEach(function (lease) {
       var row = el('div', 'lease');
       row.appendChild(itemNode(lease.item));
@@ -291,10 +343,16 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
       ttl.appendChild(fill);
       row.appendChild(ttl);
       row.appendChild(el('span', 'ttl-text', lease.seconds_left.toFixed(1) + 's'));
-      // INTEGRATION(issue 20, progress notes): if (lease.progress) row.appendChild(el('span', 'muted', lease.progress));
       cell.appendChild(row);
+      if (lease.progress) cell.appendChild(progressNode(lease.progress));
     });
     if (leases.length > 6) cell.appendChild(el('div', 'muted', '… and ' + (leases.length - 6) + ' more'));
+    rest.forEach(function (p) {
+      var row = el('div', 'lease');
+      row.appendChild(el('span', 'item', p.item));
+      cell.appendChild(row);
+      cell.appendChild(progressNode(p));
+    });
   }
 
   function renderWorkers(queue) {
@@ -304,7 +362,7 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
     if (!queue.workers.length && !queue.unrecorded.length) { box.appendChild(el('div', 'empty', 'no live worker')); return box; }
     var table = el('table');
     var head = el('tr');
-    ['worker', 'in flight / held', 'completed', 'failed', 'seen', 'leases (time left)'].forEach(function (text, i) {
+    ['worker', 'in flight / held', 'completed', 'failed', 'seen', 'leases (time left, progress)'].forEach(function (text, i) {
       head.appendChild(el('th', i >= 1 && i <= 4 ? 'num' : null, text));
     });
     table.appendChild(head);
@@ -320,7 +378,7 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
       tr.appendChild(el('td', 'num', number(w.failed)));
       tr.appendChild(el('td', 'num', w.last_seen_s.toFixed(1) + 's ago'));
       var leases = el('td');
-      leaseNodes(w.leases, leases);
+      leaseNodes(w.leases, leases, w.progress);
       tr.appendChild(leases);
       table.appendChild(tr);
     });
@@ -468,7 +526,8 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
         return;
       }
       update('error', '', function () { return null; });
-      update('head', JSON.stringify([queue.drained, queue.workers_exited, queue.holds, queue.counts.expired, queue.shards]), function () { return renderBadges(queue); });
+      update('head', JSON.stringify([queue.drained, queue.workers_exited, queue.holds, queue.counts.expired, queue.shards, queue.control,
+                                     snapshot.actions.enabled, queue.counts.pending + queue.counts.scheduled]), function () { return renderBadges(queue); });
       update('tiles', JSON.stringify(queue.counts), function () { return renderTiles(queue); });
       update('progress', JSON.stringify([queue.counts, queue.rate_per_s, queue.eta_s]), function () { return renderProgress(queue); });
       update('chart', String(snapshot.generated_ms), function () { return renderChart(queue); });

@@ -148,7 +148,12 @@ actor DashboardHub {
         report.drained = counts.isDrained
         report.workersExited = snapshots.first?.drainedMarker ?? false
         report.holds = (snapshots.first?.holds ?? 0) + ((snapshots.first?.legacyOpen ?? false) ? 1 : 0)
-        // INTEGRATION(issue 20): report.control = ... (paused / cancelled, from the snapshot).
+        // Paused or cancelled when any shard is (a pause or cancel sets every shard; a shard
+        // left over from one that failed part-way shows too); the items aside of every shard.
+        let cancelledAt = snapshots.compactMap(\.cancelledAtMilliseconds).min()
+        report.control = .init(paused: snapshots.contains { $0.control.paused }, cancelled: cancelledAt != nil,
+                               cancelledAtMs: cancelledAt.map { Int64($0) },
+                               cancelledItems: snapshots.reduce(0) { $0 + ($1.control.cancelledItems ?? 0) })
 
         // History, rate and ETA.
         let now = ContinuousClock.now
@@ -176,14 +181,19 @@ actor DashboardHub {
         let workers = snapshots.first?.workers ?? []
         var leasesBySession: [String: [DashboardJSON.Lease]] = [:]
         var sessionOrder: [String] = []
+        let progressBySession = Dictionary(workers.map { ($0.heartbeat.session, $0.heartbeat.progress) }, uniquingKeysWith: { a, _ in a })
         for (shard, snapshot) in snapshots.enumerated() {
             for lease in snapshot.leases {
                 var session = lease.session
                 if queue.shards.count > 1, let slash = session.firstIndex(of: "/") { session = String(session[session.index(after: slash)...]) }
                 if leasesBySession[session] == nil { sessionOrder.append(session) }
+                // The progress its worker's record carries for this item (entries name the item
+                // by its escaped label, cut to 80 characters).
+                let label = lease.preview.map { WorkerHeartbeat.ItemProgress.label(WorkItem($0)) }
+                let progress = label.flatMap { label in progressBySession[session]?.first { $0.item == label } }
                 leasesBySession[session, default: []].append(
                     DashboardJSON.Lease(item: DashboardJSON.Item(lease.preview, size: lease.size), secondsLeft: Double(lease.millisecondsLeft) / 1000,
-                                        shard: queue.shards.count > 1 ? shard : nil))
+                                        shard: queue.shards.count > 1 ? shard : nil, progress: progress.map(DashboardJSON.Progress.init)))
             }
         }
         report.workers = workers.map { worker in
@@ -191,7 +201,8 @@ actor DashboardHub {
             return DashboardJSON.Worker(
                 session: beat.session, host: beat.host, handler: beat.handler, startedMs: beat.startedAtMilliseconds,
                 lastSeenSeconds: Workers.seconds(worker.lastSeen), inFlight: beat.inFlight, held: beat.held,
-                completed: beat.completed, failed: beat.failed, leases: leasesBySession[beat.session] ?? [])
+                completed: beat.completed, failed: beat.failed, leases: leasesBySession[beat.session] ?? [],
+                progress: beat.progress.map(DashboardJSON.Progress.init))
         }
         let recorded = Set(workers.map(\.heartbeat.session))
         report.unrecorded = sessionOrder.filter { !recorded.contains($0) }.map {
@@ -256,7 +267,7 @@ actor DashboardHub {
     func refusal(authorization: String?) -> HTTPServer.Response? {
         guard let token else {
             return Self.error(.forbidden, "actions are disabled: the dashboard was started without --token-file "
-                + "(or WORKQUEUE_DASHBOARD_TOKEN_FILE); restart it with a token file to retry or purge from the page")
+                + "(or WORKQUEUE_DASHBOARD_TOKEN_FILE); restart it with a token file to retry, purge, pause or cancel from the page")
         }
         let prefix = "Bearer "
         guard let authorization, authorization.hasPrefix(prefix) else {
@@ -279,6 +290,45 @@ actor DashboardHub {
             difference |= x ^ y
         }
         return difference == 0
+    }
+
+    /// Runs one action on a queue (`pause`, `resume`, `cancel`: `POST /api/queue/ACTION` with
+    /// `{queue}`), through the same backend operations as `workqueue pause`, `resume` and
+    /// `cancel` (every shard with `--shards`).
+    func control(_ action: String, body: [UInt8]) async -> HTTPServer.Response {
+        guard let request = try? JSONDecoder().decode(DashboardJSON.ActionRequest.self, from: Data(body)) else {
+            return Self.error(.badRequest, "the body must be a JSON object with queue")
+        }
+        guard let index = queues.firstIndex(where: { $0.name == request.queue }) else {
+            return Self.error(.notFound, "no queue named '\(request.queue)' on this dashboard")
+        }
+        let queue = queues[index]
+        defer { invalidate(queue: index) }
+        do {
+            let backend = try controlBackend(queue.shards)
+            switch action {
+            case "pause":
+                try await backend.setPaused(true)
+                logger.notice("dashboard: paused \(queue.name)")
+                return Self.ok("Paused \(queue.name): workers take no new items until resumed", moved: 0)
+            case "resume":
+                try await backend.clearCancelled()
+                try await backend.setPaused(false)
+                logger.notice("dashboard: resumed \(queue.name)")
+                let aside = try await backend.control().cancelledItems ?? 0
+                return Self.ok("Resumed \(queue.name)" + (aside > 0 ? "; \(aside) item\(aside == 1 ? "" : "s") moved aside stay in "
+                    + "\(queue.name):cancelled (`workqueue cancelled restore` moves them back)" : ""), moved: 0)
+            case "cancel":
+                let moved = try await cancelAll(backend)
+                logger.notice("dashboard: cancelled \(queue.name), moved \(moved) items aside")
+                return Self.ok("Cancelled \(queue.name): moved \(moved) item\(moved == 1 ? "" : "s") aside to \(queue.name):cancelled; "
+                    + "workers exit with status 4", moved: moved)
+            default:
+                return Self.error(.notFound, "no action '\(action)': pause, resume or cancel")
+            }
+        } catch {
+            return Self.error(.serviceUnavailable, "the action failed: \(error)")
+        }
     }
 
     /// Runs one action (`retry`, `retry-all`, `purge`) described by the request's JSON body.
@@ -428,8 +478,9 @@ enum DashboardJSON {
         var unrecorded: [Unrecorded] = []
         var leasesListed = 0
         var dead: [DeadPage] = []
-        // INTEGRATION(issue 20): `var control: Control?` (paused, cancelled: shown as badges by
-        // the page's renderBadges) and `var results: Int?` (the results stream's length).
+        /// The pause and cancel marks (badges on the page) and the items a cancel moved aside.
+        var control: Control?
+        // INTEGRATION(issue 20, results): `var results: Int?` (the results stream's length).
 
         init(name: String, shards: Int, error: String?) {
             self.name = name
@@ -438,9 +489,35 @@ enum DashboardJSON {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, shards, error, counts, drained, holds, history, workers, unrecorded, dead
+            case name, shards, error, counts, drained, holds, history, workers, unrecorded, dead, control
             case workersExited = "workers_exited", ratePerSecond = "rate_per_s", etaSeconds = "eta_s"
             case leasesListed = "leases_listed"
+        }
+    }
+
+    struct Control: Encodable {
+        var paused: Bool
+        var cancelled: Bool
+        var cancelledAtMs: Int64?
+        var cancelledItems: Int
+
+        enum CodingKeys: String, CodingKey {
+            case paused, cancelled
+            case cancelledAtMs = "cancelled_at_ms", cancelledItems = "cancelled_items"
+        }
+    }
+
+    /// What a handler reported (`WorkContext.reportProgress`), from its worker's heartbeat
+    /// record: `fraction` 0 to 1, `note` the handler's text, `item` the item's escaped label.
+    struct Progress: Encodable {
+        var item: String
+        var fraction: Double
+        var note: String
+
+        init(_ entry: WorkerHeartbeat.ItemProgress) {
+            item = entry.item
+            fraction = entry.fraction.isFinite ? min(1, max(0, (entry.fraction * 1000).rounded() / 1000)) : 0
+            note = entry.note
         }
     }
 
@@ -471,10 +548,11 @@ enum DashboardJSON {
         var item: Item
         var secondsLeft: Double
         var shard: Int?
-        // INTEGRATION(issue 20, progress notes): `var progress: String?`.
+        /// Its handler's progress, when its worker's record carries one for this item.
+        var progress: Progress?
 
         enum CodingKeys: String, CodingKey {
-            case item, shard
+            case item, shard, progress
             case secondsLeft = "seconds_left"
         }
     }
@@ -490,9 +568,11 @@ enum DashboardJSON {
         var completed: Int
         var failed: Int
         var leases: [Lease]
+        /// Every progress entry of its record (also those of items whose lease is not listed).
+        var progress: [Progress]
 
         enum CodingKeys: String, CodingKey {
-            case session, host, handler, held, completed, failed, leases
+            case session, host, handler, held, completed, failed, leases, progress
             case startedMs = "started_ms", lastSeenSeconds = "last_seen_s", inFlight = "in_flight"
         }
     }

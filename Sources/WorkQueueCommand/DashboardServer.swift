@@ -10,8 +10,9 @@ import NIOHTTP1
 /// - `GET /api/snapshot`: every queue's snapshot as JSON (``DashboardHub/snapshot()``: read from
 ///   Redis at most once per interval, whatever the number of viewers);
 /// - `GET /api/dead?queue=Q&shard=S&start=N`: a later page of dead letters;
-/// - `POST /api/dead/retry`, `/api/dead/retry-all`, `/api/dead/purge`: the actions, with a JSON
-///   body and `Authorization: Bearer TOKEN` (the content of `--token-file`).
+/// - `POST /api/dead/retry`, `/api/dead/retry-all`, `/api/dead/purge`, `/api/queue/pause`,
+///   `/api/queue/resume`, `/api/queue/cancel`: the actions, with a JSON body and
+///   `Authorization: Bearer TOKEN` (the content of `--token-file`).
 enum DashboardServer {
     /// Every response's security headers.
     static let securityHeaders: [(String, String)] = [
@@ -53,13 +54,14 @@ enum DashboardServer {
                 return DashboardHub.error(.badRequest, "use /api/dead?queue=NAME&shard=S&start=N")
             }
             return await hub.deadLetters(queue: queue, shard: shard, start: start)
-        case (.POST, let path) where path.hasPrefix("/api/dead/"):
+        case (.POST, let path) where path.hasPrefix("/api/dead/") || path.hasPrefix("/api/queue/"):
             if let refusal = await hub.refusal(authorization: request.headers.first(name: "Authorization")) { return refusal }
             // A JSON body only: a form of another site cannot send one without a CORS preflight,
             // which this server never grants.
             guard request.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/json") == true else {
                 return DashboardHub.error(.unsupportedMediaType, "send the action's body as application/json")
             }
+            if path.hasPrefix("/api/queue/") { return await hub.control(String(path.dropFirst("/api/queue/".count)), body: request.body) }
             return await hub.act(String(path.dropFirst("/api/dead/".count)), body: request.body)
         case (_, "/api/snapshot"), (_, "/api/dead"), (_, "/"):
             return DashboardHub.error(.methodNotAllowed, "\(request.method) is not served at \(request.path)")

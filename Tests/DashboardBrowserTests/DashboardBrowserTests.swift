@@ -5,7 +5,9 @@ import TestSupport
 /// The web dashboard (`workqueue dashboard`) in a real headless Chromium, against a real Redis
 /// and real `workqueue work` processes: the counts follow the queue, a dead letter retried from
 /// the page is back in pending, an action without the token is refused, and items that are
-/// `<script>` or invalid UTF-8 are shown as text. Leaves a screenshot in `.build/dashboard.png`.
+/// `<script>` or invalid UTF-8 are shown as text, a `countdown` worker's progress shows under its
+/// lease, and Pause and Cancel (after its confirmation) from the page set `NAME:control` and show
+/// their badges. Leaves a screenshot in `.build/dashboard.png`.
 ///
 /// Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
 /// `scripts/browser-test` installs them). Without them the test is skipped with a message,
@@ -52,7 +54,9 @@ import TestSupport
             let tokenPath = launcher.directory.path + "/token"
             try "s3cret-token\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
             let port = try LocalRedis.freePort()
-            let dashboard = try launcher.start(["dashboard", "--queue", "jobs", "mixed", "--port", "\(port)", "--token-file", tokenPath,
+            // Long items a countdown worker runs step by step, reporting its progress.
+            try await redis.cli(["rpush", "long", "150", "151", "152", "153", "154"])
+            let dashboard = try launcher.start(["dashboard", "--queue", "long", "jobs", "mixed", "--port", "\(port)", "--token-file", tokenPath,
                                                 "--interval", "0.5"])
             processes.append(dashboard)
             #expect(try await dashboard.waitForStdout(containing: "Dashboard at http://127.0.0.1:\(port)/"), "\(dashboard.stderr)")
@@ -75,11 +79,6 @@ import TestSupport
             try await driver.wait("the pending count to go down", "return \(count("jobs", "pending")) >= 0 && \(count("jobs", "pending")) < 36")
             try await driver.wait("leases listed under the workers",
                                   "return document.querySelectorAll('section[data-queue=\"jobs\"] .lease').length > 0")
-            // A screenshot while the job runs: chart, workers and their leases, dead letters.
-            try await Task.sleep(for: .seconds(4))
-            let png = try await driver.screenshot()
-            try FileManager.default.createDirectory(atPath: Self.root.path + "/.build", withIntermediateDirectories: true)
-            try png.write(to: Self.root.appendingPathComponent(".build/dashboard.png"))
             try await driver.wait("every job completed", timeout: .seconds(40),
                                   "return \(count("jobs", "completed")) === 40 && \(count("jobs", "pending")) === 0 && \(count("jobs", "in_flight")) === 0")
             try await redis.cli(["rpush", "jobs", "late-1", "late-2"])
@@ -123,6 +122,57 @@ import TestSupport
             #expect(try await redis.cli("llen", "mixed:dead") == "2")
             let notice = try await driver.script("return document.getElementById('notice').textContent") as? String ?? ""
             #expect(notice.contains("back to pending"), "\(notice)")
+
+            // A countdown worker's progress shows under its lease: a bar, the percentage, the note.
+            let countdown = try launcher.start(["work", "--queue", "long", "--handler", "countdown", "--option", "step=0.1",
+                                                "--concurrency", "2", "--keep-running", "--heartbeat-seconds", "1"])
+            processes.append(countdown)
+            let long = "section[data-queue=\"long\"]"
+            let progressShown = "var s = document.querySelectorAll('\(long) .lease + .step'); if (s.length !== 2) return false; "
+                + "return Array.prototype.every.call(s, function (e) { var lease = e.previousElementSibling; "
+                + "var note = /^step \\d+ of (15\\d)$/.exec(e.querySelector('.note').textContent); "
+                + "return /^\\d+%$/.test(e.querySelector('.pct').textContent) && note !== null && e.querySelector('.pbar > span').style.width !== '' "
+                // Under the lease of its own item (a lease row has its time left).
+                + "&& lease.querySelector('.ttl') !== null && lease.querySelector('.item').textContent === note[1]; })"
+            try await driver.wait("the countdown's progress under its two leases", timeout: .seconds(30), "return (function(){\(progressShown)})()")
+            func percents() async throws -> [Int] {
+                (try await driver.script("return Array.prototype.map.call(document.querySelectorAll('\(long) .step .pct'), "
+                    + "function (e) { return parseInt(e.textContent, 10); })") as? [Int]) ?? []
+            }
+            let firstPercents = try await percents()
+            try await driver.wait("the progress to move", "var p = Array.prototype.map.call(document.querySelectorAll('\(long) .step .pct'), "
+                + "function (e) { return parseInt(e.textContent, 10); }); return p.length === 2 && p[0] + p[1] > \(firstPercents.reduce(0, +))")
+
+            // Pause from the page: NAME:control says so, the badge shows, items in flight go on.
+            #expect(try await driver.script("return document.querySelectorAll('\(long) .badge.paused').length") as? Int == 0)
+            // (Back to the top: the sticky header would take a click near it.)
+            _ = try await driver.script("window.scrollTo(0, 0); return true")
+            try await driver.click("\(long) button[data-action=\"pause\"]")
+            try await driver.wait("the paused badge", "return document.querySelectorAll('\(long) .badge.paused').length === 1 "
+                + "&& document.querySelector('\(long) .badge.paused').textContent === 'paused'")
+            #expect(try await redis.cli("hget", "long:control", "paused") == "1")
+            #expect(try await driver.script("return document.querySelector('\(long) button[data-action=\"resume\"]') !== null") as? Bool == true)
+            try await driver.wait("the progress to go on while paused", "return (function(){\(progressShown)})()")
+            // The screenshot: a paused queue whose worker reports progress, a drained job, dead letters.
+            try await Task.sleep(for: .seconds(2))
+            let png = try await driver.screenshot()
+            try FileManager.default.createDirectory(atPath: Self.root.path + "/.build", withIntermediateDirectories: true)
+            try png.write(to: Self.root.appendingPathComponent(".build/dashboard.png"))
+
+            // Cancel asks first: dismissed, nothing changes; accepted, the items are moved aside.
+            let waiting = try await redis.cli("llen", "long")
+            try await driver.click("\(long) button[data-action=\"cancel\"]")
+            try await driver.answerDialog(accept: false)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await redis.cli("hexists", "long:control", "cancelled") == "0")
+            #expect(try await redis.cli("llen", "long") == waiting && waiting != "0")
+            try await driver.click("\(long) button[data-action=\"cancel\"]")
+            try await driver.answerDialog(accept: true)
+            try await driver.wait("the cancelled badge with the items aside",
+                                  "var b = document.querySelector('\(long) .badge.cancelled'); return b !== null && /^cancelled · \\d+ items? aside$/.test(b.textContent)")
+            #expect(try await redis.cli("hexists", "long:control", "cancelled") == "1")
+            #expect(try await redis.cli("llen", "long") == "0")
+            #expect(Int(try await redis.cli("llen", "long:cancelled")) ?? 0 >= Int(waiting) ?? 1)
 
             await driver.stop()
             browser = nil

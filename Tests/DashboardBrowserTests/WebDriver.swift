@@ -108,6 +108,9 @@ final class WebDriver: @unchecked Sendable {
         try await command("POST", "/element/\(try await find(selector))/value", ["text": text])
     }
 
+    /// Answers the page's open `confirm` dialog: OK (`accept`) or Cancel.
+    func answerDialog(accept: Bool) async throws { try await command("POST", accept ? "/alert/accept" : "/alert/dismiss") }
+
     /// A PNG of the viewport.
     func screenshot() async throws -> Data {
         guard let base64 = try await command("GET", "/screenshot") as? String, let data = Data(base64Encoded: base64) else {

@@ -130,6 +130,84 @@ import TestSupport
         }
     }
 
+    @Test func pauseResumeAndCancelThroughTheAPINeedTheTokenAndReachEveryShard() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let (push, pushed) = try await wq.run(["push", "--queue", "sj", "--shards", "2", "a", "b", "c", "d"])
+            #expect(pushed == .exited(0), "\(push.stderr)")
+            try await redis.cli(["rpush", "jobs", "x", "y", "z"])
+            let tokenPath = wq.directory.path + "/token"
+            try "right-token\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
+            let port = try LocalRedis.freePort(), shardedPort = try LocalRedis.freePort(), readOnlyPort = try LocalRedis.freePort()
+            let dashboard = try wq.start(["dashboard", "--queue", "jobs", "--port", "\(port)", "--token-file", tokenPath, "--interval", "0.2"])
+            defer { dashboard.send(SIGKILL) }
+            let sharded = try wq.start(["dashboard", "--queue", "sj", "--shards", "2", "--port", "\(shardedPort)", "--token-file", tokenPath,
+                                        "--interval", "0.2"])
+            defer { sharded.send(SIGKILL) }
+            let readOnly = try wq.start(["dashboard", "--queue", "jobs", "--port", "\(readOnlyPort)"])
+            defer { readOnly.send(SIGKILL) }
+            let base = "http://127.0.0.1:\(port)", directory = wq.directory.path
+            try await Self.waitForServer(base + "/", dashboard, directory: directory)
+            try await Self.waitForServer("http://127.0.0.1:\(shardedPort)/", sharded, directory: directory)
+            try await Self.waitForServer("http://127.0.0.1:\(readOnlyPort)/", readOnly, directory: directory)
+            let json = ["Content-Type: application/json"], right = json + ["Authorization: Bearer right-token"]
+            let body = "{\"queue\":\"jobs\"}"
+            func control(_ url: String = base) async throws -> [String: Any] {
+                let reply = try await Self.fetch(url + "/api/snapshot", directory: directory)
+                let snapshot = try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any]
+                return ((snapshot?["queues"] as? [[String: Any]])?.first?["control"] as? [String: Any]) ?? [:]
+            }
+
+            // Refused without the token (or with a wrong one), and on a read-only dashboard: nothing changes.
+            let disabled = try await Self.fetch("http://127.0.0.1:\(readOnlyPort)/api/queue/pause", method: "POST", headers: json,
+                                                body: body, directory: directory)
+            #expect(disabled.status == 403 && disabled.body.contains("--token-file"), "\(disabled)")
+            let missing = try await Self.fetch(base + "/api/queue/pause", method: "POST", headers: json, body: body, directory: directory)
+            #expect(missing.status == 401 && missing.body.contains("token"), "\(missing)")
+            let wrong = try await Self.fetch(base + "/api/queue/cancel", method: "POST", headers: json + ["Authorization: Bearer nope"],
+                                             body: body, directory: directory)
+            #expect(wrong.status == 401, "\(wrong)")
+            #expect(try await redis.cli("exists", "jobs:control") == "0")
+            #expect(try await redis.cli("llen", "jobs") == "3")
+            #expect(try await control()["paused"] as? Bool == false)
+
+            // With the token: pause sets NAME:control, the snapshot says so at once, resume clears it.
+            let pause = try await Self.fetch(base + "/api/queue/pause", method: "POST", headers: right, body: body, directory: directory)
+            #expect(pause.status == 200 && pause.body.contains("Paused jobs"), "\(pause)")
+            #expect(try await redis.cli("hget", "jobs:control", "paused") == "1")
+            #expect(try await control()["paused"] as? Bool == true)
+            let resume = try await Self.fetch(base + "/api/queue/resume", method: "POST", headers: right, body: body, directory: directory)
+            #expect(resume.status == 200 && resume.body.contains("Resumed jobs"), "\(resume)")
+            #expect(try await redis.cli("hexists", "jobs:control", "paused") == "0")
+
+            // Cancel moves the pending items aside; the snapshot counts them.
+            let cancel = try await Self.fetch(base + "/api/queue/cancel", method: "POST", headers: right, body: body, directory: directory)
+            #expect(cancel.status == 200 && cancel.body.contains("moved 3 items aside"), "\(cancel)")
+            #expect(try await redis.cli("llen", "jobs:cancelled") == "3")
+            #expect(try await redis.cli("llen", "jobs") == "0")
+            let cancelled = try await control()
+            #expect(cancelled["cancelled"] as? Bool == true && cancelled["cancelled_items"] as? Int == 3, "\(cancelled)")
+            let unknown = try await Self.fetch(base + "/api/queue/explode", method: "POST", headers: right, body: body, directory: directory)
+            #expect(unknown.status == 404 && unknown.body.contains("pause, resume or cancel"), "\(unknown)")
+
+            // --shards: every shard.
+            let shardedBase = "http://127.0.0.1:\(shardedPort)", shardedBody = "{\"queue\":\"sj\"}"
+            let shardedPause = try await Self.fetch(shardedBase + "/api/queue/pause", method: "POST", headers: right, body: shardedBody,
+                                                    directory: directory)
+            #expect(shardedPause.status == 200, "\(shardedPause)")
+            #expect(try await redis.cli("hget", "{sj:0}:control", "paused") == "1")
+            #expect(try await redis.cli("hget", "{sj:1}:control", "paused") == "1")
+            #expect(try await control(shardedBase)["paused"] as? Bool == true)
+            let shardedCancel = try await Self.fetch(shardedBase + "/api/queue/cancel", method: "POST", headers: right, body: shardedBody,
+                                                     directory: directory)
+            #expect(shardedCancel.status == 200 && shardedCancel.body.contains("moved 4 items aside"), "\(shardedCancel)")
+            #expect(try await control(shardedBase)["cancelled_items"] as? Int == 4)
+            _ = try await Self.fetch(shardedBase + "/api/queue/resume", method: "POST", headers: right, body: shardedBody, directory: directory)
+            #expect(try await redis.cli("hlen", "{sj:0}:control") == "0")
+            #expect(try await redis.cli("hlen", "{sj:1}:control") == "0")
+        }
+    }
+
     @Test func statusServeServesTheDashboardNextToTheMetrics() async throws {
         try await LocalRedis.with { redis in
             try await redis.cli(["rpush", "jobs", "1", "2"])

@@ -50,6 +50,45 @@ import WorkQueue
         }
     }
 
+    @Test func theSnapshotReadsThePauseAndCancelMarksAndTheProgressOfEachWorker() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await BoundsTests.connect(server)
+            defer { Task { await queue.close() } }
+            _ = try await queue.enqueue(["a", "b", "c"])
+            let before = try await Self.readOnlyCalls(server)
+            let plain = try await queue.dashboardSnapshot(RedisQueue.DashboardRequest())
+            #expect(plain.control == QueueControl(paused: false, cancelled: false, cancelledItems: 0))
+            #expect(plain.cancelledAtMilliseconds == nil)
+
+            let leases = try await queue.lease(max: 1, session: "s1", duration: .seconds(30))
+            try await queue.setPaused(true)
+            let paused = try await queue.dashboardSnapshot(RedisQueue.DashboardRequest())
+            #expect(paused.control == QueueControl(paused: true, cancelled: false, cancelledItems: 0))
+
+            // The progress handlers reported, from the worker's heartbeat record (a note is user
+            // text, kept as it is).
+            let label = WorkerHeartbeat.ItemProgress.label(try #require(leases.first).item)
+            try await queue.heartbeat(WorkerHeartbeat(session: "s1", host: "pod-1", handler: "countdown", startedAtMilliseconds: 1,
+                                                      inFlight: 1, held: 1,
+                                                      progress: [.init(item: label, fraction: 0.25, note: "step 1 of 4 <b>")]),
+                                      ttl: .seconds(30))
+            let cancelled = try await queue.cancel(max: 100)
+            #expect(cancelled == 2)
+            let snapshot = try await queue.dashboardSnapshot(RedisQueue.DashboardRequest())
+            #expect(snapshot.control == QueueControl(paused: true, cancelled: true, cancelledItems: 2))
+            #expect((snapshot.cancelledAtMilliseconds ?? 0) > 0 && (snapshot.cancelledAtMilliseconds ?? 0) <= snapshot.now)
+            let progress = try #require(snapshot.workers.first?.heartbeat.progress)
+            #expect(progress == [.init(item: "a", fraction: 0.25, note: "step 1 of 4 <b>")])
+            #expect(snapshot.leases.map(\.preview) == [Array("a".utf8)])
+            #expect(try await Self.readOnlyCalls(server) == before + 3, "one EVALSHA_RO call per snapshot")
+
+            try await queue.clearCancelled()
+            try await queue.setPaused(false)
+            let resumed = try await queue.dashboardSnapshot(RedisQueue.DashboardRequest())
+            #expect(resumed.control == QueueControl(paused: false, cancelled: false, cancelledItems: 2), "the items stay aside")
+        }
+    }
+
     @Test func retryingOneDeadLetterMovesThatOneUnlessTheQueueWasDrained() async throws {
         try await LocalRedis.with { server in
             let queue = try await BoundsTests.connect(server)

@@ -39,9 +39,6 @@ extension RedisQueue {
         package var size: Int
         /// The item's first bytes, nil when the item was too long to read for a preview.
         package var preview: [UInt8]?
-        // INTEGRATION(issue 20, progress notes): `package var progress: String?`, read in the
-        // script next to the lease (see DashboardSnapshotScript.swift): a fifth value per lease,
-        // so `dashboardSnapshot(_:)` then reads `leases` in steps of 5.
     }
 
     /// One read of the dashboard script.
@@ -66,15 +63,21 @@ extension RedisQueue {
         package var deadPage: [[UInt8]]?
         /// For each SHA-224 the request asked about: attempts and last error.
         package var deadDetails: [String: (attempts: Int?, error: String?)]
-        // INTEGRATION(issue 20): `control` (paused/cancelled, from `NAME:control`) and `results`
-        // (the length of the `NAME:results` stream) go here, decoded in `dashboardSnapshot(_:)`.
+        /// The pause and cancel marks (`NAME:control`) and the items a cancel moved aside
+        /// (the length of `NAME:cancelled`).
+        package var control: QueueControl
+        /// When the queue was cancelled, ms of the Redis clock (nil: not cancelled).
+        package var cancelledAtMilliseconds: Int?
+        // INTEGRATION(issue 20, results): `results` (the length of the `NAME:results` stream)
+        // goes here, decoded in `dashboardSnapshot(_:)`. The progress handlers report rides in
+        // the worker records (`LiveWorker.heartbeat.progress`).
     }
 
     /// The keys the dashboard script reads, in its KEYS order.
     var dashboardKeys: [String] {
         [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed, keys.leases, keys.leaseItems, keys.workers,
-         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts]
-        // INTEGRATION(issue 20): + [keys.control, keys.results, keys.progress]
+         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts, keys.control, keys.cancelled]
+        // INTEGRATION(issue 20, results): + [keys.results]
     }
 
     /// Reads everything the dashboard shows of this queue in one `EVALSHA_RO` call.
@@ -99,6 +102,9 @@ extension RedisQueue {
               let marks = parts["marks"]?.array?.compactMap(\.int), marks.count == 3 else {
             throw RedisError.unexpectedReply("dashboard-snapshot -> \(reply)")
         }
+        // An older script (during an upgrade) has no control part: a queue running normally.
+        let control = parts["control"]?.array?.compactMap(\.int) ?? []
+        let cancelledAt = control.count == 3 && control[1] != 0 ? control[1] : nil
         var workers: [LiveWorker] = []
         let live = parts["workers"]?.array ?? []
         for index in stride(from: 0, to: live.count - 2, by: 3) {
@@ -127,7 +133,10 @@ extension RedisQueue {
                                 completed: counts[4], workers: counts[7]),
             leaseRecords: counts[6], holds: marks[0], legacyOpen: marks[1] == 1, drainedMarker: marks[2] == 1,
             workers: workers, leases: leases, deadPage: parts["dead"]?.array.map { $0.compactMap(\.bytes) },
-            deadDetails: details)
+            deadDetails: details,
+            control: QueueControl(paused: control.count == 3 && control[0] != 0, cancelled: cancelledAt != nil,
+                                  cancelledItems: control.count == 3 ? control[2] : nil),
+            cancelledAtMilliseconds: cancelledAt)
     }
 
     /// What retrying one dead letter did.

@@ -5,9 +5,11 @@ extension RedisScript {
     /// holds Redis briefly whatever the queue holds.
     ///
     /// KEYS: 1 pending, 2 processing, 3 retry, 4 dead, 5 completed, 6 leases, 7 lease items,
-    ///       8 workers, 9 worker info, 10 holds, 11 open, 12 drained, 13 errors, 14 attempts.
-    ///       INTEGRATION(issue 20): append the control hash (`NAME:control`), the results stream
-    ///       (`NAME:results`) and the progress hash here, in ``RedisQueue/dashboardKeys``.
+    ///       8 workers, 9 worker info, 10 holds, 11 open, 12 drained, 13 errors, 14 attempts,
+    ///       15 control (`NAME:control`), 16 cancelled (`NAME:cancelled`).
+    ///       INTEGRATION(issue 20, results): append the results stream (`NAME:results`) as
+    ///       KEYS[17], in ``RedisQueue/dashboardKeys``. (Progress needs no key: it rides in the
+    ///       worker records, KEYS[9].)
     /// ARGV: 1 most workers, 2 most leases (soonest deadline first), 3 preview bytes per item,
     ///       4 lease items read for previews: the byte budget (a longer item shows its size only),
     ///       5 the dead list's length when the caller last read its first page (-1: read it now),
@@ -17,7 +19,8 @@ extension RedisScript {
     /// it does not know, so a part can be added without breaking one):
     /// `now` ms of the Redis clock; `counts` { pending, processing, scheduled, dead, completed,
     /// live leases, lease records, live workers }; `marks` { live holds, legacy open mark (0/1),
-    /// drained marker (0/1) }; `workers` { session, expiry ms, record or false, ... };
+    /// drained marker (0/1) }; `control` { paused (0/1), cancelled (ms of the cancel, 0: not
+    /// cancelled), items moved aside (LLEN of `NAME:cancelled`) }; `workers` { session, expiry ms, record or false, ... };
     /// `leases` { token, ms left, item size, preview or false, ... }; `dead` { the first page's
     /// items } or false when its length is what the caller saw (the page is not read again);
     /// `errors` and `attempts`: HMGET of the SHA-224s given, in their order.
@@ -34,8 +37,9 @@ put('counts', { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.
                 redis.call('ZCOUNT', KEYS[8], '(' .. now, '+inf') })
 put('marks', { redis.call('ZCOUNT', KEYS[10], '(' .. now, '+inf'), redis.call('EXISTS', KEYS[11]),
                redis.call('EXISTS', KEYS[12]) })
--- INTEGRATION(issue 20, pause/cancel): put('control', redis.call('HGETALL', KEYS[15]))
--- INTEGRATION(issue 20, results): put('results', redis.call('XLEN', KEYS[16]))
+local control = redis.call('HMGET', KEYS[15], 'paused', 'cancelled')
+put('control', { control[1] and 1 or 0, control[2] and (tonumber(control[2]) or 1) or 0, redis.call('LLEN', KEYS[16]) })
+-- INTEGRATION(issue 20, results): put('results', redis.call('XLEN', KEYS[17]))
 local preview = tonumber(ARGV[3])
 local workers = {}
 local live = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
@@ -67,7 +71,6 @@ for i = 1, #held, 2 do
   leases[#leases + 1] = tonumber(held[i + 1]) - now
   leases[#leases + 1] = size
   leases[#leases + 1] = shown
-  -- INTEGRATION(issue 20, progress notes): leases[#leases + 1] = redis.call('HGET', KEYS[17], held[i])
 end
 put('leases', leases)
 if tonumber(ARGV[5]) ~= dead then
