@@ -238,7 +238,10 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
     tiles.appendChild(tile('In flight', c.in_flight, 'live leases', 'var(--violet)', 'in_flight'));
     tiles.appendChild(tile('Scheduled', c.scheduled, 'retries due later', 'var(--amber)', 'scheduled'));
     tiles.appendChild(tile('Dead', c.dead, 'out of attempts', 'var(--red)', 'dead'));
-    tiles.appendChild(tile('Completed', c.completed, 'so far', 'var(--green)', 'completed'));
+    // The completion records `workqueue results` exports, and what --results-max dropped.
+    var r = queue.results;
+    var recorded = r ? number(r.kept) + ' results kept' + (r.dropped > 0 ? ', ' + number(r.dropped) + ' dropped' : '') : 'so far';
+    tiles.appendChild(tile('Completed', c.completed, recorded, 'var(--green)', 'completed'));
     tiles.appendChild(tile('Workers', c.workers, 'live heartbeats', 'var(--slate)', 'workers'));
     return tiles;
   }

@@ -216,8 +216,13 @@ actor DashboardHub {
             pages.append(deadPage(queue: index, shard: shard, total: snapshot.counts.dead))
         }
         report.dead = pages
-        // INTEGRATION(issue 20, results): report.results = ... (the stream's length; browsing
-        // goes through a route of its own, like /api/dead).
+        // Summed over the shards; nil when a shard's `NAME:results` is not a stream.
+        let results = snapshots.map(\.results)
+        if results.allSatisfy({ $0 != nil }) {
+            let known = results.compactMap { $0 }
+            report.results = DashboardJSON.Results(kept: known.reduce(0) { $0 + $1.kept },
+                                                   dropped: known.reduce(0) { $0 + $1.dropped })
+        }
         return report
     }
 
@@ -480,7 +485,9 @@ enum DashboardJSON {
         var dead: [DeadPage] = []
         /// The pause and cancel marks (badges on the page) and the items a cancel moved aside.
         var control: Control?
-        // INTEGRATION(issue 20, results): `var results: Int?` (the results stream's length).
+        /// The completion records kept in `NAME:results` (`workqueue results` exports them) and
+        /// those `--results-max` dropped.
+        var results: Results?
 
         init(name: String, shards: Int, error: String?) {
             self.name = name
@@ -489,7 +496,7 @@ enum DashboardJSON {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, shards, error, counts, drained, holds, history, workers, unrecorded, dead, control
+            case name, shards, error, counts, drained, holds, history, workers, unrecorded, dead, control, results
             case workersExited = "workers_exited", ratePerSecond = "rate_per_s", etaSeconds = "eta_s"
             case leasesListed = "leases_listed"
         }
@@ -505,6 +512,12 @@ enum DashboardJSON {
             case paused, cancelled
             case cancelledAtMs = "cancelled_at_ms", cancelledItems = "cancelled_items"
         }
+    }
+
+    /// The completion records of a queue (summed over its shards).
+    struct Results: Encodable {
+        var kept: Int
+        var dropped: Int
     }
 
     /// What a handler reported (`WorkContext.reportProgress`), from its worker's heartbeat

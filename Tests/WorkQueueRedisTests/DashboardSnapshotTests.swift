@@ -89,6 +89,26 @@ import WorkQueue
         }
     }
 
+    @Test func theSnapshotCountsTheCompletionRecordsKeptAndDropped() async throws {
+        try await LocalRedis.with { server in
+            let queue = try await BoundsTests.connect(server, options: RedisQueue.Options(resultsMax: 2))
+            defer { Task { await queue.close() } }
+            #expect(try await queue.dashboardSnapshot(.init()).results.map { [$0.kept, $0.dropped] } == [0, 0])
+            _ = try await queue.enqueue(["a", "b", "c"])
+            for lease in try await queue.lease(max: 3, session: "s1", duration: .seconds(30)) {
+                _ = try await queue.complete(lease, result: "done")
+            }
+            let snapshot = try await queue.dashboardSnapshot(.init())
+            #expect(snapshot.results.map { [$0.kept, $0.dropped] } == [2, 1], "kept to --results-max, the rest counted")
+            // An older version's hash in NAME:results: no count, and the snapshot still reads.
+            try await server.cli("del", "q:results")
+            try await server.cli("hset", "q:results", "x", "y")
+            let old = try await queue.dashboardSnapshot(.init())
+            #expect(old.results == nil)
+            #expect(old.counts.completed == 3)
+        }
+    }
+
     @Test func retryingOneDeadLetterMovesThatOneUnlessTheQueueWasDrained() async throws {
         try await LocalRedis.with { server in
             let queue = try await BoundsTests.connect(server)

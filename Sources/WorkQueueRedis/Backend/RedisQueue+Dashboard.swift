@@ -68,16 +68,17 @@ extension RedisQueue {
         package var control: QueueControl
         /// When the queue was cancelled, ms of the Redis clock (nil: not cancelled).
         package var cancelledAtMilliseconds: Int?
-        // INTEGRATION(issue 20, results): `results` (the length of the `NAME:results` stream)
-        // goes here, decoded in `dashboardSnapshot(_:)`. The progress handlers report rides in
-        // the worker records (`LiveWorker.heartbeat.progress`).
+        /// The completion records kept in `NAME:results` and those its bound dropped (nil: the
+        /// key is not a stream yet, an older version's hash). The progress handlers report rides
+        /// in the worker records (`LiveWorker.heartbeat.progress`).
+        package var results: (kept: Int, dropped: Int)?
     }
 
     /// The keys the dashboard script reads, in its KEYS order.
     var dashboardKeys: [String] {
         [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed, keys.leases, keys.leaseItems, keys.workers,
-         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts, keys.control, keys.cancelled]
-        // INTEGRATION(issue 20, results): + [keys.results]
+         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts, keys.control, keys.cancelled,
+         keys.results, keys.resultsDropped]
     }
 
     /// Reads everything the dashboard shows of this queue in one `EVALSHA_RO` call.
@@ -105,6 +106,7 @@ extension RedisQueue {
         // An older script (during an upgrade) has no control part: a queue running normally.
         let control = parts["control"]?.array?.compactMap(\.int) ?? []
         let cancelledAt = control.count == 3 && control[1] != 0 ? control[1] : nil
+        let results = parts["results"]?.array?.compactMap(\.int) ?? []
         var workers: [LiveWorker] = []
         let live = parts["workers"]?.array ?? []
         for index in stride(from: 0, to: live.count - 2, by: 3) {
@@ -136,7 +138,8 @@ extension RedisQueue {
             deadDetails: details,
             control: QueueControl(paused: control.count == 3 && control[0] != 0, cancelled: cancelledAt != nil,
                                   cancelledItems: control.count == 3 ? control[2] : nil),
-            cancelledAtMilliseconds: cancelledAt)
+            cancelledAtMilliseconds: cancelledAt,
+            results: results.count == 2 && results[0] >= 0 ? (kept: results[0], dropped: results[1]) : nil)
     }
 
     /// What retrying one dead letter did.

@@ -6,10 +6,9 @@ extension RedisScript {
     ///
     /// KEYS: 1 pending, 2 processing, 3 retry, 4 dead, 5 completed, 6 leases, 7 lease items,
     ///       8 workers, 9 worker info, 10 holds, 11 open, 12 drained, 13 errors, 14 attempts,
-    ///       15 control (`NAME:control`), 16 cancelled (`NAME:cancelled`).
-    ///       INTEGRATION(issue 20, results): append the results stream (`NAME:results`) as
-    ///       KEYS[17], in ``RedisQueue/dashboardKeys``. (Progress needs no key: it rides in the
-    ///       worker records, KEYS[9].)
+    ///       15 control (`NAME:control`), 16 cancelled (`NAME:cancelled`), 17 results (the
+    ///       completion records' stream), 18 results dropped (its bound's counter). (Progress
+    ///       needs no key: it rides in the worker records, KEYS[9].)
     /// ARGV: 1 most workers, 2 most leases (soonest deadline first), 3 preview bytes per item,
     ///       4 lease items read for previews: the byte budget (a longer item shows its size only),
     ///       5 the dead list's length when the caller last read its first page (-1: read it now),
@@ -20,7 +19,9 @@ extension RedisScript {
     /// `now` ms of the Redis clock; `counts` { pending, processing, scheduled, dead, completed,
     /// live leases, lease records, live workers }; `marks` { live holds, legacy open mark (0/1),
     /// drained marker (0/1) }; `control` { paused (0/1), cancelled (ms of the cancel, 0: not
-    /// cancelled), items moved aside (LLEN of `NAME:cancelled`) }; `workers` { session, expiry ms, record or false, ... };
+    /// cancelled), items moved aside (LLEN of `NAME:cancelled`) }; `results` { records kept (-1:
+    /// `NAME:results` is not a stream: an older version's hash), records the bound dropped };
+    /// `workers` { session, expiry ms, record or false, ... };
     /// `leases` { token, ms left, item size, preview or false, ... }; `dead` { the first page's
     /// items } or false when its length is what the caller saw (the page is not read again);
     /// `errors` and `attempts`: HMGET of the SHA-224s given, in their order.
@@ -39,7 +40,10 @@ put('marks', { redis.call('ZCOUNT', KEYS[10], '(' .. now, '+inf'), redis.call('E
                redis.call('EXISTS', KEYS[12]) })
 local control = redis.call('HMGET', KEYS[15], 'paused', 'cancelled')
 put('control', { control[1] and 1 or 0, control[2] and (tonumber(control[2]) or 1) or 0, redis.call('LLEN', KEYS[16]) })
--- INTEGRATION(issue 20, results): put('results', redis.call('XLEN', KEYS[17]))
+local kept = -1
+local kind = redis.call('TYPE', KEYS[17])['ok']
+if kind == 'stream' then kept = redis.call('XLEN', KEYS[17]) elseif kind == 'none' then kept = 0 end
+put('results', { kept, tonumber(redis.call('GET', KEYS[18]) or '0') or 0 })
 local preview = tonumber(ARGV[3])
 local workers = {}
 local live = redis.call('ZRANGEBYSCORE', KEYS[8], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
