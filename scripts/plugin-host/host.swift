@@ -32,10 +32,13 @@ for item in arguments.dropFirst(2) {
     var out: UnsafeMutablePointer<UInt8>?
     var length = 0
     let status = "static-host".withCString { session in
-        var context = workqueue_plugin_context(
-            struct_size: UInt32(MemoryLayout<workqueue_plugin_context>.size),
-            attempt: 1, max_attempts: 1, reserved: 0, session: session
-        )
+        // Zeroed, then the fields a version-1 host sets: no checkpoint and no progress callbacks
+        // (NULL), which the header's helpers check for.
+        var context = workqueue_plugin_context()
+        context.struct_size = UInt32(MemoryLayout<workqueue_plugin_context>.size)
+        context.attempt = 1
+        context.max_attempts = 1
+        context.session = session
         return Array(item.utf8).withUnsafeBufferPointer { bytes in
             handle(state, bytes.baseAddress, bytes.count, &context, &cancelled, &out, &length)
         }
