@@ -21,7 +21,7 @@ struct Open: AsyncParsableCommand {
     @OptionGroup var common: QueueOptions
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "How long the hold lives unless refreshed by another open.", valueName: "seconds"))
+        "How long the hold lives unless refreshed by another open; long (300 s) because nothing refreshes it but you (push --keep-open, which refreshes its own hold, defaults to 30 s).", valueName: "seconds"))
     var ttlSeconds: Double = 300
 
     @Option(name: .customLong("hold"), help: ArgumentHelp(

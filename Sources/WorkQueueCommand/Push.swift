@@ -45,7 +45,7 @@ struct Push: AsyncParsableCommand {
     var keepOpen = false
 
     @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "With --keep-open: the hold's TTL, refreshed every third of it.", valueName: "seconds"))
+        "With --keep-open: the hold's TTL, refreshed every third of it while the push runs; short (30 s) so that a push that dies releases the queue soon (open, which nothing refreshes, defaults to 300 s).", valueName: "seconds"))
     var ttlSeconds: Double = 30
 
     @Option(name: .customLong("hold"), help: ArgumentHelp(
