@@ -69,7 +69,7 @@ enum Catalog {
         "connect-timeout", valueName: "seconds", variable: "WORKQUEUE_CONNECT_TIMEOUT", default: .seconds(30),
         form: .seconds(allowZero: true),
         "seconds to keep retrying to reach Redis at start before giving up",
-        details: "a reconnect later tries for at most 5 s per operation")
+        details: "it also bounds each attempt, its first replies included (a server that accepts and stays silent fails within it); a reconnect later tries for at most 5 s per operation")
 
     static let logLevel = Setting<String>(
         "log-level", valueName: "level", variable: "WORKQUEUE_LOG_LEVEL", default: "info",

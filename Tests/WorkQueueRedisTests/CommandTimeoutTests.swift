@@ -38,6 +38,25 @@ import WorkQueueRedis
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    /// The connect timeout covers the whole start-up, the first replies included: a server
+    /// that accepts and then stays silent fails the connect within the connect timeout, not
+    /// after the (much longer) reply timeout of its first command.
+    @Test func theConnectTimeoutCoversTheFirstReplies() async throws {
+        let listener = try SilentListener()
+        var configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port)
+        configuration.commandTimeout = .seconds(20)
+        configuration.connectTimeout = .seconds(1)
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(1))
+        } throws: { error in
+            guard case let .connectFailed(message)? = error as? RedisError else { return false }
+            return message.contains("127.0.0.1:\(listener.port)") && message.contains("connect timeout")
+        }
+        // Before the budget covered the replies this took the 20 s reply timeout.
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func aPausedServerTimesOutThenTheNextCommandReconnects() async throws {
         let redis = try await LocalRedis(arguments: ["--enable-debug-command", "yes"])
         var configuration = RedisConfiguration(host: "127.0.0.1", port: redis.port)
@@ -55,4 +74,30 @@ import WorkQueueRedis
         await queue.close()
         await redis.stop()
     }
+}
+
+/// A socket that listens (the kernel completes connections) but never reads or replies.
+private struct SilentListener: ~Copyable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = fd
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        if !listening { close(fd) }
+        try #require(listening)
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
 }

@@ -21,8 +21,10 @@ package final class RedisConnection: Sendable {
     }
 
     /// Opens a connection (one attempt, bounded by `configuration.connectTimeout`), then, with
-    /// `tls`, waits for the TLS handshake (within the same timeout), then sends AUTH and
-    /// SELECT as configured, then `setup` pipelined. A refusal of any of them closes the socket
+    /// `tls`, waits for the TLS handshake, then sends AUTH and SELECT as configured, then `setup`
+    /// pipelined (or a PING when there is nothing to send), all within the same timeout: the
+    /// budget covers the whole start-up, the first replies included, so a server that accepts
+    /// and then stalls (or answers a byte a second) fails the connect, not the first command. A refusal of any of them closes the socket
     /// and throws ``RedisError/server(_:)`` naming the endpoint (never the password); a TLS
     /// failure throws what ``RedisTLSContext`` makes of it. `tls` must be the context of
     /// `configuration` (nil for a plaintext URL): it is built once and shared by every
@@ -75,7 +77,11 @@ package final class RedisConnection: Sendable {
                     throw tls.explain(error, endpoint: endpoint)
                 }
             }
-            try await connection.prepare(setup: setup)
+            try await connection.prepare(setup: setup, deadline: deadline)
+        } catch let RedisError.timedOut(_, command, _) {
+            await connection.close()
+            throw RedisError.connectFailed("Redis at \(endpoint) accepted the connection but did not answer \(command) "
+                + "within the connect timeout (\(attemptTimeout)); check that the address is a Redis server and that it is not overloaded")
         } catch {
             await connection.close()
             throw await connection.explainSetupFailure(error, tls: tls)
@@ -98,14 +104,20 @@ package final class RedisConnection: Sendable {
         return tls.explain(tlsError, endpoint: endpoint)
     }
 
-    private func prepare(setup: [RESPCommand]) async throws {
+    private func prepare(setup: [RESPCommand], deadline: NIODeadline) async throws {
         let endpoint = configuration.endpoint
+        // Each reply waits at most what is left of the connect budget (and never longer than a
+        // command's own timeout).
+        func left() -> Duration {
+            let nanoseconds = max(Int64(1_000_000), (deadline - NIODeadline.now()).nanoseconds)
+            return min(configuration.commandTimeout, .nanoseconds(nanoseconds))
+        }
         if let password = configuration.password {
             var auth = RESPCommand(capacity: 64)
             auth.append("AUTH")
             if let user = configuration.username { auth.append(user) }
             auth.append(password)
-            if case let .error(message) = try await send([auth], timeout: configuration.commandTimeout)[0] {
+            if case let .error(message) = try await send([auth], timeout: left())[0] {
                 let who = configuration.username.map { " as user '\($0)'" } ?? ""
                 throw RedisError.server("Redis at \(endpoint) refused the login\(who): \(message); "
                     + "check the user and password in --redis or REDIS_URL")
@@ -115,22 +127,23 @@ package final class RedisConnection: Sendable {
             var select = RESPCommand(capacity: 32)
             select.append("SELECT")
             select.append(configuration.database)
-            if case let .error(message) = try await send([select], timeout: configuration.commandTimeout)[0] {
+            if case let .error(message) = try await send([select], timeout: left())[0] {
                 throw RedisError.server("Redis at \(endpoint) refused SELECT \(configuration.database): \(message); "
                     + "check the database number at the end of the Redis URL")
             }
         }
         if !setup.isEmpty {
-            let replies = try await send(setup, timeout: configuration.commandTimeout)
+            let replies = try await send(setup, timeout: left())
             for (command, reply) in zip(setup, replies) {
                 if case let .error(message) = reply {
                     throw RedisError.server("Redis at \(endpoint) refused the connection setup command \(command.name): \(message)")
                 }
             }
-        } else if tlsObserver != nil && configuration.password == nil && configuration.database == 0 {
-            // Nothing was sent: one round trip, so that a server refusing the client certificate
-            // (its alert comes after the TLS 1.3 handshake) is found here, not by the first command.
-            _ = try await send([RESPCommand(["PING"])], timeout: configuration.commandTimeout)
+        } else if configuration.password == nil && configuration.database == 0 {
+            // Nothing was sent: one round trip within the connect budget, so that a server that
+            // stalls, or one refusing the client certificate (its alert comes after the TLS 1.3
+            // handshake), is found here, not by the first command after its own timeout.
+            _ = try await send([RESPCommand(["PING"])], timeout: left())
         }
     }
 
