@@ -69,6 +69,17 @@ public enum TypedItem {
         return json == "null" ? nil : json
     }
 
+    /// `item`'s JSON in one canonical spelling (keys sorted, no spaces, numbers as JSON
+    /// numbers), or nil when it is not JSON: two items holding the same value with other
+    /// spacing, key order or number spelling (`1.0`, `1`) have the same canonical form. What
+    /// typed result lookups compare.
+    package static func canonical(_ item: WorkItem) -> [UInt8]? {
+        guard let value = try? JSONDecoder().decode(CanonicalJSON.self, from: Data(item.bytes)),
+              let data = try? encoder.encode(value)
+        else { return nil }
+        return Array(data)
+    }
+
     /// A result string decoded from JSON as `type` (what a producer reads back).
     public static func decodeResult<Value: Decodable>(_ type: Value.Type, from result: String) throws -> Value {
         try JSONDecoder().decode(type, from: Data(result.utf8))
@@ -115,5 +126,51 @@ public enum TypedItem {
     private static func detail(_ context: DecodingError.Context) -> String {
         guard let underlying = context.underlyingError else { return context.debugDescription }
         return "\(context.debugDescription) (\(underlying))"
+    }
+}
+
+/// Any JSON value, decoded and encoded again (keys sorted by ``TypedItem``'s encoder) to compare
+/// values rather than spellings. A number is an integer when it is one exactly (`1.0` and `1`
+/// are the same), else a double.
+private enum CanonicalJSON: Codable {
+    case null
+    case bool(Bool)
+    case integer(Int64)
+    case double(Double)
+    case string(String)
+    case array([CanonicalJSON])
+    case object([String: CanonicalJSON])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = Double(Int64.min) <= value && value < Double(Int64.max) && value.rounded() == value
+                ? .integer(Int64(value)) : .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([CanonicalJSON].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: CanonicalJSON].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case let .bool(value): try container.encode(value)
+        case let .integer(value): try container.encode(value)
+        case let .double(value): try container.encode(value)
+        case let .string(value): try container.encode(value)
+        case let .array(value): try container.encode(value)
+        case let .object(value): try container.encode(value)
+        }
     }
 }

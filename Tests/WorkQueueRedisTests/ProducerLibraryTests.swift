@@ -99,6 +99,28 @@ struct MixedHandler: WorkHandler {
         }
     }
 
+    /// A typed lookup matches by JSON value: an item another tool pushed with other spacing is
+    /// found; a raw lookup matches exact bytes only.
+    @Test func aTypedLookupFindsAnItemPushedWithOtherSpacing() async throws {
+        try await LocalRedis.with { server in
+            let (worker, run) = try await Self.workerOnceHeld(server, queue: "spaced")
+            let producer = try await QueueProducer.connect(queue: "spaced", url: server.url)
+            try await producer.hold(ttl: .seconds(30))
+            let spaced: WorkItem = "{ \"n\" :  5 }\n"
+            try await producer.push([spaced])
+            try await producer.release()
+            _ = try await producer.waitUntilDrained(timeout: .seconds(60))
+            #expect(try await producer.result(Squared.self, for: Square(n: 5)) == Squared(value: 25))
+            #expect(try await producer.result(Squared.self, for: Square(n: 6)) == nil)
+            #expect(try await producer.result(for: spaced) != nil, "a raw lookup with the pushed bytes")
+            #expect(try await producer.result(for: try TypedItem.encode(Square(n: 5))) == nil,
+                    "a raw lookup compares bytes: the compact spelling is another item")
+            await producer.close()
+            worker.shutdown()
+            _ = try await run.value
+        }
+    }
+
     /// The README's sample is this test's code: every line of it is here.
     @Test func theReadmeSampleIsTheTestedCode() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -59,18 +59,28 @@ extension RedisQueue: CompletionLog {
     /// that returned nil, or dropped by ``resultsMax``), in the order of `items`. Reads the
     /// whole of `NAME:results`, a page of 1000 records at a time: for many results, read
     /// ``completions(after:limit:)`` instead.
+    /// Items match by their exact bytes (a typed lookup,
+    /// `QueueProducer.result(_:for:)`, matches by canonical JSON instead).
     public func results(for items: [WorkItem]) async throws -> [String?] {
-        var latest: [WorkItem: String] = [:]
-        for item in items { latest[item] = nil }
-        let wanted = Set(items)
+        try await results(for: items.map(\.bytes)) { $0.bytes }
+    }
+
+    /// The latest result of each of `wanted`, a record matching the key `key` makes of its
+    /// item (nil: the record matches none), in the order of `wanted`; reads as
+    /// ``results(for:)``.
+    package func results<Key: Hashable & Sendable>(for wanted: [Key], key: @Sendable (WorkItem) -> Key?) async throws -> [String?] {
+        let keys = Set(wanted)
+        var latest: [Key: String] = [:]
         var after: String?
         while true {
             let page = try await completions(after: after, limit: 1000)
-            for record in page where wanted.contains(record.item) { latest[record.item] = record.result }
+            for record in page {
+                if let matched = key(record.item), keys.contains(matched) { latest[matched] = record.result }
+            }
             guard let last = page.last, page.count == 1000 else { break }
             after = last.id
         }
-        return items.map { latest[$0] }
+        return wanted.map { latest[$0] }
     }
 
     /// `reply`, or the error it holds: WRONGTYPE names the key (an earlier version's hash in

@@ -417,11 +417,17 @@ public actor QueueProducer {
     /// dropped by the workers' `--results-max`), in the order of `items`; results over 4 KiB
     /// are stored cut. Reads every completion record (a page at a time): to read many results,
     /// use ``completionReader()``.
+    /// Items match by their exact bytes: an item pushed with other bytes (other spacing, say)
+    /// is another item; typed lookups (``result(_:for:)``) compare JSON values instead.
     public func results(for items: [WorkItem]) async throws -> [String?] {
+        try await results(for: items.map(\.bytes)) { $0.bytes }
+    }
+
+    private func results<Key: Hashable & Sendable>(for wanted: [Key], key: @escaping @Sendable (WorkItem) -> Key?) async throws -> [String?] {
         try checkOpen()
-        var found = try await queues[0].results(for: items)
+        var found = try await queues[0].results(for: wanted, key: key)
         for queue in queues.dropFirst() where found.contains(nil) {
-            for (index, result) in try await queue.results(for: items).enumerated() where found[index] == nil {
+            for (index, result) in try await queue.results(for: wanted, key: key).enumerated() where found[index] == nil {
                 found[index] = result
             }
         }
@@ -433,11 +439,14 @@ public actor QueueProducer {
         try await results(for: [item])[0]
     }
 
-    /// The result a `TypedWorkHandler` returned for the typed item `input` (pushed with
-    /// ``push(typed:)``), decoded from JSON as `type`; nil when there is none (yet).
+    /// The result a `TypedWorkHandler` returned for the typed item `input`, decoded from JSON
+    /// as `type`; nil when there is none (yet). Items match by JSON value, not by bytes: an
+    /// item another tool pushed with other spacing, key order or number spelling (`1.0` for
+    /// `1`) is found too.
     /// - Throws: a `DecodingError` when the result is not `type` as JSON (or was cut at 4 KiB).
     public func result<Input: Encodable, Output: Decodable>(_ type: Output.Type, for input: Input) async throws -> Output? {
-        guard let text = try await result(for: try TypedItem.encode(input)) else { return nil }
+        let wanted = TypedItem.canonical(try TypedItem.encode(input)) ?? []
+        guard let text = try await results(for: [wanted], key: { TypedItem.canonical($0) })[0] else { return nil }
         return try TypedItem.decodeResult(type, from: text)
     }
 
