@@ -52,7 +52,7 @@ enum Manifests {
           triggers:
             - type: redis
               metadata:
-                address: \(request.redisAddress)
+        \(trigger(request))
                 listName: \(yamlString(request.queue))
                 listLength: "1"
 
@@ -74,9 +74,43 @@ enum Manifests {
         """.split(separator: "\n").map { indent + $0 }.joined(separator: "\n")
     }
 
+    /// The KEDA scaler's address: the one the worker's `REDIS_URL` names.
+    private static func trigger(_ request: Request) -> String {
+        let lines: [String]
+        switch request.redis {
+        case let .url(_, address, tls):
+            lines = ["# The Redis of the worker's REDIS_URL.", "address: \(yamlString(address))"]
+                + (tls ? ["enableTLS: \"true\""] : [])
+        case .secret:
+            lines = ["# From the worker container's environment: the same Secret as its REDIS_URL.",
+                     "addressFromEnv: REDIS_ADDRESS", "passwordFromEnv: REDIS_PASSWORD"]
+        }
+        return lines.map { "        " + $0 }.joined(separator: "\n")
+    }
+
     private static func podSpec(_ request: Request, indent: String) -> String {
         var environment = [("WORKQUEUE_QUEUE", request.queue), ("WORKQUEUE_SHUTDOWN_GRACE_SECONDS", "30")]
         if !request.options.isEmpty { environment.append(("WORKQUEUE_OPTIONS", request.options.joined(separator: ","))) }
+        var variables = environment.map { "      - name: \($0.0)\n        value: \(yamlString($0.1))" }
+        switch request.redis {
+        case let .url(url, _, _):
+            variables.append("      - name: REDIS_URL\n        value: \(yamlString(url))")
+        case let .secret(name):
+            for (variable, key, optional) in [("REDIS_URL", "url", false), ("REDIS_ADDRESS", "address", false),
+                                              ("REDIS_PASSWORD", "password", true)] {
+                let lines = ["      - name: \(variable)", "        valueFrom:", "          secretKeyRef:",
+                             "            name: \(yamlString(name))", "            key: \(key)"]
+                    + (optional ? ["            optional: true"] : [])
+                variables.append(lines.joined(separator: "\n"))
+            }
+        }
+        let resources = request.resources
+        var resourceLines = ["requests:", "  cpu: \(yamlString(resources.cpuRequest))",
+                             "  memory: \(yamlString(resources.memoryRequest))"]
+        let limits = [("cpu", resources.cpuLimit), ("memory", resources.memoryLimit)].compactMap { name, value in
+            value.map { "  \(name): \(yamlString($0))" }
+        }
+        if !limits.isEmpty { resourceLines += ["limits:"] + limits }
         return """
             # Never: the Job controller, not the kubelet, decides on retries (podFailurePolicy).
             restartPolicy: Never
@@ -85,9 +119,13 @@ enum Manifests {
             containers:
               - name: c
                 image: \(yamlString(request.image))
+                # \(request.imagePullPolicy == "Always" ? "A moving tag: pulled at every start." : "A pinned tag: a node's copy is the image.")
+                imagePullPolicy: \(request.imagePullPolicy)
                 args: ["work"]
+                resources:
+            \(resourceLines.map { "      " + $0 }.joined(separator: "\n"))
                 env:
-            \(environment.map { "      - name: \($0.0)\n        value: \(yamlString($0.1))" }.joined(separator: "\n"))
+            \(variables.joined(separator: "\n"))
             """.split(separator: "\n").map { indent + $0 }.joined(separator: "\n")
     }
 

@@ -3,12 +3,17 @@ import PackagePlugin
 
 /// `swift package --allow-writing-to-package-directory worker-image --job NAME --queue QUEUE
 /// (--handler NAME | --plugin-product PRODUCT | --executable-product PRODUCT)
-/// [--parallelism N] [--option KEY=VALUE ...] [--image REF] [--base-image REF] [--keda]
-/// [--redis-address HOST:PORT] [--build]`
+/// (--image REGISTRY/NAME:TAG | --registry REGISTRY [--tag TAG]) [--parallelism N]
+/// [--option KEY=VALUE ...] [--base-image REF] [--keda] [--redis-url URL | --redis-secret NAME]
+/// [--cpu-request Q] [--memory-request Q] [--cpu-limit Q] [--memory-limit Q]
+/// [--build | --manifests-only]`
 ///
 /// Writes a per-job image context to `.build/worker-images/<job>/`: a Dockerfile, the binary it
 /// copies (built in release, stripped) and our recommended Kubernetes Job (`job.yaml`), plus a
-/// KEDA ScaledJob with `--keda`; `--build` then builds the image with buildah.
+/// KEDA ScaledJob with `--keda`; `--build` then builds the image with buildah (offline: the base
+/// image must be in buildah's storage). The manifests name the full image reference with an
+/// `imagePullPolicy` to match, one Redis for the worker and the scaler, and resources; with
+/// `--manifests-only` only they are written (nothing is built).
 ///
 /// - `--handler NAME`: the stock image (`workqueue:latest`) running a compiled-in handler.
 /// - `--plugin-product P`: the stock image plus the package's `.dynamic` library P under
@@ -24,12 +29,17 @@ import PackagePlugin
 @main
 struct WorkerImage: CommandPlugin {
     func performCommand(context: PluginContext, arguments: [String]) async throws {
-        let request = try Request(arguments)
-        let output = context.package.directoryURL.appending(path: ".build/worker-images/\(request.job)")
+        let packageDirectory = context.package.directoryURL
+        let request = try Request(arguments) { Self.revision(of: packageDirectory) }
+        let output = packageDirectory.appending(path: ".build/worker-images/\(request.job)")
         // A fresh context: nothing left from an earlier image of this job.
         try? FileManager.default.removeItem(at: output)
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
 
+        if request.manifestsOnly {
+            try writeManifests(request, into: output)
+            return
+        }
         var environment = [("WORKQUEUE_QUEUE", request.queue)]
         var baseImage = "workqueue:latest"
         var body = ""
@@ -82,15 +92,11 @@ struct WorkerImage: CommandPlugin {
 
             """
         try Data(dockerfile.utf8).write(to: output.appending(path: "Dockerfile"))
-        try Data(Manifests.job(request).utf8).write(to: output.appending(path: "job.yaml"))
-        var written = ["Dockerfile", "job.yaml"]
-        if request.keda {
-            try Data(Manifests.scaledJob(request).utf8).write(to: output.appending(path: "keda-scaledjob.yaml"))
-            written.append("keda-scaledjob.yaml")
-        }
-        print("wrote \(output.path)/{\(written.joined(separator: ","))}")
+        try writeManifests(request, into: output, alsoWritten: ["Dockerfile"])
 
-        let buildCommand = ["buildah", "bud", "--pull=false", "-t", request.image, output.path]
+        // --pull=never: nothing is fetched (the base image must be at hand), so the build works
+        // offline and a missing base is our error, not a registry's.
+        let buildCommand = ["buildah", "bud", "--pull=never", "-t", request.image, output.path]
         guard request.build else {
             print("build the image: \(buildCommand.joined(separator: " "))   (or docker build -t \(request.image) \(output.path))")
             return
@@ -99,12 +105,45 @@ struct WorkerImage: CommandPlugin {
             throw WorkerImageError(
                 "--build needs buildah, which is not on PATH: install it (apt-get install buildah), or drop --build and run docker build -t \(request.image) \(output.path)")
         }
+        guard try Self.run(buildah, ["inspect", "--type", "image", baseImage]).status == 0 else {
+            throw WorkerImageError(baseImage.hasPrefix("workqueue:") || baseImage.hasSuffix("/workqueue:latest")
+                ? "the base image \(baseImage) is not in buildah's storage: build the stock image first "
+                    + "(at the root of swift-workqueue: buildah bud --pull=never -t \(baseImage) . , with the base images at hand as docs/deploy.md "
+                    + "\"Building the images offline\" says), or pass --base-image REGISTRY/workqueue:TAG for one you pulled"
+                : "the base image \(baseImage) is not in buildah's storage, and --build pulls nothing: pull or load it first "
+                    + "(buildah pull \(baseImage), or build one offline as docs/deploy.md \"Building the images offline\" says), "
+                    + "or pass --base-image REF for one you have")
+        }
         print("building \(request.image): \(buildCommand.joined(separator: " "))")
         let result = try Self.run(buildah, Array(buildCommand.dropFirst()), captureOutput: false)
         guard result.status == 0 else {
             throw WorkerImageError("buildah bud exited \(result.status) (see its messages above); the context is in \(output.path)")
         }
         print("built \(request.image)")
+    }
+
+    /// Writes job.yaml (and keda-scaledjob.yaml with --keda) and says what was written.
+    func writeManifests(_ request: Request, into output: URL, alsoWritten: [String] = []) throws {
+        try Data(Manifests.job(request).utf8).write(to: output.appending(path: "job.yaml"))
+        var written = alsoWritten + ["job.yaml"]
+        if request.keda {
+            try Data(Manifests.scaledJob(request).utf8).write(to: output.appending(path: "keda-scaledjob.yaml"))
+            written.append("keda-scaledjob.yaml")
+        }
+        print("wrote \(output.path)/{\(written.joined(separator: ","))} for \(request.image) (imagePullPolicy \(request.imagePullPolicy))")
+    }
+
+    /// The package's git revision (12 hex digits, `-dirty` with uncommitted changes), for a
+    /// derived image tag; nil outside a git checkout or without git.
+    static func revision(of directory: URL) -> String? {
+        guard let git = which("git"),
+              let head = try? run(git, ["-C", directory.path, "rev-parse", "--short=12", "HEAD"]), head.status == 0
+        else { return nil }
+        let revision = head.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !revision.isEmpty else { return nil }
+        let status = try? run(git, ["-C", directory.path, "status", "--porcelain", "--untracked-files=no"])
+        let dirty = status.map { $0.status == 0 && !$0.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? false
+        return dirty ? revision + "-dirty" : revision
     }
 
     enum Kind {
