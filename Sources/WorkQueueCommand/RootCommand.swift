@@ -11,21 +11,21 @@ import Musl
 /// `workqueue`: the worker and its queue tools. Run by ``WorkerCommand/main(handlers:)``, which
 /// sets the compiled-in handlers (``HandlerRegistry/current``) first.
 struct RootCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "workqueue",
+    static var configuration: CommandConfiguration { CommandConfiguration(
+        commandName: ProgramName.current,
         abstract: "A worker for the Kubernetes work-queue pattern, and tools for its Redis queue.",
         discussion: """
             Every flag also reads an environment variable (the flag wins), so a Kubernetes \
-            manifest can configure the worker with env only. Run `workqueue help <command>` \
+            manifest can configure the worker with env only. Run `\(ProgramName.current) help <command>` \
             for each command's variables. Exit status (every command): 0 done (`work`: the \
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
             variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT; \
             `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
-            hook failed; `work`: 4 the job was cancelled (`workqueue cancel`).
+            hook failed; `work`: 4 the job was cancelled (`\(ProgramName.current) cancel`).
             """,
         subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Results.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
                       SettingsCommand.self]
-    )
+    ) }
 
     /// ArgumentParser's `main`, with our errors mapped to their exit status by ``ExitStatus``
     /// (the message stays `Error: ...`). Every error message, ArgumentParser's own too (it

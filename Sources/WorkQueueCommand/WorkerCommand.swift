@@ -13,7 +13,8 @@ import WorkQueue
 /// The program then has every subcommand, flag, environment variable, exit status and feature
 /// of the bundled `workqueue` (which is exactly this call with the example handlers): `work`,
 /// `push`, `open`, `close`, `status`, `workers`, `dead`, `reap` and `handlers`, each documented
-/// by `--help`. Its name in help and messages stays `workqueue`.
+/// by `--help`. Help and messages call it by its own name: the executable's file name unless
+/// `name` says otherwise.
 public enum WorkerCommand {
     /// Parses the process's arguments (`CommandLine.arguments`) and environment and runs the
     /// command they name. Returns once that command has succeeded (status 0); otherwise, and
@@ -28,9 +29,14 @@ public enum WorkerCommand {
     ///   `--handler` nor `--plugin` is given (nor their variables); with none or several,
     ///   `work` needs exactly one of `--handler NAME` and `--plugin PATH`. `--plugin` loads a
     ///   handler from a shared object whatever is compiled in.
-    public static func main(handlers: [any NamedWorkHandler.Type]) async {
-        await HandlerRegistry.$current.withValue(HandlerRegistry(handlers)) {
-            await RootCommand.main()
+    /// - Parameter name: What help and messages call the program (`USAGE: NAME work ...`,
+    ///   ``Run `NAME open ...` ``); by default the file name it was started as.
+    public static func main(handlers: [any NamedWorkHandler.Type], name: String? = nil) async {
+        let name = name.flatMap { $0.isEmpty ? nil : $0 } ?? ProgramName.ofProcess
+        await ProgramName.$current.withValue(name) {
+            await HandlerRegistry.$current.withValue(HandlerRegistry(handlers)) {
+                await RootCommand.main()
+            }
         }
     }
 }

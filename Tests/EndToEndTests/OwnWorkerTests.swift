@@ -38,6 +38,21 @@ import TestSupport
         }
     }
 
+    /// A team's worker calls itself by its own name in help and messages, not `workqueue`.
+    @Test func itsHelpAndMessagesNameItself() async throws {
+        try await LocalRedis.with { redis in
+            let directory = try TemporaryDirectory()
+            let (help, helped) = try await Self.run(["--help"], redis: redis, in: directory, label: "help")
+            #expect(helped == .exited(0))
+            #expect(help.stdout.contains("USAGE: printer-worker <subcommand>"), "\(help.stdout)")
+            #expect(help.stdout.contains("Run `printer-worker help <command>`"), "\(help.stdout)")
+            let (work, _) = try await Self.run(["work", "--help"], redis: redis, in: directory, label: "work-help")
+            #expect(work.stdout.contains("USAGE: printer-worker work"), "\(work.stdout)")
+            // (The plugin ABI keeps its name: "the workqueue C ABI".)
+            #expect(!help.stdout.contains("`workqueue") && !work.stdout.contains("`workqueue"), "\(help.stdout)\n\(work.stdout)")
+        }
+    }
+
     @Test func aPluginOverridesTheOnlyHandlerAndOtherNamesAreUnknown() async throws {
         try await LocalRedis.with { redis in
             let directory = try TemporaryDirectory()
