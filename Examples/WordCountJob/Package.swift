@@ -15,7 +15,7 @@ let package = Package(
     ],
     dependencies: [
         // In a team's own repository:
-        // .package(url: "https://github.com/<owner>/swift-workqueue.git", from: "<version>")
+        // .package(url: "https://github.com/<owner>/swift-workqueue.git", from: "0.1.0")
         .package(name: "swift-workqueue", path: "../.."),
     ],
     targets: [

@@ -23,6 +23,7 @@ struct RootCommand: AsyncParsableCommand {
             `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
             hook failed; `work`: 4 the job was cancelled (`\(ProgramName.current) cancel`).
             """,
+        version: "\(ProgramName.current) \(Version.current) (swift-workqueue)",
         subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Results.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
                       SettingsCommand.self]
     ) }
