@@ -1,4 +1,5 @@
-/// SHA-1 (FIPS 180-4), only to name the Lua scripts the way Redis does (`EVALSHA`).
+/// SHA-1 (FIPS 180-4), to name the Lua scripts the way Redis does (`EVALSHA`) and to let the
+/// `purge-dead` script check (with `redis.sha1hex`) that the letters it deletes are the ones read.
 enum SHA1 {
     static func hex(_ bytes: [UInt8]) -> String {
         var h: [UInt32] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]
