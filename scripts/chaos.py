@@ -1265,14 +1265,14 @@ class Suite:
 
     def fault_cancel_resume_race(self, run):
         """A cancel and a `resume --restore` racing workers (issue 26): the queue is cancelled
-        with every item moved aside, `resume --restore` starts while 3 workers start from
-        0.2 s before it to 0.3 s after it (late Job pods: a worker that finds the queue still
-        cancelled sweeps and exits 4). The restore must count each item once, and once the
+        with every item moved aside, `resume --restore` starts 0.2 s after a worker, and
+        another worker starts every 0.1 s while it runs (late Job pods, 6 at most; a worker
+        that finds the queue still cancelled sweeps and exits 4). The restore must count each item once, and once the
         resume and those workers are done nothing may be left in NAME:cancelled, the queue must
         not be marked cancelled, and no restore hold may be left; 2 new workers then drain it
         (exit 0) with every item done. Recover: from the resume's start to the queue drained."""
         # Items of 1 KiB: a restore page stops at about 1 MiB, so the restore takes pages
-        # enough (20 short, 200 long) for the workers' sweeps to meet it.
+        # enough (60 short, 200 long) for the workers' sweeps to meet it.
         run.items = [f"{run.queue}-item-{i:06d}-".encode() + b"x" * 1000 for i in range(len(run.items))]
         server = RedisServer(self.tmp, "r13")
         server.start()
@@ -1295,9 +1295,10 @@ class Suite:
         run.faults += 1
         started = now()
         resume = spawn(tool("resume", "--restore"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        # Late pods: one every 0.1 s while the resume runs (6 at most).
         late = []
-        for delay in (0.1, 0.2):
-            time.sleep(delay)
+        while resume.poll() is None and len(late) < 6:
+            time.sleep(0.1)
             late.append(self.start_worker(run, argv, label="late pod"))
         try:
             stdout, stderr = resume.communicate(timeout=self.pick(120, 600))
@@ -1339,7 +1340,7 @@ class Suite:
         (10, "wrong clock (+-1 h)", "fault_clock", 200, 1500),
         (11, "big items (1-4 MiB), kill -9", "fault_big_items", 60, 200),
         (12, "several producers", "fault_several_producers", 400, 3000),
-        (13, "cancel / resume --restore race", "fault_cancel_resume_race", 20_000, 200_000),
+        (13, "cancel / resume --restore race", "fault_cancel_resume_race", 60_000, 200_000),
     ]
 
     def run_all(self):
