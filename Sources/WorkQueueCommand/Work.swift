@@ -34,7 +34,8 @@ struct Work: AsyncParsableCommand {
             configuration error (an unknown handler, a plugin that will not load, a bad handler \
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM); 3 when the queue is drained but the --on-drained command this \
-            worker ran failed (it is not re-run: NAME:on-drained says failed). A Job should fail \
+            worker ran failed (it is not re-run: NAME:on-drained says failed; SIGTERM or SIGINT \
+            while it runs is passed on to it: stopped, 143). A Job should fail \
             at once on 64 and 78.
 
             Environment: \(Catalog.workVariables) (see each flag). \
