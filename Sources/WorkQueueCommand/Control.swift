@@ -77,13 +77,15 @@ struct Resume: AsyncParsableCommand {
             Workers that were paused take again at their next poll (within a second). A \
             cancelled queue's workers have exited (status 4): start new ones. The items a \
             cancel moved aside stay in NAME:cancelled unless --restore moves them back to \
-            pending first (as `workqueue cancelled restore` does). With --shards M: every shard.
+            pending (as `workqueue cancelled restore` does), clearing the cancel mark in the \
+            same step as its first page, so that no worker's sweep moves them aside again; the \
+            queue is held open (NAME:holds) until the last page. With --shards M: every shard.
             """
     )
 
     @OptionGroup var common: QueueOptions
 
-    @Flag(help: "First move the items a cancel moved aside (NAME:cancelled) back to pending.")
+    @Flag(help: "Also move the items a cancel moved aside (NAME:cancelled) back to pending.")
     var restore = false
 
     func run() async throws {
