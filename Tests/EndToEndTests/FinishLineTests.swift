@@ -174,10 +174,11 @@ import TestSupport
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)
             let pidFile = wq.directory.file("hook.pid")
+            let childFile = wq.directory.file("hook-child.pid")
             #expect(try await wq.run(["push", "--queue", "job", "a"]).termination == .exited(0))
-            let hook = #"echo $$ > "$HOOK_PID"; sleep 60; echo late"#
+            let hook = #"sleep 60 & echo $! > "$HOOK_CHILD"; echo $$ > "$HOOK_PID"; wait; echo late"#
             let worker = try wq.start(["work", "--queue", "job", "--handler", "printer", "--on-drained", hook],
-                                      environment: ["HOOK_PID": pidFile])
+                                      environment: ["HOOK_PID": pidFile, "HOOK_CHILD": childFile])
             defer { if worker.poll() == nil { worker.send(SIGKILL) } }
             var hookPID: Int32?
             for _ in 0..<200 where hookPID == nil {
@@ -185,9 +186,13 @@ import TestSupport
                 hookPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
             let pid = try #require(hookPID, "the hook did not start: \(worker.stderr)")
+            let child = try #require((try? String(contentsOfFile: childFile, encoding: .utf8))
+                .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
             defer {
+                // Nothing left running, whatever the outcome.
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
+                kill(child, SIGKILL)
             }
             worker.send(SIGTERM)
             #expect(try await worker.wait(timeout: .seconds(20)) == .exited(143), "\(worker.stderr)")
@@ -196,7 +201,7 @@ import TestSupport
             // Nothing of the hook's group is left (its sleep got the SIGTERM too).
             var gone = false
             for _ in 0..<100 where !gone {
-                gone = kill(-pid, 0) != 0
+                gone = kill(-pid, 0) != 0 && kill(child, 0) != 0
                 if !gone { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(gone, "the hook's process group is still alive")
