@@ -1263,6 +1263,70 @@ class Suite:
         self.settle_recovery(run, "kill -9")
         server.kill()
 
+    def fault_cancel_resume_race(self, run):
+        """A cancel and a `resume --restore` racing workers (issue 26): the queue is cancelled
+        with every item moved aside, `resume --restore` starts 0.2 s after a worker, and
+        another worker starts every 0.1 s while it runs (late Job pods, 6 at most; a worker
+        that finds the queue still cancelled sweeps and exits 4). The restore must count each item once, and once the
+        resume and those workers are done nothing may be left in NAME:cancelled, the queue must
+        not be marked cancelled, and no restore hold may be left; 2 new workers then drain it
+        (exit 0) with every item done. Recover: from the resume's start to the queue drained."""
+        # Items of 1 KiB: a restore page stops at about 1 MiB, so the restore takes pages
+        # enough (60 short, 200 long) for the workers' sweeps to meet it.
+        run.items = [f"{run.queue}-item-{i:06d}-".encode() + b"x" * 1000 for i in range(len(run.items))]
+        server = RedisServer(self.tmp, "r13")
+        server.start()
+        redis_url = f"redis://{HOST}:{server.port}"
+        run.push(server)
+
+        def tool(*args):
+            return [self.bin, *args, "--queue", run.queue, "--redis", redis_url, "--log-level", "warning"]
+
+        out = subprocess.run(tool("cancel"), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=120, preexec_fn=_die_with_parent)
+        if out.returncode != 0:
+            raise Failure(f"`cancel` exited {out.returncode}: {out.stderr.decode(errors='replace')[-300:]}")
+        aside = int(server.call("LLEN", run.queue + ":cancelled"))
+        if aside != len(run.items):
+            run.fail(f"cancel moved {aside} of {len(run.items)} items aside")
+        argv = self.worker_argv(run, server.port, options=["delay_ms=1"], concurrency=4)
+        early = [self.start_worker(run, argv, label="started before the resume")]
+        time.sleep(0.2)
+        run.faults += 1
+        started = now()
+        resume = spawn(tool("resume", "--restore"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        # Late pods: one every 0.1 s while the resume runs (6 at most).
+        late = []
+        while resume.poll() is None and len(late) < 6:
+            time.sleep(0.1)
+            late.append(self.start_worker(run, argv, label="late pod"))
+        try:
+            stdout, stderr = resume.communicate(timeout=self.pick(120, 600))
+        except subprocess.TimeoutExpired:
+            resume.kill()
+            raise Failure("`resume --restore` did not end")
+        if resume.returncode != 0:
+            raise Failure(f"`resume --restore` exited {resume.returncode}: {stderr.decode(errors='replace')[-300:]}")
+        said = stdout.decode(errors="replace").splitlines()
+        expected = f"Restored {len(run.items)} items of {run.queue} to pending"
+        if not said or said[0] != expected:
+            run.fail(f"resume said {said[:1]} (expected {expected!r})")
+        codes = [w.wait(self.pick(120, 600)) for w in early + late]
+        run.details.append(f"workers around the resume exited {codes} (0: drained, 4: found it cancelled)")
+        left = int(server.call("LLEN", run.queue + ":cancelled"))
+        if left:
+            run.fail(f"{left} items left in {run.queue}:cancelled after the resume")
+        if server.call("HEXISTS", run.queue + ":control", "cancelled"):
+            run.fail("the queue is still marked cancelled after the resume")
+        holds = [m.decode() for m in server.call("ZRANGE", run.queue + ":holds", 0, -1)]
+        if holds:
+            run.fail(f"holds left after the resume: {holds}")
+        self.drain_with_new_workers(run, argv, " after the resume")
+        self.check(run, server)
+        run.recover = now() - started
+        run.recover_what = "resume --restore started -> queue drained"
+        server.kill()
+
     FAULTS = [
         (1, "kill -9 storm, restarts", "fault_kill_storm", 600, 4000),
         (2, "Redis restarts (AOF)", "fault_redis_restart", 400, 3000),
@@ -1276,6 +1340,7 @@ class Suite:
         (10, "wrong clock (+-1 h)", "fault_clock", 200, 1500),
         (11, "big items (1-4 MiB), kill -9", "fault_big_items", 60, 200),
         (12, "several producers", "fault_several_producers", 400, 3000),
+        (13, "cancel / resume --restore race", "fault_cancel_resume_race", 60_000, 200_000),
     ]
 
     def run_all(self):

@@ -272,9 +272,19 @@ public protocol WorkQueueBackend: Sendable {
     func setPaused(_ paused: Bool) async throws
 
     /// Marks the queue cancelled (takes hand out nothing from now on) and moves up to `max`
-    /// pending items, then scheduled retries, to the cancelled items, atomically. Returns how
-    /// many it moved: call it again until it moves fewer than `max`. The default throws.
+    /// pending items, then scheduled retries, to the cancelled items, atomically: one page of
+    /// ``cancelPage(max:mark:)`` with `mark`. Returns how many it moved; a page may also stop
+    /// at a byte budget, so page with ``cancelPage(max:mark:)`` on its `remaining`, not on a
+    /// short page. The default throws.
     func cancel(max: Int) async throws -> Int
+
+    /// One page of a cancel, atomically: with `mark`, marks the queue cancelled first; without,
+    /// moves only while the queue is marked cancelled and never marks it (a cancel's later
+    /// pages and a worker's sweep after a cancel: a resume meanwhile wins). Moves up to `max`
+    /// pending items, then scheduled retries (soonest first), to the cancelled items, stopping
+    /// early once the items moved reach the backend's byte budget (after at least one).
+    /// The default calls ``cancel(max:)`` (after reading ``control()`` when not `mark`).
+    func cancelPage(max: Int, mark: Bool) async throws -> ControlPage
 
     /// Clears the cancel mark (the items moved aside stay there). The default throws.
     func clearCancelled() async throws
@@ -284,8 +294,19 @@ public protocol WorkQueueBackend: Sendable {
     func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem]
 
     /// Moves up to `max` of the items a cancel moved aside back to the tail of pending, in
-    /// their order. Returns how many. The default throws.
+    /// their order: one page of ``restorePage(max:clearCancel:hold:)``. Returns how many (a
+    /// page may also stop at a byte budget). The default throws.
     func restoreCancelled(max: Int) async throws -> Int
+
+    /// One page of a restore, atomically: with `clearCancel`, clears the cancel mark first
+    /// (`resume --restore`: no cancel page without the mark moves anything aside after it);
+    /// then moves up to `max` items aside back to the tail of pending, in their order,
+    /// stopping early once the items moved reach the backend's byte budget (after at least
+    /// one). With a `hold` name, the queue is held open under that name while items remain
+    /// aside (so that workers do not find it drained between two pages) and the hold is
+    /// removed by the page that leaves none. The default calls ``restoreCancelled(max:)``
+    /// (after ``clearCancelled()`` when `clearCancel`) and holds nothing.
+    func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage
 }
 
 extension WorkQueueBackend {
@@ -354,6 +375,24 @@ extension WorkQueueBackend {
 
     /// Throws: this backend cannot cancel.
     public func restoreCancelled(max: Int) async throws -> Int { throw Self.noControl }
+
+    /// One ``cancel(max:)`` (without `mark`: only while ``control()`` reads the queue
+    /// cancelled; not atomic); `remaining` is 1 after a full page (there may be more), else 0.
+    public func cancelPage(max: Int, mark: Bool) async throws -> ControlPage {
+        if !mark, try await !control().cancelled { return ControlPage(moved: 0, remaining: 0, cancelled: false) }
+        let page = Swift.max(1, max)
+        let moved = try await cancel(max: page)
+        return ControlPage(moved: moved, remaining: moved < page ? 0 : 1, cancelled: true)
+    }
+
+    /// ``clearCancelled()`` when `clearCancel`, then one ``restoreCancelled(max:)``; no hold.
+    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
+        if clearCancel { try await clearCancelled() }
+        let page = Swift.max(1, max)
+        let moved = try await restoreCancelled(max: page)
+        let control = try await control()
+        return ControlPage(moved: moved, remaining: control.cancelledItems ?? (moved < page ? 0 : 1), cancelled: control.cancelled)
+    }
 
     private static var noControl: WorkQueueError {
         .invalidConfiguration("this queue backend has no pause or cancel (\(Self.self))")

@@ -21,6 +21,26 @@ public struct QueueControl: Sendable, Hashable, Codable {
     public var holdsTakes: Bool { paused || cancelled }
 }
 
+/// What one page of a cancel or a restore did (``WorkQueueBackend/cancelPage(max:mark:)``,
+/// ``WorkQueueBackend/restorePage(max:clearCancel:hold:)``). A page is bounded by count and by
+/// bytes, so a short page does not mean the end: page while ``remaining`` is above zero.
+public struct ControlPage: Sendable, Hashable {
+    /// Items the page moved.
+    public var moved: Int
+    /// Items still to move: for a cancel, pending items and scheduled retries; for a restore,
+    /// the items still aside.
+    public var remaining: Int
+    /// Whether the queue is marked cancelled after the page.
+    public var cancelled: Bool
+
+    /// A page that moved `moved` items and left `remaining`, the mark as given.
+    public init(moved: Int, remaining: Int, cancelled: Bool) {
+        self.moved = moved
+        self.remaining = remaining
+        self.cancelled = cancelled
+    }
+}
+
 /// A fleet-wide limit on how many items the workers of a queue start: `--rate-limit N/s` or
 /// `N/m`. The backend enforces it inside the take (GCRA, see ``RateLimiter``).
 public struct RateLimit: Sendable, Hashable, CustomStringConvertible {

@@ -565,10 +565,22 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         _ = try await onShards(Array(shards.indices)) { try await $0.setPaused(paused) }
     }
 
-    /// Cancels every shard, moving up to `max` items aside on each; returns the total (fewer
-    /// than `max`: nothing is left on any shard).
+    /// Cancels every shard, moving up to `max` items aside on each; returns the total (page
+    /// with ``cancelPage(max:mark:)``).
     public func cancel(max: Int) async throws -> Int {
-        try await onShards(Array(shards.indices)) { try await $0.cancel(max: max) }.reduce(0, +)
+        try await cancelPage(max: max, mark: true).moved
+    }
+
+    /// One cancel page on every shard (each checks or sets its own mark atomically); the
+    /// items moved and left summed, cancelled when any shard is.
+    public func cancelPage(max: Int, mark: Bool) async throws -> ControlPage {
+        Self.sum(try await onShards(Array(shards.indices)) { try await $0.cancelPage(max: max, mark: mark) })
+    }
+
+    private static func sum(_ pages: [ControlPage]) -> ControlPage {
+        pages.reduce(ControlPage(moved: 0, remaining: 0, cancelled: false)) {
+            ControlPage(moved: $0.moved + $1.moved, remaining: $0.remaining + $1.remaining, cancelled: $0.cancelled || $1.cancelled)
+        }
     }
 
     /// Clears the cancel mark of every shard.
@@ -592,9 +604,16 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return items
     }
 
-    /// Restores up to `max` items aside on each shard; returns the total.
+    /// Restores up to `max` items aside on each shard; returns the total (page with
+    /// ``restorePage(max:clearCancel:hold:)``).
     public func restoreCancelled(max: Int) async throws -> Int {
-        try await onShards(Array(shards.indices)) { try await $0.restoreCancelled(max: max) }.reduce(0, +)
+        try await restorePage(max: max, clearCancel: false, hold: nil).moved
+    }
+
+    /// One restore page on every shard (each clears its own mark first with `clearCancel`, and
+    /// holds itself open under `hold` while items remain aside on it); summed.
+    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
+        Self.sum(try await onShards(Array(shards.indices)) { try await $0.restorePage(max: max, clearCancel: clearCancel, hold: hold) })
     }
 }
 

@@ -221,13 +221,13 @@ public final class Worker: Service, Sendable {
 
     /// After a cancel: moves what this worker released (and anything else pending) aside with
     /// the cancelled items, so that nothing of a cancelled job is left pending; not once the
-    /// queue was resumed meanwhile (its items are wanted again).
+    /// queue was resumed meanwhile (its items are wanted again). Each page checks the mark
+    /// and moves in one atomic step and never sets the mark (a resume racing the sweep wins).
     private func sweepCancelled() async {
         do {
-            let page = 10_000
-            for _ in 0..<1000 {
-                guard try await backend.control().cancelled else { return }
-                if try await backend.cancel(max: page) < page { return }
+            for _ in 0..<100_000 {
+                let page = try await backend.cancelPage(max: 10_000, mark: false)
+                if !page.cancelled || page.remaining == 0 || page.moved == 0 { return }
             }
         } catch {
             logger.warning("moving released items aside failed: \(error); run `workqueue cancel` again to move them")

@@ -220,7 +220,8 @@ enum Catalog {
         "run this shell command (/bin/sh -c) once for the whole fleet, in the worker that finds the queue drained first, "
             + "with the final counts in its environment",
         details: "at most once per drain, never re-run: see [The finish line](operating.md#the-finish-line); its failure "
-            + "makes that worker exit 3; not with --keep-running (exit 64)")
+            + "makes that worker exit 3; SIGTERM or SIGINT while it runs is passed on to it (exit 143); not with "
+            + "--keep-running (exit 64)")
 
     // MARK: Other commands
 

@@ -8,23 +8,39 @@ func controlBackend(_ queues: [RedisQueue]) throws -> any WorkQueueBackend {
 }
 
 /// Moves every pending item and scheduled retry aside, a page per call; returns how many.
+/// The first page marks the queue cancelled; the later ones move only while it stays marked
+/// (a resume meanwhile wins). Pages go on while items remain (a page is bounded by bytes as
+/// well as count, so a short page is no end); each moves at least one, and the pages stop
+/// after moving what remained at the first page and one page more (producers pushing all the
+/// while cannot keep it going: `cancel` again moves what came later).
 func cancelAll(_ backend: any WorkQueueBackend) async throws -> Int {
-    var total = 0
-    while true {
-        let moved = try await backend.cancel(max: RedisQueue.controlPageSize)
-        total += moved
-        if moved < RedisQueue.controlPageSize { return total }
+    var page = try await backend.cancelPage(max: RedisQueue.controlPageSize, mark: true)
+    var total = page.moved
+    let most = page.moved + page.remaining + RedisQueue.controlPageSize
+    while page.remaining > 0, page.cancelled, page.moved > 0, total < most {
+        page = try await backend.cancelPage(max: RedisQueue.controlPageSize, mark: false)
+        total += page.moved
     }
+    return total
 }
 
-/// Moves every item aside back to pending, a page per call; returns how many.
-func restoreAll(_ backend: any WorkQueueBackend) async throws -> Int {
-    var total = 0
-    while true {
-        let moved = try await backend.restoreCancelled(max: RedisQueue.controlPageSize)
-        total += moved
-        if moved < RedisQueue.controlPageSize { return total }
+/// Moves every item aside back to pending, a page per call; returns how many. With
+/// `clearCancel` the first page also clears the cancel mark, in the same step (`resume
+/// --restore`: after it no worker's sweep moves anything aside again, so each item is counted
+/// once). The queue is held open (a hold named `restore:<random>`) while items remain aside,
+/// so that workers do not find it drained between two pages. Pages go on while items remain;
+/// each moves at least one, and the pages stop after what was aside at the first page and one
+/// page more.
+func restoreAll(_ backend: any WorkQueueBackend, clearCancel: Bool = false) async throws -> Int {
+    let hold = "restore:" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    var page = try await backend.restorePage(max: RedisQueue.controlPageSize, clearCancel: clearCancel, hold: hold)
+    var total = page.moved
+    let most = page.moved + page.remaining + RedisQueue.controlPageSize
+    while page.remaining > 0, page.moved > 0, total < most {
+        page = try await backend.restorePage(max: RedisQueue.controlPageSize, clearCancel: false, hold: hold)
+        total += page.moved
     }
+    return total
 }
 
 private func items(_ count: Int) -> String { "\(count) item\(count == 1 ? "" : "s")" }
@@ -61,13 +77,15 @@ struct Resume: AsyncParsableCommand {
             Workers that were paused take again at their next poll (within a second). A \
             cancelled queue's workers have exited (status 4): start new ones. The items a \
             cancel moved aside stay in NAME:cancelled unless --restore moves them back to \
-            pending first (as `workqueue cancelled restore` does). With --shards M: every shard.
+            pending (as `workqueue cancelled restore` does), clearing the cancel mark in the \
+            same step as its first page, so that no worker's sweep moves them aside again; the \
+            queue is held open (NAME:holds) until the last page. With --shards M: every shard.
             """
     )
 
     @OptionGroup var common: QueueOptions
 
-    @Flag(help: "First move the items a cancel moved aside (NAME:cancelled) back to pending.")
+    @Flag(help: "Also move the items a cancel moved aside (NAME:cancelled) back to pending.")
     var restore = false
 
     func run() async throws {
@@ -76,8 +94,10 @@ struct Resume: AsyncParsableCommand {
         let name = try common.queueName(settings)
         let restored = try await withShards(common, settings, logger: logger) { queues in
             let backend = try controlBackend(queues)
-            let restored = restore ? try await restoreAll(backend) : 0
-            try await backend.clearCancelled()
+            // The mark is cleared first (with --restore, in the first restore page's step):
+            // a worker's sweep after a cancel moves items aside only while the mark stands.
+            let restored = restore ? try await restoreAll(backend, clearCancel: true) : 0
+            if !restore { try await backend.clearCancelled() }
             try await backend.setPaused(false)
             return restored
         }
@@ -92,7 +112,8 @@ struct Cancel: AsyncParsableCommand {
         abstract: "End the job: move pending items aside (NAME:cancelled) and make every worker stop.",
         discussion: """
             Marks the queue cancelled (cancelled in NAME:control) and moves every pending item, \
-            then every scheduled retry, to the list NAME:cancelled, in pages of 10,000 (nothing \
+            then every scheduled retry, to the list NAME:cancelled, in pages of at most 10,000 items and \
+            about 1 MiB (nothing \
             is deleted: `workqueue cancelled list` shows them, `workqueue cancelled restore` \
             moves them back). Workers take nothing more; in-flight handlers are cancelled at \
             their next renewal (CancellationReason.jobCancelled), their items released and \

@@ -240,7 +240,8 @@ struct Status: AsyncParsableCommand {
 
     /// The `--on-drained` hook's record in `status --json`.
     struct OnDrainedReport: Codable, Equatable {
-        /// started (running, or its worker died mid-hook: it is not re-run), done or failed.
+        /// started (running, or its worker died mid-hook: it is not re-run), done, failed, or
+        /// stopped (its worker got SIGTERM or SIGINT and passed it on to the hook).
         var state: String
         /// The worker that claimed it.
         var session: String

@@ -34,7 +34,8 @@ struct Work: AsyncParsableCommand {
             configuration error (an unknown handler, a plugin that will not load, a bad handler \
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM); 3 when the queue is drained but the --on-drained command this \
-            worker ran failed (it is not re-run: NAME:on-drained says failed). A Job should fail \
+            worker ran failed (it is not re-run: NAME:on-drained says failed; SIGTERM or SIGINT \
+            while it runs is passed on to it: stopped, 143). A Job should fail \
             at once on 64 and 78.
 
             Environment: \(Catalog.workVariables) (see each flag). \
@@ -169,10 +170,10 @@ struct Work: AsyncParsableCommand {
             throw error
         }
         // The fan-in hook: claimed once per drain on shard 0, run by the claiming worker only.
-        var hookStatus: Int32 = 0
+        var hook = OnDrained.Outcome(status: 0, stopped: false)
         if summary.stopReason == .drained, let command = settings.string(onDrained, Catalog.onDrained) {
             do {
-                hookStatus = try await OnDrained.run(command, queue: try common.queueName(settings), queues: queues,
+                hook = try await OnDrained.run(command, queue: try common.queueName(settings), queues: queues,
                                                      backend: backend, session: session, logger: logger)
             } catch {
                 await closeAll()
@@ -186,7 +187,9 @@ struct Work: AsyncParsableCommand {
         switch summary.stopReason {
         case .drained:
             StandardOutput.line("Queue empty, exiting")
-            if hookStatus != 0 { throw ExitCode(ExitStatus.hookFailed) }
+            // SIGTERM or SIGINT while the hook ran (passed on to it): stopped, as anywhere else.
+            if hook.stopped { throw ExitCode(ExitStatus.stopped) }
+            if hook.status != 0 { throw ExitCode(ExitStatus.hookFailed) }
         case .shutdown:
             logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
             throw ExitCode(143)

@@ -520,8 +520,18 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
     /// Marks the queue cancelled and moves up to `max` pending items, then scheduled retries
     /// (soonest first), aside.
     public func cancel(max: Int) async throws -> Int {
+        try await cancelPage(max: max, mark: true).moved
+    }
+
+    /// One cancel page: with `mark`, marks the queue cancelled first; without, moves only while
+    /// it is marked. Up to `max` pending items, then scheduled retries (soonest first), move
+    /// aside (the fake has no byte budget).
+    public func cancelPage(max: Int, mark: Bool) async throws -> ControlPage {
         state.withLock { state in
-            state.control.cancelled = true
+            if mark { state.control.cancelled = true }
+            guard state.control.cancelled else {
+                return ControlPage(moved: 0, remaining: state.pending.count + state.retries.count, cancelled: false)
+            }
             let max = Swift.max(1, max)
             let fromPending = Swift.min(max, state.pending.count)
             state.cancelled += state.pending.prefix(fromPending)
@@ -530,7 +540,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             let moved = Set(due.map(\.sequence))
             state.retries.removeAll { moved.contains($0.sequence) }
             state.cancelled += due.map(\.item)
-            return fromPending + due.count
+            return ControlPage(moved: fromPending + due.count, remaining: state.pending.count + state.retries.count, cancelled: true)
         }
     }
 
@@ -549,14 +559,22 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
 
     /// Moves up to `max` items from aside back to the tail of pending.
     public func restoreCancelled(max: Int) async throws -> Int {
-        let (moved, waiters) = state.withLock { state in
+        try await restorePage(max: max, clearCancel: false, hold: nil).moved
+    }
+
+    /// One restore page: with `clearCancel`, clears the cancel mark first; then up to `max`
+    /// items from aside back to the tail of pending (the fake has no holds or byte budget).
+    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
+        let (page, waiters) = state.withLock { state in
+            if clearCancel { state.control.cancelled = false }
             let count = Swift.min(Swift.max(1, max), state.cancelled.count)
             state.pending += state.cancelled.prefix(count)
             state.cancelled.removeFirst(count)
-            return (count, count > 0 ? state.takeWaiters() : [])
+            return (ControlPage(moved: count, remaining: state.cancelled.count, cancelled: state.control.cancelled),
+                    count > 0 ? state.takeWaiters() : [])
         }
         waiters.forEach { $0.resume() }
-        return moved
+        return page
     }
 
     private static func microseconds(_ instant: WorkInstant) -> Double {
@@ -588,7 +606,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         return count
     }
 
-    /// Deletes every dead letter with its attempts and error; returns how many.
+    /// Deletes every dead letter with its attempts, error and checkpoint; returns how many.
     public func purgeDeadLetters() async throws -> Int {
         state.withLock { state in
             let dead = state.dead
@@ -596,6 +614,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             for item in dead {
                 state.attempts[item] = nil
                 state.errors[item] = nil
+                state.checkpoints[item] = nil
             }
             return dead.count
         }

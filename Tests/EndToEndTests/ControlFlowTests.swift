@@ -145,6 +145,38 @@ import TestSupport
         }
     }
 
+    /// Issue 26, defects 3 and 4: `cancel` moves every pending item and every scheduled retry
+    /// (5 pending, 5,000 small retries due in an hour and 30 of 100 KiB: more than a script's
+    /// old 1,000-retry cap, and pages cut short by the byte budget), paging on what remains;
+    /// `resume --restore` brings them all back, clears the mark and leaves no hold.
+    @Test func cancelMovesEveryScheduledRetryAndResumeRestoreBringsAllBack() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let (push, pushed) = try await wq.run(["push", "--queue", "cr"] + (1...5).map { "p\($0)" })
+            #expect(pushed == .exited(0), "\(push.stderr)")
+            let due = Int(Date().timeIntervalSince1970 * 1000) + 3_600_000
+            for start in stride(from: 0, to: 5000, by: 1000) {
+                try await redis.cli(["zadd", "cr:retry"] + (start..<start + 1000).flatMap { ["\(due + $0)", String(format: "%016x:r%d", $0, $0)] })
+            }
+            let big = String(repeating: "b", count: 100 << 10)
+            for start in stride(from: 0, to: 30, by: 10) {
+                try await redis.cli(["zadd", "cr:retry"] + (start..<start + 10).flatMap { ["\(due + 5000 + $0)", String(format: "%016x:", 5000 + $0) + big] })
+            }
+            let (cancel, cancelled) = try await wq.run(["cancel", "--queue", "cr"])
+            #expect(cancelled == .exited(0), "\(cancel.stderr)")
+            #expect(cancel.stdoutLines == ["Cancelled cr: moved 5035 items aside to cr:cancelled; workers exit with status 4"])
+            #expect(try await redis.cli("zcard", "cr:retry") == "0")
+            #expect(try await redis.cli("llen", "cr") == "0")
+            let (resume, resumed) = try await wq.run(["resume", "--queue", "cr", "--restore"])
+            #expect(resumed == .exited(0), "\(resume.stderr)")
+            #expect(resume.stdoutLines == ["Restored 5035 items of cr to pending", "Resumed cr"])
+            #expect(try await redis.cli("llen", "cr") == "5035")
+            #expect(try await redis.cli("exists", "cr:cancelled") == "0")
+            #expect(try await redis.cli("hexists", "cr:control", "cancelled") == "0")
+            #expect(try await redis.cli("zcard", "cr:holds") == "0")
+        }
+    }
+
     @Test func aRateLimitedFleetDrainsNoFasterThanTheLimit() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)

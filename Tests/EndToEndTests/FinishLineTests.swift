@@ -137,6 +137,78 @@ import TestSupport
         }
     }
 
+    /// Issue 26, defect 5: the hook starts with every signal at its default action and none
+    /// blocked, in a process group of its own, so the issue's recipe (a loop piped into
+    /// `head -n1`) ends at once (with SIGPIPE ignored it ran forever; bounded here by
+    /// `timeout -s KILL 20`).
+    @Test func theHookStartsWithDefaultSignalsInItsOwnProcessGroup() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let log = wq.directory.file("hook.log")
+            #expect(try await wq.run(["push", "--queue", "job", "a"]).termination == .exited(0))
+            let hook = #"""
+                read -r pid _ _ _ pgrp _ < /proc/$$/stat; echo "group $pid $pgrp" > "$HOOK_LOG"
+                grep -E '^Sig(Ign|Blk):' /proc/self/status >> "$HOOK_LOG"
+                timeout -s KILL 20 sh -c 'while :; do echo line; done 2>/dev/null | head -n1 >/dev/null'; echo "ended $?" >> "$HOOK_LOG"
+                """#
+            let (run, status) = try await wq.run(["work", "--queue", "job", "--handler", "printer", "--on-drained", hook],
+                                                 environment: ["HOOK_LOG": log])
+            #expect(status == .exited(0), "\(run.stderr)")
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            try #require(lines.count == 4, "\(lines)")
+            let group = lines[0].split(separator: " ")
+            #expect(group.count == 3 && group[1] == group[2], "the hook leads a process group of its own: \(lines[0])")
+            // Signals 1 to 31 (SIGPIPE, SIGTERM, SIGINT...) neither blocked nor ignored; glibc keeps
+            // its own two real-time signals (32, 33) to itself.
+            func standard(_ line: String) -> UInt64? { line.split(separator: "\t").last.flatMap { UInt64($0, radix: 16) }.map { $0 & 0x7fff_ffff } }
+            #expect(lines[1].hasPrefix("SigBlk:") && standard(lines[1]) == 0, "no signal blocked: \(lines[1])")
+            #expect(lines[2].hasPrefix("SigIgn:") && standard(lines[2]) == 0, "no signal ignored: \(lines[2])")
+            #expect(lines[3] == "ended 0")
+            #expect(try await redis.cli("hget", "job:on-drained", "state") == "done")
+        }
+    }
+
+    /// Issue 26, defect 5: SIGTERM while the hook runs reaches the hook's process group (the
+    /// shell and its `sleep`), the worker exits 143 and `NAME:on-drained` says stopped.
+    @Test func sigtermWhileTheHookRunsStopsItAndIsRecorded() async throws {
+        try await LocalRedis.with { redis in
+            let wq = try Workqueue(redis)
+            let pidFile = wq.directory.file("hook.pid")
+            let childFile = wq.directory.file("hook-child.pid")
+            #expect(try await wq.run(["push", "--queue", "job", "a"]).termination == .exited(0))
+            let hook = #"sleep 60 & echo $! > "$HOOK_CHILD"; echo $$ > "$HOOK_PID"; wait; echo late"#
+            let worker = try wq.start(["work", "--queue", "job", "--handler", "printer", "--on-drained", hook],
+                                      environment: ["HOOK_PID": pidFile, "HOOK_CHILD": childFile])
+            defer { if worker.poll() == nil { worker.send(SIGKILL) } }
+            var hookPID: Int32?
+            for _ in 0..<200 where hookPID == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                hookPID = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            }
+            let pid = try #require(hookPID, "the hook did not start: \(worker.stderr)")
+            let child = try #require((try? String(contentsOfFile: childFile, encoding: .utf8))
+                .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            defer {
+                // Nothing left running, whatever the outcome.
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+                kill(child, SIGKILL)
+            }
+            worker.send(SIGTERM)
+            #expect(try await worker.wait(timeout: .seconds(20)) == .exited(143), "\(worker.stderr)")
+            #expect(try await redis.cli("hget", "job:on-drained", "state") == "stopped")
+            #expect(try await redis.cli("hget", "job:on-drained", "exit_status") == "143")
+            // Nothing of the hook's group is left (its sleep got the SIGTERM too).
+            var gone = false
+            for _ in 0..<100 where !gone {
+                gone = kill(-pid, 0) != 0 && kill(child, 0) != 0
+                if !gone { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(gone, "the hook's process group is still alive")
+            #expect(!worker.stdout.contains("late"))
+        }
+    }
+
     @Test func shardedWaitAndHook() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)

@@ -84,6 +84,8 @@ public enum BackendContract {
         ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
         ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", cancelAndRestore),
         ContractCase("an item released after a cancel is moved aside by the next cancel", cancelAfterRelease),
+        ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", cancelPagesAndMark),
+        ContractCase("a purged item pushed again starts from attempt 1", purgeResetsAttempts),
         ContractCase("a checkpoint stored with a renewal comes with the next take after a lost lease; completion deletes it",
                      checkpointAfterLostLease),
         ContractCase("a checkpoint survives release and retry; a dead letter deletes it", checkpointSettlements),
@@ -704,6 +706,45 @@ public enum BackendContract {
         #expect(try await q.cancel(max: 100) == 1)
         #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "a"])
         try await expectCounts(q, pending: 0, processing: 0)
+    }
+
+    private static func cancelPagesAndMark(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b", "c"])
+        let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
+        // Not cancelled: a page without the mark moves nothing and leaves the queue unmarked.
+        #expect(try await q.cancelPage(max: 10, mark: false) == ControlPage(moved: 0, remaining: 3, cancelled: false))
+        #expect(try await q.control().cancelled == false)
+        #expect(try await q.cancelPage(max: 1, mark: true) == ControlPage(moved: 1, remaining: 2, cancelled: true))
+        // Pending, then the scheduled retry.
+        #expect(try await q.cancelPage(max: 10, mark: false) == ControlPage(moved: 2, remaining: 0, cancelled: true))
+        #expect(try await q.cancelledItems(offset: 0, limit: 10) == ["b", "c", "a"])
+        #expect(try await q.restorePage(max: 1, clearCancel: true, hold: nil) == ControlPage(moved: 1, remaining: 2, cancelled: false))
+        #expect(try await q.cancelPage(max: 10, mark: false) == ControlPage(moved: 0, remaining: 1, cancelled: false))
+        #expect(try await q.restorePage(max: 10, clearCancel: false, hold: nil) == ControlPage(moved: 2, remaining: 0, cancelled: false))
+        try await expectCounts(q, pending: 3, processing: 0)
+        #expect(try await q.lease(max: 3, session: "s1", duration: f.shortLease * 10).map(\.item) == ["b", "c", "a"])
+    }
+
+    private static func purgeResetsAttempts(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["z"])
+        let first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
+        #expect(try await q.promoteDueRetries() == 1)
+        let second = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(second.attempt == 2)
+        #expect(try await q.fail(second, error: "boom again", disposition: .deadLetter) == .settled)
+        if let attempts = try await q.deadLetters().first?.attempts { #expect(attempts == 2) }
+        #expect(try await q.purgeDeadLetters() == 1)
+        try await q.enqueue(["z"])
+        let fresh = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(fresh.attempt == 1)
+        #expect(try await q.fail(fresh, error: "once", disposition: .deadLetter) == .settled)
+        let dead = try await q.deadLetters()
+        #expect(dead.map(\.lastError) == ["once"])
+        if let attempts = dead.first?.attempts { #expect(attempts == 1) }
     }
 
     private static func checkpointAfterLostLease(_ f: any ContractFixture) async throws {

@@ -26,6 +26,11 @@ import WorkQueue
                 let loaded = try await server.cli("script", "load", script.source)
                 #expect(loaded == script.sha1, "\(script.name)")
             }
+            // Every padding case, as `redis.sha1hex` (the purge-dead check) computes it.
+            for length in [1, 55, 56, 63, 64, 65, 119, 120, 1000] {
+                let text = String(repeating: "q", count: length)
+                #expect(try await server.cli("eval", "return redis.sha1hex(ARGV[1])", "0", text) == SHA1.hex(Array(text.utf8)), "\(length)")
+            }
         }
     }
 

@@ -9,4 +9,8 @@
 /// chaos suite's), where Swift's checked arithmetic makes it hundreds of times slower.
 void csha2_sha224(const uint8_t *bytes, size_t length, uint8_t digest[28]);
 
+/// SHA-1 of `length` bytes at `bytes`, written to the 20 bytes at `digest` (the scripts' names
+/// for EVALSHA, and the `purge-dead` script's check with `redis.sha1hex`).
+void csha2_sha1(const uint8_t *bytes, size_t length, uint8_t digest[20]);
+
 #endif

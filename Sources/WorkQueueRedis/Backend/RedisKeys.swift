@@ -49,7 +49,7 @@ struct RedisKeys: Sendable {
     /// value = its session (string).
     let drained: String
     /// `NAME:on-drained`: the `work --on-drained` hook of the last drain (hash: `drain`, the
-    /// `NAME:drained` value it ran for; `state`, started, done or failed; `session`, the worker
+    /// `NAME:drained` value it ran for; `state`, started, done, failed or stopped; `session`, the worker
     /// that runs it; `started_ms`, `finished_ms` (Redis clock); `exit_status`).
     let onDrained: String
     /// `NAME:workers`: live workers' heartbeat records, session -> the record's expiry in ms
@@ -113,7 +113,7 @@ struct RedisKeys: Sendable {
          (checkpoints, "hash"),
          (errors, "hash"), (results, "stream"), (resultsDropped, "string"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
-         (holds, "zset"), (open, "string"), (drained, "string"), (workers, "zset"), (workerInfo, "hash"),
+         (holds, "zset"), (open, "string"), (drained, "string"), (onDrained, "hash"), (workers, "zset"), (workerInfo, "hash"),
          (exchanges, "hash"), (control, "hash"), (cancelled, "list"), (rate, "string")]
     }
 }

@@ -2,8 +2,9 @@ import WorkQueue
 
 /// Pause, resume and cancel: the marks in `NAME:control`, the items aside in `NAME:cancelled`.
 extension RedisQueue {
-    /// The largest page ``cancel(max:)`` and ``restoreCancelled(max:)`` move in one script call
-    /// (about 10 ms of Redis time for small items); a larger `max` is cut to it.
+    /// The most items ``cancelPage(max:mark:)`` and ``restorePage(max:clearCancel:hold:)`` move
+    /// in one script call (about 10 ms of Redis time for small items); a larger `max` is cut to
+    /// it. A page also stops once its items reach `replyByteBudget` bytes (1 MiB by default).
     public static let controlPageSize = 10_000
 
     /// The marks of `NAME:control` and the length of `NAME:cancelled`, in one round trip.
@@ -28,12 +29,25 @@ extension RedisQueue {
     }
 
     /// One call of the `cancel` script: marks the queue cancelled and moves up to `max`
-    /// (at most ``controlPageSize``) pending items, then scheduled retries, to `NAME:cancelled`.
+    /// (at most ``controlPageSize``) pending items, then scheduled retries, to `NAME:cancelled`,
+    /// stopping once about `replyByteBudget` bytes moved. Page with ``cancelPage(max:mark:)``.
     public func cancel(max: Int) async throws -> Int {
+        try await cancelPage(max: max, mark: true).moved
+    }
+
+    /// One call of the `cancel` script: with `mark`, marks the queue cancelled first; without,
+    /// moves only while it is marked. Up to `max` (at most ``controlPageSize``) items and about
+    /// `replyByteBudget` bytes (at least one item) move to `NAME:cancelled`, pending first, then
+    /// scheduled retries.
+    public func cancelPage(max: Int, mark: Bool) async throws -> ControlPage {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
-        let reply = try await run(.cancel, keys: [keys.pending, keys.retry, keys.cancelled, keys.control], args: [RESPArgument(page)])
-        guard let moved = reply.array?.first?.int else { throw RedisError.unexpectedReply("cancel -> \(reply)") }
-        return moved
+        let reply = try await run(.cancel, keys: [keys.pending, keys.retry, keys.cancelled, keys.control],
+                                  args: [RESPArgument(page), RESPArgument(replyByteBudget), RESPArgument(mark ? "1" : "0")])
+        guard let values = reply.array, values.count == 4, let moved = values[0].int, let pending = values[1].int,
+              let scheduled = values[2].int, let marked = values[3].int else {
+            throw RedisError.unexpectedReply("cancel -> \(reply)")
+        }
+        return ControlPage(moved: moved, remaining: pending + scheduled, cancelled: marked == 1)
     }
 
     /// Deletes `cancelled` from `NAME:control`.
@@ -50,11 +64,30 @@ extension RedisQueue {
     }
 
     /// One call of the `restore-cancelled` script: up to `max` (at most
-    /// ``controlPageSize``) items from `NAME:cancelled` to the tail of pending, in order.
+    /// ``controlPageSize``) items and about `replyByteBudget` bytes from `NAME:cancelled` to
+    /// the tail of pending, in order. Page with ``restorePage(max:clearCancel:hold:)``.
     public func restoreCancelled(max: Int) async throws -> Int {
+        try await restorePage(max: max, clearCancel: false, hold: nil).moved
+    }
+
+    /// How long a restore's hold (``restorePage(max:clearCancel:hold:)``) keeps the queue open
+    /// after its last page, should the restore stop midway: 30 s.
+    public static let restoreHoldMilliseconds = 30_000
+
+    /// One call of the `restore-cancelled` script: with `clearCancel`, clears the cancel mark
+    /// first; then up to `max` (at most ``controlPageSize``) items and about `replyByteBudget`
+    /// bytes (at least one item) from `NAME:cancelled` to the tail of pending, in order. With
+    /// `hold`, the queue is held open under that name in `NAME:holds` while items remain aside
+    /// (expiring ``restoreHoldMilliseconds`` after the page), and the hold is removed once none do.
+    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
-        let reply = try await run(.restoreCancelled, keys: [keys.cancelled, keys.pending], args: [RESPArgument(page)])
-        guard let moved = reply.array?.first?.int else { throw RedisError.unexpectedReply("restore-cancelled -> \(reply)") }
-        return moved
+        let reply = try await run(.restoreCancelled, keys: [keys.cancelled, keys.pending, keys.control, keys.holds],
+                                  args: [RESPArgument(page), RESPArgument(replyByteBudget), RESPArgument(clearCancel ? "1" : "0"),
+                                         RESPArgument(hold ?? ""), RESPArgument(Self.restoreHoldMilliseconds)])
+        guard let values = reply.array, values.count == 3, let moved = values[0].int, let left = values[1].int,
+              let marked = values[2].int else {
+            throw RedisError.unexpectedReply("restore-cancelled -> \(reply)")
+        }
+        return ControlPage(moved: moved, remaining: left, cancelled: marked == 1)
     }
 }

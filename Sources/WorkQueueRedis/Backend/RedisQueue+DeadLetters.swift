@@ -70,8 +70,32 @@ extension RedisQueue {
         return .done(moved)
     }
 
+    /// Deletes every dead letter with its attempts, last error, retry count and checkpoint
+    /// (`NAME:attempts`, `NAME:errors`, `NAME:retried`, `NAME:checkpoints`), so that an item
+    /// pushed again starts from zero. A page at a time from the head (at most 1000 items and
+    /// about `replyByteBudget` bytes, at least one), each page one `purge-dead` call. Returns how
+    /// many it deleted.
     public func purgeDeadLetters() async throws -> Int {
-        try await run(.purgeDead, keys: [keys.dead], args: []).int ?? 0
+        var purged = 0
+        for _ in 0..<100_000 {
+            let page = try await deadPage(from: 0)
+            guard !page.items.isEmpty else { break }
+            var args: [RESPArgument] = [RESPArgument(page.items.count)]
+            args.reserveCapacity(1 + 2 * page.items.count)
+            for item in page.items {
+                args.append(RESPArgument(SHA1.hex(item)))
+                args.append(RESPArgument(SHA224.hex(item)))
+            }
+            let reply = try await run(.purgeDead, keys: [keys.dead, keys.attempts, keys.errors, keys.retried, keys.checkpoints],
+                                      args: args)
+            guard let values = reply.array, values.count == 2, let count = values[0].int, let left = values[1].int else {
+                throw RedisError.unexpectedReply("purge-dead -> \(reply)")
+            }
+            purged += count
+            // Nothing left, or the head changed under a concurrent retry or purge (read it again).
+            if left == 0 { break }
+        }
+        return purged
     }
 
     /// One page of `NAME:dead` from index `start` (at most `count` items and about

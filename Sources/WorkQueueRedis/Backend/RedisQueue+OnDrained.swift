@@ -51,12 +51,14 @@ extension RedisQueue {
         }
     }
 
-    /// Records that the hook `session` claimed ended: `done` for exit status 0, else `failed`.
-    /// Returns false when the record is no longer that session's.
+    /// Records that the hook `session` claimed ended: `done` for exit status 0, else `stopped`
+    /// when the worker was told to stop (SIGTERM or SIGINT, forwarded to the hook) while it
+    /// ran, else `failed`. Returns false when the record is no longer that session's.
     @discardableResult
-    public func finishOnDrained(session: String, exitStatus: Int) async throws -> Bool {
+    public func finishOnDrained(session: String, exitStatus: Int, stopped: Bool = false) async throws -> Bool {
+        let state = exitStatus == 0 ? "done" : stopped ? "stopped" : "failed"
         let reply = try await run(.finishOnDrained, keys: [keys.onDrained],
-                                  args: [RESPArgument(session), RESPArgument(exitStatus == 0 ? "done" : "failed"),
+                                  args: [RESPArgument(session), RESPArgument(state),
                                          RESPArgument(String(exitStatus))])
         guard let value = reply.int else { throw RedisError.unexpectedReply("finish-on-drained -> \(reply)") }
         return value == 1

@@ -3,7 +3,7 @@ extension RedisScript {
     /// session's (a later drain's claim is left alone).
     ///
     /// KEYS: 1 on-drained (hash, see `RedisKeys.onDrained`).
-    /// ARGV: 1 the session that claimed it, 2 the state (done or failed), 3 the hook's exit
+    /// ARGV: 1 the session that claimed it, 2 the state (done, failed or stopped), 3 the hook's exit
     ///       status (128 + N: killed by signal N; -1: it could not be started).
     /// Returns 1 when recorded, 0 when the record is another session's.
     static let finishOnDrained = RedisScript(name: "finish-on-drained", source: #"""

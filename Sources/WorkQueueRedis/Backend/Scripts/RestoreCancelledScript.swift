@@ -1,0 +1,43 @@
+extension RedisScript {
+    /// One page of a restore (`workqueue cancelled restore`, `resume --restore`): moves items
+    /// aside back to the tail of pending, in their order, in one atomic step.
+    ///
+    /// KEYS: 1 cancelled (list), 2 pending, 3 control (hash), 4 holds (zset: hold name -> its
+    /// expiry, ms of the Redis clock).
+    /// ARGV: 1 most items to move, 2 byte budget (the page stops once the items moved reach it,
+    ///       after at least one), 3 `1`: clear the cancel mark first (`resume --restore`'s
+    ///       first page: from then on no cancel page without the mark, such as a worker's
+    ///       sweep, moves anything aside again), else `0`; 4 a hold name (empty: none),
+    ///       5 the hold's time to live in ms.
+    /// Returns { moved, items left aside, cancelled 0/1 (the mark after the page) }: the caller
+    /// pages while items are left, not on a short page.
+    ///
+    /// The hold keeps workers from finding the queue drained between two pages (pending may
+    /// run empty while items are still aside): while items are left it is set to expire ARGV[5]
+    /// ms from now; once none are left it is removed. The page loop: LMOVE from the head of
+    /// the cancelled list to the tail of pending, each item adding its length to the bytes
+    /// moved, until ARGV[1] items or ARGV[2] bytes (whichever comes first) or the list is empty.
+    static let restoreCancelled = RedisScript(name: "restore-cancelled", source: #"""
+redis.call('LLEN', KEYS[1])
+redis.call('LLEN', KEYS[2])
+if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], 'cancelled') end
+local max, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local moved, bytes = 0, 0
+while moved < max and bytes < budget do
+  local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not item then break end
+  moved, bytes = moved + 1, bytes + #item
+end
+local left = redis.call('LLEN', KEYS[1])
+if ARGV[4] ~= '' then
+  if left > 0 then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[5]), ARGV[4])
+  else
+    redis.call('ZREM', KEYS[4], ARGV[4])
+  end
+end
+return { moved, left, redis.call('HEXISTS', KEYS[3], 'cancelled') }
+"""#)
+}
