@@ -20,6 +20,16 @@ enum ExitStatus {
     /// moved aside with the pending ones. A Job should fail on it (podFailurePolicy FailJob)
     /// rather than start pods that would find nothing to do.
     static let cancelled: Int32 = 4
+    /// `work`: every handler thread was held by handlers that ignored `--item-timeout` (the
+    /// spare threads too): the worker released the items it held and stopped. A new pod may
+    /// succeed (the items are retried there).
+    static let handlersStuck: Int32 = 5
+    /// EX_DATAERR: input the command cannot carry: a `push` line above the worker's 256 MiB
+    /// item bound, a `results --csv` record holding a NUL byte. Retrying the same input cannot help.
+    static let dataError: Int32 = 65
+    /// EX_SOFTWARE: `work`: a handler called `exit()` (or something else ended the process)
+    /// while handlers ran: a crash, like a SIGSEGV; the items it held come back through recovery.
+    static let handlerExited: Int32 = 70
     /// `wait --timeout`: the queue was not drained in time (as `timeout(1)` exits).
     static let timedOut: Int32 = 124
     /// EX_USAGE: a bad flag or environment variable.
@@ -34,7 +44,7 @@ enum ExitStatus {
 
     /// The codes a retry cannot fix (or, for a cancelled job, must not undo), which a Job should
     /// fail on at once.
-    static let permanent: [Int32] = [cancelled, usage, configuration]
+    static let permanent: [Int32] = [cancelled, usage, dataError, configuration]
 
     /// The status for an error thrown by a command, or nil for ArgumentParser's own (help,
     /// parse and validation errors, ``ExitCode``), which it reports and maps itself (64 for a
@@ -43,8 +53,11 @@ enum ExitStatus {
         switch error {
         case let error as CommandError:
             switch error {
-            case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer: configuration
+            case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting, .consumeToPipe: usage
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer,
+                 .inputFile, .outputFile:
+                configuration
+            case .itemTooLarge, .csvNUL: dataError
             case .unreadable, .metricsPush, .replicasBehind, .output: transient
             case .stopped: stopped
             }
@@ -54,8 +67,9 @@ enum ExitStatus {
             case .invalidConfiguration: usage
             case .backendUnavailable: transient
             }
-        case is PluginError:
-            configuration
+        case let error as PluginError:
+            // A --signature of the wrong form is a bad flag value, as any other.
+            if case .invalidSignature = error { usage } else { configuration }
         case let error as RedisError:
             switch error {
             case let .server(message): Self.isRefusal(message) ? configuration : transient

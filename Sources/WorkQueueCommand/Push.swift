@@ -133,7 +133,7 @@ struct Push: AsyncParsableCommand {
     /// SIGTERM/SIGINT (the caller ends the hold), once every line it had read is pushed.
     private func stream(_ source: LineSource, to producer: QueueProducer) async throws -> Int {
         var total = 0
-        while let lines = try source.next(timeoutMilliseconds: Self.milliseconds(await producer.timeUntilRefresh)) {
+        while let lines = try await Self.nextLines(source, producer) {
             // Lines read are pushed even when a signal came meanwhile: they left the input for good.
             try await producer.push(lines)
             total += lines.count
@@ -143,6 +143,17 @@ struct Push: AsyncParsableCommand {
             }
         }
         return total
+    }
+
+    /// The next lines of `source`; a line above the worker's item bound stops the push, naming
+    /// the bound and how many items were pushed before it.
+    private static func nextLines(_ source: LineSource, _ producer: QueueProducer) async throws -> [WorkItem]? {
+        do {
+            return try source.next(timeoutMilliseconds: milliseconds(await producer.timeUntilRefresh))
+        } catch let error as LineSource.LineTooLong {
+            throw CommandError.itemTooLarge(source: error.label, bytes: error.bytes, limit: error.limit,
+                                            pushed: await producer.pushed)
+        }
     }
 
     /// A wait of at most 1 s in ms, for the bounded read of the input.

@@ -34,8 +34,10 @@ struct Work: AsyncParsableCommand {
             configuration error (an unknown handler, a plugin that will not load, a bad handler \
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM); 3 when the queue is drained but the --on-drained command this \
-            worker ran failed (it is not re-run: NAME:on-drained says failed). A Job should fail \
-            at once on 64 and 78.
+            worker ran failed (it is not re-run: NAME:on-drained says failed); 5 when handlers \
+            left running past --item-timeout held every spare thread (the worker released its \
+            items); 70 when a handler called exit() (a crash: its items come back through \
+            recovery). A Job should fail at once on 64 and 78.
 
             Environment: \(Catalog.workVariables) (see each flag). \
             A flag beats its variable.
@@ -161,6 +163,8 @@ struct Work: AsyncParsableCommand {
         }
         let summary: WorkerSummary
         let session = Worker.makeSessionID()
+        // From here until the command exits, an exit() from a handler is a crash (status 70).
+        HandlerExitGuard.arm()
         do {
             summary = try await drain(backend, handler: handler, options: workerOptions, session: session, logger: logger)
         } catch {
@@ -190,6 +194,12 @@ struct Work: AsyncParsableCommand {
         case .shutdown:
             logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
             throw ExitCode(143)
+        case .handlersStuck:
+            logger.error("""
+                stopped: handlers left running past --item-timeout held every spare thread; \
+                \(summary.completed) completed, \(summary.released) released to pending
+                """)
+            throw ExitCode(ExitStatus.handlersStuck)
         case .cancelled:
             StandardOutput.line("Queue cancelled, exiting")
             logger.notice("the job was cancelled: \(summary.completed) completed, \(summary.released) released and moved aside")

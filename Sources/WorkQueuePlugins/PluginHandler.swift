@@ -114,8 +114,17 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         } onCancel: {
             flag.set()
         }
+        if let length = outcome.implausibleLength {
+            throw PluginError.implausibleOutput(plugin: name, length: length)
+        }
         switch outcome.status {
         case WORKQUEUE_PLUGIN_OK:
+            // A result is text (`String`): bytes that are not UTF-8 fail the attempt rather
+            // than being changed silently (U+FFFD) on their way to NAME:results.
+            guard let bytes = outcome.bytes else { return nil }
+            if let offset = Self.firstInvalidUTF8(bytes) {
+                throw PluginError.resultNotUTF8(plugin: name, offset: offset, length: bytes.count)
+            }
             return outcome.output
         case WORKQUEUE_PLUGIN_CANCELLED where flag.isSet:
             // Only a stop the host asked for; otherwise the status is an ordinary failure.
@@ -131,7 +140,36 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         }
     }
 
-    private func call(item: WorkItem, context: WorkContext, flag: CancelFlag) -> (status: Int32, output: String?) {
+    /// The most bytes a plugin may return through `out` (a result or a message): larger is
+    /// taken as a broken length (say `SIZE_MAX`) and fails the attempt, never read.
+    public static let maxOutputBytes = 256 << 20
+
+    /// What `handle` returned: its status, its `out` bytes (nil when `out` was NULL), or the
+    /// length it claimed when that was implausible (nothing was read then).
+    private struct Outcome {
+        var status: Int32
+        var bytes: [UInt8]?
+        var implausibleLength: UInt?
+        /// `out` as text (invalid UTF-8 shown as U+FFFD: for messages).
+        var output: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    /// The offset of the first byte that is not part of valid UTF-8, or nil.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        guard bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+        var offset = 0
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
+    private func call(item: WorkItem, context: WorkContext, flag: CancelFlag) -> Outcome {
         var out: UnsafeMutablePointer<UInt8>?
         var outLength = 0
         // The context's WorkProgress outlives the call: the plugin may only use `host` during it.
@@ -157,9 +195,13 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
                 }
             }
         }
-        guard let out else { return (status, nil) }
+        guard let out else { return Outcome(status: status) }
         defer { freeFunction(out) }
-        return (status, String(decoding: UnsafeBufferPointer(start: out, count: outLength), as: UTF8.self))
+        // `out_len` is a size_t: a negative Int here is above Int.max (e.g. SIZE_MAX).
+        guard outLength >= 0, outLength <= Self.maxOutputBytes else {
+            return Outcome(status: status, implausibleLength: UInt(bitPattern: outLength))
+        }
+        return Outcome(status: status, bytes: Array(UnsafeBufferPointer(start: out, count: outLength)))
     }
 }
 
