@@ -24,9 +24,6 @@ enum ExitStatus {
     /// spare threads too): the worker released the items it held and stopped. A new pod may
     /// succeed (the items are retried there).
     static let handlersStuck: Int32 = 5
-    /// EX_DATAERR: input the command cannot carry: a `push` line above the worker's 256 MiB
-    /// item bound, a `results --csv` record holding a NUL byte. Retrying the same input cannot help.
-    static let dataError: Int32 = 65
     /// EX_SOFTWARE: `work`: a handler called `exit()` (or something else ended the process)
     /// while handlers ran: a crash, like a SIGSEGV; the items it held come back through recovery.
     static let handlerExited: Int32 = 70
@@ -37,14 +34,16 @@ enum ExitStatus {
     /// EX_CONFIG: a permanent configuration error (unknown handler, broken plugin, bad handler
     /// option, a queue key of the wrong type, Redis refusing the login or a command, a push
     /// into a drained queue, a TLS file that cannot be used, a server certificate that cannot
-    /// be verified). Retrying cannot help.
+    /// be verified), input the command cannot carry (a `push --file` that is missing or a
+    /// folder, a `push` line above the worker's 256 MiB item bound, a `results --csv` record
+    /// holding a NUL byte). Retrying cannot help.
     static let configuration: Int32 = 78
     /// 128 + SIGTERM: SIGTERM or SIGINT stopped the command before it finished.
     static let stopped: Int32 = 143
 
     /// The codes a retry cannot fix (or, for a cancelled job, must not undo), which a Job should
     /// fail on at once.
-    static let permanent: [Int32] = [cancelled, usage, dataError, configuration]
+    static let permanent: [Int32] = [cancelled, usage, configuration]
 
     /// The status for an error thrown by a command, or nil for ArgumentParser's own (help,
     /// parse and validation errors, ``ExitCode``), which it reports and maps itself (64 for a
@@ -55,9 +54,8 @@ enum ExitStatus {
             switch error {
             case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting, .consumeToPipe: usage
             case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer,
-                 .inputFile, .outputFile:
+                 .inputFile, .outputFile, .itemTooLarge, .csvNUL:
                 configuration
-            case .itemTooLarge, .csvNUL: dataError
             case .unreadable, .metricsPush, .replicasBehind, .output: transient
             case .stopped: stopped
             }

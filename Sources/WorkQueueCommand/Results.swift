@@ -30,7 +30,7 @@ struct Results: AsyncParsableCommand {
             writes a header line, then the same columns, the raw bytes quoted where needed \
             (RFC 4180); a cell starting with = + - @, tab or CR gets a leading ' (quoted) so \
             that spreadsheets show it as text, and a record holding a NUL byte is refused \
-            (exit 65). With --shards M the shards' records are merged by ID. --output FILE \
+            (exit 78). With --shards M the shards' records are merged by ID. --output FILE \
             appends to FILE instead of stdout, fsynced before each --consume delete; --consume \
             refuses a pipe or socket for stdout (exit 64): a record written into a pipe is not \
             read yet, and deleting it then could lose it. On stderr: how many records were \

@@ -19,9 +19,8 @@ struct RootCommand: AsyncParsableCommand {
             manifest can configure the worker with env only. Run `workqueue help <command>` \
             for each command's variables. Exit status (every command): 0 done (`work`: the \
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
-            variable; 65 input the command cannot carry (a push line above 256 MiB, a NUL in \
-            `results --csv`); 78 a permanent configuration error; 143 stopped by SIGTERM or \
-            SIGINT; `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 \
+            variable; 78 a permanent configuration error (or input the command cannot carry: a \
+            push line above 256 MiB, a NUL in `results --csv`); 143 stopped by SIGTERM or SIGINT; `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 \
             the hook failed; `work`: 4 the job was cancelled (`workqueue cancel`), 5 handlers \
             left running past --item-timeout held every spare thread, 70 a handler called exit().
             """,

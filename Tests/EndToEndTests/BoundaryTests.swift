@@ -134,7 +134,7 @@ import TestSupport
     }
 
     /// Defects 3 and 8: `push --file` of a missing file or a folder is a permanent error (78,
-    /// not the transient 1); a line above the worker's 256 MiB bound is refused (65) naming it.
+    /// not the transient 1); a line above the worker's 256 MiB bound is refused (78) naming it.
     @Test func pushRefusesBadFilesAndItemsAboveTheBound() async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)
@@ -149,7 +149,7 @@ import TestSupport
             #expect(FileManager.default.createFile(atPath: huge, contents: Data("small\n".utf8)))
             #expect(truncate(huge, (257 << 20) + 6) == 0)
             let (push, termination) = try await wq.run(["push", "--queue", "p", "--file", huge])
-            #expect(termination == .exited(65), "\(push.stderr)")
+            #expect(termination == .exited(78), "\(push.stderr)")
             #expect(push.stderr.contains("268435456 bytes (256 MiB"), "\(push.stderr)")
             #expect(try await redis.cli("lrange", "p", "0", "-1") == "small", "the line before it was pushed, not the huge one")
         }

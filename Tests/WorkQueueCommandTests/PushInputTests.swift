@@ -53,7 +53,7 @@ import WorkQueuePlugins
         #expect(items == [WorkItem("ok")])
         let error = CommandError.itemTooLarge(source: path, bytes: 262_144, limit: 268_435_456, pushed: 1)
         #expect(error.description.contains("longer than 268435456 bytes (256 MiB"))
-        #expect(ExitStatus.code(for: error) == 65)
+        #expect(ExitStatus.code(for: error) == 78)
     }
 
     /// A missing file and a folder are permanent errors (78), not the transient 1.

@@ -69,7 +69,7 @@ import WorkQueueRedis
         var writer = RecordWriter(csv: true, sharded: false)
         #expect(throws: CommandError.self) { try writer.append(Self.binary) }
         #expect(writer.buffer.isEmpty)
-        #expect(ExitStatus.code(for: CommandError.csvNUL(recordID: "1-0")) == 65)
+        #expect(ExitStatus.code(for: CommandError.csvNUL(recordID: "1-0")) == 78)
         #expect(try Self.encoded([Self.binary], csv: false, sharded: false).contains(#""item_base64":"/wBB""#))
     }
 }
