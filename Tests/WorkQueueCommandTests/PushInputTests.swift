@@ -51,6 +51,11 @@ import WorkQueuePlugins
             }
         }
         #expect(items == [WorkItem("ok")])
+        // The same without a newline at the end: refused while it is read, not at the end.
+        let unended = try Self.file([UInt8](repeating: UInt8(ascii: "c"), count: 300_000))
+        defer { unlink(unended) }
+        let reader = try LineSource(path: unended, maxLineBytes: 200_000)
+        #expect(throws: LineSource.LineTooLong.self) { _ = try Self.drain(reader) }
         let error = CommandError.itemTooLarge(source: path, bytes: 262_144, limit: 268_435_456, pushed: 1)
         #expect(error.description.contains("longer than 268435456 bytes (256 MiB"))
         #expect(ExitStatus.code(for: error) == 78)
