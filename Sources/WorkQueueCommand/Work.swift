@@ -137,6 +137,9 @@ struct Work: AsyncParsableCommand {
             throw CommandError.flagConflict(
                 "\(Catalog.onDrained.either) and \(Catalog.keepRunning.either) do not go together: a worker that keeps running never marks the queue drained, so its hook would never run; run the hook from workers without \(Catalog.keepRunning.flag), or from the step after `workqueue wait`")
         }
+        // From here until the command exits, an exit() from a plugin (its create too) or a
+        // handler is a crash (status 70), never the status it passed.
+        HandlerExitGuard.arm()
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(
@@ -163,8 +166,6 @@ struct Work: AsyncParsableCommand {
         }
         let summary: WorkerSummary
         let session = Worker.makeSessionID()
-        // From here until the command exits, an exit() from a handler is a crash (status 70).
-        HandlerExitGuard.arm()
         do {
             summary = try await drain(backend, handler: handler, options: workerOptions, session: session, logger: logger)
         } catch {
