@@ -99,25 +99,36 @@ final class LineSource {
         if count == 0 {
             ended = true
             defer { partial = [] }
-            return Push.lines(Data(partial))
+            return Push.lines(partial)
         }
         // Only the new bytes are searched: the partial line before them holds no newline.
         bytesSearched += count
-        guard let lastNewline = chunk[0..<count].lastIndex(of: 0x0A) else {
+        let (firstNewline, lastNewline) = chunk.withUnsafeBufferPointer { buffer -> (Int?, Int?) in
+            guard let base = buffer.baseAddress, let first = memchr(base, 0x0A, count) else { return (nil, nil) }
+            var last = count - 1
+            while buffer[last] != 0x0A { last -= 1 }
+            return (UnsafePointer<UInt8>(first.assumingMemoryBound(to: UInt8.self)) - base, last)
+        }
+        guard let firstNewline, let lastNewline else {
             guard partial.count + count <= maxLineBytes else {
                 throw LineTooLong(label: label, bytes: partial.count + count, limit: maxLineBytes)
             }
             partial.append(contentsOf: chunk[0..<count])
             return []
         }
-        if let firstNewline = chunk[0..<count].firstIndex(of: 0x0A), partial.count + firstNewline > maxLineBytes {
+        if partial.count + firstNewline > maxLineBytes {
             throw LineTooLong(label: label, bytes: partial.count + firstNewline, limit: maxLineBytes)
         }
-        var complete = Data()
-        complete.reserveCapacity(partial.count + lastNewline + 1)
-        complete.append(contentsOf: partial)
+        var complete = partial
+        partial = []
         complete.append(contentsOf: chunk[...lastNewline])
-        partial = Array(chunk[(lastNewline + 1)..<count])
+        partial.append(contentsOf: chunk[(lastNewline + 1)..<count])
+        if firstNewline == lastNewline {
+            // One line (a long one, typically): it becomes the item without another copy.
+            complete.removeLast()
+            if complete.last == 0x0D { complete.removeLast() }
+            return complete.isEmpty ? [] : [WorkItem(complete)]
+        }
         return Push.lines(complete)
     }
 }

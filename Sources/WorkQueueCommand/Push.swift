@@ -4,6 +4,13 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import WorkQueue
 import WorkQueueRedis
 
@@ -162,12 +169,22 @@ struct Push: AsyncParsableCommand {
         return Int32(clamping: max(0, min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, 1000)))
     }
 
-    /// Splits on LF, drops a trailing CR from each line and skips empty lines.
-    static func lines(_ data: Data) -> [WorkItem] {
-        data.split(separator: 0x0A, omittingEmptySubsequences: true).compactMap { line in
-            var bytes = Array(line)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            return bytes.isEmpty ? nil : WorkItem(bytes)
+    /// Splits on LF, drops a trailing CR from each line and skips empty lines. Each line is
+    /// found with `memchr` and copied once (a generic split walked a long line byte by byte).
+    static func lines(_ bytes: [UInt8]) -> [WorkItem] {
+        bytes.withUnsafeBufferPointer { buffer in
+            var items: [WorkItem] = []
+            guard let base = buffer.baseAddress else { return items }
+            var start = 0
+            while start < buffer.count {
+                let found = memchr(base + start, 0x0A, buffer.count - start)
+                let end = found.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
+                var last = end
+                if last > start && buffer[last - 1] == 0x0D { last -= 1 }
+                if last > start { items.append(WorkItem(Array(buffer[start..<last]))) }
+                start = end + 1
+            }
+            return items
         }
     }
 }
