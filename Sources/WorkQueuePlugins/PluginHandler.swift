@@ -117,14 +117,11 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         if let length = outcome.implausibleLength {
             throw PluginError.implausibleOutput(plugin: name, length: length)
         }
+        if let (offset, length) = outcome.invalidResult {
+            throw PluginError.resultNotUTF8(plugin: name, offset: offset, length: length)
+        }
         switch outcome.status {
         case WORKQUEUE_PLUGIN_OK:
-            // A result is text (`String`): bytes that are not UTF-8 fail the attempt rather
-            // than being changed silently (U+FFFD) on their way to NAME:results.
-            guard let bytes = outcome.bytes else { return nil }
-            if let offset = Self.firstInvalidUTF8(bytes) {
-                throw PluginError.resultNotUTF8(plugin: name, offset: offset, length: bytes.count)
-            }
             return outcome.output
         case WORKQUEUE_PLUGIN_CANCELLED where flag.isSet:
             // Only a stop the host asked for; otherwise the status is an ordinary failure.
@@ -144,18 +141,18 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
     /// taken as a broken length (say `SIZE_MAX`) and fails the attempt, never read.
     public static let maxOutputBytes = 256 << 20
 
-    /// What `handle` returned: its status, its `out` bytes (nil when `out` was NULL), or the
-    /// length it claimed when that was implausible (nothing was read then).
+    /// What `handle` returned: its status and its `out` as text (nil when `out` was NULL), the
+    /// length it claimed when that was implausible (nothing was read then), or, for a result
+    /// that is not UTF-8, where its first bad byte is and its length.
     private struct Outcome {
         var status: Int32
-        var bytes: [UInt8]?
+        var output: String?
         var implausibleLength: UInt?
-        /// `out` as text (invalid UTF-8 shown as U+FFFD: for messages).
-        var output: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+        var invalidResult: (offset: Int, length: Int)?
     }
 
     /// The offset of the first byte that is not part of valid UTF-8, or nil.
-    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+    static func firstInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         guard bytes.contains(where: { $0 >= 0x80 }) else { return nil }
         var offset = 0
         var decoder = UTF8()
@@ -201,7 +198,17 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         guard outLength >= 0, outLength <= Self.maxOutputBytes else {
             return Outcome(status: status, implausibleLength: UInt(bitPattern: outLength))
         }
-        return Outcome(status: status, bytes: Array(UnsafeBufferPointer(start: out, count: outLength)))
+        let bytes = UnsafeBufferPointer(start: out, count: outLength)
+        guard status == WORKQUEUE_PLUGIN_OK else {
+            // A message: text for the log and the dead letter (invalid bytes shown as U+FFFD).
+            return Outcome(status: status, output: String(decoding: bytes, as: UTF8.self))
+        }
+        // A result is text (`String`): bytes that are not UTF-8 fail the attempt rather than
+        // being changed silently (U+FFFD) on their way to NAME:results. One pass, one copy.
+        guard let result = String(validating: bytes, as: UTF8.self) else {
+            return Outcome(status: status, invalidResult: (Self.firstInvalidUTF8(bytes) ?? 0, outLength))
+        }
+        return Outcome(status: status, output: result)
     }
 }
 
