@@ -352,6 +352,28 @@ class Bench:
                 "items": cb - ca, "measured_per_s": rate, "ratio": rate / per_second,
                 "peak_1s_window": peak, "left_in_queue": left}
 
+    def push_line(self, sizes_mib):
+        """`workqueue push --file F` of one line of each size (MiB) plus a newline: the wall
+        time and the pusher's peak RSS (the issue-27 goal: 64 MiB well under a second)."""
+        rows = []
+        for mib in sizes_mib:
+            path = os.path.join(self.tmp, f"line-{mib}.txt")
+            with open(path, "wb") as f:
+                f.write(b"x" * (mib << 20) + b"\n")
+            self.client.flushall()
+            started = time.perf_counter()
+            proc = self.start([self.args.bin, "push", "--redis", self.url, "--queue", "pushbench", "--file", path])
+            [done] = wait_all([proc], timeout=600.0)
+            seconds = time.perf_counter() - started
+            os.unlink(path)
+            if done.code != 0:
+                raise SystemExit(f"push of a {mib} MiB line exited {done.code}")
+            if self.client.llen("pushbench") != 1:
+                raise SystemExit(f"push of a {mib} MiB line did not push one item")
+            rows.append({"mib": mib, "seconds": seconds, "mib_per_s": mib / seconds, "peak_rss_mb": done.maxrss_mb})
+            self.client.flushall()
+        return rows
+
     # -- spawn to first lease --------------------------------------------------------------
 
     def first_lease(self, argv, items):
@@ -638,6 +660,10 @@ def parse_args(argv):
     parser.add_argument("--rate-limit", default="200/s", help="the limit of the rate run (default 200/s)")
     parser.add_argument("--rate-procs", type=int, default=4, help="worker processes of the rate run (default 4)")
     parser.add_argument("--rate-seconds", type=int, default=30, help="measured seconds of the rate run (default 30)")
+    parser.add_argument("--push-only", action="store_true",
+                        help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
+    parser.add_argument("--push-mib", default="8,32,64,128",
+                        help="line sizes in MiB of the push run (default 8,32,64,128)")
     parser.add_argument("--json", default=os.path.join(ROOT, ".build", "bench-results.json"),
                         help="where to write the results as JSON (default .build/bench-results.json)")
     parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "workqueue"),
@@ -661,6 +687,12 @@ def parse_args(argv):
         parser.error("--shards takes comma-separated shard counts from 1 to 1024")
     if 1 not in args.tutorial_procs:
         args.tutorial_procs.insert(0, 1)
+    try:
+        args.push_mib = [int(x) for x in args.push_mib.split(",") if x]
+    except ValueError:
+        parser.error("--push-mib takes comma-separated sizes in MiB")
+    if any(m < 1 or m > 255 for m in args.push_mib):
+        parser.error("--push-mib sizes go from 1 to 255 (a worker takes at most 256 MiB)")
     args.best_flags_list = shlex.split(args.best_flags)
     args.rss_flags_list = shlex.split(args.rss_flags) if args.rss_flags is not None else args.best_flags_list
     if not os.access(args.bin, os.X_OK):
@@ -701,7 +733,15 @@ def run(args, tmp):
     out.append(f"         {facts['swift']}; Python {facts['python']}, redis-py {facts['redis_py']}")
     out.append(f"         workqueue {facts['workqueue_commit']}: {facts['workqueue_bin']}")
 
-    if args.rate_only:
+    if args.push_only:
+        rows = bench.push_line(args.push_mib)
+        results["push_line"] = rows
+        out.append("")
+        out.append("workqueue push --file of one line (plus its newline), into the private Redis")
+        out.append(table(["line MiB", "seconds", "MiB/s", "peak RSS MB"],
+                         [[str(r["mib"]), fmt(r["seconds"], 2), fmt(r["mib_per_s"], 0), fmt(r["peak_rss_mb"], 0)] for r in rows],
+                         "rrrr"))
+    elif args.rate_only:
         r = bench.rate_limit(args.rate_limit, args.rate_procs, args.rate_seconds)
         results["rate_limit"] = r
         out.append("")

@@ -54,6 +54,12 @@ public final class Worker: Service, Sendable {
     /// Set once the queue was found cancelled: the worker stops as for a shutdown, and returns
     /// ``WorkerStopReason/cancelled``.
     private let cancelSeen = Mutex(false)
+    /// Handlers left running past their time limit and grace that have not returned yet; each
+    /// holds a thread (a spare one: the pool has ``WorkerOptions/concurrency`` of them).
+    private let abandoned = Mutex(0)
+    /// Set once more handlers were abandoned than there are spare threads: the worker stops as
+    /// for a shutdown and returns ``WorkerStopReason/handlersStuck``.
+    private let stuckSeen = Mutex(false)
     /// When this worker was made, for its heartbeat record (ms since the Unix epoch).
     private let startedAtMilliseconds = WorkerHeartbeat.wallClockMilliseconds()
 
@@ -149,8 +155,9 @@ public final class Worker: Service, Sendable {
                 come back through recovery once their lease expires
                 """)
             let cancelled = cancelSeen.withLock { $0 }
+            let stuck = stuckSeen.withLock { $0 }
             return summary.withLock { summary in
-                summary.stopReason = cancelled ? .cancelled : .shutdown
+                summary.stopReason = cancelled ? .cancelled : stuck ? .handlersStuck : .shutdown
                 return summary
             }
         }
@@ -159,7 +166,9 @@ public final class Worker: Service, Sendable {
     // MARK: - The loops
 
     private func runLoops() async throws -> WorkerSummary {
-        let threads = handler.execution == .dedicatedThread ? HandlerThreadPool(threads: options.concurrency) : nil
+        // One thread per slot, plus as many spares: a handler abandoned past its time limit
+        // keeps its thread, and a spare takes its place (at most `concurrency` of them).
+        let threads = handler.execution == .dedicatedThread ? HandlerThreadPool(threads: options.concurrency * 2) : nil
         defer { if let threads { Task { await threads.shutdown() } } }
         let dispatcher = self.dispatcher
 
@@ -199,8 +208,9 @@ public final class Worker: Service, Sendable {
         }
         let cancelled = cancelSeen.withLock { $0 }
         if cancelled { await sweepCancelled() }
+        let stuck = stuckSeen.withLock { $0 }
         return summary.withLock { summary in
-            summary.stopReason = cancelled ? .cancelled : stopSignal.isFired ? .shutdown : .drained
+            summary.stopReason = cancelled ? .cancelled : stuck ? .handlersStuck : stopSignal.isFired ? .shutdown : .drained
             return summary
         }
     }
@@ -376,10 +386,47 @@ public final class Worker: Service, Sendable {
             dispatcher.finish(settlement.map { Dispatcher.Done(settlement: $0, id: held.id, leasedAt: held.leasedAt) },
                               handlerSeconds: elapsed.seconds)
             // A handler that outlived its time limit and grace: its attempt is settled, but it
-            // still runs (on a thread of its own, for a dedicated-thread handler), so this slot
-            // takes no other item until it returns.
-            if let leftBehind { _ = await leftBehind.result }
+            // still runs (keeping its thread, for a dedicated-thread handler). The slot goes on
+            // with the next item on a spare thread; once more are abandoned than there are
+            // spares, the worker stops and releases what it holds instead of freezing.
+            if let leftBehind { abandon(leftBehind, item: held.lease.item) }
         }
+    }
+
+    /// Counts a handler left running until it returns; stops the worker when the abandoned
+    /// handlers outnumber the spare threads (``WorkerOptions/concurrency``).
+    private func abandon(_ task: Task<String?, any Error>, item: WorkItem) {
+        let count = abandoned.withLock { count in
+            count += 1
+            return count
+        }
+        let spares = options.concurrency
+        Task { [self] in
+            _ = await task.result
+            let left = abandoned.withLock { count in
+                count -= 1
+                return count
+            }
+            logger.notice("a handler left running past its time limit returned; \(left) still running",
+                          metadata: ["item": .stringConvertible(ItemLabel(item: item))])
+        }
+        guard count > spares else {
+            logger.warning("""
+                \(count) handler(s) left running past their time limit (at most \(spares) while the worker goes on: \
+                each keeps a thread)
+                """, metadata: ["item": .stringConvertible(ItemLabel(item: item))])
+            return
+        }
+        let first = stuckSeen.withLock { seen in
+            defer { seen = true }
+            return !seen
+        }
+        guard first else { return }
+        logger.error("""
+            \(count) handlers ignored their time limit and are still running, more than the \(spares) spare thread(s): \
+            stopping this worker (its items are released to pending) rather than working on with threads held
+            """)
+        shutdown()
     }
 
     /// Runs the handler on one leased item; returns how to settle it (nil when its lease was
@@ -509,11 +556,11 @@ public final class Worker: Service, Sendable {
             case let .fail(_, message, disposition):
                 switch disposition {
                 case .deadLetter:
-                    logger.error("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); dead-lettered",
+                    logger.error("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(FailureText(message)); dead-lettered",
                                  metadata: Self.metadata(lease))
                     record(.failed(lease, error: message, disposition: disposition)) { $0.deadLettered += 1 }
                 case .retry(let delay):
-                    logger.warning("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(message); retry in \(delay)",
+                    logger.warning("attempt \(lease.attempt) of \(options.maxAttempts) failed: \(FailureText(message)); retry in \(delay)",
                                    metadata: Self.metadata(lease))
                     record(.failed(lease, error: message, disposition: disposition)) { $0.retried += 1 }
                 }

@@ -24,6 +24,11 @@ public enum WorkerStopReason: Sendable, Hashable {
     /// The job was cancelled (``QueueControl/cancelled``): in-flight items were cancelled and
     /// released, then moved aside with the rest.
     case cancelled
+    /// Handlers left running past ``WorkerOptions/itemTimeout`` (and its grace) held every
+    /// spare handler thread (``WorkerOptions/concurrency`` of them) and one more was abandoned:
+    /// the worker stopped as for a shutdown (the items it held released to pending) rather
+    /// than go on with fewer threads than slots.
+    case handlersStuck
 }
 
 /// What one run of a ``Worker`` did.

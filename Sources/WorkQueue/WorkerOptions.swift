@@ -36,9 +36,11 @@ public struct WorkerOptions: Sendable {
     /// settles as usual (a result completes the item, an error fails the attempt as
     /// `timed out after S s`). One still running after the grace is left behind: the attempt
     /// counts as failed with `timed out after S s` (retried, or dead-lettered at
-    /// ``maxAttempts``), whatever it returns later is ignored, and its slot stays taken until
-    /// it does return, so no more handlers run than ``concurrency``. `nil`, the default, sets
-    /// no limit.
+    /// ``maxAttempts``), whatever it returns later is ignored, and its slot goes on with the next
+    /// item (a dedicated-thread handler's on a spare thread: the pool has one per slot). At most
+    /// ``concurrency`` handlers are left behind at once: one more, and the worker stops as for a
+    /// shutdown (its items released) and returns `WorkerStopReason.handlersStuck`, rather than
+    /// freezing with its threads held. `nil`, the default, sets no limit.
     public var itemTimeout: Duration? = nil
     /// After ``itemTimeout``, how long a cancelled handler may take to return before its
     /// attempt is failed without it. Default 5 s.

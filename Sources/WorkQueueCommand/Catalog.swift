@@ -160,7 +160,8 @@ enum Catalog {
         "cancel a handler still running after S s; the attempt fails with \"timed out after S s\"",
         details: "the handler's cancellation reason says so and a plugin sees its stop flag; one still running 5 s later is "
             + "left behind: the attempt fails all the same (retried or dead-lettered), its late result is ignored, and its "
-            + "slot stays busy until it returns")
+            + "slot goes on with the next item on a spare thread (one per slot); once more handlers are left behind than "
+            + "there are spares, the worker releases its items and exits 5")
 
     static let recoverySeconds = Setting<Duration>(
         "recovery-seconds", valueName: "seconds", variable: "WORKQUEUE_RECOVERY_SECONDS", default: WorkerOptions().recoveryInterval,
@@ -268,8 +269,18 @@ enum Catalog {
 
     static let resultsConsume = Setting<Bool>(
         "consume", variable: "WORKQUEUE_RESULTS_CONSUME", default: false, form: .toggle,
-        "delete each page of records from Redis once it was written and flushed to stdout", command: "results",
-        details: "a record is never deleted before it was written; run one consuming `results` per queue at a time")
+        "delete each page of records from Redis once it was written and made durable (fsync) to the file of `--output` "
+            + "or of stdout", command: "results",
+        details: "a record is never deleted before it was written; refused (exit 64) when stdout is a pipe or socket without "
+            + "`--output`; run one consuming `results` per queue at a time")
+
+    static let resultsOutput = Setting<String?>(
+        "output", valueName: "path", variable: "WORKQUEUE_RESULTS_OUTPUT", default: nil, shown: "stdout",
+        "append the records to this file (created if missing; a CSV header only when it is empty) instead of stdout; "
+            + "each page is fsynced before `--consume` deletes it", command: "results",
+        details: "the safe way to consume: with `--consume` and no `--output`, stdout must be a file or a terminal, not a pipe "
+            + "(a record written into a pipe is not read yet, and a reader that stops early would lose it; see "
+            + "[Results](operating.md#results))")
 
     static let resultsCSV = Setting<Bool>(
         "csv", variable: "WORKQUEUE_RESULTS_CSV", default: false, form: .toggle,
@@ -291,7 +302,7 @@ enum Catalog {
 
     /// The other commands' settings that read a variable.
     static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, tokenFile,
-                                                   resultsFollow, resultsConsume, resultsCSV]
+                                                   resultsFollow, resultsConsume, resultsOutput, resultsCSV]
 
     /// Every setting.
     static var all: [any SettingDescription] { common + work + others }

@@ -16,6 +16,15 @@ enum CommandError: Error, CustomStringConvertible {
     case nothingToPush
     /// A file could not be read.
     case unreadable(path: String, reason: String)
+    /// `push --file`: the file cannot be opened or is not a file (missing, a folder, no
+    /// permission): permanent, unlike a read failing midway.
+    case inputFile(path: String, reason: String)
+    /// `push`: a line longer than the most bytes a worker takes as one item.
+    case itemTooLarge(source: String, bytes: Int, limit: Int, pushed: Int)
+    /// `results --consume` with stdout a pipe or socket and no `--output`.
+    case consumeToPipe(String)
+    /// `results --output`: the file cannot be opened for appending.
+    case outputFile(path: String, reason: String)
     /// A push or open into a queue whose workers found it drained and exited (`NAME:drained`).
     case queueDrained(String)
     /// Redis refused the connection's setup (login, SELECT, SCRIPT LOAD): a configuration
@@ -44,6 +53,8 @@ enum CommandError: Error, CustomStringConvertible {
     case metricsPush(url: String, error: String)
     /// Writing to stdout failed (`results`: a closed pipe, a full disk).
     case output(String)
+    /// `results --csv`: a record holds a NUL byte, which CSV cannot carry safely.
+    case csvNUL(recordID: String)
 
     /// The message, with every credential redacted (``Redaction``): a flag's or variable's
     /// value is redacted whole (it may hold spaces), then every word of the message.
@@ -64,6 +75,15 @@ enum CommandError: Error, CustomStringConvertible {
             "nothing to push: give items as arguments, --file PATH (one item per line), or - to read standard input"
         case let .unreadable(path, reason):
             "cannot read '\(path)': \(reason)"
+        case let .outputFile(path, reason):
+            "cannot write '\(path)' (--output): \(reason); nothing was read or deleted"
+        case let .inputFile(path, reason):
+            "cannot read '\(path)' (--file): \(reason); nothing was pushed"
+        case let .itemTooLarge(source, bytes, limit, pushed):
+            "a line of \(source) is longer than \(limit) bytes (\(limit >> 20) MiB, the most a worker takes as one item, "
+                + "--max-item-bytes at most): \(bytes) bytes read so far without a newline; it was not pushed, nor anything "
+                + "after it (\(pushed) item\(pushed == 1 ? "" : "s") before it were pushed). Split the item, or store it "
+                + "elsewhere (a file, an object store) and push its name"
         case let .queueDrained(name):
             "queue '\(name)' was drained and the Job's workers have exited (\(name):drained is set): items pushed now "
                 + "would wait with no worker to take them. Use a new queue name for a new Job, or pass --reopen to clear "
@@ -84,7 +104,7 @@ enum CommandError: Error, CustomStringConvertible {
         case let .tokenFile(path, source, reason):
             "cannot read the dashboard token file '\(path)' (from \(source)): \(reason); "
                 + "put the token the page's actions must present in it (e.g. a mounted Secret), or fix \(source)"
-        case let .tlsSetting(message), let .output(message):
+        case let .tlsSetting(message), let .output(message), let .consumeToPipe(message):
             message
         case let .tlsFile(path, source, reason):
             "cannot use the TLS file '\(path)' (from \(source)): \(reason); check the path, that the file is readable by "
@@ -96,6 +116,9 @@ enum CommandError: Error, CustomStringConvertible {
         case let .metricsServer(flag, port, error):
             "cannot serve \(flag == Catalog.dashboardPort.flag ? "the dashboard" : "metrics") on port \(port) (\(flag)): \(error); "
                 + "choose a free port, or 0 for any"
+        case let .csvNUL(recordID):
+            "record \(recordID) holds a NUL byte, which --csv does not write (many CSV readers cut the cell or the file "
+                + "there); nothing of its page was written or deleted. Export without --csv: JSON lines write it as \\u0000"
         case let .metricsPush(url, error):
             "pushing the final metrics to \(Redaction.redactingCredentials(url)) failed: \(error); "
                 + "check that the Pushgateway is reachable at that URL"

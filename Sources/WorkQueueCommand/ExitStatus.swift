@@ -20,6 +20,13 @@ enum ExitStatus {
     /// moved aside with the pending ones. A Job should fail on it (podFailurePolicy FailJob)
     /// rather than start pods that would find nothing to do.
     static let cancelled: Int32 = 4
+    /// `work`: every handler thread was held by handlers that ignored `--item-timeout` (the
+    /// spare threads too): the worker released the items it held and stopped. A new pod may
+    /// succeed (the items are retried there).
+    static let handlersStuck: Int32 = 5
+    /// EX_SOFTWARE: `work`: a handler called `exit()` (or something else ended the process)
+    /// while handlers ran: a crash, like a SIGSEGV; the items it held come back through recovery.
+    static let handlerExited: Int32 = 70
     /// `wait --timeout`: the queue was not drained in time (as `timeout(1)` exits).
     static let timedOut: Int32 = 124
     /// EX_USAGE: a bad flag or environment variable.
@@ -27,7 +34,9 @@ enum ExitStatus {
     /// EX_CONFIG: a permanent configuration error (unknown handler, broken plugin, bad handler
     /// option, a queue key of the wrong type, Redis refusing the login or a command, a push
     /// into a drained queue, a TLS file that cannot be used, a server certificate that cannot
-    /// be verified). Retrying cannot help.
+    /// be verified), input the command cannot carry (a `push --file` that is missing or a
+    /// folder, a `push` line above the worker's 256 MiB item bound, a `results --csv` record
+    /// holding a NUL byte). Retrying cannot help.
     static let configuration: Int32 = 78
     /// 128 + SIGTERM: SIGTERM or SIGINT stopped the command before it finished.
     static let stopped: Int32 = 143
@@ -43,8 +52,10 @@ enum ExitStatus {
         switch error {
         case let error as CommandError:
             switch error {
-            case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting: usage
-            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer: configuration
+            case .missing, .invalid, .flagConflict, .nothingToPush, .tlsSetting, .consumeToPipe: usage
+            case .unknownHandler, .queueDrained, .refused, .serverSetting, .clusterQueueName, .passwordFile, .tokenFile, .tlsFile, .metricsServer,
+                 .inputFile, .outputFile, .itemTooLarge, .csvNUL:
+                configuration
             case .unreadable, .metricsPush, .replicasBehind, .output: transient
             case .stopped: stopped
             }
@@ -54,8 +65,9 @@ enum ExitStatus {
             case .invalidConfiguration: usage
             case .backendUnavailable: transient
             }
-        case is PluginError:
-            configuration
+        case let error as PluginError:
+            // A --signature of the wrong form is a bad flag value, as any other.
+            if case .invalidSignature = error { usage } else { configuration }
         case let error as RedisError:
             switch error {
             case let .server(message): Self.isRefusal(message) ? configuration : transient

@@ -4,6 +4,13 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import WorkQueue
 import WorkQueueRedis
 
@@ -133,7 +140,7 @@ struct Push: AsyncParsableCommand {
     /// SIGTERM/SIGINT (the caller ends the hold), once every line it had read is pushed.
     private func stream(_ source: LineSource, to producer: QueueProducer) async throws -> Int {
         var total = 0
-        while let lines = try source.next(timeoutMilliseconds: Self.milliseconds(await producer.timeUntilRefresh)) {
+        while let lines = try await Self.nextLines(source, producer) {
             // Lines read are pushed even when a signal came meanwhile: they left the input for good.
             try await producer.push(lines)
             total += lines.count
@@ -145,18 +152,39 @@ struct Push: AsyncParsableCommand {
         return total
     }
 
+    /// The next lines of `source`; a line above the worker's item bound stops the push, naming
+    /// the bound and how many items were pushed before it.
+    private static func nextLines(_ source: LineSource, _ producer: QueueProducer) async throws -> [WorkItem]? {
+        do {
+            return try source.next(timeoutMilliseconds: milliseconds(await producer.timeUntilRefresh))
+        } catch let error as LineSource.LineTooLong {
+            throw CommandError.itemTooLarge(source: error.label, bytes: error.bytes, limit: error.limit,
+                                            pushed: await producer.pushed)
+        }
+    }
+
     /// A wait of at most 1 s in ms, for the bounded read of the input.
     private static func milliseconds(_ duration: Duration) -> Int32 {
         let (seconds, attoseconds) = duration.components
         return Int32(clamping: max(0, min(seconds * 1000 + attoseconds / 1_000_000_000_000_000, 1000)))
     }
 
-    /// Splits on LF, drops a trailing CR from each line and skips empty lines.
-    static func lines(_ data: Data) -> [WorkItem] {
-        data.split(separator: 0x0A, omittingEmptySubsequences: true).compactMap { line in
-            var bytes = Array(line)
-            if bytes.last == 0x0D { bytes.removeLast() }
-            return bytes.isEmpty ? nil : WorkItem(bytes)
+    /// Splits on LF, drops a trailing CR from each line and skips empty lines. Each line is
+    /// found with `memchr` and copied once (a generic split walked a long line byte by byte).
+    static func lines(_ bytes: [UInt8]) -> [WorkItem] {
+        bytes.withUnsafeBufferPointer { buffer in
+            var items: [WorkItem] = []
+            guard let base = buffer.baseAddress else { return items }
+            var start = 0
+            while start < buffer.count {
+                let found = memchr(base + start, 0x0A, buffer.count - start)
+                let end = found.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? buffer.count
+                var last = end
+                if last > start && buffer[last - 1] == 0x0D { last -= 1 }
+                if last > start { items.append(WorkItem(Array(buffer[start..<last]))) }
+                start = end + 1
+            }
+            return items
         }
     }
 }

@@ -28,10 +28,16 @@ struct Results: AsyncParsableCommand {
             --shards M, shard; an item or result that is not valid UTF-8 is given as \
             item_base64 or result_base64 instead (standard base64 of the raw bytes). --csv \
             writes a header line, then the same columns, the raw bytes quoted where needed \
-            (RFC 4180). With --shards M the shards' records are merged by ID. On stderr: how \
-            many records were written and how many the bound dropped. Exit 0 once written (with \
-            --follow: once the queue is drained), 1 when stdout or Redis fails, 78 when \
-            NAME:results holds an earlier version's hash (the message says how to migrate).
+            (RFC 4180); a cell starting with = + - @, tab or CR gets a leading ' (quoted) so \
+            that spreadsheets show it as text, and a record holding a NUL byte is refused \
+            (exit 78). With --shards M the shards' records are merged by ID. --output FILE \
+            appends to FILE instead of stdout, fsynced before each --consume delete; --consume \
+            refuses a pipe or socket for stdout (exit 64): a record written into a pipe is not \
+            read yet, and deleting it then could lose it. On stderr: how many records were \
+            written and how many the bound dropped. Exit 0 once written (with --follow: once \
+            the queue is drained), 1 when the output or Redis fails, 78 when NAME:results holds \
+            an earlier version's hash (the message says how to migrate) or --output cannot be \
+            opened.
             """
     )
 
@@ -42,6 +48,9 @@ struct Results: AsyncParsableCommand {
 
     @Flag(name: Catalog.resultsConsume.name, help: Catalog.resultsConsume.help)
     var consume = false
+
+    @Option(name: Catalog.resultsOutput.name, help: Catalog.resultsOutput.help)
+    var output: String?
 
     @Flag(name: Catalog.resultsCSV.name, help: Catalog.resultsCSV.help)
     var csv = false
@@ -55,11 +64,15 @@ struct Results: AsyncParsableCommand {
         let follow = try settings.flag(self.follow, Catalog.resultsFollow)
         let consume = try settings.flag(self.consume, Catalog.resultsConsume)
         let csv = try settings.flag(self.csv, Catalog.resultsCSV)
+        // Opened (and checked) before connecting: nothing is read or deleted when it fails.
+        let target = try Self.target(path: settings.string(output, Catalog.resultsOutput), consume: consume)
+        defer { if target.descriptor != 1 { close(target.descriptor) } }
         try await withProducer(common, settings, logger: logger) { producer in
             let sharded = producer.shardNames.count > 1
             var reader = try await producer.completionReader()
-            var out = RecordWriter(csv: csv, sharded: sharded)
-            if csv { try out.header() }
+            var out = RecordWriter(csv: csv, sharded: sharded, descriptor: target.descriptor, durable: target.durable,
+                                   name: target.name)
+            if csv && target.empty { try out.header() }
             var written = 0
             var drainedSeen = false
             // The next page is read while this one is written (Redis, the network and the
@@ -93,7 +106,7 @@ struct Results: AsyncParsableCommand {
                     }
                     continue
                 }
-                for entry in page { out.append(entry) }
+                for entry in page { try out.append(entry) }
                 try out.flush()
                 written += page.count
                 if consume { try await reader.delete(page) }
@@ -105,6 +118,45 @@ struct Results: AsyncParsableCommand {
                     ? "\(counts.dropped) older record\(counts.dropped == 1 ? " was" : "s were") dropped by the workers' --results-max (raise it to keep more)"
                     : "none dropped by --results-max"))
         }
+    }
+
+    /// Where the records go: the `--output` file (appended to, fsynced before each delete), or
+    /// stdout. With `--consume` and no `--output`, stdout must not be a pipe or socket: a page
+    /// written there is only in the kernel's buffer, and a reader that stops early (`| head`)
+    /// would lose records already deleted; a regular file is fsynced like `--output`.
+    static func target(path: String?, consume: Bool) throws
+        -> (descriptor: Int32, durable: Bool, empty: Bool, name: String) {
+        if let path {
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw CommandError.outputFile(path: path, reason: String(cString: strerror(errno)))
+            }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                close(descriptor)
+                throw CommandError.outputFile(path: path, reason: "it is not a regular file")
+            }
+            // A new file's name is made durable too: fsync its folder once.
+            let folder = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
+            let directory = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_CLOEXEC)
+            if directory >= 0 {
+                _ = fsync(directory)
+                close(directory)
+            }
+            return (descriptor, true, info.st_size == 0, path)
+        }
+        var info = stat()
+        guard fstat(1, &info) == 0 else { return (1, false, true, "stdout") }
+        let kind = info.st_mode & S_IFMT
+        if consume && (kind == S_IFIFO || kind == S_IFSOCK) {
+            throw CommandError.consumeToPipe("""
+                refusing --consume with stdout a pipe or socket: a record written into a pipe has not been read yet, and \
+                one deleted from Redis then is lost if the reader stops early (e.g. `| head`) or fails. Write to a \
+                file with \(Catalog.resultsOutput.flag) PATH (each page is fsynced before it is deleted) and read that, \
+                or export without --consume
+                """)
+        }
+        return (1, kind == S_IFREG, true, "stdout")
     }
 
     /// One line on stderr (fd 2).
@@ -119,11 +171,20 @@ struct Results: AsyncParsableCommand {
 struct RecordWriter {
     let csv: Bool
     let sharded: Bool
+    /// Where ``flush()`` writes: stdout (1) or the `--output` file.
+    let descriptor: Int32
+    /// fsync after each flush (a regular file): what a delete after it may rely on.
+    let durable: Bool
+    /// The target's name for messages.
+    let name: String
     private(set) var buffer: [UInt8] = []
 
-    init(csv: Bool, sharded: Bool) {
+    init(csv: Bool, sharded: Bool, descriptor: Int32 = 1, durable: Bool = false, name: String = "stdout") {
         self.csv = csv
         self.sharded = sharded
+        self.descriptor = descriptor
+        self.durable = durable
+        self.name = name
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -132,9 +193,14 @@ struct RecordWriter {
         try flush()
     }
 
-    mutating func append(_ entry: CompletionReader.Entry) {
+    /// Appends one record; throws for a CSV record holding a NUL byte (nothing of it appended).
+    mutating func append(_ entry: CompletionReader.Entry) throws {
         let record = entry.record
         if csv {
+            // Many CSV readers end a cell (or the file) at a NUL: refused, never written raw.
+            if record.item.bytes.contains(0) || record.result.utf8.contains(0) || record.worker.utf8.contains(0) {
+                throw CommandError.csvNUL(recordID: record.id)
+            }
             buffer.append(contentsOf: record.id.utf8)
             buffer.append(UInt8(ascii: ","))
             appendNumber(record.milliseconds)
@@ -216,15 +282,27 @@ struct RecordWriter {
     }
 
     /// A CSV field: as is, or quoted with quotes doubled when it holds a comma, quote, CR or LF.
+    /// A field a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or
+    /// a CR) gets a leading `'` and is quoted, so that it is shown as text, never evaluated.
     private mutating func appendCSV(_ bytes: some Collection<UInt8>) {
-        let special = bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
+        let neutralised = bytes.first.map(Self.startsFormula) ?? false
+        let special = neutralised
+            || bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
         guard special else { buffer += bytes; return }
         buffer.append(UInt8(ascii: "\""))
+        if neutralised { buffer.append(UInt8(ascii: "'")) }
         for byte in bytes {
             if byte == UInt8(ascii: "\"") { buffer.append(byte) }
             buffer.append(byte)
         }
         buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// A first byte that makes spreadsheets (Excel, LibreOffice, Google Sheets) read the cell
+    /// as a formula: `=`, `+`, `-`, `@`, tab, CR.
+    static func startsFormula(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "=") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "@")
+            || byte == 0x09 || byte == 0x0D
     }
 
     static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
@@ -240,20 +318,25 @@ struct RecordWriter {
         }
     }
 
-    /// Writes the buffer to stdout; throws when stdout fails (a closed pipe, a full disk).
+    /// Writes the buffer to the target (and fsyncs it when ``durable``); throws when that fails
+    /// (a closed pipe, a full disk).
     mutating func flush() throws {
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { raw in
-                write(1, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+                write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
             }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw CommandError.output("writing the records to stdout failed: \(String(cString: strerror(errno))); "
+                throw CommandError.output("writing the records to \(name) failed: \(String(cString: strerror(errno))); "
                     + "nothing unwritten was deleted")
             }
             offset += n
         }
         buffer.removeAll(keepingCapacity: true)
+        if durable && fsync(descriptor) != 0 && errno != EINVAL {
+            throw CommandError.output("making the records durable in \(name) failed (fsync): \(String(cString: strerror(errno))); "
+                + "nothing unsynced was deleted")
+        }
     }
 }

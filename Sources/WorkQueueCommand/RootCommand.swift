@@ -19,9 +19,10 @@ struct RootCommand: AsyncParsableCommand {
             manifest can configure the worker with env only. Run `\(ProgramName.current) help <command>` \
             for each command's variables. Exit status (every command): 0 done (`work`: the \
             queue is drained); 1 a transient outage outlasted its budget; 64 a bad flag or \
-            variable; 78 a permanent configuration error; 143 stopped by SIGTERM or SIGINT; \
-            `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 the \
-            hook failed; `work`: 4 the job was cancelled (`\(ProgramName.current) cancel`).
+            variable; 78 a permanent configuration error (or input the command cannot carry: a \
+            push line above 256 MiB, a NUL in `results --csv`); 143 stopped by SIGTERM or SIGINT; `wait`: 2 drained with dead letters, 124 timed out; `work --on-drained`: 3 \
+            the hook failed; `work`: 4 the job was cancelled (`\(ProgramName.current) cancel`), 5 handlers \
+            left running past --item-timeout held every spare thread, 70 a handler called exit().
             """,
         version: "\(ProgramName.current) \(Version.current) (swift-workqueue)",
         subcommands: [Work.self, Push.self, Open.self, Close.self, Status.self, Dashboard.self, Wait.self, Workers.self, Dead.self, Results.self, Reap.self, Pause.self, Resume.self, Cancel.self, Cancelled.self, Handlers.self,
@@ -40,7 +41,10 @@ struct RootCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            // The command's own exit (returning from main runs exit(0)), not a handler's.
+            HandlerExitGuard.disarm()
         } catch {
+            HandlerExitGuard.disarm()
             let code = ExitStatus.code(for: error) ?? exitCode(for: error).rawValue
             guard code != ExitCode.success.rawValue else { exit(withError: error) }
             let message = Redaction.redactingCredentials(inMessage: fullMessage(for: error))

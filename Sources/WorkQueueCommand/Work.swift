@@ -35,8 +35,10 @@ struct Work: AsyncParsableCommand {
             option, a queue key of the wrong type, Redis refusing the login, SELECT or a \
             command with NOPERM); 3 when the queue is drained but the --on-drained command this \
             worker ran failed (it is not re-run: NAME:on-drained says failed; SIGTERM or SIGINT \
-            while it runs is passed on to it: stopped, 143). A Job should fail \
-            at once on 64 and 78.
+            while it runs is passed on to it: stopped, 143); 5 when handlers \
+            left running past --item-timeout held every spare thread (the worker released its \
+            items); 70 when a handler called exit() (a crash: its items come back through \
+            recovery). A Job should fail at once on 64 and 78.
 
             Environment: \(Catalog.workVariables) (see each flag). \
             A flag beats its variable.
@@ -136,6 +138,9 @@ struct Work: AsyncParsableCommand {
             throw CommandError.flagConflict(
                 "\(Catalog.onDrained.either) and \(Catalog.keepRunning.either) do not go together: a worker that keeps running never marks the queue drained, so its hook would never run; run the hook from workers without \(Catalog.keepRunning.flag), or from the step after `workqueue wait`")
         }
+        // From here until the command exits, an exit() from a plugin (its create too) or a
+        // handler is a crash (status 70), never the status it passed.
+        HandlerExitGuard.arm()
         // The handler comes first: a bad plugin or option must fail before any item is touched.
         let handler = try makeHandler(settings, options: workerOptions.handlerOptions)
         let exporter = try await MetricsExporter.start(
@@ -193,6 +198,12 @@ struct Work: AsyncParsableCommand {
         case .shutdown:
             logger.notice("stopped before the queue drained: \(summary.completed) completed, \(summary.released) released to pending")
             throw ExitCode(143)
+        case .handlersStuck:
+            logger.error("""
+                stopped: handlers left running past --item-timeout held every spare thread; \
+                \(summary.completed) completed, \(summary.released) released to pending
+                """)
+            throw ExitCode(ExitStatus.handlersStuck)
         case .cancelled:
             StandardOutput.line("Queue cancelled, exiting")
             logger.notice("the job was cancelled: \(summary.completed) completed, \(summary.released) released and moved aside")

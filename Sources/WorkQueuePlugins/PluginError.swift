@@ -35,6 +35,12 @@ public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
     case functionFailed(symbol: String, status: Int32)
     /// The plugin's `handle` returned a failure; `message` is the plugin's text.
     case handlerFailed(plugin: String, status: Int32, message: String)
+    /// The plugin's `handle` returned a result that is not valid UTF-8 (the first bad byte at
+    /// `offset` of `length`): results are text, so the attempt fails instead of changing it.
+    case resultNotUTF8(plugin: String, offset: Int, length: Int)
+    /// The plugin's `handle` gave an `out` buffer with a length no buffer has (more than
+    /// ``PluginHandler/maxOutputBytes``, e.g. `SIZE_MAX`); the buffer was not read.
+    case implausibleOutput(plugin: String, length: UInt)
 
     /// The grammar of `--signature`, quoted in ``invalidSignature(signature:reason:)``.
     public static let signatureGrammar = """
@@ -89,6 +95,12 @@ public enum PluginError: Error, Sendable, Equatable, CustomStringConvertible {
             "item '\(item)' cannot be passed to a function of signature '\(signature)': \(reason)"
         case let .functionFailed(symbol, status):
             "\(symbol) returned status \(status) (non-zero i32 from a function taking ptr means failure)"
+        case let .resultNotUTF8(plugin, offset, length):
+            "plugin \(plugin) returned a result that is not valid UTF-8 (byte \(offset) of \(length)); results are text: "
+                + "return UTF-8 (e.g. hex or base64 for binary data)"
+        case let .implausibleOutput(plugin, length):
+            "plugin \(plugin) returned an output length of \(length) bytes, more than the \(PluginHandler.maxOutputBytes) "
+                + "a result or message may have; the buffer was freed unread. Set *out_len to the length of *out"
         case let .handlerFailed(plugin, status, message):
             if status == WORKQUEUE_PLUGIN_FAILED || status == WORKQUEUE_PLUGIN_CANCELLED {
                 message.isEmpty ? "plugin \(plugin) failed with status \(status) and no message" : message

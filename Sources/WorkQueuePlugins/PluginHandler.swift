@@ -114,6 +114,12 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         } onCancel: {
             flag.set()
         }
+        if let length = outcome.implausibleLength {
+            throw PluginError.implausibleOutput(plugin: name, length: length)
+        }
+        if let (offset, length) = outcome.invalidResult {
+            throw PluginError.resultNotUTF8(plugin: name, offset: offset, length: length)
+        }
         switch outcome.status {
         case WORKQUEUE_PLUGIN_OK:
             return outcome.output
@@ -131,7 +137,36 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
         }
     }
 
-    private func call(item: WorkItem, context: WorkContext, flag: CancelFlag) -> (status: Int32, output: String?) {
+    /// The most bytes a plugin may return through `out` (a result or a message): larger is
+    /// taken as a broken length (say `SIZE_MAX`) and fails the attempt, never read.
+    public static let maxOutputBytes = 256 << 20
+
+    /// What `handle` returned: its status and its `out` as text (nil when `out` was NULL), the
+    /// length it claimed when that was implausible (nothing was read then), or, for a result
+    /// that is not UTF-8, where its first bad byte is and its length.
+    private struct Outcome {
+        var status: Int32
+        var output: String?
+        var implausibleLength: UInt?
+        var invalidResult: (offset: Int, length: Int)?
+    }
+
+    /// The offset of the first byte that is not part of valid UTF-8, or nil.
+    static func firstInvalidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard bytes.contains(where: { $0 >= 0x80 }) else { return nil }
+        var offset = 0
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
+    private func call(item: WorkItem, context: WorkContext, flag: CancelFlag) -> Outcome {
         var out: UnsafeMutablePointer<UInt8>?
         var outLength = 0
         // The context's WorkProgress outlives the call: the plugin may only use `host` during it.
@@ -157,9 +192,23 @@ public final class PluginHandler: WorkHandler, @unchecked Sendable {
                 }
             }
         }
-        guard let out else { return (status, nil) }
+        guard let out else { return Outcome(status: status) }
         defer { freeFunction(out) }
-        return (status, String(decoding: UnsafeBufferPointer(start: out, count: outLength), as: UTF8.self))
+        // `out_len` is a size_t: a negative Int here is above Int.max (e.g. SIZE_MAX).
+        guard outLength >= 0, outLength <= Self.maxOutputBytes else {
+            return Outcome(status: status, implausibleLength: UInt(bitPattern: outLength))
+        }
+        let bytes = UnsafeBufferPointer(start: out, count: outLength)
+        guard status == WORKQUEUE_PLUGIN_OK else {
+            // A message: text for the log and the dead letter (invalid bytes shown as U+FFFD).
+            return Outcome(status: status, output: String(decoding: bytes, as: UTF8.self))
+        }
+        // A result is text (`String`): bytes that are not UTF-8 fail the attempt rather than
+        // being changed silently (U+FFFD) on their way to NAME:results. One pass, one copy.
+        guard let result = String(validating: bytes, as: UTF8.self) else {
+            return Outcome(status: status, invalidResult: (Self.firstInvalidUTF8(bytes) ?? 0, outLength))
+        }
+        return Outcome(status: status, output: result)
     }
 }
 

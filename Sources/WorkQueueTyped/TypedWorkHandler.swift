@@ -21,7 +21,11 @@ import Foundation
 ///
 /// An item that does not decode as ``Input`` is dead-lettered on its first attempt, never
 /// retried: its dead letter names the coding path and what was wrong
-/// (`workqueue dead list`). Producers push typed items with ``TypedItem/encode(_:)`` or
+/// (`workqueue dead list`); a number that does not fit its field (`1.5` or `1e400` for an
+/// `Int`) is named the same way, with the number. An object with a key given twice decodes with
+/// the key's first value (the later ones are ignored, unlike many JSON readers, which keep the
+/// last): producers should not write duplicate keys (``TypedItem/encode(_:)`` never does).
+/// Producers push typed items with ``TypedItem/encode(_:)`` or
 /// `workqueue push` of JSON lines. An ``Output`` that encodes as JSON `null` (an optional
 /// returning nil) stores no result.
 public protocol TypedWorkHandler: WorkHandler {
@@ -57,9 +61,31 @@ public enum TypedItem {
         do {
             return try JSONDecoder().decode(type, from: Data(item.bytes))
         } catch let error as DecodingError {
+            // A number that does not fit its field is reported at the root as not JSON: name
+            // the field and the number, as a wrong type is named.
+            if case let .dataCorrupted(context) = error, context.codingPath.isEmpty,
+               let (path, literal) = JSONNumberProbe.culprit(in: item.bytes, decode: { !isRootCorruption($0, type) }) {
+                throw UnprocessableItem("""
+                    the item does not decode as \(type) at \(path): the number \(literal) does not fit the field's type \
+                    (a fraction for an integer, outside the integer's range, or beyond a Double's)
+                    """)
+            }
             throw UnprocessableItem(describe(error, decoding: type))
         } catch {
             throw UnprocessableItem("the item is not \(type) as JSON: \(error)")
+        }
+    }
+
+    /// Whether decoding `bytes` as `type` fails with a data error at the root (what a number
+    /// that does not fit gives).
+    private static func isRootCorruption<Value: Decodable>(_ bytes: [UInt8], _ type: Value.Type) -> Bool {
+        do {
+            _ = try JSONDecoder().decode(type, from: Data(bytes))
+            return false
+        } catch let DecodingError.dataCorrupted(context) {
+            return context.codingPath.isEmpty
+        } catch {
+            return false
         }
     }
 

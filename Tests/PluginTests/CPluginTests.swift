@@ -15,9 +15,14 @@ import WorkQueueTesting
         #expect(handler.name == "cupper")
         #expect(handler.summary.contains("plain C"))
         #expect(handler.execution == .dedicatedThread)
-        let report = try await HandlerHarness(handler).run(["apple", "Banana", WorkItem([0x63, 0x00, 0xFF])])
-        #expect(report.results == ["apple": "> APPLE", "Banana": "> BANANA", WorkItem([0x63, 0x00, 0xFF]): "> C\0\u{FFFD}"])
+        let report = try await HandlerHarness(handler).run(["apple", "Banana", WorkItem([0x63, 0x00, 0xC3, 0xA9])])
+        #expect(report.results == ["apple": "> APPLE", "Banana": "> BANANA", WorkItem([0x63, 0x00, 0xC3, 0xA9]): "> C\0é"])
         #expect(report.deadLetters.isEmpty)
+        // A result that is not UTF-8 (the item's 0xFF echoed) fails the attempt instead of
+        // being stored changed (issue 27).
+        let binary = try await HandlerHarness(handler).run([WorkItem([0x63, 0xFF])])
+        #expect(binary.deadLetters.map(\.item) == [WorkItem([0x63, 0xFF])])
+        #expect(binary.deadLetters.first?.lastError?.contains("not valid UTF-8") == true)
     }
 
     @Test func progressAndCheckpointsReachTheHost() async throws {

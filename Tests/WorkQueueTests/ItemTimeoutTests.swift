@@ -22,7 +22,7 @@ import WorkQueueTesting
         var execution: HandlerExecution { .dedicatedThread }
         func handle(_ item: WorkItem, context: WorkContext) async throws -> String? {
             calls.increment()
-            if item == "stuck" {
+            if item.string.hasPrefix("stuck") {
                 var waited = 0
                 while !gate.isOpen && waited < 20_000 {
                     usleep(1_000)
@@ -118,40 +118,69 @@ import WorkQueueTesting
         #expect(queue.result(for: "long") == "done")
     }
 
-    @Test func aDedicatedThreadHandlerIgnoringCancellationFailsAfterTheGraceAndKeepsItsSlot() async throws {
+    /// Issue 27: a handler left running past its limit and grace keeps its thread, but not its
+    /// slot: the next item runs on a spare thread (before, the slot waited for it, and with one
+    /// slot the items behind it stayed leased, renewed forever).
+    @Test func aDedicatedThreadHandlerIgnoringCancellationFailsAfterTheGraceAndASpareThreadTakesTheNextItem() async throws {
         let clock = TestClock()
-        let queue = InMemoryQueue(items: ["stuck", "next"], clock: clock)
+        let queue = InMemoryQueue(items: ["stuck", "next", "last"], clock: clock)
         let gate = Gate()
         let handler = StubbornHandler(gate: gate, calls: Counter())
         let options = T.options {
             $0.itemTimeout = .seconds(10)
             $0.itemTimeoutGrace = .seconds(5)
             $0.maxAttempts = 1
+            $0.concurrency = 1
+            $0.prefetch = 1
         }
         let log = T.EventLog()
         let worker = try Worker(backend: queue, handler: handler, options: options, clock: clock, events: log.append)
         let running = T.Running(worker)
+        defer { gate.open() }
         try await T.settle { log.count { if case .leased = $0 { true } else { false } } == 1 }
         await clock.advance(by: .seconds(10))
         for _ in 0..<200 { await Task.yield() }
         #expect(queue.deadItems.isEmpty, "within the grace the attempt is not settled yet")
         try await T.drive(clock) { queue.deadItems == ["stuck"] }
         #expect(queue.lastError(for: "stuck") == "timed out after 10 s")
-        // The handler still blocks the only thread: the slot starts nothing else meanwhile.
-        for _ in 0..<50 {
-            await clock.advance(by: .seconds(1))
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        #expect(handler.calls.count == 1)
-        gate.open()
+        // The handler still blocks its thread; the items behind it run on the spare one and the
+        // queue drains while it blocks.
         try await T.drive(clock) { running.isFinished }
         let summary = try await running.task.value
-        #expect(handler.calls.count == 2)
+        #expect(summary.stopReason == .drained)
+        #expect(handler.calls.count == 3)
         #expect(summary.deadLettered == 1)
-        #expect(summary.completed == 1)
+        #expect(summary.completed == 2)
         #expect(queue.result(for: "stuck") == nil, "the late result is not recorded")
         #expect(queue.result(for: "next") == "late next")
+        #expect(queue.result(for: "last") == "late last")
         #expect(queue.deadItems == ["stuck"])
+    }
+
+    /// When abandoned handlers hold every spare thread (one per slot) and one more is
+    /// abandoned, the worker stops (``WorkerStopReason/handlersStuck``) and releases what it
+    /// holds instead of freezing.
+    @Test func whenAbandonedHandlersHoldEverySpareThreadTheWorkerStopsAndReleasesItsItems() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["stuck 1", "stuck 2", "after"], clock: clock)
+        let gate = Gate()
+        let handler = StubbornHandler(gate: gate, calls: Counter())
+        let options = T.options {
+            $0.itemTimeout = .seconds(10)
+            $0.itemTimeoutGrace = .seconds(5)
+            $0.maxAttempts = 1
+            $0.concurrency = 1
+            $0.prefetch = 1
+        }
+        let worker = try Worker(backend: queue, handler: handler, options: options, clock: clock)
+        let running = T.Running(worker)
+        defer { gate.open() }
+        try await T.drive(clock) { running.isFinished }
+        let summary = try await running.task.value
+        #expect(summary.stopReason == .handlersStuck)
+        #expect(queue.deadItems == ["stuck 1", "stuck 2"])
+        #expect(handler.calls.count == 2, "nothing started after the second was abandoned")
+        #expect(queue.pendingItems == ["after"], "the item leased behind them was released, not lost")
     }
 
     @Test func anItemTimeoutMustBePositive() {

@@ -101,4 +101,29 @@ import WorkQueueTesting
         #expect(try TypedItem.decodeResult(Sizes.Output.self, from: #"{"name":"n","total":2}"#) == Sizes.Output(name: "n", total: 2))
         #expect(throws: UnprocessableItem.self) { try TypedItem.decode(Int.self, from: "seven") }
     }
+
+    /// Issue 27: a number that does not fit its field is named with its path and the number,
+    /// as a wrong type is (JSONDecoder itself reports it at `$` as "not valid JSON").
+    @Test func aNumberThatDoesNotFitNamesItsField() throws {
+        let cases: [(String, String, String)] = [
+            (#"{"name":"a","sizes":[1,2.5,3]}"#, "$.sizes[1]", "2.5"),
+            (#"{"name":"a","sizes":[1e400]}"#, "$.sizes[0]", "1e400"),
+            (#"{"sizes":[99999999999999999999], "name":"a"}"#, "$.sizes[0]", "99999999999999999999"),
+        ]
+        for (json, path, number) in cases {
+            #expect {
+                _ = try TypedItem.decode(Sizes.Input.self, from: WorkItem(json))
+            } throws: { error in
+                let text = "\(error)"
+                return text.contains("at \(path): the number \(number) does not fit") && !text.contains("not valid JSON")
+            }
+        }
+        // Not JSON at all is still said so.
+        #expect {
+            _ = try TypedItem.decode(Sizes.Input.self, from: WorkItem(#"{"name": "a", "sizes": [1,"#))
+        } throws: { error in "\(error)".contains("at $") }
+        // Duplicate keys: the first value is used (documented).
+        let input = try TypedItem.decode(Sizes.Input.self, from: WorkItem(#"{"name":"first","name":"second","sizes":[]}"#))
+        #expect(input.name == "first")
+    }
 }

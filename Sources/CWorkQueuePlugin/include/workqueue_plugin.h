@@ -132,11 +132,13 @@ typedef struct workqueue_plugin {
      * Handles one item: `len` bytes at `item` (not NUL-terminated; any bytes; `item` may be
      * NULL when `len` is 0).
      * Returns WORKQUEUE_PLUGIN_OK with an optional result in `*out`/`*out_len` (leave `*out`
-     * NULL for no result), or non-zero (WORKQUEUE_PLUGIN_FAILED to have the item retried,
+     * NULL for no result; a result must be valid UTF-8: other bytes fail the attempt, and
+     * `*out_len` above 256 MiB, e.g. SIZE_MAX, fails it unread), or non-zero (WORKQUEUE_PLUGIN_FAILED to have the item retried,
      * WORKQUEUE_PLUGIN_REJECTED to have it dead-lettered at once) with an optional error
      * message (UTF-8) in `*out`/`*out_len`. Both buffers are allocated by the plugin and
      * released by the host with `free_buffer`. `*cancelled` becomes non-zero when the host
-     * asks the plugin to stop.
+     * asks the plugin to stop. Never call exit(): in `workqueue work` that is a crash
+     * (status 70; the items come back through recovery), not a way to end the job.
      */
     int32_t (*handle)(void *state, const uint8_t *item, size_t len,
                       const workqueue_plugin_context *context,
