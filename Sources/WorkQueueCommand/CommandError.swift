@@ -68,7 +68,7 @@ enum CommandError: Error, CustomStringConvertible {
             "\(source) '\(Redaction.redactingCredentials(value))' is invalid: expected \(expected)"
         case let .unknownHandler(name, known):
             "unknown handler '\(Redaction.redactingCredentials(name))'; the compiled-in handlers are: "
-                + "\(known.joined(separator: ", ")) (see `workqueue handlers`), or load one from a shared object with --plugin PATH"
+                + "\(known.joined(separator: ", ")) (see `\(ProgramName.current) handlers`), or load one from a shared object with --plugin PATH"
         case let .flagConflict(message):
             message
         case .nothingToPush:

@@ -45,16 +45,16 @@ func restoreAll(_ backend: any WorkQueueBackend, clearCancel: Bool = false) asyn
 
 private func items(_ count: Int) -> String { "\(count) item\(count == 1 ? "" : "s")" }
 
-/// `workqueue pause`: no worker takes new items until `resume`.
+/// `\(ProgramName.current) pause`: no worker takes new items until `resume`.
 struct Pause: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Stop every worker of the queue taking new items (sets paused in NAME:control).",
         discussion: """
             Each worker's next take hands out nothing (within one round trip). Items in flight \
             finish, renew and are settled; paused workers neither exit nor take, and ask again \
-            every second. `workqueue resume` undoes it. With --shards M: every shard.
+            every second. `\(ProgramName.current) resume` undoes it. With --shards M: every shard.
             """
-    )
+    ) }
 
     @OptionGroup var common: QueueOptions
 
@@ -65,23 +65,23 @@ struct Pause: AsyncParsableCommand {
         try await withShards(common, settings, logger: logger) { queues in
             try await controlBackend(queues).setPaused(true)
         }
-        StandardOutput.line("Paused \(name): workers take no new items until `workqueue resume`")
+        StandardOutput.line("Paused \(name): workers take no new items until `\(ProgramName.current) resume`")
     }
 }
 
-/// `workqueue resume`: clears pause and cancel; --restore brings the cancelled items back first.
+/// `\(ProgramName.current) resume`: clears pause and cancel; --restore brings the cancelled items back first.
 struct Resume: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Let the workers take items again: clears paused and cancelled in NAME:control.",
         discussion: """
             Workers that were paused take again at their next poll (within a second). A \
             cancelled queue's workers have exited (status 4): start new ones. The items a \
             cancel moved aside stay in NAME:cancelled unless --restore moves them back to \
-            pending (as `workqueue cancelled restore` does), clearing the cancel mark in the \
+            pending (as `\(ProgramName.current) cancelled restore` does), clearing the cancel mark in the \
             same step as its first page, so that no worker's sweep moves them aside again; the \
             queue is held open (NAME:holds) until the last page. With --shards M: every shard.
             """
-    )
+    ) }
 
     @OptionGroup var common: QueueOptions
 
@@ -106,23 +106,23 @@ struct Resume: AsyncParsableCommand {
     }
 }
 
-/// `workqueue cancel`: ends the job.
+/// `\(ProgramName.current) cancel`: ends the job.
 struct Cancel: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "End the job: move pending items aside (NAME:cancelled) and make every worker stop.",
         discussion: """
             Marks the queue cancelled (cancelled in NAME:control) and moves every pending item, \
             then every scheduled retry, to the list NAME:cancelled, in pages of at most 10,000 items and \
             about 1 MiB (nothing \
-            is deleted: `workqueue cancelled list` shows them, `workqueue cancelled restore` \
+            is deleted: `\(ProgramName.current) cancelled list` shows them, `\(ProgramName.current) cancelled restore` \
             moves them back). Workers take nothing more; in-flight handlers are cancelled at \
             their next renewal (CancellationReason.jobCancelled), their items released and \
             moved aside too, and the workers exit with status 4 (cancelled), which a Job's \
             podFailurePolicy can match with FailJob. Running it again moves aside anything that \
-            came back meanwhile (an expired lease recovered). `workqueue resume` clears the \
+            came back meanwhile (an expired lease recovered). `\(ProgramName.current) resume` clears the \
             mark. With --shards M: every shard.
             """
-    )
+    ) }
 
     @OptionGroup var common: QueueOptions
 
@@ -137,17 +137,17 @@ struct Cancel: AsyncParsableCommand {
     }
 }
 
-/// `workqueue cancelled`: list or restore the items a cancel moved aside.
+/// `\(ProgramName.current) cancelled`: list or restore the items a cancel moved aside.
 struct Cancelled: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "List the items a cancel moved aside (NAME:cancelled), or restore them to pending.",
         discussion: """
             list prints one item per line (invalid UTF-8 shown as \\xNN), oldest first (with \
             --shards M: shard by shard). restore moves them all to the tail of pending, in \
-            order; the queue stays cancelled until `workqueue resume` (or use `resume \
+            order; the queue stays cancelled until `\(ProgramName.current) resume` (or use `resume \
             --restore`, which does both).
             """
-    )
+    ) }
 
     enum Action: String, ExpressibleByArgument, CaseIterable {
         case list, restore

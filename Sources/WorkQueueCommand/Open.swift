@@ -2,21 +2,21 @@ import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
 
-/// `workqueue open`: holds a queue open (still being filled), for producers that are not one push.
+/// `\(ProgramName.current) open`: holds a queue open (still being filled), for producers that are not one push.
 struct Open: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Hold a queue open (still being filled): its workers wait instead of exiting when they find it empty.",
         discussion: """
             Adds a named hold to NAME:holds (default name: operator; --hold NAME for another) that \
             expires after --ttl-seconds. Run open again with the same --hold before the TTL passes \
-            to keep it, and `workqueue close` (with the same --hold) once every item is pushed. \
+            to keep it, and `\(ProgramName.current) close` (with the same --hold) once every item is pushed. \
             The queue stays open while any hold lives: each producer's hold is its own (a \
             `push --keep-open` takes one named host:pid:random), so no producer's end ends \
             another's, and a producer that dies cannot hold the workers longer than its TTL. A \
             queue whose workers found it drained and exited is refused with exit status 78 \
             unless --reopen. With --shards M every shard gets the hold, shard 0 first.
             """
-    )
+    ) }
 
     @OptionGroup var common: QueueOptions
 
@@ -53,8 +53,8 @@ struct Open: AsyncParsableCommand {
         let otherHolds = others.isEmpty ? "" : " Other holds: " + others.map { Producer.describe($0, queue: name) }.joined(separator: ", ") + "."
         StandardOutput.line("""
             Opened \(name)\(count > 1 ? " (\(count) shards)" : "") for \(seconds) s (hold \(producer)): its workers wait instead of exiting. \
-            Run `workqueue open --queue \(name)\(sharding)\(holdFlag) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
-            and `workqueue close --queue \(name)\(sharding)\(holdFlag)` once every item is pushed.\(otherHolds)
+            Run `\(ProgramName.current) open --queue \(name)\(sharding)\(holdFlag) --ttl-seconds \(seconds)` again within \(seconds) s to keep it open, \
+            and `\(ProgramName.current) close --queue \(name)\(sharding)\(holdFlag)` once every item is pushed.\(otherHolds)
             """)
     }
 }

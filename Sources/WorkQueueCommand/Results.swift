@@ -14,7 +14,7 @@ import Darwin
 import WorkQueue
 import WorkQueueRedis
 
-/// `workqueue results`: exports the completion records (`NAME:results`, a stream) as JSON lines
+/// `\(ProgramName.current) results`: exports the completion records (`NAME:results`, a stream) as JSON lines
 /// or CSV, streaming, a page at a time.
 struct Results: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -113,7 +113,7 @@ struct Results: AsyncParsableCommand {
             }
             let counts = try await producer.completionCounts()
             let verb = consume ? "wrote and deleted" : "wrote"
-            Self.stderr("workqueue results: \(verb) \(written) record\(written == 1 ? "" : "s") of \(name); "
+            Self.stderr("\(ProgramName.current) results: \(verb) \(written) record\(written == 1 ? "" : "s") of \(name); "
                 + (counts.dropped > 0
                     ? "\(counts.dropped) older record\(counts.dropped == 1 ? " was" : "s were") dropped by the workers' --results-max (raise it to keep more)"
                     : "none dropped by --results-max"))

@@ -2,7 +2,7 @@ import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
 
-/// `workqueue wait`: the finish line a pipeline step runs after a Job: blocks until the queue
+/// `\(ProgramName.current) wait`: the finish line a pipeline step runs after a Job: blocks until the queue
 /// is drained, and its exit status tells how it ended.
 struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,7 +81,7 @@ struct Wait: AsyncParsableCommand {
             StandardOutput.line(try Status.json(counts, queue: name, holds: holds, shards: shards, onDrained: hook))
         } else if drained {
             StandardOutput.line("Queue \(name) drained: \(counts.completed ?? 0) completed, \(counts.dead) dead"
-                + (counts.dead > 0 ? " (see `workqueue dead list`)" : ""))
+                + (counts.dead > 0 ? " (see `\(ProgramName.current) dead list`)" : ""))
         } else {
             StandardOutput.line("Queue \(name) not drained after \(Settings.format(timeout ?? 0)) s: \(counts.pending) pending, "
                 + "\(counts.processing) processing, \(counts.scheduled) scheduled, \(holds.count) hold(s), "

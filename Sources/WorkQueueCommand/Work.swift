@@ -11,7 +11,7 @@ import WorkQueue
 import WorkQueuePlugins
 import WorkQueueRedis
 
-/// `workqueue work`: drains a queue with a handler, printing the tutorial's lines.
+/// `\(ProgramName.current) work`: drains a queue with a handler, printing the tutorial's lines.
 struct Work: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lease items from a queue, run a handler on each, exit 0 once the queue is drained.",
@@ -136,7 +136,7 @@ struct Work: AsyncParsableCommand {
         }
         if settings.string(onDrained, Catalog.onDrained) != nil, !workerOptions.exitWhenDrained {
             throw CommandError.flagConflict(
-                "\(Catalog.onDrained.either) and \(Catalog.keepRunning.either) do not go together: a worker that keeps running never marks the queue drained, so its hook would never run; run the hook from workers without \(Catalog.keepRunning.flag), or from the step after `workqueue wait`")
+                "\(Catalog.onDrained.either) and \(Catalog.keepRunning.either) do not go together: a worker that keeps running never marks the queue drained, so its hook would never run; run the hook from workers without \(Catalog.keepRunning.flag), or from the step after `\(ProgramName.current) wait`")
         }
         // From here until the command exits, an exit() from a plugin (its create too) or a
         // handler is a crash (status 70), never the status it passed.

@@ -68,7 +68,7 @@ import TestSupport
             let (unknown, refused) = try await Self.run(["work", "--queue", "other", "--handler", "factor"], redis: redis, in: directory,
                                                         label: "unknown")
             #expect(refused == .exited(78))
-            #expect(unknown.stderr.contains("Error: unknown handler 'factor'; the compiled-in handlers are: printer (see `workqueue handlers`)"),
+            #expect(unknown.stderr.contains("Error: unknown handler 'factor'; the compiled-in handlers are: printer (see `printer-worker handlers`)"),
                     "\(unknown.stderr)")
             #expect(try await redis.cli("llen", "other") == "1")
         }
