@@ -326,12 +326,16 @@ import WorkQueue
     /// The most items of 256 KiB one budgeted call may move: the budget, plus the one that crosses it.
     static let mostHuge = budget / kibibytes256 + 1
 
-    /// The drivers of the budgeted scripts, by script name.
+    /// The drivers of the scripts that move items (budgeted, or moving what they are given),
+    /// by script name.
     static let drivers: [String: Driver] = [
         "exchange": exchange,
         "expired-leases": expiredLeases,
         "requeue-expired": requeueExpired,
         "retry-dead": retryDead,
+        "retry-one-dead": retryOneDead,
+        "recover-orphan": recoverOrphan,
+        "guarded-push": guardedPush,
     ]
 
     /// Commands that read items out of a key or move them between keys: a script declared
@@ -356,6 +360,7 @@ import WorkQueue
                 for command in Self.movingCommands {
                     #expect(!quoted(command), "\(script.name) is declared itemsItIsGiven but reads items with \(command)")
                 }
+                #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for script \(script.name)")
             case .budgeted:
                 #expect(script.source.hasPrefix(RedisScript.budgetPrelude), "\(script.name) does not go through the shared budget")
                 #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for budgeted script \(script.name)")
@@ -366,7 +371,8 @@ import WorkQueue
         #expect(Set(Self.drivers.keys).isSubset(of: Set(RedisScript.all.map(\.name))))
     }
 
-    @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead"])
+    @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead", "retry-one-dead", "recover-orphan",
+                      "guarded-push"])
     func aBudgetedScriptMovesAtMostItsBoundPerCall(_ name: String) async throws {
         let driver = try #require(Self.drivers[name])
         try await LocalRedis.with { server in
@@ -530,6 +536,53 @@ import WorkQueue
             #expect(try await int(server, "llen", "q") == items.count)
             #expect(try await int(server, "llen", "q:dead") == 0)
             try await server.cli("del", "q")
+        }
+        await queue.close()
+    }
+
+    /// The dashboard's retry of one dead letter: one call moves the one item it is given,
+    /// however many and however big the others.
+    static let retryOneDead: Driver = { server in
+        let queue = try await connect(server)
+        let huge = BoundsTests.bigItems(1, size: kibibytes256)[0]
+        try await queue.enqueue(smallItems(1500, "a") + [huge] + smallItems(1500, "b") + BoundsTests.bigItems(8, size: kibibytes256))
+        try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
+        #expect(try await queue.retryDeadLetter(huge.bytes, near: 1500) == .moved)
+        #expect(try await int(server, "llen", "q") == 1)
+        #expect(try await int(server, "llen", "q:dead") == 3008)
+        #expect(try await queue.retryDeadLetter(Array("a-7".utf8), near: 7) == .moved)
+        #expect(try await int(server, "llen", "q") == 2)
+        await queue.close()
+    }
+
+    /// Recovery of an item a `rediswq.py` worker left in processing: one call moves one copy.
+    static let recoverOrphan: Driver = { server in
+        let queue = try await connect(server)
+        let huge = BoundsTests.bigItems(1, size: kibibytes256)[0]
+        try await queue.enqueue([huge, huge] + smallItems(3000, "s"))
+        try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:processing")
+        let k = queue.keys
+        for item in [huge, WorkItem("s-9")] {
+            let hash = SHA224.hex(item.bytes)
+            let reply = try await queue.run(.recoverOrphan,
+                                            keys: [k.processing, k.tutorialLeasePrefix + hash, k.leaseItems, k.attempts, k.errors, k.pending,
+                                                   k.dead, k.orphans, k.retried],
+                                            args: [RESPArgument(item.bytes), RESPArgument(hash), RESPArgument(5),
+                                                   RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(0)])
+            #expect(reply.int == 1)
+        }
+        #expect(try await int(server, "llen", "q") == 2, "one copy each")
+        #expect(try await int(server, "llen", "q:processing") == 3000)
+        await queue.close()
+    }
+
+    /// A producer's guarded push: one call moves the items it is given, no more.
+    static let guardedPush: Driver = { server in
+        let queue = try await connect(server)
+        let k = queue.keys
+        for (items, count) in [(BoundsTests.bigItems(4, size: kibibytes256), 4), (smallItems(3000, "s"), 3004)] {
+            let reply = try await queue.run(.guardedPush, keys: [k.pending, k.drained], args: items.map { RESPArgument($0.bytes) })
+            #expect(reply.int == count)
         }
         await queue.close()
     }
