@@ -172,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "WorkQueueTests",
             dependencies: ["WorkQueue", "WorkQueueTesting", "WorkQueueContract",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "CoreMetrics", package: "swift-metrics")]
         ),

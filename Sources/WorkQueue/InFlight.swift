@@ -11,6 +11,9 @@ final class InFlight: Sendable {
         /// What the handler reported: progress for the heartbeat, checkpoints for renewals.
         let progress: WorkProgress
         var cancelHandler: (@Sendable () -> Void)?
+        /// Its settlement is in an exchange call right now (perhaps retried after a lost
+        /// reply): a renewal that finds the lease gone does not mean the handler lost it.
+        var settling = false
     }
 
     private struct State {
@@ -46,6 +49,18 @@ final class InFlight: Sendable {
     func remove(_ id: Int) {
         _ = state.withLock { $0.entries.removeValue(forKey: id) }
     }
+
+    /// Marks entries whose settlement goes into an exchange call: they stay held (and renewed:
+    /// a call that never reached the backend settled nothing) until their outcome is recorded,
+    /// but a renewal that finds such a lease gone is their settlement having been applied.
+    func markSettling(_ ids: [Int]) {
+        state.withLock { state in
+            for id in ids { state.entries[id]?.settling = true }
+        }
+    }
+
+    /// Whether the entry's settlement is in an exchange call (see ``markSettling(_:)``).
+    func isSettling(_ id: Int) -> Bool { state.withLock { $0.entries[id]?.settling ?? false } }
 
     /// The held leases, by id.
     func snapshot() -> [(id: Int, lease: Lease, progress: WorkProgress)] {

@@ -318,13 +318,17 @@ public final class Worker: Service, Sendable {
             let releasedIDs = unstarted.reversed().map(\.id)
             let leasedAt = done.map(\.leasedAt) + unstarted.reversed().map(\.leasedAt)
             unstarted = []
+            let settlingIDs = done.map(\.id) + releasedIDs
+            // Settled by this call even if its reply is lost: the heartbeat must not take a
+            // renewal refused meanwhile for a lease lost by a running handler.
+            inFlight.markSettling(settlingIDs)
             let started = clock.now
             let result = try await retrying(demand > 0 ? "lease" : "settle") {
                 try await self.backend.exchange(settlements, lease: demand, session: self.session, duration: self.options.leaseDuration)
             }
             sizer.recordExchange(seconds: (clock.now - started).seconds)
             counts = result.counts
-            record(outcomes: result.outcomes, for: settlements, ids: done.map(\.id) + releasedIDs)
+            record(outcomes: result.outcomes, for: settlements, ids: settlingIDs)
             metrics.recordExchange(outcomes: result.outcomes, settlements: settlements, leasedAt: leasedAt, now: clock.now)
             metrics.recordLeased(result.leases.count)
             queueEmpty = demand > 0 && result.leases.count < demand
@@ -617,6 +621,11 @@ public final class Worker: Service, Sendable {
                     for (entry, stillOwned) in zip(held, owned) {
                         if stillOwned {
                             renewed[entry.id] = started + options.leaseDuration
+                        } else if inFlight.isSettling(entry.id) {
+                            // Its settlement (in an exchange being retried after a lost reply)
+                            // was applied: not lost; the exchange's outcome is recorded when it
+                            // answers, and a lease lost for real is reported then.
+                            continue
                         } else {
                             logger.warning("lease renewal found the lease lost; cancelling the handler",
                                            metadata: ["item": .stringConvertible(ItemLabel(item: entry.lease.item))])

@@ -12,6 +12,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         var item: WorkItem
         var session: String
         var expires: WorkInstant
+        /// The copy's latest checkpoint (handed at the take or saved with a renewal).
+        var checkpoint: [UInt8]? = nil
     }
 
     private struct Retry {
@@ -29,7 +31,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         var attempts: [WorkItem: Int] = [:]
         var errors: [WorkItem: String] = [:]
         var results: [WorkItem: String] = [:]
-        /// Checkpoints saved with renewals, by item (equal items share one).
+        /// Checkpoints of copies released, failed or recovered with one, waiting for their
+        /// redelivery: the next take of an equal item gets it and removes it.
         var checkpoints: [WorkItem: [UInt8]] = [:]
         /// The completion records, oldest first, as `NAME:results` keeps them.
         var records: [CompletionRecord] = []
@@ -74,13 +77,14 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         mutating func settle(_ settlement: Settlement, now: WorkInstant) -> SettleOutcome {
             let lease = settlement.lease
             guard maySettle(lease) else { return .leaseLost }
+            // The copy's latest checkpoint: the one it carries, else the one stored with its lease.
+            let latest = lease.checkpoint ?? leases[lease.token]?.checkpoint
             leases[lease.token] = nil
             switch settlement {
             case let .complete(_, result):
                 removeFromProcessing(lease.item)
                 attempts[lease.item] = nil
                 errors[lease.item] = nil
-                checkpoints[lease.item] = nil
                 if let result {
                     results[lease.item] = result
                     record(CompletionRecord(id: "", item: lease.item, result: result, attempt: lease.attempt,
@@ -95,14 +99,15 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                 case .retry(let delay):
                     retrySequence += 1
                     retries.append(Retry(due: now + delay, sequence: retrySequence, item: lease.item))
+                    if let latest { checkpoints[lease.item] = latest }
                 case .deadLetter:
                     dead.append(lease.item)
-                    checkpoints[lease.item] = nil
                 }
             case .release:
                 // Taken last, so found from the tail, as Redis's LREM -1 does.
                 removeFromProcessing(lease.item, newestFirst: true)
                 pending.insert(lease.item, at: 0)
+                if let latest { checkpoints[lease.item] = latest }
             }
             return .settled
         }
@@ -136,9 +141,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                 processing.append(item)
                 nextToken += 1
                 let token = "\(session):\(nextToken)"
-                leases[token] = LeaseRecord(item: item, session: session, expires: now + duration)
+                // A redelivered copy's checkpoint goes to this lease alone.
+                let handed = checkpoints.removeValue(forKey: item)
+                leases[token] = LeaseRecord(item: item, session: session, expires: now + duration, checkpoint: handed)
                 taken.append(Lease(item: item, session: session, attempt: (attempts[item] ?? 0) + 1, token: token,
-                                   checkpoint: checkpoints[item]))
+                                   checkpoint: handed))
             }
             return taken
         }
@@ -197,8 +204,13 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
     public func attempts(for item: WorkItem) -> Int { state.withLock { $0.attempts[item] ?? 0 } }
     /// The last error recorded for an item.
     public func lastError(for item: WorkItem) -> String? { state.withLock { $0.errors[item] } }
-    /// The checkpoint stored for `item` (nil when none is).
-    public func checkpoint(for item: WorkItem) -> [UInt8]? { state.withLock { $0.checkpoints[item] } }
+    /// The checkpoint stored for `item`: one waiting for a copy's redelivery, else the latest
+    /// of a lease holding a copy (nil when none is).
+    public func checkpoint(for item: WorkItem) -> [UInt8]? {
+        state.withLock { state in
+            state.checkpoints[item] ?? state.leases.values.filter { $0.item == item }.compactMap(\.checkpoint).first
+        }
+    }
 
     /// When the latest lease held on `item` lapses unless renewed (nil when nobody holds it).
     public func leaseExpiry(of item: WorkItem) -> WorkInstant? {
@@ -378,15 +390,15 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         }
     }
 
-    /// Renews like ``renew(_:duration:)`` and stores each non-nil checkpoint as its lease's
-    /// item's checkpoint, for the leases renewed.
+    /// Renews like ``renew(_:duration:)`` and stores each non-nil checkpoint with its lease
+    /// (that copy's alone), for the leases renewed.
     public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
         let now = clock.now
         return state.withLock { state in
             leases.enumerated().map { index, lease in
                 guard state.maySettle(lease), let record = state.leases[lease.token], record.expires > now else { return false }
                 state.leases[lease.token]?.expires = now + duration
-                if checkpoints.indices.contains(index), let bytes = checkpoints[index] { state.checkpoints[lease.item] = bytes }
+                if checkpoints.indices.contains(index), let bytes = checkpoints[index] { state.leases[lease.token]?.checkpoint = bytes }
                 return true
             }
         }
@@ -439,17 +451,18 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             // Takes whose lease expired, oldest first.
             let expired = state.leases.filter { $0.value.expires <= now }.sorted { $0.value.expires < $1.value.expires }
             for (token, _) in expired { state.leases[token] = nil }
-            for item in expired.map(\.value.item) {
+            for record in expired.map(\.value) {
+                let item = record.item
                 state.removeFromProcessing(item)
                 let attempts = (state.attempts[item] ?? 0) + 1
                 state.attempts[item] = attempts
                 if attempts >= maxAttempts {
                     state.errors[item] = Self.expiredLeaseError(attempts: attempts)
                     state.dead.append(item)
-                    state.checkpoints[item] = nil
                     report.deadLettered += 1
                 } else {
                     state.pending.append(item)
+                    if let checkpoint = record.checkpoint { state.checkpoints[item] = checkpoint }
                     report.requeued += 1
                 }
             }

@@ -32,7 +32,8 @@ import TestSupport
     }
 
     /// Checkpoints on a cluster: a worker killed mid-item leaves its checkpoint in
-    /// `{cp}:checkpoints` (the queue's slot), and the next worker resumes from it.
+    /// `{cp}:lease-checkpoints` (the queue's slot; by lease token), recovery hands it on, and
+    /// the next worker resumes from it.
     @Test func aKilledWorkersItemResumesFromItsCheckpointOnACluster() async throws {
         try await LocalRedisCluster.with { cluster in
             let wq = try ClusterWorkqueue(cluster)
@@ -43,7 +44,7 @@ import TestSupport
             var stored = ""
             for _ in 0..<100 where Int(stored) ?? 0 < 5 {
                 try await Task.sleep(for: .milliseconds(100))
-                stored = try await cluster.cli("HGET", "{cp}:checkpoints", "40")
+                stored = try await cluster.cli("HVALS", "{cp}:lease-checkpoints")
             }
             let saved = try #require(Int(stored), "no checkpoint stored: '\(stored)'")
             first.send(SIGKILL)
@@ -53,6 +54,7 @@ import TestSupport
             let resumed = try #require(second.stdoutLines.first { $0.hasPrefix("Resuming 40 at step ") }, "\(second.stdout)")
             #expect((Int(resumed.dropFirst("Resuming 40 at step ".count)) ?? 0) >= saved)
             #expect(try await cluster.cli("HLEN", "{cp}:checkpoints") == "0")
+            #expect(try await cluster.cli("HLEN", "{cp}:lease-checkpoints") == "0")
         }
     }
 

@@ -89,6 +89,10 @@ public enum BackendContract {
         ContractCase("a checkpoint stored with a renewal comes with the next take after a lost lease; completion deletes it",
                      checkpointAfterLostLease),
         ContractCase("a checkpoint survives release and retry; a dead letter deletes it", checkpointSettlements),
+        ContractCase("a checkpoint belongs to one copy: an equal item's other copy starts from nothing and keeps it",
+                     checkpointPerCopy),
+        ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal",
+                     checkpointWithSettlement),
         ContractCase("a heartbeat record carries handlers' progress", heartbeatProgress),
     ]
 
@@ -789,7 +793,9 @@ public enum BackendContract {
         #expect(lease.attempt == 1)
         #expect(lease.checkpoint == Array("a".utf8))
         #expect(try await q.renew([lease], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("b".utf8)]) == [true])
-        // Failed and retried: the retry gets the latest checkpoint.
+        // Failed and retried: the retry gets the latest checkpoint (the worker's settlement
+        // carries the handler's latest, or none to keep the stored one).
+        lease.checkpoint = nil
         #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: .zero)) == .settled)
         try await f.advance(by: .milliseconds(10))
         #expect(try await q.promoteDueRetries() == 1)
@@ -816,6 +822,73 @@ public enum BackendContract {
         try await q.enqueue(["x"])
         lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(lease.checkpoint == nil)
+    }
+
+    /// Issue 26, defect 9: two equal items are two jobs; one copy's checkpoint is never handed
+    /// to the other (a first attempt has none), nor deleted by the other's completion.
+    private static func checkpointPerCopy(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["30"])
+        let first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.renew([first], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("14".utf8)]) == [true])
+        // The same bytes pushed again: a new job, from the beginning.
+        try await q.enqueue(["30"])
+        let second = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
+        #expect(second.item == "30")
+        #expect(second.attempt == 1)
+        #expect(second.checkpoint == nil)
+        #expect(try await q.renew([second], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("3".utf8)]) == [true])
+        #expect(try await q.complete(second, result: nil) == .settled)
+        // The first copy's checkpoint outlives the second's completion: its redelivery resumes.
+        #expect(try await q.release(first) == .settled)
+        let again = try #require(try await q.lease(max: 1, session: "s3", duration: f.shortLease * 10).first)
+        #expect(again.checkpoint == Array("14".utf8))
+        // Handed to that redelivery alone: another copy pushed meanwhile gets nothing.
+        try await q.enqueue(["30"])
+        let third = try #require(try await q.lease(max: 1, session: "s4", duration: f.shortLease * 10).first)
+        #expect(third.checkpoint == nil)
+        #expect(try await q.complete(third, result: nil) == .settled)
+        // The redelivery dies: recovery keeps its checkpoint (the one it was handed) for the next one.
+        try await f.advance(by: f.shortLease * 11)
+        #expect(try await recover(q, maxAttempts: 5) == RecoveryReport(requeued: 1, deadLettered: 0))
+        let last = try #require(try await q.lease(max: 1, session: "s5", duration: f.shortLease * 10).first)
+        #expect(last.attempt == 2)
+        #expect(last.checkpoint == Array("14".utf8))
+        #expect(try await q.complete(last, result: nil) == .settled)
+        try await expectCounts(q, pending: 0, processing: 0)
+    }
+
+    /// Issue 26: a checkpoint saved after the last renewal rides with the release (a SIGTERM)
+    /// or the failure, so the next attempt resumes from it, not from the older one.
+    private static func checkpointWithSettlement(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["job"])
+        var lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.renew([lease], duration: f.shortLease * 10, timeout: .seconds(5), checkpoints: [Array("1".utf8)]) == [true])
+        var settling = lease
+        settling.checkpoint = Array("2".utf8)
+        #expect(try await q.release(settling) == .settled)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.checkpoint == Array("2".utf8))
+        settling = lease
+        settling.checkpoint = Array("3".utf8)
+        #expect(try await q.fail(settling, error: "boom", disposition: .retry(after: .zero)) == .settled)
+        try await f.advance(by: .milliseconds(10))
+        #expect(try await q.promoteDueRetries() == 1)
+        lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(lease.attempt == 2)
+        #expect(lease.checkpoint == Array("3".utf8))
+        // Through the exchange the worker uses, with a take in the same call.
+        try await q.enqueue(["other"])
+        settling = lease
+        settling.checkpoint = Array("4".utf8)
+        let result = try await q.exchange([.release(settling)], lease: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == [.settled])
+        let taken = result.leases + (try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10))
+        #expect(Set(taken.map(\.item)) == ["job", "other"])
+        #expect(taken.first { $0.item == "job" }?.checkpoint == Array("4".utf8))
+        #expect(taken.first { $0.item == "other" }?.checkpoint == nil)
+        for lease in taken { #expect(try await q.complete(lease, result: nil) == .settled) }
     }
 
     private static func heartbeatProgress(_ f: any ContractFixture) async throws {

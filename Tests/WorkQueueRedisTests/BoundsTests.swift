@@ -311,6 +311,283 @@ import WorkQueue
     }
 }
 
+// MARK: Issue 26, defect 4: every script that moves items is bounded
+
+/// Every script in the registry (`RedisScript.all`) declares its bound; every one declared
+/// `budgeted` is driven here with huge items (40 of 256 KiB, against a 1 MiB budget) and with
+/// thousands of small ones, and one call may move at most what its bound allows: counted by
+/// the items each call moved (state before and after one call) and by script calls, not by
+/// wall time. A script added to the registry without a bound, or budgeted without a driver
+/// here, fails.
+@Suite struct ScriptBoundTests {
+    typealias Driver = @Sendable (LocalRedis) async throws -> Void
+    static let kibibytes256 = 256 << 10
+    static let budget = 1 << 20
+    /// The most items of 256 KiB one budgeted call may move: the budget, plus the one that crosses it.
+    static let mostHuge = budget / kibibytes256 + 1
+
+    /// The drivers of the scripts that move items (budgeted, or moving what they are given),
+    /// by script name.
+    static let drivers: [String: Driver] = [
+        "exchange": exchange,
+        "expired-leases": expiredLeases,
+        "requeue-expired": requeueExpired,
+        "retry-dead": retryDead,
+        "retry-one-dead": retryOneDead,
+        "recover-orphan": recoverOrphan,
+        "guarded-push": guardedPush,
+    ]
+
+    /// Commands that read items out of a key or move them between keys: a script declared
+    /// `noItems` uses none, one declared `itemsItIsGiven` reads none out of a key.
+    static let movingCommands = ["LMOVE", "RPOPLPUSH", "LPOP", "RPOP", "LRANGE", "LINDEX", "SORT", "HVALS", "HGETALL"]
+    static let writingCommands = ["RPUSH", "LPUSH", "LINSERT", "LSET"]
+
+    @Test func everyRegisteredScriptDeclaresABoundAndEveryBudgetedOneIsDriven() {
+        for script in RedisScript.all {
+            guard let bound = script.bound else {
+                Issue.record("script \(script.name) declares no bound (RedisScript.Bound)")
+                continue
+            }
+            let source = script.source.uppercased()
+            let quoted = { (command: String) in source.contains("'\(command)'") }
+            switch bound {
+            case .noItems:
+                for command in Self.movingCommands + Self.writingCommands {
+                    #expect(!quoted(command), "\(script.name) is declared noItems but calls \(command)")
+                }
+            case .itemsItIsGiven:
+                for command in Self.movingCommands {
+                    #expect(!quoted(command), "\(script.name) is declared itemsItIsGiven but reads items with \(command)")
+                }
+                #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for script \(script.name)")
+            case .budgeted:
+                #expect(script.source.hasPrefix(RedisScript.budgetPrelude), "\(script.name) does not go through the shared budget")
+                #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for budgeted script \(script.name)")
+            case .pagedElsewhere:
+                break
+            }
+        }
+        #expect(Set(Self.drivers.keys).isSubset(of: Set(RedisScript.all.map(\.name))))
+    }
+
+    @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead", "retry-one-dead", "recover-orphan",
+                      "guarded-push"])
+    func aBudgetedScriptMovesAtMostItsBoundPerCall(_ name: String) async throws {
+        let driver = try #require(Self.drivers[name])
+        try await LocalRedis.with { server in
+            try await BoundsTests.watchSlowCalls(server)
+            try await driver(server)
+            let slow = try await Self.slowCalls(server)
+            #expect(slow.isEmpty, "script calls over 250 ms: \(slow)")
+        }
+    }
+
+    /// The script calls SLOWLOG holds, as `<script name> <ms>`.
+    static func slowCalls(_ server: LocalRedis) async throws -> [String] {
+        let lines = try await server.cli("slowlog", "get", "100").split(whereSeparator: \.isNewline).map(String.init)
+        let names = Dictionary(RedisScript.all.map { ($0.sha1, $0.name) }, uniquingKeysWith: { first, _ in first })
+        return lines.indices.compactMap { index in
+            guard lines[index].uppercased() == "EVALSHA", index > 0, index + 1 < lines.count,
+                  let micros = Int(lines[index - 1]) else { return nil }
+            return "\(names[lines[index + 1]] ?? lines[index + 1]) \(micros / 1000) ms"
+        }
+    }
+
+    static func connect(_ server: LocalRedis, maxItemBytes: Int? = nil) async throws -> RedisQueue {
+        var options = RedisQueue.Options()
+        options.replyByteBudget = budget
+        if let maxItemBytes { options.maxItemBytes = maxItemBytes }
+        return try await BoundsTests.connect(server, options: options)
+    }
+
+    static func int(_ server: LocalRedis, _ arguments: String...) async throws -> Int {
+        Int(try await server.cli(arguments).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    /// Leases `items` and fails each with a retry due at once: they wait in `NAME:retry`.
+    static func scheduleDueRetries(_ queue: RedisQueue, _ items: [WorkItem]) async throws {
+        try await queue.enqueue(items)
+        var leases: [Lease] = []
+        for _ in 0..<100 where leases.count < items.count {
+            leases += try await queue.lease(max: 1000, session: "setup", duration: .seconds(60))
+        }
+        let outcomes = try await queue.exchange(leases.map { .fail($0, error: "again", disposition: .retry(after: .zero)) },
+                                                lease: 0, session: "setup", duration: .seconds(60)).outcomes
+        #expect(outcomes.count == items.count && outcomes.allSatisfy { $0 == .settled })
+        try await Task.sleep(for: .milliseconds(5))
+    }
+
+    static func smallItems(_ count: Int, _ tag: String) -> [WorkItem] { (0..<count).map { WorkItem("\(tag)-\($0)") } }
+
+    /// The take's promotion of due retries, the take of oversize items, and settlements.
+    static let exchange: Driver = { server in
+        let queue = try await connect(server)
+        // Huge due retries: one take promotes and takes at most its budget.
+        try await scheduleDueRetries(queue, BoundsTests.bigItems(40, size: kibibytes256))
+        #expect(try await int(server, "zcard", "q:retry") == 40)
+        var taken = try await queue.exchange([], lease: 1000, session: "w", duration: .seconds(60)).leases
+        let promoted = try await 40 - int(server, "zcard", "q:retry")
+        #expect(promoted >= 1 && promoted <= mostHuge, "one take promoted \(promoted) items of 256 KiB")
+        #expect(taken.count >= 1 && taken.count <= mostHuge)
+        // Every one still comes, call by call.
+        for _ in 0..<100 where taken.count < 40 {
+            taken += try await queue.exchange([], lease: 1000, session: "w", duration: .seconds(60)).leases
+        }
+        #expect(taken.count == 40)
+        // Settling them: each call carries at most the budget of items (after one).
+        try await server.cli("config", "resetstat")
+        let outcomes = try await queue.exchange(taken.map { .release($0) }, lease: 0, session: "w", duration: .seconds(60)).outcomes
+        #expect(outcomes.allSatisfy { $0 == .settled })
+        #expect(try await BoundsTests.scriptCalls(server) >= (40 + mostHuge - 1) / mostHuge)
+        try await server.cli("del", "q")
+
+        // Oversize items (256 KiB over a 64 KiB limit): one take dead-letters at most its budget.
+        let limited = try await connect(server, maxItemBytes: 64 << 10)
+        try await queue.enqueue(BoundsTests.bigItems(20, size: kibibytes256) + ["small"])
+        let first = try await limited.exchange([], lease: 1000, session: "w", duration: .seconds(60))
+        let dead = try await int(server, "llen", "q:dead")
+        #expect(dead >= 1 && dead <= mostHuge, "one take dead-lettered \(dead) items of 256 KiB")
+        #expect(first.leases.isEmpty)
+        #expect(try await int(server, "llen", "q:processing") == 0, "no copy of a dead-lettered item stays in processing")
+        var rest: [Lease] = []
+        for _ in 0..<100 where rest.isEmpty {
+            rest += try await limited.exchange([], lease: 1000, session: "w", duration: .seconds(60)).leases
+        }
+        #expect(rest.map(\.item) == ["small"])
+        #expect(try await int(server, "llen", "q:dead") == 20)
+        _ = try await queue.exchange(rest.map { .complete($0, result: nil) }, lease: 0, session: "w", duration: .seconds(60))
+        await limited.close()
+
+        // Thousands of small due retries: at most the take's count a call.
+        try await scheduleDueRetries(queue, smallItems(3000, "s"))
+        let small = try await queue.exchange([], lease: 1000, session: "w", duration: .seconds(60)).leases
+        let left = try await int(server, "zcard", "q:retry")
+        #expect(small.count == 1000)
+        #expect(left == 2000, "one take promoted \(3000 - left) small items for a take of 1000")
+        await queue.close()
+    }
+
+    /// Recovery's promotion of due retries.
+    static let expiredLeases: Driver = { server in
+        let queue = try await connect(server)
+        try await scheduleDueRetries(queue, BoundsTests.bigItems(40, size: kibibytes256))
+        try await server.cli("config", "resetstat")
+        #expect(try await queue.promoteDueRetries() == 40)
+        let calls = try await BoundsTests.scriptCalls(server)
+        #expect(calls >= (40 + mostHuge - 1) / mostHuge, "40 items of 256 KiB promoted in \(calls) calls")
+        try await server.cli("del", "q")
+        try await scheduleDueRetries(queue, smallItems(3000, "s"))
+        try await server.cli("config", "resetstat")
+        #expect(try await queue.promoteDueRetries() == 3000)
+        #expect(try await BoundsTests.scriptCalls(server) >= 3)
+        #expect(try await int(server, "llen", "q") == 3000)
+        await queue.close()
+    }
+
+    /// Recovery's requeue of expired leases: one call given every lease handles at most its budget.
+    static let requeueExpired: Driver = { server in
+        let queue = try await connect(server)
+        for (items, most) in [(BoundsTests.bigItems(40, size: kibibytes256), mostHuge), (smallItems(3000, "s"), 1000)] {
+            try await queue.enqueue(items)
+            var leases: [Lease] = []
+            for _ in 0..<100 where leases.count < items.count {
+                leases += try await queue.lease(max: 1000, session: "dead", duration: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let given = Array(leases.prefix(1000))
+            var args: [RESPArgument] = [RESPArgument(5), RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(budget)]
+            for lease in given {
+                args.append(RESPArgument(lease.token))
+                args.append(RESPArgument(SHA224.hex(lease.item.bytes)))
+            }
+            let k = queue.keys
+            let reply = try await queue.run(.requeueExpired, keys: [k.leases, k.leaseItems, k.processing, k.pending, k.dead, k.attempts,
+                                                                    k.errors, k.retried, k.checkpoints, k.leaseCheckpoints],
+                                            args: args)
+            let counts = reply.array?.compactMap(\.int) ?? []
+            #expect(counts.count == 4)
+            let moved = counts.first ?? -1
+            #expect(moved >= 1 && moved <= most, "one call requeued \(moved) items")
+            #expect(counts.last == moved, "every lease handled was requeued")
+            // The rest, through the runner's path.
+            let report = try await queue.recoverExpiredLeases(maxAttempts: 5)
+            #expect(report.requeued == items.count - moved)
+            #expect(try await int(server, "llen", "q") == items.count)
+            #expect(try await int(server, "llen", "q:processing") == 0)
+            try await server.cli("del", "q")
+        }
+        await queue.close()
+    }
+
+    /// `dead retry`: one call given every dead letter moves at most its budget.
+    static let retryDead: Driver = { server in
+        let queue = try await connect(server)
+        for (items, most) in [(BoundsTests.bigItems(40, size: kibibytes256), mostHuge), (smallItems(3000, "s"), 1000)] {
+            try await queue.enqueue(items)
+            try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
+            let k = queue.keys
+            let reply = try await queue.run(.retryDead, keys: [k.dead, k.pending, k.attempts, k.errors, k.retried, k.drained],
+                                            args: [RESPArgument(items.count), "0", RESPArgument(budget)]
+                                                + items.prefix(1000).map { RESPArgument(SHA224.hex($0.bytes)) })
+            let moved = reply.int ?? -1
+            #expect(moved >= 1 && moved <= most, "one call moved \(moved) dead letters")
+            #expect(try await queue.retryDeadLetters() == items.count - moved)
+            #expect(try await int(server, "llen", "q") == items.count)
+            #expect(try await int(server, "llen", "q:dead") == 0)
+            try await server.cli("del", "q")
+        }
+        await queue.close()
+    }
+
+    /// The dashboard's retry of one dead letter: one call moves the one item it is given,
+    /// however many and however big the others.
+    static let retryOneDead: Driver = { server in
+        let queue = try await connect(server)
+        let huge = BoundsTests.bigItems(1, size: kibibytes256)[0]
+        try await queue.enqueue(smallItems(1500, "a") + [huge] + smallItems(1500, "b") + BoundsTests.bigItems(8, size: kibibytes256))
+        try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
+        #expect(try await queue.retryDeadLetter(huge.bytes, near: 1500) == .moved)
+        #expect(try await int(server, "llen", "q") == 1)
+        #expect(try await int(server, "llen", "q:dead") == 3008)
+        #expect(try await queue.retryDeadLetter(Array("a-7".utf8), near: 7) == .moved)
+        #expect(try await int(server, "llen", "q") == 2)
+        await queue.close()
+    }
+
+    /// Recovery of an item a `rediswq.py` worker left in processing: one call moves one copy.
+    static let recoverOrphan: Driver = { server in
+        let queue = try await connect(server)
+        let huge = BoundsTests.bigItems(1, size: kibibytes256)[0]
+        try await queue.enqueue([huge, huge] + smallItems(3000, "s"))
+        try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:processing")
+        let k = queue.keys
+        for item in [huge, WorkItem("s-9")] {
+            let hash = SHA224.hex(item.bytes)
+            let reply = try await queue.run(.recoverOrphan,
+                                            keys: [k.processing, k.tutorialLeasePrefix + hash, k.leaseItems, k.attempts, k.errors, k.pending,
+                                                   k.dead, k.orphans, k.retried],
+                                            args: [RESPArgument(item.bytes), RESPArgument(hash), RESPArgument(5),
+                                                   RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(0)])
+            #expect(reply.int == 1)
+        }
+        #expect(try await int(server, "llen", "q") == 2, "one copy each")
+        #expect(try await int(server, "llen", "q:processing") == 3000)
+        await queue.close()
+    }
+
+    /// A producer's guarded push: one call moves the items it is given, no more.
+    static let guardedPush: Driver = { server in
+        let queue = try await connect(server)
+        let k = queue.keys
+        for (items, count) in [(BoundsTests.bigItems(4, size: kibibytes256), 4), (smallItems(3000, "s"), 3004)] {
+            let reply = try await queue.run(.guardedPush, keys: [k.pending, k.drained], args: items.map { RESPArgument($0.bytes) })
+            #expect(reply.int == count)
+        }
+        await queue.close()
+    }
+}
+
 /// A handler that returns its item.
 struct EchoHandler: WorkHandler {
     func handle(_ item: WorkItem, context: WorkContext) async throws -> String? { item.string }

@@ -299,9 +299,20 @@ import WorkQueue
         let keyless: Set<String> = ["TIME"]
         let twoKeys: Set<String> = ["LMOVE", "RPOPLPUSH", "SMOVE", "RENAME", "COPY"]
         let call = /redis\.call\('([A-Za-z]+)'\s*(?:,([^)]*))?\)/
+        // The shared budget routine takes its keys from its callers: every call of it must
+        // pass them as KEYS[n] (`promote(budget, retry key, list key, now)`).
+        let promote = /promote\(budget\(.*?\),\s*([^,\s]+),\s*([^,\s]+),/
         for script in RedisScript.all {
             var calls = 0
-            for match in script.source.matches(of: call) {
+            let source = script.source.hasPrefix(RedisScript.budgetPrelude)
+                ? String(script.source.dropFirst(RedisScript.budgetPrelude.count)) : script.source
+            for match in source.matches(of: promote) {
+                for key in [match.output.1, match.output.2] {
+                    #expect(key.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil, "\(script.name): \(match.output.0)")
+                }
+            }
+            #expect(source.contains("promote(") == (source.matches(of: promote).count > 0), "\(script.name): promote( not recognized")
+            for match in source.matches(of: call) {
                 calls += 1
                 let command = String(match.output.1).uppercased()
                 if keyless.contains(command) { continue }

@@ -168,8 +168,10 @@ import WorkQueue
             let took = clock.now - started
             done.withLock { $0 = true }
             try await pinger.value
-            #expect(leases.map(\.item) == ["after"])
+            // The huge item spent the take's byte budget (issue 26): the next take gets "after".
+            #expect(leases.isEmpty)
             #expect(try await server.cli("llen", "q:dead") == "1")
+            #expect(try await queue.lease(max: 2, session: "s", duration: .seconds(30)).map(\.item) == ["after"])
             // Copying 64 MiB takes Redis milliseconds; hashing it in Lua took minutes. The bound is
             // wide because a loaded CI machine (four suites at once on two cores) took 5.9 s.
             #expect(took < .seconds(20), "the take took \(took)")

@@ -196,6 +196,40 @@ func shardedRedisContract(_ contractCase: ContractCase) async throws {
         }
     }
 
+    /// Issue 26: one exchange with settlements for a shard (not the first asked) and a take
+    /// that reaches that shard too must not call it twice at once: were both replies lost, the
+    /// second failure would overwrite the shard's record of the first, and the retry would
+    /// either take new items (the lost take's stay leased, to come back through recovery with
+    /// an attempt counted) or apply the settlements again (reported lost). Several rounds:
+    /// run at once, the two calls' order varies.
+    @Test func aSettleOnlyCallAndATakeOnOneShardBothLostAreBothAnsweredByTheRetry() async throws {
+        try await LocalRedis.with { server in
+            for round in 0..<6 {
+                let names = try RedisQueue.shardNames("job\(round)", count: 2)
+                let queues = try await RedisQueue.connect(names: names, configuration: server.configuration)
+                try await queues[1].enqueue(["one-0", "one-1", "one-2"])
+                // Held from shard 1 (shard 0 is empty).
+                let first = try ShardedBackend(shards: queues, firstShard: 0)
+                let held = try #require(try await first.lease(max: 1, session: "s", duration: .seconds(30)).first)
+                #expect(held.item == "one-0")
+                // A fresh backend asks shard 0 first: shard 1 gets a settle-only call and a take.
+                let sharded = try ShardedBackend(shards: queues, firstShard: 0)
+                queues[1].faultInjection = RedisQueue.FaultInjection(dropConnectionAfterTake: true, loseExchangeReply: 1)
+                await #expect(throws: (any Error).self) {
+                    _ = try await sharded.exchange([.complete(held, result: nil)], lease: 1, session: "s", duration: .seconds(30))
+                }
+                queues[1].faultInjection = RedisQueue.FaultInjection()
+                let retried = try await sharded.exchange([.complete(held, result: nil)], lease: 1, session: "s", duration: .seconds(30))
+                #expect(retried.outcomes == [.settled], "round \(round)")
+                #expect(retried.leases.map(\.item) == ["one-1"], "round \(round): the lost take was not handed back")
+                for lease in retried.leases { #expect(try await sharded.release(lease) == .settled) }
+                #expect(try await server.cli("llen", "\(names[1]):processing") == "0", "round \(round): an item stays leased")
+                #expect(try await server.cli("get", "\(names[1]):completed") == "1")
+                for queue in queues { await queue.close() }
+            }
+        }
+    }
+
     /// A sharded worker's clean exit drops its exchange record on every shard, not only on the
     /// first (which keeps its heartbeat record): the others have no heartbeat expiry to do it.
     @Test func aCleanExitLeavesNoExchangeRecordOnAnyShard() async throws {

@@ -14,10 +14,13 @@ struct RedisKeys: Sendable {
     /// recovered and are pending, scheduled or taken again (not dead): the take reads an
     /// item's attempts from it without hashing the item (hash).
     let retried: String
-    /// `NAME:checkpoints`: item bytes -> the latest checkpoint a handler saved for the item
-    /// (stored with a lease renewal, handed to the item's next take, deleted when the item
-    /// completes or is dead-lettered) (hash).
+    /// `NAME:checkpoints`: item bytes -> the checkpoint of a copy released, failed or recovered
+    /// with one, waiting for that copy's redelivery: the next take of an equal item gets it and
+    /// removes it (hash).
     let checkpoints: String
+    /// `NAME:lease-checkpoints`: token -> the latest checkpoint of the copy that lease holds
+    /// (handed at the take or saved with a renewal; one copy's, never another's) (hash).
+    let leaseCheckpoints: String
     /// `NAME:errors`: SHA-224 hex -> the last error (hash).
     let errors: String
     /// `NAME:results`: the completion records of items whose handler returned a result, oldest
@@ -83,6 +86,7 @@ struct RedisKeys: Sendable {
         errors = name + ":errors"
         retried = name + ":retried"
         checkpoints = name + ":checkpoints"
+        leaseCheckpoints = name + ":lease-checkpoints"
         results = name + ":results"
         resultsDropped = name + ":results:dropped"
         completed = name + ":completed"
@@ -110,7 +114,7 @@ struct RedisKeys: Sendable {
     /// Every key of ours with the type it must hold.
     var typed: [(key: String, type: String)] {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
-         (checkpoints, "hash"),
+         (checkpoints, "hash"), (leaseCheckpoints, "hash"),
          (errors, "hash"), (results, "stream"), (resultsDropped, "string"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
          (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
          (holds, "zset"), (open, "string"), (drained, "string"), (onDrained, "hash"), (workers, "zset"), (workerInfo, "hash"),

@@ -60,8 +60,9 @@ extension RedisQueue {
             let page = try await deadPage(from: 0)
             guard !page.items.isEmpty else { break }
             let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
-                                      args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0")]
-                                          + Set(page.items.map { SHA224.hex($0) }).map { RESPArgument($0) })
+                                      args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0"),
+                                             RESPArgument(replyByteBudget)]
+                                          + page.items.map { RESPArgument(SHA224.hex($0)) })
             guard let count = reply.int else { throw RedisError.unexpectedReply("retry-dead -> \(reply)") }
             if count < 0 { return moved == 0 ? .drained : .done(moved) }
             moved += count

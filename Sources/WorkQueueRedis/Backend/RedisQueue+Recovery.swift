@@ -19,8 +19,15 @@ extension RedisQueue {
     }
 
     public func promoteDueRetries() async throws -> Int {
-        let reply = try await expiredLeases(turn: .zero, session: "", limit: 0)
-        return reply?.promoted ?? 0
+        var promoted = 0
+        // Each call moves at most replyByteBudget of items (after one): as many calls as it
+        // takes, up to recoveryPagesPerPass; what is left waits for the next pass or a take.
+        for _ in 0..<Self.recoveryPagesPerPass {
+            guard let reply = try await expiredLeases(turn: .zero, session: "", limit: 0) else { break }
+            promoted += reply.promoted
+            if !reply.moreDue { break }
+        }
+        return promoted
     }
 
     /// Most requeue calls one recovery pass makes (each about ``RedisQueue/replyByteBudget``
@@ -30,6 +37,8 @@ extension RedisQueue {
     private func recover(maxAttempts: Int, turn: Duration, session: String) async throws -> RecoveryReport? {
         guard var found = try await expiredLeases(turn: turn, session: session, limit: 1000) else { return nil }
         var report = RecoveryReport()
+        // The promotion stopped at its byte budget: the rest in further calls (this pass has the turn).
+        if found.moreDue { _ = try await promoteDueRetries() }
         var vanished = 0
         var page = 0
         while page < Self.recoveryPagesPerPass {
@@ -42,21 +51,32 @@ extension RedisQueue {
                 let group = Array(found.expired[start..<end])
                 start = end
                 let items = try await leaseItems(group.map { ($0.token, $0.size) })
-                var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError)]
+                var pairs: [(token: String, hash: String)] = []
                 for (entry, item) in zip(group, items) {
                     // Gone meanwhile: settled late by its worker, or recovered by another pass.
                     guard let item else { continue }
-                    args.append(RESPArgument(entry.token))
-                    args.append(RESPArgument(SHA224.hex(item)))
+                    pairs.append((entry.token, SHA224.hex(item)))
                 }
-                guard args.count > 2 else { continue }
-                let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending, keys.dead,
-                                                                   keys.attempts, keys.errors, keys.retried, keys.checkpoints],
-                                      args: args)
-                let counts = reply.array?.compactMap(\.int) ?? []
-                report.requeued += counts.first ?? 0
-                report.deadLettered += counts.dropFirst().first ?? 0
-                vanished += counts.dropFirst(2).first ?? 0
+                // The script stops at its own byte budget too: what it did not look at goes again.
+                var next = 0
+                for _ in 0..<pairs.count where next < pairs.count {
+                    var args: [RESPArgument] = [RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError),
+                                                RESPArgument(replyByteBudget)]
+                    for pair in pairs[next...] {
+                        args.append(RESPArgument(pair.token))
+                        args.append(RESPArgument(pair.hash))
+                    }
+                    let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending,
+                                                                       keys.dead, keys.attempts, keys.errors, keys.retried,
+                                                                       keys.checkpoints, keys.leaseCheckpoints],
+                                              args: args)
+                    let counts = reply.array?.compactMap(\.int) ?? []
+                    guard counts.count == 4 else { throw RedisError.unexpectedReply("requeue-expired -> \(reply)") }
+                    report.requeued += counts[0]
+                    report.deadLettered += counts[1]
+                    vanished += counts[2]
+                    next += Swift.max(1, counts[3])
+                }
             }
             // The listing stopped at its count: list the next ones (this pass has the turn).
             guard found.more, page < Self.recoveryPagesPerPass,
@@ -85,24 +105,26 @@ extension RedisQueue {
     /// The first recovery step (see ``RedisScript/expiredLeases``); nil when it is not our turn.
     /// `more`: the listing stopped at its count or byte bound.
     private func expiredLeases(turn: Duration, session: String, limit: Int) async throws
-        -> (promoted: Int, orphans: Int, more: Bool, expired: [(token: String, size: Int)])?
+        -> (promoted: Int, moreDue: Bool, orphans: Int, more: Bool, expired: [(token: String, size: Int)])?
     {
         let reply = try await run(.expiredLeases, keys: [keys.recoveryTurn, keys.leases, keys.leaseItems, keys.retry, keys.pending,
                                                           keys.processing, keys.orphans],
-                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit)])
+                                  args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit),
+                                         RESPArgument(replyByteBudget)])
         guard let values = reply.array, let promoted = values.first?.int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
         if promoted < 0 { return nil }
-        guard values.count >= 3, values.count % 2 == 1, let orphans = values[1].int, let more = values[2].int else {
+        guard values.count >= 4, values.count % 2 == 0, let orphans = values[1].int, let more = values[2].int,
+              let moreDue = values[3].int else {
             throw RedisError.unexpectedReply("expired-leases -> \(reply)")
         }
         var expired: [(token: String, size: Int)] = []
-        for index in stride(from: 3, to: values.count, by: 2) {
+        for index in stride(from: 4, to: values.count, by: 2) {
             guard let token = values[index].string, let size = values[index + 1].int else { continue }
             expired.append((token, size))
         }
-        return (promoted, orphans, more == 1, expired)
+        return (promoted, moreDue == 1, orphans, more == 1, expired)
     }
 
     /// Items in processing that none of our leases holds, each distinct item once with how

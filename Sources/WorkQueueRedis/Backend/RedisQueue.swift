@@ -65,17 +65,22 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     public let options: Options
     private let blocking: BlockingClient
     private let faults = Mutex(FaultInjection())
-    /// The next token and call numbers of this process, and what a failed exchange used: its
-    /// reply may have been lost after it took effect, so the next exchange of that session asks
-    /// for the same tokens (the script returns that take again instead of taking more) and
-    /// carries the same call number (the script answers settlements it already applied with
-    /// their recorded outcomes).
+    /// The next token and call numbers of this process, and what failed exchanges used: a
+    /// reply may have been lost after the call took effect, so the next exchange of that
+    /// session asks for the same tokens (the script returns that take again instead of taking
+    /// more) and carries the same call number (the script answers settlements it already
+    /// applied with their recorded outcomes).
     private let tokens = Mutex(TokenState())
 
     private struct TokenState {
         var next = 1
         var nextCall = 1
-        var failed: (session: String, first: Int, count: Int, call: Int)?
+        /// The last failed call that took: its tokens, and its call number.
+        var failedTake: (session: String, first: Int, count: Int, call: Int)?
+        /// The last failed call that settled: its call number. A record of its own, so that
+        /// two calls of one session failing at once (a sharded worker's settle-only call and
+        /// its take on the same shard) do not overwrite each other's.
+        var failedSettle: (session: String, call: Int)?
     }
 
     /// How long an item must have been seen in processing with no lease at all before recovery
@@ -269,22 +274,30 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         let (first, max, call) = tokens.withLock { state -> (Int, Int, Int) in
-            let max = Swift.max(0, Swift.min(max, 1000))
+            var max = Swift.max(0, Swift.min(max, 1000))
+            var first: Int?
             var call: Int?
-            if let failed = state.failed {
-                state.failed = nil
-                if failed.session == session {
-                    if failed.count > 0 { return (failed.first, failed.count, failed.call) }
-                    call = failed.call
-                }
+            // The settlements' call number from the failed call that carried them; the tokens
+            // (and, with no settlements, the call number) from the failed take.
+            if let failed = state.failedSettle, failed.session == session, !settlements.isEmpty {
+                state.failedSettle = nil
+                call = failed.call
             }
-            let first = max > 0 ? state.next : 0
-            state.next += max
+            if let failed = state.failedTake, failed.session == session {
+                state.failedTake = nil
+                first = failed.first
+                max = failed.count
+                if call == nil { call = failed.call }
+            }
+            if first == nil {
+                first = max > 0 ? state.next : 0
+                state.next += max
+            }
             if call == nil {
                 call = state.nextCall
                 state.nextCall += 1
             }
-            return (first, max, call ?? 0)
+            return (first ?? 0, max, call ?? 0)
         }
         // The call id names this logical call and what it settles: a retry of the same call
         // matches the session's record, a different call never does.
@@ -312,7 +325,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 }
             }
         } catch {
-            if max > 0 || !settlements.isEmpty { tokens.withLock { $0.failed = (session, first, max, call) } }
+            tokens.withLock { state in
+                if max > 0 { state.failedTake = (session, first, max, call) }
+                if !settlements.isEmpty { state.failedSettle = (session, call) }
+            }
             throw error
         }
     }
@@ -320,7 +336,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// One script call of ``exchange(_:lease:session:duration:)``.
     private func exchangeCall(_ settlements: ArraySlice<Settlement>, offset: Int, callID: String, lease max: Int, first: Int,
                               takeBudget: Int, session: String, duration: Duration) async throws -> ExchangeResult {
-        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 160 + settlements.count * 96)
+        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 160 + settlements.count * 112)
         command.append(Swift.max(1, Self.milliseconds(duration)))
         command.append(max)
         command.append(session + ":")
@@ -440,11 +456,13 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
          keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate,
-         keys.checkpoints, keys.resultsDropped]
+         keys.checkpoints, keys.resultsDropped, keys.leaseCheckpoints]
     }
 
-    /// The five script arguments of one settlement (see ``RedisScript/exchange``); a result is
-    /// recorded with the lease's attempt and the bound `resultsMax` (nil: none).
+    /// The six script arguments of one settlement (see ``RedisScript/exchange``); a result is
+    /// recorded with the lease's attempt and the bound `resultsMax` (nil: none). A release or
+    /// a failure carries the copy's latest checkpoint (`lease.checkpoint`: the worker puts the
+    /// one its handler saved last there), stored for that copy's redelivery.
     private static func append(_ settlement: Settlement, resultsMax: Int?, to command: inout RESPCommand) {
         switch settlement {
         case let .complete(lease, result):
@@ -459,6 +477,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             } else {
                 command.append(clearsAttempts ? "a" : "")
             }
+            command.append("")
         case let .fail(lease, error, disposition):
             command.append("f")
             command.append(lease.token)
@@ -468,11 +487,22 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             case .deadLetter: command.append("dead")
             case let .retry(after): command.append(milliseconds(after))
             }
+            appendCheckpoint(of: lease, to: &command)
         case let .release(lease):
             command.append("r")
             command.append(lease.token)
             command.append("")
             command.append("")
+            command.append("")
+            appendCheckpoint(of: lease, to: &command)
+        }
+    }
+
+    /// A settlement's sixth argument: `=` and the checkpoint's bytes, or empty for none.
+    private static func appendCheckpoint(of lease: Lease, to command: inout RESPCommand) {
+        if let checkpoint = lease.checkpoint {
+            command.append(bytes: Array("=".utf8) + checkpoint)
+        } else {
             command.append("")
         }
     }
@@ -528,7 +558,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 command = Self.command(.renew, keys: [keys.leases], capacity: chunk.count * 48)
                 command.append(Swift.max(1, Self.milliseconds(duration)))
             } else {
-                command = Self.command(.renew, keys: [keys.leases, keys.leaseItems, keys.checkpoints],
+                command = Self.command(.renew, keys: [keys.leases, keys.leaseCheckpoints],
                                        capacity: chunk.count * 48 + saves.reduce(0) { $0 + $1.1.count + 16 })
                 command.append(Swift.max(1, Self.milliseconds(duration)))
                 command.append(chunk.count)

@@ -18,5 +18,5 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'drain', drain, 'state', 'started', 'session', ARGV[1], 'started_ms', now)
 return 1
-"""#)
+"""#, bound: .noItems)
 }

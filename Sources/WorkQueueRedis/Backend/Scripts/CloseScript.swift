@@ -43,5 +43,5 @@ elseif legacy then
   redis.call('DEL', KEYS[2])
 end
 return { ended, remaining }
-"""#)
+"""#, bound: .noItems)
 }

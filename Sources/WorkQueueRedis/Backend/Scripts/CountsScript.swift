@@ -12,5 +12,5 @@ return { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('Z
          redis.call('LLEN', KEYS[4]), tonumber(redis.call('GET', KEYS[5]) or '0') or 0,
          redis.call('ZCOUNT', KEYS[6], '(' .. now, '+inf'), redis.call('HLEN', KEYS[7]),
          redis.call('ZCOUNT', KEYS[8], '(' .. now, '+inf') }
-"""#)
+"""#, bound: .noItems)
 }

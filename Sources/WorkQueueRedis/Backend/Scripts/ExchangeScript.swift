@@ -10,20 +10,23 @@ extension RedisScript {
     /// session's last call, so that a call retried after its reply was lost answers them again),
     /// 14 control (hash: `paused`, `cancelled`; either set: the take hands out nothing), 15 rate
     /// (string: the rate limit's theoretical arrival time, µs of the Redis clock), 16 checkpoints
-    /// (hash item -> checkpoint: read per taken item only while it is not empty; deleted by a
-    /// completion with `a` and by a dead-lettering failure), 17 results dropped (the records the
-    /// results bound trimmed, a counter).
+    /// (hash item -> the checkpoint of a copy released, failed or recovered with one: read per
+    /// taken item only while it is not empty; a take that finds one hands it to its lease and
+    /// removes it, so it goes to one redelivery), 17 results dropped (the records the results
+    /// bound trimmed, a counter), 18 lease checkpoints (hash token -> the copy's latest
+    /// checkpoint; deleted with the lease, moved to 16 by a release or a retried failure).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
     /// same on a retry), 8 offset of these settlements within that call, 9 the largest item
     /// returned inline (a larger one is returned as its size: the caller reads it with a plain
-    /// `HMGET` of the lease items, outside the script), 10 number of settlements S, then five
+    /// `HMGET` of the lease items, outside the script), 10 number of settlements S, then six
     /// per settlement: kind (`c` complete, `f` fail, `r` release),
     /// token, item SHA-224 hex (or empty), text (the result, or the error), extra (complete:
     /// `r` records the result, `a` clears attempts and errors, and with `r` then
     /// `:<attempt>:<bound>`, the bound being empty for none; fail: `dead`, or the retry delay
-    /// in ms); after the settlements (at `11 + 5 * S`): the rate limit's interval between items
+    /// in ms), checkpoint (release and fail: `=` and the copy's latest checkpoint, or empty
+    /// for the one stored under its token, if any); after the settlements (at `11 + 6 * S`): the rate limit's interval between items
     /// in µs (0: no limit), and its burst (items at once at most). Each recorded result is one
     /// entry of the results stream (fields item, result, attempt, worker = the session), which
     /// is then trimmed exactly to the bound; what the trim dropped is added to the dropped
@@ -56,6 +59,7 @@ redis.call('LLEN', KEYS[2])
 redis.call('ZCARD', KEYS[3])
 redis.call('HLEN', KEYS[4])
 redis.call('HLEN', KEYS[5])
+redis.call('HLEN', KEYS[18])
 local retried = redis.call('HLEN', KEYS[12]) > 0
 local scheduled = redis.call('ZCARD', KEYS[9])
 redis.call('LLEN', KEYS[11])
@@ -88,7 +92,7 @@ local max = tonumber(ARGV[2])
 -- The operator's marks and the rate limit: one HMGET, and the limit's state only when set.
 local control = redis.call('HMGET', KEYS[14], 'paused', 'cancelled')
 local paused, cancelled = control[1] and 1 or 0, control[2] and 1 or 0
-local rate = 11 + n * 5
+local rate = 11 + n * 6
 local interval, burst = tonumber(ARGV[rate]) or 0, tonumber(ARGV[rate + 1]) or 1
 local wait = 0
 if max > 0 then
@@ -104,7 +108,7 @@ if max > 0 then
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
         local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
-        local checkpoint = checkpointed and redis.call('HGET', KEYS[16], item)
+        local checkpoint = redis.call('HGET', KEYS[18], token)
         taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
@@ -116,38 +120,36 @@ if max > 0 then
       tat = math.max(tonumber(redis.call('GET', KEYS[15]) or '0') or 0, nowus)
       tolerance = interval * (math.max(1, burst) - 1)
       local ahead = tat - nowus
-      local room = 0
-      if ahead <= tolerance then room = math.floor((tolerance - ahead) / interval) + 1 end
-      if room < max then
-        max = room
+      local slots = 0
+      if ahead <= tolerance then slots = math.floor((tolerance - ahead) / interval) + 1 end
+      if slots < max then
+        max = slots
         wait = 1
       end
     end
+    local limit = tonumber(ARGV[5])
     if max > 0 and redis.call('LLEN', KEYS[1]) == 0 and scheduled > 0 then
-      local due = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 1000)
-      for _, m in ipairs(due) do redis.call('RPUSH', KEYS[1], string.sub(m, 18)) end
-      if #due > 0 then
-        each('ZREM', KEYS[9], due)
-        retried = true
-      end
+      -- Due retries, within the take's own count and byte budget.
+      if promote(budget(max, tonumber(ARGV[6])), KEYS[9], KEYS[1], now) > 0 then retried = true end
     end
-    local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
     local scores, records = {}, {}
-    local k, bytes = 0, 0
+    local k = 0
+    local take = budget(math.min(max, redis.call('LLEN', KEYS[1])), tonumber(ARGV[6]))
     -- No LMOVE on an empty list: a take with nothing pending writes nothing (and so works
-    -- while Redis refuses writes, e.g. OOM).
-    for _ = 1, math.min(max, redis.call('LLEN', KEYS[1])) do
-      if k > 0 and bytes >= budget then break end
+    -- while Redis refuses writes, e.g. OOM). An item over the size limit spends the budget
+    -- too, and takes the fewest passes through Lua there are: its one read (LMOVE), its one
+    -- write (RPUSH to the dead letters), and LTRIM, which returns nothing, drops its copy.
+    while room(take) do
       local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
       if not item then break end
+      spend(take, #item)
       if #item > limit then
-        redis.call('RPOP', KEYS[2])
         redis.call('RPUSH', KEYS[11], item)
+        redis.call('LTRIM', KEYS[2], 0, -2)
         oversize[#oversize + 1] = #item
       else
         local token = prefix .. (first + k)
         k = k + 1
-        bytes = bytes + #item
         scores[#scores + 1] = deadline
         scores[#scores + 1] = token
         records[#records + 1] = token
@@ -155,7 +157,13 @@ if max > 0 then
         taken[#taken + 1] = token
         taken[#taken + 1] = #item > inline and #item or item
         local attempts = retried and tonumber(redis.call('HGET', KEYS[12], item) or '0') or 0
+        -- A redelivered copy's checkpoint goes to this lease alone.
         local checkpoint = checkpointed and redis.call('HGET', KEYS[16], item)
+        if checkpoint then
+          redis.call('HDEL', KEYS[16], item)
+          redis.call('HSET', KEYS[18], token, checkpoint)
+          checkpointed = redis.call('HLEN', KEYS[16]) > 0
+        end
         taken[#taken + 1] = checkpoint and { attempts, checkpoint } or attempts
       end
     end
@@ -185,8 +193,8 @@ else
   -- Completions first, batched (the hot path), then failures and releases one by one.
   local results, completes, positions, done = {}, {}, {}, 0
   for i = 0, n - 1 do
-    if ARGV[11 + i * 5] == 'c' then
-      completes[#completes + 1] = ARGV[12 + i * 5]
+    if ARGV[11 + i * 6] == 'c' then
+      completes[#completes + 1] = ARGV[12 + i * 6]
       positions[#positions + 1] = i
     end
   end
@@ -195,7 +203,7 @@ else
     local items = redis.call('HMGET', KEYS[4], unpack(completes, c, last))
     for j = c, last do
       local i = positions[j]
-      local a = 11 + i * 5
+      local a = 11 + i * 6
       local item = items[j - c + 1]
       if item then
         redis.call('LREM', KEYS[2], 1, item)
@@ -211,7 +219,6 @@ else
           redis.call('HDEL', KEYS[5], ARGV[a + 2])
           redis.call('HDEL', KEYS[6], ARGV[a + 2])
           redis.call('HDEL', KEYS[12], item)
-          redis.call('HDEL', KEYS[16], item)
         end
       else
         outcomes[i + 1] = 0
@@ -221,9 +228,10 @@ else
   if #completes > 0 then
     each('HDEL', KEYS[4], completes)
     each('ZREM', KEYS[3], completes)
+    if redis.call('HLEN', KEYS[18]) > 0 then each('HDEL', KEYS[18], completes) end
   end
   for i = 0, n - 1 do
-    local a = 11 + i * 5
+    local a = 11 + i * 6
     local kind = ARGV[a]
     if kind ~= 'c' then
       local token = ARGV[a + 1]
@@ -232,9 +240,19 @@ else
         redis.call('HDEL', KEYS[4], token)
         redis.call('ZREM', KEYS[3], token)
         outcomes[i + 1] = 1
+        -- The copy's latest checkpoint: the one it carries, else the one stored with its lease.
+        local checkpoint = ARGV[a + 5]
+        if checkpoint ~= '' then
+          checkpoint = string.sub(checkpoint, 2)
+          redis.call('HDEL', KEYS[18], token)
+        else
+          checkpoint = redis.call('HGET', KEYS[18], token)
+          if checkpoint then redis.call('HDEL', KEYS[18], token) end
+        end
         if kind == 'r' then
           redis.call('LREM', KEYS[2], -1, item)
           redis.call('LPUSH', KEYS[1], item)
+          if checkpoint then redis.call('HSET', KEYS[16], item, checkpoint) end
         else
           redis.call('LREM', KEYS[2], 1, item)
           local attempts = redis.call('HINCRBY', KEYS[5], ARGV[a + 2], 1)
@@ -242,9 +260,9 @@ else
           if ARGV[a + 4] == 'dead' then
             redis.call('RPUSH', KEYS[11], item)
             redis.call('HDEL', KEYS[12], item)
-            redis.call('HDEL', KEYS[16], item)
           else
             redis.call('HSET', KEYS[12], item, attempts)
+            if checkpoint then redis.call('HSET', KEYS[16], item, checkpoint) end
             local seq = redis.call('INCR', KEYS[10])
             redis.call('ZADD', KEYS[9], now + tonumber(ARGV[a + 4]), string.format('%016x', seq) .. ':' .. item)
             scheduled = scheduled + 1
@@ -274,5 +292,7 @@ end
 return { outcomes, taken, oversize,
          { redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[9]) },
          { paused, cancelled, wait } }
-"""#)
+"""#, bound: .budgeted(
+        "take and its promotion of due retries: each at most ARGV[2] items and ARGV[6] bytes after one; "
+            + "settlements: paged by the caller (settlementsPerCall, replyByteBudget)"))
 }

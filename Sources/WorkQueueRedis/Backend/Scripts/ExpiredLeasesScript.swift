@@ -4,10 +4,13 @@ extension RedisScript {
     ///
     /// KEYS: 1 recovery turn (string), 2 leases, 3 lease items, 4 retry, 5 pending,
     /// 6 processing, 7 orphans.
-    /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list.
+    /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list,
+    /// 4 byte budget of the promotion (it moves at most 1000 due retries and about this many
+    /// bytes of them, after at least one, through the shared budget).
     /// Returns { -1 } when another worker has the turn, else { promoted, items in processing
     /// that no lease of ours holds, 1 when the listing stopped at its count (more may be
-    /// expired) else 0, token, item size, token, item size, ... } for the expired leases: no
+    /// expired) else 0, 1 when due retries remain (the promotion stopped at its budget) else 0,
+    /// token, item size, token, item size, ... } for the expired leases: no
     /// item bytes (the caller reads the items it needs with plain `HMGET`s, in pages bounded by
     /// bytes, outside any script).
     static let expiredLeases = RedisScript(name: "expired-leases", source: #"""
@@ -16,12 +19,10 @@ if tonumber(ARGV[2]) > 0 then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 1000)
-for _, m in ipairs(due) do redis.call('RPUSH', KEYS[5], string.sub(m, 18)) end
-if #due > 0 then redis.call('ZREM', KEYS[4], unpack(due)) end
+local promoted, due = promote(budget(1000, tonumber(ARGV[4])), KEYS[4], KEYS[5], now)
 local orphans = redis.call('LLEN', KEYS[6]) - redis.call('HLEN', KEYS[3])
 if orphans <= 0 then redis.call('DEL', KEYS[7]) end
-local out = { #due, orphans, 0 }
+local out = { promoted, orphans, 0, due and 1 or 0 }
 local limit = tonumber(ARGV[3])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
 for i = 1, #expired do
@@ -33,5 +34,5 @@ for i = 1, #expired do
 end
 if #expired == limit then out[3] = 1 end
 return out
-"""#)
+"""#, bound: .budgeted("promotion: at most 1000 due retries and ARGV[4] bytes after one; the listing returns sizes only"))
 }

@@ -20,5 +20,5 @@ if #expired > 0 then redis.call('ZREM', KEYS[4], unpack(expired)) end
 if redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 redis.call('SET', KEYS[6], ARGV[1], 'NX')
 return 1
-"""#)
+"""#, bound: .noItems)
 }

@@ -12,5 +12,5 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'exit_status', ARGV[3], 'finished_ms', now)
 return 1
-"""#)
+"""#, bound: .noItems)
 }

@@ -10,5 +10,5 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local n = redis.call('LLEN', KEYS[1])
 for i = 1, #ARGV, 1000 do n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 return n
-"""#)
+"""#, bound: .itemsItIsGiven)
 }

@@ -30,5 +30,5 @@ else
   redis.call('HDEL', KEYS[3], ARGV[1] .. ':')
 end
 return #expired
-"""#)
+"""#, bound: .noItems)
 }

@@ -17,5 +17,5 @@ if legacy == KEYS[1] then legacy = false end
 local ttl = -2
 if legacy then ttl = redis.call('PTTL', KEYS[2]) end
 return { live, legacy, ttl }
-"""#)
+"""#, bound: .noItems)
 }

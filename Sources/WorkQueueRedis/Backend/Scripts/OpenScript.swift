@@ -28,5 +28,5 @@ if #live > 0 and (not legacy or legacy == KEYS[1]) then
   redis.call('SET', KEYS[2], KEYS[1], 'PX', tonumber(live[#live]) - now)
 end
 return 1
-"""#)
+"""#, bound: .noItems)
 }

@@ -11,7 +11,9 @@ extension RedisScript {
     /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
     /// Rare (only tutorial workers leave such items), so counting our holders of the item by
     /// going through every lease is acceptable here; only leases of the item's length are read,
-    /// one at a time, so big items are never all held in the script at once.
+    /// one at a time, so big items are never all held in the script at once. It moves one copy
+    /// of the item it is given; the holder count is not byte-bounded (a lease of the same
+    /// length is read whole to compare it).
     static let recoverOrphan = RedisScript(name: "recover-orphan", source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,5 +49,5 @@ end
 redis.call('RPUSH', KEYS[6], ARGV[1])
 redis.call('HSET', KEYS[9], ARGV[1], n)
 return 1
-"""#)
+"""#, bound: .itemsItIsGiven)
 }

@@ -1,14 +1,15 @@
 extension RedisScript {
     /// Extends leases that are still alive, and stores handlers' checkpoints with them.
     ///
-    /// KEYS: 1 leases (zset token -> deadline ms); with checkpoints also 2 lease items (hash
-    /// token -> item), 3 checkpoints (hash item -> the item's latest checkpoint).
-    /// ARGV: 1 lease ms, then the tokens. With checkpoints (3 keys): 1 lease ms, 2 number of
+    /// KEYS: 1 leases (zset token -> deadline ms); with checkpoints also 2 lease checkpoints
+    /// (hash token -> the copy's latest checkpoint).
+    /// ARGV: 1 lease ms, then the tokens. With checkpoints (2 keys): 1 lease ms, 2 number of
     /// tokens N, then the N tokens, then pairs (index of a token among them, 1-based; the
     /// checkpoint's bytes).
     /// Returns 1 per token extended, 0 per token whose lease is gone or already expired (an
     /// expired lease may be recovered at any moment: its holder must stop). A checkpoint is
-    /// stored only for a lease extended, keyed by its item's bytes (so it outlives the lease).
+    /// stored only for a lease extended, under its token: it belongs to that copy alone (an
+    /// equal item's other copy never sees it). No item bytes are read.
     static let renew = RedisScript(name: "renew", source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -27,11 +28,8 @@ for i = first, last do
 end
 for i = last + 1, #ARGV - 1, 2 do
   local index = tonumber(ARGV[i])
-  if out[index] == 1 then
-    local item = redis.call('HGET', KEYS[2], ARGV[first + index - 1])
-    if item then redis.call('HSET', KEYS[3], item, ARGV[i + 1]) end
-  end
+  if out[index] == 1 then redis.call('HSET', KEYS[2], ARGV[first + index - 1], ARGV[i + 1]) end
 end
 return out
-"""#)
+"""#, bound: .noItems)
 }

@@ -22,5 +22,5 @@ redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('HDEL', KEYS[4], ARGV[2])
 return 1
-"""#)
+"""#, bound: .itemsItIsGiven)
 }

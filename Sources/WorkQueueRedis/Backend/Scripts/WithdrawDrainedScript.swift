@@ -9,5 +9,5 @@ extension RedisScript {
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
-"""#)
+"""#, bound: .noItems)
 }
