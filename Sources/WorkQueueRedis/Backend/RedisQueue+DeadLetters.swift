@@ -59,7 +59,8 @@ extension RedisQueue {
         for _ in 0..<100_000 {
             let page = try await deadPage(from: 0)
             guard !page.items.isEmpty else { break }
-            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained,
+                                                          keys.deadPreviews],
                                       args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0")]
                                           + Set(page.items.map { SHA224.hex($0) }).map { RESPArgument($0) })
             guard let count = reply.int else { throw RedisError.unexpectedReply("retry-dead -> \(reply)") }
@@ -71,7 +72,7 @@ extension RedisQueue {
     }
 
     public func purgeDeadLetters() async throws -> Int {
-        try await run(.purgeDead, keys: [keys.dead], args: []).int ?? 0
+        try await run(.purgeDead, keys: [keys.dead, keys.deadPreviews], args: []).int ?? 0
     }
 
     /// One page of `NAME:dead` from index `start` (at most `count` items and about

@@ -17,6 +17,6 @@ struct RedisScript: Sendable {
     static let all: [RedisScript] = [
         .exchange, .renew, .expiredLeases, .requeueExpired, .recoverOrphan, .counts, .retryDead, .purgeDead,
         .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,
-        .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .retryOneDead, .cancel, .restoreCancelled,
+        .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .deadPreviews, .retryOneDead, .cancel, .restoreCancelled,
     ]
 }
