@@ -65,19 +65,31 @@ struct HTTPServer: Sendable {
         /// Request bodies longer than this are refused (413).
         var maxBodyBytes = HTTPServer.maxBodyBytes
 
-        /// The defaults, the idle timeout from `WORKQUEUE_HTTP_IDLE_SECONDS` when set, and the
-        /// connection cap lowered to fit the process's open-file limit (a quarter of it, kept
-        /// for the rest: Redis connections, files), so that accepting never runs out of
-        /// descriptors.
+        /// The defaults (`idleSeconds`: the idle timeout), with the connection cap lowered to
+        /// fit the process's open-file limit: what the limit leaves beside the descriptors
+        /// open now (Redis connections, the listener to come) less a reserve of a quarter of
+        /// the limit and 16 (more Redis connections, files), so that accepting does not run
+        /// out of descriptors.
         static func current(idleSeconds: Duration? = nil) -> Limits {
             var limits = Limits()
             if let idleSeconds { limits.idleTimeout = idleSeconds }
             var limit = rlimit()
             if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max {
-                let usable = Int(clamping: limit.rlim_cur) - Int(clamping: limit.rlim_cur) / 4 - 16
+                let soft = Int(clamping: limit.rlim_cur)
+                let usable = soft - openDescriptors() - soft / 4 - 16
                 limits.maxConnections = Swift.max(4, Swift.min(limits.maxConnections, usable))
             }
             return limits
+        }
+
+        /// The descriptors this process has open (the entries of /proc/self/fd; 0 when it
+        /// cannot be read). Bounded by the open-file limit.
+        static func openDescriptors() -> Int {
+            guard let directory = opendir("/proc/self/fd") else { return 0 }
+            defer { closedir(directory) }
+            var count = 0
+            while readdir(directory) != nil { count += 1 }
+            return Swift.max(0, count - 3)  // ".", ".." and the directory's own descriptor
         }
     }
 
@@ -120,7 +132,9 @@ struct HTTPServer: Sendable {
                 boundContinuation.finish()
             },
             logger: quiet)
-        let task = Task {
+        // Detached: the server must not inherit the caller's task-local graceful-shutdown
+        // context (a `work` service's): it stops when ``run(_:)`` is cancelled, and only then.
+        let task = Task.detached {
             defer { boundContinuation.finish() }
             try await application.run()
         }
