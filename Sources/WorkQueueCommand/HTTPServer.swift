@@ -60,7 +60,7 @@ struct HTTPServer: Sendable {
         var bodyTimeout: Duration = .seconds(10)
         /// Most connections open at once; further ones wait in the backlog until one closes.
         var maxConnections = 256
-        /// Bytes of a request head (all header fields) at most; a longer one is refused (431).
+        /// Bytes of a request head (all header fields) at most; a longer one is refused (400).
         var maxHeaderBytes = 16 << 10
         /// Request bodies longer than this are refused (413).
         var maxBodyBytes = HTTPServer.maxBodyBytes
