@@ -96,11 +96,8 @@ struct HTTPServer: Sendable {
     /// Request bodies longer than this are refused (413).
     static let maxBodyBytes = 64 << 10
 
-    private let host: String
-    private let limits: Limits
-    private let flagName: String
-    private let logger: Logger
     private let started: Started
+    private let handlerBox: HandlerBox
     /// The bound port (the chosen one when asked for port 0).
     let port: Int
 
@@ -140,8 +137,7 @@ struct HTTPServer: Sendable {
         }
         var iterator = bound.makeAsyncIterator()
         if let actual = await iterator.next() {
-            return HTTPServer(host: host, limits: limits, flagName: flagName, logger: quiet,
-                              started: Started(task: task), port: actual, handlerBox: handlerBox)
+            return HTTPServer(started: Started(task: task), port: actual, handlerBox: handlerBox)
         }
         task.cancel()
         do {
@@ -154,14 +150,7 @@ struct HTTPServer: Sendable {
         }
     }
 
-    private let handlerBox: HandlerBox
-
-    private init(host: String, limits: Limits, flagName: String, logger: Logger, started: Started, port: Int,
-                 handlerBox: HandlerBox) {
-        self.host = host
-        self.limits = limits
-        self.flagName = flagName
-        self.logger = logger
+    private init(started: Started, port: Int, handlerBox: HandlerBox) {
         self.started = started
         self.port = port
         self.handlerBox = handlerBox
