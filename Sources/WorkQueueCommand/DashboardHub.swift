@@ -239,7 +239,7 @@ actor DashboardHub {
         let letters = state.deadPage.enumerated().map { position, letter in
             let digest = position < state.digests.count ? state.digests[position] : (letter.knownDigest ?? "")
             let detail = state.details[digest]
-            return DashboardJSON.DeadLetter(index: position, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? 0), digest: digest,
+            return DashboardJSON.DeadLetter(index: position, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? -1), digest: digest,
                                             attempts: detail?.attempts ?? letter.attempts, error: detail?.error ?? letter.error)
         }
         return DashboardJSON.DeadPage(shard: shard, total: total, start: 0, letters: letters,
@@ -265,7 +265,7 @@ actor DashboardHub {
             do {
                 let page = try await queue.deadPreviews(from: start, limit: Self.pageSize)
                 let letters = page.letters.enumerated().map { offset, letter in
-                    DashboardJSON.DeadLetter(index: start + offset, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? 0),
+                    DashboardJSON.DeadLetter(index: start + offset, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? -1),
                                              digest: letter.knownDigest ?? "", attempts: letter.attempts, error: letter.error)
                 }
                 let body = Self.encode(DashboardJSON.DeadPage(shard: shard, total: page.total, start: start, letters: letters,
@@ -565,6 +565,7 @@ enum DashboardJSON {
     /// other bytes and control characters as `\xNN`, a backslash as `\\`), cut to a preview.
     struct Item: Encodable {
         var text: String?
+        /// Bytes; -1 when unknown (a large dead letter of an older version, without a record).
         var size: Int
         var cut: Bool
 
