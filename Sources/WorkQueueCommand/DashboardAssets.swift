@@ -147,7 +147,7 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
   function itemNode(item, className) {
     var span = el('span', 'item' + (className ? ' ' + className : ''));
     if (item.text === null || item.text === undefined) {
-      span.textContent = item.size < 0 ? '(no preview: dead-lettered by an older version; workqueue dead list shows it)'
+      span.textContent = item.size < 0 ? '(no preview recorded, and too large to read here: workqueue dead list shows it)'
         : '(' + number(item.size) + ' bytes, too long to preview)';
       span.classList.add('muted');
       return span;
