@@ -112,7 +112,9 @@ import TestSupport
             #expect(try await redis.cli("llen", "jobs:dead-previews") == "1")
 
             let port = try LocalRedis.freePort()
-            let dashboard = try wq.start(["dashboard", "--queue", "jobs", "--port", "\(port)", "--interval", "5"])
+            let tokenPath = wq.directory.path + "/token"
+            try "t0ken\n".write(toFile: tokenPath, atomically: true, encoding: .utf8)
+            let dashboard = try wq.start(["dashboard", "--queue", "jobs", "--port", "\(port)", "--interval", "5", "--token-file", tokenPath])
             defer { dashboard.send(SIGKILL) }
             let base = "http://127.0.0.1:\(port)"
             try await DashboardServeTests.waitForServer(base + "/api/snapshot", dashboard, directory: wq.directory.path)
@@ -135,6 +137,13 @@ import TestSupport
             #expect(replies.allSatisfy { $0.body.contains("\"size\":\(32 << 20)") && $0.body.contains("\"cut\":true") })
             let after = try await DashboardServeTests.snapshotCalls(redis)
             #expect(after - before == 1, "six concurrent viewers of one page cost \(after - before) script calls")
+
+            // Retry from the page reads the letter whole, so it refuses one this large (by its record).
+            let retry = try await DashboardServeTests.fetch(
+                base + "/api/dead/retry", method: "POST", headers: ["Authorization: Bearer t0ken", "Content-Type: application/json"],
+                body: "{\"queue\":\"jobs\",\"shard\":0,\"index\":0,\"digest\":\"\"}", directory: wq.directory.path)
+            #expect(retry.status == 409 && retry.body.contains("too large to retry from the page"), "\(retry)")
+            #expect(try await redis.cli("llen", "jobs:dead") == "1")
         }
     }
 }
