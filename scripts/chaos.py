@@ -1327,6 +1327,114 @@ class Suite:
         run.recover_what = "resume --restore started -> queue drained"
         server.kill()
 
+    def fault_dashboard_huge_dead(self, run):
+        """Huge dead letters under the web dashboard (issue 26, defect 1): a 256 MiB dead
+        letter with its preview record (as the take writes it for an item over the size
+        limit), a 64 MiB one of an older version (no record) at the head, and 20 small ones;
+        six clients fetch `/api/dead` at several starts and `/api/snapshot` in a loop for 15 s
+        while a seventh times PING every 20 ms. Redis must answer every PING within 50 ms and
+        run no script call over 50 ms (SLOWLOG, the read-only calls included). Recover: the
+        slowest PING."""
+        import urllib.request
+        server = RedisServer(self.tmp, "r14")
+        server.start()
+        q = run.queue
+        huge_size = 256 << 20 if not os.environ.get("CHAOS_HUGE_MIB") else int(os.environ["CHAOS_HUGE_MIB"]) << 20
+        c = server.client()
+        try:
+            c.call("RPUSH", q + ":dead", b"o" * (64 << 20))
+            huge = b"h" * huge_size
+            c.call("RPUSH", q + ":dead", huge)
+            c.call("RPUSH", q + ":dead-previews", f"{huge_size}::".encode() + huge[:240])
+            del huge
+            for i in range(20):
+                item = f"{q}-small-{i:02d}".encode()
+                c.call("RPUSH", q + ":dead", item)
+                c.call("RPUSH", q + ":dead-previews", f"{len(item)}:{sha224(item)}:".encode() + item)
+            c.call("SLOWLOG", "RESET")
+        finally:
+            c.close()
+        run.items = []
+        port = free_port()
+        dashboard = spawn([self.bin, "dashboard", "--queue", q, "--redis", f"redis://{HOST}:{server.port}",
+                           "--port", str(port), "--interval", "1", "--log-level", "warning"],
+                          env=dict(self.env), stdout=subprocess.DEVNULL,
+                          stderr=open(os.path.join(run.dir, "dashboard.err"), "wb"))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = now() + 20
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/api/snapshot", timeout=5).read()
+                    break
+                except OSError:
+                    if now() > deadline or dashboard.poll() is not None:
+                        raise Failure("the dashboard did not start")
+                    time.sleep(0.1)
+            stop = now() + 15
+            counts = {"requests": 0, "errors": 0}
+            lock = threading.Lock()
+
+            def viewer(k):
+                paths = [f"/api/dead?queue={q}&start={k % 3}", "/api/snapshot", f"/api/dead?queue={q}&start=0"]
+                i = 0
+                while now() < stop:
+                    try:
+                        body = urllib.request.urlopen(base + paths[i % len(paths)], timeout=10).read()
+                        ok = len(body) < (1 << 20)
+                    except OSError:
+                        ok = False
+                    with lock:
+                        counts["requests"] += 1
+                        counts["errors"] += 0 if ok else 1
+                    i += 1
+
+            threads = [threading.Thread(target=viewer, args=(k,), daemon=True) for k in range(6)]
+            for t in threads:
+                t.start()
+            pings = []
+            p = server.client()
+            try:
+                while now() < stop:
+                    t0 = now()
+                    p.call("PING")
+                    pings.append(now() - t0)
+                    time.sleep(0.02)
+            finally:
+                p.close()
+            for t in threads:
+                t.join(timeout=20)
+            c = server.client()
+            try:
+                scripts = [entry for entry in c.call("SLOWLOG", "GET", 1024)
+                           if len(entry) > 3 and entry[3]
+                           and entry[3][0].upper() in (b"EVALSHA", b"EVAL", b"EVALSHA_RO", b"EVAL_RO")]
+            finally:
+                c.close()
+        finally:
+            dashboard.kill()
+            dashboard.wait(timeout=10)
+            server.kill()
+        run.faults = 1
+        run.lost = 0
+        run.duplicates = 0
+        worst = max(pings) if pings else None
+        run.recover = worst
+        run.recover_what = "slowest PING"
+        run.details.append(f"dead letters of {huge_size >> 20} MiB (recorded) and 64 MiB (older, no record), 20 small; "
+                           f"{counts['requests']} dashboard requests by 6 clients in 15 s ({counts['errors']} failed or over 1 MiB); "
+                           f"{len(pings)} PINGs, slowest {worst * 1000:.1f} ms" if worst is not None else "no PING")
+        if counts["errors"]:
+            run.fail(f"{counts['errors']} dashboard requests failed or returned over 1 MiB")
+        if worst is None or worst > 0.05:
+            run.fail(f"PING took {worst * 1000:.1f} ms (bound 50 ms)" if worst is not None else "no PING answered")
+        slow = [e for e in scripts if e[2] > SLOW_SCRIPT_US]
+        if scripts:
+            run.details.append(f"slowest script call {max(e[2] for e in scripts) / 1000:.1f} ms ({len(scripts)} over 10 ms)")
+        if slow:
+            run.fail(f"{len(slow)} script call(s) held Redis over {SLOW_SCRIPT_US // 1000} ms "
+                     f"(longest {max(e[2] for e in slow) / 1000:.1f} ms)")
+
     FAULTS = [
         (1, "kill -9 storm, restarts", "fault_kill_storm", 600, 4000),
         (2, "Redis restarts (AOF)", "fault_redis_restart", 400, 3000),
@@ -1341,6 +1449,7 @@ class Suite:
         (11, "big items (1-4 MiB), kill -9", "fault_big_items", 60, 200),
         (12, "several producers", "fault_several_producers", 400, 3000),
         (13, "cancel / resume --restore race", "fault_cancel_resume_race", 60_000, 200_000),
+        (14, "huge dead letters under the dashboard", "fault_dashboard_huge_dead", 0, 0),
     ]
 
     def run_all(self):

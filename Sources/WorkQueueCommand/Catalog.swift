@@ -255,6 +255,22 @@ enum Catalog {
         details: "`status --serve` takes it too, with default 0.0.0.0 there (Prometheus scrapes it from other pods); bound to "
             + "a loopback address, the page answers only requests naming localhost, 127.0.0.1 or [::1]")
 
+    static let allowHost = Setting<String?>(
+        "allow-host", valueName: "names", variable: "WORKQUEUE_DASHBOARD_ALLOW_HOSTS", default: nil, shown: "none: loopback only",
+        "serve the dashboard (and so item bytes) to requests whose Host header names one of these hosts (comma-separated, "
+            + "no port), besides localhost, 127.0.0.1 and [::1]", command: "dashboard",
+        details: "`status --serve` takes it too. Bound to a non-loopback address (`--bind 0.0.0.0`, the default of `status --serve`), "
+            + "the page and its API answer only requests that reached a loopback address naming a loopback host, requests naming "
+            + "one of these hosts, or requests carrying the token (`Authorization: Bearer`); `/metrics` stays open to all")
+
+    static let httpIdleSeconds = Setting<Duration>(
+        "http-idle-seconds", valueName: "seconds", variable: "WORKQUEUE_HTTP_IDLE_SECONDS", default: .seconds(30),
+        form: .seconds(allowZero: false),
+        "close an HTTP connection of the dashboard or the metrics port idle for this long", command: "dashboard",
+        details: "`status --serve` takes it too (`work --metrics-port` closes idle connections after 30 s); a request head still arriving "
+            + "counts as idle, a body must arrive within 10 s, and at most 256 connections (fewer under a low open-file limit) are "
+            + "open at once, later ones waiting in the backlog")
+
     static let tokenFile = Setting<String?>(
         "token-file", valueName: "path", variable: "WORKQUEUE_DASHBOARD_TOKEN_FILE", default: nil, shown: "none: actions disabled",
         "the token the dashboard's actions (retry, retry all, purge, pause, resume, cancel) must present, read from this file (trailing newline "
@@ -301,8 +317,8 @@ enum Catalog {
     ]
 
     /// The other commands' settings that read a variable.
-    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, tokenFile,
-                                                   resultsFollow, resultsConsume, resultsOutput, resultsCSV]
+    static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, allowHost, httpIdleSeconds,
+                                                   tokenFile, resultsFollow, resultsConsume, resultsOutput, resultsCSV]
 
     /// Every setting.
     static var all: [any SettingDescription] { common + work + others }

@@ -35,6 +35,12 @@ struct Dashboard: AsyncParsableCommand {
     @Option(name: Catalog.tokenFile.name, help: Catalog.tokenFile.help)
     var tokenFile: String?
 
+    @Option(name: Catalog.allowHost.name, help: Catalog.allowHost.help)
+    var allowHost: String?
+
+    @Option(name: Catalog.httpIdleSeconds.name, help: Catalog.httpIdleSeconds.help)
+    var httpIdleSeconds: Double?
+
     @Option(help: ArgumentHelp("Seconds between refreshes (the page's and Redis' reads).", valueName: "seconds"))
     var interval: Double = 1
 
@@ -68,7 +74,9 @@ struct Dashboard: AsyncParsableCommand {
         }
         let hub = DashboardHub(queues: queues, interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
         do {
-            try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.dashboardPort.flag, logger: logger)
+            try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.dashboardPort.flag, logger: logger,
+                                             allowedHosts: DashboardServer.Access.hosts(settings.string(allowHost, Catalog.allowHost)),
+                                             idle: try settings.seconds(httpIdleSeconds, Catalog.httpIdleSeconds))
         } catch {
             for queue in queues { for shard in queue.shards { await shard.close() } }
             throw error
@@ -93,10 +101,12 @@ enum DashboardService {
     /// Serves the dashboard (and, with `metrics`, the Prometheus page at `/metrics`) on
     /// `host:port` until the process is stopped.
     static func serve(_ hub: DashboardHub, host: String, port: Int, flag: String, logger: Logger,
+                      allowedHosts: Set<String> = [], idle: Duration? = nil,
                       metrics: MetricsServer.Page? = nil) async throws {
-        let server = try await HTTPServer.bind(host: host, port: port, flagName: flag)
+        let server = try await HTTPServer.bind(host: host, port: port, flagName: flag, limits: .current(idleSeconds: idle))
         let shown = host.contains(":") ? "[\(host)]" : host
         let loopback = DashboardService.isLoopback(host)
+        let access = DashboardServer.Access(loopbackBound: loopback, allowedHosts: allowedHosts)
         let extras = (metrics != nil ? " and queue metrics at /metrics" : "")
             + (await hub.actionsEnabled ? "" : " (read-only: no --token-file)")
         logger.notice("serving the dashboard at http://\(shown):\(server.port)/\(extras)")
@@ -104,7 +114,7 @@ enum DashboardService {
         // Until the process is stopped (SIGTERM, SIGINT: their default action, as for `status --serve`).
         await server.run { request in
             if let metrics, request.path == "/metrics" { return await MetricsServer.respond(to: request, page: metrics) }
-            return await DashboardServer.respond(to: request, hub: hub, loopbackOnly: loopback)
+            return await DashboardServer.respond(to: request, hub: hub, access: access)
         }
     }
 

@@ -147,7 +147,8 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
   function itemNode(item, className) {
     var span = el('span', 'item' + (className ? ' ' + className : ''));
     if (item.text === null || item.text === undefined) {
-      span.textContent = '(' + number(item.size) + ' bytes, too long to preview)';
+      span.textContent = item.size < 0 ? '(no preview recorded, and too large to read here: workqueue dead list shows it)'
+        : '(' + number(item.size) + ' bytes, too long to preview)';
       span.classList.add('muted');
       return span;
     }
@@ -442,7 +443,7 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
       var item = el('td');
       item.appendChild(itemNode(letter.item, 'dead-item'));
       tr.appendChild(item);
-      tr.appendChild(el('td', 'num', number(letter.item.size)));
+      tr.appendChild(el('td', 'num', letter.item.size < 0 ? '?' : number(letter.item.size)));
       tr.appendChild(el('td', 'num', letter.attempts === null || letter.attempts === undefined ? '…' : letter.attempts));
       tr.appendChild(el('td', 'error-text', letter.error || ''));
       var cell = el('td');

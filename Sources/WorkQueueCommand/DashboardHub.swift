@@ -24,7 +24,7 @@ actor DashboardHub {
     private struct ShardState {
         var deadLengthSeen: Int?
         var deadReadAt: ContinuousClock.Instant?
-        var deadPage: [[UInt8]] = []
+        var deadPage: [RedisQueue.DeadPreview] = []
         var digests: [String] = []
         var details: [String: (attempts: Int?, error: String?)] = [:]
     }
@@ -49,6 +49,9 @@ actor DashboardHub {
     private var cached: (body: [UInt8], at: ContinuousClock.Instant)?
     private var refreshing: Task<[UInt8], Never>?
     private var deadPages: [String: (body: [UInt8], at: ContinuousClock.Instant)] = [:]
+    /// The `/api/dead` reads under way, by page: viewers asking for the same page meanwhile
+    /// share the one call (single flight).
+    private var deadReads: [String: Task<HTTPServer.Response, Never>] = [:]
 
     /// Samples kept per queue: the chart's span is this many refreshes.
     static let historyLimit = 600
@@ -59,6 +62,8 @@ actor DashboardHub {
     /// The first page is read again at least this often, even when the dead list's length is
     /// unchanged (a retry of one and a new dead letter in the same interval).
     static let deadRereadEvery: Duration = .seconds(30)
+    /// The largest dead letter the page's "retry" moves (it reads the letter whole).
+    static let retryableBytes = 1 << 20
 
     init(queues: [Queue], interval: Duration, token: String?, logger: Logger) {
         self.queues = queues
@@ -116,12 +121,15 @@ actor DashboardHub {
                 request.deadPageSize = Self.pageSize
                 let stale = state.deadReadAt.map { ContinuousClock.now - $0 > Self.deadRereadEvery } ?? true
                 request.deadLengthSeen = stale ? nil : state.deadLengthSeen
-                request.deadDigests = state.digests.filter { state.details[$0] == nil }
+                request.deadDigests = state.digests.filter { !$0.isEmpty && state.details[$0] == nil }
                 let snapshot = try await shard.dashboardSnapshot(request)
                 for (digest, detail) in snapshot.deadDetails { state.details[digest] = detail }
                 if let page = snapshot.deadPage {
                     state.deadPage = page
-                    state.digests = page.map(RedisQueue.digest)
+                    state.digests = page.map { $0.knownDigest ?? "" }
+                    for (digest, letter) in zip(state.digests, page) where letter.digest != nil {
+                        state.details[digest] = (letter.attempts, letter.error)
+                    }
                     state.deadLengthSeen = snapshot.counts.dead
                     state.deadReadAt = .now
                     let kept = Set(state.digests)
@@ -228,42 +236,54 @@ actor DashboardHub {
 
     private func deadPage(queue index: Int, shard: Int, total: Int) -> DashboardJSON.DeadPage {
         let state = shardStates[index][shard]
-        let letters = state.deadPage.enumerated().map { position, item in
-            let digest = position < state.digests.count ? state.digests[position] : RedisQueue.digest(item)
+        let letters = state.deadPage.enumerated().map { position, letter in
+            let digest = position < state.digests.count ? state.digests[position] : (letter.knownDigest ?? "")
             let detail = state.details[digest]
-            return DashboardJSON.DeadLetter(index: position, item: DashboardJSON.Item(item), digest: digest,
-                                            attempts: detail?.attempts, error: detail?.error)
+            return DashboardJSON.DeadLetter(index: position, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? -1), digest: digest,
+                                            attempts: detail?.attempts ?? letter.attempts, error: detail?.error ?? letter.error)
         }
         return DashboardJSON.DeadPage(shard: shard, total: total, start: 0, letters: letters,
                                       next: letters.count < total ? letters.count : nil)
     }
 
-    /// A later page of a shard's dead letters (the first one comes with the snapshot), cached
-    /// for one interval whatever the number of viewers.
+    /// A page of a shard's dead letters (the first one also comes with the snapshot), read
+    /// from the letters' preview records (one read-only call whatever their sizes), cached per
+    /// (queue, shard, start) for one interval whatever the number of viewers, and read once for
+    /// viewers asking for the same page at the same time.
     func deadLetters(queue name: String, shard: Int, start: Int) async -> HTTPServer.Response {
         guard let index = queues.firstIndex(where: { $0.name == name }) else {
             return Self.error(.notFound, "no queue named '\(name)' on this dashboard")
         }
-        guard queues[index].shards.indices.contains(shard), start >= 0 else {
-            return Self.error(.badRequest, "shard must be 0 to \(queues[index].shards.count - 1) and start >= 0")
+        guard queues[index].shards.indices.contains(shard), start >= 0, start <= Int(Int32.max) else {
+            return Self.error(.badRequest, "shard must be 0 to \(queues[index].shards.count - 1) and start 0 to \(Int32.max)")
         }
         let key = "\(index)/\(shard)/\(start)"
         if let page = deadPages[key], ContinuousClock.now - page.at < interval { return Self.json(page.body) }
-        do {
-            let queue = queues[index].shards[shard]
-            let page = try await queue.deadLetters(from: start, limit: Self.pageSize)
-            let total = try await queue.counts().dead
-            let letters = page.letters.enumerated().map { offset, letter in
-                DashboardJSON.DeadLetter(index: start + offset, item: DashboardJSON.Item(letter.item.bytes),
-                                         digest: RedisQueue.digest(letter.item.bytes), attempts: letter.attempts, error: letter.lastError)
+        if let reading = deadReads[key] { return await reading.value }
+        let queue = queues[index].shards[shard]
+        let task = Task { () -> (HTTPServer.Response, [UInt8]?) in
+            do {
+                let page = try await queue.deadPreviews(from: start, limit: Self.pageSize)
+                let letters = page.letters.enumerated().map { offset, letter in
+                    DashboardJSON.DeadLetter(index: start + offset, item: DashboardJSON.Item(letter.bytes, size: letter.size ?? -1),
+                                             digest: letter.knownDigest ?? "", attempts: letter.attempts, error: letter.error)
+                }
+                let body = Self.encode(DashboardJSON.DeadPage(shard: shard, total: page.total, start: start, letters: letters,
+                                                              next: page.next))
+                return (Self.json(body), body)
+            } catch {
+                return (Self.error(.serviceUnavailable, "reading the dead letters failed: \(error)"), nil)
             }
-            let body = Self.encode(DashboardJSON.DeadPage(shard: shard, total: total, start: start, letters: letters, next: page.next))
-            deadPages[key] = (body, .now)
-            if deadPages.count > 256 { deadPages = [key: (body, .now)] }
-            return Self.json(body)
-        } catch {
-            return Self.error(.serviceUnavailable, "reading the dead letters failed: \(error)")
         }
+        let shared = Task { await task.value.0 }
+        deadReads[key] = shared
+        let (response, body) = await task.value
+        deadReads[key] = nil
+        if let body {
+            if deadPages.count >= 256 { deadPages = deadPages.filter { ContinuousClock.now - $0.value.at < interval } }
+            if deadPages.count < 256 { deadPages[key] = (body, .now) }
+        }
+        return response
     }
 
     // MARK: Actions
@@ -353,6 +373,13 @@ actor DashboardHub {
                 guard queue.shards.indices.contains(shard), let position = request.index, position >= 0,
                       let digest = request.digest else {
                     return Self.error(.badRequest, "retry needs shard, index and digest of the dead letter")
+                }
+                // Its record first: a letter too large to read in one short call is not retried
+                // from the page (its bytes would pass through Redis' script engine).
+                let record = try await queue.shards[shard].deadPreviews(from: position, limit: 1).letters.first
+                guard let size = record?.size, size <= Self.retryableBytes else {
+                    return Self.error(.conflict, "that dead letter is " + (record?.size.map { "\($0) bytes" } ?? "of unknown size")
+                        + ": too large to retry from the page (at most \(Self.retryableBytes) bytes); use `workqueue dead retry`")
                 }
                 // The item's bytes, read where the page saw it and checked against its digest.
                 let page = try await queue.shards[shard].deadLetters(from: position, limit: 1)
@@ -538,6 +565,7 @@ enum DashboardJSON {
     /// other bytes and control characters as `\xNN`, a backslash as `\\`), cut to a preview.
     struct Item: Encodable {
         var text: String?
+        /// Bytes; -1 when unknown (a large dead letter of an older version, without a record).
         var size: Int
         var cut: Bool
 

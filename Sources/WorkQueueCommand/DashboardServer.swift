@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Logging
 import NIOHTTP1
 
@@ -23,20 +28,62 @@ enum DashboardServer {
         ("Referrer-Policy", "no-referrer"),
     ]
 
-    /// Answers one request. `loopbackOnly`: the server is bound to a loopback address, so a
-    /// request must name a loopback host (`localhost`, `127.0.0.1`, `[::1]`) in its Host header,
-    /// which keeps a web page elsewhere from reading it through DNS rebinding.
-    static func respond(to request: HTTPServer.Request, hub: DashboardHub, loopbackOnly: Bool) async -> HTTPServer.Response {
-        var response = await route(request, hub: hub, loopbackOnly: loopbackOnly)
+    /// Who may read the page and its API (which show item bytes: dead letters, leases).
+    struct Access: Sendable {
+        /// The server listens on a loopback address only.
+        var loopbackBound: Bool
+        /// Host names (lowercase, no port) served besides the loopback ones (`--allow-host`).
+        var allowedHosts: Set<String> = []
+
+        /// `--allow-host` (comma-separated names) parsed.
+        static func hosts(_ text: String?) -> Set<String> {
+            Set((text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+        }
+    }
+
+    /// Answers one request. Every route shows item bytes or leads to them, so whoever the
+    /// request comes from must be let in by `access`: a loopback host named in the Host header
+    /// (bound to loopback: which keeps a web page elsewhere from reading it through DNS
+    /// rebinding; bound elsewhere: and the connection reached a loopback address), a host of
+    /// the allow-list, or (bound elsewhere) the token.
+    static func respond(to request: HTTPServer.Request, hub: DashboardHub, access: Access) async -> HTTPServer.Response {
+        var response: HTTPServer.Response
+        if let refusal = await refusal(request, hub: hub, access: access) {
+            response = refusal
+        } else {
+            response = await route(request, hub: hub)
+        }
         response.headers += securityHeaders
         return response
     }
 
-    private static func route(_ request: HTTPServer.Request, hub: DashboardHub, loopbackOnly: Bool) async -> HTTPServer.Response {
-        if loopbackOnly, let host = request.headers.first(name: "Host"), !isLoopback(host: host) {
+    /// Why `request` may not see the dashboard (nil: it may).
+    static func refusal(_ request: HTTPServer.Request, hub: DashboardHub, access: Access) async -> HTTPServer.Response? {
+        let host = request.headers.first(name: "Host")
+        let loopbackHost = host.map(isLoopback(host:)) ?? false
+        if let host, access.allowedHosts.contains(hostName(host)) { return nil }
+        if access.loopbackBound {
+            // No Host header (HTTP/1.0): only loopback clients can reach a loopback address.
+            if host == nil || loopbackHost { return nil }
             return DashboardHub.error(.forbidden, "this dashboard is bound to a loopback address and answers only to localhost, "
-                + "127.0.0.1 or [::1]; to reach it under another name, start it with --bind")
+                + "127.0.0.1 or [::1]; to reach it under another name, name it with --allow-host (or start it with --bind)")
         }
+        if request.viaLoopback && (host == nil || loopbackHost) { return nil }
+        if await hub.refusal(authorization: request.headers.first(name: "Authorization")) == nil { return nil }
+        return DashboardHub.error(.forbidden, "this server listens on a non-loopback address and shows the dashboard (item bytes) "
+            + "only to http://127.0.0.1:PORT/ on its own machine, to the hosts named by --allow-host (WORKQUEUE_DASHBOARD_ALLOW_HOSTS), "
+            + "or with the token (Authorization: Bearer, the content of --token-file); /metrics is open to all")
+    }
+
+    /// A Host header's name, lowercase, without its port.
+    static func hostName(_ host: String) -> String {
+        var name = Substring(host.lowercased())
+        if name.hasPrefix("["), let end = name.firstIndex(of: "]") { return String(name[...end]) }
+        if let colon = name.firstIndex(of: ":") { name = name[..<colon] }
+        return String(name)
+    }
+
+    private static func route(_ request: HTTPServer.Request, hub: DashboardHub) async -> HTTPServer.Response {
         switch (request.method, request.path) {
         case (.GET, "/"), (.HEAD, "/"), (.GET, "/index.html"):
             return asset(DashboardAssets.html, type: "text/html; charset=utf-8")

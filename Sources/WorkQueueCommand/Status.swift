@@ -26,8 +26,10 @@ struct Status: AsyncParsableCommand {
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs), and the web dashboard of \
-            `workqueue dashboard` at http://0.0.0.0:PORT/ (--bind, --token-file and --interval as \
-            there). With --shards M the counts \
+            `workqueue dashboard` at http://127.0.0.1:PORT/ (--bind, --token-file and --interval as \
+            there): bound to a non-loopback address, the dashboard (which shows item bytes) answers \
+            only requests to a loopback address naming a loopback host, the hosts named by \
+            --allow-host, or requests carrying the token; /metrics stays open to all. With --shards M the counts \
             are the sums over the shards {NAME:0} ... {NAME:M-1}; --by-shard also shows each \
             shard, and --json adds the array shards (one object per shard, same fields).
             """
@@ -61,6 +63,12 @@ struct Status: AsyncParsableCommand {
     @Option(name: Catalog.tokenFile.name, help: Catalog.tokenFile.help)
     var tokenFile: String?
 
+    @Option(name: Catalog.allowHost.name, help: Catalog.allowHost.help)
+    var allowHost: String?
+
+    @Option(name: Catalog.httpIdleSeconds.name, help: Catalog.httpIdleSeconds.help)
+    var httpIdleSeconds: Double?
+
     func validate() throws {
         try Self.validatePolling(interval: interval, retrySeconds: retrySeconds)
     }
@@ -84,10 +92,13 @@ struct Status: AsyncParsableCommand {
             // scrapes from other pods), as before the dashboard existed.
             let host = bind ?? settings.variable(Catalog.bind) ?? "0.0.0.0"
             let token = try DashboardService.token(tokenFile, settings)
+            let allowed = DashboardServer.Access.hosts(settings.string(allowHost, Catalog.allowHost))
+            let idle = try settings.seconds(httpIdleSeconds, Catalog.httpIdleSeconds)
             try await withProducer(common, settings, logger: logger) { producer in
                 let hub = DashboardHub(queues: [DashboardHub.Queue(name: name, shards: producer.queues)],
                                        interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
-                try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger) {
+                try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger,
+                                                 allowedHosts: allowed, idle: idle) {
                     do {
                         let counts = try await producer.counts()
                         return (.ok, QueueMetricsPage.render(counts, queue: name, results: try await producer.completionCounts()))

@@ -15,10 +15,10 @@ import TestSupport
 
     /// One request with curl: status, body and headers.
     static func fetch(_ url: String, method: String = "GET", headers: [String] = [], body: String? = nil,
-                      directory: String) async throws -> Reply {
+                      directory: String, maxTime: Int = 10) async throws -> Reply {
         let id = UUID().uuidString
         let bodyPath = directory + "/body-\(id)", headerPath = directory + "/headers-\(id)"
-        var arguments = ["curl", "-sS", "--max-time", "10", "-X", method, "-o", bodyPath, "-D", headerPath, "-w", "%{http_code}"]
+        var arguments = ["curl", "-sS", "--max-time", "\(maxTime)", "-X", method, "-o", bodyPath, "-D", headerPath, "-w", "%{http_code}"]
         for header in headers { arguments += ["-H", header] }
         if let body { arguments += ["--data-binary", body] }
         let (process, _) = try await ChildProcess.run("/usr/bin/env", arguments + [url], directory: directory, label: "curl-\(id)")

@@ -36,6 +36,11 @@ struct RedisKeys: Sendable {
     let retrySeq: String
     /// `NAME:dead`: dead letters, raw bytes (list).
     let dead: String
+    /// `NAME:dead-previews`: one bounded record per dead letter, `<size>:<SHA-224 hex or
+    /// empty>:<first 240 bytes>`, aligned with the tail of `NAME:dead` (its last record is the
+    /// last dead letter's; letters of an older version, at the head, have none), so that the
+    /// dashboard shows dead letters without reading their bytes (list).
+    let deadPreviews: String
     /// `NAME:recovery`: whose turn the recovery pass is, with a TTL of one interval (string).
     let recoveryTurn: String
     /// `NAME:orphans`: SHA-224 hex -> ms an item was first seen in processing with no lease
@@ -93,6 +98,7 @@ struct RedisKeys: Sendable {
         retry = name + ":retry"
         retrySeq = name + ":retry:seq"
         dead = name + ":dead"
+        deadPreviews = name + ":dead-previews"
         recoveryTurn = name + ":recovery"
         orphans = name + ":orphans"
         holds = name + ":holds"
@@ -116,7 +122,7 @@ struct RedisKeys: Sendable {
         [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
          (checkpoints, "hash"), (leaseCheckpoints, "hash"),
          (errors, "hash"), (results, "stream"), (resultsDropped, "string"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
-         (dead, "list"), (recoveryTurn, "string"), (orphans, "hash"),
+         (dead, "list"), (deadPreviews, "list"), (recoveryTurn, "string"), (orphans, "hash"),
          (holds, "zset"), (open, "string"), (drained, "string"), (onDrained, "hash"), (workers, "zset"), (workerInfo, "hash"),
          (exchanges, "hash"), (control, "hash"), (cancelled, "list"), (rate, "string")]
     }

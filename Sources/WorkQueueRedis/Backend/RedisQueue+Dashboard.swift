@@ -19,7 +19,8 @@ extension RedisQueue {
         package var deadLengthSeen: Int?
         /// Dead letters per page.
         package var deadPageSize = 20
-        /// The dead page's byte budget (after at least one item).
+        /// Dead letters of an older version (without a preview record) are read whole only when
+        /// the whole dead list takes at most this many bytes (``RedisScript/deadPreviews``).
         package var deadByteBudget = 256 << 10
         /// SHA-224s of dead letters whose attempts and last errors to read (at most 100).
         package var deadDigests: [String] = []
@@ -59,8 +60,9 @@ extension RedisQueue {
         package var workers: [LiveWorker]
         /// The live leases listed (at most ``DashboardRequest/maxLeases``), soonest deadline first.
         package var leases: [DashboardLease]
-        /// The first page of `NAME:dead`, or nil when its length was what the request saw.
-        package var deadPage: [[UInt8]]?
+        /// The first page of `NAME:dead` (from the letters' preview records), or nil when its
+        /// length was what the request saw.
+        package var deadPage: [DeadPreview]?
         /// For each SHA-224 the request asked about: attempts and last error.
         package var deadDetails: [String: (attempts: Int?, error: String?)]
         /// The pause and cancel marks (`NAME:control`) and the items a cancel moved aside
@@ -78,7 +80,60 @@ extension RedisQueue {
     var dashboardKeys: [String] {
         [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed, keys.leases, keys.leaseItems, keys.workers,
          keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts, keys.control, keys.cancelled,
-         keys.results, keys.resultsDropped]
+         keys.results, keys.resultsDropped, keys.deadPreviews]
+    }
+
+    /// One dead letter as the dashboard shows it, read from its preview record
+    /// (``RedisKeys/deadPreviews``) without its bytes.
+    package struct DeadPreview: Sendable, Equatable {
+        /// Its size in bytes; nil when unknown (a large letter of an older version).
+        package var size: Int?
+        /// Its SHA-224 hex; nil when the record has none (a letter dead-lettered for its size).
+        package var digest: String?
+        /// Its first bytes (at most 240), or an older letter's whole bytes; nil when unknown.
+        package var bytes: [UInt8]?
+        /// Its failed attempts and last error (by its digest).
+        package var attempts: Int?
+        package var error: String?
+
+        /// The digest, computed from the bytes when the record had none and they are whole.
+        package var knownDigest: String? {
+            if let digest { return digest }
+            if let bytes, let size, bytes.count == size { return RedisQueue.digest(bytes) }
+            return nil
+        }
+    }
+
+    /// Parses the reply of ``RedisScript/deadPreviews`` (also the snapshot's `dead` part).
+    static func deadPreviews(_ reply: RESPValue) -> (total: Int, next: Int?, letters: [DeadPreview])? {
+        guard let values = reply.array, values.count >= 2, let total = values[0].int, let next = values[1].int,
+              (values.count - 2) % 5 == 0 else { return nil }
+        var letters: [DeadPreview] = []
+        for index in stride(from: 2, to: values.count, by: 5) {
+            let size = values[index].int ?? -1
+            let digest = values[index + 1].string ?? ""
+            letters.append(DeadPreview(size: size < 0 ? nil : size, digest: digest.isEmpty ? nil : digest,
+                                       bytes: values[index + 2].bytes, attempts: values[index + 3].int,
+                                       error: values[index + 4].string))
+        }
+        return (total, next < 0 ? nil : next, letters)
+    }
+
+    /// A page of dead letters from position `start` (at most `limit`, 1 to 100) from their
+    /// preview records, in one read-only call that never reads a letter's bytes (an older
+    /// letter without a record: only while the whole list is small), with the list's length
+    /// and where the next page starts (nil at the end).
+    package func deadPreviews(from start: Int, limit: Int, oldLetterBudget: Int = 256 << 10) async throws
+        -> (total: Int, next: Int?, letters: [DeadPreview])
+    {
+        var command = Self.command(.deadPreviews, keys: [keys.dead, keys.deadPreviews, keys.errors, keys.attempts], capacity: 64,
+                                   readOnly: true)
+        command.append(Swift.max(0, start))
+        command.append(Swift.min(Swift.max(1, limit), 100))
+        command.append(Swift.max(0, oldLetterBudget))
+        let reply = try await run(.deadPreviews, command)
+        guard let page = Self.deadPreviews(reply) else { throw RedisError.unexpectedReply("dead-previews -> \(reply)") }
+        return page
     }
 
     /// Reads everything the dashboard shows of this queue in one `EVALSHA_RO` call.
@@ -134,7 +189,7 @@ extension RedisQueue {
             counts: QueueCounts(pending: counts[0], processing: counts[1], leased: counts[5], scheduled: counts[2], dead: counts[3],
                                 completed: counts[4], workers: counts[7]),
             leaseRecords: counts[6], holds: marks[0], legacyOpen: marks[1] == 1, drainedMarker: marks[2] == 1,
-            workers: workers, leases: leases, deadPage: parts["dead"]?.array.map { $0.compactMap(\.bytes) },
+            workers: workers, leases: leases, deadPage: parts["dead"].flatMap(Self.deadPreviews)?.letters,
             deadDetails: details,
             control: QueueControl(paused: control.count == 3 && control[0] != 0, cancelled: cancelledAt != nil,
                                   cancelledItems: control.count == 3 ? control[2] : nil),
@@ -158,7 +213,8 @@ extension RedisQueue {
     package func retryDeadLetter(_ item: [UInt8], near index: Int, margin: Int = 1000, reopen: Bool = false) async throws
         -> RetryOneOutcome
     {
-        let reply = try await run(.retryOneDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+        let reply = try await run(.retryOneDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained,
+                                                         keys.deadPreviews],
                                   args: [RESPArgument(item), RESPArgument(SHA224.hex(item)),
                                          RESPArgument(Swift.max(0, index) + Swift.max(1, margin)), RESPArgument(reopen ? "1" : "0")])
         switch reply.int {

@@ -59,7 +59,8 @@ extension RedisQueue {
         for _ in 0..<100_000 {
             let page = try await deadPage(from: 0)
             guard !page.items.isEmpty else { break }
-            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained],
+            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained,
+                                                          keys.deadPreviews],
                                       args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0"),
                                              RESPArgument(replyByteBudget)]
                                           + page.items.map { RESPArgument(SHA224.hex($0)) })
@@ -87,7 +88,8 @@ extension RedisQueue {
                 args.append(RESPArgument(SHA1.hex(item)))
                 args.append(RESPArgument(SHA224.hex(item)))
             }
-            let reply = try await run(.purgeDead, keys: [keys.dead, keys.attempts, keys.errors, keys.retried, keys.checkpoints],
+            let reply = try await run(.purgeDead, keys: [keys.dead, keys.attempts, keys.errors, keys.retried, keys.checkpoints,
+                                                          keys.deadPreviews],
                                       args: args)
             guard let values = reply.array, values.count == 2, let count = values[0].int, let left = values[1].int else {
                 throw RedisError.unexpectedReply("purge-dead -> \(reply)")

@@ -68,7 +68,7 @@ extension RedisQueue {
                     }
                     let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending,
                                                                        keys.dead, keys.attempts, keys.errors, keys.retried,
-                                                                       keys.checkpoints, keys.leaseCheckpoints],
+                                                                       keys.checkpoints, keys.leaseCheckpoints, keys.deadPreviews],
                                               args: args)
                     let counts = reply.array?.compactMap(\.int) ?? []
                     guard counts.count == 4 else { throw RedisError.unexpectedReply("requeue-expired -> \(reply)") }
@@ -185,7 +185,7 @@ extension RedisQueue {
                 let reply = try await run(
                     .recoverOrphan,
                     keys: [keys.processing, keys.tutorialLeasePrefix + hash, keys.leaseItems, keys.attempts, keys.errors,
-                           keys.pending, keys.dead, keys.orphans, keys.retried],
+                           keys.pending, keys.dead, keys.orphans, keys.retried, keys.deadPreviews],
                     args: [RESPArgument(item), RESPArgument(hash), RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError), grace])
                 switch reply.int {
                 case 1: report.requeued += 1

@@ -456,7 +456,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     private var exchangeKeys: [String] {
         [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
          keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate,
-         keys.checkpoints, keys.resultsDropped, keys.leaseCheckpoints]
+         keys.checkpoints, keys.resultsDropped, keys.leaseCheckpoints, keys.deadPreviews]
     }
 
     /// The six script arguments of one settlement (see ``RedisScript/exchange``); a result is

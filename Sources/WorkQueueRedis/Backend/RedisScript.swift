@@ -47,6 +47,7 @@ struct RedisScript: Sendable {
         "purge-dead": .pagedElsewhere("its own page loop; see ControlFlowTests"),
         "list-page": .pagedElsewhere("reads a page of at most ARGV[2] items and about ARGV[3] bytes; see BoundsTests, DashboardTests"),
         "dashboard-snapshot": .pagedElsewhere("reads previews only; see DashboardSnapshotTests"),
+        "dead-previews": .pagedElsewhere("reads at most 100 preview records, and letters of an older version whole only while the whole dead list is at most ARGV[3] bytes; see DeadPreviewTests"),
     ]
 
     /// The one routine every loop that moves items goes through: a budget of at most `most`
@@ -84,6 +85,6 @@ end
     static let all: [RedisScript] = [
         .exchange, .renew, .expiredLeases, .requeueExpired, .recoverOrphan, .counts, .retryDead, .purgeDead,
         .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,
-        .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .retryOneDead, .cancel, .restoreCancelled,
+        .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .deadPreviews, .retryOneDead, .cancel, .restoreCancelled,
     ]
 }

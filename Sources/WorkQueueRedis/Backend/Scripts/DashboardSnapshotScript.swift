@@ -7,12 +7,15 @@ extension RedisScript {
     /// KEYS: 1 pending, 2 processing, 3 retry, 4 dead, 5 completed, 6 leases, 7 lease items,
     ///       8 workers, 9 worker info, 10 holds, 11 open, 12 drained, 13 errors, 14 attempts,
     ///       15 control (`NAME:control`), 16 cancelled (`NAME:cancelled`), 17 results (the
-    ///       completion records' stream), 18 results dropped (its bound's counter). (Progress
+    ///       completion records' stream), 18 results dropped (its bound's counter), 19 dead
+    ///       previews (the dead letters' records: ``deadLetterFunction``). (Progress
     ///       needs no key: it rides in the worker records, KEYS[9].)
     /// ARGV: 1 most workers, 2 most leases (soonest deadline first), 3 preview bytes per item,
     ///       4 lease items read for previews: the byte budget (a longer item shows its size only),
     ///       5 the dead list's length when the caller last read its first page (-1: read it now),
-    ///       6 dead letters per page, 7 the page's byte budget (after at least one item),
+    ///       6 dead letters per page (at most 100), 7 the old-letter budget of
+    ///       ``deadPreviewsFunction`` (the dead page is read from the records, never from the
+    ///       letters: a dead letter of 256 MiB costs what its 240-byte preview costs),
     ///       8... SHA-224s of dead letters whose attempts and last errors to read.
     /// Returns a flat list of named parts, `name, value, name, value, ...` (a reader skips names
     /// it does not know, so a part can be added without breaking one):
@@ -22,10 +25,11 @@ extension RedisScript {
     /// cancelled), items moved aside (LLEN of `NAME:cancelled`) }; `results` { records kept (-1:
     /// `NAME:results` is not a stream: an older version's hash), records the bound dropped };
     /// `workers` { session, expiry ms, record or false, ... };
-    /// `leases` { token, ms left, item size, preview or false, ... }; `dead` { the first page's
-    /// items } or false when its length is what the caller saw (the page is not read again);
+    /// `leases` { token, ms left, item size, preview or false, ... }; `dead` the first page as
+    /// ``deadPreviews`` returns it, absent when the dead list's length is what the caller saw
+    /// (the page is not read again);
     /// `errors` and `attempts`: HMGET of the SHA-224s given, in their order.
-    static let dashboardSnapshot = RedisScript(name: "dashboard-snapshot", source: #"""
+    static let dashboardSnapshot = RedisScript(name: "dashboard-snapshot", source: RedisScript.deadPreviewsFunction + #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
@@ -78,16 +82,7 @@ for i = 1, #held, 2 do
 end
 put('leases', leases)
 if tonumber(ARGV[5]) ~= dead then
-  local page, bytes, index = {}, 0, 0
-  local most, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
-  while index < most and index < dead and bytes < limit do
-    local item = redis.call('LRANGE', KEYS[4], index, index)[1]
-    if not item then break end
-    page[#page + 1] = item
-    bytes = bytes + #item
-    index = index + 1
-  end
-  put('dead', page)
+  put('dead', dead_previews(KEYS[4], KEYS[19], KEYS[13], KEYS[14], 0, tonumber(ARGV[6]), tonumber(ARGV[7])))
 end
 if #ARGV >= 8 then
   put('errors', redis.call('HMGET', KEYS[13], unpack(ARGV, 8, #ARGV)))

@@ -14,7 +14,8 @@ extension RedisScript {
     /// taken item only while it is not empty; a take that finds one hands it to its lease and
     /// removes it, so it goes to one redelivery), 17 results dropped (the records the results
     /// bound trimmed, a counter), 18 lease checkpoints (hash token -> the copy's latest
-    /// checkpoint; deleted with the lease, moved to 16 by a release or a retried failure).
+    /// checkpoint; deleted with the lease, moved to 16 by a release or a retried failure), 19 dead
+    /// previews (a record per dead letter: ``deadLetterFunction``).
     /// ARGV: 1 lease ms, 2 most items to take, 3 token prefix (`<session>:`), 4 first token
     /// number, 5 item size limit in bytes, 6 take byte budget (the take stops once the items
     /// it took reach it, after at least one), 7 call id (names the caller's logical call; the
@@ -46,7 +47,7 @@ extension RedisScript {
     /// about 8000), whatever the caller sends. Releases remove their copy scanning
     /// `NAME:processing` from the tail (the newest items: a released item was taken last),
     /// completions and failures from the head (the oldest: the item of a long run).
-    static let exchange = RedisScript(name: "exchange", source: #"""
+    static let exchange = RedisScript(name: "exchange", source: RedisScript.deadLetterFunction + #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Calls a command on `key` with the values of `list`, at most 1000 per call.
@@ -144,8 +145,8 @@ if max > 0 then
       if not item then break end
       spend(take, #item)
       if #item > limit then
-        redis.call('RPUSH', KEYS[11], item)
         redis.call('LTRIM', KEYS[2], 0, -2)
+        dead_letter(KEYS[11], KEYS[19], item, nil)
         oversize[#oversize + 1] = #item
       else
         local token = prefix .. (first + k)
@@ -258,7 +259,7 @@ else
           local attempts = redis.call('HINCRBY', KEYS[5], ARGV[a + 2], 1)
           redis.call('HSET', KEYS[6], ARGV[a + 2], ARGV[a + 3])
           if ARGV[a + 4] == 'dead' then
-            redis.call('RPUSH', KEYS[11], item)
+            dead_letter(KEYS[11], KEYS[19], item, ARGV[a + 2])
             redis.call('HDEL', KEYS[12], item)
           else
             redis.call('HSET', KEYS[12], item, attempts)

@@ -3,7 +3,8 @@ extension RedisScript {
     /// for them, so that an item pushed again later starts from zero, in one atomic step.
     ///
     /// KEYS: 1 dead (list), 2 attempts, 3 errors (hashes by SHA-224 hex), 4 retried,
-    /// 5 checkpoints (hashes by item bytes).
+    /// 5 checkpoints (hashes by item bytes), 6 dead previews (the purged letters' records go
+    /// with them: ``deadLetterFunction``).
     /// ARGV: 1 how many (the caller read them from the head: at most 1000 items and about
     ///       1 MiB, at least one), then per item its SHA-1 hex and its SHA-224 hex.
     /// Returns { purged, dead letters left }.
@@ -28,7 +29,12 @@ for i, item in ipairs(items) do
   redis.call('HDEL', KEYS[5], item)
   purged = i
 end
-if purged > 0 then redis.call('LTRIM', KEYS[1], purged, -1) end
+if purged > 0 then
+  -- Letters of an older version (at the head) have no preview record.
+  local unrecorded = redis.call('LLEN', KEYS[1]) - redis.call('LLEN', KEYS[6])
+  redis.call('LTRIM', KEYS[1], purged, -1)
+  if purged > unrecorded then redis.call('LTRIM', KEYS[6], purged - math.max(0, unrecorded), -1) end
+end
 return { purged, redis.call('LLEN', KEYS[1]) }
 """#)
 }

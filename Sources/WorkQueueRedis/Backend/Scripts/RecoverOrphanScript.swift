@@ -5,7 +5,7 @@ extension RedisScript {
     ///
     /// KEYS: 1 processing, 2 the item's `rediswq.py` lease key, 3 lease items, 4 attempts,
     /// 5 errors, 6 pending, 7 dead, 8 orphans (hash SHA-224 -> ms first seen leaseless),
-    /// 9 retried (item -> attempts).
+    /// 9 retried (item -> attempts), 10 dead previews (a record per dead letter: ``deadLetterFunction``).
     /// ARGV: 1 item, 2 its SHA-224 hex, 3 max attempts, 4 error text (`%d` = attempts),
     /// 5 grace ms.
     /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
@@ -14,7 +14,7 @@ extension RedisScript {
     /// one at a time, so big items are never all held in the script at once. It moves one copy
     /// of the item it is given; the holder count is not byte-bounded (a lease of the same
     /// length is read whole to compare it).
-    static let recoverOrphan = RedisScript(name: "recover-orphan", source: #"""
+    static let recoverOrphan = RedisScript(name: "recover-orphan", source: RedisScript.deadLetterFunction + #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -41,7 +41,7 @@ redis.call('HDEL', KEYS[8], ARGV[2])
 redis.call('LREM', KEYS[1], 1, ARGV[1])
 local n = redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
 if n >= tonumber(ARGV[3]) then
-  redis.call('RPUSH', KEYS[7], ARGV[1])
+  dead_letter(KEYS[7], KEYS[10], ARGV[1], ARGV[2])
   redis.call('HSET', KEYS[5], ARGV[2], string.format(ARGV[4], n))
   redis.call('HDEL', KEYS[9], ARGV[1])
   return 2

@@ -5,7 +5,8 @@ extension RedisScript {
     /// KEYS: 1 leases, 2 lease items, 3 processing, 4 pending, 5 dead, 6 attempts, 7 errors,
     /// 8 retried (item -> attempts), 9 checkpoints (item -> the checkpoint of a copy waiting
     /// for its redelivery), 10 lease checkpoints (token -> the copy's latest checkpoint: moved
-    /// to 9 for a requeued copy, deleted for a dead-lettered one).
+    /// to 9 for a requeued copy, deleted for a dead-lettered one), 11 dead previews (a record
+    /// per dead letter: ``deadLetterFunction``).
     /// ARGV: 1 max attempts, 2 error text (`%d` = attempts), 3 byte budget, then token, item
     /// SHA-224 hex, ... (at most 1000 pairs).
     /// Returns { requeued, dead-lettered, vanished, pairs handled }: vanished counts the items
@@ -14,7 +15,7 @@ extension RedisScript {
     /// such an item is put back all the same, since at least once beats lost. The items go
     /// through the shared budget (at most 1000 and ARGV[3] bytes after one): the pairs after
     /// `pairs handled` were not looked at, and the caller sends them again.
-    static let requeueExpired = RedisScript(name: "requeue-expired", source: #"""
+    static let requeueExpired = RedisScript(name: "requeue-expired", source: RedisScript.deadLetterFunction + #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max = tonumber(ARGV[1])
@@ -36,7 +37,7 @@ for i = 4, #ARGV, 2 do
       if redis.call('LREM', KEYS[3], 1, item) == 0 then vanished = vanished + 1 end
       local n = redis.call('HINCRBY', KEYS[6], sha, 1)
       if n >= max then
-        redis.call('RPUSH', KEYS[5], item)
+        dead_letter(KEYS[5], KEYS[11], item, sha)
         redis.call('HSET', KEYS[7], sha, string.format(ARGV[2], n))
         redis.call('HDEL', KEYS[8], item)
         dead = dead + 1
