@@ -503,7 +503,7 @@ import WorkQueue
             }
             let k = queue.keys
             let reply = try await queue.run(.requeueExpired, keys: [k.leases, k.leaseItems, k.processing, k.pending, k.dead, k.attempts,
-                                                                    k.errors, k.retried, k.checkpoints, k.leaseCheckpoints],
+                                                                    k.errors, k.retried, k.checkpoints, k.leaseCheckpoints, k.deadPreviews],
                                             args: args)
             let counts = reply.array?.compactMap(\.int) ?? []
             #expect(counts.count == 4)
@@ -527,7 +527,7 @@ import WorkQueue
             try await queue.enqueue(items)
             try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
             let k = queue.keys
-            let reply = try await queue.run(.retryDead, keys: [k.dead, k.pending, k.attempts, k.errors, k.retried, k.drained],
+            let reply = try await queue.run(.retryDead, keys: [k.dead, k.pending, k.attempts, k.errors, k.retried, k.drained, k.deadPreviews],
                                             args: [RESPArgument(items.count), "0", RESPArgument(budget)]
                                                 + items.prefix(1000).map { RESPArgument(SHA224.hex($0.bytes)) })
             let moved = reply.int ?? -1
@@ -566,7 +566,7 @@ import WorkQueue
             let hash = SHA224.hex(item.bytes)
             let reply = try await queue.run(.recoverOrphan,
                                             keys: [k.processing, k.tutorialLeasePrefix + hash, k.leaseItems, k.attempts, k.errors, k.pending,
-                                                   k.dead, k.orphans, k.retried],
+                                                   k.dead, k.orphans, k.retried, k.deadPreviews],
                                             args: [RESPArgument(item.bytes), RESPArgument(hash), RESPArgument(5),
                                                    RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(0)])
             #expect(reply.int == 1)

@@ -302,10 +302,26 @@ import WorkQueue
         // The shared budget routine takes its keys from its callers: every call of it must
         // pass them as KEYS[n] (`promote(budget, retry key, list key, now)`).
         let promote = /promote\(budget\(.*?\),\s*([^,\s]+),\s*([^,\s]+),/
+        // So do the dead-letter functions (`dead_letter(dead, previews, ...)`, `dead_previews(dead,
+        // previews, errors, attempts, ...)`): their callers pass KEYS[n] for each key parameter.
+        let functions: [(text: String, call: Regex<(Substring, Substring)>, keyArguments: Int)] = [
+            (RedisScript.deadLetterFunction, /dead_letter\(([^)]*)\)/, 2),
+            (RedisScript.deadPreviewsFunction, /dead_previews\(([^)]*)\)/, 4),
+        ]
         for script in RedisScript.all {
             var calls = 0
-            let source = script.source.hasPrefix(RedisScript.budgetPrelude)
+            var source = script.source.hasPrefix(RedisScript.budgetPrelude)
                 ? String(script.source.dropFirst(RedisScript.budgetPrelude.count)) : script.source
+            for function in functions {
+                if source.hasPrefix(function.text) { source = String(source.dropFirst(function.text.count)) }
+                for match in source.matches(of: function.call) {
+                    calls += 1
+                    let arguments = match.output.1.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    for key in arguments.prefix(function.keyArguments) {
+                        #expect(key.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil, "\(script.name): \(match.output.0)")
+                    }
+                }
+            }
             for match in source.matches(of: promote) {
                 for key in [match.output.1, match.output.2] {
                     #expect(key.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil, "\(script.name): \(match.output.0)")
@@ -318,7 +334,8 @@ import WorkQueue
                 if keyless.contains(command) { continue }
                 let arguments = (match.output.2.map(String.init) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 let isKey = { (argument: String?) in argument?.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil }
-                #expect(isKey(arguments.first), "\(script.name): \(match.output.0)")
+                // MEMORY USAGE key: the key comes second.
+                #expect(isKey(command == "MEMORY" ? arguments.dropFirst().first : arguments.first), "\(script.name): \(match.output.0)")
                 if twoKeys.contains(command) {
                     #expect(isKey(arguments.dropFirst().first), "\(script.name): \(match.output.0)")
                 }
