@@ -85,7 +85,7 @@ enum Catalog {
 
     static let handler = Setting<String?>(
         "handler", valueName: "name", variable: "WORKQUEUE_HANDLER", default: nil,
-        "a compiled-in handler: see `workqueue handlers`",
+        "a compiled-in handler: see `\(ProgramName.current) handlers`",
         details: "in a [worker of your own](../README.md#your-job-in-your-own-package) with one handler compiled in, that one is the default")
 
     static let plugin = Setting<String?>(
@@ -208,7 +208,7 @@ enum Catalog {
     static let heartbeatSeconds = Setting<Duration>(
         "heartbeat-seconds", valueName: "seconds", variable: "WORKQUEUE_HEARTBEAT_SECONDS",
         default: WorkerOptions().heartbeatInterval ?? .zero, form: .seconds(allowZero: true),
-        "how often to refresh this worker's record for `workqueue workers` (NAME:workers); 0 writes none",
+        "how often to refresh this worker's record for `\(ProgramName.current) workers` (NAME:workers); 0 writes none",
         details: "also `NAME:worker-info`: written at start, a second later, then every S s, living 3 S, removed on a clean exit "
             + "(drained or SIGTERM)")
 

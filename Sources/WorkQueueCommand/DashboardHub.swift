@@ -318,7 +318,7 @@ actor DashboardHub {
     }
 
     /// Runs one action on a queue (`pause`, `resume`, `cancel`: `POST /api/queue/ACTION` with
-    /// `{queue}`), through the same backend operations as `workqueue pause`, `resume` and
+    /// `{queue}`), through the same backend operations as `\(ProgramName.current) pause`, `resume` and
     /// `cancel` (every shard with `--shards`).
     func control(_ action: String, body: [UInt8]) async -> HTTPServer.Response {
         guard let request = try? JSONDecoder().decode(DashboardJSON.ActionRequest.self, from: Data(body)) else {
@@ -342,7 +342,7 @@ actor DashboardHub {
                 logger.notice("dashboard: resumed \(queue.name)")
                 let aside = try await backend.control().cancelledItems ?? 0
                 return Self.ok("Resumed \(queue.name)" + (aside > 0 ? "; \(aside) item\(aside == 1 ? "" : "s") moved aside stay in "
-                    + "\(queue.name):cancelled (`workqueue cancelled restore` moves them back)" : ""), moved: 0)
+                    + "\(queue.name):cancelled (`\(ProgramName.current) cancelled restore` moves them back)" : ""), moved: 0)
             case "cancel":
                 let moved = try await cancelAll(backend)
                 logger.notice("dashboard: cancelled \(queue.name), moved \(moved) items aside")
@@ -379,7 +379,7 @@ actor DashboardHub {
                 let record = try await queue.shards[shard].deadPreviews(from: position, limit: 1).letters.first
                 guard let size = record?.size, size <= Self.retryableBytes else {
                     return Self.error(.conflict, "that dead letter is " + (record?.size.map { "\($0) bytes" } ?? "of unknown size")
-                        + ": too large to retry from the page (at most \(Self.retryableBytes) bytes); use `workqueue dead retry`")
+                        + ": too large to retry from the page (at most \(Self.retryableBytes) bytes); use `\(ProgramName.current) dead retry`")
                 }
                 // The item's bytes, read where the page saw it and checked against its digest.
                 let page = try await queue.shards[shard].deadLetters(from: position, limit: 1)
@@ -422,7 +422,7 @@ actor DashboardHub {
 
     private static func drained(_ name: String) -> HTTPServer.Response {
         error(.conflict, "queue \(name) was drained and its workers have exited: retried items would wait with no worker; "
-            + "run `workqueue dead retry --reopen` and start workers")
+            + "run `\(ProgramName.current) dead retry --reopen` and start workers")
     }
 
     // MARK: JSON
@@ -512,7 +512,7 @@ enum DashboardJSON {
         var dead: [DeadPage] = []
         /// The pause and cancel marks (badges on the page) and the items a cancel moved aside.
         var control: Control?
-        /// The completion records kept in `NAME:results` (`workqueue results` exports them) and
+        /// The completion records kept in `NAME:results` (`\(ProgramName.current) results` exports them) and
         /// those `--results-max` dropped.
         var results: Results?
 

@@ -7,33 +7,33 @@ import Foundation
 import WorkQueue
 import WorkQueueRedis
 
-/// `workqueue status`: the queue's counts, once, as JSON, or redrawn until drained.
+/// `\(ProgramName.current) status`: the queue's counts, once, as JSON, or redrawn until drained.
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+    static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Show a queue's pending, processing, scheduled, dead and completed counts.",
         discussion: """
             --json prints one object with the integer fields pending, processing, leased (items \
             in processing whose lease is live; the others wait for recovery), scheduled, dead and \
-            completed, workers (live workers: heartbeat records, see `workqueue workers`), \
+            completed, workers (live workers: heartbeat records, see `\(ProgramName.current) workers`), \
             results and results_dropped (the completion records kept in NAME:results and those \
             the workers' --results-max dropped; not with --watch), \
             the boolean drained (nothing pending, in flight or scheduled; the workers still wait \
             while a hold lives), the array holds (the live holds keeping the queue open: objects \
             with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \
             and the string queue (with --watch, one object per line per refresh); without \
-            --watch also the booleans paused and cancelled (`workqueue pause`, `workqueue \
+            --watch also the booleans paused and cancelled (`\(ProgramName.current) pause`, `\(ProgramName.current) \
             cancel`) and the integer cancelled_items (items a cancel moved aside). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs), and the web dashboard of \
-            `workqueue dashboard` at http://127.0.0.1:PORT/ (--bind, --token-file and --interval as \
+            `\(ProgramName.current) dashboard` at http://127.0.0.1:PORT/ (--bind, --token-file and --interval as \
             there): bound to a non-loopback address, the dashboard (which shows item bytes) answers \
             only requests to a loopback address naming a loopback host, the hosts named by \
             --allow-host, or requests carrying the token; /metrics stays open to all. With --shards M the counts \
             are the sums over the shards {NAME:0} ... {NAME:M-1}; --by-shard also shows each \
             shard, and --json adds the array shards (one object per shard, same fields).
             """
-    )
+    ) }
 
     @OptionGroup var common: QueueOptions
 
@@ -207,13 +207,13 @@ struct Status: AsyncParsableCommand {
         var shards: [Report]?
         /// The `work --on-drained` hook of the last drain (`NAME:on-drained`, shard 0's), if any.
         var onDrained: OnDrainedReport?
-        /// `workqueue pause` is in force (any shard).
+        /// `\(ProgramName.current) pause` is in force (any shard).
         var paused: Bool?
-        /// `workqueue cancel` is in force (any shard).
+        /// `\(ProgramName.current) cancel` is in force (any shard).
         var cancelled: Bool?
         /// Items a cancel moved aside (`NAME:cancelled`), waiting to be restored.
         var cancelledItems: Int?
-        /// The completion records kept in `NAME:results` (`workqueue results` exports them).
+        /// The completion records kept in `NAME:results` (`\(ProgramName.current) results` exports them).
         var results: Int?
         /// The completion records the workers' `--results-max` dropped so far (the oldest).
         var resultsDropped: Int?
@@ -326,7 +326,7 @@ struct Status: AsyncParsableCommand {
         if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }
         rows.append(("drained", counts.isDrained ? "yes" : "no"))
         if let control, control.paused || control.cancelled || (control.cancelledItems ?? 0) > 0 {
-            if control.paused { rows.append(("paused", "yes (workers take nothing until `workqueue resume`)")) }
+            if control.paused { rows.append(("paused", "yes (workers take nothing until `\(ProgramName.current) resume`)")) }
             let aside = (control.cancelledItems ?? 0) > 0
                 ? control.cancelledItems.map { "; \($0) item\($0 == 1 ? "" : "s") aside in \(queue):cancelled" } ?? "" : ""
             if control.cancelled || !aside.isEmpty { rows.append(("cancelled", (control.cancelled ? "yes" : "no") + aside)) }
