@@ -45,7 +45,7 @@ func restoreAll(_ backend: any WorkQueueBackend, clearCancel: Bool = false) asyn
 
 private func items(_ count: Int) -> String { "\(count) item\(count == 1 ? "" : "s")" }
 
-/// `\(ProgramName.current) pause`: no worker takes new items until `resume`.
+/// `workqueue pause`: no worker takes new items until `resume`.
 struct Pause: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Stop every worker of the queue taking new items (sets paused in NAME:control).",
@@ -69,7 +69,7 @@ struct Pause: AsyncParsableCommand {
     }
 }
 
-/// `\(ProgramName.current) resume`: clears pause and cancel; --restore brings the cancelled items back first.
+/// `workqueue resume`: clears pause and cancel; --restore brings the cancelled items back first.
 struct Resume: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Let the workers take items again: clears paused and cancelled in NAME:control.",
@@ -106,7 +106,7 @@ struct Resume: AsyncParsableCommand {
     }
 }
 
-/// `\(ProgramName.current) cancel`: ends the job.
+/// `workqueue cancel`: ends the job.
 struct Cancel: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "End the job: move pending items aside (NAME:cancelled) and make every worker stop.",
@@ -137,7 +137,7 @@ struct Cancel: AsyncParsableCommand {
     }
 }
 
-/// `\(ProgramName.current) cancelled`: list or restore the items a cancel moved aside.
+/// `workqueue cancelled`: list or restore the items a cancel moved aside.
 struct Cancelled: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "List the items a cancel moved aside (NAME:cancelled), or restore them to pending.",

@@ -318,7 +318,7 @@ actor DashboardHub {
     }
 
     /// Runs one action on a queue (`pause`, `resume`, `cancel`: `POST /api/queue/ACTION` with
-    /// `{queue}`), through the same backend operations as `\(ProgramName.current) pause`, `resume` and
+    /// `{queue}`), through the same backend operations as `workqueue pause`, `resume` and
     /// `cancel` (every shard with `--shards`).
     func control(_ action: String, body: [UInt8]) async -> HTTPServer.Response {
         guard let request = try? JSONDecoder().decode(DashboardJSON.ActionRequest.self, from: Data(body)) else {
@@ -512,7 +512,7 @@ enum DashboardJSON {
         var dead: [DeadPage] = []
         /// The pause and cancel marks (badges on the page) and the items a cancel moved aside.
         var control: Control?
-        /// The completion records kept in `NAME:results` (`\(ProgramName.current) results` exports them) and
+        /// The completion records kept in `NAME:results` (`workqueue results` exports them) and
         /// those `--results-max` dropped.
         var results: Results?
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
 
-/// `\(ProgramName.current) open`: holds a queue open (still being filled), for producers that are not one push.
+/// `workqueue open`: holds a queue open (still being filled), for producers that are not one push.
 struct Open: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Hold a queue open (still being filled): its workers wait instead of exiting when they find it empty.",

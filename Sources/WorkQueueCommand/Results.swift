@@ -14,7 +14,7 @@ import Darwin
 import WorkQueue
 import WorkQueueRedis
 
-/// `\(ProgramName.current) results`: exports the completion records (`NAME:results`, a stream) as JSON lines
+/// `workqueue results`: exports the completion records (`NAME:results`, a stream) as JSON lines
 /// or CSV, streaming, a page at a time.
 struct Results: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

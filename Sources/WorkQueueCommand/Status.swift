@@ -7,7 +7,7 @@ import Foundation
 import WorkQueue
 import WorkQueueRedis
 
-/// `\(ProgramName.current) status`: the queue's counts, once, as JSON, or redrawn until drained.
+/// `workqueue status`: the queue's counts, once, as JSON, or redrawn until drained.
 struct Status: AsyncParsableCommand {
     static var configuration: CommandConfiguration { CommandConfiguration(
         abstract: "Show a queue's pending, processing, scheduled, dead and completed counts.",
@@ -207,13 +207,13 @@ struct Status: AsyncParsableCommand {
         var shards: [Report]?
         /// The `work --on-drained` hook of the last drain (`NAME:on-drained`, shard 0's), if any.
         var onDrained: OnDrainedReport?
-        /// `\(ProgramName.current) pause` is in force (any shard).
+        /// `workqueue pause` is in force (any shard).
         var paused: Bool?
-        /// `\(ProgramName.current) cancel` is in force (any shard).
+        /// `workqueue cancel` is in force (any shard).
         var cancelled: Bool?
         /// Items a cancel moved aside (`NAME:cancelled`), waiting to be restored.
         var cancelledItems: Int?
-        /// The completion records kept in `NAME:results` (`\(ProgramName.current) results` exports them).
+        /// The completion records kept in `NAME:results` (`workqueue results` exports them).
         var results: Int?
         /// The completion records the workers' `--results-max` dropped so far (the oldest).
         var resultsDropped: Int?

@@ -2,7 +2,7 @@ import ArgumentParser
 import WorkQueue
 import WorkQueueRedis
 
-/// `\(ProgramName.current) wait`: the finish line a pipeline step runs after a Job: blocks until the queue
+/// `workqueue wait`: the finish line a pipeline step runs after a Job: blocks until the queue
 /// is drained, and its exit status tells how it ended.
 struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -11,7 +11,7 @@ import WorkQueue
 import WorkQueuePlugins
 import WorkQueueRedis
 
-/// `\(ProgramName.current) work`: drains a queue with a handler, printing the tutorial's lines.
+/// `workqueue work`: drains a queue with a handler, printing the tutorial's lines.
 struct Work: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lease items from a queue, run a handler on each, exit 0 once the queue is drained.",

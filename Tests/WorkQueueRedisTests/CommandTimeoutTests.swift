@@ -8,21 +8,9 @@ import WorkQueueRedis
 /// endpoint and the command; the next command reconnects.
 @Suite struct CommandTimeoutTests {
     @Test func aListenerThatNeverAnswersTimesOutNamingEndpointAndCommand() async throws {
-        // A socket that listens (the kernel completes connections) but never reads or replies.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        try #require(listening)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let listener = try SilentListener()
+        defer { withExtendedLifetime(listener) {} }
+        let port = listener.port
         var configuration = RedisConfiguration(host: "127.0.0.1", port: port)
         configuration.commandTimeout = .milliseconds(200)
         // A new connection loads the queue's scripts first, so the silence shows at connect:
@@ -43,6 +31,7 @@ import WorkQueueRedis
     /// after the (much longer) reply timeout of its first command.
     @Test func theConnectTimeoutCoversTheFirstReplies() async throws {
         let listener = try SilentListener()
+        defer { withExtendedLifetime(listener) {} }
         var configuration = RedisConfiguration(host: "127.0.0.1", port: listener.port)
         configuration.commandTimeout = .seconds(20)
         configuration.connectTimeout = .seconds(1)
@@ -77,7 +66,7 @@ import WorkQueueRedis
 }
 
 /// A socket that listens (the kernel completes connections) but never reads or replies.
-private struct SilentListener: ~Copyable {
+private final class SilentListener {
     let fd: Int32
     let port: Int
 
