@@ -29,8 +29,8 @@ public enum WorkerCommand {
     ///   `--handler` nor `--plugin` is given (nor their variables); with none or several,
     ///   `work` needs exactly one of `--handler NAME` and `--plugin PATH`. `--plugin` loads a
     ///   handler from a shared object whatever is compiled in.
-    /// - Parameter name: What help and messages call the program (`USAGE: NAME work ...`,
-    ///   ``Run `NAME open ...` ``); by default the file name it was started as.
+    /// - Parameter name: What help and messages call the program (`USAGE: NAME work ...`);
+    ///   by default the file name it was started as.
     public static func main(handlers: [any NamedWorkHandler.Type], name: String? = nil) async {
         let name = name.flatMap { $0.isEmpty ? nil : $0 } ?? ProgramName.ofProcess
         await ProgramName.$current.withValue(name) {
