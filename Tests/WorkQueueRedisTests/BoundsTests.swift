@@ -336,6 +336,8 @@ import WorkQueue
         "retry-one-dead": retryOneDead,
         "recover-orphan": recoverOrphan,
         "guarded-push": guardedPush,
+        "cancel": cancel,
+        "restore-cancelled": restoreCancelled,
     ]
 
     /// Commands that read items out of a key or move them between keys: a script declared
@@ -372,7 +374,7 @@ import WorkQueue
     }
 
     @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead", "retry-one-dead", "recover-orphan",
-                      "guarded-push"])
+                      "guarded-push", "cancel", "restore-cancelled"])
     func aBudgetedScriptMovesAtMostItsBoundPerCall(_ name: String) async throws {
         let driver = try #require(Self.drivers[name])
         try await LocalRedis.with { server in
@@ -536,6 +538,57 @@ import WorkQueue
             #expect(try await int(server, "llen", "q") == items.count)
             #expect(try await int(server, "llen", "q:dead") == 0)
             try await server.cli("del", "q")
+        }
+        await queue.close()
+    }
+
+    /// A page of a cancel: pending items, then scheduled retries, within one budget.
+    static let cancel: Driver = { server in
+        let queue = try await connect(server)
+        let k = queue.keys
+        let big = BoundsTests.bigItems(12, size: kibibytes256)
+        for (pending, scheduled, most) in [(big, [WorkItem](), mostHuge), (smallItems(3000, "s"), [], 1000),
+                                           ([], big, mostHuge)] {
+            if !scheduled.isEmpty {
+                // Scheduled retries, as a failure writes them: `<16 hex digits>:<item>`.
+                try await queue.enqueue(scheduled)
+                try await server.cli("eval", """
+                    local i = 0
+                    while true do
+                      local item = redis.call('LPOP', KEYS[1])
+                      if not item then break end
+                      redis.call('ZADD', KEYS[2], 1, string.format('%016x:', i) .. item)
+                      i = i + 1
+                    end
+                    """, "2", "q", "q:retry")
+            }
+            if !pending.isEmpty { try await queue.enqueue(pending) }
+            let total = pending.count + scheduled.count
+            let reply = try await queue.run(.cancel, keys: [k.pending, k.retry, k.cancelled, k.control],
+                                            args: [RESPArgument(1000), RESPArgument(budget), "1"])
+            let moved = reply.array?.first?.int ?? -1
+            #expect(moved >= 1 && moved <= most, "one cancel call moved \(moved) items")
+            #expect(try await int(server, "llen", "q:cancelled") == moved)
+            #expect(try await int(server, "llen", "q") + int(server, "zcard", "q:retry") == total - moved)
+            try await server.cli("del", "q", "q:retry", "q:cancelled", "q:control")
+        }
+        await queue.close()
+    }
+
+    /// A page of a restore: items aside back to pending, within the budget.
+    static let restoreCancelled: Driver = { server in
+        let queue = try await connect(server)
+        let k = queue.keys
+        for (items, most) in [(BoundsTests.bigItems(40, size: kibibytes256), mostHuge), (smallItems(3000, "s"), 1000)] {
+            try await queue.enqueue(items)
+            try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:cancelled")
+            let reply = try await queue.run(.restoreCancelled, keys: [k.cancelled, k.pending, k.control, k.holds],
+                                            args: [RESPArgument(1000), RESPArgument(budget), "0", "", "0"])
+            let moved = reply.array?.first?.int ?? -1
+            #expect(moved >= 1 && moved <= most, "one restore call moved \(moved) items")
+            #expect(try await int(server, "llen", "q") == moved)
+            #expect(try await int(server, "llen", "q:cancelled") == items.count - moved)
+            try await server.cli("del", "q", "q:cancelled")
         }
         await queue.close()
     }

@@ -301,7 +301,7 @@ import WorkQueue
         let call = /redis\.call\('([A-Za-z]+)'\s*(?:,([^)]*))?\)/
         // The shared budget routine takes its keys from its callers: every call of it must
         // pass them as KEYS[n] (`promote(budget, retry key, list key, now)`).
-        let promote = /promote\(budget\(.*?\),\s*([^,\s]+),\s*([^,\s]+),/
+        let promote = /promote\((?:budget\(.*?\)|[A-Za-z_]+),\s*([^,\s]+),\s*([^,\s]+),/
         // So do the dead-letter functions (`dead_letter(dead, previews, ...)`, `dead_previews(dead,
         // previews, errors, attempts, ...)`): their callers pass KEYS[n] for each key parameter.
         let functions: [(text: String, call: Regex<(Substring, Substring)>, keyArguments: Int)] = [

@@ -42,8 +42,6 @@ struct RedisScript: Sendable {
 
     /// The bounds of scripts that do not declare one in their own file.
     static let boundsDeclaredHere: [String: Bound] = [
-        "cancel": .pagedElsewhere("a page of ARGV[1] items per call; see ControlFlowTests"),
-        "restore-cancelled": .pagedElsewhere("a page of ARGV[1] items per call; see ControlFlowTests"),
         "purge-dead": .pagedElsewhere("its own page loop; see ControlFlowTests"),
         "list-page": .pagedElsewhere("reads a page of at most ARGV[2] items and about ARGV[3] bytes; see BoundsTests, DashboardTests"),
         "dashboard-snapshot": .pagedElsewhere("reads previews only; see DashboardSnapshotTests"),

@@ -11,10 +11,10 @@ extension RedisScript {
     /// Returns { moved, pending left, scheduled left, cancelled 0/1 (the mark after the page) }:
     /// the caller pages while something is left and the mark stands, not on a short page.
     ///
-    /// The page loop: items leave one at a time (LMOVE from the head of pending; then ZRANGE 0 0,
-    /// ZREM, RPUSH for the soonest retry), each adding its length to the bytes moved; the loop
-    /// ends at ARGV[1] items or once the bytes reach ARGV[2], whichever comes first, or when
-    /// both are empty. Pending items keep their order; scheduled ones follow, soonest first.
+    /// The page goes through the shared budget (``budgetPrelude``: at most ARGV[1] items and
+    /// ARGV[2] bytes after one): items leave one at a time, LMOVE from the head of pending,
+    /// then `promote` of every scheduled retry (soonest first, whatever its due time), until
+    /// the budget is spent or both are empty. Pending items keep their order; scheduled ones follow, soonest first.
     /// Their attempts and errors stay recorded (by item), so a restored item goes on counting.
     static let cancel = RedisScript(name: "cancel", source: #"""
 redis.call('LLEN', KEYS[1])
@@ -26,20 +26,13 @@ if ARGV[3] == '1' then
 elseif redis.call('HEXISTS', KEYS[4], 'cancelled') == 0 then
   return { 0, redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), 0 }
 end
-local max, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
-local moved, bytes = 0, 0
-while moved < max and bytes < budget do
+local b = budget(tonumber(ARGV[1]), tonumber(ARGV[2]))
+while room(b) do
   local item = redis.call('LMOVE', KEYS[1], KEYS[3], 'LEFT', 'RIGHT')
   if not item then break end
-  moved, bytes = moved + 1, bytes + #item
+  spend(b, #item)
 end
-while moved < max and bytes < budget do
-  local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-  if not member then break end
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('RPUSH', KEYS[3], string.sub(member, 18))
-  moved, bytes = moved + 1, bytes + #member
-end
-return { moved, redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), 1 }
-"""#)
+promote(b, KEYS[2], KEYS[3], '+inf')
+return { b.items, redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), 1 }
+"""#, bound: .budgeted("at most ARGV[1] items and ARGV[2] bytes after one; the caller pages on what is left"))
 }

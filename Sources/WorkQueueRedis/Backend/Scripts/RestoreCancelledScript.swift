@@ -14,19 +14,18 @@ extension RedisScript {
     ///
     /// The hold keeps workers from finding the queue drained between two pages (pending may
     /// run empty while items are still aside): while items are left it is set to expire ARGV[5]
-    /// ms from now; once none are left it is removed. The page loop: LMOVE from the head of
-    /// the cancelled list to the tail of pending, each item adding its length to the bytes
-    /// moved, until ARGV[1] items or ARGV[2] bytes (whichever comes first) or the list is empty.
+    /// ms from now; once none are left it is removed. The page goes through the shared budget
+    /// (``budgetPrelude``: at most ARGV[1] items and ARGV[2] bytes after one): LMOVE from the
+    /// head of the cancelled list to the tail of pending until it is spent or the list is empty.
     static let restoreCancelled = RedisScript(name: "restore-cancelled", source: #"""
 redis.call('LLEN', KEYS[1])
 redis.call('LLEN', KEYS[2])
 if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], 'cancelled') end
-local max, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
-local moved, bytes = 0, 0
-while moved < max and bytes < budget do
+local b = budget(tonumber(ARGV[1]), tonumber(ARGV[2]))
+while room(b) do
   local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not item then break end
-  moved, bytes = moved + 1, bytes + #item
+  spend(b, #item)
 end
 local left = redis.call('LLEN', KEYS[1])
 if ARGV[4] ~= '' then
@@ -38,6 +37,6 @@ if ARGV[4] ~= '' then
     redis.call('ZREM', KEYS[4], ARGV[4])
   end
 end
-return { moved, left, redis.call('HEXISTS', KEYS[3], 'cancelled') }
-"""#)
+return { b.items, left, redis.call('HEXISTS', KEYS[3], 'cancelled') }
+"""#, bound: .budgeted("at most ARGV[1] items and ARGV[2] bytes after one; the caller pages on what is left"))
 }
