@@ -347,10 +347,7 @@ import WorkQueue
 
     @Test func everyRegisteredScriptDeclaresABoundAndEveryBudgetedOneIsDriven() {
         for script in RedisScript.all {
-            guard let bound = script.bound else {
-                Issue.record("script \(script.name) declares no bound (RedisScript.Bound)")
-                continue
-            }
+            let bound = script.bound
             let source = script.source.uppercased()
             let quoted = { (command: String) in source.contains("'\(command)'") }
             switch bound {
@@ -365,6 +362,10 @@ import WorkQueue
                 #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for script \(script.name)")
             case .budgeted:
                 #expect(script.source.hasPrefix(RedisScript.budgetPrelude), "\(script.name) does not go through the shared budget")
+                let body = script.source.dropFirst(RedisScript.budgetPrelude.count)
+                #expect(body.contains("promote(") || (body.contains("room(") && body.contains("spend(")),
+                        "\(script.name) is declared budgeted but never calls room/spend or promote")
+                #expect(Self.probes[script.name] != nil, "no probe for budgeted script \(script.name)")
                 #expect(Self.drivers[script.name] != nil, "no driver in ScriptBoundTests for budgeted script \(script.name)")
             case .pagedElsewhere:
                 break
@@ -383,6 +384,106 @@ import WorkQueue
             let slow = try await Self.slowCalls(server)
             #expect(slow.isEmpty, "script calls over 250 ms: \(slow)")
         }
+    }
+
+    // MARK: One test for every budgeted script
+
+    /// One call of a budgeted script, prepared: `prepare` puts `items` where the script takes
+    /// items from and returns that one call, made with a count of at most 1000 and the byte
+    /// budget ``budget``.
+    struct Probe: Sendable {
+        let prepare: @Sendable (LocalRedis, RedisQueue, [WorkItem]) async throws -> @Sendable () async throws -> Void
+    }
+
+    /// A probe for every script declared ``RedisScript/Bound/budgeted(_:)``, by name: a budgeted
+    /// script registered without one fails ``everyBudgetedScriptMovesAtMostItsBudgetInOneCall()``.
+    static let probes: [String: Probe] = [
+        "exchange": Probe { _, queue, items in
+            try await scheduleDueRetries(queue, items)
+            return { _ = try await queue.exchange([], lease: 1000, session: "w", duration: .seconds(60)) }
+        },
+        "expired-leases": Probe { _, queue, items in
+            try await scheduleDueRetries(queue, items)
+            return { _ = try await queue.run(.expiredLeases, args: ["w", "0", "1000", RESPArgument(budget)]) }
+        },
+        "requeue-expired": Probe { _, queue, items in
+            try await queue.enqueue(items)
+            var leases: [Lease] = []
+            for _ in 0..<100 where leases.count < items.count {
+                leases += try await queue.lease(max: 1000, session: "gone", duration: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            var args: [RESPArgument] = [RESPArgument(5), RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(budget)]
+            for lease in leases.prefix(1000) {
+                args.append(RESPArgument(lease.token))
+                args.append(RESPArgument(SHA224.hex(lease.item.bytes)))
+            }
+            let given = args
+            return { _ = try await queue.run(.requeueExpired, args: given) }
+        },
+        "retry-dead": Probe { server, queue, items in
+            try await queue.enqueue(items)
+            try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
+            let hashes = items.prefix(1000).map { RESPArgument(SHA224.hex($0.bytes)) }
+            return { _ = try await queue.run(.retryDead, args: [RESPArgument(hashes.count), "0", RESPArgument(budget)] + hashes) }
+        },
+        "cancel": Probe { _, queue, items in
+            try await queue.enqueue(items)
+            return { _ = try await queue.run(.cancel, args: [RESPArgument(1000), RESPArgument(budget), "1"]) }
+        },
+        "restore-cancelled": Probe { server, queue, items in
+            try await queue.enqueue(items)
+            try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:cancelled")
+            return { _ = try await queue.run(.restoreCancelled, args: [RESPArgument(1000), RESPArgument(budget), "0", "", "0"]) }
+        },
+    ]
+
+    /// Commands that move one item between keys, or push or pop one: what a budgeted call
+    /// does per item it moves (a promotion is a push, a take a move: at most two per item).
+    static let perItemCommands = ["lmove", "rpoplpush", "rpush", "lpush", "lpop", "rpop"]
+
+    /// Every registered script declared budgeted, driven with huge items (40 of 256 KiB against
+    /// a budget of 1 MiB) and with many small ones (3,000, against a count of 1,000): its one
+    /// call (one `EVALSHA`) moves at least one item and at most the budget's worth, counted by
+    /// the commands Redis ran for it (`INFO commandstats` counts those a script calls), not by
+    /// time.
+    @Test func everyBudgetedScriptMovesAtMostItsBudgetInOneCall() async throws {
+        let budgeted = RedisScript.all.filter { if case .budgeted = $0.bound { true } else { false } }
+        #expect(budgeted.count >= 6)
+        try await LocalRedis.with { server in
+            for script in budgeted {
+                guard let probe = Self.probes[script.name] else {
+                    Issue.record("no probe in ScriptBoundTests.probes for budgeted script \(script.name)")
+                    continue
+                }
+                for (items, most) in [(BoundsTests.bigItems(40, size: Self.kibibytes256), Self.mostHuge), (Self.smallItems(3000, "s"), 1000)] {
+                    try await server.cli("flushall")
+                    let queue = try await Self.connect(server)
+                    let call = try await probe.prepare(server, queue, items)
+                    try await server.cli("config", "resetstat")
+                    try await call()
+                    let stats = try await Self.commandCalls(server)
+                    let size = items[0].bytes.count
+                    #expect(stats["evalsha"] == 1, "\(script.name): \(stats["evalsha"] ?? 0) calls")
+                    let moves = Self.perItemCommands.reduce(0) { $0 + stats[$1, default: 0] }
+                    #expect(moves >= 1 && moves <= 2 * most,
+                            "\(script.name) moved \(moves) items of \(size) bytes in one call (at most \(2 * most) commands)")
+                    await queue.close()
+                }
+            }
+        }
+    }
+
+    /// `INFO commandstats` as command -> calls.
+    static func commandCalls(_ server: LocalRedis) async throws -> [String: Int] {
+        var calls: [String: Int] = [:]
+        for line in try await server.cli("info", "commandstats").split(whereSeparator: \.isNewline) {
+            guard line.hasPrefix("cmdstat_"), let colon = line.firstIndex(of: ":") else { continue }
+            let name = String(line[line.index(line.startIndex, offsetBy: 8)..<colon])
+            let value = line[colon...].dropFirst("calls=".count + 1).prefix(while: \.isNumber)
+            calls[name] = Int(value)
+        }
+        return calls
     }
 
     /// The script calls SLOWLOG holds, as `<script name> <ms>`.
@@ -503,9 +604,7 @@ import WorkQueue
                 args.append(RESPArgument(lease.token))
                 args.append(RESPArgument(SHA224.hex(lease.item.bytes)))
             }
-            let k = queue.keys
-            let reply = try await queue.run(.requeueExpired, keys: [k.leases, k.leaseItems, k.processing, k.pending, k.dead, k.attempts,
-                                                                    k.errors, k.retried, k.checkpoints, k.leaseCheckpoints, k.deadPreviews],
+            let reply = try await queue.run(.requeueExpired,
                                             args: args)
             let counts = reply.array?.compactMap(\.int) ?? []
             #expect(counts.count == 4)
@@ -528,8 +627,7 @@ import WorkQueue
         for (items, most) in [(BoundsTests.bigItems(40, size: kibibytes256), mostHuge), (smallItems(3000, "s"), 1000)] {
             try await queue.enqueue(items)
             try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:dead")
-            let k = queue.keys
-            let reply = try await queue.run(.retryDead, keys: [k.dead, k.pending, k.attempts, k.errors, k.retried, k.drained, k.deadPreviews],
+            let reply = try await queue.run(.retryDead,
                                             args: [RESPArgument(items.count), "0", RESPArgument(budget)]
                                                 + items.prefix(1000).map { RESPArgument(SHA224.hex($0.bytes)) })
             let moved = reply.int ?? -1
@@ -545,7 +643,6 @@ import WorkQueue
     /// A page of a cancel: pending items, then scheduled retries, within one budget.
     static let cancel: Driver = { server in
         let queue = try await connect(server)
-        let k = queue.keys
         let big = BoundsTests.bigItems(12, size: kibibytes256)
         for (pending, scheduled, most) in [(big, [WorkItem](), mostHuge), (smallItems(3000, "s"), [], 1000),
                                            ([], big, mostHuge)] {
@@ -564,7 +661,7 @@ import WorkQueue
             }
             if !pending.isEmpty { try await queue.enqueue(pending) }
             let total = pending.count + scheduled.count
-            let reply = try await queue.run(.cancel, keys: [k.pending, k.retry, k.cancelled, k.control],
+            let reply = try await queue.run(.cancel,
                                             args: [RESPArgument(1000), RESPArgument(budget), "1"])
             let moved = reply.array?.first?.int ?? -1
             #expect(moved >= 1 && moved <= most, "one cancel call moved \(moved) items")
@@ -578,11 +675,10 @@ import WorkQueue
     /// A page of a restore: items aside back to pending, within the budget.
     static let restoreCancelled: Driver = { server in
         let queue = try await connect(server)
-        let k = queue.keys
         for (items, most) in [(BoundsTests.bigItems(40, size: kibibytes256), mostHuge), (smallItems(3000, "s"), 1000)] {
             try await queue.enqueue(items)
             try await server.cli("eval", "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do end", "2", "q", "q:cancelled")
-            let reply = try await queue.run(.restoreCancelled, keys: [k.cancelled, k.pending, k.control, k.holds],
+            let reply = try await queue.run(.restoreCancelled,
                                             args: [RESPArgument(1000), RESPArgument(budget), "0", "", "0"])
             let moved = reply.array?.first?.int ?? -1
             #expect(moved >= 1 && moved <= most, "one restore call moved \(moved) items")
@@ -617,9 +713,7 @@ import WorkQueue
         let k = queue.keys
         for item in [huge, WorkItem("s-9")] {
             let hash = SHA224.hex(item.bytes)
-            let reply = try await queue.run(.recoverOrphan,
-                                            keys: [k.processing, k.tutorialLeasePrefix + hash, k.leaseItems, k.attempts, k.errors, k.pending,
-                                                   k.dead, k.orphans, k.retried, k.deadPreviews],
+            let reply = try await queue.run(.recoverOrphan, given: [k.tutorialLeasePrefix + hash],
                                             args: [RESPArgument(item.bytes), RESPArgument(hash), RESPArgument(5),
                                                    RESPArgument(RedisQueue.expiredLeaseError), RESPArgument(0)])
             #expect(reply.int == 1)
@@ -632,9 +726,8 @@ import WorkQueue
     /// A producer's guarded push: one call moves the items it is given, no more.
     static let guardedPush: Driver = { server in
         let queue = try await connect(server)
-        let k = queue.keys
         for (items, count) in [(BoundsTests.bigItems(4, size: kibibytes256), 4), (smallItems(3000, "s"), 3004)] {
-            let reply = try await queue.run(.guardedPush, keys: [k.pending, k.drained], args: items.map { RESPArgument($0.bytes) })
+            let reply = try await queue.run(.guardedPush, args: items.map { RESPArgument($0.bytes) })
             #expect(reply.int == count)
         }
         await queue.close()

@@ -293,38 +293,44 @@ import WorkQueue
     }
 
     /// Every key a script touches comes from KEYS (none built in Lua, e.g. by concatenation),
-    /// so a cluster can route the call by its keys: each `redis.call` names its keys as
-    /// `KEYS[n]`, for two-key commands both.
+    /// so a cluster can route the call by its keys: each `redis.call` names its keys by the
+    /// locals the key prelude binds to `KEYS[n]` (``RedisScript/keys``), for two-key commands
+    /// both, and nothing else reads KEYS.
     @Test func scriptsTouchOnlyKeysTheyAreGiven() throws {
         let keyless: Set<String> = ["TIME"]
         let twoKeys: Set<String> = ["LMOVE", "RPOPLPUSH", "SMOVE", "RENAME", "COPY"]
         let call = /redis\.call\('([A-Za-z]+)'\s*(?:,([^)]*))?\)/
         // The shared budget routine takes its keys from its callers: every call of it must
-        // pass them as KEYS[n] (`promote(budget, retry key, list key, now)`).
+        // pass them as named keys (`promote(budget, retry key, list key, now)`).
         let promote = /promote\((?:budget\(.*?\)|[A-Za-z_]+),\s*([^,\s]+),\s*([^,\s]+),/
         // So do the dead-letter functions (`dead_letter(dead, previews, ...)`, `dead_previews(dead,
-        // previews, errors, attempts, ...)`): their callers pass KEYS[n] for each key parameter.
+        // previews, errors, attempts, ...)`): their callers pass named keys for each key parameter.
         let functions: [(text: String, call: Regex<(Substring, Substring)>, keyArguments: Int)] = [
             (RedisScript.deadLetterFunction, /dead_letter\(([^)]*)\)/, 2),
-            (RedisScript.deadPreviewsFunction, /dead_previews\(([^)]*)\)/, 4),
+            (RedisScript.deadPreviewsFunction, /dead_page\(([^)]*)\)/, 4),
         ]
         for script in RedisScript.all {
             var calls = 0
-            var source = script.source.hasPrefix(RedisScript.budgetPrelude)
-                ? String(script.source.dropFirst(RedisScript.budgetPrelude.count)) : script.source
+            let names = Set(script.keys.map(\.row.lua) + script.given)
+            let prelude = RedisScript.keyPrelude(script.keys.map(\.row.lua) + script.given)
+            #expect(script.source.contains(prelude), "\(script.name): no key prelude")
+            #expect(script.source.components(separatedBy: "KEYS[").count - 1 == names.count,
+                    "\(script.name) reads KEYS outside its prelude")
+            let isKey = { (argument: Substring?) in argument.map { names.contains(String($0)) } ?? false }
+            var source = script.source.replacingOccurrences(of: RedisScript.budgetPrelude, with: "")
             for function in functions {
-                if source.hasPrefix(function.text) { source = String(source.dropFirst(function.text.count)) }
+                source = source.replacingOccurrences(of: function.text, with: "")
                 for match in source.matches(of: function.call) {
                     calls += 1
                     let arguments = match.output.1.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                     for key in arguments.prefix(function.keyArguments) {
-                        #expect(key.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil, "\(script.name): \(match.output.0)")
+                        #expect(isKey(Substring(key)), "\(script.name): \(match.output.0)")
                     }
                 }
             }
             for match in source.matches(of: promote) {
                 for key in [match.output.1, match.output.2] {
-                    #expect(key.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil, "\(script.name): \(match.output.0)")
+                    #expect(isKey(key), "\(script.name): \(match.output.0)")
                 }
             }
             #expect(source.contains("promote(") == (source.matches(of: promote).count > 0), "\(script.name): promote( not recognized")
@@ -333,11 +339,11 @@ import WorkQueue
                 let command = String(match.output.1).uppercased()
                 if keyless.contains(command) { continue }
                 let arguments = (match.output.2.map(String.init) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                let isKey = { (argument: String?) in argument?.wholeMatch(of: /KEYS\[[0-9]+\]/) != nil }
                 // MEMORY USAGE key: the key comes second.
-                #expect(isKey(command == "MEMORY" ? arguments.dropFirst().first : arguments.first), "\(script.name): \(match.output.0)")
+                #expect(isKey((command == "MEMORY" ? arguments.dropFirst().first : arguments.first).map { Substring($0) }),
+                        "\(script.name): \(match.output.0)")
                 if twoKeys.contains(command) {
-                    #expect(isKey(arguments.dropFirst().first), "\(script.name): \(match.output.0)")
+                    #expect(isKey(arguments.dropFirst().first.map { Substring($0) }), "\(script.name): \(match.output.0)")
                 }
             }
             #expect(calls > 0, "\(script.name) calls Redis")

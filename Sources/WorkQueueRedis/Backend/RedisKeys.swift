@@ -1,4 +1,5 @@
-/// The keys of a queue named `NAME` (see the key table of docs/redis.md).
+/// The keys of a queue named `NAME`, named after ``QueueKey``, the one table of them (docs/redis.md
+/// shows the same table).
 struct RedisKeys: Sendable {
     /// `NAME`: pending items, raw bytes (list; producers RPUSH, workers take from the head).
     let pending: String
@@ -82,48 +83,89 @@ struct RedisKeys: Sendable {
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
+    /// The queue's name, `NAME`.
+    let name: String
+
     init(_ name: String) {
-        pending = name
-        processing = name + ":processing"
-        leases = name + ":leases"
-        leaseItems = name + ":lease-items"
-        attempts = name + ":attempts"
-        errors = name + ":errors"
-        retried = name + ":retried"
-        checkpoints = name + ":checkpoints"
-        leaseCheckpoints = name + ":lease-checkpoints"
-        results = name + ":results"
-        resultsDropped = name + ":results:dropped"
-        completed = name + ":completed"
-        retry = name + ":retry"
-        retrySeq = name + ":retry:seq"
-        dead = name + ":dead"
-        deadPreviews = name + ":dead-previews"
-        recoveryTurn = name + ":recovery"
-        orphans = name + ":orphans"
-        holds = name + ":holds"
-        open = name + ":open"
-        drained = name + ":drained"
-        onDrained = name + ":on-drained"
-        workers = name + ":workers"
-        workerInfo = name + ":worker-info"
-        exchanges = name + ":exchanges"
-        control = name + ":control"
-        cancelled = name + ":cancelled"
-        rate = name + ":rate"
-        tutorialLeasePrefix = name + ":leased_by_session:"
+        self.name = name
+        func key(_ key: QueueKey) -> String { name + key.row.suffix }
+        pending = key(.pending)
+        processing = key(.processing)
+        leases = key(.leases)
+        leaseItems = key(.leaseItems)
+        attempts = key(.attempts)
+        errors = key(.errors)
+        retried = key(.retried)
+        checkpoints = key(.checkpoints)
+        leaseCheckpoints = key(.leaseCheckpoints)
+        results = key(.results)
+        resultsDropped = key(.resultsDropped)
+        completed = key(.completed)
+        retry = key(.retry)
+        retrySeq = key(.retrySeq)
+        dead = key(.dead)
+        deadPreviews = key(.deadPreviews)
+        recoveryTurn = key(.recoveryTurn)
+        orphans = key(.orphans)
+        holds = key(.holds)
+        open = key(.open)
+        drained = key(.drained)
+        onDrained = key(.onDrained)
+        workers = key(.workers)
+        workerInfo = key(.workerInfo)
+        exchanges = key(.exchanges)
+        control = key(.control)
+        cancelled = key(.cancelled)
+        rate = key(.rate)
+        tutorialLeasePrefix = key(.tutorialLease)
+    }
+
+    /// The name of a key of the table (for ``QueueKey/tutorialLease``, its prefix).
+    subscript(_ key: QueueKey) -> String {
+        switch key {
+        case .pending: pending
+        case .processing: processing
+        case .leases: leases
+        case .leaseItems: leaseItems
+        case .tutorialLease: tutorialLeasePrefix
+        case .dead: dead
+        case .deadPreviews: deadPreviews
+        case .attempts: attempts
+        case .retried: retried
+        case .checkpoints: checkpoints
+        case .leaseCheckpoints: leaseCheckpoints
+        case .errors: errors
+        case .retry: retry
+        case .retrySeq: retrySeq
+        case .results: results
+        case .resultsDropped: resultsDropped
+        case .completed: completed
+        case .recoveryTurn: recoveryTurn
+        case .orphans: orphans
+        case .holds: holds
+        case .open: open
+        case .drained: drained
+        case .onDrained: onDrained
+        case .exchanges: exchanges
+        case .control: control
+        case .cancelled: cancelled
+        case .rate: rate
+        case .workers: workers
+        case .workerInfo: workerInfo
+        }
+    }
+
+    /// The KEYS of a call of `script`, in its order (``RedisScript/keys``); `item` gives the
+    /// key of a per-item key (``QueueKey/isPerItem``) for the item the call handles.
+    func of(_ script: RedisScript, item: [UInt8] = []) -> [String] {
+        script.keys.map { $0.isPerItem ? tutorialLease(item) : self[$0] }
     }
 
     /// The `rediswq.py` lease key of an item.
     func tutorialLease(_ item: [UInt8]) -> String { tutorialLeasePrefix + SHA224.hex(item) }
 
-    /// Every key of ours with the type it must hold.
+    /// Every key of ours with the type it must hold (from ``QueueKey``).
     var typed: [(key: String, type: String)] {
-        [(pending, "list"), (processing, "list"), (leases, "zset"), (leaseItems, "hash"), (attempts, "hash"), (retried, "hash"),
-         (checkpoints, "hash"), (leaseCheckpoints, "hash"),
-         (errors, "hash"), (results, "stream"), (resultsDropped, "string"), (completed, "string"), (retry, "zset"), (retrySeq, "string"),
-         (dead, "list"), (deadPreviews, "list"), (recoveryTurn, "string"), (orphans, "hash"),
-         (holds, "zset"), (open, "string"), (drained, "string"), (onDrained, "hash"), (workers, "zset"), (workerInfo, "hash"),
-         (exchanges, "hash"), (control, "hash"), (cancelled, "list"), (rate, "string")]
+        QueueKey.fixed.map { (self[$0], $0.row.type.rawValue) }
     }
 }

@@ -41,7 +41,7 @@ extension RedisQueue {
     /// scheduled retries.
     public func cancelPage(max: Int, mark: Bool) async throws -> ControlPage {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
-        let reply = try await run(.cancel, keys: [keys.pending, keys.retry, keys.cancelled, keys.control],
+        let reply = try await run(.cancel,
                                   args: [RESPArgument(page), RESPArgument(replyByteBudget), RESPArgument(mark ? "1" : "0")])
         guard let values = reply.array, values.count == 4, let moved = values[0].int, let pending = values[1].int,
               let scheduled = values[2].int, let marked = values[3].int else {
@@ -81,7 +81,7 @@ extension RedisQueue {
     /// (expiring ``restoreHoldMilliseconds`` after the page), and the hold is removed once none do.
     public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
         let page = Swift.min(Swift.max(1, max), Self.controlPageSize)
-        let reply = try await run(.restoreCancelled, keys: [keys.cancelled, keys.pending, keys.control, keys.holds],
+        let reply = try await run(.restoreCancelled,
                                   args: [RESPArgument(page), RESPArgument(replyByteBudget), RESPArgument(clearCancel ? "1" : "0"),
                                          RESPArgument(hold ?? ""), RESPArgument(Self.restoreHoldMilliseconds)])
         guard let values = reply.array, values.count == 3, let moved = values[0].int, let left = values[1].int,

@@ -76,13 +76,6 @@ extension RedisQueue {
         package var results: (kept: Int, dropped: Int)?
     }
 
-    /// The keys the dashboard script reads, in its KEYS order.
-    var dashboardKeys: [String] {
-        [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed, keys.leases, keys.leaseItems, keys.workers,
-         keys.workerInfo, keys.holds, keys.open, keys.drained, keys.errors, keys.attempts, keys.control, keys.cancelled,
-         keys.results, keys.resultsDropped, keys.deadPreviews]
-    }
-
     /// One dead letter as the dashboard shows it, read from its preview record
     /// (``RedisKeys/deadPreviews``) without its bytes.
     package struct DeadPreview: Sendable, Equatable {
@@ -126,7 +119,7 @@ extension RedisQueue {
     package func deadPreviews(from start: Int, limit: Int, oldLetterBudget: Int = 256 << 10) async throws
         -> (total: Int, next: Int?, letters: [DeadPreview])
     {
-        var command = Self.command(.deadPreviews, keys: [keys.dead, keys.deadPreviews, keys.errors, keys.attempts], capacity: 64,
+        var command = command(.deadPreviews, capacity: 64,
                                    readOnly: true)
         command.append(Swift.max(0, start))
         command.append(Swift.min(Swift.max(1, limit), 100))
@@ -139,7 +132,7 @@ extension RedisQueue {
     /// Reads everything the dashboard shows of this queue in one `EVALSHA_RO` call.
     package func dashboardSnapshot(_ request: DashboardRequest) async throws -> DashboardSnapshot {
         let digests = Array(request.deadDigests.prefix(100))
-        var command = Self.command(.dashboardSnapshot, keys: dashboardKeys, capacity: 128 + digests.count * 64, readOnly: true)
+        var command = command(.dashboardSnapshot, capacity: 128 + digests.count * 64, readOnly: true)
         command.append(Swift.max(1, request.maxWorkers))
         command.append(Swift.max(1, request.maxLeases))
         command.append(Swift.max(0, request.previewBytes))
@@ -213,8 +206,7 @@ extension RedisQueue {
     package func retryDeadLetter(_ item: [UInt8], near index: Int, margin: Int = 1000, reopen: Bool = false) async throws
         -> RetryOneOutcome
     {
-        let reply = try await run(.retryOneDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained,
-                                                         keys.deadPreviews],
+        let reply = try await run(.retryOneDead,
                                   args: [RESPArgument(item), RESPArgument(SHA224.hex(item)),
                                          RESPArgument(Swift.max(0, index) + Swift.max(1, margin)), RESPArgument(reopen ? "1" : "0")])
         switch reply.int {

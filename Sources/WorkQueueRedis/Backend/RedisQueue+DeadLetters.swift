@@ -59,8 +59,7 @@ extension RedisQueue {
         for _ in 0..<100_000 {
             let page = try await deadPage(from: 0)
             guard !page.items.isEmpty else { break }
-            let reply = try await run(.retryDead, keys: [keys.dead, keys.pending, keys.attempts, keys.errors, keys.retried, keys.drained,
-                                                          keys.deadPreviews],
+            let reply = try await run(.retryDead,
                                       args: [RESPArgument(page.items.count), RESPArgument(reopen ? "1" : "0"),
                                              RESPArgument(replyByteBudget)]
                                           + page.items.map { RESPArgument(SHA224.hex($0)) })
@@ -88,8 +87,7 @@ extension RedisQueue {
                 args.append(RESPArgument(SHA1.hex(item)))
                 args.append(RESPArgument(SHA224.hex(item)))
             }
-            let reply = try await run(.purgeDead, keys: [keys.dead, keys.attempts, keys.errors, keys.retried, keys.checkpoints,
-                                                          keys.deadPreviews],
+            let reply = try await run(.purgeDead,
                                       args: args)
             guard let values = reply.array, values.count == 2, let count = values[0].int, let left = values[1].int else {
                 throw RedisError.unexpectedReply("purge-dead -> \(reply)")
@@ -105,7 +103,7 @@ extension RedisQueue {
     /// `replyByteBudget` bytes; dead items may be megabytes each), and where the next one
     /// starts (nil at the end).
     private func deadPage(from start: Int, count: Int = 1000) async throws -> (items: [[UInt8]], next: Int?) {
-        let reply = try await run(.listPage, keys: [keys.dead],
+        let reply = try await run(.listPage, given: [keys.dead],
                                   args: [RESPArgument(start), RESPArgument(count), RESPArgument(replyByteBudget)])
         guard let values = reply.array, let next = values.first?.int, next < 0 || next > start else {
             throw RedisError.unexpectedReply("list-page \(keys.dead) -> \(reply)")

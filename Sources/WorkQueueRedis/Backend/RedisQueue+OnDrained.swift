@@ -42,7 +42,7 @@ extension RedisQueue {
     /// for exactly one call per `NAME:drained` value (the first after the queue drained),
     /// ``OnDrainedClaim/taken`` for every later one. The record says `started` from then on.
     public func claimOnDrained(session: String) async throws -> OnDrainedClaim {
-        let reply = try await run(.claimOnDrained, keys: [keys.drained, keys.onDrained], args: [RESPArgument(session)])
+        let reply = try await run(.claimOnDrained, args: [RESPArgument(session)])
         switch reply.int {
         case 1: return .claimed
         case 0: return .taken
@@ -57,7 +57,7 @@ extension RedisQueue {
     @discardableResult
     public func finishOnDrained(session: String, exitStatus: Int, stopped: Bool = false) async throws -> Bool {
         let state = exitStatus == 0 ? "done" : stopped ? "stopped" : "failed"
-        let reply = try await run(.finishOnDrained, keys: [keys.onDrained],
+        let reply = try await run(.finishOnDrained,
                                   args: [RESPArgument(session), RESPArgument(state),
                                          RESPArgument(String(exitStatus))])
         guard let value = reply.int else { throw RedisError.unexpectedReply("finish-on-drained -> \(reply)") }

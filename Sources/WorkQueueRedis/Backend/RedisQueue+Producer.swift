@@ -51,7 +51,6 @@ extension RedisQueue {
     /// live hold, no legacy `NAME:open`).
     public func finishIfDrained(session: String) async throws -> Bool {
         let reply = try await run(.finishIfDrained,
-                                  keys: [keys.pending, keys.processing, keys.retry, keys.holds, keys.open, keys.drained],
                                   args: [RESPArgument(session)])
         guard let value = reply.int else { throw RedisError.unexpectedReply("finish-if-drained -> \(reply)") }
         return value == 1
@@ -61,7 +60,7 @@ extension RedisQueue {
     /// With `reopen`, a drained queue's marker is deleted first; without, a drained queue is
     /// refused.
     public func open(producer: String, ttl: Duration, reopen: Bool) async throws -> ProducerOutcome {
-        let reply = try await run(.open, keys: [keys.holds, keys.open, keys.drained],
+        let reply = try await run(.open,
                                   args: [RESPArgument(producer), RESPArgument(Swift.max(1, Self.milliseconds(ttl))),
                                          RESPArgument(reopen ? "1" : "0")])
         guard let value = reply.int else { throw RedisError.unexpectedReply("open -> \(reply)") }
@@ -79,7 +78,7 @@ extension RedisQueue {
     /// also a `NAME:open` mark an older version wrote, whatever its value. The other holds stay.
     @discardableResult
     public func endHolds(_ name: String?, legacyMark: Bool = false) async throws -> HoldsEnded {
-        let reply = try await run(.close, keys: [keys.holds, keys.open],
+        let reply = try await run(.close,
                                   args: [RESPArgument(name ?? ""), RESPArgument(legacyMark ? "1" : "0")])
         guard let parts = reply.array, parts.count == 2, let ended = parts[0].int, let remaining = parts[1].int else {
             throw RedisError.unexpectedReply("close -> \(reply)")
@@ -89,7 +88,7 @@ extension RedisQueue {
 
     /// The live holds, the one expiring last last; a legacy mark of an older version last of all.
     public func holds() async throws -> [Hold] {
-        let reply = try await run(.holds, keys: [keys.holds, keys.open], args: [])
+        let reply = try await run(.holds, args: [])
         guard let parts = reply.array, parts.count == 3, let live = parts[0].array else {
             throw RedisError.unexpectedReply("holds -> \(reply)")
         }
@@ -112,7 +111,7 @@ extension RedisQueue {
     /// Appends items to pending unless the queue was drained, in one step.
     public func push(_ items: [WorkItem]) async throws -> ProducerOutcome {
         guard !items.isEmpty else { return .done(try await client.send(["LLEN", RESPArgument(name)]).int ?? 0) }
-        let reply = try await run(.guardedPush, keys: [keys.pending, keys.drained], args: items.map { RESPArgument($0.bytes) })
+        let reply = try await run(.guardedPush, args: items.map { RESPArgument($0.bytes) })
         guard let value = reply.int else { throw RedisError.unexpectedReply("guarded-push -> \(reply)") }
         return value < 0 ? .drained : .done(value)
     }

@@ -66,9 +66,7 @@ extension RedisQueue {
                         args.append(RESPArgument(pair.token))
                         args.append(RESPArgument(pair.hash))
                     }
-                    let reply = try await run(.requeueExpired, keys: [keys.leases, keys.leaseItems, keys.processing, keys.pending,
-                                                                       keys.dead, keys.attempts, keys.errors, keys.retried,
-                                                                       keys.checkpoints, keys.leaseCheckpoints, keys.deadPreviews],
+                    let reply = try await run(.requeueExpired,
                                               args: args)
                     let counts = reply.array?.compactMap(\.int) ?? []
                     guard counts.count == 4 else { throw RedisError.unexpectedReply("requeue-expired -> \(reply)") }
@@ -107,8 +105,7 @@ extension RedisQueue {
     private func expiredLeases(turn: Duration, session: String, limit: Int) async throws
         -> (promoted: Int, moreDue: Bool, orphans: Int, more: Bool, expired: [(token: String, size: Int)])?
     {
-        let reply = try await run(.expiredLeases, keys: [keys.recoveryTurn, keys.leases, keys.leaseItems, keys.retry, keys.pending,
-                                                          keys.processing, keys.orphans],
+        let reply = try await run(.expiredLeases,
                                   args: [RESPArgument(session), RESPArgument(Self.milliseconds(turn)), RESPArgument(limit),
                                          RESPArgument(replyByteBudget)])
         guard let values = reply.array, let promoted = values.first?.int else {
@@ -151,7 +148,7 @@ extension RedisQueue {
         var order: [ItemDigest] = []
         var start = 0
         for _ in 0..<100_000 {
-            let reply = try await run(.listPage, keys: [keys.processing],
+            let reply = try await run(.listPage, given: [keys.processing],
                                       args: [RESPArgument(start), RESPArgument(1000), RESPArgument(replyByteBudget)])
             guard let values = reply.array, let next = values.first?.int else {
                 throw RedisError.unexpectedReply("list-page \(keys.processing) -> \(reply)")
@@ -184,8 +181,7 @@ extension RedisQueue {
             for _ in 0..<copies {
                 let reply = try await run(
                     .recoverOrphan,
-                    keys: [keys.processing, keys.tutorialLeasePrefix + hash, keys.leaseItems, keys.attempts, keys.errors,
-                           keys.pending, keys.dead, keys.orphans, keys.retried, keys.deadPreviews],
+                    given: [keys.tutorialLeasePrefix + hash],
                     args: [RESPArgument(item), RESPArgument(hash), RESPArgument(maxAttempts), RESPArgument(Self.expiredLeaseError), grace])
                 switch reply.int {
                 case 1: report.requeued += 1

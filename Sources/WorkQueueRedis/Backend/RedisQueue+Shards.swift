@@ -8,7 +8,7 @@ import WorkQueue
 extension RedisQueue: DrainedMarker {
     /// Removes `NAME:drained` if `session` set it (script `withdraw-drained`).
     public func withdrawDrained(session: String) async throws {
-        _ = try await run(.withdrawDrained, keys: [keys.drained], args: [RESPArgument(session)])
+        _ = try await run(.withdrawDrained, args: [RESPArgument(session)])
     }
 
     /// The most shards a queue may have.

@@ -33,13 +33,13 @@ extension RedisQueue {
 
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
         let ttlMilliseconds = Swift.max(1, Self.milliseconds(ttl))
-        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo, keys.exchanges],
+        _ = try await run(.heartbeat,
                           args: [RESPArgument(heartbeat.session), RESPArgument(ttlMilliseconds),
                                  RESPArgument(HeartbeatRecord.encode(heartbeat, ttlMilliseconds: ttlMilliseconds))])
     }
 
     public func removeHeartbeat(session: String) async throws {
-        _ = try await run(.heartbeat, keys: [keys.workers, keys.workerInfo, keys.exchanges], args: [RESPArgument(session), RESPArgument(0), ""])
+        _ = try await run(.heartbeat, args: [RESPArgument(session), RESPArgument(0), ""])
     }
 
     /// The live records, by session; a record that cannot be read shows with host and handler

@@ -193,16 +193,22 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     // MARK: Scripts
 
     /// Runs a script by its SHA-1, loading it when the server does not know it (first use on a
-    /// server, or after a restart). A WRONGTYPE error names the key.
-    func run(_ script: RedisScript, keys: [String], args: [RESPArgument]) async throws -> RESPValue {
-        var command = Self.command(script, keys: keys, capacity: args.reduce(0) { $0 + $1.bytes.count + 16 })
+    /// server, or after a restart), with the keys it declares (``RedisScript/keys``, then
+    /// `given`: see ``RedisScript/given``). A WRONGTYPE error names the key.
+    func run(_ script: RedisScript, given: [String] = [], args: [RESPArgument]) async throws -> RESPValue {
+        var command = command(script, given: given, capacity: args.reduce(0) { $0 + $1.bytes.count + 16 })
         for argument in args { command.append(argument) }
         return try await run(script, command)
     }
 
+    /// `EVALSHA <sha1> <keys>` with this queue's keys the script declares, then `given`.
+    func command(_ script: RedisScript, given: [String] = [], capacity: Int, readOnly: Bool = false) -> RESPCommand {
+        Self.command(script, keys: keys.of(script) + given, capacity: capacity, readOnly: readOnly)
+    }
+
     /// `EVALSHA <sha1> <keys>` (`EVALSHA_RO` when `readOnly`: Redis then refuses any write
     /// the script tries, and a replica may run it), ready for the script's ARGV to be appended.
-    static func command(_ script: RedisScript, keys: [String], capacity: Int, readOnly: Bool = false) -> RESPCommand {
+    private static func command(_ script: RedisScript, keys: [String], capacity: Int, readOnly: Bool = false) -> RESPCommand {
         var command = RESPCommand(capacity: 64 + script.sha1.utf8.count + keys.reduce(0) { $0 + $1.utf8.count + 16 } + capacity)
         command.append(readOnly ? "EVALSHA_RO" : "EVALSHA")
         command.append(script.sha1)
@@ -336,25 +342,21 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// One script call of ``exchange(_:lease:session:duration:)``.
     private func exchangeCall(_ settlements: ArraySlice<Settlement>, offset: Int, callID: String, lease max: Int, first: Int,
                               takeBudget: Int, session: String, duration: Duration) async throws -> ExchangeResult {
-        var command = Self.command(.exchange, keys: exchangeKeys, capacity: 160 + settlements.count * 112)
+        var command = command(.exchange, capacity: 200 + settlements.count * 128)
         command.append(Swift.max(1, Self.milliseconds(duration)))
         command.append(max)
         command.append(session + ":")
         command.append(first)
         command.append(maxItemBytes)
         command.append(Swift.max(1, takeBudget))
+        command.append(Self.inlineItemBytes)
+        command.append(options.rateLimit.map { String($0.intervalMicroseconds) } ?? "0")
+        command.append(options.rateLimit?.burst ?? 1)
         command.append(callID)
         command.append(offset)
-        command.append(Self.inlineItemBytes)
+        command.append(resultsMax.map(String.init) ?? "")
         command.append(settlements.count)
-        for settlement in settlements { Self.append(settlement, resultsMax: resultsMax, to: &command) }
-        if let limit = options.rateLimit {
-            command.append(String(limit.intervalMicroseconds))
-            command.append(limit.burst)
-        } else {
-            command.append(0)
-            command.append(1)
-        }
+        for settlement in settlements { Self.append(settlement, to: &command) }
         let reply = try await run(.exchange, command)
         guard let parts = reply.array, parts.count >= 5, let outcomes = parts[0].array, let taken = parts[1].array,
               taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3,
@@ -452,18 +454,13 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         return (end, bytes)
     }
 
-    /// The keys of ``RedisScript/exchange``, in its order.
-    private var exchangeKeys: [String] {
-        [keys.pending, keys.processing, keys.leases, keys.leaseItems, keys.attempts, keys.errors, keys.results,
-         keys.completed, keys.retry, keys.retrySeq, keys.dead, keys.retried, keys.exchanges, keys.control, keys.rate,
-         keys.checkpoints, keys.resultsDropped, keys.leaseCheckpoints, keys.deadPreviews]
-    }
-
-    /// The six script arguments of one settlement (see ``RedisScript/exchange``); a result is
-    /// recorded with the lease's attempt and the bound `resultsMax` (nil: none). A release or
-    /// a failure carries the copy's latest checkpoint (`lease.checkpoint`: the worker puts the
-    /// one its handler saved last there), stored for that copy's redelivery.
-    private static func append(_ settlement: Settlement, resultsMax: Int?, to command: inout RESPCommand) {
+    /// The ``RedisScript/exchangeFields`` script arguments of one settlement (see
+    /// ``RedisScript/exchange``), each a field of its own. A completion sends the item's hash
+    /// only when it clears attempts (a retried item, or one with a checkpoint), and its attempt
+    /// only when it has a result to record. A release or a failure carries the copy's latest
+    /// checkpoint (`lease.checkpoint`: the worker puts the one its handler saved last there),
+    /// stored for that copy's redelivery.
+    private static func append(_ settlement: Settlement, to command: inout RESPCommand) {
         switch settlement {
         case let .complete(lease, result):
             // A checkpoint (handed over or saved) is deleted with the attempts.
@@ -472,19 +469,18 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             command.append(lease.token)
             command.append(clearsAttempts ? SHA224.hex(lease.item.bytes) : "")
             command.append(result.map(StoredText.bounded) ?? "")
-            if result != nil {
-                command.append((clearsAttempts ? "ra:" : "r:") + "\(lease.attempt):" + (resultsMax.map(String.init) ?? ""))
-            } else {
-                command.append(clearsAttempts ? "a" : "")
-            }
+            command.append(result == nil ? "" : String(lease.attempt))
+            command.append("")
+            command.append("")
             command.append("")
         case let .fail(lease, error, disposition):
             command.append("f")
             command.append(lease.token)
             command.append(SHA224.hex(lease.item.bytes))
             command.append(StoredText.bounded(error))
+            command.append("")
             switch disposition {
-            case .deadLetter: command.append("dead")
+            case .deadLetter: command.append("")
             case let .retry(after): command.append(milliseconds(after))
             }
             appendCheckpoint(of: lease, to: &command)
@@ -494,15 +490,19 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             command.append("")
             command.append("")
             command.append("")
+            command.append("")
             appendCheckpoint(of: lease, to: &command)
         }
     }
 
-    /// A settlement's sixth argument: `=` and the checkpoint's bytes, or empty for none.
+    /// A settlement's last two fields: whether it carries a checkpoint (`1` or empty), and the
+    /// checkpoint's bytes.
     private static func appendCheckpoint(of lease: Lease, to command: inout RESPCommand) {
         if let checkpoint = lease.checkpoint {
-            command.append(bytes: Array("=".utf8) + checkpoint)
+            command.append("1")
+            command.append(bytes: checkpoint)
         } else {
+            command.append("")
             command.append("")
         }
     }
@@ -553,16 +553,9 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 return (offset + 1, bytes)
             }
             start = end
-            var command: RESPCommand
-            if saves.isEmpty {
-                command = Self.command(.renew, keys: [keys.leases], capacity: chunk.count * 48)
-                command.append(Swift.max(1, Self.milliseconds(duration)))
-            } else {
-                command = Self.command(.renew, keys: [keys.leases, keys.leaseCheckpoints],
-                                       capacity: chunk.count * 48 + saves.reduce(0) { $0 + $1.1.count + 16 })
-                command.append(Swift.max(1, Self.milliseconds(duration)))
-                command.append(chunk.count)
-            }
+            var command = command(.renew, capacity: chunk.count * 48 + saves.reduce(0) { $0 + $1.1.count + 16 })
+            command.append(Swift.max(1, Self.milliseconds(duration)))
+            command.append(chunk.count)
             for position in chunk { command.append(leases[position].token) }
             for (index, bytes) in saves {
                 command.append(index)
@@ -602,8 +595,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
 
     /// The counts script's eight values (see ``RedisScript/counts``).
     func rawCounts() async throws -> [Int] {
-        let reply = try await run(.counts, keys: [keys.pending, keys.processing, keys.retry, keys.dead, keys.completed,
-                                                  keys.leases, keys.leaseItems, keys.workers], args: [])
+        let reply = try await run(.counts, args: [])
         guard let values = reply.array?.compactMap(\.int), values.count == 8 else {
             throw RedisError.unexpectedReply("counts -> \(reply)")
         }

@@ -1,9 +1,9 @@
 /// A Lua script of the queue: its text and its SHA-1, computed once, for `EVALSHA`.
 /// The scripts themselves live in `Scripts/`, one per file, KEYS and ARGV documented on top.
 struct RedisScript: Sendable {
-    /// How much of the queue's items one call of a script may touch: every script declares it,
-    /// and `BoundsTests` drives every script declared ``budgeted(_:)`` with huge items and with
-    /// thousands of small ones.
+    /// How much of the queue's items one call of a script may touch: every script declares it
+    /// (the initializer requires it), and `ScriptBoundTests` drives every registered script
+    /// declared ``budgeted(_:)`` with huge items and with thousands of small ones.
     enum Bound: Sendable, Equatable {
         /// Moves and reads no item bytes (marks, counts, leases, holds, heartbeats).
         case noItems
@@ -13,40 +13,54 @@ struct RedisScript: Sendable {
         /// Moves items through ``budgetPrelude`` (at most a count and a byte budget per call,
         /// after at least one item); the text says where the counts and budgets come from.
         case budgeted(String)
-        /// Bounded by its own page loop, checked by the named tests (scripts another part of
-        /// the code owns).
+        /// Reads (never moves) a page of items or previews bounded by its own loop, checked by
+        /// the named tests.
         case pagedElsewhere(String)
     }
 
     /// A short name for messages.
     let name: String
+    /// The keys it uses, by name, in the order of its KEYS: the caller's KEYS array and the
+    /// Lua locals of ``keyPrelude`` both come from this list (see ``QueueKey``).
+    let keys: [QueueKey]
+    /// Lua names of keys the caller passes after ``keys`` (a list chosen per call, an item's
+    /// `rediswq.py` lease key): each gets a local of that name too.
+    let given: [String]
+    /// The full text loaded into Redis: the shared budget (budgeted scripts), the named keys
+    /// and their type checks, then the body.
     let source: String
     /// Lowercase hex SHA-1 of `source`, as `SCRIPT LOAD` answers it.
     let sha1: String
-    /// What one call may touch of the items; nil: not declared (`BoundsTests` fails).
-    let bound: Bound?
+    /// What one call may touch of the items: every script must declare it.
+    let bound: Bound
 
-    /// A script; a ``Bound/budgeted(_:)`` one gets ``budgetPrelude`` prepended to `source`.
-    /// Scripts whose files another part of the code owns are declared in ``boundsDeclaredHere``.
-    init(name: String, source: String, bound: Bound? = nil) {
+    /// A script whose body reads its keys by their Lua names (``QueueKey/Row/lua``), never by
+    /// `KEYS[n]`. `checks`: keys read (by a command of their type) before the body runs, so
+    /// that a key of the wrong type fails the call before anything is written; the body reads
+    /// the others before it writes. A ``Bound/budgeted(_:)`` script gets ``budgetPrelude``
+    /// first; `functions` (shared Lua functions, e.g. ``deadLetterFunction``) go before the body.
+    init(name: String, keys: [QueueKey], given: [String] = [], checks: [QueueKey] = [], functions: [String] = [],
+         source: String, bound: Bound) {
         self.name = name
-        let bound = bound ?? Self.boundsDeclaredHere[name]
-        if case .budgeted = bound {
-            self.source = Self.budgetPrelude + source
-        } else {
-            self.source = source
-        }
-        self.sha1 = SHA1.hex(Array(self.source.utf8))
+        self.keys = keys
+        self.given = given
+        var text = ""
+        if case .budgeted = bound { text += Self.budgetPrelude }
+        text += Self.keyPrelude(keys.map(\.row.lua) + given)
+        for key in checks { text += "redis.call('\(key.row.type.check)', \(key.row.lua))\n" }
+        text += functions.joined()
+        text += source
+        self.source = text
+        self.sha1 = SHA1.hex(Array(text.utf8))
         self.bound = bound
     }
 
-    /// The bounds of scripts that do not declare one in their own file.
-    static let boundsDeclaredHere: [String: Bound] = [
-        "purge-dead": .pagedElsewhere("its own page loop; see ControlFlowTests"),
-        "list-page": .pagedElsewhere("reads a page of at most ARGV[2] items and about ARGV[3] bytes; see BoundsTests, DashboardTests"),
-        "dashboard-snapshot": .pagedElsewhere("reads previews only; see DashboardSnapshotTests"),
-        "dead-previews": .pagedElsewhere("reads at most 100 preview records, and letters of an older version whole only while the whole dead list is at most ARGV[3] bytes; see DeadPreviewTests"),
-    ]
+    /// `local pending, processing = KEYS[1], KEYS[2]`: the keys by name, in their order.
+    static func keyPrelude(_ names: [String]) -> String {
+        guard !names.isEmpty else { return "" }
+        return "local " + names.joined(separator: ", ") + " = "
+            + names.indices.map { "KEYS[\($0 + 1)]" }.joined(separator: ", ") + "\n"
+    }
 
     /// The one routine every loop that moves items goes through: a budget of at most `most`
     /// items and `bytes` bytes of them per call, always letting the first item through (so
@@ -79,7 +93,9 @@ end
 
 """#
 
-    /// Every script, for loading them on a new connection.
+    /// Every script: the registry. A connection loads exactly these (`SCRIPT LOAD` on connect
+    /// and on `NOSCRIPT`), so a script not listed here cannot run, and `ScriptBoundTests`
+    /// checks each one's declared bound.
     static let all: [RedisScript] = [
         .exchange, .renew, .expiredLeases, .requeueExpired, .recoverOrphan, .counts, .retryDead, .purgeDead,
         .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,

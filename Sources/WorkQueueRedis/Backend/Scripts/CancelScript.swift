@@ -2,8 +2,8 @@ extension RedisScript {
     /// One page of a cancel: moves pending items, then scheduled retries, aside to the
     /// cancelled list, in one atomic step.
     ///
-    /// KEYS: 1 pending, 2 retry (zset of `<16 hex digits>:<item>`), 3 cancelled (list),
-    /// 4 control (hash).
+    /// Keys (by name, see `keys:`): pending, retry (zset of `<16 hex digits>:<item>`), cancelled (list),
+    /// control (hash).
     /// ARGV: 1 most items to move, 2 byte budget (the page stops once the items moved reach it,
     ///       after at least one), 3 `1`: mark the queue cancelled first (`workqueue cancel`'s
     ///       first page); `0`: move only while the queue is marked, never mark it (a cancel's
@@ -16,23 +16,23 @@ extension RedisScript {
     /// then `promote` of every scheduled retry (soonest first, whatever its due time), until
     /// the budget is spent or both are empty. Pending items keep their order; scheduled ones follow, soonest first.
     /// Their attempts and errors stay recorded (by item), so a restored item goes on counting.
-    static let cancel = RedisScript(name: "cancel", source: #"""
-redis.call('LLEN', KEYS[1])
-redis.call('ZCARD', KEYS[2])
-redis.call('LLEN', KEYS[3])
+    static let cancel = RedisScript(name: "cancel", keys: [.pending, .retry, .cancelled, .control], source: #"""
+redis.call('LLEN', pending)
+redis.call('ZCARD', retry)
+redis.call('LLEN', cancelled)
 if ARGV[3] == '1' then
   local t = redis.call('TIME')
-  redis.call('HSET', KEYS[4], 'cancelled', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-elseif redis.call('HEXISTS', KEYS[4], 'cancelled') == 0 then
-  return { 0, redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), 0 }
+  redis.call('HSET', control, 'cancelled', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+elseif redis.call('HEXISTS', control, 'cancelled') == 0 then
+  return { 0, redis.call('LLEN', pending), redis.call('ZCARD', retry), 0 }
 end
 local b = budget(tonumber(ARGV[1]), tonumber(ARGV[2]))
 while room(b) do
-  local item = redis.call('LMOVE', KEYS[1], KEYS[3], 'LEFT', 'RIGHT')
+  local item = redis.call('LMOVE', pending, cancelled, 'LEFT', 'RIGHT')
   if not item then break end
   spend(b, #item)
 end
-promote(b, KEYS[2], KEYS[3], '+inf')
-return { b.items, redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]), 1 }
+promote(b, retry, cancelled, '+inf')
+return { b.items, redis.call('LLEN', pending), redis.call('ZCARD', retry), 1 }
 """#, bound: .budgeted("at most ARGV[1] items and ARGV[2] bytes after one; the caller pages on what is left"))
 }

@@ -6,41 +6,41 @@ extension RedisScript {
     /// other than the holds key's name) is removed only when asked, or when its value is the
     /// hold's name (as an older `close` of that producer did).
     ///
-    /// KEYS: 1 holds (zset: hold name -> its expiry, ms of the Redis clock), 2 open (the legacy
+    /// Keys (by name, see `keys:`): holds (zset: hold name -> its expiry, ms of the Redis clock), open (the legacy
     ///       mark, string).
     /// ARGV: 1 the hold to end, or "" for every hold (and any legacy mark); 2 "1" to remove an
     ///       older producer's legacy mark whatever its value, else "0".
     /// Returns { how many live holds were ended (a legacy mark counting as one), how many
     /// live holds remain (an older producer's legacy mark counting as one) }.
-    static let close = RedisScript(name: "close", source: #"""
+    static let close = RedisScript(name: "close", keys: [.holds, .open], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZCARD', KEYS[1])
-local legacy = redis.call('GET', KEYS[2])
+redis.call('ZCARD', holds)
+local legacy = redis.call('GET', open)
 local ended = 0
 if ARGV[1] == '' then
-  ended = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
-  redis.call('DEL', KEYS[1])
+  ended = redis.call('ZCOUNT', holds, '(' .. now, '+inf')
+  redis.call('DEL', holds)
 else
-  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  local expiry = redis.call('ZSCORE', holds, ARGV[1])
   if expiry and tonumber(expiry) > now then ended = 1 end
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
-  if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+  redis.call('ZREM', holds, ARGV[1])
+  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, 100)
+  if #expired > 0 then redis.call('ZREM', holds, unpack(expired)) end
 end
-if legacy and legacy ~= KEYS[1] and (ARGV[1] == '' or ARGV[2] == '1' or legacy == ARGV[1]) then
-  redis.call('DEL', KEYS[2])
+if legacy and legacy ~= holds and (ARGV[1] == '' or ARGV[2] == '1' or legacy == ARGV[1]) then
+  redis.call('DEL', open)
   legacy = false
   ended = ended + 1
 end
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+local live = redis.call('ZRANGEBYSCORE', holds, '(' .. now, '+inf', 'WITHSCORES')
 local remaining = #live / 2
-if legacy and legacy ~= KEYS[1] then
+if legacy and legacy ~= holds then
   remaining = remaining + 1
 elseif #live > 0 then
-  redis.call('SET', KEYS[2], KEYS[1], 'PX', tonumber(live[#live]) - now)
+  redis.call('SET', open, holds, 'PX', tonumber(live[#live]) - now)
 elseif legacy then
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', open)
 end
 return { ended, remaining }
 """#, bound: .noItems)

@@ -4,7 +4,7 @@ extension RedisScript {
     /// never from the letters themselves, so that a call costs what the previews cost whatever
     /// the letters' sizes; changes nothing (`EVALSHA_RO`).
     ///
-    /// KEYS: 1 dead, 2 dead previews, 3 errors, 4 attempts.
+    /// Keys (by name, see `keys:`): dead, dead previews, errors, attempts.
     /// ARGV: 1 first index, 2 most letters (at most 100), 3 old-letter budget in bytes.
     /// Letters without a record (dead-lettered by an older version: the head of the list
     /// before the records' tail-aligned span) are read whole only when the whole dead list
@@ -15,15 +15,17 @@ extension RedisScript {
     /// size (-1: unknown), SHA-224 hex (empty: unknown), bytes (the record's first bytes, or
     /// an old letter's whole bytes, or false), attempts or false, last error (its first 2000
     /// bytes) or false }.
-    static let deadPreviews = RedisScript(name: "dead-previews", source: RedisScript.deadPreviewsFunction + #"""
-return dead_previews(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
-"""#)
+    static let deadPreviews = RedisScript(name: "dead-previews",
+        keys: [.dead, .deadPreviews, .errors, .attempts], functions: [RedisScript.deadPreviewsFunction],
+        source: #"""
+return dead_page(dead, dead_previews, errors, attempts, tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+"""#, bound: .pagedElsewhere("reads at most 100 preview records, and letters of an older version whole only while the whole dead list is at most ARGV[3] bytes; see DeadPreviewTests"))
 
     /// Not a script: the Lua function both ``deadPreviews`` and ``dashboardSnapshot`` read a
-    /// page of dead letters with, `dead_previews(dead, previews, errors, attempts, start, most,
+    /// page of dead letters with, `dead_page(dead, previews, errors, attempts, start, most,
     /// old-letter budget)`, returning the reply ``deadPreviews`` describes.
     static let deadPreviewsFunction = #"""
-local function dead_previews(dead, previews, errors, attempts_key, start, most, budget)
+local function dead_page(dead, previews, errors, attempts_key, start, most, budget)
   local total = redis.call('LLEN', dead)
   local recorded = redis.call('LLEN', previews)
   most = math.min(100, most)

@@ -2,8 +2,8 @@ extension RedisScript {
     /// Recovery, first step: promotes due retries and lists the expired leases, at most once
     /// per interval across the whole fleet (the first caller in an interval takes the turn).
     ///
-    /// KEYS: 1 recovery turn (string), 2 leases, 3 lease items, 4 retry, 5 pending,
-    /// 6 processing, 7 orphans.
+    /// Keys (by name, see `keys:`): recovery turn (string), leases, lease items, retry, pending,
+    /// processing, orphans.
     /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list,
     /// 4 byte budget of the promotion (it moves at most 1000 due retries and about this many
     /// bytes of them, after at least one, through the shared budget).
@@ -13,21 +13,23 @@ extension RedisScript {
     /// token, item size, token, item size, ... } for the expired leases: no
     /// item bytes (the caller reads the items it needs with plain `HMGET`s, in pages bounded by
     /// bytes, outside any script).
-    static let expiredLeases = RedisScript(name: "expired-leases", source: #"""
+    static let expiredLeases = RedisScript(name: "expired-leases",
+        keys: [.recoveryTurn, .leases, .leaseItems, .retry, .pending, .processing, .orphans],
+        source: #"""
 if tonumber(ARGV[2]) > 0 then
-  if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return { -1 } end
+  if not redis.call('SET', recovery_turn, ARGV[1], 'NX', 'PX', ARGV[2]) then return { -1 } end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local promoted, due = promote(budget(1000, tonumber(ARGV[4])), KEYS[4], KEYS[5], now)
-local orphans = redis.call('LLEN', KEYS[6]) - redis.call('HLEN', KEYS[3])
-if orphans <= 0 then redis.call('DEL', KEYS[7]) end
-local out = { promoted, orphans, 0, due and 1 or 0 }
+local promoted, due = promote(budget(1000, tonumber(ARGV[4])), retry, pending, now)
+local unheld = redis.call('LLEN', processing) - redis.call('HLEN', lease_items)
+if unheld <= 0 then redis.call('DEL', orphans) end
+local out = { promoted, unheld, 0, due and 1 or 0 }
 local limit = tonumber(ARGV[3])
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
+local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)
 for i = 1, #expired do
-  local size = redis.call('HSTRLEN', KEYS[3], expired[i])
-  if size > 0 or redis.call('HEXISTS', KEYS[3], expired[i]) == 1 then
+  local size = redis.call('HSTRLEN', lease_items, expired[i])
+  if size > 0 or redis.call('HEXISTS', lease_items, expired[i]) == 1 then
     out[#out + 1] = expired[i]
     out[#out + 1] = size
   end

@@ -5,20 +5,22 @@ extension RedisScript {
     /// of the holds for older workers); then `NAME:drained` is set (the first worker's session
     /// stays), so that later pushes are refused. Expired holds are pruned (at most 100 per call).
     ///
-    /// KEYS: 1 pending, 2 processing, 3 retry, 4 holds (zset: hold name -> its expiry, ms of the
-    ///       Redis clock), 5 open (the legacy mark, string), 6 drained.
+    /// Keys (by name, see `keys:`): pending, processing, retry, holds (zset: hold name -> its expiry, ms of the
+    ///       Redis clock), open (the legacy mark, string), drained.
     /// ARGV: 1 the worker's session.
     /// Returns 1 when drained (the marker is set), 0 when not (nothing else is changed).
-    static let finishIfDrained = RedisScript(name: "finish-if-drained", source: #"""
-if redis.call('LLEN', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0 then
+    static let finishIfDrained = RedisScript(name: "finish-if-drained",
+        keys: [.pending, .processing, .retry, .holds, .open, .drained],
+        source: #"""
+if redis.call('LLEN', pending) > 0 or redis.call('LLEN', processing) > 0 or redis.call('ZCARD', retry) > 0 then
   return 0
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 100)
-if #expired > 0 then redis.call('ZREM', KEYS[4], unpack(expired)) end
-if redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf') > 0 or redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
-redis.call('SET', KEYS[6], ARGV[1], 'NX')
+local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then redis.call('ZREM', holds, unpack(expired)) end
+if redis.call('ZCOUNT', holds, '(' .. now, '+inf') > 0 or redis.call('EXISTS', open) == 1 then return 0 end
+redis.call('SET', drained, ARGV[1], 'NX')
 return 1
 """#, bound: .noItems)
 }

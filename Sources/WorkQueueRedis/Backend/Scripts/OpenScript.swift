@@ -7,25 +7,25 @@ extension RedisScript {
     /// the last hold's expiry (value: the holds key's name), unless it holds an older
     /// producer's mark, which stays as it is.
     ///
-    /// KEYS: 1 holds (zset: hold name -> its expiry, ms of the Redis clock), 2 open (the legacy
-    ///       mark, string), 3 drained.
+    /// Keys (by name, see `keys:`): holds (zset: hold name -> its expiry, ms of the Redis clock), open (the legacy
+    ///       mark, string), drained.
     /// ARGV: 1 the hold's name, 2 its TTL in ms, 3 "1" to reopen a drained queue, else "0".
     /// Returns 1 when the hold is set, -1 when refused (the queue was drained; nothing changed).
-    static let open = RedisScript(name: "open", source: #"""
+    static let open = RedisScript(name: "open", keys: [.holds, .open, .drained], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZCARD', KEYS[1])
-local legacy = redis.call('GET', KEYS[2])
-if redis.call('EXISTS', KEYS[3]) == 1 then
+redis.call('ZCARD', holds)
+local legacy = redis.call('GET', open)
+if redis.call('EXISTS', drained) == 1 then
   if ARGV[3] ~= '1' then return -1 end
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', drained)
 end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
-if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
-if #live > 0 and (not legacy or legacy == KEYS[1]) then
-  redis.call('SET', KEYS[2], KEYS[1], 'PX', tonumber(live[#live]) - now)
+local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then redis.call('ZREM', holds, unpack(expired)) end
+redis.call('ZADD', holds, now + tonumber(ARGV[2]), ARGV[1])
+local live = redis.call('ZRANGEBYSCORE', holds, '(' .. now, '+inf', 'WITHSCORES')
+if #live > 0 and (not legacy or legacy == holds) then
+  redis.call('SET', open, holds, 'PX', tonumber(live[#live]) - now)
 end
 return 1
 """#, bound: .noItems)

@@ -2,7 +2,7 @@ extension RedisScript {
     /// One page of a restore (`workqueue cancelled restore`, `resume --restore`): moves items
     /// aside back to the tail of pending, in their order, in one atomic step.
     ///
-    /// KEYS: 1 cancelled (list), 2 pending, 3 control (hash), 4 holds (zset: hold name -> its
+    /// Keys (by name, see `keys:`): cancelled (list), pending, control (hash), holds (zset: hold name -> its
     /// expiry, ms of the Redis clock).
     /// ARGV: 1 most items to move, 2 byte budget (the page stops once the items moved reach it,
     ///       after at least one), 3 `1`: clear the cancel mark first (`resume --restore`'s
@@ -17,26 +17,28 @@ extension RedisScript {
     /// ms from now; once none are left it is removed. The page goes through the shared budget
     /// (``budgetPrelude``: at most ARGV[1] items and ARGV[2] bytes after one): LMOVE from the
     /// head of the cancelled list to the tail of pending until it is spent or the list is empty.
-    static let restoreCancelled = RedisScript(name: "restore-cancelled", source: #"""
-redis.call('LLEN', KEYS[1])
-redis.call('LLEN', KEYS[2])
-if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], 'cancelled') end
+    static let restoreCancelled = RedisScript(name: "restore-cancelled",
+        keys: [.cancelled, .pending, .control, .holds],
+        source: #"""
+redis.call('LLEN', cancelled)
+redis.call('LLEN', pending)
+if ARGV[3] == '1' then redis.call('HDEL', control, 'cancelled') end
 local b = budget(tonumber(ARGV[1]), tonumber(ARGV[2]))
 while room(b) do
-  local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  local item = redis.call('LMOVE', cancelled, pending, 'LEFT', 'RIGHT')
   if not item then break end
   spend(b, #item)
 end
-local left = redis.call('LLEN', KEYS[1])
+local left = redis.call('LLEN', cancelled)
 if ARGV[4] ~= '' then
   if left > 0 then
     local t = redis.call('TIME')
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    redis.call('ZADD', KEYS[4], now + tonumber(ARGV[5]), ARGV[4])
+    redis.call('ZADD', holds, now + tonumber(ARGV[5]), ARGV[4])
   else
-    redis.call('ZREM', KEYS[4], ARGV[4])
+    redis.call('ZREM', holds, ARGV[4])
   end
 end
-return { b.items, left, redis.call('HEXISTS', KEYS[3], 'cancelled') }
+return { b.items, left, redis.call('HEXISTS', control, 'cancelled') }
 """#, bound: .budgeted("at most ARGV[1] items and ARGV[2] bytes after one; the caller pages on what is left"))
 }

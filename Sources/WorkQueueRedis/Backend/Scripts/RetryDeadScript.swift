@@ -3,7 +3,7 @@ extension RedisScript {
     /// unless the queue was drained (its workers have exited, so the items would wait with
     /// nobody to take them), in one step.
     ///
-    /// KEYS: 1 dead, 2 pending, 3 attempts, 4 errors, 5 retried, 6 drained, 7 dead previews (the
+    /// Keys (by name, see `keys:`): dead, pending, attempts, errors, retried, drained, dead previews (the
     /// records of the letters moved are popped with them: ``deadLetterFunction``).
     /// ARGV: 1 how many (the caller read them), 2 "1" to reopen a drained queue (deletes
     ///       `NAME:drained` first), else "0", 3 byte budget; then their SHA-224 hex digests, one
@@ -13,28 +13,30 @@ extension RedisScript {
     /// one at a time through the shared budget (at most ARGV[1], at most 1000, and ARGV[3]
     /// bytes after one), so a call holds Redis briefly whatever their size; the caller calls
     /// again for the rest.
-    static let retryDead = RedisScript(name: "retry-dead", source: #"""
+    static let retryDead = RedisScript(name: "retry-dead",
+        keys: [.dead, .pending, .attempts, .errors, .retried, .drained, .deadPreviews],
+        source: #"""
 local n = math.min(tonumber(ARGV[1]), 1000)
 if n == 0 then return 0 end
-redis.call('LLEN', KEYS[1])
-redis.call('LLEN', KEYS[2])
-if redis.call('EXISTS', KEYS[6]) == 1 then
+redis.call('LLEN', dead)
+redis.call('LLEN', pending)
+if redis.call('EXISTS', drained) == 1 then
   if ARGV[2] ~= '1' then return -1 end
-  redis.call('DEL', KEYS[6])
+  redis.call('DEL', drained)
 end
 -- Letters of an older version (at the head) have no preview record: pop a record only past them.
-local unrecorded = redis.call('LLEN', KEYS[1]) - redis.call('LLEN', KEYS[7])
+local unrecorded = redis.call('LLEN', dead) - redis.call('LLEN', dead_previews)
 local b = budget(n, tonumber(ARGV[3]))
 while room(b) do
-  local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  local item = redis.call('LMOVE', dead, pending, 'LEFT', 'RIGHT')
   if not item then break end
   spend(b, #item)
-  if unrecorded > 0 then unrecorded = unrecorded - 1 else redis.call('LPOP', KEYS[7]) end
-  redis.call('HDEL', KEYS[5], item)
+  if unrecorded > 0 then unrecorded = unrecorded - 1 else redis.call('LPOP', dead_previews) end
+  redis.call('HDEL', retried, item)
   local sha = ARGV[3 + b.items]
   if sha then
-    redis.call('HDEL', KEYS[3], sha)
-    redis.call('HDEL', KEYS[4], sha)
+    redis.call('HDEL', attempts, sha)
+    redis.call('HDEL', errors, sha)
   end
 end
 return b.items
