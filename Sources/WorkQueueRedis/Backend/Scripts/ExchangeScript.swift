@@ -47,9 +47,8 @@ local lease_ms, most, prefix, first = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV
 local size_limit, take_bytes, inline = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local interval, burst = tonumber(ARGV[8]), tonumber(ARGV[9])
 local call_id, offset, results_max, n = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
--- A settlement's fields: field(i, TOKEN) is settlement i's (0-based) token.
+-- Settlement i (0-based) starts at ARGV[14 + 8 * i]; ARGV[at + TOKEN] is its token.
 local KIND, TOKEN, SHA, TEXT, ATTEMPT, DELAY, HAS_CHECKPOINT, CHECKPOINT = 0, 1, 2, 3, 4, 5, 6, 7
-local function field(i, f) return ARGV[14 + i * 8 + f] end
 -- Calls a command on `key` with the values of `list`, at most 1000 per call.
 local function each(command, key, list)
   for i = 1, #list, 1000 do redis.call(command, key, unpack(list, i, math.min(i + 999, #list))) end
@@ -135,8 +134,9 @@ else
   -- Completions first, batched (the hot path), then failures and releases one by one.
   local completes, positions, recorded, done = {}, {}, {}, 0
   for i = 0, n - 1 do
-    if field(i, KIND) == 'c' then
-      completes[#completes + 1] = field(i, TOKEN)
+    local at = 14 + 8 * i
+    if ARGV[at + KIND] == 'c' then
+      completes[#completes + 1] = ARGV[at + TOKEN]
       positions[#positions + 1] = i
     end
   end
@@ -145,12 +145,13 @@ else
     local items = redis.call('HMGET', lease_items, unpack(completes, c, last))
     for j = c, last do
       local i, item = positions[j], items[j - c + 1]
+      local at = 14 + 8 * i
       outcomes[i + 1] = item and 1 or 0
       if item then
         redis.call('LREM', processing, 1, item)
         done = done + 1
-        if field(i, ATTEMPT) ~= '' then recorded[#recorded + 1] = { item, field(i, TEXT), field(i, ATTEMPT) } end
-        local sha = field(i, SHA)
+        if ARGV[at + ATTEMPT] ~= '' then recorded[#recorded + 1] = { item, ARGV[at + TEXT], ARGV[at + ATTEMPT] } end
+        local sha = ARGV[at + SHA]
         if sha ~= '' then
           redis.call('HDEL', attempts, sha)
           redis.call('HDEL', errors, sha)
@@ -165,15 +166,17 @@ else
     if redis.call('HLEN', lease_checkpoints) > 0 then each('HDEL', lease_checkpoints, completes) end
   end
   for i = 0, n - 1 do
-    local kind, token, sha = field(i, KIND), field(i, TOKEN), field(i, SHA)
+    local at = 14 + 8 * i
+    local kind, token = ARGV[at + KIND], ARGV[at + TOKEN]
     local item = kind ~= 'c' and redis.call('HGET', lease_items, token)
     if kind ~= 'c' then outcomes[i + 1] = item and 1 or 0 end
     if item then
+      local sha = ARGV[at + SHA]
       redis.call('HDEL', lease_items, token)
       redis.call('ZREM', leases, token)
       -- The copy's latest checkpoint: the one it carries, else the one stored with its lease.
-      local carried = field(i, HAS_CHECKPOINT) == '1'
-      local checkpoint = carried and field(i, CHECKPOINT) or redis.call('HGET', lease_checkpoints, token)
+      local carried = ARGV[at + HAS_CHECKPOINT] == '1'
+      local checkpoint = carried and ARGV[at + CHECKPOINT] or redis.call('HGET', lease_checkpoints, token)
       if checkpoint then redis.call('HDEL', lease_checkpoints, token) end
       if kind == 'r' then
         redis.call('LREM', processing, -1, item)
@@ -182,15 +185,15 @@ else
       else
         redis.call('LREM', processing, 1, item)
         local tries = redis.call('HINCRBY', attempts, sha, 1)
-        redis.call('HSET', errors, sha, field(i, TEXT))
-        if field(i, DELAY) == '' then
+        redis.call('HSET', errors, sha, ARGV[at + TEXT])
+        if ARGV[at + DELAY] == '' then
           dead_letter(dead, dead_previews, item, sha)
           redis.call('HDEL', retried, item)
         else
           redis.call('HSET', retried, item, tries)
           if checkpoint then redis.call('HSET', checkpoints, item, checkpoint) end
           local seq = redis.call('INCR', retry_seq)
-          redis.call('ZADD', retry, now + tonumber(field(i, DELAY)), string.format('%016x', seq) .. ':' .. item)
+          redis.call('ZADD', retry, now + tonumber(ARGV[at + DELAY]), string.format('%016x', seq) .. ':' .. item)
         end
       end
     end
