@@ -16,10 +16,7 @@ extension RedisScript {
     /// then `promote` of every scheduled retry (soonest first, whatever its due time), until
     /// the budget is spent or both are empty. Pending items keep their order; scheduled ones follow, soonest first.
     /// Their attempts and errors stay recorded (by item), so a restored item goes on counting.
-    static let cancel = RedisScript(name: "cancel", keys: [.pending, .retry, .cancelled, .control], source: #"""
-redis.call('LLEN', pending)
-redis.call('ZCARD', retry)
-redis.call('LLEN', cancelled)
+    static let cancel = RedisScript(name: "cancel", keys: [.pending, .retry, .cancelled, .control], checks: [.pending, .retry, .cancelled], source: #"""
 if ARGV[3] == '1' then
   local t = redis.call('TIME')
   redis.call('HSET', control, 'cancelled', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))

@@ -12,10 +12,9 @@ extension RedisScript {
     ///       older producer's legacy mark whatever its value, else "0".
     /// Returns { how many live holds were ended (a legacy mark counting as one), how many
     /// live holds remain (an older producer's legacy mark counting as one) }.
-    static let close = RedisScript(name: "close", keys: [.holds, .open], source: #"""
+    static let close = RedisScript(name: "close", keys: [.holds, .open], checks: [.holds], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZCARD', holds)
 local legacy = redis.call('GET', open)
 local ended = 0
 if ARGV[1] == '' then

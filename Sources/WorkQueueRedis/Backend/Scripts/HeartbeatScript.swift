@@ -10,10 +10,9 @@ extension RedisScript {
     /// ARGV: 1 the session, 2 the record's TTL in ms (0: remove the session's record),
     ///       3 the record (ignored when removing).
     /// Returns how many expired records it dropped.
-    static let heartbeat = RedisScript(name: "heartbeat", keys: [.workers, .workerInfo, .exchanges], source: #"""
+    static let heartbeat = RedisScript(name: "heartbeat", keys: [.workers, .workerInfo, .exchanges], checks: [.workerInfo], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HLEN', worker_info)
 local expired = redis.call('ZRANGEBYSCORE', workers, '-inf', now, 'LIMIT', 0, 100)
 if #expired > 0 then
   redis.call('HDEL', worker_info, unpack(expired))

@@ -11,10 +11,9 @@ extension RedisScript {
     ///       mark, string), drained.
     /// ARGV: 1 the hold's name, 2 its TTL in ms, 3 "1" to reopen a drained queue, else "0".
     /// Returns 1 when the hold is set, -1 when refused (the queue was drained; nothing changed).
-    static let open = RedisScript(name: "open", keys: [.holds, .open, .drained], source: #"""
+    static let open = RedisScript(name: "open", keys: [.holds, .open, .drained], checks: [.holds], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZCARD', holds)
 local legacy = redis.call('GET', open)
 if redis.call('EXISTS', drained) == 1 then
   if ARGV[3] ~= '1' then return -1 end

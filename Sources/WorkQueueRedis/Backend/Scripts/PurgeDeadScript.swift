@@ -15,9 +15,8 @@ extension RedisScript {
     /// hashed lose their attempts and errors. Those are trimmed from the list (LTRIM), with
     /// their fields in the four hashes. Bounded by the caller's page (count and bytes).
     static let purgeDead = RedisScript(name: "purge-dead",
-        keys: [.dead, .attempts, .errors, .retried, .checkpoints, .deadPreviews],
+        keys: [.dead, .attempts, .errors, .retried, .checkpoints, .deadPreviews], checks: [.dead],
         source: #"""
-redis.call('LLEN', dead)
 local n = tonumber(ARGV[1])
 if n < 1 then return { 0, redis.call('LLEN', dead) } end
 local items = redis.call('LRANGE', dead, 0, n - 1)

@@ -18,10 +18,8 @@ extension RedisScript {
     /// (``budgetPrelude``: at most ARGV[1] items and ARGV[2] bytes after one): LMOVE from the
     /// head of the cancelled list to the tail of pending until it is spent or the list is empty.
     static let restoreCancelled = RedisScript(name: "restore-cancelled",
-        keys: [.cancelled, .pending, .control, .holds],
+        keys: [.cancelled, .pending, .control, .holds], checks: [.cancelled, .pending],
         source: #"""
-redis.call('LLEN', cancelled)
-redis.call('LLEN', pending)
 if ARGV[3] == '1' then redis.call('HDEL', control, 'cancelled') end
 local b = budget(tonumber(ARGV[1]), tonumber(ARGV[2]))
 while room(b) do

@@ -14,12 +14,10 @@ extension RedisScript {
     /// bytes after one), so a call holds Redis briefly whatever their size; the caller calls
     /// again for the rest.
     static let retryDead = RedisScript(name: "retry-dead",
-        keys: [.dead, .pending, .attempts, .errors, .retried, .drained, .deadPreviews],
+        keys: [.dead, .pending, .attempts, .errors, .retried, .drained, .deadPreviews], checks: [.dead, .pending],
         source: #"""
 local n = math.min(tonumber(ARGV[1]), 1000)
 if n == 0 then return 0 end
-redis.call('LLEN', dead)
-redis.call('LLEN', pending)
 if redis.call('EXISTS', drained) == 1 then
   if ARGV[2] ~= '1' then return -1 end
   redis.call('DEL', drained)

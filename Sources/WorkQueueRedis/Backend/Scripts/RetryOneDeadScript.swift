@@ -10,9 +10,8 @@ extension RedisScript {
     /// Returns 1 when moved, 0 when the item is not among the first ARGV[3] dead letters
     /// (another retry or a purge came first), -1 when refused (the queue was drained).
     static let retryOneDead = RedisScript(name: "retry-one-dead",
-        keys: [.dead, .pending, .attempts, .errors, .retried, .drained, .deadPreviews],
+        keys: [.dead, .pending, .attempts, .errors, .retried, .drained, .deadPreviews], checks: [.pending],
         source: #"""
-redis.call('LLEN', pending)
 local at = redis.call('LPOS', dead, ARGV[1], 'MAXLEN', tonumber(ARGV[3]))
 if not at then return 0 end
 if redis.call('EXISTS', drained) == 1 then
