@@ -202,8 +202,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     /// `EVALSHA <sha1> <keys>` with this queue's keys the script declares, then `given`.
+    /// Only a registered script (``RedisScript/all``) is ever loaded, so only one can run.
     func command(_ script: RedisScript, given: [String] = [], capacity: Int, readOnly: Bool = false) -> RESPCommand {
-        Self.command(script, keys: keys.of(script) + given, capacity: capacity, readOnly: readOnly)
+        assert(RedisScript.registered.contains(script.sha1), "script \(script.name) is not in RedisScript.all")
+        return Self.command(script, keys: keys.of(script) + given, capacity: capacity, readOnly: readOnly)
     }
 
     /// `EVALSHA <sha1> <keys>` (`EVALSHA_RO` when `readOnly`: Redis then refuses any write

@@ -101,4 +101,7 @@ end
         .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,
         .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .deadPreviews, .retryOneDead, .cancel, .restoreCancelled,
     ]
+
+    /// The SHA-1s of ``all``.
+    static let registered: Set<String> = Set(all.map(\.sha1))
 }

@@ -72,8 +72,7 @@ local function hand_out(token, item, checkpoint)
 end
 local marks = redis.call('HMGET', control, 'paused', 'cancelled')
 local paused, cancelled = marks[1] and 1 or 0, marks[2] and 1 or 0
-local wait = 0
-local deadline = now + lease_ms
+local wait, deadline = 0, now + lease_ms
 if most > 0 and redis.call('HEXISTS', lease_items, prefix .. first) == 1 then
   -- A retried take: hand the same leases out again, each with a full lease.
   for i = 0, most - 1 do
