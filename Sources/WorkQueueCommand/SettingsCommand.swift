@@ -11,7 +11,7 @@ struct SettingsCommand: ParsableCommand {
         shouldDisplay: false
     )
 
-    @Flag(help: "Print the settings tables of docs/commands.md (between their markers) instead of one line per setting.")
+    @Flag(name: Catalog.settingsMarkdown.name, help: Catalog.settingsMarkdown.help)
     var markdown = false
 
     func run() throws {
