@@ -116,6 +116,34 @@ import WorkQueueRedis
         #expect(help.contains("(default operator)"), "\(help)")
     }
 
+    /// The Redis library says what is wrong and names the setting in words; the command
+    /// renders the same error with the flag and variable that set it, and keeps its exit status.
+    @Test func aRedisErrorIsRenderedWithTheFlagsThatFixIt() {
+        let cases: [(RedisError, library: String, command: [String])] = [
+            (.unreachable(endpoint: "h:1", attempts: 3, budget: .seconds(30), lastError: "refused"), "the Redis URL",
+             ["--redis flag or REDIS_URL / REDIS_SERVICE_HOST"]),
+            (.clusterUnreachable(seeds: ["h:1", "h:2"], budget: .seconds(30), lastError: "refused"), "the Redis URL", ["--redis", "REDIS_URL"]),
+            (.loginRefused(endpoint: "h:1", user: "u", reply: "WRONGPASS invalid"), "the user and password",
+             ["--redis or REDIS_URL", "--redis-password-file or REDIS_PASSWORD_FILE"]),
+            (.notAClusterNode(endpoint: "h:1", reply: "ERR This instance has cluster support disabled"), "turn off cluster mode",
+             ["--cluster, or WORKQUEUE_CLUSTER=1"]),
+            (.tlsUntrusted(endpoint: "h:1", caFile: nil), "a TLS CA file", ["--tls-ca-file PATH (env WORKQUEUE_TLS_CA_FILE)"]),
+            (.tlsClientCertificateRequired(endpoint: "h:1"), "a TLS client certificate",
+             ["--tls-cert-file PATH and --tls-key-file PATH (env WORKQUEUE_TLS_CERT_FILE, WORKQUEUE_TLS_KEY_FILE)"]),
+            (.tlsRefused(endpoint: "h:1", reason: "UNKNOWN_CA"), "a TLS client certificate", ["--tls-cert-file PATH"]),
+        ]
+        for (error, library, command) in cases {
+            #expect(error.description.contains(library), "\(error.description)")
+            #expect(!error.description.contains("--"), "the library names a flag: \(error.description)")
+            let rendered = CommandError.redis(error).description
+            for flag in command { #expect(rendered.contains(flag), "\(rendered)") }
+            #expect(ExitStatus.code(for: CommandError.redis(error)) == ExitStatus.code(for: error))
+        }
+        #expect(ExitStatus.code(for: CommandError.redis(.tlsUntrusted(endpoint: "h:1", caFile: nil))) == ExitStatus.configuration)
+        #expect(ExitStatus.code(for: CommandError.redis(.unreachable(endpoint: "h:1", attempts: 1, budget: .seconds(1), lastError: "x")))
+                    == ExitStatus.transient)
+    }
+
     @Test func flagsAndVariablesAreUniqueAndFormsFitTheirTypes() {
         let flags = Catalog.all.map(\.flag)
         let variables = Catalog.all.compactMap(\.variable)
