@@ -200,20 +200,29 @@ extension Setting where Value == Duration {
     /// Checks a flag that reads no variable against the form (a command's `validate()`); the
     /// error names the flag, the value and what it takes.
     func check(_ flag: Double?) throws {
-        _ = try Settings(environment: [:]).seconds(flag, self)
+        try Self.validating { _ = try Settings(environment: [:]).seconds(flag, self) }
     }
 }
 
 extension Setting where Value == Duration? {
     /// Checks a flag that reads no variable against the form (a command's `validate()`).
     func check(_ flag: Double?) throws {
-        _ = try Settings(environment: [:]).seconds(flag, self)
+        try Self.validating { _ = try Settings(environment: [:]).seconds(flag, self) }
     }
 }
 
 extension Setting where Value == Int {
     /// Checks a flag that reads no variable against the form (a command's `validate()`).
     func check(_ flag: Int?) throws {
-        _ = try Settings(environment: [:]).integer(flag, self)
+        try Self.validating { _ = try Settings(environment: [:]).integer(flag, self) }
+    }
+}
+
+extension Setting {
+    /// Runs a check in `validate()`: its error becomes ArgumentParser's `ValidationError`, which
+    /// exits 64 with the usage line, as every bad flag does (another error type thrown from
+    /// `validate()` would exit 1).
+    static func validating(_ check: () throws -> Void) throws {
+        do { try check() } catch let error as CommandError { throw ValidationError(error.description) }
     }
 }

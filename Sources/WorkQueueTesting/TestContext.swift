@@ -1,7 +1,7 @@
 import Logging
 import WorkQueue
 
-/// A ``WorkContext`` for calling a handler directly in a unit test, and what the handler
+/// A `WorkContext` for calling a handler directly in a unit test, and what the handler
 /// reported through it: its progress and its latest checkpoint. Cancel it to see how the
 /// handler stops.
 ///
@@ -38,18 +38,18 @@ public struct TestContext: Sendable {
         )
     }
 
-    /// Asks the handler to stop, as the runner does: ``WorkContext/isCancelled`` turns true
-    /// and ``WorkContext/checkCancellation()`` throws ``WorkCancelled`` with `reason`. The
+    /// Asks the handler to stop, as the runner does: `WorkContext.isCancelled` turns true
+    /// and `WorkContext.checkCancellation()` throws `WorkCancelled` with `reason`. The
     /// first reason wins.
     public func cancel(_ reason: CancellationReason = .shutdown) {
         context.cancellation.cancel(reason)
     }
 
-    /// The progress the handler reported last (``WorkContext/reportProgress(_:note:)``),
+    /// The progress the handler reported last (`WorkContext.reportProgress(_:note:)`),
     /// clamped and cut as the runner keeps it; nil before the first report.
     public var progress: (fraction: Double, note: String)? { context.progress.progress }
 
-    /// The checkpoint the handler saved last (``WorkContext/saveCheckpoint(_:)``); nil when it
+    /// The checkpoint the handler saved last (`WorkContext.saveCheckpoint(_:)`); nil when it
     /// saved none.
     public var savedCheckpoint: [UInt8]? { context.progress.savedCheckpoint }
 }

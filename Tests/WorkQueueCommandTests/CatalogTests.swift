@@ -101,8 +101,13 @@ import WorkQueueRedis
         #expect(push.ttlSeconds == 30)
         let workers = try #require(try RootCommand.parseAsRoot(["workers", "--queue", "q"]) as? Workers)
         #expect(workers.items == 10)
+        /// The message and the exit status, as `RootCommand.main` maps them: 64 for a bad flag.
         func message(_ arguments: [String]) -> String {
-            do { _ = try RootCommand.parseAsRoot(arguments) } catch { return RootCommand.message(for: error) }
+            do { _ = try RootCommand.parseAsRoot(arguments) } catch {
+                let code = ExitStatus.code(for: error) ?? RootCommand.exitCode(for: error).rawValue
+                #expect(code == ExitStatus.usage, "\(arguments): exit \(code)")
+                return RootCommand.message(for: error)
+            }
             return "no error"
         }
         #expect(message(["status", "--queue", "q", "--interval", "0.01"]) == "--interval '0.01' is invalid: expected seconds from 0.05 to 3600")
