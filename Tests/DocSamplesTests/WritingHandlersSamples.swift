@@ -97,6 +97,12 @@ struct Resumable: WorkHandler {
     let test = TestContext(attempt: 2, checkpoint: Array("2".utf8))
     #expect(try await Resumable().handle("a\nb\nc", context: test.context) == "3 lines")
     #expect(test.savedCheckpoint == Array("3".utf8))
+}
+
+/// What else a TestContext shows: the progress reported, and a cancellation.
+@Test func aTestContextShowsProgressAndCancels() async throws {
+    let test = TestContext(attempt: 2, checkpoint: Array("2".utf8))
+    _ = try await Resumable().handle("a\nb\nc", context: test.context)
     #expect(test.progress?.fraction == 1)
     #expect(test.progress?.note == "line 3 of 3")
     let cancelled = TestContext()
