@@ -468,6 +468,10 @@ enum Catalog {
             Other commands' flags that read a variable:
 
             \(header)\(others.map(\.markdownRow).joined(separator: "\n"))
+
+            The other commands' remaining flags, which read no variable:
+
+            \(header)\(flagsOnly.map(\.markdownRow).joined(separator: "\n"))
             """
     }
 

@@ -89,6 +89,7 @@ extension SettingDescription {
         // A switch read from no variable is off unless given: saying so adds nothing.
         let plainSwitch = form == .toggle && variable == nil
         if let shown = override ?? defaultText, !plainSwitch { notes.append("default \(shown)") }
+        if case .secondsBetween = form { notes.append(form.expected) }
         let text = summary.prefix(1).uppercased() + summary.dropFirst()
         return text + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))") + "."
     }
@@ -110,7 +111,8 @@ extension SettingDescription {
         let flagCell = "`" + (command.map { $0 + " " } ?? "") + usage + "`" + (form == .pairs ? " (repeatable)" : "")
         let variableCell = variable.map { "`\($0)`" + (variableNote.map { " (\($0))" } ?? "") } ?? "—"
         let defaultCell = defaultText.map { $0.contains("://") ? "`\($0)`" : $0 } ?? "—"
-        let meaning = summary + (details.map { "; \($0)" } ?? "")
+        var meaning = summary + (details.map { "; \($0)" } ?? "")
+        if case .secondsBetween = form { meaning += "; \(form.expected)" }
         return "| \(flagCell) | \(variableCell) | \(defaultCell) | \(meaning.replacing("|", with: "\\|")) |"
     }
 }

@@ -22,5 +22,10 @@ struct SettingsCommand: ParsableCommand {
         for setting in Catalog.all {
             StandardOutput.line([setting.flag, setting.variable ?? "-", setting.defaultText ?? "-"].joined(separator: "\t"))
         }
+        // The flags that read no variable, each with its command (`--interval` is three commands').
+        for setting in Catalog.flagsOnly {
+            StandardOutput.line([(setting.command.map { $0 + " " } ?? "") + setting.flag, "-", setting.defaultText ?? "-"]
+                .joined(separator: "\t"))
+        }
     }
 }
