@@ -73,13 +73,19 @@ public struct WorkerHeartbeat: Sendable, Hashable {
     /// The pod's name: `HOSTNAME` when set (Kubernetes sets it to the pod name), else
     /// `gethostname`, else `unknown`.
     public static func defaultHost() -> String {
-        if let value = getenv("HOSTNAME"), value.pointee != 0 { return String(cString: value) }
+        if let value = hostnameVariable() { return value }
         var buffer = [CChar](repeating: 0, count: 256)
         let name = buffer.withUnsafeMutableBufferPointer { pointer -> String? in
             guard let base = pointer.baseAddress, gethostname(base, pointer.count - 1) == 0 else { return nil }
             return String(cString: base)
         }
         return name.flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
+    }
+
+    /// `HOSTNAME` (the pod's name in Kubernetes) when set and not empty: the one place it is read.
+    package static func hostnameVariable() -> String? {
+        guard let value = getenv("HOSTNAME"), value.pointee != 0 else { return nil }
+        return String(cString: value)
     }
 
     /// Now on the wall clock, in milliseconds since the Unix epoch.

@@ -302,6 +302,108 @@ enum Catalog {
         "csv", variable: "WORKQUEUE_RESULTS_CSV", default: false, form: .toggle,
         "write CSV (a header line, then one line per record) instead of JSON lines", command: "results")
 
+    // MARK: Other commands' flags that read no variable
+
+    static let openTTLSeconds = Setting<Duration>(
+        "ttl-seconds", valueName: "seconds", default: .seconds(300), form: .secondsBetween(1...86_400),
+        "how long the hold lives unless refreshed by another open; long because nothing refreshes it but you (push "
+            + "--keep-open, which refreshes its own hold, defaults to 30 s)", command: "open")
+
+    static let openHold = Setting<String?>(
+        "hold", valueName: "name", default: nil, shown: Producer.operatorHold,
+        "the hold's name, for `close --hold`; a second open with the same name refreshes it", command: "open")
+
+    static let openReopen = Setting<Bool>(
+        "reopen", default: false, form: .toggle,
+        "open a queue that was drained and whose workers exited (deletes NAME:drained)", command: "open")
+
+    static let closeHold = Setting<String?>(
+        "hold", valueName: "name", default: nil, shown: "\(Producer.operatorHold), the hold open takes without --hold",
+        "end this hold, as open --hold named it", command: "close")
+
+    static let closeAll = Setting<Bool>(
+        "all", default: false, form: .toggle,
+        "end every hold on the queue (every producer's, and a NAME:open mark of an older version)", command: "close")
+
+    static let pushFile = Setting<String?>(
+        "file", valueName: "path", default: nil, "read items from this file, one per line", command: "push")
+
+    static let pushKeepOpen = Setting<Bool>(
+        "keep-open", default: false, form: .toggle,
+        "mark the queue open while pushing, so that workers wait for the rest", command: "push")
+
+    static let pushTTLSeconds = Setting<Duration>(
+        "ttl-seconds", valueName: "seconds", default: .seconds(30), form: .secondsBetween(1...86_400),
+        "with --keep-open: the hold's TTL, refreshed every third of it while the push runs; short so that a push that dies "
+            + "releases the queue soon (open, which nothing refreshes, defaults to 300 s)", command: "push")
+
+    static let pushHold = Setting<String?>(
+        "hold", valueName: "name", default: nil, shown: "host:pid:random, unique to this push",
+        "with --keep-open: the name of the push's hold; it is ended when the push ends", command: "push")
+
+    static let pushReopen = Setting<Bool>(
+        "reopen", default: false, form: .toggle,
+        "push even if the queue was drained and its workers exited (deletes NAME:drained)", command: "push")
+
+    static let statusJSON = Setting<Bool>("json", default: false, form: .toggle, "print one JSON object", command: "status")
+
+    static let statusByShard = Setting<Bool>(
+        "by-shard", default: false, form: .toggle,
+        "with --shards M: also show each shard's counts (the JSON always has them, in shards)", command: "status")
+
+    static let statusWatch = Setting<Bool>("watch", default: false, form: .toggle, "refresh until the queue is drained", command: "status")
+
+    static let statusInterval = Setting<Duration>(
+        "interval", valueName: "seconds", default: .seconds(1), form: .secondsBetween(0.05...3600),
+        "seconds between refreshes with --watch", command: "status")
+
+    static let statusRetrySeconds = Setting<Duration>(
+        "retry-seconds", valueName: "seconds", default: .seconds(30), form: .seconds(allowZero: true),
+        "with --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1",
+        command: "status")
+
+    static let dashboardInterval = Setting<Duration>(
+        "interval", valueName: "seconds", default: .seconds(1), form: .secondsBetween(0.2...3600),
+        "seconds between refreshes (the page's and Redis' reads)", command: "dashboard")
+
+    static let waitTimeout = Setting<Duration?>(
+        "timeout", valueName: "seconds", default: nil, shown: "wait for ever", form: .seconds(allowZero: true),
+        "give up after this many seconds, exit 124", command: "wait")
+
+    static let waitJSON = Setting<Bool>(
+        "json", default: false, form: .toggle, "print the final counts as one JSON object (status --json's fields)", command: "wait")
+
+    static let waitInterval = Setting<Duration>(
+        "interval", valueName: "seconds", default: .milliseconds(500), form: .secondsBetween(0.05...3600),
+        "seconds between looks at the queue", command: "wait")
+
+    static let waitRetrySeconds = Setting<Duration>(
+        "retry-seconds", valueName: "seconds", default: .seconds(30), form: .seconds(allowZero: true),
+        "how long to keep polling through Redis errors before exiting 1", command: "wait")
+
+    static let workersJSON = Setting<Bool>("json", default: false, form: .toggle, "print one JSON object", command: "workers")
+
+    static let workersItems = Setting<Int>(
+        "items", valueName: "n", default: 10, form: .whole(0...10_000),
+        "items shown per worker; 0 shows only the counts", command: "workers")
+
+    static let deadReopen = Setting<Bool>(
+        "reopen", default: false, form: .toggle,
+        "with retry: retry into a queue that was drained and whose workers exited (deletes NAME:drained)", command: "dead")
+
+    static let resumeRestore = Setting<Bool>(
+        "restore", default: false, form: .toggle,
+        "also move the items a cancel moved aside (NAME:cancelled) back to pending", command: "resume")
+
+    static let reapGraceSeconds = Setting<Duration>(
+        "grace-seconds", valueName: "seconds", default: RedisQueue.Options().recoveryGrace, form: .secondsBetween(0...600),
+        "how long an item must stay leaseless before it is recovered", command: "reap")
+
+    static let settingsMarkdown = Setting<Bool>(
+        "markdown", default: false, form: .toggle,
+        "print the settings tables of docs/commands.md (between their markers) instead of one line per setting",
+        command: "settings")
+
     // MARK: Lists
 
     /// Every command's connection and logging settings (``QueueOptions``).
@@ -320,8 +422,33 @@ enum Catalog {
     static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, allowHost, httpIdleSeconds,
                                                    tokenFile, resultsFollow, resultsConsume, resultsOutput, resultsCSV]
 
-    /// Every setting.
+    /// Every setting that reads a variable.
     static var all: [any SettingDescription] { common + work + others }
+
+    /// The other commands' flags that read no variable (each declared for its one command, so
+    /// a name such as `--interval` may come more than once, with its own default and range).
+    static let flagsOnly: [any SettingDescription] = [
+        openTTLSeconds, openHold, openReopen, closeHold, closeAll, pushFile, pushKeepOpen, pushTTLSeconds, pushHold, pushReopen,
+        statusJSON, statusByShard, statusWatch, statusInterval, statusRetrySeconds, dashboardInterval, waitTimeout, waitJSON,
+        waitInterval, waitRetrySeconds, workersJSON, workersItems, deadReopen, resumeRestore, reapGraceSeconds, settingsMarkdown,
+    ]
+
+    /// The flags each command takes, by command name: every flag of every command is declared
+    /// here (CatalogTests walks the commands' definitions and fails on a flag missing from it).
+    static var byCommand: [String: [any SettingDescription]] {
+        var commands: [String: [any SettingDescription]] = ["work": common + work, "handlers": [], "settings": []]
+        for name in ["push", "open", "close", "status", "dashboard", "wait", "workers", "dead", "results", "reap", "pause",
+                     "resume", "cancel", "cancelled"] {
+            commands[name] = common
+        }
+        for setting in others + flagsOnly {
+            if let command = setting.command { commands[command, default: []].append(setting) }
+        }
+        // Declared for one command, taken by another too (see their details).
+        commands["reap", default: []].append(maxAttempts)
+        commands["status", default: []] += [bind, allowHost, httpIdleSeconds, tokenFile]
+        return commands
+    }
 
     /// The variables `work` reads, for its `--help`.
     static var workVariables: String {
@@ -341,6 +468,10 @@ enum Catalog {
             Other commands' flags that read a variable:
 
             \(header)\(others.map(\.markdownRow).joined(separator: "\n"))
+
+            The other commands' remaining flags, which read no variable:
+
+            \(header)\(flagsOnly.map(\.markdownRow).joined(separator: "\n"))
             """
     }
 

@@ -19,11 +19,10 @@ struct Close: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(name: .customLong("hold"), help: ArgumentHelp(
-        "End this hold, as open --hold named it (default operator, the hold open takes without --hold).", valueName: "name"))
+    @Option(name: Catalog.closeHold.name, help: Catalog.closeHold.help)
     var hold: String?
 
-    @Flag(help: "End every hold on the queue (every producer's, and a NAME:open mark of an older version).")
+    @Flag(name: Catalog.closeAll.name, help: Catalog.closeAll.help)
     var all = false
 
     func validate() throws {

@@ -55,6 +55,28 @@ enum CommandError: Error, CustomStringConvertible {
     case output(String)
     /// `results --csv`: a record holds a NUL byte, which CSV cannot carry safely.
     case csvNUL(recordID: String)
+    /// A Redis error that reached the command's end, rendered with the flags and variables
+    /// that set what it names (``redisSettingNames(_:)``); its exit status is the error's own.
+    case redis(RedisError)
+
+    /// How the command names each ``RedisSetting`` a Redis error points at: by the flags and
+    /// environment variables that set it, from ``Catalog``. (The library names them in words.)
+    static func redisSettingNames(_ setting: RedisSetting) -> String {
+        switch setting {
+        case .url:
+            "the \(Catalog.redis.flag) flag or \(Catalog.redis.variable ?? "") / REDIS_SERVICE_HOST"
+        case .credentials:
+            "the user and password (the URL's user:password in \(Catalog.redis.flag) or \(Catalog.redis.variable ?? ""), or "
+                + "the file of \(Catalog.redisPasswordFile.flag) or \(Catalog.redisPasswordFile.variable ?? ""))"
+        case .cluster:
+            "cluster mode (\(Catalog.cluster.flag), or \(Catalog.cluster.variable ?? "")=1)"
+        case .tlsCAFile:
+            "\(Catalog.tlsCAFile.usage) (env \(Catalog.tlsCAFile.variable ?? ""))"
+        case .tlsClientCertificate:
+            "\(Catalog.tlsCertFile.usage) and \(Catalog.tlsKeyFile.usage) (env \(Catalog.tlsCertFile.variable ?? ""), "
+                + "\(Catalog.tlsKeyFile.variable ?? ""))"
+        }
+    }
 
     /// The message, with every credential redacted (``Redaction``): a flag's or variable's
     /// value is redacted whole (it may hold spaces), then every word of the message.
@@ -88,8 +110,8 @@ enum CommandError: Error, CustomStringConvertible {
             "queue '\(name)' was drained and the Job's workers have exited (\(name):drained is set): items pushed now "
                 + "would wait with no worker to take them. Use a new queue name for a new Job, or pass --reopen to clear "
                 + "the marker and push anyway (then start workers for them)"
-        case let .refused(error):
-            error.description
+        case let .refused(error), let .redis(error):
+            error.description(naming: Self.redisSettingNames)
         case let .serverSetting(message), let .clusterQueueName(message):
             message
         case let .replicasBehind(queue, pushed, acknowledged, wanted, seconds):

@@ -85,7 +85,7 @@ struct Resume: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Flag(help: "Also move the items a cancel moved aside (NAME:cancelled) back to pending.")
+    @Flag(name: Catalog.resumeRestore.name, help: Catalog.resumeRestore.help)
     var restore = false
 
     func run() async throws {

@@ -41,13 +41,14 @@ struct Dashboard: AsyncParsableCommand {
     @Option(name: Catalog.httpIdleSeconds.name, help: Catalog.httpIdleSeconds.help)
     var httpIdleSeconds: Double?
 
-    @Option(help: ArgumentHelp("Seconds between refreshes (the page's and Redis' reads).", valueName: "seconds"))
-    var interval: Double = 1
+    @Option(name: Catalog.dashboardInterval.name, help: Catalog.dashboardInterval.help)
+    var intervalFlag: Double?
+
+    /// `--interval`, else its default.
+    var interval: Double { intervalFlag ?? Catalog.dashboardInterval.defaultSeconds }
 
     func validate() throws {
-        guard interval.isFinite, interval >= 0.2, interval <= 3600 else {
-            throw ValidationError("--interval must be between 0.2 and 3600 seconds")
-        }
+        try Catalog.dashboardInterval.check(intervalFlag)
         let given = CommandLine.arguments.filter { $0 == "--queue" || $0.hasPrefix("--queue=") }.count
         if given > 1 { throw ValidationError("give --queue once, followed by every queue to show: --queue a b c") }
     }

@@ -26,7 +26,7 @@ struct Dead: AsyncParsableCommand {
     @Argument(help: "list, retry or purge.")
     var action: Action
 
-    @Flag(help: "With retry: retry into a queue that was drained and whose workers exited (deletes NAME:drained).")
+    @Flag(name: Catalog.deadReopen.name, help: Catalog.deadReopen.help)
     var reopen = false
 
     func validate() throws {

@@ -58,6 +58,7 @@ enum ExitStatus {
                 configuration
             case .unreadable, .metricsPush, .replicasBehind, .output: transient
             case .stopped: stopped
+            case let .redis(error): code(for: error) ?? transient
             }
         case let error as WorkQueueError:
             switch error {
@@ -71,7 +72,7 @@ enum ExitStatus {
         case let error as RedisError:
             switch error {
             case let .server(message): Self.isRefusal(message) ? configuration : transient
-            case .tls, .tlsFile: configuration
+            case .tls, .tlsFile, .tlsUntrusted, .tlsClientCertificateRequired, .tlsRefused: configuration
             // A malformed --redis or REDIS_URL (or REDIS_SERVICE_PORT): a bad flag or variable,
             // which no retry fixes.
             case .invalidURL: usage

@@ -20,20 +20,20 @@ struct Open: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "How long the hold lives unless refreshed by another open; long (300 s) because nothing refreshes it but you (push --keep-open, which refreshes its own hold, defaults to 30 s).", valueName: "seconds"))
-    var ttlSeconds: Double = 300
+    @Option(name: Catalog.openTTLSeconds.name, help: Catalog.openTTLSeconds.help)
+    var ttlSecondsFlag: Double?
 
-    @Option(name: .customLong("hold"), help: ArgumentHelp(
-        "The hold's name, for `close --hold` (default operator); a second open with the same name refreshes it.",
-        valueName: "name"))
+    /// `--ttl-seconds`, else its default.
+    var ttlSeconds: Double { ttlSecondsFlag ?? Catalog.openTTLSeconds.defaultSeconds }
+
+    @Option(name: Catalog.openHold.name, help: Catalog.openHold.help)
     var hold: String?
 
-    @Flag(help: "Open a queue that was drained and whose workers exited (deletes NAME:drained).")
+    @Flag(name: Catalog.openReopen.name, help: Catalog.openReopen.help)
     var reopen = false
 
     func validate() throws {
-        try Producer.validate(ttlSeconds: ttlSeconds)
+        try Catalog.openTTLSeconds.check(ttlSecondsFlag)
         try Producer.validate(hold: hold)
     }
 

@@ -18,13 +18,6 @@ enum Producer {
         }
     }
 
-    /// Checks `--ttl-seconds` (open, push --keep-open): 1 s to a day, ``QueueProducer/holdTTLRange``.
-    static func validate(ttlSeconds: Double) throws {
-        guard ttlSeconds.isFinite, ttlSeconds >= 1, ttlSeconds <= 86_400 else {
-            throw ValidationError("--ttl-seconds must be between 1 and 86400")
-        }
-    }
-
     /// `--ttl-seconds` as a duration (ms precision).
     static func ttl(seconds: Double) -> Duration {
         .milliseconds(Int64(max(0, min(seconds, 1e12)) * 1000))

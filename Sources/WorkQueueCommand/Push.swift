@@ -45,22 +45,22 @@ struct Push: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(help: ArgumentHelp("Read items from this file, one per line.", valueName: "path"))
+    @Option(name: Catalog.pushFile.name, help: Catalog.pushFile.help)
     var file: String?
 
-    @Flag(name: .customLong("keep-open"), help: "Mark the queue open while pushing, so that workers wait for the rest.")
+    @Flag(name: Catalog.pushKeepOpen.name, help: Catalog.pushKeepOpen.help)
     var keepOpen = false
 
-    @Option(name: .customLong("ttl-seconds"), help: ArgumentHelp(
-        "With --keep-open: the hold's TTL, refreshed every third of it while the push runs; short (30 s) so that a push that dies releases the queue soon (open, which nothing refreshes, defaults to 300 s).", valueName: "seconds"))
-    var ttlSeconds: Double = 30
+    @Option(name: Catalog.pushTTLSeconds.name, help: Catalog.pushTTLSeconds.help)
+    var ttlSecondsFlag: Double?
 
-    @Option(name: .customLong("hold"), help: ArgumentHelp(
-        "With --keep-open: the name of the push's hold (default host:pid:random, unique to this push); it is ended when the push ends.",
-        valueName: "name"))
+    /// `--ttl-seconds`, else its default.
+    var ttlSeconds: Double { ttlSecondsFlag ?? Catalog.pushTTLSeconds.defaultSeconds }
+
+    @Option(name: Catalog.pushHold.name, help: Catalog.pushHold.help)
     var hold: String?
 
-    @Flag(help: "Push even if the queue was drained and its workers exited (deletes NAME:drained).")
+    @Flag(name: Catalog.pushReopen.name, help: Catalog.pushReopen.help)
     var reopen = false
 
     @Option(name: Catalog.waitReplicas.name, help: Catalog.waitReplicas.help)
@@ -76,7 +76,7 @@ struct Push: AsyncParsableCommand {
     static let chunk = 1000
 
     func validate() throws {
-        try Producer.validate(ttlSeconds: ttlSeconds)
+        try Catalog.pushTTLSeconds.check(ttlSecondsFlag)
         try Producer.validate(hold: hold)
         if hold != nil && !keepOpen { throw ValidationError("--hold names the hold of --keep-open; pass --keep-open too") }
     }

@@ -194,7 +194,8 @@ extension QueueOptions {
     /// verified will not become valid; a TLS file error names the flag or variable.
     static func connectError(_ error: RedisError, tlsSources: [RedisTLS.File: String]) -> any Error {
         switch error {
-        case .server, .tls: CommandError.refused(error)
+        case .server, .tls, .loginRefused, .notAClusterNode, .tlsUntrusted, .tlsClientCertificateRequired, .tlsRefused:
+            CommandError.refused(error)
         case let .tlsFile(file, path, reason): CommandError.tlsFile(path: path, source: tlsSources[file] ?? file.rawValue, reason: reason)
         default: error
         }

@@ -20,21 +20,18 @@ struct Reap: AsyncParsableCommand {
     @Option(name: Catalog.maxAttempts.name, help: Catalog.maxAttempts.help)
     var maxAttempts: Int?
 
-    @Option(name: .customLong("grace-seconds"), help: ArgumentHelp(
-        "How long an item must stay leaseless before it is recovered.", valueName: "seconds"))
-    var graceSeconds: Double = Double(RedisQueue.Options().recoveryGrace.components.seconds)
+    @Option(name: Catalog.reapGraceSeconds.name, help: Catalog.reapGraceSeconds.help)
+    var graceSeconds: Double?
 
     func validate() throws {
-        guard graceSeconds.isFinite, graceSeconds >= 0, graceSeconds <= 600 else {
-            throw ValidationError("--grace-seconds must be between 0 and 600")
-        }
+        try Catalog.reapGraceSeconds.check(graceSeconds)
     }
 
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let attempts = try settings.integer(maxAttempts, Catalog.maxAttempts)
-        let grace = Duration.nanoseconds(Int64(graceSeconds * 1e9))
+        let grace = try Settings(environment: [:]).seconds(graceSeconds, Catalog.reapGraceSeconds)
         try await withShards(common, settings, logger: logger, queueOptions: .init(recoveryGrace: grace)) { queues in
             var report = RecoveryReport()
             var promoted = 0

@@ -47,7 +47,9 @@ struct RootCommand: AsyncParsableCommand {
             HandlerExitGuard.disarm()
             let code = ExitStatus.code(for: error) ?? exitCode(for: error).rawValue
             guard code != ExitCode.success.rawValue else { exit(withError: error) }
-            let message = Redaction.redactingCredentials(inMessage: fullMessage(for: error))
+            // A Redis error names the settings to check by their flags and variables here.
+            let shown: any Error = (error as? RedisError).map { CommandError.redis($0) } ?? error
+            let message = Redaction.redactingCredentials(inMessage: fullMessage(for: shown))
             if !message.isEmpty {
                 var line = Array((message + "\n").utf8)
                 _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }

@@ -86,7 +86,10 @@ extension SettingDescription {
     func helpText(defaultText override: String? = nil) -> String {
         var notes: [String] = []
         if let variable { notes.append("env \(variable)" + (variableNote.map { ", \($0)" } ?? "")) }
-        if let shown = override ?? defaultText { notes.append("default \(shown)") }
+        // A switch read from no variable is off unless given: saying so adds nothing.
+        let plainSwitch = form == .toggle && variable == nil
+        if let shown = override ?? defaultText, !plainSwitch { notes.append("default \(shown)") }
+        if case .secondsBetween = form { notes.append(form.expected) }
         let text = summary.prefix(1).uppercased() + summary.dropFirst()
         return text + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))") + "."
     }
@@ -108,7 +111,8 @@ extension SettingDescription {
         let flagCell = "`" + (command.map { $0 + " " } ?? "") + usage + "`" + (form == .pairs ? " (repeatable)" : "")
         let variableCell = variable.map { "`\($0)`" + (variableNote.map { " (\($0))" } ?? "") } ?? "—"
         let defaultCell = defaultText.map { $0.contains("://") ? "`\($0)`" : $0 } ?? "—"
-        let meaning = summary + (details.map { "; \($0)" } ?? "")
+        var meaning = summary + (details.map { "; \($0)" } ?? "")
+        if case .secondsBetween = form { meaning += "; \(form.expected)" }
         return "| \(flagCell) | \(variableCell) | \(defaultCell) | \(meaning.replacing("|", with: "\\|")) |"
     }
 }
@@ -121,6 +125,8 @@ enum SettingForm: Sendable, Equatable {
     case whole(ClosedRange<Int>)
     /// A number of seconds, fractions allowed: above zero, or from zero on.
     case seconds(allowZero: Bool)
+    /// A number of seconds in the range, fractions allowed.
+    case secondsBetween(ClosedRange<Double>)
     /// A switch: off unless the flag is given or the variable is 1/true/yes/on.
     case toggle
     /// `KEY=VALUE`, a repeatable flag; the variable holds a comma-separated list.
@@ -133,6 +139,8 @@ enum SettingForm: Sendable, Equatable {
         case let .whole(range) where range.upperBound == .max: "a whole number >= \(range.lowerBound)"
         case let .whole(range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
         case let .seconds(allowZero): allowZero ? "seconds >= 0" : "seconds > 0"
+        case let .secondsBetween(range):
+            "seconds from \(Settings.format(range.lowerBound)) to \(Settings.format(range.upperBound))"
         case .toggle: "true or false"
         case .pairs: "KEY=VALUE"
         }
@@ -162,7 +170,12 @@ extension Bool: SettingValue {
 }
 
 extension Duration: SettingValue {
-    static func fits(_ form: SettingForm) -> Bool { if case .seconds = form { true } else { false } }
+    static func fits(_ form: SettingForm) -> Bool {
+        switch form {
+        case .seconds, .secondsBetween: true
+        default: false
+        }
+    }
     var settingText: String? {
         let (seconds, attoseconds) = components
         return Settings.format(Double(seconds) + Double(attoseconds) / 1e18)
@@ -177,4 +190,41 @@ extension Dictionary: SettingValue where Key == String, Value == String {
 extension Optional: SettingValue where Wrapped: SettingValue {
     var settingText: String? { self?.settingText }
     static func fits(_ form: SettingForm) -> Bool { Wrapped.fits(form) }
+}
+
+extension Setting where Value == Duration {
+    /// The default in seconds, for a flag parsed as a `Double`.
+    var defaultSeconds: Double {
+        let (seconds, attoseconds) = defaultValue.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    /// Checks a flag that reads no variable against the form (a command's `validate()`); the
+    /// error names the flag, the value and what it takes.
+    func check(_ flag: Double?) throws {
+        try Self.validating { _ = try Settings(environment: [:]).seconds(flag, self) }
+    }
+}
+
+extension Setting where Value == Duration? {
+    /// Checks a flag that reads no variable against the form (a command's `validate()`).
+    func check(_ flag: Double?) throws {
+        try Self.validating { _ = try Settings(environment: [:]).seconds(flag, self) }
+    }
+}
+
+extension Setting where Value == Int {
+    /// Checks a flag that reads no variable against the form (a command's `validate()`).
+    func check(_ flag: Int?) throws {
+        try Self.validating { _ = try Settings(environment: [:]).integer(flag, self) }
+    }
+}
+
+extension Setting {
+    /// Runs a check in `validate()`: its error becomes ArgumentParser's `ValidationError`, which
+    /// exits 64 with the usage line, as every bad flag does (another error type thrown from
+    /// `validate()` would exit 1).
+    static func validating(_ check: () throws -> Void) throws {
+        do { try check() } catch let error as CommandError { throw ValidationError(error.description) }
+    }
 }

@@ -106,7 +106,8 @@ struct Settings {
     /// against the setting's form; nil when neither is given.
     private func given(_ flag: Double?, _ setting: some SettingDescription) throws -> Duration? {
         // Every setting in seconds is declared `.seconds` (CatalogTests checks it).
-        let allowZero = if case let .seconds(allowZero) = setting.form { allowZero } else { false }
+        let range: ClosedRange<Double>? = if case let .secondsBetween(range) = setting.form { range } else { nil }
+        let allowZero = if case let .seconds(allowZero) = setting.form { allowZero } else { range.map { $0.lowerBound <= 0 } ?? false }
         let value: Double
         if let flag {
             value = flag
@@ -118,7 +119,7 @@ struct Settings {
         } else {
             return nil
         }
-        guard value.isFinite, allowZero ? value >= 0 : value > 0, value < 1e9 else {
+        guard value.isFinite, allowZero ? value >= 0 : value > 0, value < 1e9, range?.contains(value) ?? true else {
             throw CommandError.invalid(source: setting.source(flagGiven: flag != nil), value: Self.format(value),
                                        expected: setting.form.expected)
         }

@@ -11,7 +11,7 @@ struct SettingsCommand: ParsableCommand {
         shouldDisplay: false
     )
 
-    @Flag(help: "Print the settings tables of docs/commands.md (between their markers) instead of one line per setting.")
+    @Flag(name: Catalog.settingsMarkdown.name, help: Catalog.settingsMarkdown.help)
     var markdown = false
 
     func run() throws {
@@ -21,6 +21,11 @@ struct SettingsCommand: ParsableCommand {
         }
         for setting in Catalog.all {
             StandardOutput.line([setting.flag, setting.variable ?? "-", setting.defaultText ?? "-"].joined(separator: "\t"))
+        }
+        // The flags that read no variable, each with its command (`--interval` is three commands').
+        for setting in Catalog.flagsOnly {
+            StandardOutput.line([(setting.command.map { $0 + " " } ?? "") + setting.flag, "-", setting.defaultText ?? "-"]
+                .joined(separator: "\t"))
         }
     }
 }

@@ -37,22 +37,26 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Flag(help: "Print one JSON object.")
+    @Flag(name: Catalog.statusJSON.name, help: Catalog.statusJSON.help)
     var json = false
 
-    @Flag(name: .customLong("by-shard"), help: "With --shards M: also show each shard's counts (the JSON always has them, in shards).")
+    @Flag(name: Catalog.statusByShard.name, help: Catalog.statusByShard.help)
     var byShard = false
 
-    @Flag(help: "Refresh until the queue is drained.")
+    @Flag(name: Catalog.statusWatch.name, help: Catalog.statusWatch.help)
     var watch = false
 
-    @Option(help: ArgumentHelp("Seconds between refreshes with --watch.", valueName: "seconds"))
-    var interval: Double = 1
+    @Option(name: Catalog.statusInterval.name, help: Catalog.statusInterval.help)
+    var intervalFlag: Double?
 
-    @Option(name: .customLong("retry-seconds"), help: ArgumentHelp(
-        "With --watch: how long to keep refreshing through Redis errors (each shown on the line) before exiting 1.",
-        valueName: "seconds"))
-    var retrySeconds: Double = 30
+    /// `--interval`, else its default.
+    var interval: Double { intervalFlag ?? Catalog.statusInterval.defaultSeconds }
+
+    @Option(name: Catalog.statusRetrySeconds.name, help: Catalog.statusRetrySeconds.help)
+    var retrySecondsFlag: Double?
+
+    /// `--retry-seconds`, else its default.
+    var retrySeconds: Double { retrySecondsFlag ?? Catalog.statusRetrySeconds.defaultSeconds }
 
     @Option(name: Catalog.statusPort.name, help: Catalog.statusPort.help)
     var serve: Int?
@@ -70,17 +74,8 @@ struct Status: AsyncParsableCommand {
     var httpIdleSeconds: Double?
 
     func validate() throws {
-        try Self.validatePolling(interval: interval, retrySeconds: retrySeconds)
-    }
-
-    /// Checks the polling flags `status --watch` and `wait` share: --interval and --retry-seconds.
-    static func validatePolling(interval: Double, retrySeconds: Double) throws {
-        guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
-            throw ValidationError("--interval must be between 0.05 and 3600 seconds")
-        }
-        guard retrySeconds.isFinite, retrySeconds >= 0 else {
-            throw ValidationError("--retry-seconds must be a number of seconds >= 0")
-        }
+        try Catalog.statusInterval.check(intervalFlag)
+        try Catalog.statusRetrySeconds.check(retrySecondsFlag)
     }
 
     func run() async throws {

@@ -27,24 +27,28 @@ struct Wait: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Option(help: ArgumentHelp("Give up after this many seconds, exit 124 (default: wait for ever).", valueName: "seconds"))
+    @Option(name: Catalog.waitTimeout.name, help: Catalog.waitTimeout.help)
     var timeout: Double?
 
-    @Flag(help: "Print the final counts as one JSON object (status --json's fields).")
+    @Flag(name: Catalog.waitJSON.name, help: Catalog.waitJSON.help)
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds between looks at the queue.", valueName: "seconds"))
-    var interval: Double = 0.5
+    @Option(name: Catalog.waitInterval.name, help: Catalog.waitInterval.help)
+    var intervalFlag: Double?
 
-    @Option(name: .customLong("retry-seconds"), help: ArgumentHelp(
-        "How long to keep polling through Redis errors before exiting 1.", valueName: "seconds"))
-    var retrySeconds: Double = 30
+    /// `--interval`, else its default.
+    var interval: Double { intervalFlag ?? Catalog.waitInterval.defaultSeconds }
+
+    @Option(name: Catalog.waitRetrySeconds.name, help: Catalog.waitRetrySeconds.help)
+    var retrySecondsFlag: Double?
+
+    /// `--retry-seconds`, else its default.
+    var retrySeconds: Double { retrySecondsFlag ?? Catalog.waitRetrySeconds.defaultSeconds }
 
     func validate() throws {
-        if let timeout, !(timeout.isFinite && timeout >= 0) {
-            throw ValidationError("--timeout must be a number of seconds >= 0")
-        }
-        try Status.validatePolling(interval: interval, retrySeconds: retrySeconds)
+        try Catalog.waitTimeout.check(timeout)
+        try Catalog.waitInterval.check(intervalFlag)
+        try Catalog.waitRetrySeconds.check(retrySecondsFlag)
     }
 
     func run() async throws {

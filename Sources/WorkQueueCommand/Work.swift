@@ -248,7 +248,7 @@ struct Work: AsyncParsableCommand {
         if required {
             throw CommandError.serverSetting("refusing to start (--require-noeviction): \(warning)")
         }
-        logger.warning("WARNING: \(warning)")
+        logger.warning("WARNING: \(warning); \(Catalog.requireNoEviction.flag) refuses to start otherwise")
     }
 
     /// The compiled-in handler to run: --handler (or its variable); without it, when no
@@ -273,8 +273,7 @@ struct Work: AsyncParsableCommand {
 
     /// The Pushgateway instance: the pod's name (HOSTNAME) and the session.
     private static func instance(_ session: String) -> String {
-        let host = ProcessInfo.processInfo.environment["HOSTNAME"].flatMap { $0.isEmpty ? nil : $0 }
-        return host.map { "\($0)-\(session)" } ?? session
+        WorkerHeartbeat.hostnameVariable().map { "\($0)-\(session)" } ?? session
     }
 
     private func makeWorkerOptions(_ settings: Settings) throws -> WorkerOptions {

@@ -30,14 +30,17 @@ struct Workers: AsyncParsableCommand {
 
     @OptionGroup var common: QueueOptions
 
-    @Flag(help: "Print one JSON object.")
+    @Flag(name: Catalog.workersJSON.name, help: Catalog.workersJSON.help)
     var json = false
 
-    @Option(help: ArgumentHelp("Items shown per worker (default 10; 0 shows only the counts).", valueName: "n"))
-    var items: Int = 10
+    @Option(name: Catalog.workersItems.name, help: Catalog.workersItems.help)
+    var itemsFlag: Int?
+
+    /// `--items`, else its default.
+    var items: Int { itemsFlag ?? Catalog.workersItems.defaultValue }
 
     func validate() throws {
-        guard (0...10_000).contains(items) else { throw ValidationError("--items must be between 0 and 10000") }
+        try Catalog.workersItems.check(itemsFlag)
     }
 
     func run() async throws {

@@ -23,17 +23,17 @@ public enum StandardOutput {
     }
 
     /// Writes `text` without a newline and flushes it (progress bars redrawn with `\r`).
-    public static func write(_ text: String) {
+    package static func write(_ text: String) {
         fputs(text, stdout)
         fflush(stdout)
     }
 
     /// Makes C's stdout line-buffered, so that lines a handler or a C plugin prints with
     /// `print` or `printf` also reach the log at once. Call it first thing in a worker process.
-    public static func useLineBuffering() {
+    package static func useLineBuffering() {
         setvbuf(stdout, nil, _IOLBF, 0)
     }
 
     /// True when stdout is a terminal.
-    public static var isTerminal: Bool { isatty(1) == 1 }
+    package static var isTerminal: Bool { isatty(1) == 1 }
 }

@@ -30,7 +30,7 @@ public enum CancellationReason: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `limit` in seconds as people write them: `1`, `0.5`, `90`.
-    public static func seconds(_ limit: Duration) -> String {
+    package static func seconds(_ limit: Duration) -> String {
         let milliseconds = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
         if milliseconds % 1000 == 0 { return String(milliseconds / 1000) }
         return String(Double(milliseconds) / 1000)
@@ -48,20 +48,21 @@ public struct WorkCancelled: Error, Sendable, Hashable, CustomStringConvertible 
 }
 
 /// A cancellation flag that can be read from any thread, including threads that run no Swift
-/// task (plugins, C code). The runner sets it; handlers poll it.
-public final class CancellationFlag: Sendable {
+/// task (plugins, C code). The runner sets it; handlers read it through ``WorkContext``
+/// (``WorkContext/isCancelled``, ``WorkContext/cancellationReason``).
+package final class CancellationFlag: Sendable {
     private let state = Mutex<CancellationReason?>(nil)
 
     /// A flag not set yet.
-    public init() {}
+    package init() {}
 
     /// Sets the flag; the first reason wins.
-    public func cancel(_ reason: CancellationReason) {
+    package func cancel(_ reason: CancellationReason) {
         state.withLock { if $0 == nil { $0 = reason } }
     }
 
     /// The reason, once cancelled.
-    public var reason: CancellationReason? { state.withLock { $0 } }
+    package var reason: CancellationReason? { state.withLock { $0 } }
 }
 
 /// What a handler knows about the item it is processing.
@@ -78,17 +79,18 @@ public struct WorkContext: Sendable {
     public let options: [String: String]
     /// A logger whose metadata names the item and the attempt. Logs go to stderr.
     public var logger: Logger
-    /// Set by the runner when the handler must stop.
-    public let cancellation: CancellationFlag
+    /// Set by the runner when the handler must stop (read it with ``isCancelled``,
+    /// ``cancellationReason`` or ``checkCancellation()``).
+    package let cancellation: CancellationFlag
     /// The checkpoint an earlier attempt saved for this item with ``saveCheckpoint(_:)``, handed
     /// over after a crash, a lost lease, a failure or a shutdown; nil when none was saved (a
     /// first attempt). Equal items (the same bytes pushed twice) share one checkpoint.
     public let checkpoint: [UInt8]?
     /// Where ``reportProgress(_:note:)`` and ``saveCheckpoint(_:)`` write; the runner reads it.
-    public let progress: WorkProgress
+    package let progress: WorkProgress
 
-    /// The context of one delivery. The runner makes one per item; a test or a host that calls a
-    /// handler directly (a plugin host, a benchmark) makes its own.
+    /// The context of one delivery. The runner makes one per item; a test that calls a handler
+    /// directly gets one from `WorkQueueTesting`'s `TestContext`.
     /// - Parameters:
     ///   - attempt: 1 for the first delivery.
     ///   - maxAttempts: the attempt after which a failing item is dead-lettered.
@@ -99,7 +101,7 @@ public struct WorkContext: Sendable {
     ///   - cancellation: the flag the caller sets to stop the handler.
     ///   - checkpoint: the checkpoint an earlier attempt saved, if any.
     ///   - progress: where the handler's progress and checkpoints go.
-    public init(
+    package init(
         attempt: Int,
         maxAttempts: Int,
         leaseDeadline: WorkInstant,
@@ -138,6 +140,10 @@ public struct WorkContext: Sendable {
     public func saveCheckpoint(_ bytes: some Collection<UInt8>) throws {
         try progress.save(bytes)
     }
+
+    /// Why the runner asked the handler to stop; nil while it may go on (a cancelled task
+    /// without a reason from the runner reads nil here, but ``isCancelled`` true).
+    public var cancellationReason: CancellationReason? { cancellation.reason }
 
     /// True once the runner asked the handler to stop, or the current task was cancelled.
     /// Cheap enough to poll in a tight loop; works on any thread.

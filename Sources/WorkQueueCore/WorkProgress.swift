@@ -7,11 +7,11 @@ import Synchronization
 /// ``WorkContext/saveCheckpoint(_:)``, and the runner reads it at its next lease renewal and
 /// heartbeat. Every call is a few instructions behind one lock: no I/O, safe from any thread
 /// (a dedicated handler thread, a plugin's C code).
-public final class WorkProgress: Sendable {
+package final class WorkProgress: Sendable {
     /// The most bytes one checkpoint may have: 64 KiB.
-    public static let maxCheckpointBytes = 65_536
+    package static let maxCheckpointBytes = 65_536
     /// The most characters a progress note keeps (longer notes are cut).
-    public static let maxNoteCharacters = 200
+    package static let maxNoteCharacters = 200
 
     private struct State {
         var fraction: Double?
@@ -27,14 +27,14 @@ public final class WorkProgress: Sendable {
     private let forwardSave: (@Sendable ([UInt8]) -> Void)?
 
     /// Nothing reported yet.
-    public init() {
+    package init() {
         forwardReport = nil
         forwardSave = nil
     }
 
     /// One that also passes every report and every accepted save on, as it happens: a plugin
     /// built with `WorkQueuePluginKit` hands them to its host this way.
-    public init(forwardingReports report: @escaping @Sendable (Double, String) -> Void,
+    package init(forwardingReports report: @escaping @Sendable (Double, String) -> Void,
                 saves save: @escaping @Sendable ([UInt8]) -> Void) {
         forwardReport = report
         forwardSave = save
@@ -42,7 +42,7 @@ public final class WorkProgress: Sendable {
 
     /// Records progress: `fraction` clamped to 0...1 (NaN counts as 0), `note` cut to
     /// ``maxNoteCharacters`` with line breaks and tabs made spaces.
-    public func report(_ fraction: Double, note: String) {
+    package func report(_ fraction: Double, note: String) {
         let clamped = fraction.isNaN ? 0 : min(1, max(0, fraction))
         var cleaned = String(note.prefix(Self.maxNoteCharacters))
         if cleaned.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" }) {
@@ -56,14 +56,14 @@ public final class WorkProgress: Sendable {
     }
 
     /// The last progress reported (nil before the first report).
-    public var progress: (fraction: Double, note: String)? {
+    package var progress: (fraction: Double, note: String)? {
         state.withLock { state in state.fraction.map { ($0, state.note) } }
     }
 
     /// Keeps `bytes` as the item's latest checkpoint, replacing the one before.
     /// - Throws: ``CheckpointTooLarge`` when `bytes` has more than ``maxCheckpointBytes``
     ///   (the previous checkpoint stays).
-    public func save(_ bytes: some Collection<UInt8>) throws {
+    package func save(_ bytes: some Collection<UInt8>) throws {
         guard bytes.count <= Self.maxCheckpointBytes else {
             throw CheckpointTooLarge(size: bytes.count, limit: Self.maxCheckpointBytes)
         }
@@ -76,11 +76,11 @@ public final class WorkProgress: Sendable {
     }
 
     /// The latest checkpoint saved in this delivery (nil when none was).
-    public var savedCheckpoint: [UInt8]? { state.withLock { $0.checkpoint } }
+    package var savedCheckpoint: [UInt8]? { state.withLock { $0.checkpoint } }
 
     /// The checkpoint saved since the backend last stored one, with its version to pass to
     /// ``markStored(_:)`` once stored; nil when there is nothing new.
-    public func unstoredCheckpoint() -> (bytes: [UInt8], version: Int)? {
+    package func unstoredCheckpoint() -> (bytes: [UInt8], version: Int)? {
         state.withLock { state in
             guard state.version > state.sent, let bytes = state.checkpoint else { return nil }
             return (bytes, state.version)
@@ -88,21 +88,20 @@ public final class WorkProgress: Sendable {
     }
 
     /// The backend stored the checkpoint of `version` (a later save is still unstored).
-    public func markStored(_ version: Int) {
+    package func markStored(_ version: Int) {
         state.withLock { $0.sent = max($0.sent, version) }
     }
 }
 
-/// Thrown by ``WorkContext/saveCheckpoint(_:)`` for a checkpoint above
-/// ``WorkProgress/maxCheckpointBytes``: save a smaller one (an offset, a cursor, a key where
-/// the real state lives), not the work itself.
+/// Thrown by ``WorkContext/saveCheckpoint(_:)`` for a checkpoint above 64 KiB: save a smaller
+/// one (an offset, a cursor, a key where the real state lives), not the work itself.
 public struct CheckpointTooLarge: Error, Sendable, Hashable, CustomStringConvertible {
     /// The checkpoint's size in bytes.
     public let size: Int
     /// The most bytes a checkpoint may have.
     public let limit: Int
     /// The error for a checkpoint of `size` bytes over `limit`.
-    public init(size: Int, limit: Int) {
+    package init(size: Int, limit: Int) {
         self.size = size
         self.limit = limit
     }

@@ -90,10 +90,25 @@ struct Resumable: WorkHandler {
 @Test func resumableResumesFromItsCheckpoint() async throws {
     let report = try await HandlerHarness(Resumable()).run(["a\nb\nc"])
     #expect(report.results == ["a\nb\nc": "3 lines"])
-    let context = WorkContext(attempt: 2, maxAttempts: 3, leaseDeadline: SystemClock().now + .seconds(30), session: "s",
-                              options: [:], logger: Logger(label: "test"), checkpoint: Array("2".utf8))
-    #expect(try await Resumable().handle("a\nb\nc", context: context) == "3 lines")
-    #expect(context.progress.progress?.fraction == 1)
-    #expect(context.progress.progress?.note == "line 3 of 3")
-    #expect(context.progress.savedCheckpoint == Array("3".utf8))
+}
+
+/// TestContext's doc comment (WorkQueueTesting): a handler called directly, no runner.
+@Test func resumesFromItsCheckpoint() async throws {
+    let test = TestContext(attempt: 2, checkpoint: Array("2".utf8))
+    #expect(try await Resumable().handle("a\nb\nc", context: test.context) == "3 lines")
+    #expect(test.savedCheckpoint == Array("3".utf8))
+}
+
+/// What else a TestContext shows: the progress reported, and a cancellation.
+@Test func aTestContextShowsProgressAndCancels() async throws {
+    let test = TestContext(attempt: 2, checkpoint: Array("2".utf8))
+    _ = try await Resumable().handle("a\nb\nc", context: test.context)
+    #expect(test.progress?.fraction == 1)
+    #expect(test.progress?.note == "line 3 of 3")
+    let cancelled = TestContext()
+    cancelled.cancel(.leaseLost)
+    #expect(cancelled.context.cancellationReason == .leaseLost)
+    await #expect(throws: WorkCancelled(reason: .leaseLost)) {
+        try await Resumable().handle("a", context: cancelled.context)
+    }
 }

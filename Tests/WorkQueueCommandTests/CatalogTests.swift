@@ -41,12 +41,124 @@ import WorkQueueRedis
         }
     }
 
+    /// Every flag of every command is declared in the catalog (``Catalog/byCommand``), and
+    /// the catalog declares no flag a command lacks: the test walks ArgumentParser's own
+    /// description of every subcommand (`--experimental-dump-help`), so a flag added with an
+    /// inline name, default or range fails here.
+    @Test func everyFlagOfEveryCommandIsInTheCatalog() throws {
+        let dump: String
+        do {
+            _ = try RootCommand.parseAsRoot(["--experimental-dump-help"])
+            Issue.record("--experimental-dump-help did not stop the parse")
+            return
+        } catch {
+            dump = RootCommand.fullMessage(for: error)
+        }
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])
+        let command = try #require(root["command"] as? [String: Any])
+        let subcommands = try #require(command["subcommands"] as? [[String: Any]])
+        let declared = Catalog.byCommand
+        var walked: Set<String> = []
+        var flagsSeen = 0
+        for subcommand in subcommands {
+            let name = try #require(subcommand["commandName"] as? String)
+            guard name != "help" else { continue }  // ArgumentParser's own
+            walked.insert(name)
+            let settings = try #require(declared[name], "`\(name)` has no entry in Catalog.byCommand")
+            let catalogued = Set(settings.map(\.flag))
+            var flags: Set<String> = []
+            for argument in subcommand["arguments"] as? [[String: Any]] ?? [] {
+                guard argument["kind"] as? String != "positional" else { continue }
+                for entry in argument["names"] as? [[String: Any]] ?? [] where entry["kind"] as? String == "long" {
+                    let flag = "--" + (entry["name"] as? String ?? "")
+                    guard flag != "--help", flag != "--version" else { continue }  // ArgumentParser's own
+                    flags.insert(flag)
+                }
+            }
+            flagsSeen += flags.count
+            for flag in flags.subtracting(catalogued).sorted() {
+                Issue.record("`\(name) \(flag)` is not declared in Catalog (Sources/WorkQueueCommand/Catalog.swift)")
+            }
+            for flag in catalogued.subtracting(flags).sorted() {
+                Issue.record("Catalog.byCommand lists `\(name) \(flag)`, which the command does not take")
+            }
+        }
+        #expect(walked == Set(declared.keys), "commands without a definition: \(Set(declared.keys).subtracting(walked).sorted())")
+        #expect(flagsSeen > 70, "the walk found only \(flagsSeen) flags")
+    }
+
+    /// A flag that reads no variable is declared with its default and range like the others:
+    /// its help says the default, and a value out of range is refused naming the flag.
+    @Test func flagsWithoutAVariableTakeTheirDefaultsAndRangesFromTheCatalog() throws {
+        let status = try #require(try RootCommand.parseAsRoot(["status", "--queue", "q"]) as? Status)
+        #expect(status.interval == 1)
+        #expect(status.retrySeconds == 30)
+        let wait = try #require(try RootCommand.parseAsRoot(["wait", "--queue", "q"]) as? Wait)
+        #expect(wait.interval == 0.5)
+        let open = try #require(try RootCommand.parseAsRoot(["open", "--queue", "q"]) as? Open)
+        #expect(open.ttlSeconds == 300)
+        let push = try #require(try RootCommand.parseAsRoot(["push", "--queue", "q", "a"]) as? Push)
+        #expect(push.ttlSeconds == 30)
+        let workers = try #require(try RootCommand.parseAsRoot(["workers", "--queue", "q"]) as? Workers)
+        #expect(workers.items == 10)
+        /// The message and the exit status, as `RootCommand.main` maps them: 64 for a bad flag.
+        func message(_ arguments: [String]) -> String {
+            do { _ = try RootCommand.parseAsRoot(arguments) } catch {
+                let code = ExitStatus.code(for: error) ?? RootCommand.exitCode(for: error).rawValue
+                #expect(code == ExitStatus.usage, "\(arguments): exit \(code)")
+                return RootCommand.message(for: error)
+            }
+            return "no error"
+        }
+        #expect(message(["status", "--queue", "q", "--interval", "0.01"]) == "--interval '0.01' is invalid: expected seconds from 0.05 to 3600")
+        #expect(message(["dashboard", "--queue", "q", "--interval", "0.1"]) == "--interval '0.1' is invalid: expected seconds from 0.2 to 3600")
+        #expect(message(["open", "--queue", "q", "--ttl-seconds", "0"]) == "--ttl-seconds '0' is invalid: expected seconds from 1 to 86400")
+        #expect(message(["reap", "--queue", "q", "--grace-seconds", "601"]) == "--grace-seconds '601' is invalid: expected seconds from 0 to 600")
+        #expect(message(["workers", "--queue", "q", "--items", "10001"]) == "--items '10001' is invalid: expected a whole number from 0 to 10000")
+        #expect(message(["wait", "--queue", "q", "--timeout=-1"]) == "--timeout '-1' is invalid: expected seconds >= 0")
+        let help = RootCommand.helpMessage(for: Open.self, columns: 100_000).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("(default 300; seconds from 1 to 86400)"), "\(help)")
+        #expect(help.contains("(default operator)"), "\(help)")
+    }
+
+    /// The Redis library says what is wrong and names the setting in words; the command
+    /// renders the same error with the flag and variable that set it, and keeps its exit status.
+    @Test func aRedisErrorIsRenderedWithTheFlagsThatFixIt() {
+        let cases: [(RedisError, library: String, command: [String])] = [
+            (.unreachable(endpoint: "h:1", attempts: 3, budget: .seconds(30), lastError: "refused"), "the Redis URL",
+             ["--redis flag or REDIS_URL / REDIS_SERVICE_HOST"]),
+            (.clusterUnreachable(seeds: ["h:1", "h:2"], budget: .seconds(30), lastError: "refused"), "the Redis URL", ["--redis", "REDIS_URL"]),
+            (.loginRefused(endpoint: "h:1", user: "u", reply: "WRONGPASS invalid"), "the user and password",
+             ["--redis or REDIS_URL", "--redis-password-file or REDIS_PASSWORD_FILE"]),
+            (.notAClusterNode(endpoint: "h:1", reply: "ERR This instance has cluster support disabled"), "turn off cluster mode",
+             ["--cluster, or WORKQUEUE_CLUSTER=1"]),
+            (.tlsUntrusted(endpoint: "h:1", caFile: nil), "a TLS CA file", ["--tls-ca-file PATH (env WORKQUEUE_TLS_CA_FILE)"]),
+            (.tlsClientCertificateRequired(endpoint: "h:1"), "a TLS client certificate",
+             ["--tls-cert-file PATH and --tls-key-file PATH (env WORKQUEUE_TLS_CERT_FILE, WORKQUEUE_TLS_KEY_FILE)"]),
+            (.tlsRefused(endpoint: "h:1", reason: "UNKNOWN_CA"), "a TLS client certificate", ["--tls-cert-file PATH"]),
+        ]
+        for (error, library, command) in cases {
+            #expect(error.description.contains(library), "\(error.description)")
+            #expect(!error.description.contains("--"), "the library names a flag: \(error.description)")
+            let rendered = CommandError.redis(error).description
+            for flag in command { #expect(rendered.contains(flag), "\(rendered)") }
+            #expect(ExitStatus.code(for: CommandError.redis(error)) == ExitStatus.code(for: error))
+        }
+        #expect(ExitStatus.code(for: CommandError.redis(.tlsUntrusted(endpoint: "h:1", caFile: nil))) == ExitStatus.configuration)
+        #expect(ExitStatus.code(for: CommandError.redis(.unreachable(endpoint: "h:1", attempts: 1, budget: .seconds(1), lastError: "x")))
+                    == ExitStatus.transient)
+    }
+
     @Test func flagsAndVariablesAreUniqueAndFormsFitTheirTypes() {
         let flags = Catalog.all.map(\.flag)
         let variables = Catalog.all.compactMap(\.variable)
         #expect(Set(flags).count == flags.count)
         #expect(Set(variables).count == variables.count)
-        for setting in Catalog.all {
+        for (command, settings) in Catalog.byCommand {
+            let flags = settings.map(\.flag)
+            #expect(Set(flags).count == flags.count, "`\(command)` declares a flag twice: \(flags)")
+        }
+        for setting in Catalog.all + Catalog.flagsOnly {
             #expect(setting.formFitsValue, "\(setting.flag) is declared \(setting.form), which its type is not read in")
         }
     }

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 import TestSupport
 import WorkQueue
-@testable import WorkQueueRedis
+@_spi(Testing) @testable import WorkQueueRedis
 
 /// Nothing lost, nothing stuck, at any size: every reply of the queue is bounded by bytes as
 /// well as by count, no script gives up half way on a valid input, no script holds Redis for

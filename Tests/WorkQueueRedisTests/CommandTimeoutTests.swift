@@ -20,8 +20,8 @@ import WorkQueueRedis
         await #expect {
             _ = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(2))
         } throws: { error in
-            guard case let .connectFailed(message)? = error as? RedisError else { return false }
-            return message.contains("127.0.0.1:\(port)") && message.contains("did not answer SCRIPT")
+            guard let error = error as? RedisError, case let .unreachable(endpoint, _, _, lastError) = error else { return false }
+            return endpoint == "127.0.0.1:\(port)" && lastError.contains("did not answer SCRIPT")
         }
         #expect(ContinuousClock.now - started < .seconds(5))
     }
@@ -39,8 +39,8 @@ import WorkQueueRedis
         await #expect {
             _ = try await RedisQueue.connect(name: "q", configuration: configuration, connectBudget: .seconds(1))
         } throws: { error in
-            guard case let .connectFailed(message)? = error as? RedisError else { return false }
-            return message.contains("127.0.0.1:\(listener.port)") && message.contains("connect timeout")
+            guard let error = error as? RedisError, case let .unreachable(endpoint, _, _, lastError) = error else { return false }
+            return endpoint == "127.0.0.1:\(listener.port)" && lastError.contains("connect timeout")
         }
         // Before the budget covered the replies this took the 20 s reply timeout.
         #expect(ContinuousClock.now - started < .seconds(10))

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 import TestSupport
 import WorkQueue
-@testable import WorkQueueRedis
+@_spi(Testing) @testable import WorkQueueRedis
 
 /// Fencing tokens: a settle acts only on its own take; equal items are separate leases; a take
 /// whose reply was lost is returned again, never repeated; oversized items never reach a

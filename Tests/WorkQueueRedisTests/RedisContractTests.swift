@@ -2,7 +2,7 @@ import Testing
 import TestSupport
 import WorkQueue
 import WorkQueueContract
-import WorkQueueRedis
+@_spi(Testing) import WorkQueueRedis
 
 /// The Redis backend on a real redis-server, with real time: `advance` sleeps.
 struct RedisFixture: ContractFixture {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import WorkQueue
-@testable import WorkQueueRedis
+@_spi(Testing) @testable import WorkQueueRedis
 
 @Suite(.serialized) struct RedisQueueTests {
     @Test func sha224MatchesKnownVectors() {

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 import WorkQueue
 import WorkQueueContract
-@testable import WorkQueueRedis
+@_spi(Testing) @testable import WorkQueueRedis
 
 /// Three Redis queues `{contract:0..2}` on one server, worked as one.
 struct ShardedRedisFixture: ContractFixture {

@@ -74,13 +74,13 @@ import WorkQueue
         let redis = try await LocalRedis(tls: pki)
         defer { Task { await redis.stop() } }
         for caFile in [pki.otherCAFile, nil] {
-            // Retrying would end as .connectFailed after the 60 s budget: .tls means it stopped at once.
+            // Retrying would end as .unreachable after the 60 s budget: .tlsUntrusted means it stopped at once.
             let error = await Self.connectError(Self.configuration(redis, caFile: caFile))
-            guard case let .tls(message)? = error else {
+            guard case .tlsUntrusted(_, caFile)? = error, let message = error?.description else {
                 Issue.record("expected a permanent TLS error, got \(String(describing: error))")
                 continue
             }
-            #expect(message.contains("could not be verified") && message.contains("--tls-ca-file"), "\(message)")
+            #expect(message.contains("could not be verified") && message.contains("a TLS CA file"), "\(message)")
             #expect(error?.kind == .permanent)
         }
     }
@@ -97,12 +97,12 @@ import WorkQueue
             await client.close()
             Issue.record("connected with a certificate from another CA")
         } catch let error as RedisError {
-            // Retrying would end as .connectFailed after the 60 s budget.
-            guard case let .tls(message) = error else {
+            // Retrying would end as .clusterUnreachable after the 60 s budget.
+            guard case .tlsUntrusted = error else {
                 Issue.record("expected a permanent TLS error, got \(error)")
                 return
             }
-            #expect(message.contains("could not be verified"), "\(message)")
+            #expect(error.description.contains("could not be verified"), "\(error)")
         }
     }
 
@@ -134,15 +134,21 @@ import WorkQueue
         let redis = try await LocalRedis(tls: pki, tlsAuthClients: "yes")
         defer { Task { await redis.stop() } }
         let missing = await Self.connectError(Self.configuration(redis, caFile: pki.caFile))
-        guard case let .tls(message)? = missing else { Issue.record("got \(String(describing: missing))"); return }
-        #expect(message.contains("requires a client certificate") && message.contains("--tls-cert-file"), "\(message)")
+        guard case .tlsClientCertificateRequired? = missing, let message = missing?.description else {
+            Issue.record("got \(String(describing: missing))")
+            return
+        }
+        #expect(message.contains("requires a client certificate") && message.contains("client certificate and its key file"), "\(message)")
         let certificate = (pki.clientCertificateFile, pki.clientKeyFile)
         #expect(await Self.connectError(Self.configuration(redis, caFile: pki.caFile, certificate: certificate)) == nil)
         // A client certificate from a CA the server does not trust: refused, with the reason.
         let stranger = try await TestCertificates()
         let refused = await Self.connectError(Self.configuration(
             redis, caFile: pki.caFile, certificate: (stranger.clientCertificateFile, stranger.clientKeyFile)))
-        guard case let .tls(refusedMessage)? = refused else { Issue.record("got \(String(describing: refused))"); return }
+        guard case .tlsRefused? = refused, let refusedMessage = refused?.description else {
+            Issue.record("got \(String(describing: refused))")
+            return
+        }
         #expect(refusedMessage.contains("refused the TLS connection"), "\(refusedMessage)")
     }
 

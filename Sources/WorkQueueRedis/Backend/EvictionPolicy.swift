@@ -44,7 +44,7 @@ public struct EvictionPolicy: Sendable, Equatable {
                 + "leases, retries and dead letters can be lost"
         }
         return "maxmemory-policy is \(name): \(what). A queue needs maxmemory-policy noeviction "
-            + "(CONFIG SET maxmemory-policy noeviction, and in redis.conf); --require-noeviction refuses to start otherwise"
+            + "(CONFIG SET maxmemory-policy noeviction, and in redis.conf)"
     }
 }
 

@@ -22,14 +22,14 @@ extension RedisQueue: DrainedMarker {
     public static func shardNames(_ name: String, count: Int) throws -> [String] {
         guard !name.isEmpty else { throw WorkQueueError.invalidConfiguration("the queue name is empty; pass a name such as job2") }
         guard (1...maxShards).contains(count) else {
-            throw WorkQueueError.invalidConfiguration("--shards must be between 1 and \(maxShards), not \(count)")
+            throw WorkQueueError.invalidConfiguration("the shard count must be between 1 and \(maxShards), not \(count)")
         }
         guard count > 1 else { return [name] }
         guard !name.contains("{") && !name.contains("}") else {
             let bare = String(name.filter { $0 != "{" && $0 != "}" })
             throw WorkQueueError.invalidConfiguration("""
                 the queue name '\(name)' contains a brace; a sharded queue gives each shard its own hash tag \
-                ({NAME:0} ... {NAME:\(count - 1)}), so pass the name without braces, e.g. --queue \(bare.isEmpty ? "job2" : bare) --shards \(count)
+                ({NAME:0} ... {NAME:\(count - 1)}), so pass the name without braces, e.g. \(bare.isEmpty ? "job2" : bare) with \(count) shards
                 """)
         }
         return (0..<count).map { "{\(name):\($0)}" }

@@ -11,8 +11,8 @@ import WorkQueue
 /// script hashes an item: SHA-224s (for attempts, errors and the tutorial's lease keys)
 /// are computed here, in the worker, and only where needed.
 public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
-    /// Test-only switches that simulate failures.
-    public struct FaultInjection: Sendable {
+    /// Test-only switches that simulate failures (`@_spi(Testing) import WorkQueueRedis`).
+    @_spi(Testing) public struct FaultInjection: Sendable {
         /// After the take script ran, drop the connection and throw before returning the
         /// leases: the worker "dies" holding items.
         public var dropConnectionAfterTake = false
@@ -94,7 +94,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     public var resultsMax: Int? { options.resultsMax }
 
     /// Test-only fault switches: unlike ``options``, these change while the queue is in use.
-    public var faultInjection: FaultInjection {
+    @_spi(Testing) public var faultInjection: FaultInjection {
         get { faults.withLock { $0 } }
         set { faults.withLock { $0 = newValue } }
     }

@@ -83,9 +83,7 @@ package final class RedisClusterClient: RedisCommandExecuting {
             delay = min(delay * 2, .seconds(1))
         }
         await client.close()
-        throw RedisError.connectFailed(
-            "could not read the Redis Cluster topology from \(seeds.map(\.endpoint).joined(separator: ", ")) within \(budget): "
-                + "\(lastError). Check that the nodes are running and reachable, and the --redis flag or REDIS_URL")
+        throw RedisError.clusterUnreachable(seeds: seeds.map(\.endpoint), budget: budget, lastError: "\(lastError)")
     }
 
     // MARK: RedisCommandExecuting
@@ -205,9 +203,9 @@ package final class RedisClusterClient: RedisCommandExecuting {
                 answers = try await client(for: node).pipeline(wire, timeout: timeout)
             } catch let error as RedisError {
                 switch error {
-                case .server, .invalidURL:
+                case .server, .invalidURL, .loginRefused:
                     throw error // a login or setup refusal: the same on every node
-                case .connectFailed:
+                case .connectFailed, .unreachable:
                     markReachable(node, false)
                     step = advance(.unreachable(node, error), &attempt)
                 default:
@@ -357,9 +355,9 @@ package final class RedisClusterClient: RedisCommandExecuting {
                 let client: RedisClient
                 do {
                     client = try await self.client(for: source)
-                } catch RedisError.connectFailed(let message) {
+                } catch let error as RedisError where error.isUnreachable {
                     markReachable(source, false)
-                    lastError = RedisError.connectFailed(message)
+                    lastError = error
                     continue
                 }
                 markReachable(source, true)
@@ -371,8 +369,7 @@ package final class RedisClusterClient: RedisCommandExecuting {
                 }
                 if case let .error(message) = reply {
                     if message.contains("cluster support disabled") {
-                        throw RedisError.server("\(message): Redis at \(source) is not a Redis Cluster node; "
-                            + "drop --cluster (and WORKQUEUE_CLUSTER) to use it as a single server")
+                        throw RedisError.notAClusterNode(endpoint: "\(source)", reply: message)
                     }
                     lastError = RedisError.server(message)
                     continue

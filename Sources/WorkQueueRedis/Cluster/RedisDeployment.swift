@@ -32,8 +32,7 @@ extension RedisDeployment {
     /// A URL naming several nodes, `redis://[user:password@]host1:port1,host2:port2[/db]`, is
     /// a cluster's seed list; `cluster` makes a single node a cluster seed too.
     public static func resolve(flag: String?, environment: [String: String], cluster: Bool) throws -> RedisDeployment {
-        let url = flag.flatMap { $0.isEmpty ? nil : $0 } ?? environment["REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if let url, let seeds = try seedList(url) { return .cluster(seeds: seeds) }
+        if let url = RedisConfiguration.url(flag: flag, environment: environment), let seeds = try seedList(url) { return .cluster(seeds: seeds) }
         let configuration = try RedisConfiguration.resolve(flag: flag, environment: environment)
         return cluster ? .cluster(seeds: [configuration]) : .standalone(configuration)
     }

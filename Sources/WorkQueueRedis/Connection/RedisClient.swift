@@ -88,9 +88,7 @@ package final class RedisClient: Sendable {
             try await Task.sleep(for: min(delay, deadline - now))
             delay = min(delay * 2, .seconds(2))
         }
-        throw RedisError.connectFailed(
-            "could not connect to Redis at \(configuration.endpoint) after \(attempts) attempts within \(budget): \(lastError). "
-                + "Check that Redis is running and reachable there, and the --redis flag or REDIS_URL / REDIS_SERVICE_HOST")
+        throw RedisError.unreachable(endpoint: configuration.endpoint, attempts: attempts, budget: budget, lastError: "\(lastError)")
     }
 
     private enum Step {

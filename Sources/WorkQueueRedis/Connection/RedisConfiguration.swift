@@ -101,8 +101,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// The configuration from, in order: `flag` (a URL), `REDIS_URL`, `REDIS_SERVICE_HOST` with
     /// `REDIS_SERVICE_PORT` (set by Kubernetes for a Service named `redis`), ``fallback``.
     public static func resolve(flag: String?, environment: [String: String]) throws -> RedisConfiguration {
-        if let flag, !flag.isEmpty { return try RedisConfiguration(url: flag) }
-        if let url = environment["REDIS_URL"], !url.isEmpty { return try RedisConfiguration(url: url) }
+        if let url = url(flag: flag, environment: environment) { return try RedisConfiguration(url: url) }
         if let host = environment["REDIS_SERVICE_HOST"], !host.isEmpty {
             var port = fallback.port
             if let portText = environment["REDIS_SERVICE_PORT"], !portText.isEmpty {
@@ -115,6 +114,14 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             return RedisConfiguration(host: host, port: port)
         }
         return fallback
+    }
+
+    /// `flag` when given (not empty), else `REDIS_URL` when set (not empty): the one place the
+    /// variable is read.
+    static func url(flag: String?, environment: [String: String]) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        if let url = environment["REDIS_URL"], !url.isEmpty { return url }
+        return nil
     }
 
     /// Where Redis is when nothing says: `redis://redis:6379`, the Kubernetes Service `redis`.

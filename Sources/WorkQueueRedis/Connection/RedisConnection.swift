@@ -118,9 +118,7 @@ package final class RedisConnection: Sendable {
             if let user = configuration.username { auth.append(user) }
             auth.append(password)
             if case let .error(message) = try await send([auth], timeout: left())[0] {
-                let who = configuration.username.map { " as user '\($0)'" } ?? ""
-                throw RedisError.server("Redis at \(endpoint) refused the login\(who): \(message); "
-                    + "check the user and password in --redis or REDIS_URL")
+                throw RedisError.loginRefused(endpoint: endpoint, user: configuration.username, reply: message)
             }
         }
         if configuration.database != 0 {

@@ -24,8 +24,61 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case tls(String)
     /// One of the TLS files (``RedisTLS``) could not be read or holds no usable PEM data.
     case tlsFile(RedisTLS.File, path: String, reason: String)
+    /// No connection to `endpoint` could be made in `attempts` attempts within `budget`; the
+    /// last failed with `lastError`. Retrying later may succeed; check ``RedisSetting/url``.
+    case unreachable(endpoint: String, attempts: Int, budget: Duration, lastError: String)
+    /// No seed of a Redis Cluster answered with the cluster's topology within `budget`; the last
+    /// attempt failed with `lastError`. Retrying later may succeed; check ``RedisSetting/url``.
+    case clusterUnreachable(seeds: [String], budget: Duration, lastError: String)
+    /// Redis at `endpoint` refused the login (as `user`, or the default user) with the error
+    /// reply `reply`: check ``RedisSetting/credentials``.
+    case loginRefused(endpoint: String, user: String?, reply: String)
+    /// Cluster mode was asked for, but Redis at `endpoint` is not a Redis Cluster node (its
+    /// error reply: `reply`): turn ``RedisSetting/cluster`` off to use it as a single server.
+    case notAClusterNode(endpoint: String, reply: String)
+    /// The TLS certificate of Redis at `endpoint` is not signed by a CA this client trusts (the
+    /// one in `caFile`, or the system's bundle when nil), or it has expired: a private CA's
+    /// certificate goes in ``RedisSetting/tlsCAFile``.
+    case tlsUntrusted(endpoint: String, caFile: String?)
+    /// Redis at `endpoint` requires a client certificate and none was given: see
+    /// ``RedisSetting/tlsClientCertificate``.
+    case tlsClientCertificateRequired(endpoint: String)
+    /// Redis at `endpoint` refused the TLS connection (`reason`, from the handshake): if it checks
+    /// client certificates, ``RedisSetting/tlsClientCertificate`` must be signed by a CA it trusts.
+    case tlsRefused(endpoint: String, reason: String)
 
-    public var description: String {
+    public var description: String { description(naming: \.description) }
+
+    /// The description, with each ``RedisSetting`` it names as `name` renders it (the library's
+    /// ``description`` uses ``RedisSetting/description``; a command passes its flags).
+    public func description(naming name: (RedisSetting) -> String) -> String {
+        switch self {
+        case let .unreachable(endpoint, attempts, budget, lastError):
+            "could not connect to Redis at \(endpoint) after \(attempts) attempts within \(budget): \(lastError). "
+                + "Check that Redis is running and reachable there, and \(name(.url))"
+        case let .clusterUnreachable(seeds, budget, lastError):
+            "could not read the Redis Cluster topology from \(seeds.joined(separator: ", ")) within \(budget): "
+                + "\(lastError). Check that the nodes are running and reachable, and \(name(.url))"
+        case let .loginRefused(endpoint, user, reply):
+            "Redis at \(endpoint) refused the login\(user.map { " as user '\($0)'" } ?? ""): \(reply); check \(name(.credentials))"
+        case let .notAClusterNode(endpoint, reply):
+            "\(reply): Redis at \(endpoint) is not a Redis Cluster node; turn off \(name(.cluster)) to use it as a single server"
+        case let .tlsUntrusted(endpoint, caFile):
+            "the TLS certificate of Redis at \(endpoint) could not be verified: it is not signed by a CA this worker trusts "
+                + "(\(caFile.map { "the CA in '\($0)'" } ?? "the system's CA bundle")), or it has expired. If the server uses a "
+                + "private CA, pass its certificate with \(name(.tlsCAFile))"
+        case let .tlsClientCertificateRequired(endpoint):
+            "Redis at \(endpoint) requires a client certificate (tls-auth-clients): pass one with \(name(.tlsClientCertificate))"
+        case let .tlsRefused(endpoint, reason):
+            "Redis at \(endpoint) refused the TLS connection (\(reason)): if it checks client certificates, the one in "
+                + "\(name(.tlsClientCertificate)) must be signed by a CA the server trusts (its tls-ca-cert-file)"
+        default:
+            plainDescription
+        }
+    }
+
+    /// The description of the cases that name no setting.
+    private var plainDescription: String {
         switch self {
         case let .server(message): "Redis replied with an error: \(Self.trimmed(message))\(Self.hint(forReply: message))"
         case let .connectionClosed(endpoint): "the connection to Redis at \(endpoint) closed; it will be reopened on the next command"
@@ -41,6 +94,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .tls(message): message
         case let .tlsFile(file, path, reason): "cannot use the TLS \(file.rawValue) '\(path)': \(reason)"
         case let .cluster(message): "Redis Cluster: \(message)"
+        case .unreachable, .clusterUnreachable, .loginRefused, .notAClusterNode, .tlsUntrusted, .tlsClientCertificateRequired,
+             .tlsRefused:
+            description(naming: \.description)
         }
     }
 }

@@ -38,8 +38,12 @@ extension RedisError {
     public var kind: RedisErrorKind {
         switch self {
         case let .server(message): Self.kind(ofReply: message)
-        case .invalidURL, .tls, .tlsFile: .permanent
-        case .connectionClosed, .connectFailed, .protocolError, .unexpectedReply, .timedOut, .cluster: .transient
+        case .invalidURL, .tls, .tlsFile, .tlsUntrusted, .tlsClientCertificateRequired, .tlsRefused: .permanent
+        // A refused login and a server that is no cluster node were server replies before they
+        // had cases of their own, and keep their kind (a retry after a reconnect).
+        case .connectionClosed, .connectFailed, .protocolError, .unexpectedReply, .timedOut, .cluster, .unreachable,
+             .clusterUnreachable, .loginRefused, .notAClusterNode:
+            .transient
         }
     }
 
@@ -47,6 +51,14 @@ extension RedisError {
     public func explained(queue: String) -> String {
         guard case let .server(message) = self else { return description }
         return "Redis replied with an error: \(Self.trimmed(message))\(Self.hint(forReply: message, queue: queue))"
+    }
+
+    /// True for a connection that could not be made (retry another node, or later).
+    package var isUnreachable: Bool {
+        switch self {
+        case .connectFailed, .unreachable: true
+        default: false
+        }
     }
 
     /// True when retrying cannot fix this error.
@@ -139,7 +151,8 @@ extension RedisError {
     /// file), so that retrying within the connect budget is pointless.
     package var stopsConnectRetries: Bool {
         switch self {
-        case .server, .tls, .tlsFile: true
+        case .server, .tls, .tlsFile, .loginRefused, .notAClusterNode, .tlsUntrusted, .tlsClientCertificateRequired, .tlsRefused:
+            true
         default: false
         }
     }

@@ -77,11 +77,8 @@ package final class RedisTLSContext: Sendable {
                 + "lists in the rediss:// URL, or have the certificate reissued for \(serverHostname ?? host)")
         }
         let text = "\(error)"
-        let ca = settings.caFile.map { "the CA in '\($0)'" } ?? "the system's CA bundle"
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
-            return .tls("the TLS certificate of Redis at \(endpoint) could not be verified: it is not signed by a CA "
-                + "this worker trusts (\(ca)), or it has expired. If the server uses a private CA, pass its "
-                + "certificate with --tls-ca-file PATH (env WORKQUEUE_TLS_CA_FILE)")
+            return .tlsUntrusted(endpoint: endpoint, caFile: settings.caFile)
         }
         if ["WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST", "UNEXPECTED_RECORD", "RECORD_TOO_LARGE"]
             .contains(where: text.contains) {
@@ -89,13 +86,11 @@ package final class RedisTLSContext: Sendable {
                 + "redis:// URL for it, or the port the server serves TLS on (its tls-port)")
         }
         if text.contains("CERTIFICATE_REQUIRED") || (settings.certificateFile == nil && text.contains("HANDSHAKE_FAILURE")) {
-            return .tls("Redis at \(endpoint) requires a client certificate (tls-auth-clients): pass one with "
-                + "--tls-cert-file PATH and --tls-key-file PATH (env WORKQUEUE_TLS_CERT_FILE, WORKQUEUE_TLS_KEY_FILE)")
+            return .tlsClientCertificateRequired(endpoint: endpoint)
         }
         if ["UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "DECRYPT_ERROR", "HANDSHAKE_FAILURE", "ACCESS_DENIED",
             "CERTIFICATE_EXPIRED", "UNSUPPORTED_CERTIFICATE"].contains(where: text.contains) {
-            return .tls("Redis at \(endpoint) refused the TLS connection (\(Self.reason(text))): if it checks client "
-                + "certificates, the one in --tls-cert-file must be signed by a CA the server trusts (its tls-ca-cert-file)")
+            return .tlsRefused(endpoint: endpoint, reason: Self.reason(text))
         }
         if text.contains("EOF during handshake") || text.contains("uncleanShutdown") {
             // Also what a restart looks like: retried, with the likely cause in the message.
