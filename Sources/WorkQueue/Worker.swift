@@ -6,6 +6,10 @@ import Synchronization
 /// The runner: leases items, runs the handler, renews leases, retries, recovers, and returns
 /// when the queue is drained or a shutdown is requested.
 ///
+/// - Each item the worker holds has one record in a state machine (`ItemLedger`: buffered,
+///   running, finished, settling, settled or lost); the loops below report events to it and
+///   carry out the actions it returns. Read top-down: the fetcher leases and settles, the slots
+///   handle, `perform` records what was settled or lost.
 /// - One fetcher per worker settles what the slots finished and leases what they will need
 ///   in one backend call per batch (``WorkQueueBackend/exchange(_:lease:session:duration:)``),
 ///   and hands the items to ``WorkerOptions/concurrency`` slots through a buffer in the
@@ -216,35 +220,6 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// The queue was found cancelled: every in-flight handler is cancelled with
-    /// ``CancellationReason/jobCancelled`` and the worker stops as for a shutdown (the released
-    /// items are moved aside by ``sweepCancelled()`` before it returns).
-    func jobCancelled() {
-        let first = cancelSeen.withLock { seen in
-            defer { seen = true }
-            return !seen
-        }
-        guard first else { return }
-        logger.notice("the queue was cancelled: cancelling in-flight handlers and stopping")
-        dispatcher.cancelAll(reason: .jobCancelled)
-        shutdown()
-    }
-
-    /// After a cancel: moves what this worker released (and anything else pending) aside with
-    /// the cancelled items, so that nothing of a cancelled job is left pending; not once the
-    /// queue was resumed meanwhile (its items are wanted again). Each page checks the mark
-    /// and moves in one atomic step and never sets the mark (a resume racing the sweep wins).
-    private func sweepCancelled() async {
-        do {
-            for _ in 0..<100_000 {
-                let page = try await backend.cancelPage(max: 10_000, mark: false)
-                if !page.cancelled || page.remaining == 0 || page.moved == 0 { return }
-            }
-        } catch {
-            logger.warning("moving released items aside failed: \(error); run `workqueue cancel` again to move them")
-        }
-    }
-
     /// One fetcher per process: settles what the slots finished and leases what they will need,
     /// in one backend call per batch, until drained or shut down. The ledger decides each step
     /// (``ItemLedger/nextCall()``); this loop makes the calls and waits.
@@ -305,23 +280,6 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Nothing pending: waits (bounded) for a push, then wakes the fetcher to look again.
-    private func waitForWork(_ dispatcher: Dispatcher) -> Task<Void, Never> {
-        Task {
-            do {
-                try await self.backend.waitForWork(timeout: self.options.idlePollInterval)
-            } catch is CancellationError {
-            } catch {
-                // Refused at once (OOM, a dropped connection): wait out the poll interval all
-                // the same, or the fetcher would spin on Redis.
-                self.metrics.recordBackendError()
-                self.logger.debug("waiting for work failed: \(error); looking again in \(self.options.idlePollInterval)")
-                try? await self.clock.sleep(for: self.options.idlePollInterval)
-            }
-            dispatcher.wakeFetcher(external: true)
-        }
-    }
-
     /// One slot: takes items from the dispatcher and runs the handler on each, until it closes.
     private func slotLoop(_ slot: Int, _ dispatcher: Dispatcher, threads: HandlerThreadPool?) async {
         let clock = ContinuousClock()
@@ -353,6 +311,7 @@ public final class Worker: Service, Sendable {
             } else {
                 logger.warning("lease renewal found the lease lost; cancelling the handler", metadata: Self.metadata(lease))
             }
+            metrics.recordLeaseLost()
             record(.leaseLost(lease)) { $0.leaseLost += 1 }
         case let .settled(settlement):
             record(settled: settlement)
@@ -386,6 +345,52 @@ public final class Worker: Service, Sendable {
         }
     }
 
+    /// Nothing pending: waits (bounded) for a push, then wakes the fetcher to look again.
+    private func waitForWork(_ dispatcher: Dispatcher) -> Task<Void, Never> {
+        Task {
+            do {
+                try await self.backend.waitForWork(timeout: self.options.idlePollInterval)
+            } catch is CancellationError {
+            } catch {
+                // Refused at once (OOM, a dropped connection): wait out the poll interval all
+                // the same, or the fetcher would spin on Redis.
+                self.metrics.recordBackendError()
+                self.logger.debug("waiting for work failed: \(error); looking again in \(self.options.idlePollInterval)")
+                try? await self.clock.sleep(for: self.options.idlePollInterval)
+            }
+            dispatcher.wakeFetcher(external: true)
+        }
+    }
+
+    /// The queue was found cancelled: every in-flight handler is cancelled with
+    /// ``CancellationReason/jobCancelled`` and the worker stops as for a shutdown (the released
+    /// items are moved aside by ``sweepCancelled()`` before it returns).
+    func jobCancelled() {
+        let first = cancelSeen.withLock { seen in
+            defer { seen = true }
+            return !seen
+        }
+        guard first else { return }
+        logger.notice("the queue was cancelled: cancelling in-flight handlers and stopping")
+        dispatcher.cancelAll(reason: .jobCancelled)
+        shutdown()
+    }
+
+    /// After a cancel: moves what this worker released (and anything else pending) aside with
+    /// the cancelled items, so that nothing of a cancelled job is left pending; not once the
+    /// queue was resumed meanwhile (its items are wanted again). Each page checks the mark
+    /// and moves in one atomic step and never sets the mark (a resume racing the sweep wins).
+    private func sweepCancelled() async {
+        do {
+            for _ in 0..<100_000 {
+                let page = try await backend.cancelPage(max: 10_000, mark: false)
+                if !page.cancelled || page.remaining == 0 || page.moved == 0 { return }
+            }
+        } catch {
+            logger.warning("moving released items aside failed: \(error); run `workqueue cancel` again to move them")
+        }
+    }
+
     /// Log metadata naming a lease's item (escaped, bounded) and attempt, formatted only if logged.
     static func metadata(_ lease: Lease) -> Logger.Metadata {
         ["item": .stringConvertible(ItemLabel(item: lease.item)), "attempt": .stringConvertible(lease.attempt)]
@@ -397,7 +402,6 @@ public final class Worker: Service, Sendable {
 
     func record(_ event: WorkerEvent, _ update: (inout WorkerSummary) -> Void) {
         summary.withLock { update(&$0) }
-        if case .leaseLost = event { metrics.recordLeaseLost() }
         emit(event)
     }
 }
