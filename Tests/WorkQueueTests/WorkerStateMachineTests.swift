@@ -317,6 +317,44 @@ import WorkQueueTesting
         ])
     }
 
+    // MARK: The lock around it
+
+    /// The dispatcher carries out the ledger's local actions: a slot gets the item, a renewal
+    /// moves the deadline the handler reads, a lost lease sets the flag and cancels the task.
+    @Test func theDispatcherCarriesOutTheLedgersActions() async throws {
+        var options = WorkerOptions()
+        options.concurrency = 1
+        options.prefetch = 1
+        options.leaseDuration = .seconds(30)
+        let dispatcher = Dispatcher(options: options)
+        let slot = Task { await dispatcher.next(slot: 0) }
+        guard case let .exchange(call) = dispatcher.nextCall().step else {
+            Issue.record("the first step must be an exchange")
+            return
+        }
+        let result = ExchangeResult(outcomes: [], leases: [Self.a], counts: QueueCounts(pending: 5, processing: 1, scheduled: 0, dead: 0))
+        #expect(dispatcher.exchanged(call, result, seconds: 0.001, at: Self.at(0), leasedAt: Self.leasedAt).isEmpty)
+        guard let item = await slot.value else {
+            Issue.record("the slot must get the item")
+            return
+        }
+        #expect(item.lease == Self.a)
+        #expect(item.deadline.deadline == Self.at(30))
+        let stopped = Mutex(0)
+        dispatcher.started(item.id) { stopped.withLock { $0 += 1 } }
+        #expect(dispatcher.renewed([item.id], owned: [true], at: Self.at(10)).isEmpty)
+        #expect(item.deadline.deadline == Self.at(40))
+        #expect(item.flag.reason == nil)
+        #expect(dispatcher.renewed([item.id], owned: [false], at: Self.at(20)) == [.lost(Self.a, was: .running)])
+        #expect(item.flag.reason == .leaseLost)
+        #expect(stopped.withLock { $0 } == 1)
+        #expect(dispatcher.counts.running == 1)
+        #expect(dispatcher.finished(item.id, .threw("cancelled", unprocessable: false), checkpoint: nil, seconds: 0) == Self.a)
+        #expect(dispatcher.counts.held == 0)
+        dispatcher.stop()
+        #expect(await dispatcher.next(slot: 0) == nil)
+    }
+
     // MARK: The deadline a handler sees
 
     /// The context's deadline is the lease's, on the worker's clock, and a renewal moves it.
