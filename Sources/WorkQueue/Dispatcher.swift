@@ -1,92 +1,105 @@
-import NIOCore
 import Synchronization
 
-/// The process-wide buffer between the one fetcher and the handler slots.
+/// The ``ItemLedger`` behind one lock, with the waits its actions need: parked slots and the
+/// parked fetcher are resumed directly, so an item moves from the fetcher to a slot without an
+/// executor hop of its own.
 ///
-/// The fetcher pushes leased items in; slots take them one at a time and hand back how each
-/// ended; the fetcher collects those settlements and settles them in batches with its next
-/// lease call. All state sits behind one lock; parked slots and the parked fetcher are resumed
-/// directly, so an item moves from the fetcher to a slot without an executor hop of its own.
+/// Every method runs one ledger event under the lock and carries out the actions that touch
+/// only this process (resume a slot, set a flag, cancel a task, move a deadline); the rest
+/// (record an outcome, count a lost lease, hold off, the queue's cancel) are returned to the
+/// worker.
 final class Dispatcher: Sendable {
-    /// A leased item in this process: waiting in the buffer, running, or waiting to be settled.
-    struct Held: Sendable {
+    /// An item a slot starts: what its handler needs.
+    struct Started: Sendable {
+        let id: ItemLedger.ID
         let lease: Lease
-        /// Its ``InFlight`` id (renewed by the heartbeat until settled).
-        let id: Int
         let flag: CancellationFlag
-        /// Where its handler reports progress and saves checkpoints.
         let progress: WorkProgress
-        /// When it was leased (for the lease-to-settle metric).
-        let leasedAt: ContinuousClock.Instant
-    }
-
-    /// How a slot ended an item, waiting for the fetcher to settle it.
-    struct Done: Sendable {
-        let settlement: Settlement
-        let id: Int
-        let leasedAt: ContinuousClock.Instant
-    }
-
-    /// What the fetcher needs to decide its next call.
-    struct Snapshot: Sendable {
-        var running: Int
-        var buffered: Int
-        var done: Int
-        /// Seconds a handler took, averaged (nil until one returned).
-        var handlerSeconds: Double?
+        let deadline: LeaseDeadlineBox
     }
 
     private struct State {
-        var buffer = CircularBuffer<Held>(initialCapacity: 16)
-        var slots = CircularBuffer<(id: Int, continuation: CheckedContinuation<Held?, Never>)>(initialCapacity: 16)
-        var done: [Done] = []
-        var running = 0
-        var closed = false
-        /// Set by a shutdown: slots get no more items; the buffer waits for ``close()``.
-        var stopped = false
+        var ledger: ItemLedger
+        var parked: [Int: CheckedContinuation<Started?, Never>] = [:]
         var fetcher: CheckedContinuation<Void, Never>?
         var fetcherWoken = false
         var externalWake = false
-        var handlerSeconds: Double?
-        var nextWaiterID = 0
-        /// Set when the heartbeat found a lease lost: buffered items may need dropping.
-        var lostReported = false
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    init(options: WorkerOptions) {
+        state = Mutex(State(ledger: ItemLedger(options: options)))
+    }
+
+    /// Runs `event` on the ledger, carries out the local actions, and returns the others.
+    @discardableResult
+    private func apply(_ event: (inout ItemLedger) -> [ItemLedger.Action]) -> [ItemLedger.Action] {
+        var resumes: [(CheckedContinuation<Started?, Never>, Started?)] = []
+        var stops: [@Sendable () -> Void] = []
+        let rest = state.withLock { state -> [ItemLedger.Action] in
+            let actions = event(&state.ledger)
+            var rest: [ItemLedger.Action] = []
+            for action in actions {
+                switch action {
+                case let .start(slot, id):
+                    if let continuation = state.parked.removeValue(forKey: slot) {
+                        resumes.append((continuation, state.ledger.records[id].map { Self.started(id, $0) }))
+                    }
+                case let .endSlot(slot):
+                    if let continuation = state.parked.removeValue(forKey: slot) { resumes.append((continuation, nil)) }
+                case let .cancel(id, reason):
+                    // The flag is set under the lock, so it agrees with the ledger's first reason.
+                    guard let record = state.ledger.records[id] else { continue }
+                    record.flag.cancel(reason)
+                    if let stop = record.stopHandler { stops.append(stop) }
+                case let .deadlineMoved(id, deadline):
+                    state.ledger.records[id]?.deadlineBox.extend(to: deadline)
+                case .settled, .lost, .jobCancelled, .holdOff:
+                    rest.append(action)
+                }
+            }
+            return rest
+        }
+        for (continuation, started) in resumes { continuation.resume(returning: started) }
+        for stop in stops { stop() }
+        return rest
+    }
+
+    private static func started(_ id: ItemLedger.ID, _ record: ItemLedger.Record) -> Started {
+        Started(id: id, lease: record.lease, flag: record.flag, progress: record.progress, deadline: record.deadlineBox)
+    }
 
     // MARK: Slots
 
-    /// The next item for a slot, or nil once the dispatcher is closed (drained, shut down, or
-    /// the calling task was cancelled).
-    func next() async -> Held? {
-        if let ready = state.withLock({ state -> Held?? in
-            if state.stopped { return .some(nil) }
-            if let held = state.buffer.popFirst() {
-                state.running += 1
-                return .some(held)
+    /// The next item for slot `slot`, or nil once the worker stops or closes (or the calling
+    /// task was cancelled).
+    func next(slot: Int) async -> Started? {
+        // An item buffered already is taken without a continuation.
+        if let ready = state.withLock({ state -> Started?? in
+            switch state.ledger.slotReady(slot, mayPark: false) {
+            case .end: return .some(nil)
+            case let .run(id): return .some(state.ledger.records[id].map { Self.started(id, $0) })
+            case .park: return nil
             }
-            return state.closed ? .some(nil) : nil
         }) {
             // Taking an item changes the fetcher's demand.
-            wakeFetcher()
+            if ready != nil { wakeFetcher() }
             return ready
         }
-        let id = state.withLock { state -> Int in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Held?, Never>) in
-                let now = state.withLock { state -> Held?? in
-                    if state.stopped { return .some(nil) }
-                    if let held = state.buffer.popFirst() {
-                        state.running += 1
-                        return .some(held)
+            await withCheckedContinuation { (continuation: CheckedContinuation<Started?, Never>) in
+                let now = state.withLock { state -> Started?? in
+                    switch state.ledger.slotReady(slot, mayPark: !Task.isCancelled) {
+                    case .end:
+                        return .some(nil)
+                    case let .run(id):
+                        return .some(state.ledger.records[id].map { Self.started(id, $0) })
+                    case .park:
+                        if Task.isCancelled { return .some(nil) }
+                        state.parked[slot] = continuation
+                        return nil
                     }
-                    if state.closed || Task.isCancelled { return .some(nil) }
-                    state.slots.append((id, continuation))
-                    return nil
                 }
                 if let now {
                     continuation.resume(returning: now)
@@ -95,104 +108,82 @@ final class Dispatcher: Sendable {
                 }
             }
         } onCancel: {
-            let parked = state.withLock { state -> CheckedContinuation<Held?, Never>? in
-                guard let index = state.slots.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.slots.remove(at: index).continuation
+            let parked = state.withLock { state -> CheckedContinuation<Started?, Never>? in
+                state.ledger.slotLeft(slot)
+                return state.parked.removeValue(forKey: slot)
             }
             parked?.resume(returning: nil)
         }
     }
 
-    /// A slot finished an item (`handlerSeconds` it took); the settlement waits for the fetcher.
-    func finish(_ done: Done?, handlerSeconds: Double) {
-        state.withLock { state in
-            state.running -= 1
-            if let done { state.done.append(done) }
-            state.handlerSeconds = state.handlerSeconds.map { $0 * 0.9 + handlerSeconds * 0.1 } ?? handlerSeconds
-        }
+    /// The handler of `id` started; `stop` cancels its task (at once if it was cancelled already).
+    func started(_ id: ItemLedger.ID, stop: @escaping @Sendable () -> Void) {
+        if state.withLock({ $0.ledger.started(id, stop: stop) }) { stop() }
+    }
+
+    /// The handler of `id` returned; returns the lost lease when it was lost meanwhile.
+    func finished(_ id: ItemLedger.ID, _ result: ItemLedger.HandlerResult, checkpoint: [UInt8]?, seconds: Double) -> Lease? {
+        let lost = state.withLock { $0.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds) }
+        wakeFetcher()
+        return lost
+    }
+
+    /// Asks the handler of `id` to stop for `reason`.
+    func cancel(_ id: ItemLedger.ID, reason: CancellationReason) {
+        apply { ledger in ledger.cancel(id, reason).map { [$0] } ?? [] }
+    }
+
+    /// Asks every handler to stop for `reason` (later items start cancelled).
+    func cancelAll(reason: CancellationReason) {
+        apply { $0.cancelAll(reason) }
+    }
+
+    /// A shutdown: slots start no more items; the fetcher releases the buffered ones.
+    func stop() {
+        apply { $0.stop() }
         wakeFetcher()
     }
 
-    // MARK: Fetcher
-
-    var snapshot: Snapshot {
-        state.withLock { Snapshot(running: $0.running, buffered: $0.buffer.count, done: $0.done.count, handlerSeconds: $0.handlerSeconds) }
+    /// No more items for the slots: parked slots end.
+    func close() {
+        apply { $0.close() }
     }
 
-    /// Hands newly leased items to waiting slots, then to the buffer. Returns the items it
-    /// could not take because it is closed (to be released).
-    func push(_ items: [Held]) -> [Held] {
-        var resumed: [(CheckedContinuation<Held?, Never>, Held)] = []
-        let rejected = state.withLock { state -> [Held] in
-            guard !state.closed else { return items }
-            if state.stopped {
-                state.buffer.append(contentsOf: items)
-                return []
-            }
-            for held in items {
-                if let slot = state.slots.popFirst() {
-                    state.running += 1
-                    resumed.append((slot.continuation, held))
-                } else {
-                    state.buffer.append(held)
-                }
-            }
-            return []
-        }
-        for (continuation, held) in resumed { continuation.resume(returning: held) }
-        return rejected
-    }
+    // MARK: The fetcher and the heartbeat
 
-    /// Every settlement the slots handed back so far.
-    func takeDone() -> [Done] {
+    /// The fetcher's next step, and the slots' occupancy (running, buffered) for the metrics.
+    func nextCall() -> (step: ItemLedger.FetchStep, running: Int, buffered: Int) {
         state.withLock { state in
-            defer { state.done.removeAll(keepingCapacity: true) }
-            return state.done
+            (state.ledger.nextCall(), state.ledger.running, state.ledger.buffered)
         }
     }
 
-    /// A shutdown: slots get no more items (parked ones get nil at once); what is buffered
-    /// stays for ``close()`` to return in order.
-    func stopHandingOut() {
-        let parked = state.withLock { state -> [CheckedContinuation<Held?, Never>] in
-            state.stopped = true
-            defer { state.slots.removeAll() }
-            return state.slots.map(\.continuation)
-        }
-        for continuation in parked { continuation.resume(returning: nil) }
-        wakeFetcher()
+    /// What an exchange answered; returns the outcomes for the worker to record.
+    func exchanged(_ call: ItemLedger.Exchange, _ result: ExchangeResult, seconds: Double, at now: WorkInstant,
+                   leasedAt: ContinuousClock.Instant) -> [ItemLedger.Action] {
+        apply { $0.exchanged(call, result, seconds: seconds, at: now, leasedAt: leasedAt) }
     }
 
-    /// No more items for the slots: parked slots get nil. Returns the buffered items, which
-    /// were never started, in their order.
-    func close() -> [Held] {
-        let (parked, buffered) = state.withLock { state -> ([CheckedContinuation<Held?, Never>], [Held]) in
-            state.closed = true
-            let parked = state.slots.map(\.continuation)
-            state.slots.removeAll()
-            let buffered = Array(state.buffer)
-            state.buffer.removeAll()
-            return (parked, buffered)
-        }
-        for continuation in parked { continuation.resume(returning: nil) }
-        return buffered
+    /// The leases to renew at `beat` (see ``ItemLedger/renewals(at:)``).
+    func renewals(at beat: WorkInstant) -> (ids: [ItemLedger.ID], leases: [Lease], progress: [WorkProgress], lastLapse: WorkInstant) {
+        state.withLock { $0.ledger.renewals(at: beat) }
     }
 
-    /// The heartbeat found leases lost: the next ``dropLost()`` looks at the buffer.
-    func reportLost() {
-        state.withLock { $0.lostReported = true }
-        wakeFetcher()
+    /// What a renewal answered; returns the lost leases for the worker to record.
+    func renewed(_ ids: [ItemLedger.ID], owned: [Bool], at started: WorkInstant) -> [ItemLedger.Action] {
+        let actions = apply { $0.renewed(ids, owned: owned, at: started) }
+        // A lost buffered item leaves the buffer: the fetcher may lease another.
+        if !actions.isEmpty { wakeFetcher() }
+        return actions
     }
 
-    /// Removes and returns buffered items whose flag says their lease was lost.
-    func dropLost() -> [Held] {
+    /// Running handlers and held leases (for the heartbeat record and the shutdown log).
+    var counts: (running: Int, held: Int) { state.withLock { ($0.ledger.running, $0.ledger.held) } }
+
+    /// The progress handles of the held items, oldest first (for the heartbeat record).
+    func progress() -> [(lease: Lease, progress: WorkProgress)] {
         state.withLock { state in
-            guard state.lostReported else { return [] }
-            state.lostReported = false
-            let lost = Array(state.buffer.lazy.filter { $0.flag.reason == .leaseLost })
-            let kept = state.buffer.lazy.filter { $0.flag.reason != .leaseLost }
-            state.buffer = CircularBuffer(kept)
-            return lost
+            state.ledger.records.sorted { $0.key < $1.key }.map { ($0.value.lease, $0.value.progress) }
         }
     }
 
@@ -208,7 +199,9 @@ final class Dispatcher: Sendable {
     }
 
     /// Suspends the fetcher until something wakes it (returns at once if something did since
-    /// the last call). Returns true when the wake came from outside (`wakeFetcher(external:)`).
+    /// the last call). A wake from outside (`wakeFetcher(external:)`) ends the hold-off and the
+    /// wait for work (``ItemLedger/woken()``).
+    /// Returns true when the wake came from outside.
     func waitForFetcherWork() async -> Bool {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -225,6 +218,7 @@ final class Dispatcher: Sendable {
         return state.withLock { state in
             state.fetcherWoken = false
             defer { state.externalWake = false }
+            if state.externalWake { state.ledger.woken() }
             return state.externalWake
         }
     }

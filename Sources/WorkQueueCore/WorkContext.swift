@@ -71,8 +71,16 @@ public struct WorkContext: Sendable {
     public let attempt: Int
     /// The attempt after which a failing item is dead-lettered.
     public let maxAttempts: Int
-    /// When the current lease runs out unless renewed (the runner renews it while you work).
-    public let leaseDeadline: WorkInstant
+    /// When the current lease runs out unless renewed, on ``clock``. The runner renews the
+    /// lease while you work (every third of the lease), and each renewal moves this deadline;
+    /// nil when the host gives no deadline (a plugin: the C ABI carries none).
+    public var leaseDeadline: WorkInstant? { lease?.deadline }
+    /// The time left until ``leaseDeadline`` (negative once it passed), read on ``clock``; nil
+    /// when the host gives no deadline.
+    public var leaseRemaining: Duration? { lease.map { $0.deadline - clock.now } }
+    /// The clock ``leaseDeadline`` is measured on (the worker's).
+    public let clock: any WorkClock
+    private let lease: LeaseDeadlineBox?
     /// The worker's session id (the value of the item's lease key).
     public let session: String
     /// The handler's `KEY=VALUE` options (`--option` on the command line).
@@ -94,27 +102,48 @@ public struct WorkContext: Sendable {
     /// - Parameters:
     ///   - attempt: 1 for the first delivery.
     ///   - maxAttempts: the attempt after which a failing item is dead-lettered.
-    ///   - leaseDeadline: when the lease runs out unless renewed.
+    ///   - leaseDeadline: when the lease runs out unless renewed, on `clock`; nil for none.
     ///   - session: the worker's session id.
     ///   - options: the handler's `KEY=VALUE` options.
     ///   - logger: where the handler logs.
     ///   - cancellation: the flag the caller sets to stop the handler.
     ///   - checkpoint: the checkpoint an earlier attempt saved, if any.
     ///   - progress: where the handler's progress and checkpoints go.
+    ///   - clock: the clock `leaseDeadline` is measured on.
     package init(
         attempt: Int,
         maxAttempts: Int,
-        leaseDeadline: WorkInstant,
+        leaseDeadline: WorkInstant?,
         session: String,
         options: [String: String],
         logger: Logger,
         cancellation: CancellationFlag = CancellationFlag(),
         checkpoint: [UInt8]? = nil,
-        progress: WorkProgress = WorkProgress()
+        progress: WorkProgress = WorkProgress(),
+        clock: any WorkClock = SystemClock()
+    ) {
+        self.init(attempt: attempt, maxAttempts: maxAttempts, lease: leaseDeadline.map { LeaseDeadlineBox($0) },
+                  clock: clock, session: session, options: options, logger: logger, cancellation: cancellation,
+                  checkpoint: checkpoint, progress: progress)
+    }
+
+    /// The runner's context: `lease` is the deadline it moves with each renewal.
+    package init(
+        attempt: Int,
+        maxAttempts: Int,
+        lease: LeaseDeadlineBox?,
+        clock: any WorkClock,
+        session: String,
+        options: [String: String],
+        logger: Logger,
+        cancellation: CancellationFlag,
+        checkpoint: [UInt8]?,
+        progress: WorkProgress
     ) {
         self.attempt = attempt
         self.maxAttempts = maxAttempts
-        self.leaseDeadline = leaseDeadline
+        self.lease = lease
+        self.clock = clock
         self.session = session
         self.options = options
         self.logger = logger

@@ -131,8 +131,9 @@ private let pluginHandle: @convention(c) (
     let workContext = WorkContext(
         attempt: Int(context?.pointee.attempt ?? 1),
         maxAttempts: Int(context?.pointee.max_attempts ?? 1),
-        // ABI version 1 carries no lease deadline; the host renews the lease meanwhile.
-        leaseDeadline: WorkInstant(sinceOrigin: .zero),
+        // ABI version 1 carries no lease deadline (none, not a made-up one); the host renews
+        // the lease meanwhile.
+        leaseDeadline: nil,
         session: context?.pointee.session.map { String(cString: $0) } ?? "",
         options: box.options,
         logger: Logger(label: "workqueue.plugin.\(box.name)"),

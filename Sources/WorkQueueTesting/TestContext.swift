@@ -34,7 +34,7 @@ public struct TestContext: Sendable {
     ) {
         context = WorkContext(
             attempt: attempt, maxAttempts: maxAttempts, leaseDeadline: clock.now + leaseDuration, session: session,
-            options: options, logger: logger, checkpoint: checkpoint
+            options: options, logger: logger, checkpoint: checkpoint, clock: clock
         )
     }
 
