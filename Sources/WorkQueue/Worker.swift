@@ -202,7 +202,7 @@ public final class Worker: Service, Sendable {
         // Called with heartbeats off too: it also drops the session's record of its last
         // exchange, which nothing else would remove.
         do {
-            try await backend.removeHeartbeat(session: session)
+            try await (backend as? any WorkerRecords)?.removeHeartbeat(session: session)
         } catch {
             logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
         }
@@ -236,7 +236,7 @@ public final class Worker: Service, Sendable {
     private func sweepCancelled() async {
         do {
             for _ in 0..<100_000 {
-                let page = try await backend.cancelPage(max: 10_000, mark: false)
+                guard let page = try await (backend as? any QueueControlling)?.cancelPage(max: 10_000, mark: false) else { return }
                 if !page.cancelled || page.remaining == 0 || page.moved == 0 { return }
             }
         } catch {
@@ -637,7 +637,7 @@ public final class Worker: Service, Sendable {
                     if lost { dispatcher.reportLost() }
                     // A cancel reaches handlers that run long (the fetcher may not call the
                     // backend while every slot is busy) at their next renewal.
-                    if let control = try? await backend.control(), control.cancelled { jobCancelled() }
+                    if let control = try? await (backend as? any QueueControlling)?.control(), control.cancelled { jobCancelled() }
                     break
                 } catch is CancellationError {
                     throw CancellationError()
@@ -699,7 +699,7 @@ public final class Worker: Service, Sendable {
                                        inFlight: dispatcher.snapshot.running, held: inFlight.count,
                                        completed: done.0, failed: done.1, progress: currentProgress())
             do {
-                try await backend.heartbeat(beat, ttl: interval * 3)
+                try await (backend as? any WorkerRecords)?.heartbeat(beat, ttl: interval * 3)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as WorkQueueError where error.isPermanent {

@@ -18,9 +18,13 @@ public protocol ContractFixture: Sendable {
     /// Another fresh, empty queue of the same backend whose completion records are bounded to
     /// 3 (`resultsMax`), or nil where the fixture has none (the case then checks nothing).
     var boundedResults: (any WorkQueueBackend & CompletionLog)? { get }
+    /// The backend's item size limit (a take dead-letters longer items), or nil where it has
+    /// none (the case that needs it is then skipped). Default: 4 MiB, Redis's and the fake's.
+    var maxItemBytes: Int? { get }
 }
 
 extension ContractFixture {
+    public var maxItemBytes: Int? { 4 << 20 }
     public func loseNextExchangeReply() -> Bool { false }
     public var boundedResults: (any WorkQueueBackend & CompletionLog)? { nil }
 }
@@ -94,18 +98,56 @@ public enum BackendContract {
         ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal",
                      checkpointWithSettlement),
         ContractCase("a heartbeat record carries handlers' progress", heartbeatProgress),
+        ContractCase("an exchange settles its completions first, then its failures and releases", settleOrder),
+        ContractCase("a take dead-letters an item over the size limit without handing it out", oversizeDeadLettered),
+        ContractCase("a take promotes due retries within its own count", takePromotesWithinItsCount),
+        ContractCase("maintain promotes due retries and recovers expired leases", maintainPromotesAndRecovers),
+        ContractCase("finishIfDrained is false while anything is pending, in processing or scheduled", finishIfDrained),
     ]
 
     // MARK: Helpers
 
+    /// A backend with an ability the contract case needs (`Controlled.self`, ...); a backend
+    /// without it skips the case (reported as skipped, never as passed).
+    private static func able<T>(_ f: any ContractFixture, _: T.Type, _ ability: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
+        guard let backend = f.backend as? T else {
+            try skip("the backend has no \(ability)", sourceLocation: sourceLocation)
+        }
+        return backend
+    }
+
+    typealias Controlled = any WorkQueueBackend & QueueControlling & CancelledItemsReading
+    typealias Recorded = any WorkQueueBackend & WorkerRecords
+
+    /// Ends the running case as skipped: it shows as skipped in the test report (Swift
+    /// Testing's test cancellation), not as a pass. For a case that does not apply to a fixture.
+    public static func skip(_ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Never {
+        try Test.cancel("skipped: \(reason)", sourceLocation: sourceLocation)
+    }
+
+    /// One recovery pass: ``QueueRecovery/recoverExpiredLeases(maxAttempts:)`` where the
+    /// backend has it, else the requirement ``WorkQueueBackend/maintain(maxAttempts:interval:session:)``
+    /// with no interval (which promotes due retries too).
+    private static func recoverOnce(_ backend: any WorkQueueBackend, maxAttempts: Int) async throws -> RecoveryReport {
+        if let recovery = backend as? any QueueRecovery { return try await recovery.recoverExpiredLeases(maxAttempts: maxAttempts) }
+        return try await backend.maintain(maxAttempts: maxAttempts, interval: .zero, session: "contract") ?? RecoveryReport()
+    }
+
     /// Recovers twice (a backend may need to see a lease missing in two passes) and sums.
     private static func recover(_ backend: any WorkQueueBackend, maxAttempts: Int) async throws -> RecoveryReport {
-        let first = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
-        let second = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
+        let first = try await recoverOnce(backend, maxAttempts: maxAttempts)
+        let second = try await recoverOnce(backend, maxAttempts: maxAttempts)
         return RecoveryReport(
             requeued: first.requeued + second.requeued,
             deadLettered: first.deadLettered + second.deadLettered
         )
+    }
+
+    /// ``QueueRecovery/promoteDueRetries()``; skips the case for a backend without it.
+    private static func promote(_ f: any ContractFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
+        try await able(f, (any QueueRecovery).self, "promotion on demand (QueueRecovery)", sourceLocation: sourceLocation)
+            .promoteDueRetries()
     }
 
     private static func expectCounts(
@@ -259,10 +301,10 @@ public enum BackendContract {
         #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: f.shortLease * 3)) == .settled)
         try await expectCounts(q, pending: 0, processing: 0, scheduled: 1)
         #expect(!(try await q.counts().isDrained))
-        #expect(try await q.promoteDueRetries() == 0)
+        #expect(try await promote(f) == 0)
         #expect(try await q.lease(max: 1, session: "s1", duration: f.shortLease).isEmpty)
         try await f.advance(by: f.shortLease * 4)
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         try await expectCounts(q, pending: 1, processing: 0, scheduled: 0)
         let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(again.item == "a")
@@ -492,7 +534,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: nil) }
-        guard f.loseNextExchangeReply() else { return }
+        guard f.loseNextExchangeReply() else { try skip("the fixture cannot lose an exchange's reply") }
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 1, session: "s1", duration: f.shortLease * 10)
         }
@@ -509,8 +551,7 @@ public enum BackendContract {
     // MARK: Completion records
 
     private static func log(_ f: any ContractFixture) throws -> any WorkQueueBackend & CompletionLog {
-        let log = f.backend as? any WorkQueueBackend & CompletionLog
-        return try #require(log, "the backend keeps completion records (CompletionLog)")
+        try able(f, (any WorkQueueBackend & CompletionLog).self, "completion records (CompletionLog)")
     }
 
     private static func completionRecords(_ f: any ContractFixture) async throws {
@@ -534,7 +575,7 @@ public enum BackendContract {
         try await q.enqueue(["retried"])
         let first = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
         #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
-        _ = try await q.promoteDueRetries()
+        _ = try await promote(f)
         let second = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
         #expect(second.attempt == 2)
         #expect(try await q.complete(second, result: "ok") == .settled)
@@ -574,7 +615,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: "done " + $0.item.string) }
-        guard f.loseNextExchangeReply() else { return }
+        guard f.loseNextExchangeReply() else { try skip("the fixture cannot lose an exchange's reply") }
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 0, session: "s1", duration: f.shortLease * 10)
         }
@@ -584,7 +625,7 @@ public enum BackendContract {
     }
 
     private static func completionBound(_ f: any ContractFixture) async throws {
-        guard let q = f.boundedResults else { return }
+        guard let q = f.boundedResults else { try skip("the fixture has no queue with bounded completion records") }
         let items = (0..<5).map { WorkItem("item-\($0)") }
         try await q.enqueue(items)
         let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
@@ -604,7 +645,7 @@ public enum BackendContract {
     // MARK: Heartbeat records
 
     private static func heartbeatRecords(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         #expect(try await backend.liveWorkers().isEmpty)
         let ttl = Duration.seconds(60)
         let first = WorkerHeartbeat(session: "s1", host: "pod-1", handler: "printer", startedAtMilliseconds: 1_764_000_000_000,
@@ -629,7 +670,7 @@ public enum BackendContract {
     }
 
     private static func heartbeatEnds(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         let short = f.shortLease
         try await backend.heartbeat(WorkerHeartbeat(session: "a", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: .seconds(60))
         try await backend.heartbeat(WorkerHeartbeat(session: "b", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: short)
@@ -649,7 +690,7 @@ public enum BackendContract {
     // MARK: Pause, resume, cancel
 
     private static func pauseAndResume(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         #expect(try await q.control() == QueueControl(cancelledItems: 0))
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
@@ -672,7 +713,7 @@ public enum BackendContract {
     }
 
     private static func cancelAndRestore(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b", "c", "d"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
@@ -699,7 +740,7 @@ public enum BackendContract {
     }
 
     private static func cancelAfterRelease(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.cancel(max: 100) == 1)
@@ -713,7 +754,7 @@ public enum BackendContract {
     }
 
     private static func cancelPagesAndMark(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
@@ -736,7 +777,7 @@ public enum BackendContract {
         try await q.enqueue(["z"])
         let first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         let second = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(second.attempt == 2)
         #expect(try await q.fail(second, error: "boom again", disposition: .deadLetter) == .settled)
@@ -798,7 +839,7 @@ public enum BackendContract {
         lease.checkpoint = nil
         #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: .zero)) == .settled)
         try await f.advance(by: .milliseconds(10))
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(lease.attempt == 2)
         #expect(lease.checkpoint == Array("b".utf8))
@@ -874,7 +915,7 @@ public enum BackendContract {
         settling.checkpoint = Array("3".utf8)
         #expect(try await q.fail(settling, error: "boom", disposition: .retry(after: .zero)) == .settled)
         try await f.advance(by: .milliseconds(10))
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(lease.attempt == 2)
         #expect(lease.checkpoint == Array("3".utf8))
@@ -892,7 +933,7 @@ public enum BackendContract {
     }
 
     private static func heartbeatProgress(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         let beat = WorkerHeartbeat(session: "s1", host: "pod", handler: "countdown", startedAtMilliseconds: 1, inFlight: 2, held: 2,
                                    progress: [.init(item: "job-1", fraction: 0.25, note: "step 1 of 4"),
                                               .init(item: "a\\xff b", fraction: 1, note: "é \"quoted\" \\ done"),
@@ -903,5 +944,91 @@ public enum BackendContract {
         later.progress = []
         try await backend.heartbeat(later, ttl: .seconds(60))
         #expect(try await backend.liveWorkers().map(\.heartbeat) == [later])
+    }
+
+    // MARK: The settle order, the take's bounds, upkeep and the drained check
+
+    /// Two copies of one item (equal bytes share their attempts): the failure that dead-letters
+    /// one copy counts its attempt after the other copy's completion, whatever the order the
+    /// settlements were given in (settled in order, the completion would clear that attempt).
+    private static func settleOrder(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["x", "x"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
+        try #require(held.count == 2)
+        let result = try await q.exchange([.fail(held[0], error: "boom", disposition: .deadLetter), .complete(held[1], result: nil)],
+                                          lease: 0, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == [.settled, .settled], "in the order given")
+        let dead = try await q.deadLetters()
+        #expect(dead.map(\.item) == ["x"])
+        #expect(dead.first?.attempts == 1, "the failure counted after the completion")
+        #expect(dead.first?.lastError == "boom")
+        try await expectCounts(q, pending: 0, processing: 0, dead: 1)
+    }
+
+    private static func oversizeDeadLettered(_ f: any ContractFixture) async throws {
+        guard let limit = f.maxItemBytes else { try skip("the backend has no item size limit") }
+        let q = f.backend
+        let big = WorkItem([UInt8](repeating: 0x61, count: limit + 1))
+        try await q.enqueue([big, "a"])
+        // The big item spends the take's byte budget: this take hands out nothing.
+        let first = try await q.exchange([], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(first.leases.isEmpty)
+        try await expectCounts(q, pending: 1, processing: 0, dead: 1)
+        #expect(try await q.deadLetters().map(\.item.bytes.count) == [limit + 1])
+        #expect(try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10).map(\.item) == ["a"])
+    }
+
+    private static func takePromotesWithinItsCount(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let items = (1...5).map { WorkItem("r\($0)") }
+        try await q.enqueue(items)
+        let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
+        try #require(held.count == 5)
+        let failed = try await q.exchange(held.map { .fail($0, error: "later", disposition: .retry(after: .zero)) }, lease: 0,
+                                          session: "s1", duration: f.shortLease * 10)
+        #expect(failed.outcomes.allSatisfy { $0 == .settled })
+        try await expectCounts(q, pending: 0, processing: 0, scheduled: 5)
+        // Nothing pending: the take promotes due retries, but no more than it takes.
+        let taken = try await q.exchange([], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(taken.leases.map(\.item) == ["r1", "r2"])
+        #expect(taken.leases.allSatisfy { $0.attempt == 2 })
+        try await expectCounts(q, pending: 0, processing: 2, scheduled: 3)
+    }
+
+    private static func maintainPromotesAndRecovers(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease)
+        try #require(held.map(\.item) == ["a", "b"])
+        #expect(try await q.fail(held[1], error: "later", disposition: .retry(after: .zero)) == .settled)
+        try await f.advance(by: f.shortLease * 2)
+        // A backend may need two passes to see a lease gone; with no interval each pass runs.
+        var requeued = 0
+        var ran = false
+        for _ in 0..<2 {
+            if let report = try await q.maintain(maxAttempts: 5, interval: .zero, session: "s2") {
+                ran = true
+                requeued += report.requeued
+                #expect(report.deadLettered == 0)
+            }
+        }
+        #expect(ran, "with no interval, maintain runs its pass")
+        #expect(requeued == 1, "the expired lease of a")
+        try await expectCounts(q, pending: 2, processing: 0, scheduled: 0)
+        #expect(Set(try await q.lease(max: 2, session: "s2", duration: f.shortLease * 10).map(\.item)) == ["a", "b"])
+    }
+
+    private static func finishIfDrained(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        #expect(try await q.finishIfDrained(session: "s1") == false, "pending")
+        let held = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.finishIfDrained(session: "s1") == false, "in processing")
+        #expect(try await q.fail(held, error: "again", disposition: .retry(after: .zero)) == .settled)
+        #expect(try await q.finishIfDrained(session: "s1") == false, "scheduled")
+        let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.complete(again, result: nil) == .settled)
+        #expect(try await q.finishIfDrained(session: "s1") == true, "drained")
     }
 }

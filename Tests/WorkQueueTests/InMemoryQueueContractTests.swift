@@ -32,6 +32,66 @@ func inMemoryContract(_ contractCase: ContractCase) async throws {
     try await contractCase.run(InMemoryFixture())
 }
 
+/// The in-memory fake behind `PlainForwardingBackend`, the base of the runner tests' wrapping
+/// backends: every requirement and ability is forwarded, the exchange included.
+struct ForwardingFixture: ContractFixture {
+    let inner = InMemoryFixture()
+    let forwarding: PlainForwardingBackend
+    let bounded: PlainForwardingBackend
+
+    init() {
+        forwarding = PlainForwardingBackend(inner.queue)
+        bounded = PlainForwardingBackend(inner.bounded)
+    }
+
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { bounded }
+    var backend: any WorkQueueBackend & DeadLetterQueue { forwarding }
+    var shortLease: Duration { inner.shortLease }
+    func advance(by duration: Duration) async throws { try await inner.advance(by: duration) }
+    func loseNextExchangeReply() -> Bool { inner.loseNextExchangeReply() }
+}
+
+@Test(arguments: BackendContract.cases)
+func forwardingContract(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(ForwardingFixture())
+}
+
+/// A backend with only the seven requirements (no ability protocol): the cases that need an
+/// ability are reported as skipped, and the others pass.
+@Test(arguments: BackendContract.cases)
+func bareBackendContract(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(BareFixture())
+}
+
+/// Forwards the seven requirements of the seam and dead letters (the fixture's minimum), nothing else.
+final class BareBackend: WorkQueueBackend, DeadLetterQueue, Sendable {
+    let inner: InMemoryQueue
+    init(_ inner: InMemoryQueue) { self.inner = inner }
+    func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
+    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        try await inner.exchange(settlements, lease: max, session: session, duration: duration)
+    }
+    func renew(_ request: RenewRequest) async throws -> [Bool] { try await inner.renew(request) }
+    func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
+    func counts() async throws -> QueueCounts { try await inner.counts() }
+    func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+        try await inner.maintain(maxAttempts: maxAttempts, interval: interval, session: session)
+    }
+    func finishIfDrained(session: String) async throws -> Bool { try await inner.finishIfDrained(session: session) }
+    func deadLetters() async throws -> [DeadLetter] { try await inner.deadLetters() }
+    func retryDeadLetters() async throws -> Int { try await inner.retryDeadLetters() }
+    func purgeDeadLetters() async throws -> Int { try await inner.purgeDeadLetters() }
+}
+
+struct BareFixture: ContractFixture {
+    let clock = TestClock()
+    let bare: BareBackend
+    init() { bare = BareBackend(InMemoryQueue(clock: clock)) }
+    var backend: any WorkQueueBackend & DeadLetterQueue { bare }
+    var shortLease: Duration { .seconds(10) }
+    func advance(by duration: Duration) async throws { await clock.advance(by: duration) }
+}
+
 @Suite struct InMemoryQueueInspectionTests {
     @Test func inspectionReflectsState() async throws {
         let clock = TestClock()

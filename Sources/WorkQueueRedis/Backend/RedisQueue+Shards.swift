@@ -1,5 +1,5 @@
 import Logging
-import WorkQueue
+import WorkQueueSeam
 
 /// Sharded queues: one job's items spread over several queues, worked as one by
 /// ``ShardedBackend``. Shard `i` of queue `NAME` is the queue `{NAME:i}`, a complete queue in the
