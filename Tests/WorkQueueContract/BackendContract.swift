@@ -2,9 +2,33 @@ import Synchronization
 import Testing
 import WorkQueue
 
+/// What a case of the contract needs beyond the seven requirements: an ability protocol of the
+/// backend, or something of the fixture.
+public enum ContractNeed: String, Sendable, Hashable, CaseIterable {
+    /// `QueueControlling` and `CancelledItemsReading`.
+    case control
+    /// `WorkerRecords`.
+    case workerRecords
+    /// `QueueRecovery`.
+    case recovery
+    /// `CompletionLog`.
+    case completionLog
+    /// ``ContractFixture/loseNextExchangeReply()`` works.
+    case lostReply
+    /// ``ContractFixture/boundedResults`` is set.
+    case boundedResults
+    /// ``ContractFixture/maxItemBytes`` is set.
+    case sizeLimit
+}
+
 /// What a backend's test file provides to run the shared contract: a fresh, empty queue and a
 /// way to make time pass for it.
 public protocol ContractFixture: Sendable {
+    /// What this fixture offers of what cases may need (default: everything). A case that needs
+    /// more is not run: ``BackendContract/cases(for:)`` leaves it out and
+    /// ``BackendContract/skippedCases(for:)`` lists it, for a test marked `.disabled`, so that
+    /// the report shows it as skipped. A case run anyway fails; none passes without checking.
+    static var offers: Set<ContractNeed> { get }
     /// A fresh, empty queue (one fixture per case).
     var backend: any WorkQueueBackend & DeadLetterQueue { get }
     /// Makes `duration` pass for the backend (a TestClock advance, or a real sleep for Redis).
@@ -13,17 +37,19 @@ public protocol ContractFixture: Sendable {
     var shortLease: Duration { get }
     /// Makes the backend's next ``WorkQueueBackend/exchange(_:lease:session:duration:)`` take
     /// effect and then throw, as if its reply had been lost; false where the fixture cannot
-    /// (the case that needs it then checks nothing).
+    /// (it then does not offer ``ContractNeed/lostReply``).
     func loseNextExchangeReply() -> Bool
     /// Another fresh, empty queue of the same backend whose completion records are bounded to
-    /// 3 (`resultsMax`), or nil where the fixture has none (the case then checks nothing).
+    /// 3 (`resultsMax`), or nil where the fixture has none (it then does not offer
+    /// ``ContractNeed/boundedResults``).
     var boundedResults: (any WorkQueueBackend & CompletionLog)? { get }
     /// The backend's item size limit (a take dead-letters longer items), or nil where it has
-    /// none (the case that needs it is then skipped). Default: 4 MiB, Redis's and the fake's.
+    /// none. Default: 4 MiB, Redis's and the fake's.
     var maxItemBytes: Int? { get }
 }
 
 extension ContractFixture {
+    public static var offers: Set<ContractNeed> { Set(ContractNeed.allCases) }
     public var maxItemBytes: Int? { 4 << 20 }
     public func loseNextExchangeReply() -> Bool { false }
     public var boundedResults: (any WorkQueueBackend & CompletionLog)? { nil }
@@ -33,24 +59,50 @@ extension ContractFixture {
 public struct ContractCase: Sendable, CustomTestStringConvertible {
     /// A short name of the rule, shown as the test argument.
     public let name: String
+    /// What the case needs beyond the seven requirements.
+    public let needs: Set<ContractNeed>
     private let body: @Sendable (any ContractFixture) async throws -> Void
 
-    init(_ name: String, _ body: @escaping @Sendable (any ContractFixture) async throws -> Void) {
+    init(_ name: String, needs: Set<ContractNeed> = [], _ body: @escaping @Sendable (any ContractFixture) async throws -> Void) {
         self.name = name
+        self.needs = needs
         self.body = body
     }
 
     public var testDescription: String { name }
 
-    /// Runs the rule against `fixture`, recording expectations in the current test.
+    /// Runs the rule against `fixture`, recording expectations in the current test. Fails at
+    /// once when the fixture does not offer what the case needs (select the cases with
+    /// ``BackendContract/cases(for:)``).
     public func run(_ fixture: any ContractFixture) async throws {
+        let missing = needs.subtracting(type(of: fixture).offers)
+        try #require(missing.isEmpty, "the fixture does not offer \(missing.map(\.rawValue).sorted()): select cases with BackendContract.cases(for:)")
         try await body(fixture)
     }
 }
 
 /// The contract every `WorkQueueBackend` passes. Use it as
-/// `@Test(arguments: BackendContract.cases) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`.
+/// `@Test(arguments: BackendContract.cases(for: MyFixture.self)) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`,
+/// and, when the fixture does not offer everything, list the rest as skipped:
+/// `@Test(.disabled("..."), arguments: BackendContract.skippedCases(for: MyFixture.self)) func skipped(_ c: ContractCase) {}`.
 public enum BackendContract {
+    /// The cases `fixture` offers everything for.
+    public static func cases(for fixture: any ContractFixture.Type) -> [ContractCase] {
+        cases.filter { $0.needs.isSubset(of: fixture.offers) }
+    }
+
+    /// The cases that need what `fixture` does not offer: to be reported as skipped.
+    public static func skippedCases(for fixture: any ContractFixture.Type) -> [ContractCase] {
+        cases.filter { !$0.needs.isSubset(of: fixture.offers) }
+    }
+
+    /// Why ``skippedCases(for:)`` are skipped, naming each with what it needs, for the
+    /// `.disabled` trait of the test that lists them.
+    public static func skipReason(for fixture: any ContractFixture.Type) -> Comment {
+        let lines = skippedCases(for: fixture).map { "\($0.name) (needs \($0.needs.subtracting(fixture.offers).map(\.rawValue).sorted().joined(separator: ", ")))" }
+        return Comment(rawValue: "\(fixture) does not offer what \(lines.count) cases need: " + lines.joined(separator: "; "))
+    }
+
     /// Every case of the contract.
     public static let cases: [ContractCase] = [
         ContractCase("FIFO lease order", fifoOrder),
@@ -63,7 +115,7 @@ public enum BackendContract {
         ContractCase("renew of a lease not owned fails and changes nothing", renewNotOwned),
         ContractCase("complete settles and drains", completeSettles),
         ContractCase("complete after losing the lease to another session", completeAfterLeaseLost),
-        ContractCase("fail with retry schedules, promotes when due, counts the attempt", failWithRetry),
+        ContractCase("fail with retry schedules, promotes when due, counts the attempt", needs: [.recovery], failWithRetry),
         ContractCase("fail with dead letter records item, error and attempts", failDeadLetter),
         ContractCase("retryDeadLetters makes dead items pending with attempts reset", retryDeadLetters),
         ContractCase("purgeDeadLetters deletes dead letters", purgeDeadLetters),
@@ -78,28 +130,28 @@ public enum BackendContract {
         ContractCase("exchange takes, then settles, in one call", exchangeTakesAndSettles),
         ContractCase("a take stops once its items reach the byte budget, after at least one", takeByteBudget),
         ContractCase("ten thousand settlements in one exchange all settle", manySettlements),
-        ContractCase("an exchange retried after its reply was lost answers what it did", lostReplyRetried),
-        ContractCase("completion records: one per result, in order, equal items twice, none for nil", completionRecords),
-        ContractCase("completion records read in pages and deleted by ID", completionPagesAndDelete),
-        ContractCase("a completion whose reply was lost is recorded once", completionRecordedOnce),
-        ContractCase("the results bound keeps the most recent and counts the dropped", completionBound),
-        ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
-        ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
-        ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
-        ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", cancelAndRestore),
-        ContractCase("an item released after a cancel is moved aside by the next cancel", cancelAfterRelease),
-        ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", cancelPagesAndMark),
-        ContractCase("a purged item pushed again starts from attempt 1", purgeResetsAttempts),
+        ContractCase("an exchange retried after its reply was lost answers what it did", needs: [.lostReply], lostReplyRetried),
+        ContractCase("completion records: one per result, in order, equal items twice, none for nil", needs: [.completionLog, .recovery], completionRecords),
+        ContractCase("completion records read in pages and deleted by ID", needs: [.completionLog], completionPagesAndDelete),
+        ContractCase("a completion whose reply was lost is recorded once", needs: [.completionLog, .lostReply], completionRecordedOnce),
+        ContractCase("the results bound keeps the most recent and counts the dropped", needs: [.boundedResults], completionBound),
+        ContractCase("heartbeat records a live worker; a refresh replaces it", needs: [.workerRecords], heartbeatRecords),
+        ContractCase("a heartbeat record is gone once removed or expired", needs: [.workerRecords], heartbeatEnds),
+        ContractCase("pause stops takes, not settlements or renewals; resume takes again", needs: [.control], pauseAndResume),
+        ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", needs: [.control], cancelAndRestore),
+        ContractCase("an item released after a cancel is moved aside by the next cancel", needs: [.control], cancelAfterRelease),
+        ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", needs: [.control], cancelPagesAndMark),
+        ContractCase("a purged item pushed again starts from attempt 1", needs: [.recovery], purgeResetsAttempts),
         ContractCase("a checkpoint stored with a renewal comes with the next take after a lost lease; completion deletes it",
                      checkpointAfterLostLease),
-        ContractCase("a checkpoint survives release and retry; a dead letter deletes it", checkpointSettlements),
+        ContractCase("a checkpoint survives release and retry; a dead letter deletes it", needs: [.recovery], checkpointSettlements),
         ContractCase("a checkpoint belongs to one copy: an equal item's other copy starts from nothing and keeps it",
                      checkpointPerCopy),
-        ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal",
+        ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal", needs: [.recovery],
                      checkpointWithSettlement),
-        ContractCase("a heartbeat record carries handlers' progress", heartbeatProgress),
+        ContractCase("a heartbeat record carries handlers' progress", needs: [.workerRecords], heartbeatProgress),
         ContractCase("an exchange settles its completions first, then its failures and releases", settleOrder),
-        ContractCase("a take dead-letters an item over the size limit without handing it out", oversizeDeadLettered),
+        ContractCase("a take dead-letters an item over the size limit without handing it out", needs: [.sizeLimit], oversizeDeadLettered),
         ContractCase("a take promotes due retries within its own count", takePromotesWithinItsCount),
         ContractCase("maintain promotes due retries and recovers expired leases", maintainPromotesAndRecovers),
         ContractCase("finishIfDrained is false while anything is pending, in processing or scheduled", finishIfDrained),
@@ -107,24 +159,15 @@ public enum BackendContract {
 
     // MARK: Helpers
 
-    /// A backend with an ability the contract case needs (`Controlled.self`, ...); a backend
-    /// without it skips the case (reported as skipped, never as passed).
+    /// The backend as one with an ability the case needs (`Controlled.self`, ...): the case
+    /// declares the need, so a fixture that offers it and a backend without it fail here.
     private static func able<T>(_ f: any ContractFixture, _: T.Type, _ ability: String,
                                 sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
-        guard let backend = f.backend as? T else {
-            try skip("the backend has no \(ability)", sourceLocation: sourceLocation)
-        }
-        return backend
+        try #require(f.backend as? T, "the backend has \(ability)", sourceLocation: sourceLocation)
     }
 
     typealias Controlled = any WorkQueueBackend & QueueControlling & CancelledItemsReading
     typealias Recorded = any WorkQueueBackend & WorkerRecords
-
-    /// Ends the running case as skipped: it shows as skipped in the test report (Swift
-    /// Testing's test cancellation), not as a pass. For a case that does not apply to a fixture.
-    public static func skip(_ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Never {
-        try Test.cancel("skipped: \(reason)", sourceLocation: sourceLocation)
-    }
 
     /// One recovery pass: ``QueueRecovery/recoverExpiredLeases(maxAttempts:)`` where the
     /// backend has it, else the requirement ``WorkQueueBackend/maintain(maxAttempts:interval:session:)``
@@ -144,7 +187,7 @@ public enum BackendContract {
         )
     }
 
-    /// ``QueueRecovery/promoteDueRetries()``; skips the case for a backend without it.
+    /// ``QueueRecovery/promoteDueRetries()`` (a case that calls it needs ``ContractNeed/recovery``).
     private static func promote(_ f: any ContractFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
         try await able(f, (any QueueRecovery).self, "promotion on demand (QueueRecovery)", sourceLocation: sourceLocation)
             .promoteDueRetries()
@@ -534,7 +577,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: nil) }
-        guard f.loseNextExchangeReply() else { try skip("the fixture cannot lose an exchange's reply") }
+        try #require(f.loseNextExchangeReply(), "the fixture offers .lostReply")
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 1, session: "s1", duration: f.shortLease * 10)
         }
@@ -615,7 +658,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: "done " + $0.item.string) }
-        guard f.loseNextExchangeReply() else { try skip("the fixture cannot lose an exchange's reply") }
+        try #require(f.loseNextExchangeReply(), "the fixture offers .lostReply")
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 0, session: "s1", duration: f.shortLease * 10)
         }
@@ -625,7 +668,7 @@ public enum BackendContract {
     }
 
     private static func completionBound(_ f: any ContractFixture) async throws {
-        guard let q = f.boundedResults else { try skip("the fixture has no queue with bounded completion records") }
+        let q = try #require(f.boundedResults, "the fixture offers .boundedResults")
         let items = (0..<5).map { WorkItem("item-\($0)") }
         try await q.enqueue(items)
         let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
@@ -967,7 +1010,7 @@ public enum BackendContract {
     }
 
     private static func oversizeDeadLettered(_ f: any ContractFixture) async throws {
-        guard let limit = f.maxItemBytes else { try skip("the backend has no item size limit") }
+        let limit = try #require(f.maxItemBytes, "the fixture offers .sizeLimit")
         let q = f.backend
         let big = WorkItem([UInt8](repeating: 0x61, count: limit + 1))
         try await q.enqueue([big, "a"])
