@@ -309,8 +309,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         state.withLock { $0.loseNextReply = true }
     }
 
-    /// Takes and settles in one atomic step (one lock), in the Redis script's order and with
-    /// its bounds; complete, fail and release are this with one settlement and no take.
+    /// Takes and settles in one atomic step (one lock), in the settle order of
+    /// `WorkQueueBackend` (the take, then the completions, then the failures and releases, as
+    /// the Redis script does) and with the Redis take's bounds: at most `max` items and
+    /// ``takeByteBudget`` bytes after the first, due retries promoted within the same count and
+    /// budget when nothing is pending, items over ``maxItemBytes`` dead-lettered. Complete,
+    /// fail and release are this with one settlement and no take.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         struct LostReply: Error, CustomStringConvertible {
             var description: String { "the exchange's reply was lost (InMemoryQueue.loseNextExchangeReply)" }
@@ -331,7 +335,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                 }
             } else {
                 // As the Redis script: take first (promoting due retries when pending is empty),
-                // then settle, so an item released here is not taken back by the same call.
+                // then settle (completions first), so an item released here is not taken back
+                // by the same call.
                 var max = state.control.holdsTakes ? 0 : max
                 var cut = false
                 let micros = Self.microseconds(now)
