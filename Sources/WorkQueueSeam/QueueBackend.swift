@@ -290,9 +290,10 @@ extension WorkQueueBackend {
     }
 
     /// Settles one lease: an ``exchange(_:lease:session:duration:)`` of that settlement alone,
-    /// taking nothing.
+    /// taking nothing. A lease without a token (never issued) is lost without a call.
     public func settle(_ settlement: Settlement) async throws -> SettleOutcome {
-        try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1)).outcomes.first
+        guard !settlement.lease.token.isEmpty else { return .leaseLost }
+        return try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1)).outcomes.first
             ?? .leaseLost
     }
 
