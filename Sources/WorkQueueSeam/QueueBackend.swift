@@ -240,13 +240,13 @@ public protocol WorkQueueBackend: Sendable {
     /// one atomic step where the backend can (the runner's hot path: one round trip per
     /// batch), in the settle order the protocol documents. Takes head of pending first
     /// (FIFO); no item is ever taken without a lease; returns at once, never blocks. A
-    /// settlement whose lease is not owned any more gets ``SettleOutcome/leaseLost`` and
+    /// settlement whose lease is not owned any more gets `SettleOutcome.leaseLost` and
     /// changes nothing. What each settlement does:
-    /// - ``Settlement/complete(_:result:)``: removes the item from processing, deletes its
+    /// - `Settlement.complete(_:result:)`: removes the item from processing, deletes its
     ///   lease, clears its attempts, records the result;
-    /// - ``Settlement/fail(_:error:disposition:)``: records a failed attempt with the error,
+    /// - `Settlement.fail(_:error:disposition:)`: records a failed attempt with the error,
     ///   then schedules a retry or dead-letters the item;
-    /// - ``Settlement/release(_:)``: gives the item back to the head of pending without
+    /// - `Settlement.release(_:)`: gives the item back to the head of pending without
     ///   counting an attempt (a shutdown interrupted it, or it never started).
     func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult
 
@@ -297,21 +297,21 @@ extension WorkQueueBackend {
             ?? .leaseLost
     }
 
-    /// Marks a leased item done (``Settlement/complete(_:result:)``); `.leaseLost` (and no
+    /// Marks a leased item done (`Settlement.complete(_:result:)`); `.leaseLost` (and no
     /// change) when the session no longer owns the lease.
     public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
         try await settle(.complete(lease, result: result))
     }
 
     /// Records a failed attempt, then retries or dead-letters the item
-    /// (``Settlement/fail(_:error:disposition:)``); `.leaseLost` (and no change) when the lease
+    /// (`Settlement.fail(_:error:disposition:)`); `.leaseLost` (and no change) when the lease
     /// is no longer owned.
     public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
         try await settle(.fail(lease, error: error, disposition: disposition))
     }
 
     /// Gives a leased item back to the head of pending without counting an attempt
-    /// (``Settlement/release(_:)``); `.leaseLost` (and no change) when the lease is not owned.
+    /// (`Settlement.release(_:)`); `.leaseLost` (and no change) when the lease is not owned.
     public func release(_ lease: Lease) async throws -> SettleOutcome {
         try await settle(.release(lease))
     }
