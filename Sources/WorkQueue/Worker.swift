@@ -7,7 +7,7 @@ import Synchronization
 /// when the queue is drained or a shutdown is requested.
 ///
 /// - One fetcher per worker settles what the slots finished and leases what they will need
-///   in one backend call per batch (``WorkQueueBackend/exchange(_:lease:session:duration:)``),
+///   in one backend call per batch (`WorkQueueBackend.exchange(_:lease:session:duration:)`),
 ///   and hands the items to ``WorkerOptions/concurrency`` slots through a buffer in the
 ///   process, sized by ``WorkerOptions/prefetch`` or adaptively.
 /// - One heartbeat per worker renews every held lease each third of
@@ -15,8 +15,8 @@ import Synchronization
 ///   not completed (the new owner's result counts).
 /// - A handler's progress (`WorkContext.reportProgress(_:note:)`) rides in the heartbeat
 ///   record; a checkpoint it saved (`WorkContext.saveCheckpoint(_:)`) is stored with the next
-///   renewal (``WorkQueueBackend/renew(_:duration:timeout:checkpoints:)``) and handed to the
-///   item's next attempt in ``Lease/checkpoint``.
+///   renewal (`WorkQueueBackend.renew(_:)`) and handed to the
+///   item's next attempt in `Lease.checkpoint`.
 /// - A handler error counts an attempt: the item is retried after
 ///   ``WorkerOptions/retry``'s delay, or dead-lettered with the error once
 ///   ``WorkerOptions/maxAttempts`` is reached.
@@ -24,7 +24,7 @@ import Synchronization
 ///   (their worker died) to pending and promotes due retries; no leader (a shared backend may
 ///   give each interval's pass to one worker of the fleet).
 /// - Every ``WorkerOptions/heartbeatInterval`` the worker refreshes its heartbeat record
-///   (``WorkerHeartbeat``: host, handler, items in flight, completed, failed) for operators;
+///   (`WorkerHeartbeat`: host, handler, items in flight, completed, failed) for operators;
 ///   it is removed when the worker returns.
 /// - With ``WorkerOptions/exitWhenDrained``, ``run()`` returns once pending, in-flight
 ///   (anyone's) and scheduled retries are all empty; while another worker still holds an item
