@@ -186,3 +186,24 @@ struct BareFixture: ContractFixture {
         #expect(report.completionRecords.allSatisfy { $0.attempt == 1 && !$0.worker.isEmpty })
     }
 }
+
+/// The runner needs the seven requirements alone: over a backend with no ability protocol (no
+/// pause or cancel, no worker records) it works the queue and exits drained, its heartbeat
+/// and cancel checks skipped rather than failing.
+@Suite struct BareBackendWorkerTests {
+    @Test func aWorkerDrainsABackendWithoutAbilities() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a", "b", "c"], clock: clock)
+        let backend = BareBackend(queue)
+        #expect(!(backend is any QueueControlling) && !(backend is any WorkerRecords))
+        let worker = try Worker(backend: backend, handler: ClosureHandler { item, _ in "done " + item.string },
+                                options: WorkerTests.options(), clock: clock)
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        let summary = try await running.task.value
+        #expect(summary.completed == 3)
+        #expect(summary.stopReason == .drained)
+        #expect(queue.result(for: "b") == "done b")
+        #expect(try await queue.counts().isDrained)
+    }
+}
