@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "WorkQueueCore", targets: ["WorkQueueCore"]),
         .library(name: "WorkQueueTyped", targets: ["WorkQueueTyped"]),
+        .library(name: "WorkQueueSeam", targets: ["WorkQueueSeam"]),
         .library(name: "WorkQueue", targets: ["WorkQueue"]),
         .library(name: "WorkQueueTesting", targets: ["WorkQueueTesting"]),
         .library(name: "WorkQueueRedis", targets: ["WorkQueueRedis"]),
@@ -45,12 +46,16 @@ let package = Package(
         // own because JSON means Foundation: linked statically it doubles a plugin (7.3 MB to
         // 13.9 MB stripped), which a raw-bytes handler should not pay.
         .target(name: "WorkQueueTyped", dependencies: ["WorkQueueCore"]),
-        // The framework: the queue-backend seam and the runner (re-exports WorkQueueCore and
-        // WorkQueueTyped).
+        // The queue-backend seam: the backend protocol, its capability protocols and the types
+        // they exchange (Lease, Settlement, QueueCounts, ...), and ShardedBackend. What a backend
+        // (WorkQueueRedis) or a producer needs, without the runner: no NIOPosix, ServiceLifecycle
+        // or metrics (re-exports WorkQueueCore).
+        .target(name: "WorkQueueSeam", dependencies: ["WorkQueueCore"]),
+        // The framework: the runner (re-exports WorkQueueSeam, WorkQueueCore and WorkQueueTyped).
         .target(
             name: "WorkQueue",
             dependencies: [
-                "WorkQueueCore", "WorkQueueTyped",
+                "WorkQueueCore", "WorkQueueTyped", "WorkQueueSeam",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,7 +71,7 @@ let package = Package(
         .target(
             name: "WorkQueueRedis",
             dependencies: [
-                "WorkQueue", "CSHA2",
+                "WorkQueueSeam", "WorkQueueTyped", "CSHA2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -156,6 +161,14 @@ let package = Package(
             name: "printer-worker",
             dependencies: ["WorkQueueCommand", "PrinterHandler"],
             path: "Examples/PrinterWorker"
+        ),
+
+        // A program that only pushes items (QueueProducer): it links the seam and the Redis
+        // client, not the runner (no ServiceLifecycle, no metrics).
+        .executableTarget(
+            name: "producer-only",
+            dependencies: ["WorkQueueRedis"],
+            path: "Examples/ProducerOnly"
         ),
 
         // `swift package worker-image`: a per-job image context (Dockerfile + Job manifest).

@@ -41,7 +41,7 @@ extension Worker {
                     for action in dispatcher.renewed(held.ids, owned: owned, at: started) { perform(action) }
                     // A cancel reaches handlers that run long (the fetcher may not call the
                     // backend while every slot is busy) at their next renewal.
-                    if let control = try? await backend.control(), control.cancelled { jobCancelled() }
+                    if let control = try? await (backend as? any QueueControlling)?.control(), control.cancelled { jobCancelled() }
                     break
                 } catch is CancellationError {
                     throw CancellationError()

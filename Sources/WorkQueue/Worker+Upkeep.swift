@@ -40,7 +40,7 @@ extension Worker {
                                        inFlight: counts.running, held: counts.held,
                                        completed: done.0, failed: done.1, progress: currentProgress())
             do {
-                try await backend.heartbeat(beat, ttl: interval * 3)
+                try await (backend as? any WorkerRecords)?.heartbeat(beat, ttl: interval * 3)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error as WorkQueueError where error.isPermanent {

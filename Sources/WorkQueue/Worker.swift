@@ -11,7 +11,7 @@ import Synchronization
 ///   carry out the actions it returns. Read top-down: the fetcher leases and settles, the slots
 ///   handle, `perform` records what was settled or lost.
 /// - One fetcher per worker settles what the slots finished and leases what they will need
-///   in one backend call per batch (``WorkQueueBackend/exchange(_:lease:session:duration:)``),
+///   in one backend call per batch (`WorkQueueBackend.exchange(_:lease:session:duration:)`),
 ///   and hands the items to ``WorkerOptions/concurrency`` slots through a buffer in the
 ///   process, sized by ``WorkerOptions/prefetch`` or adaptively.
 /// - One heartbeat per worker renews every held lease each third of
@@ -19,8 +19,8 @@ import Synchronization
 ///   not completed (the new owner's result counts).
 /// - A handler's progress (`WorkContext.reportProgress(_:note:)`) rides in the heartbeat
 ///   record; a checkpoint it saved (`WorkContext.saveCheckpoint(_:)`) is stored with the next
-///   renewal (``WorkQueueBackend/renew(_:duration:timeout:checkpoints:)``) and handed to the
-///   item's next attempt in ``Lease/checkpoint``.
+///   renewal (`WorkQueueBackend.renew(_:)`) and handed to the
+///   item's next attempt in `Lease.checkpoint`.
 /// - A handler error counts an attempt: the item is retried after
 ///   ``WorkerOptions/retry``'s delay, or dead-lettered with the error once
 ///   ``WorkerOptions/maxAttempts`` is reached.
@@ -28,7 +28,7 @@ import Synchronization
 ///   (their worker died) to pending and promotes due retries; no leader (a shared backend may
 ///   give each interval's pass to one worker of the fleet).
 /// - Every ``WorkerOptions/heartbeatInterval`` the worker refreshes its heartbeat record
-///   (``WorkerHeartbeat``: host, handler, items in flight, completed, failed) for operators;
+///   (`WorkerHeartbeat`: host, handler, items in flight, completed, failed) for operators;
 ///   it is removed when the worker returns.
 /// - With ``WorkerOptions/exitWhenDrained``, ``run()`` returns once pending, in-flight
 ///   (anyone's) and scheduled retries are all empty; while another worker still holds an item
@@ -207,7 +207,7 @@ public final class Worker: Service, Sendable {
         // Called with heartbeats off too: it also drops the session's record of its last
         // exchange, which nothing else would remove.
         do {
-            try await backend.removeHeartbeat(session: session)
+            try await (backend as? any WorkerRecords)?.removeHeartbeat(session: session)
         } catch {
             logger.debug("removing the heartbeat record failed: \(error); it expires on its own")
         }
@@ -383,7 +383,7 @@ public final class Worker: Service, Sendable {
     private func sweepCancelled() async {
         do {
             for _ in 0..<100_000 {
-                let page = try await backend.cancelPage(max: 10_000, mark: false)
+                guard let page = try await (backend as? any QueueControlling)?.cancelPage(max: 10_000, mark: false) else { return }
                 if !page.cancelled || page.remaining == 0 || page.moved == 0 { return }
             }
         } catch {

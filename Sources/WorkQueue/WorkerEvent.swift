@@ -21,7 +21,7 @@ public enum WorkerStopReason: Sendable, Hashable {
     case drained
     /// A graceful shutdown was requested.
     case shutdown
-    /// The job was cancelled (``QueueControl/cancelled``): in-flight items were cancelled and
+    /// The job was cancelled (`QueueControl.cancelled`): in-flight items were cancelled and
     /// released, then moved aside with the rest.
     case cancelled
     /// Handlers left running past ``WorkerOptions/itemTimeout`` (and its grace) held every

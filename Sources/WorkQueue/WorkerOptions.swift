@@ -62,12 +62,12 @@ public struct WorkerOptions: Sendable {
     /// throws. Items held meanwhile stay leased or come back through recovery. Default 30 s.
     public var backendRetryBudget: Duration = .seconds(30)
     /// How often the worker refreshes its heartbeat record (session, host, handler, start time,
-    /// items in flight, completed and failed: ``WorkerHeartbeat``), which lives three intervals
+    /// items in flight, completed and failed: `WorkerHeartbeat`), which lives three intervals
     /// and is removed when the worker exits cleanly; `workqueue workers` lists them. `nil`
     /// writes no record. Default 5 s.
     public var heartbeatInterval: Duration? = .seconds(5)
     /// The host the heartbeat record names; `nil`, the default, uses
-    /// ``WorkerHeartbeat/defaultHost()`` (the pod name).
+    /// `WorkerHeartbeat.defaultHost()` (the pod name).
     public var heartbeatHost: String? = nil
     /// The handler the heartbeat record names; `nil`, the default, uses the handler's type name.
     public var handlerName: String? = nil

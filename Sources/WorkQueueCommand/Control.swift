@@ -3,7 +3,7 @@ import WorkQueue
 import WorkQueueRedis
 
 /// The queue as one backend: the queue itself, or its shards through `ShardedBackend`.
-func controlBackend(_ queues: [RedisQueue]) throws -> any WorkQueueBackend {
+func controlBackend(_ queues: [RedisQueue]) throws -> any WorkQueueBackend & QueueControlling {
     queues.count == 1 ? queues[0] : try ShardedBackend(shards: queues)
 }
 
@@ -13,7 +13,7 @@ func controlBackend(_ queues: [RedisQueue]) throws -> any WorkQueueBackend {
 /// well as count, so a short page is no end); each moves at least one, and the pages stop
 /// after moving what remained at the first page and one page more (producers pushing all the
 /// while cannot keep it going: `cancel` again moves what came later).
-func cancelAll(_ backend: any WorkQueueBackend) async throws -> Int {
+func cancelAll(_ backend: any QueueControlling) async throws -> Int {
     var page = try await backend.cancelPage(max: RedisQueue.controlPageSize, mark: true)
     var total = page.moved
     let most = page.moved + page.remaining + RedisQueue.controlPageSize
@@ -31,7 +31,7 @@ func cancelAll(_ backend: any WorkQueueBackend) async throws -> Int {
 /// so that workers do not find it drained between two pages. Pages go on while items remain;
 /// each moves at least one, and the pages stop after what was aside at the first page and one
 /// page more.
-func restoreAll(_ backend: any WorkQueueBackend, clearCancel: Bool = false) async throws -> Int {
+func restoreAll(_ backend: any QueueControlling, clearCancel: Bool = false) async throws -> Int {
     let hold = "restore:" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
     var page = try await backend.restorePage(max: RedisQueue.controlPageSize, clearCancel: clearCancel, hold: hold)
     var total = page.moved

@@ -7,7 +7,8 @@ import WorkQueue
 /// It passes the same contract suite as `RedisQueue`, so a handler tested against it meets no
 /// surprise in production. Use it with a ``TestClock`` to expire leases and schedule retries
 /// without sleeping.
-public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionLog, Sendable {
+public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionLog, QueueControlling, CancelledItemsReading,
+    WorkerRecords, QueueRecovery, Sendable {
     private struct LeaseRecord {
         var item: WorkItem
         var session: String
@@ -112,6 +113,21 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             return .settled
         }
 
+        /// Settles `settlements` in the protocol's settle order, as the Redis script does:
+        /// the completions first, in their order, then the failures and releases, in theirs.
+        /// The outcomes come back in the order given.
+        mutating func settleInOrder(_ settlements: [Settlement], now: WorkInstant) -> [SettleOutcome] {
+            var outcomes = [SettleOutcome](repeating: .leaseLost, count: settlements.count)
+            for (index, settlement) in settlements.enumerated() {
+                if case .complete = settlement { outcomes[index] = settle(settlement, now: now) }
+            }
+            for (index, settlement) in settlements.enumerated() {
+                if case .complete = settlement { continue }
+                outcomes[index] = settle(settlement, now: now)
+            }
+            return outcomes
+        }
+
         /// Appends a completion record (its ID: the clock's milliseconds and a sequence number),
         /// then drops the oldest beyond the bound, counting them.
         mutating func record(_ record: CompletionRecord, now: WorkInstant) {
@@ -132,12 +148,20 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
 
         /// Takes up to `max` items from the head of pending, stopping once their bytes reach
         /// `budget` (after at least one), as the Redis take does.
-        mutating func take(max: Int, session: String, duration: Duration, now: WorkInstant, budget: Int) -> [Lease] {
+        /// An item longer than `limit` is dead-lettered instead of handed out (it spends the
+        /// count and the budget too).
+        mutating func take(max: Int, session: String, duration: Duration, now: WorkInstant, budget: Int, limit: Int) -> [Lease] {
             var taken: [Lease] = []
             var bytes = 0
-            while taken.count < max, !pending.isEmpty, taken.isEmpty || bytes < budget {
+            var moved = 0
+            while moved < max, !pending.isEmpty, moved == 0 || bytes < budget {
                 let item = pending.removeFirst()
                 bytes += item.bytes.count
+                moved += 1
+                if item.bytes.count > limit {
+                    dead.append(item)
+                    continue
+                }
                 processing.append(item)
                 nextToken += 1
                 let token = "\(session):\(nextToken)"
@@ -150,9 +174,17 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             return taken
         }
 
-        /// Moves retries whose time has come to the tail of pending; returns how many.
-        mutating func promoteDue(now: WorkInstant) -> Int {
-            let due = retries.filter { $0.due <= now }.sorted { ($0.due, $0.sequence) < ($1.due, $1.sequence) }
+        /// Moves retries whose time has come to the tail of pending, soonest first; returns how
+        /// many. At most `most` of them, stopping once their bytes reach `budget` (after at
+        /// least one), as the Redis take's promotion does.
+        mutating func promoteDue(now: WorkInstant, most: Int = .max, budget: Int = .max) -> Int {
+            var due: [Retry] = []
+            var bytes = 0
+            for retry in retries.filter({ $0.due <= now }).sorted(by: { ($0.due, $0.sequence) < ($1.due, $1.sequence) }) {
+                guard due.count < most, due.isEmpty || bytes < budget else { break }
+                due.append(retry)
+                bytes += retry.item.bytes.count
+            }
             guard !due.isEmpty else { return 0 }
             let promoted = Set(due.map(\.sequence))
             retries.removeAll { promoted.contains($0.sequence) }
@@ -171,13 +203,21 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
     private let state = Mutex(State())
     /// The fleet-wide limit every take applies, as `RedisQueue.Options.rateLimit` does.
     public let rateLimit: RateLimit?
+    /// Items longer than this are never handed out: a take dead-letters them (as
+    /// `RedisQueue.Options.maxItemBytes` does; the same default, 4 MiB).
+    public let maxItemBytes: Int
+
+    /// The default ``maxItemBytes``: 4 MiB, as Redis's.
+    public static let defaultMaxItemBytes = 4 << 20
 
     /// An empty queue whose leases and retries follow `clock`; takes start at most `rateLimit`;
     /// `resultsMax` bounds the completion records as `RedisQueue`'s option of that name does
-    /// (nil: no bound).
-    public init(clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil, resultsMax: Int? = nil) {
+    /// (nil: no bound); a take dead-letters items longer than `maxItemBytes`.
+    public init(clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil, resultsMax: Int? = nil,
+                maxItemBytes: Int = InMemoryQueue.defaultMaxItemBytes) {
         self.clock = clock
         self.rateLimit = rateLimit
+        self.maxItemBytes = Swift.max(1, maxItemBytes)
         state.withLock { $0.resultsMax = resultsMax.map { Swift.max(0, $0) } }
     }
 
@@ -185,6 +225,7 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
     public init(items: [WorkItem], clock: any WorkClock = SystemClock(), rateLimit: RateLimit? = nil) {
         self.clock = clock
         self.rateLimit = rateLimit
+        self.maxItemBytes = Self.defaultMaxItemBytes
         state.withLock { $0.pending = items }
     }
 
@@ -258,18 +299,6 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         return count
     }
 
-    /// Takes up to `max` items from the head of pending (at most ``takeByteBudget`` bytes after the
-    /// first) and leases each to `session` until `duration` from the clock's now.
-    /// Paused, cancelled or rate-limited, it takes what ``exchange(_:lease:session:duration:)`` would.
-    public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-        guard max > 0 else { return [] }
-        if rateLimit != nil || state.withLock({ $0.control.holdsTakes }) {
-            return try await exchange([], lease: max, session: session, duration: duration).leases
-        }
-        let now = clock.now
-        return state.withLock { $0.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget) }
-    }
-
     /// A take stops once its items add up to this many bytes (after at least one), as the
     /// Redis backend's does.
     public static let takeByteBudget = 1 << 20
@@ -280,8 +309,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         state.withLock { $0.loseNextReply = true }
     }
 
-    /// Takes and settles in one atomic step (one lock), in the Redis script's order and with
-    /// its bounds; complete, fail and release are this with one settlement and no take.
+    /// Takes and settles in one atomic step (one lock), in the settle order of
+    /// `WorkQueueBackend` (the take, then the completions, then the failures and releases, as
+    /// the Redis script does) and with the Redis take's bounds: at most `max` items and
+    /// ``takeByteBudget`` bytes after the first, due retries promoted within the same count and
+    /// budget when nothing is pending, items over ``maxItemBytes`` dead-lettered. Complete,
+    /// fail and release are this with one settlement and no take.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         struct LostReply: Error, CustomStringConvertible {
             var description: String { "the exchange's reply was lost (InMemoryQueue.loseNextExchangeReply)" }
@@ -302,7 +335,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                 }
             } else {
                 // As the Redis script: take first (promoting due retries when pending is empty),
-                // then settle, so an item released here is not taken back by the same call.
+                // then settle (completions first), so an item released here is not taken back
+                // by the same call.
                 var max = state.control.holdsTakes ? 0 : max
                 var cut = false
                 let micros = Self.microseconds(now)
@@ -313,8 +347,10 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                     max = grant.allowed
                 }
                 if max > 0 {
-                    if state.pending.isEmpty { _ = state.promoteDue(now: now) }
-                    leases = state.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget)
+                    // Due retries, within the take's own count and byte budget.
+                    if state.pending.isEmpty { _ = state.promoteDue(now: now, most: max, budget: Self.takeByteBudget) }
+                    leases = state.take(max: max, session: session, duration: duration, now: now, budget: Self.takeByteBudget,
+                                        limit: maxItemBytes)
                 }
                 if let limit, max > 0 || cut {
                     if !leases.isEmpty {
@@ -322,12 +358,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
                                                             taken: leases.count)
                     }
                     if cut && leases.count == max && !state.pending.isEmpty {
-                        let tolerance = limit.intervalMicroseconds * Double(limit.burst - 1)
-                        let wait = (state.rateTAT ?? micros) - tolerance - micros
-                        retryAfter = .milliseconds(Swift.max(1, Int((wait / 1000).rounded(.up))))
+                        retryAfter = .milliseconds(RateLimiter.waitMilliseconds(tat: state.rateTAT ?? micros, now: micros,
+                                                                                interval: limit.intervalMicroseconds,
+                                                                                burst: limit.burst))
                     }
                 }
-                outcomes = settlements.map { state.settle($0, now: now) }
+                outcomes = state.settleInOrder(settlements, now: now)
             }
             let lost = state.loseNextReply
             if lost {
@@ -377,53 +413,19 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         }
     }
 
-    /// Extends each lease that its session still holds and that has not expired on the clock;
-    /// false for the others, which are left as they are.
-    public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
+    /// Extends each lease that its session still holds and that has not expired on the clock,
+    /// and stores each non-nil checkpoint with its lease (that copy's alone); false for the
+    /// others, which are left as they are. The timeout is not needed: nothing here waits.
+    public func renew(_ request: RenewRequest) async throws -> [Bool] {
         let now = clock.now
         return state.withLock { state in
-            leases.map { lease in
+            request.leases.enumerated().map { index, lease in
                 guard state.maySettle(lease), let record = state.leases[lease.token], record.expires > now else { return false }
-                state.leases[lease.token]?.expires = now + duration
+                state.leases[lease.token]?.expires = now + request.duration
+                if let bytes = request.checkpoint(at: index) { state.leases[lease.token]?.checkpoint = bytes }
                 return true
             }
         }
-    }
-
-    /// Renews like ``renew(_:duration:)`` and stores each non-nil checkpoint with its lease
-    /// (that copy's alone), for the leases renewed.
-    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
-        let now = clock.now
-        return state.withLock { state in
-            leases.enumerated().map { index, lease in
-                guard state.maySettle(lease), let record = state.leases[lease.token], record.expires > now else { return false }
-                state.leases[lease.token]?.expires = now + duration
-                if checkpoints.indices.contains(index), let bytes = checkpoints[index] { state.leases[lease.token]?.checkpoint = bytes }
-                return true
-            }
-        }
-    }
-
-    /// Completes the leased item and stores `result` (see ``result(for:)``); `.leaseLost` when the
-    /// lease is not held any more.
-    public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        try await settle(.complete(lease, result: result))
-    }
-
-    /// Counts a failed attempt with `error`, then schedules a retry on the clock or dead-letters the
-    /// item, as `disposition` says; `.leaseLost` when the lease is not held any more.
-    public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        try await settle(.fail(lease, error: error, disposition: disposition))
-    }
-
-    /// Returns the leased item to the head of pending without counting an attempt; `.leaseLost`
-    /// when the lease is not held any more.
-    public func release(_ lease: Lease) async throws -> SettleOutcome {
-        try await settle(.release(lease))
-    }
-
-    private func settle(_ settlement: Settlement) async throws -> SettleOutcome {
-        try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1)).outcomes.first ?? .leaseLost
     }
 
     /// Every count, leases and live workers included, read in one step.
@@ -488,6 +490,18 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         return count
     }
 
+    /// Promotes every due retry, then recovers expired leases: on every call (one process,
+    /// no fleet to take turns with).
+    public func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+        _ = try await promoteDueRetries()
+        return try await recoverExpiredLeases(maxAttempts: maxAttempts)
+    }
+
+    /// Whether the queue is drained now: nothing pending, in processing or scheduled.
+    public func finishIfDrained(session: String) async throws -> Bool {
+        state.withLock { $0.pending.isEmpty && $0.processing.isEmpty && $0.retries.isEmpty }
+    }
+
     /// Records `heartbeat` for `ttl` on the clock and drops the records that expired.
     public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
         let now = clock.now
@@ -530,12 +544,6 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         state.withLock { $0.control.paused = paused }
     }
 
-    /// Marks the queue cancelled and moves up to `max` pending items, then scheduled retries
-    /// (soonest first), aside.
-    public func cancel(max: Int) async throws -> Int {
-        try await cancelPage(max: max, mark: true).moved
-    }
-
     /// One cancel page: with `mark`, marks the queue cancelled first; without, moves only while
     /// it is marked. Up to `max` pending items, then scheduled retries (soonest first), move
     /// aside (the fake has no byte budget).
@@ -568,11 +576,6 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             let start = Swift.min(Swift.max(0, offset), state.cancelled.count)
             return Array(state.cancelled[start..<Swift.min(state.cancelled.count, start + Swift.max(1, limit))])
         }
-    }
-
-    /// Moves up to `max` items from aside back to the tail of pending.
-    public func restoreCancelled(max: Int) async throws -> Int {
-        try await restorePage(max: max, clearCancel: false, hold: nil).moved
     }
 
     /// One restore page: with `clearCancel`, clears the cancel mark first; then up to `max`

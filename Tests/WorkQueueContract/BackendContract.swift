@@ -2,9 +2,33 @@ import Synchronization
 import Testing
 import WorkQueue
 
+/// What a case of the contract needs beyond the seven requirements: an ability protocol of the
+/// backend, or something of the fixture.
+public enum ContractNeed: String, Sendable, Hashable, CaseIterable {
+    /// `QueueControlling` and `CancelledItemsReading`.
+    case control
+    /// `WorkerRecords`.
+    case workerRecords
+    /// `QueueRecovery`.
+    case recovery
+    /// `CompletionLog`.
+    case completionLog
+    /// ``ContractFixture/loseNextExchangeReply()`` works.
+    case lostReply
+    /// ``ContractFixture/boundedResults`` is set.
+    case boundedResults
+    /// ``ContractFixture/maxItemBytes`` is set.
+    case sizeLimit
+}
+
 /// What a backend's test file provides to run the shared contract: a fresh, empty queue and a
 /// way to make time pass for it.
 public protocol ContractFixture: Sendable {
+    /// What this fixture offers of what cases may need (default: everything). A case that needs
+    /// more is not run: ``BackendContract/cases(for:)`` leaves it out and
+    /// ``BackendContract/skippedCases(for:)`` lists it, for a test marked `.disabled`, so that
+    /// the report shows it as skipped. A case run anyway fails; none passes without checking.
+    static var offers: Set<ContractNeed> { get }
     /// A fresh, empty queue (one fixture per case).
     var backend: any WorkQueueBackend & DeadLetterQueue { get }
     /// Makes `duration` pass for the backend (a TestClock advance, or a real sleep for Redis).
@@ -13,14 +37,20 @@ public protocol ContractFixture: Sendable {
     var shortLease: Duration { get }
     /// Makes the backend's next ``WorkQueueBackend/exchange(_:lease:session:duration:)`` take
     /// effect and then throw, as if its reply had been lost; false where the fixture cannot
-    /// (the case that needs it then checks nothing).
+    /// (it then does not offer ``ContractNeed/lostReply``).
     func loseNextExchangeReply() -> Bool
     /// Another fresh, empty queue of the same backend whose completion records are bounded to
-    /// 3 (`resultsMax`), or nil where the fixture has none (the case then checks nothing).
+    /// 3 (`resultsMax`), or nil where the fixture has none (it then does not offer
+    /// ``ContractNeed/boundedResults``).
     var boundedResults: (any WorkQueueBackend & CompletionLog)? { get }
+    /// The backend's item size limit (a take dead-letters longer items), or nil where it has
+    /// none. Default: 4 MiB, Redis's and the fake's.
+    var maxItemBytes: Int? { get }
 }
 
 extension ContractFixture {
+    public static var offers: Set<ContractNeed> { Set(ContractNeed.allCases) }
+    public var maxItemBytes: Int? { 4 << 20 }
     public func loseNextExchangeReply() -> Bool { false }
     public var boundedResults: (any WorkQueueBackend & CompletionLog)? { nil }
 }
@@ -29,24 +59,50 @@ extension ContractFixture {
 public struct ContractCase: Sendable, CustomTestStringConvertible {
     /// A short name of the rule, shown as the test argument.
     public let name: String
+    /// What the case needs beyond the seven requirements.
+    public let needs: Set<ContractNeed>
     private let body: @Sendable (any ContractFixture) async throws -> Void
 
-    init(_ name: String, _ body: @escaping @Sendable (any ContractFixture) async throws -> Void) {
+    init(_ name: String, needs: Set<ContractNeed> = [], _ body: @escaping @Sendable (any ContractFixture) async throws -> Void) {
         self.name = name
+        self.needs = needs
         self.body = body
     }
 
     public var testDescription: String { name }
 
-    /// Runs the rule against `fixture`, recording expectations in the current test.
+    /// Runs the rule against `fixture`, recording expectations in the current test. Fails at
+    /// once when the fixture does not offer what the case needs (select the cases with
+    /// ``BackendContract/cases(for:)``).
     public func run(_ fixture: any ContractFixture) async throws {
+        let missing = needs.subtracting(type(of: fixture).offers)
+        try #require(missing.isEmpty, "the fixture does not offer \(missing.map(\.rawValue).sorted()): select cases with BackendContract.cases(for:)")
         try await body(fixture)
     }
 }
 
 /// The contract every `WorkQueueBackend` passes. Use it as
-/// `@Test(arguments: BackendContract.cases) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`.
+/// `@Test(arguments: BackendContract.cases(for: MyFixture.self)) func contract(_ c: ContractCase) async throws { try await c.run(MyFixture()) }`,
+/// and, when the fixture does not offer everything, list the rest as skipped:
+/// `@Test(.disabled("..."), arguments: BackendContract.skippedCases(for: MyFixture.self)) func skipped(_ c: ContractCase) {}`.
 public enum BackendContract {
+    /// The cases `fixture` offers everything for.
+    public static func cases(for fixture: any ContractFixture.Type) -> [ContractCase] {
+        cases.filter { $0.needs.isSubset(of: fixture.offers) }
+    }
+
+    /// The cases that need what `fixture` does not offer: to be reported as skipped.
+    public static func skippedCases(for fixture: any ContractFixture.Type) -> [ContractCase] {
+        cases.filter { !$0.needs.isSubset(of: fixture.offers) }
+    }
+
+    /// Why ``skippedCases(for:)`` are skipped, naming each with what it needs, for the
+    /// `.disabled` trait of the test that lists them.
+    public static func skipReason(for fixture: any ContractFixture.Type) -> Comment {
+        let lines = skippedCases(for: fixture).map { "\($0.name) (needs \($0.needs.subtracting(fixture.offers).map(\.rawValue).sorted().joined(separator: ", ")))" }
+        return Comment(rawValue: "\(fixture) does not offer what \(lines.count) cases need: " + lines.joined(separator: "; "))
+    }
+
     /// Every case of the contract.
     public static let cases: [ContractCase] = [
         ContractCase("FIFO lease order", fifoOrder),
@@ -59,7 +115,7 @@ public enum BackendContract {
         ContractCase("renew of a lease not owned fails and changes nothing", renewNotOwned),
         ContractCase("complete settles and drains", completeSettles),
         ContractCase("complete after losing the lease to another session", completeAfterLeaseLost),
-        ContractCase("fail with retry schedules, promotes when due, counts the attempt", failWithRetry),
+        ContractCase("fail with retry schedules, promotes when due, counts the attempt", needs: [.recovery], failWithRetry),
         ContractCase("fail with dead letter records item, error and attempts", failDeadLetter),
         ContractCase("retryDeadLetters makes dead items pending with attempts reset", retryDeadLetters),
         ContractCase("purgeDeadLetters deletes dead letters", purgeDeadLetters),
@@ -74,38 +130,67 @@ public enum BackendContract {
         ContractCase("exchange takes, then settles, in one call", exchangeTakesAndSettles),
         ContractCase("a take stops once its items reach the byte budget, after at least one", takeByteBudget),
         ContractCase("ten thousand settlements in one exchange all settle", manySettlements),
-        ContractCase("an exchange retried after its reply was lost answers what it did", lostReplyRetried),
-        ContractCase("completion records: one per result, in order, equal items twice, none for nil", completionRecords),
-        ContractCase("completion records read in pages and deleted by ID", completionPagesAndDelete),
-        ContractCase("a completion whose reply was lost is recorded once", completionRecordedOnce),
-        ContractCase("the results bound keeps the most recent and counts the dropped", completionBound),
-        ContractCase("heartbeat records a live worker; a refresh replaces it", heartbeatRecords),
-        ContractCase("a heartbeat record is gone once removed or expired", heartbeatEnds),
-        ContractCase("pause stops takes, not settlements or renewals; resume takes again", pauseAndResume),
-        ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", cancelAndRestore),
-        ContractCase("an item released after a cancel is moved aside by the next cancel", cancelAfterRelease),
-        ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", cancelPagesAndMark),
-        ContractCase("a purged item pushed again starts from attempt 1", purgeResetsAttempts),
+        ContractCase("an exchange retried after its reply was lost answers what it did", needs: [.lostReply], lostReplyRetried),
+        ContractCase("completion records: one per result, in order, equal items twice, none for nil", needs: [.completionLog, .recovery], completionRecords),
+        ContractCase("completion records read in pages and deleted by ID", needs: [.completionLog], completionPagesAndDelete),
+        ContractCase("a completion whose reply was lost is recorded once", needs: [.completionLog, .lostReply], completionRecordedOnce),
+        ContractCase("the results bound keeps the most recent and counts the dropped", needs: [.boundedResults], completionBound),
+        ContractCase("heartbeat records a live worker; a refresh replaces it", needs: [.workerRecords], heartbeatRecords),
+        ContractCase("a heartbeat record is gone once removed or expired", needs: [.workerRecords], heartbeatEnds),
+        ContractCase("pause stops takes, not settlements or renewals; resume takes again", needs: [.control], pauseAndResume),
+        ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", needs: [.control], cancelAndRestore),
+        ContractCase("an item released after a cancel is moved aside by the next cancel", needs: [.control], cancelAfterRelease),
+        ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", needs: [.control], cancelPagesAndMark),
+        ContractCase("a purged item pushed again starts from attempt 1", needs: [.recovery], purgeResetsAttempts),
         ContractCase("a checkpoint stored with a renewal comes with the next take after a lost lease; completion deletes it",
                      checkpointAfterLostLease),
-        ContractCase("a checkpoint survives release and retry; a dead letter deletes it", checkpointSettlements),
+        ContractCase("a checkpoint survives release and retry; a dead letter deletes it", needs: [.recovery], checkpointSettlements),
         ContractCase("a checkpoint belongs to one copy: an equal item's other copy starts from nothing and keeps it",
                      checkpointPerCopy),
-        ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal",
+        ContractCase("a release or a failure stores the checkpoint it carries, newer than the last renewal", needs: [.recovery],
                      checkpointWithSettlement),
-        ContractCase("a heartbeat record carries handlers' progress", heartbeatProgress),
+        ContractCase("a heartbeat record carries handlers' progress", needs: [.workerRecords], heartbeatProgress),
+        ContractCase("an exchange settles its completions first, then its failures and releases", settleOrder),
+        ContractCase("a take dead-letters an item over the size limit without handing it out", needs: [.sizeLimit], oversizeDeadLettered),
+        ContractCase("a take promotes due retries within its own count", takePromotesWithinItsCount),
+        ContractCase("maintain promotes due retries and recovers expired leases", maintainPromotesAndRecovers),
+        ContractCase("finishIfDrained is false while anything is pending, in processing or scheduled", finishIfDrained),
     ]
 
     // MARK: Helpers
 
+    /// The backend as one with an ability the case needs (`Controlled.self`, ...): the case
+    /// declares the need, so a fixture that offers it and a backend without it fail here.
+    private static func able<T>(_ f: any ContractFixture, _: T.Type, _ ability: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
+        try #require(f.backend as? T, "the backend has \(ability)", sourceLocation: sourceLocation)
+    }
+
+    typealias Controlled = any WorkQueueBackend & QueueControlling & CancelledItemsReading
+    typealias Recorded = any WorkQueueBackend & WorkerRecords
+
+    /// One recovery pass: ``QueueRecovery/recoverExpiredLeases(maxAttempts:)`` where the
+    /// backend has it, else the requirement ``WorkQueueBackend/maintain(maxAttempts:interval:session:)``
+    /// with no interval (which promotes due retries too).
+    private static func recoverOnce(_ backend: any WorkQueueBackend, maxAttempts: Int) async throws -> RecoveryReport {
+        if let recovery = backend as? any QueueRecovery { return try await recovery.recoverExpiredLeases(maxAttempts: maxAttempts) }
+        return try await backend.maintain(maxAttempts: maxAttempts, interval: .zero, session: "contract") ?? RecoveryReport()
+    }
+
     /// Recovers twice (a backend may need to see a lease missing in two passes) and sums.
     private static func recover(_ backend: any WorkQueueBackend, maxAttempts: Int) async throws -> RecoveryReport {
-        let first = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
-        let second = try await backend.recoverExpiredLeases(maxAttempts: maxAttempts)
+        let first = try await recoverOnce(backend, maxAttempts: maxAttempts)
+        let second = try await recoverOnce(backend, maxAttempts: maxAttempts)
         return RecoveryReport(
             requeued: first.requeued + second.requeued,
             deadLettered: first.deadLettered + second.deadLettered
         )
+    }
+
+    /// ``QueueRecovery/promoteDueRetries()`` (a case that calls it needs ``ContractNeed/recovery``).
+    private static func promote(_ f: any ContractFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
+        try await able(f, (any QueueRecovery).self, "promotion on demand (QueueRecovery)", sourceLocation: sourceLocation)
+            .promoteDueRetries()
     }
 
     private static func expectCounts(
@@ -259,10 +344,10 @@ public enum BackendContract {
         #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: f.shortLease * 3)) == .settled)
         try await expectCounts(q, pending: 0, processing: 0, scheduled: 1)
         #expect(!(try await q.counts().isDrained))
-        #expect(try await q.promoteDueRetries() == 0)
+        #expect(try await promote(f) == 0)
         #expect(try await q.lease(max: 1, session: "s1", duration: f.shortLease).isEmpty)
         try await f.advance(by: f.shortLease * 4)
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         try await expectCounts(q, pending: 1, processing: 0, scheduled: 0)
         let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(again.item == "a")
@@ -492,7 +577,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: nil) }
-        guard f.loseNextExchangeReply() else { return }
+        try #require(f.loseNextExchangeReply(), "the fixture offers .lostReply")
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 1, session: "s1", duration: f.shortLease * 10)
         }
@@ -509,8 +594,7 @@ public enum BackendContract {
     // MARK: Completion records
 
     private static func log(_ f: any ContractFixture) throws -> any WorkQueueBackend & CompletionLog {
-        let log = f.backend as? any WorkQueueBackend & CompletionLog
-        return try #require(log, "the backend keeps completion records (CompletionLog)")
+        try able(f, (any WorkQueueBackend & CompletionLog).self, "completion records (CompletionLog)")
     }
 
     private static func completionRecords(_ f: any ContractFixture) async throws {
@@ -534,7 +618,7 @@ public enum BackendContract {
         try await q.enqueue(["retried"])
         let first = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
         #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
-        _ = try await q.promoteDueRetries()
+        _ = try await promote(f)
         let second = try #require(try await q.lease(max: 1, session: "s2", duration: f.shortLease * 10).first)
         #expect(second.attempt == 2)
         #expect(try await q.complete(second, result: "ok") == .settled)
@@ -574,7 +658,7 @@ public enum BackendContract {
         try await q.enqueue(["a", "b"])
         let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
         let settlements: [Settlement] = held.map { .complete($0, result: "done " + $0.item.string) }
-        guard f.loseNextExchangeReply() else { return }
+        try #require(f.loseNextExchangeReply(), "the fixture offers .lostReply")
         await #expect(throws: (any Error).self) {
             _ = try await q.exchange(settlements, lease: 0, session: "s1", duration: f.shortLease * 10)
         }
@@ -584,7 +668,7 @@ public enum BackendContract {
     }
 
     private static func completionBound(_ f: any ContractFixture) async throws {
-        guard let q = f.boundedResults else { return }
+        let q = try #require(f.boundedResults, "the fixture offers .boundedResults")
         let items = (0..<5).map { WorkItem("item-\($0)") }
         try await q.enqueue(items)
         let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
@@ -604,7 +688,7 @@ public enum BackendContract {
     // MARK: Heartbeat records
 
     private static func heartbeatRecords(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         #expect(try await backend.liveWorkers().isEmpty)
         let ttl = Duration.seconds(60)
         let first = WorkerHeartbeat(session: "s1", host: "pod-1", handler: "printer", startedAtMilliseconds: 1_764_000_000_000,
@@ -629,7 +713,7 @@ public enum BackendContract {
     }
 
     private static func heartbeatEnds(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         let short = f.shortLease
         try await backend.heartbeat(WorkerHeartbeat(session: "a", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: .seconds(60))
         try await backend.heartbeat(WorkerHeartbeat(session: "b", host: "h", handler: "x", startedAtMilliseconds: 1), ttl: short)
@@ -649,7 +733,7 @@ public enum BackendContract {
     // MARK: Pause, resume, cancel
 
     private static func pauseAndResume(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         #expect(try await q.control() == QueueControl(cancelledItems: 0))
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
@@ -672,7 +756,7 @@ public enum BackendContract {
     }
 
     private static func cancelAndRestore(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b", "c", "d"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
@@ -699,7 +783,7 @@ public enum BackendContract {
     }
 
     private static func cancelAfterRelease(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.cancel(max: 100) == 1)
@@ -713,7 +797,7 @@ public enum BackendContract {
     }
 
     private static func cancelPagesAndMark(_ f: any ContractFixture) async throws {
-        let q = f.backend
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
         try await q.enqueue(["a", "b", "c"])
         let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
         #expect(try await q.fail(held[0], error: "later", disposition: .retry(after: .seconds(3600))) == .settled)
@@ -736,7 +820,7 @@ public enum BackendContract {
         try await q.enqueue(["z"])
         let first = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(try await q.fail(first, error: "boom", disposition: .retry(after: .zero)) == .settled)
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         let second = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(second.attempt == 2)
         #expect(try await q.fail(second, error: "boom again", disposition: .deadLetter) == .settled)
@@ -798,7 +882,7 @@ public enum BackendContract {
         lease.checkpoint = nil
         #expect(try await q.fail(lease, error: "boom", disposition: .retry(after: .zero)) == .settled)
         try await f.advance(by: .milliseconds(10))
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(lease.attempt == 2)
         #expect(lease.checkpoint == Array("b".utf8))
@@ -874,7 +958,7 @@ public enum BackendContract {
         settling.checkpoint = Array("3".utf8)
         #expect(try await q.fail(settling, error: "boom", disposition: .retry(after: .zero)) == .settled)
         try await f.advance(by: .milliseconds(10))
-        #expect(try await q.promoteDueRetries() == 1)
+        #expect(try await promote(f) == 1)
         lease = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(lease.attempt == 2)
         #expect(lease.checkpoint == Array("3".utf8))
@@ -892,7 +976,7 @@ public enum BackendContract {
     }
 
     private static func heartbeatProgress(_ f: any ContractFixture) async throws {
-        let backend = f.backend
+        let backend = try able(f, Recorded.self, "worker records (WorkerRecords)")
         let beat = WorkerHeartbeat(session: "s1", host: "pod", handler: "countdown", startedAtMilliseconds: 1, inFlight: 2, held: 2,
                                    progress: [.init(item: "job-1", fraction: 0.25, note: "step 1 of 4"),
                                               .init(item: "a\\xff b", fraction: 1, note: "é \"quoted\" \\ done"),
@@ -903,5 +987,91 @@ public enum BackendContract {
         later.progress = []
         try await backend.heartbeat(later, ttl: .seconds(60))
         #expect(try await backend.liveWorkers().map(\.heartbeat) == [later])
+    }
+
+    // MARK: The settle order, the take's bounds, upkeep and the drained check
+
+    /// Two copies of one item (equal bytes share their attempts): the failure that dead-letters
+    /// one copy counts its attempt after the other copy's completion, whatever the order the
+    /// settlements were given in (settled in order, the completion would clear that attempt).
+    private static func settleOrder(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["x", "x"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10)
+        try #require(held.count == 2)
+        let result = try await q.exchange([.fail(held[0], error: "boom", disposition: .deadLetter), .complete(held[1], result: nil)],
+                                          lease: 0, session: "s1", duration: f.shortLease * 10)
+        #expect(result.outcomes == [.settled, .settled], "in the order given")
+        let dead = try await q.deadLetters()
+        #expect(dead.map(\.item) == ["x"])
+        #expect(dead.first?.attempts == 1, "the failure counted after the completion")
+        #expect(dead.first?.lastError == "boom")
+        try await expectCounts(q, pending: 0, processing: 0, dead: 1)
+    }
+
+    private static func oversizeDeadLettered(_ f: any ContractFixture) async throws {
+        let limit = try #require(f.maxItemBytes, "the fixture offers .sizeLimit")
+        let q = f.backend
+        let big = WorkItem([UInt8](repeating: 0x61, count: limit + 1))
+        try await q.enqueue([big, "a"])
+        // The big item spends the take's byte budget: this take hands out nothing.
+        let first = try await q.exchange([], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(first.leases.isEmpty)
+        try await expectCounts(q, pending: 1, processing: 0, dead: 1)
+        #expect(try await q.deadLetters().map(\.item.bytes.count) == [limit + 1])
+        #expect(try await q.lease(max: 2, session: "s1", duration: f.shortLease * 10).map(\.item) == ["a"])
+    }
+
+    private static func takePromotesWithinItsCount(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        let items = (1...5).map { WorkItem("r\($0)") }
+        try await q.enqueue(items)
+        let held = try await q.lease(max: 5, session: "s1", duration: f.shortLease * 10)
+        try #require(held.count == 5)
+        let failed = try await q.exchange(held.map { .fail($0, error: "later", disposition: .retry(after: .zero)) }, lease: 0,
+                                          session: "s1", duration: f.shortLease * 10)
+        #expect(failed.outcomes.allSatisfy { $0 == .settled })
+        try await expectCounts(q, pending: 0, processing: 0, scheduled: 5)
+        // Nothing pending: the take promotes due retries, but no more than it takes.
+        let taken = try await q.exchange([], lease: 2, session: "s1", duration: f.shortLease * 10)
+        #expect(taken.leases.map(\.item) == ["r1", "r2"])
+        #expect(taken.leases.allSatisfy { $0.attempt == 2 })
+        try await expectCounts(q, pending: 0, processing: 2, scheduled: 3)
+    }
+
+    private static func maintainPromotesAndRecovers(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a", "b"])
+        let held = try await q.lease(max: 2, session: "s1", duration: f.shortLease)
+        try #require(held.map(\.item) == ["a", "b"])
+        #expect(try await q.fail(held[1], error: "later", disposition: .retry(after: .zero)) == .settled)
+        try await f.advance(by: f.shortLease * 2)
+        // A backend may need two passes to see a lease gone; with no interval each pass runs.
+        var requeued = 0
+        var ran = false
+        for _ in 0..<2 {
+            if let report = try await q.maintain(maxAttempts: 5, interval: .zero, session: "s2") {
+                ran = true
+                requeued += report.requeued
+                #expect(report.deadLettered == 0)
+            }
+        }
+        #expect(ran, "with no interval, maintain runs its pass")
+        #expect(requeued == 1, "the expired lease of a")
+        try await expectCounts(q, pending: 2, processing: 0, scheduled: 0)
+        #expect(Set(try await q.lease(max: 2, session: "s2", duration: f.shortLease * 10).map(\.item)) == ["a", "b"])
+    }
+
+    private static func finishIfDrained(_ f: any ContractFixture) async throws {
+        let q = f.backend
+        try await q.enqueue(["a"])
+        #expect(try await q.finishIfDrained(session: "s1") == false, "pending")
+        let held = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.finishIfDrained(session: "s1") == false, "in processing")
+        #expect(try await q.fail(held, error: "again", disposition: .retry(after: .zero)) == .settled)
+        #expect(try await q.finishIfDrained(session: "s1") == false, "scheduled")
+        let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
+        #expect(try await q.complete(again, result: nil) == .settled)
+        #expect(try await q.finishIfDrained(session: "s1") == true, "drained")
     }
 }

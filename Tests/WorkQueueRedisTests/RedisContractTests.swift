@@ -27,7 +27,7 @@ struct RedisFixture: ContractFixture {
 }
 
 /// The same contract the in-memory fake passes (Tests/WorkQueueTests), so the fake never lies.
-@Test(arguments: BackendContract.cases)
+@Test(arguments: BackendContract.cases(for: RedisFixture.self))
 func redisContract(_ contractCase: ContractCase) async throws {
     try await LocalRedis.with { server in
         // The grace protects rediswq.py's two-step take; the contract's leases are all ours.

@@ -42,13 +42,12 @@ import WorkQueueTesting
             throw error
         }
 
-        func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-            try await maybeFail("lease")
-            return try await inner.lease(max: max, session: session, duration: duration)
-        }
-        func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-            try await maybeFail("complete")
-            return try await inner.complete(lease, result: result)
+        /// Counts (and fails) each completion it carries as a "complete" call and its take as a
+        /// "lease" call, before anything happens.
+        func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+            for case .complete in settlements { try await maybeFail("complete") }
+            if max > 0 { try await maybeFail("lease") }
+            return try await inner.exchange(settlements, lease: max, session: session, duration: duration)
         }
     }
 

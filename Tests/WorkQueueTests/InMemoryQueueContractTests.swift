@@ -27,9 +27,76 @@ struct InMemoryFixture: ContractFixture {
     }
 }
 
-@Test(arguments: BackendContract.cases)
+@Test(arguments: BackendContract.cases(for: InMemoryFixture.self))
 func inMemoryContract(_ contractCase: ContractCase) async throws {
     try await contractCase.run(InMemoryFixture())
+}
+
+/// The in-memory fake behind `PlainForwardingBackend`, the base of the runner tests' wrapping
+/// backends: every requirement and ability is forwarded, the exchange included.
+struct ForwardingFixture: ContractFixture {
+    let inner = InMemoryFixture()
+    let forwarding: PlainForwardingBackend
+    let bounded: PlainForwardingBackend
+
+    init() {
+        forwarding = PlainForwardingBackend(inner.queue)
+        bounded = PlainForwardingBackend(inner.bounded)
+    }
+
+    var boundedResults: (any WorkQueueBackend & CompletionLog)? { bounded }
+    var backend: any WorkQueueBackend & DeadLetterQueue { forwarding }
+    var shortLease: Duration { inner.shortLease }
+    func advance(by duration: Duration) async throws { try await inner.advance(by: duration) }
+    func loseNextExchangeReply() -> Bool { inner.loseNextExchangeReply() }
+}
+
+@Test(arguments: BackendContract.cases(for: ForwardingFixture.self))
+func forwardingContract(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(ForwardingFixture())
+}
+
+/// A backend with only the seven requirements (and dead letters): the cases that need an
+/// ability run nowhere here and are reported as skipped; the others pass.
+@Test(arguments: BackendContract.cases(for: BareFixture.self))
+func bareBackendContract(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(BareFixture())
+}
+
+@Test(.disabled(BackendContract.skipReason(for: BareFixture.self)),
+      arguments: BackendContract.skippedCases(for: BareFixture.self))
+func bareBackendContractSkipped(_ contractCase: ContractCase) async throws {
+    try await contractCase.run(BareFixture())
+}
+
+/// Forwards the seven requirements of the seam and dead letters (the fixture's minimum), nothing else.
+final class BareBackend: WorkQueueBackend, DeadLetterQueue, Sendable {
+    let inner: InMemoryQueue
+    init(_ inner: InMemoryQueue) { self.inner = inner }
+    func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
+    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        try await inner.exchange(settlements, lease: max, session: session, duration: duration)
+    }
+    func renew(_ request: RenewRequest) async throws -> [Bool] { try await inner.renew(request) }
+    func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
+    func counts() async throws -> QueueCounts { try await inner.counts() }
+    func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+        try await inner.maintain(maxAttempts: maxAttempts, interval: interval, session: session)
+    }
+    func finishIfDrained(session: String) async throws -> Bool { try await inner.finishIfDrained(session: session) }
+    func deadLetters() async throws -> [DeadLetter] { try await inner.deadLetters() }
+    func retryDeadLetters() async throws -> Int { try await inner.retryDeadLetters() }
+    func purgeDeadLetters() async throws -> Int { try await inner.purgeDeadLetters() }
+}
+
+struct BareFixture: ContractFixture {
+    static var offers: Set<ContractNeed> { [.sizeLimit] }
+    let clock = TestClock()
+    let bare: BareBackend
+    init() { bare = BareBackend(InMemoryQueue(clock: clock)) }
+    var backend: any WorkQueueBackend & DeadLetterQueue { bare }
+    var shortLease: Duration { .seconds(10) }
+    func advance(by duration: Duration) async throws { await clock.advance(by: duration) }
 }
 
 @Suite struct InMemoryQueueInspectionTests {
@@ -117,5 +184,26 @@ func inMemoryContract(_ contractCase: ContractCase) async throws {
         #expect(report.completionRecords.map(\.item) == ["a", "a", "b"], "equal items twice, none for nil")
         #expect(report.completionRecords.map(\.result) == ["got a", "got a", "got b"])
         #expect(report.completionRecords.allSatisfy { $0.attempt == 1 && !$0.worker.isEmpty })
+    }
+}
+
+/// The runner needs the seven requirements alone: over a backend with no ability protocol (no
+/// pause or cancel, no worker records) it works the queue and exits drained, its heartbeat
+/// and cancel checks skipped rather than failing.
+@Suite struct BareBackendWorkerTests {
+    @Test func aWorkerDrainsABackendWithoutAbilities() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a", "b", "c"], clock: clock)
+        let backend = BareBackend(queue)
+        #expect(!(backend is any QueueControlling) && !(backend is any WorkerRecords))
+        let worker = try Worker(backend: backend, handler: ClosureHandler { item, _ in "done " + item.string },
+                                options: WorkerTests.options(), clock: clock)
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        let summary = try await running.task.value
+        #expect(summary.completed == 3)
+        #expect(summary.stopReason == .drained)
+        #expect(queue.result(for: "b") == "done b")
+        #expect(try await queue.counts().isDrained)
     }
 }

@@ -40,29 +40,25 @@ import WorkQueueTesting
             }
         }
 
-        func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
+        func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
             try await gate()
-            return try await inner.lease(max: max, session: session, duration: duration)
+            return try await inner.exchange(settlements, lease: max, session: session, duration: duration)
         }
-        func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
+        func renew(_ request: RenewRequest) async throws -> [Bool] {
             try await gate()
-            return try await inner.renew(leases, duration: duration)
-        }
-        func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-            try await gate()
-            return try await inner.complete(lease, result: result)
-        }
-        func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-            try await gate()
-            return try await inner.fail(lease, error: error, disposition: disposition)
-        }
-        func release(_ lease: Lease) async throws -> SettleOutcome {
-            try await gate()
-            return try await inner.release(lease)
+            return try await inner.renew(request)
         }
         func counts() async throws -> QueueCounts {
             try await gate()
             return try await inner.counts()
+        }
+        func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
+            try await gate()
+            return try await inner.maintain(maxAttempts: maxAttempts, interval: interval, session: session)
+        }
+        func finishIfDrained(session: String) async throws -> Bool {
+            try await gate()
+            return try await inner.finishIfDrained(session: session)
         }
         func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
             try await gate()

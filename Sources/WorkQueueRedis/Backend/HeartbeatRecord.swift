@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// A heartbeat record as stored in `NAME:worker-info`: one flat JSON object per session, e.g.
 /// `{"host":"job-x7k2p","handler":"printer","started_ms":1764000000000,"in_flight":1,"held":3,`

@@ -1,7 +1,7 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// Pause, resume and cancel: the marks in `NAME:control`, the items aside in `NAME:cancelled`.
-extension RedisQueue {
+extension RedisQueue: QueueControlling, CancelledItemsReading {
     /// The most items ``cancelPage(max:mark:)`` and ``restorePage(max:clearCancel:hold:)`` move
     /// in one script call (about 10 ms of Redis time for small items); a larger `max` is cut to
     /// it. A page also stops once its items reach `replyByteBudget` bytes (1 MiB by default).
@@ -26,13 +26,6 @@ extension RedisQueue {
         } else {
             _ = try await client.send(["HDEL", RESPArgument(keys.control), "paused"])
         }
-    }
-
-    /// One call of the `cancel` script: marks the queue cancelled and moves up to `max`
-    /// (at most ``controlPageSize``) pending items, then scheduled retries, to `NAME:cancelled`,
-    /// stopping once about `replyByteBudget` bytes moved. Page with ``cancelPage(max:mark:)``.
-    public func cancel(max: Int) async throws -> Int {
-        try await cancelPage(max: max, mark: true).moved
     }
 
     /// One call of the `cancel` script: with `mark`, marks the queue cancelled first; without,
@@ -61,13 +54,6 @@ extension RedisQueue {
         let count = Swift.min(Swift.max(1, limit), 1000)
         let reply = try await client.send(["LRANGE", RESPArgument(keys.cancelled), RESPArgument(start), RESPArgument(start + count - 1)])
         return (reply.array ?? []).compactMap(\.bytes).map { WorkItem($0) }
-    }
-
-    /// One call of the `restore-cancelled` script: up to `max` (at most
-    /// ``controlPageSize``) items and about `replyByteBudget` bytes from `NAME:cancelled` to
-    /// the tail of pending, in order. Page with ``restorePage(max:clearCancel:hold:)``.
-    public func restoreCancelled(max: Int) async throws -> Int {
-        try await restorePage(max: max, clearCancel: false, hold: nil).moved
     }
 
     /// How long a restore's hold (``restorePage(max:clearCancel:hold:)``) keeps the queue open

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// What the web dashboard (`workqueue dashboard`, `status --serve`) reads and does: one
 /// read-only script call per refresh (``RedisScript/dashboardSnapshot``) and the retry of one

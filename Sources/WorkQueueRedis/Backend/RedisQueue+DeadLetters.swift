@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// The dead letters: `NAME:dead`, with attempts and errors by the items' SHA-224.
 extension RedisQueue {

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 extension RedisQueue {
     /// How a queue behaves once connected: handed to `connect` and fixed for the queue's life

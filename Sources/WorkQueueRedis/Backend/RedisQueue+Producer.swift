@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// The safe producer: `NAME:holds` (producers still filling the queue: one named hold each,
 /// expiring on its own), `NAME:open` (the single mark of earlier versions, still honored, and

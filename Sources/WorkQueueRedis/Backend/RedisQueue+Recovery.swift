@@ -1,7 +1,7 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// Recovery: expired leases of ours, and items that tutorial workers left in processing.
-extension RedisQueue {
+extension RedisQueue: QueueRecovery {
     /// The text recorded for an item dead-lettered by recovery (`%d`: its attempts).
     static let expiredLeaseError = "lease expired %d times; the worker processing it died or stalled (poison item?)"
 

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// The completion records: `NAME:results`, a stream with one entry per completion whose
 /// handler returned a result (fields item, result, attempt, worker), written by the exchange

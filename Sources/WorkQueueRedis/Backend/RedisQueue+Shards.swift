@@ -1,8 +1,8 @@
 import Logging
-import WorkQueue
+import WorkQueueSeam
 
 /// Sharded queues: one job's items spread over several queues, worked as one by
-/// ``ShardedBackend``. Shard `i` of queue `NAME` is the queue `{NAME:i}`, a complete queue in the
+/// `ShardedBackend`. Shard `i` of queue `NAME` is the queue `{NAME:i}`, a complete queue in the
 /// tutorial's layout (`{NAME:i}`, `{NAME:i}:processing`, ...) whose keys all share the hash tag
 /// `NAME:i`: in Redis Cluster each shard lives in one slot, and the shards in different slots.
 extension RedisQueue: DrainedMarker {

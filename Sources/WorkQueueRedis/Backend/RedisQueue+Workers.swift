@@ -1,8 +1,8 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// Live workers: each worker's heartbeat record (`NAME:workers`, `NAME:worker-info`, written by
 /// ``RedisScript/heartbeat``), and what each session holds, read from the lease tokens.
-extension RedisQueue {
+extension RedisQueue: WorkerRecords {
     /// The leases one session holds.
     public struct SessionLeases: Sendable, Hashable {
         /// Who wrote the leases.

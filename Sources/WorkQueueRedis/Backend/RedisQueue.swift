@@ -1,6 +1,6 @@
 import Logging
 import Synchronization
-import WorkQueue
+import WorkQueueSeam
 
 /// The Redis work queue, compatible with the Kubernetes tutorial's `rediswq.py`.
 ///
@@ -509,11 +509,6 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         }
     }
 
-    public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-        guard max > 0 else { return [] }
-        return try await exchange([], lease: max, session: session, duration: duration).leases
-    }
-
     public func waitForWork(timeout: Duration) async throws {
         let ms = Self.milliseconds(timeout)
         guard ms > 0 else { return }
@@ -522,19 +517,15 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                                     timeout: timeout + configuration.commandTimeout)
     }
 
-    /// One script call per 2,000 leases (a few ms of Redis time each); a lease without a token
-    /// (never issued) is not owned.
-    public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
-        try await renew(leases, duration: duration, timeout: configuration.commandTimeout)
-    }
-
-    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
-        try await renew(leases, duration: duration, timeout: timeout, checkpoints: [])
-    }
-
-    /// As ``renew(_:duration:timeout:)``; the checkpoints ride in the same script calls (a call
-    /// carries at most about `replyByteBudget` bytes of them).
-    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
+    /// One script call per 2,000 leases (a few ms of Redis time each), each bounded by the
+    /// request's timeout (default: the connection's command timeout); the checkpoints ride in
+    /// the same script calls (a call carries at most about `replyByteBudget` bytes of them). A
+    /// lease without a token (never issued) is not owned.
+    public func renew(_ request: RenewRequest) async throws -> [Bool] {
+        let leases = request.leases
+        let checkpoints = request.checkpoints
+        let duration = request.duration
+        let timeout = request.timeout ?? configuration.commandTimeout
         let issued = leases.indices.filter { !leases[$0].token.isEmpty }
         guard !issued.isEmpty else { return leases.map { _ in false } }
         var flags: [Bool] = []
@@ -569,24 +560,6 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         }
         var owned = flags.makeIterator()
         return leases.map { $0.token.isEmpty ? false : owned.next() ?? false }
-    }
-
-    public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        try await settle(.complete(lease, result: result))
-    }
-
-    public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        try await settle(.fail(lease, error: error, disposition: disposition))
-    }
-
-    public func release(_ lease: Lease) async throws -> SettleOutcome {
-        try await settle(.release(lease))
-    }
-
-    private func settle(_ settlement: Settlement) async throws -> SettleOutcome {
-        guard !settlement.lease.token.isEmpty else { return .leaseLost }
-        let result = try await exchange([settlement], lease: 0, session: settlement.lease.session, duration: .seconds(1))
-        return result.outcomes.first ?? .leaseLost
     }
 
     public func counts() async throws -> QueueCounts {

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// Reads a queue's completion records (`NAME:results`; with shards, every shard's) oldest
 /// first, a page at a time, in bounded memory: what `workqueue results` exports.

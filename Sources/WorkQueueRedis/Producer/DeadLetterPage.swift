@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// One page of a queue's dead letters (``QueueProducer/deadLetters(after:limit:)``), and where
 /// the next one starts.

@@ -1,4 +1,4 @@
-import WorkQueue
+import WorkQueueSeam
 
 /// Why a ``QueueProducer`` call was refused. Each description says what to do next.
 public enum ProducerError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Logging
-import WorkQueue
+import WorkQueueSeam
+import WorkQueueTyped
 #if canImport(Darwin)
 import Darwin
 #elseif canImport(Glibc)

@@ -4,7 +4,7 @@ public struct QueueControl: Sendable, Hashable, Codable {
     /// `pause`: no worker takes new items; items in flight finish and renew; workers stay up.
     public var paused: Bool
     /// `cancel`: the job is ended: nothing is taken, pending items were moved aside (see
-    /// ``WorkQueueBackend/cancel(max:)``), in-flight handlers are cancelled with
+    /// ``QueueControlling/cancelPage(max:mark:)``), in-flight handlers are cancelled with
     /// `CancellationReason.jobCancelled` and workers stop with `WorkerStopReason.cancelled`.
     public var cancelled: Bool
     /// Items moved aside by a cancel, waiting to be restored (nil where not read).
@@ -21,8 +21,8 @@ public struct QueueControl: Sendable, Hashable, Codable {
     public var holdsTakes: Bool { paused || cancelled }
 }
 
-/// What one page of a cancel or a restore did (``WorkQueueBackend/cancelPage(max:mark:)``,
-/// ``WorkQueueBackend/restorePage(max:clearCancel:hold:)``). A page is bounded by count and by
+/// What one page of a cancel or a restore did (``QueueControlling/cancelPage(max:mark:)``,
+/// ``QueueControlling/restorePage(max:clearCancel:hold:)``). A page is bounded by count and by
 /// bytes, so a short page does not mean the end: page while ``remaining`` is above zero.
 public struct ControlPage: Sendable, Hashable {
     /// Items the page moved.
@@ -96,9 +96,10 @@ extension Substring {
     }
 }
 
-/// The arithmetic of the fleet-wide rate limit: the generic cell rate algorithm (GCRA) over a
-/// batch. The Redis take script does the same in Lua on `NAME:rate`; the in-memory fake calls
-/// this.
+/// The arithmetic of the fleet-wide rate limit, written once in Swift: the generic cell rate
+/// algorithm (GCRA) over a batch. The in-memory fake calls it; the Redis take script does the
+/// same in Lua on `NAME:rate` (it runs inside Redis, atomic with the take), and
+/// `RateLimitAgreementTests` checks that both agree on a table of inputs.
 public enum RateLimiter {
     /// What one take may start.
     public struct Grant: Sendable, Hashable {
@@ -124,5 +125,12 @@ public enum RateLimiter {
     /// The theoretical arrival time after `taken` items started at `now`.
     public static func advance(tat: Double?, now: Double, interval: Double, taken: Int) -> Double {
         Swift.max(tat ?? now, now) + Double(taken) * interval
+    }
+
+    /// After a take the limit cut short (items still pending): milliseconds until the next item
+    /// may start, at least 1, with `tat` the theoretical arrival time after that take.
+    public static func waitMilliseconds(tat: Double, now: Double, interval: Double, burst: Int) -> Int {
+        let tolerance = interval * Double(Swift.max(1, burst) - 1)
+        return Swift.max(1, Int(((tat - tolerance - now) / 1000).rounded(.up)))
     }
 }

@@ -2,7 +2,7 @@ import Synchronization
 
 /// Resumes one continuation with the first result it is given; later results are dropped.
 /// Tasks added with ``add(_:)`` are cancelled once a result is in (the losers of a race).
-final class FirstResult<T: Sendable>: Sendable {
+package final class FirstResult<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var result: Result<T, any Error>?
@@ -11,7 +11,9 @@ final class FirstResult<T: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    func install(_ continuation: CheckedContinuation<T, any Error>) {
+    package init() {}
+
+    package func install(_ continuation: CheckedContinuation<T, any Error>) {
         let ready = state.withLock { state -> Result<T, any Error>? in
             if let result = state.result { return result }
             state.continuation = continuation
@@ -21,7 +23,7 @@ final class FirstResult<T: Sendable>: Sendable {
     }
 
     /// Cancels `task` when a result is in (at once if one already is).
-    func add(_ task: Task<Void, Never>) {
+    package func add(_ task: Task<Void, Never>) {
         let finished = state.withLock { state -> Bool in
             if state.result != nil { return true }
             state.tasks.append(task)
@@ -30,7 +32,7 @@ final class FirstResult<T: Sendable>: Sendable {
         if finished { task.cancel() }
     }
 
-    func resolve(_ result: Result<T, any Error>) {
+    package func resolve(_ result: Result<T, any Error>) {
         let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
             guard state.result == nil else { return (nil, []) }
             state.result = result

@@ -1,4 +1,4 @@
-/// A worker whose heartbeat record is alive, as ``WorkQueueBackend/liveWorkers()`` lists it.
+/// A worker whose heartbeat record is alive, as ``WorkerRecords/liveWorkers()`` lists it.
 public struct LiveWorker: Sendable, Hashable {
     /// Its last heartbeat.
     public var heartbeat: WorkerHeartbeat

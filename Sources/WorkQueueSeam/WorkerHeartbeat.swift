@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// What a running worker tells the queue about itself, refreshed every
-/// ``WorkerOptions/heartbeatInterval`` (see ``WorkQueueBackend/heartbeat(_:ttl:)``), so that
+/// `WorkerOptions.heartbeatInterval` (see ``WorkerRecords/heartbeat(_:ttl:)``), so that
 /// operators can list the live workers (`workqueue workers`).
 public struct WorkerHeartbeat: Sendable, Hashable {
     /// The worker's session id: the prefix of its leases' tokens.
@@ -89,7 +89,7 @@ public struct WorkerHeartbeat: Sendable, Hashable {
     }
 
     /// Now on the wall clock, in milliseconds since the Unix epoch.
-    static func wallClockMilliseconds() -> Int64 {
+    package static func wallClockMilliseconds() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000

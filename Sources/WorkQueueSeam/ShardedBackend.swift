@@ -182,12 +182,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         return mine + others.reduce(0, +)
     }
 
-    /// Leases up to `max` items as an ``exchange(_:lease:session:duration:)`` with nothing to settle.
-    public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {
-        guard max > 0 else { return [] }
-        return try await exchange([], lease: max, session: session, duration: duration).leases
-    }
-
     /// Settles each lease on its own shard and leases from the shard whose turn it is, moving on
     /// while the batch is short (see the type's rules); fails as a whole when one shard's call fails.
     public func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
@@ -403,47 +397,29 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
     }
 
-    /// Renews each lease on its shard; false for a lease this backend never issued.
-    public func renew(_ leases: [Lease], duration: Duration) async throws -> [Bool] {
-        try await renew(leases, duration: duration, timeout: nil)
-    }
-
-    /// Renews each lease on its shard, every shard's call bounded by `timeout`.
-    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration) async throws -> [Bool] {
-        try await renew(leases, duration: duration, timeout: Optional(timeout))
-    }
-
-    /// Renews each lease on its shard and stores its checkpoint there, every shard's call
-    /// bounded by `timeout`.
-    public func renew(_ leases: [Lease], duration: Duration, timeout: Duration, checkpoints: [[UInt8]?]) async throws -> [Bool] {
-        try await renew(leases, duration: duration, timeout: Optional(timeout), checkpoints: checkpoints)
-    }
-
-    private func renew(_ leases: [Lease], duration: Duration, timeout: Duration?, checkpoints: [[UInt8]?] = []) async throws -> [Bool] {
+    /// Renews each lease on its shard (storing its checkpoint there), one call per shard, all
+    /// at once, every call bounded by the request's timeout; false for a lease this backend
+    /// never issued.
+    public func renew(_ request: RenewRequest) async throws -> [Bool] {
+        let leases = request.leases
         var owned = [Bool](repeating: false, count: leases.count)
         var groups = [[(position: Int, lease: Lease)]](repeating: [], count: shards.count)
         var saves = [[[UInt8]?]](repeating: [], count: shards.count)
         for (position, lease) in leases.enumerated() {
             if let (shard, inner) = route(lease) {
                 groups[shard].append((position, inner))
-                saves[shard].append(checkpoints.indices.contains(position) ? checkpoints[position] : nil)
+                saves[shard].append(request.checkpoint(at: position))
             }
         }
         let used = groups.indices.filter { !groups[$0].isEmpty }
         // One call per shard, each with that shard's leases.
         let results = try await withThrowingTaskGroup(of: (Int, [Bool]).self) { group in
             for index in used {
-                let batch = groups[index].map(\.lease)
                 let shard = self.shards[index]
-                let stores = saves[index].contains { $0 != nil } ? saves[index] : nil
-                group.addTask {
-                    if let stores {
-                        return (index, try await shard.renew(batch, duration: duration, timeout: timeout ?? .seconds(5),
-                                                             checkpoints: stores))
-                    }
-                    if let timeout { return (index, try await shard.renew(batch, duration: duration, timeout: timeout)) }
-                    return (index, try await shard.renew(batch, duration: duration))
-                }
+                let stores = saves[index].contains { $0 != nil } ? saves[index] : []
+                let inner = RenewRequest(leases: groups[index].map(\.lease), duration: request.duration, timeout: request.timeout,
+                                         checkpoints: stores)
+                group.addTask { (index, try await shard.renew(inner)) }
             }
             var all: [(Int, [Bool])] = []
             for try await result in group { all.append(result) }
@@ -453,24 +429,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             for (entry, flag) in zip(groups[index], flags) { owned[entry.position] = flag }
         }
         return owned
-    }
-
-    /// Completes the lease on the shard it came from.
-    public func complete(_ lease: Lease, result: String?) async throws -> SettleOutcome {
-        guard let (shard, inner) = route(lease) else { return .leaseLost }
-        return try await shards[shard].complete(inner, result: result)
-    }
-
-    /// Fails the lease on the shard it came from.
-    public func fail(_ lease: Lease, error: String, disposition: FailureDisposition) async throws -> SettleOutcome {
-        guard let (shard, inner) = route(lease) else { return .leaseLost }
-        return try await shards[shard].fail(inner, error: error, disposition: disposition)
-    }
-
-    /// Releases the lease on the shard it came from.
-    public func release(_ lease: Lease) async throws -> SettleOutcome {
-        guard let (shard, inner) = route(lease) else { return .leaseLost }
-        return try await shards[shard].release(inner)
     }
 
     /// The counts of every shard, read at once and summed (each shard's are atomic; the sum is
@@ -486,37 +444,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
             for (index, counts) in all.enumerated() { state.counts[index] = counts }
         }
         return all
-    }
-
-    /// Recovers expired leases on every shard; the reports summed.
-    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
-        let reports = try await onShards(Array(shards.indices)) { try await $0.recoverExpiredLeases(maxAttempts: maxAttempts) }
-        return reports.reduce(into: RecoveryReport()) { total, report in
-            total.requeued += report.requeued
-            total.deadLettered += report.deadLettered
-        }
-    }
-
-    /// Promotes due retries on every shard; returns how many in all.
-    public func promoteDueRetries() async throws -> Int {
-        try await onShards(Array(shards.indices)) { try await $0.promoteDueRetries() }.reduce(0, +)
-    }
-
-    /// Keeps the worker's heartbeat record on the first shard (one record per worker, however
-    /// many shards it works).
-    public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
-        try await shards[0].heartbeat(heartbeat, ttl: ttl)
-    }
-
-    /// Removes the record from the first shard, and from every shard what the worker kept
-    /// there for its session (the record of its last exchange).
-    public func removeHeartbeat(session: String) async throws {
-        _ = try await onShards(Array(shards.indices)) { try await $0.removeHeartbeat(session: session) }
-    }
-
-    /// The live workers recorded on the first shard.
-    public func liveWorkers() async throws -> [LiveWorker] {
-        try await shards[0].liveWorkers()
     }
 
     /// Runs every shard's upkeep; nil when every shard left its pass to another worker.
@@ -545,9 +472,11 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         return true
     }
+}
 
-    // MARK: Pause, resume, cancel (every shard; each shard enforces its own share of a rate limit)
+// MARK: Pause, resume, cancel (every shard; each shard enforces its own share of a rate limit)
 
+extension ShardedBackend: QueueControlling where Shard: QueueControlling {
     /// Paused or cancelled when any shard is; the items aside of every shard.
     public func control() async throws -> QueueControl {
         let parts = try await onShards(Array(shards.indices)) { try await $0.control() }
@@ -563,12 +492,6 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     /// Sets or clears the pause mark of every shard.
     public func setPaused(_ paused: Bool) async throws {
         _ = try await onShards(Array(shards.indices)) { try await $0.setPaused(paused) }
-    }
-
-    /// Cancels every shard, moving up to `max` items aside on each; returns the total (page
-    /// with ``cancelPage(max:mark:)``).
-    public func cancel(max: Int) async throws -> Int {
-        try await cancelPage(max: max, mark: true).moved
     }
 
     /// One cancel page on every shard (each checks or sets its own mark atomically); the
@@ -588,6 +511,14 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         _ = try await onShards(Array(shards.indices)) { try await $0.clearCancelled() }
     }
 
+    /// One restore page on every shard (each clears its own mark first with `clearCancel`, and
+    /// holds itself open under `hold` while items remain aside on it); summed.
+    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
+        Self.sum(try await onShards(Array(shards.indices)) { try await $0.restorePage(max: max, clearCancel: clearCancel, hold: hold) })
+    }
+}
+
+extension ShardedBackend: CancelledItemsReading where Shard: QueueControlling & CancelledItemsReading {
     /// The items aside, shard by shard (each oldest first).
     public func cancelledItems(offset: Int, limit: Int) async throws -> [WorkItem] {
         var skip = Swift.max(0, offset)
@@ -603,17 +534,40 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         return items
     }
+}
 
-    /// Restores up to `max` items aside on each shard; returns the total (page with
-    /// ``restorePage(max:clearCancel:hold:)``).
-    public func restoreCancelled(max: Int) async throws -> Int {
-        try await restorePage(max: max, clearCancel: false, hold: nil).moved
+extension ShardedBackend: WorkerRecords where Shard: WorkerRecords {
+    /// Keeps the worker's heartbeat record on the first shard (one record per worker, however
+    /// many shards it works).
+    public func heartbeat(_ heartbeat: WorkerHeartbeat, ttl: Duration) async throws {
+        try await shards[0].heartbeat(heartbeat, ttl: ttl)
     }
 
-    /// One restore page on every shard (each clears its own mark first with `clearCancel`, and
-    /// holds itself open under `hold` while items remain aside on it); summed.
-    public func restorePage(max: Int, clearCancel: Bool, hold: String?) async throws -> ControlPage {
-        Self.sum(try await onShards(Array(shards.indices)) { try await $0.restorePage(max: max, clearCancel: clearCancel, hold: hold) })
+    /// Removes the record from the first shard, and from every shard what the worker kept
+    /// there for its session (the record of its last exchange).
+    public func removeHeartbeat(session: String) async throws {
+        _ = try await onShards(Array(shards.indices)) { try await $0.removeHeartbeat(session: session) }
+    }
+
+    /// The live workers recorded on the first shard.
+    public func liveWorkers() async throws -> [LiveWorker] {
+        try await shards[0].liveWorkers()
+    }
+}
+
+extension ShardedBackend: QueueRecovery where Shard: QueueRecovery {
+    /// Recovers expired leases on every shard; the reports summed.
+    public func recoverExpiredLeases(maxAttempts: Int) async throws -> RecoveryReport {
+        let reports = try await onShards(Array(shards.indices)) { try await $0.recoverExpiredLeases(maxAttempts: maxAttempts) }
+        return reports.reduce(into: RecoveryReport()) { total, report in
+            total.requeued += report.requeued
+            total.deadLettered += report.deadLettered
+        }
+    }
+
+    /// Promotes due retries on every shard; returns how many in all.
+    public func promoteDueRetries() async throws -> Int {
+        try await onShards(Array(shards.indices)) { try await $0.promoteDueRetries() }.reduce(0, +)
     }
 }
 
@@ -632,7 +586,6 @@ extension ShardedBackend: DeadLetterQueue where Shard: DeadLetterQueue {
     public func purgeDeadLetters() async throws -> Int {
         try await onShards(Array(shards.indices)) { try await $0.purgeDeadLetters() }.reduce(0, +)
     }
-
 }
 
 extension ShardedBackend: CompletionLog where Shard: CompletionLog {
