@@ -44,7 +44,7 @@ final class Dispatcher: Sendable {
                 switch action {
                 case let .start(slot, id):
                     if let continuation = state.parked.removeValue(forKey: slot) {
-                        resumes.append((continuation, state.ledger.records[id].map { Self.started(id, $0) }))
+                        resumes.append((continuation, Self.started(id, &state.ledger)))
                     }
                 case let .endSlot(slot):
                     if let continuation = state.parked.removeValue(forKey: slot) { resumes.append((continuation, nil)) }
@@ -66,8 +66,8 @@ final class Dispatcher: Sendable {
         return rest
     }
 
-    private static func started(_ id: ItemLedger.ID, _ record: ItemLedger.Record) -> Started {
-        Started(id: id, lease: record.lease, flag: record.flag, progress: record.progress, deadline: record.deadlineBox)
+    private static func started(_ id: ItemLedger.ID, _ ledger: inout ItemLedger) -> Started? {
+        ledger.handles(of: id).map { Started(id: id, lease: $0.lease, flag: $0.flag, progress: $0.progress, deadline: $0.deadline) }
     }
 
     // MARK: Slots
@@ -79,7 +79,7 @@ final class Dispatcher: Sendable {
         if let ready = state.withLock({ state -> Started?? in
             switch state.ledger.slotReady(slot, mayPark: false) {
             case .end: return .some(nil)
-            case let .run(id): return .some(state.ledger.records[id].map { Self.started(id, $0) })
+            case let .run(id): return .some(Self.started(id, &state.ledger))
             case .park: return nil
             }
         }) {
@@ -94,7 +94,7 @@ final class Dispatcher: Sendable {
                     case .end:
                         return .some(nil)
                     case let .run(id):
-                        return .some(state.ledger.records[id].map { Self.started(id, $0) })
+                        return .some(Self.started(id, &state.ledger))
                     case .park:
                         if Task.isCancelled { return .some(nil) }
                         state.parked[slot] = continuation

@@ -175,6 +175,18 @@ struct ItemLedger: Sendable {
     // MARK: Reading
 
     func state(of id: ID) -> State? { records[id]?.state }
+
+    /// Runs `body` on the record of `id` in place (no copy of the record: the per-item paths
+    /// use this, not `records[id]`, whose getter copies the whole record).
+    private mutating func withRecord<R>(_ id: ID, _ body: (inout Record) -> R) -> R? {
+        guard let index = records.index(forKey: id) else { return nil }
+        return body(&records.values[index])
+    }
+
+    /// What the handler of `id` is given: its lease, flag, progress and deadline.
+    mutating func handles(of id: ID) -> (lease: Lease, flag: CancellationFlag, progress: WorkProgress, deadline: LeaseDeadlineBox)? {
+        withRecord(id) { ($0.lease, $0.flag, $0.progress, $0.deadlineBox) }
+    }
     var buffered: Int { buffer.count }
     var finished: Int { done.count + unstarted.count }
     var held: Int { records.count }
@@ -216,7 +228,7 @@ struct ItemLedger: Sendable {
     mutating func slotReady(_ slot: Int, mayPark: Bool = true) -> SlotStep {
         if stopped || closed { return .end }
         if let id = buffer.popFirst() {
-            records[id]?.state = .running
+            withRecord(id) { $0.state = .running }
             running += 1
             return .run(id)
         }
@@ -232,9 +244,10 @@ struct ItemLedger: Sendable {
     /// The handler of `id` started; `stop` cancels its task. True when it was cancelled
     /// already (call `stop` at once).
     mutating func started(_ id: ID, stop: @escaping @Sendable () -> Void) -> Bool {
-        guard records[id] != nil else { return false }
-        records[id]?.stopHandler = stop
-        return records[id]?.cancelled != nil
+        withRecord(id) { record in
+            record.stopHandler = stop
+            return record.cancelled != nil
+        } ?? false
     }
 
     /// The handler of `id` returned after `seconds`; `checkpoint` is the last one it saved.
@@ -242,15 +255,14 @@ struct ItemLedger: Sendable {
     mutating func finished(_ id: ID, _ result: HandlerResult, checkpoint: [UInt8]?, seconds: Double) -> Lease? {
         running -= 1
         handlerSeconds = handlerSeconds.map { $0 * 0.9 + seconds * 0.1 } ?? seconds
-        guard let record = records[id] else { return nil }
-        if record.state == .lost {
-            records[id] = nil
-            return record.lease
+        guard let (isLost, cancelled) = withRecord(id, { ($0.state == .lost, $0.cancelled) }) else { return nil }
+        if isLost {
+            return records.removeValue(forKey: id)?.lease
         }
-        var lease = record.lease
+        guard var lease = withRecord(id, { $0.lease }) else { return nil }
         if let checkpoint { lease.checkpoint = checkpoint }
         let settlement: Settlement
-        switch (result, record.cancelled) {
+        switch (result, cancelled) {
         case let (.returned(output), _):
             settlement = .complete(lease, result: output)
         case (.threw, .shutdown?), (.threw, .jobCancelled?), (.threw, .leaseLost?):
@@ -260,7 +272,7 @@ struct ItemLedger: Sendable {
         case let (.threw(message, unprocessable), nil):
             settlement = failure(lease, message: message, unprocessable: unprocessable)
         }
-        records[id]?.state = .finished(settlement)
+        withRecord(id) { $0.state = .finished(settlement) }
         done.append(id)
         return nil
     }
@@ -419,11 +431,15 @@ struct ItemLedger: Sendable {
         exchange.settlements.reserveCapacity(ids.count)
         exchange.leasedAt.reserveCapacity(ids.count)
         for id in ids {
-            guard let record = records[id], case let .finished(settlement) = record.state else { continue }
-            records[id]?.state = .settling(settlement)
+            let moved = withRecord(id) { record -> (Settlement, ContinuousClock.Instant)? in
+                guard case let .finished(settlement) = record.state else { return nil }
+                record.state = .settling(settlement)
+                return (settlement, record.leasedAt)
+            }
+            guard let (settlement, leasedAt) = moved ?? nil else { continue }
             exchange.ids.append(id)
             exchange.settlements.append(settlement)
-            exchange.leasedAt.append(record.leasedAt)
+            exchange.leasedAt.append(leasedAt)
         }
         return .exchange(exchange)
     }
@@ -438,8 +454,8 @@ struct ItemLedger: Sendable {
         pending = result.counts.pending
         drained = result.counts.isDrained
         for (index, id) in call.ids.enumerated() {
-            if index < result.outcomes.count, result.outcomes[index] == .settled, case let .settling(settlement)? = records[id]?.state {
-                records[id] = nil
+            if index < result.outcomes.count, result.outcomes[index] == .settled,
+               case let .settling(settlement)? = records.removeValue(forKey: id)?.state {
                 actions.append(.settled(settlement))
             } else {
                 loseLease(id, into: &actions)
