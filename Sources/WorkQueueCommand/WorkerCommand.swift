@@ -1,4 +1,5 @@
 import WorkQueue
+import WorkQueueRedis
 
 /// The `workqueue` command as a library: a worker executable of your own, with your handlers
 /// compiled in, in one line (this is `Examples/PrinterWorker/main.swift`):
@@ -35,7 +36,10 @@ public enum WorkerCommand {
         let name = name.flatMap { $0.isEmpty ? nil : $0 } ?? ProgramName.ofProcess
         await ProgramName.$current.withValue(name) {
             await HandlerRegistry.$current.withValue(HandlerRegistry(handlers)) {
-                await RootCommand.main()
+                // The library's hints on server replies name settings by this command's flags.
+                await RedisSetting.$names.withValue(CommandError.redisSettingNames) {
+                    await RootCommand.main()
+                }
             }
         }
     }

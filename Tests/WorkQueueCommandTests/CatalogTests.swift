@@ -149,6 +149,22 @@ import WorkQueueRedis
                     == ExitStatus.transient)
     }
 
+    /// Hints on server replies travel as text inside other errors: the library writes them in
+    /// words, and names flags only as a command binds them (`WorkerCommand.main` binds the
+    /// catalog's for its whole run).
+    @Test func serverReplyHintsNameSettingsAsTheCommandBindsThem() {
+        let replies: [(String, [String])] = [
+            ("WRONGPASS invalid username-password pair or user is disabled.", ["--redis-password-file or REDIS_PASSWORD_FILE"]),
+            ("MOVED 3999 127.0.0.1:6381", ["--cluster, or WORKQUEUE_CLUSTER=1"]),
+        ]
+        for (reply, flags) in replies {
+            let plain = RedisError.server(reply).description
+            #expect(!plain.contains("--") && !plain.contains("WORKQUEUE_"), "the library names a flag: \(plain)")
+            let rendered = RedisSetting.$names.withValue(CommandError.redisSettingNames) { RedisError.server(reply).description }
+            for flag in flags { #expect(rendered.contains(flag), "\(rendered)") }
+        }
+    }
+
     @Test func flagsAndVariablesAreUniqueAndFormsFitTheirTypes() {
         let flags = Catalog.all.map(\.flag)
         let variables = Catalog.all.compactMap(\.variable)

@@ -109,7 +109,7 @@ extension RedisError {
             return ". The Redis user lacks a permission the worker needs; grant it (for queue \(queue)): "
                 + aclRule(queue: queue)
         case "WRONGPASS", "NOAUTH":
-            return ". Check the user and password (the URL's user:password, or REDIS_PASSWORD_FILE / --redis-password-file)"
+            return ". Check \(RedisSetting.names(.credentials))"
         case "READONLY":
             return ". This server is a read-only replica; the worker reconnects (point the URL at the primary)"
         case "LOADING":
@@ -123,8 +123,8 @@ extension RedisError {
             return ". The keys of one command are in different Redis Cluster slots: a queue name in a cluster needs a "
                 + "hash tag, so that every key of the queue is in one slot; use {\(queue)} instead of \(queue)"
         case "MOVED", "ASK":
-            return ". This Redis is a Redis Cluster node and the key lives on another node; connect in cluster mode "
-                + "(--cluster, or WORKQUEUE_CLUSTER=1) with a queue name that has a hash tag, e.g. {\(queue)}"
+            return ". This Redis is a Redis Cluster node and the key lives on another node; turn on "
+                + "\(RedisSetting.names(.cluster)) with a queue name that has a hash tag, e.g. {\(queue)}"
         case "TRYAGAIN":
             return ". A slot of the Redis Cluster is being migrated; the worker retries"
         case "CLUSTERDOWN":

@@ -24,4 +24,9 @@ public enum RedisSetting: Sendable, Hashable, CaseIterable, CustomStringConverti
         case .tlsClientCertificate: "a TLS client certificate and its key file"
         }
     }
+
+    /// How messages built deep in the library (the hints on server replies, which travel as
+    /// text) name a setting: in words by default; a command binds its own names for the
+    /// duration of its run, as `workqueue` binds its flags and variables.
+    @TaskLocal package static var names: @Sendable (RedisSetting) -> String = { $0.description }
 }
