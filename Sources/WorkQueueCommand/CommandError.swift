@@ -59,6 +59,12 @@ enum CommandError: Error, CustomStringConvertible {
     /// that set what it names (``redisSettingNames(_:)``); its exit status is the error's own.
     case redis(RedisError)
 
+    /// ``redisSettingNames(_:)`` for every setting, as `WorkerCommand.main` binds it for the
+    /// library's hints (`RedisSetting.names`).
+    static var redisSettingTable: [RedisSetting: String] {
+        Dictionary(uniqueKeysWithValues: RedisSetting.allCases.map { ($0, redisSettingNames($0)) })
+    }
+
     /// How the command names each ``RedisSetting`` a Redis error points at: by the flags and
     /// environment variables that set it, from ``Catalog``. (The library names them in words.)
     static func redisSettingNames(_ setting: RedisSetting) -> String {

@@ -37,7 +37,7 @@ public enum WorkerCommand {
         await ProgramName.$current.withValue(name) {
             await HandlerRegistry.$current.withValue(HandlerRegistry(handlers)) {
                 // The library's hints on server replies name settings by this command's flags.
-                await RedisSetting.$names.withValue(CommandError.redisSettingNames) {
+                await RedisSetting.$names.withValue(CommandError.redisSettingTable) {
                     await RootCommand.main()
                 }
             }

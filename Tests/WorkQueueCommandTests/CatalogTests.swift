@@ -160,7 +160,7 @@ import WorkQueueRedis
         for (reply, flags) in replies {
             let plain = RedisError.server(reply).description
             #expect(!plain.contains("--") && !plain.contains("WORKQUEUE_"), "the library names a flag: \(plain)")
-            let rendered = RedisSetting.$names.withValue(CommandError.redisSettingNames) { RedisError.server(reply).description }
+            let rendered = RedisSetting.$names.withValue(CommandError.redisSettingTable) { RedisError.server(reply).description }
             for flag in flags { #expect(rendered.contains(flag), "\(rendered)") }
         }
     }

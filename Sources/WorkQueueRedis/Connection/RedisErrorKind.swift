@@ -109,7 +109,7 @@ extension RedisError {
             return ". The Redis user lacks a permission the worker needs; grant it (for queue \(queue)): "
                 + aclRule(queue: queue)
         case "WRONGPASS", "NOAUTH":
-            return ". Check \(RedisSetting.names(.credentials))"
+            return ". Check \(RedisSetting.credentials.named)"
         case "READONLY":
             return ". This server is a read-only replica; the worker reconnects (point the URL at the primary)"
         case "LOADING":
@@ -124,7 +124,7 @@ extension RedisError {
                 + "hash tag, so that every key of the queue is in one slot; use {\(queue)} instead of \(queue)"
         case "MOVED", "ASK":
             return ". This Redis is a Redis Cluster node and the key lives on another node; turn on "
-                + "\(RedisSetting.names(.cluster)) with a queue name that has a hash tag, e.g. {\(queue)}"
+                + "\(RedisSetting.cluster.named) with a queue name that has a hash tag, e.g. {\(queue)}"
         case "TRYAGAIN":
             return ". A slot of the Redis Cluster is being migrated; the worker retries"
         case "CLUSTERDOWN":

@@ -26,7 +26,10 @@ public enum RedisSetting: Sendable, Hashable, CaseIterable, CustomStringConverti
     }
 
     /// How messages built deep in the library (the hints on server replies, which travel as
-    /// text) name a setting: in words by default; a command binds its own names for the
-    /// duration of its run, as `workqueue` binds its flags and variables.
-    @TaskLocal package static var names: @Sendable (RedisSetting) -> String = { $0.description }
+    /// text) name a setting: in words (``description``) unless a command binds its own names
+    /// for the duration of its run, as `workqueue` binds its flags and variables.
+    @TaskLocal package static var names: [RedisSetting: String] = [:]
+
+    /// This setting as ``names`` binds it, or in words.
+    package var named: String { Self.names[self] ?? description }
 }
