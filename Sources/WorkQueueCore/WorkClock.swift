@@ -8,8 +8,9 @@ public struct WorkInstant: Sendable, Hashable, Comparable {
 
     /// True when `lhs` comes before `rhs`.
     public static func < (lhs: WorkInstant, rhs: WorkInstant) -> Bool { lhs.sinceOrigin < rhs.sinceOrigin }
-    /// The instant `rhs` after `lhs`.
-    public static func + (lhs: WorkInstant, rhs: Duration) -> WorkInstant { WorkInstant(sinceOrigin: lhs.sinceOrigin + rhs) }
+    /// The instant `rhs` after `lhs` (the runner's deadlines; a handler reads
+    /// ``WorkContext/leaseRemaining`` or subtracts instants).
+    package static func + (lhs: WorkInstant, rhs: Duration) -> WorkInstant { WorkInstant(sinceOrigin: lhs.sinceOrigin + rhs) }
     /// The time from `rhs` to `lhs` (negative when `lhs` is earlier).
     public static func - (lhs: WorkInstant, rhs: WorkInstant) -> Duration { lhs.sinceOrigin - rhs.sinceOrigin }
 }
@@ -32,19 +33,25 @@ extension WorkClock {
     }
 }
 
-/// The real clock: monotonic time from `ContinuousClock`.
-public struct SystemClock: WorkClock {
+/// The real clock: monotonic time from `ContinuousClock`, the default of every `clock:`
+/// parameter (a handler reads the worker's as ``WorkContext/clock``). `@usableFromInline` so
+/// that public initializers can name it as their default.
+@usableFromInline
+package struct SystemClock: WorkClock {
     private let origin: ContinuousClock.Instant
 
     /// A clock whose origin is now.
-    public init() { self.origin = ContinuousClock.now }
+    @usableFromInline
+    package init() { self.origin = ContinuousClock.now }
 
     /// The time since this clock was made.
-    public var now: WorkInstant { WorkInstant(sinceOrigin: ContinuousClock.now - origin) }
+    @usableFromInline
+    package var now: WorkInstant { WorkInstant(sinceOrigin: ContinuousClock.now - origin) }
 
     /// Sleeps on `ContinuousClock` until `deadline`; throws `CancellationError` when the task is
     /// cancelled.
-    public func sleep(until deadline: WorkInstant) async throws {
+    @usableFromInline
+    package func sleep(until deadline: WorkInstant) async throws {
         try await ContinuousClock().sleep(until: origin + deadline.sinceOrigin, tolerance: nil)
     }
 }

@@ -12,8 +12,9 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
     /// script error, an unknown command); the message says what to change.
     case backendRefused(String)
 
-    /// True for errors that retrying cannot fix (bad settings, a key of the wrong type).
-    public var isPermanent: Bool {
+    /// True for errors that retrying cannot fix (bad settings, a key of the wrong type): the
+    /// runner's and the command's rule for giving up.
+    package var isPermanent: Bool {
         switch self {
         case .invalidOption, .invalidConfiguration, .wrongKeyType, .backendRefused: true
         case .backendUnavailable: false

@@ -304,10 +304,13 @@ import WorkQueue
         // pass them as named keys (`promote(budget, retry key, list key, now)`).
         let promote = /promote\((?:budget\(.*?\)|[A-Za-z_]+),\s*([^,\s]+),\s*([^,\s]+),/
         // So do the dead-letter functions (`dead_letter(dead, previews, ...)`, `dead_previews(dead,
-        // previews, errors, attempts, ...)`): their callers pass named keys for each key parameter.
+        // previews, errors, attempts, ...)`) and `record_results(results, results_dropped, ...)`:
+        // their callers pass named keys for each key parameter. (`settle` uses the exchange's
+        // key locals by name: its calls are checked below with the script's own.)
         let functions: [(text: String, call: Regex<(Substring, Substring)>, keyArguments: Int)] = [
             (RedisScript.deadLetterFunction, /dead_letter\(([^)]*)\)/, 2),
             (RedisScript.deadPreviewsFunction, /dead_page\(([^)]*)\)/, 4),
+            (RedisScript.resultsFunction, /record_results\(([^)]*)\)/, 2),
         ]
         for script in RedisScript.all {
             var calls = 0

@@ -35,12 +35,15 @@ extension RedisScript {
     /// about 8000), whatever the caller sends. Releases remove their copy scanning
     /// `NAME:processing` from the tail (the newest items: a released item was taken last),
     /// completions and failures from the head (the oldest: the item of a long run).
+    /// Failures and releases are settled one by one by ``settleFunction``, the results of
+    /// completions recorded by ``resultsFunction``.
     static let exchange = RedisScript(
         name: "exchange",
         keys: [.pending, .processing, .leases, .leaseItems, .attempts, .errors, .results, .completed, .retry, .retrySeq, .dead,
                .retried, .exchanges, .control, .rate, .checkpoints, .resultsDropped, .leaseCheckpoints, .deadPreviews],
         checks: [.pending, .processing, .leases, .leaseItems, .attempts, .leaseCheckpoints, .dead],
-        functions: [RedisScript.deadLetterFunction, RedisScript.rateLimitFunction, RedisScript.replayFunction], source: #"""
+        functions: [RedisScript.deadLetterFunction, RedisScript.rateLimitFunction, RedisScript.replayFunction,
+                    RedisScript.settleFunction, RedisScript.resultsFunction], source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease_ms, most, prefix, first = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -166,45 +169,12 @@ else
   end
   for i = 0, n - 1 do
     local at = 14 + 8 * i
-    local kind, token = ARGV[at + KIND], ARGV[at + TOKEN]
-    local item = kind ~= 'c' and redis.call('HGET', lease_items, token)
-    if kind ~= 'c' then outcomes[i + 1] = item and 1 or 0 end
-    if item then
-      local sha = ARGV[at + SHA]
-      redis.call('HDEL', lease_items, token)
-      redis.call('ZREM', leases, token)
-      -- The copy's latest checkpoint: the one it carries, else the one stored with its lease.
-      local carried = ARGV[at + HAS_CHECKPOINT] == '1'
-      local checkpoint = carried and ARGV[at + CHECKPOINT] or redis.call('HGET', lease_checkpoints, token)
-      if checkpoint then redis.call('HDEL', lease_checkpoints, token) end
-      if kind == 'r' then
-        redis.call('LREM', processing, -1, item)
-        redis.call('LPUSH', pending, item)
-        if checkpoint then redis.call('HSET', checkpoints, item, checkpoint) end
-      else
-        redis.call('LREM', processing, 1, item)
-        local tries = redis.call('HINCRBY', attempts, sha, 1)
-        redis.call('HSET', errors, sha, ARGV[at + TEXT])
-        if ARGV[at + DELAY] == '' then
-          dead_letter(dead, dead_previews, item, sha)
-          redis.call('HDEL', retried, item)
-        else
-          redis.call('HSET', retried, item, tries)
-          if checkpoint then redis.call('HSET', checkpoints, item, checkpoint) end
-          local seq = redis.call('INCR', retry_seq)
-          redis.call('ZADD', retry, now + tonumber(ARGV[at + DELAY]), string.format('%016x', seq) .. ':' .. item)
-        end
-      end
+    if ARGV[at + KIND] ~= 'c' then
+      local carried = ARGV[at + HAS_CHECKPOINT] == '1' and ARGV[at + CHECKPOINT] or nil
+      outcomes[i + 1] = settle(ARGV[at + KIND], ARGV[at + TOKEN], ARGV[at + SHA], ARGV[at + TEXT], ARGV[at + DELAY], carried, now)
     end
   end
-  local worker = string.sub(prefix, 1, -2)
-  for _, r in ipairs(recorded) do
-    redis.call('XADD', results, '*', 'item', r[1], 'result', r[2], 'attempt', r[3], 'worker', worker)
-  end
-  if #recorded > 0 and results_max then
-    local dropped = redis.call('XTRIM', results, 'MAXLEN', '=', results_max)
-    if dropped > 0 then redis.call('INCRBY', results_dropped, dropped) end
-  end
+  record_results(results, results_dropped, recorded, string.sub(prefix, 1, -2), results_max)
   if done > 0 then redis.call('INCRBY', completed, done) end
   if n > 0 then redis.call('HSET', exchanges, prefix, call_id .. '|' .. before .. table.concat(outcomes)) end
 end
