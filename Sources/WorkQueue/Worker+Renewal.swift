@@ -28,12 +28,8 @@ extension Worker {
                 let started = clock.now
                 do {
                     let timeout = max(.milliseconds(100), lastLapse - started)
-                    let owned = if let checkpoints {
-                        try await backend.renew(held.leases, duration: options.leaseDuration, timeout: timeout,
-                                                checkpoints: checkpoints)
-                    } else {
-                        try await backend.renew(held.leases, duration: options.leaseDuration, timeout: timeout)
-                    }
+                    let owned = try await backend.renew(RenewRequest(leases: held.leases, duration: options.leaseDuration,
+                                                                     timeout: timeout, checkpoints: checkpoints ?? []))
                     for (index, stillOwned) in owned.enumerated() where stillOwned {
                         if index < unstored.count, let version = unstored[index]?.version { held.progress[index].markStored(version) }
                     }
