@@ -70,7 +70,7 @@ import WorkQueue
         #expect(crossSlot.explained(queue: "job2").contains("{job2}"))
         let moved = RedisError.server("MOVED 3999 127.0.0.1:7001")
         #expect(moved.kind == .permanent)
-        #expect(moved.explained(queue: "job2").contains("--cluster"))
+        #expect(moved.explained(queue: "job2").contains("turn on cluster mode with a queue name that has a hash tag, e.g. {job2}"))
         #expect(RedisError.server("TRYAGAIN Multiple keys request during rehashing of slot").kind == .backOff)
         #expect(RedisError.server("CLUSTERDOWN The cluster is down").kind == .backOff)
         #expect(RedisError.cluster("redirected more than 5 times").kind == .transient)
