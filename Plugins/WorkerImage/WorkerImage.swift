@@ -108,10 +108,11 @@ struct WorkerImage: CommandPlugin {
         guard try Self.run(buildah, ["inspect", "--type", "image", baseImage]).status == 0 else {
             throw WorkerImageError(baseImage.hasPrefix("workqueue:") || baseImage.hasSuffix("/workqueue:latest")
                 ? "the base image \(baseImage) is not in buildah's storage: build the stock image first "
-                    + "(at the root of swift-workqueue: buildah bud --pull=never -t \(baseImage) . , with the base images at hand as docs/deploy.md "
-                    + "\"Building the images offline\" says), or pass --base-image REGISTRY/workqueue:TAG for one you pulled"
+                    + "(in a checkout of swift-workqueue, as root: scripts/image-test builds localhost/workqueue:latest offline; see "
+                    + "docs/deploy.md \"A team's images, offline, in CI\"), or pass --base-image REGISTRY/workqueue:TAG for one you pulled"
                 : "the base image \(baseImage) is not in buildah's storage, and --build pulls nothing: pull or load it first "
-                    + "(buildah pull \(baseImage), or build one offline as docs/deploy.md \"Building the images offline\" says), "
+                    + "(buildah pull \(baseImage); or, offline, scripts/base-image in a checkout of swift-workqueue makes the Debian "
+                    + "base localhost/workqueue-base:bookworm), "
                     + "or pass --base-image REF for one you have")
         }
         print("building \(request.image): \(buildCommand.joined(separator: " "))")
