@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // The HTTP server of `dashboard`, `status --serve` and `work --metrics-port`: idle
-        // timeouts, request limits, a connection cap (HTTPServer.swift).
+        // timeouts, request limits, a connection cap (WorkQueueDashboard's HTTPServer.swift).
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // `swift package generate-documentation`: the DocC catalogs (scripts/docs).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
@@ -130,13 +130,29 @@ let package = Package(
             linkerSettings: pluginLinkerSettings
         ),
 
+        // The web dashboard (`workqueue dashboard`, `status --serve`): its hub (one Redis read per
+        // queue per interval, the actions), its routes and access rules, its page and assets,
+        // and the HTTP server on Hummingbird that the command's metrics endpoints share. No
+        // ArgumentParser: the command parses the flags and passes the values in (`package` API).
+        .target(
+            name: "WorkQueueDashboard",
+            dependencies: [
+                "WorkQueueSeam", "WorkQueueRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+            ]
+        ),
         // The `workqueue` command as a library: every subcommand, flag, variable and exit status,
         // with the handlers to compile in passed to its entry point (`WorkerCommand.main(handlers:)`),
         // so that a team's worker is an executable of a few lines (README "Your own worker").
         .target(
             name: "WorkQueueCommand",
             dependencies: [
-                "WorkQueue", "WorkQueueRedis", "WorkQueuePlugins",
+                "WorkQueue", "WorkQueueRedis", "WorkQueuePlugins", "WorkQueueDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -225,6 +241,12 @@ let package = Package(
         .testTarget(
             name: "WorkQueueCommandTests",
             dependencies: ["WorkQueueCommand", "WorkQueue", "WorkQueueRedis", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The dashboard's internals in process: who may read it (access rules), its routes.
+        .testTarget(
+            name: "WorkQueueDashboardTests",
+            dependencies: ["WorkQueueDashboard", "WorkQueueRedis", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         // The code samples of the DocC catalogs (Sources/*/*.docc), compiled and run; scripts/docs
         // checks that each sample's lines appear here unchanged.

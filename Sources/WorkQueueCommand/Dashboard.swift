@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import WorkQueue
+import WorkQueueDashboard
 import WorkQueueRedis
 
 /// `workqueue dashboard`: the web dashboard of one or more queues.
@@ -73,7 +74,8 @@ struct Dashboard: AsyncParsableCommand {
             for queue in queues { for shard in queue.shards { await shard.close() } }
             throw error
         }
-        let hub = DashboardHub(queues: queues, interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
+        let hub = DashboardHub(queues: queues, interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger,
+                               programName: ProgramName.current)
         do {
             try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.dashboardPort.flag, logger: logger,
                                              allowedHosts: DashboardServer.Access.hosts(settings.string(allowHost, Catalog.allowHost)),

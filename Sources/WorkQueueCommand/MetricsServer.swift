@@ -1,4 +1,5 @@
 import NIOHTTP1
+import WorkQueueDashboard
 
 /// A minimal HTTP/1.1 server for Prometheus scrapes: `GET /metrics` answers with what `body`
 /// returns (the text exposition format); anything else is 404 (or 405 for a method other than
@@ -33,5 +34,17 @@ struct MetricsServer: Sendable {
         guard request.path == "/metrics" else { return HTTPServer.Response(.notFound, text: "not found: metrics are at /metrics\n") }
         let (status, body) = await page()
         return HTTPServer.Response(status, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(body.utf8))
+    }
+}
+
+extension HTTPServer {
+    /// Binds `host:port` (the dashboard module's `HTTPServer.bind(host:port:limits:)`); throws
+    /// ``CommandError/metricsServer(flag:port:error:)`` naming the flag and port when it cannot.
+    static func bind(host: String, port: Int, flagName: String, limits: Limits = .current()) async throws -> HTTPServer {
+        do {
+            return try await bind(host: host, port: port, limits: limits)
+        } catch let failure as HTTPServer.BindFailure {
+            throw CommandError.metricsServer(flag: flagName, port: port, error: failure.reason)
+        }
     }
 }

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import WorkQueue
+import WorkQueueDashboard
 import WorkQueueRedis
 
 /// `workqueue status`: the queue's counts, once, as JSON, or redrawn until drained.
@@ -91,7 +92,8 @@ struct Status: AsyncParsableCommand {
             let idle = try settings.seconds(httpIdleSeconds, Catalog.httpIdleSeconds)
             try await withProducer(common, settings, logger: logger) { producer in
                 let hub = DashboardHub(queues: [DashboardHub.Queue(name: name, shards: producer.queues)],
-                                       interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger)
+                                       interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger,
+                                       programName: ProgramName.current)
                 try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger,
                                                  allowedHosts: allowed, idle: idle) {
                     do {

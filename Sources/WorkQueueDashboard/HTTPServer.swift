@@ -7,8 +7,8 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// The HTTP/1.1 server of the command's own pages: the Prometheus endpoints
-/// (``MetricsServer``) and the web dashboard (``DashboardServer``), on Hummingbird 2. Each
+/// The HTTP/1.1 server of the command's own pages: the Prometheus endpoints (the command's
+/// `MetricsServer`) and the web dashboard (``DashboardServer``), on Hummingbird 2. Each
 /// request, its body read whole (at most ``Limits/maxBodyBytes``, within
 /// ``Limits/bodyTimeout``), goes to one handler; keep-alive is honoured. Hummingbird closes a
 /// connection idle for ``Limits/idleTimeout`` (a head sent slowly counts as idle: nothing is
@@ -16,28 +16,28 @@ import Synchronization
 /// beyond it new ones wait in the backlog) and bounds the head (``Limits/maxHeaderBytes``);
 /// SwiftNIO's accept backoff pauses accepting for a second on EMFILE/ENFILE instead of
 /// spinning. It serves until the task running ``run(_:)`` is cancelled.
-struct HTTPServer: Sendable {
+package struct HTTPServer: Sendable {
     /// One request: method, path (without the query), query parameters, headers, body, and
     /// whether it came in over a loopback connection (the address it reached is 127.0.0.0/8
     /// or ::1).
-    struct Request: Sendable {
-        var method: HTTPMethod
-        var path: String
-        var query: [String: String]
-        var headers: HTTPHeaders
-        var body: [UInt8]
-        var isKeepAlive: Bool
-        var viaLoopback: Bool = false
+    package struct Request: Sendable {
+        package var method: HTTPMethod
+        package var path: String
+        package var query: [String: String]
+        package var headers: HTTPHeaders
+        package var body: [UInt8]
+        package var isKeepAlive: Bool
+        package var viaLoopback: Bool = false
     }
 
     /// One response.
-    struct Response: Sendable {
-        var status: HTTPResponseStatus
-        var contentType: String
-        var body: [UInt8]
-        var headers: [(String, String)] = []
+    package struct Response: Sendable {
+        package var status: HTTPResponseStatus
+        package var contentType: String
+        package var body: [UInt8]
+        package var headers: [(String, String)] = []
 
-        init(_ status: HTTPResponseStatus, contentType: String = "text/plain; charset=utf-8", body: [UInt8],
+        package init(_ status: HTTPResponseStatus, contentType: String = "text/plain; charset=utf-8", body: [UInt8],
              headers: [(String, String)] = []) {
             self.status = status
             self.contentType = contentType
@@ -45,15 +45,15 @@ struct HTTPServer: Sendable {
             self.headers = headers
         }
 
-        init(_ status: HTTPResponseStatus, text: String) {
+        package init(_ status: HTTPResponseStatus, text: String) {
             self.init(status, body: Array(text.utf8))
         }
     }
 
-    typealias Handler = @Sendable (Request) async -> Response
+    package typealias Handler = @Sendable (Request) async -> Response
 
     /// What one server allows a client.
-    struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// A connection with no request in progress for this long is closed.
         var idleTimeout: Duration = .seconds(30)
         /// A request body must arrive whole within this long (else 408 and the connection closes).
@@ -70,7 +70,7 @@ struct HTTPServer: Sendable {
         /// open now (Redis connections, the listener to come) less a reserve of a quarter of
         /// the limit and 16 (more Redis connections, files), so that accepting does not run
         /// out of descriptors.
-        static func current(idleSeconds: Duration? = nil) -> Limits {
+        package static func current(idleSeconds: Duration? = nil) -> Limits {
             var limits = Limits()
             if let idleSeconds { limits.idleTimeout = idleSeconds }
             var limit = rlimit()
@@ -99,7 +99,7 @@ struct HTTPServer: Sendable {
     private let started: Started
     private let handlerBox: HandlerBox
     /// The bound port (the chosen one when asked for port 0).
-    let port: Int
+    package let port: Int
 
     /// The running Hummingbird application and its task.
     private final class Started: Sendable {
@@ -108,8 +108,8 @@ struct HTTPServer: Sendable {
     }
 
     /// Binds `host:port` and starts accepting (requests wait until ``run(_:)`` gives the
-    /// handler); throws ``CommandError`` naming the flag and port when it cannot bind.
-    static func bind(host: String, port: Int, flagName: String, limits: Limits = .current()) async throws -> HTTPServer {
+    /// handler); throws ``BindFailure`` when it cannot bind.
+    package static func bind(host: String, port: Int, limits: Limits = .current()) async throws -> HTTPServer {
         let handlerBox = HandlerBox()
         let (bound, boundContinuation) = AsyncStream.makeStream(of: Int.self)
         let configuration = ApplicationConfiguration(
@@ -142,12 +142,19 @@ struct HTTPServer: Sendable {
         task.cancel()
         do {
             try await task.value
-            throw CommandError.metricsServer(flag: flagName, port: port, error: "the server stopped before it was listening")
-        } catch let error as CommandError {
+            throw BindFailure(reason: "the server stopped before it was listening")
+        } catch let error as BindFailure {
             throw error
         } catch {
-            throw CommandError.metricsServer(flag: flagName, port: port, error: "\(error)")
+            throw BindFailure(reason: "\(error)")
         }
+    }
+
+    /// Why ``bind(host:port:limits:)`` could not listen (the command names its flag and port
+    /// around `reason`).
+    package struct BindFailure: Error, Sendable {
+        /// What went wrong, as the server reported it.
+        package var reason: String
     }
 
     private init(started: Started, port: Int, handlerBox: HandlerBox) {
@@ -158,7 +165,7 @@ struct HTTPServer: Sendable {
 
     /// Serves requests with `handler` until cancelled; then stops the server (closing the
     /// listener and every connection).
-    func run(_ handler: @escaping Handler) async {
+    package func run(_ handler: @escaping Handler) async {
         handlerBox.set(handler)
         let task = started.task
         await withTaskCancellationHandler {

@@ -18,7 +18,7 @@ import NIOHTTP1
 /// - `POST /api/dead/retry`, `/api/dead/retry-all`, `/api/dead/purge`, `/api/queue/pause`,
 ///   `/api/queue/resume`, `/api/queue/cancel`: the actions, with a JSON body and
 ///   `Authorization: Bearer TOKEN` (the content of `--token-file`).
-enum DashboardServer {
+package enum DashboardServer {
     /// Every response's security headers.
     static let securityHeaders: [(String, String)] = [
         ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -29,14 +29,20 @@ enum DashboardServer {
     ]
 
     /// Who may read the page and its API (which show item bytes: dead letters, leases).
-    struct Access: Sendable {
+    package struct Access: Sendable {
         /// The server listens on a loopback address only.
         var loopbackBound: Bool
         /// Host names (lowercase, no port) served besides the loopback ones (`--allow-host`).
         var allowedHosts: Set<String> = []
 
+        /// Access for a server bound to a loopback address or not, and the host names it also answers to.
+        package init(loopbackBound: Bool, allowedHosts: Set<String> = []) {
+            self.loopbackBound = loopbackBound
+            self.allowedHosts = allowedHosts
+        }
+
         /// `--allow-host` (comma-separated names) parsed.
-        static func hosts(_ text: String?) -> Set<String> {
+        package static func hosts(_ text: String?) -> Set<String> {
             Set((text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
         }
     }
@@ -46,7 +52,7 @@ enum DashboardServer {
     /// (bound to loopback: which keeps a web page elsewhere from reading it through DNS
     /// rebinding; bound elsewhere: and the connection reached a loopback address), a host of
     /// the allow-list, or (bound elsewhere) the token.
-    static func respond(to request: HTTPServer.Request, hub: DashboardHub, access: Access) async -> HTTPServer.Response {
+    package static func respond(to request: HTTPServer.Request, hub: DashboardHub, access: Access) async -> HTTPServer.Response {
         var response: HTTPServer.Response
         if let refusal = await refusal(request, hub: hub, access: access) {
             response = refusal
@@ -134,7 +140,7 @@ enum DashboardServer {
     }
 
     /// Whether an address to bind is a loopback one.
-    static func isLoopback(bind address: String) -> Bool {
+    package static func isLoopback(bind address: String) -> Bool {
         address == "localhost" || address == "::1" || address.hasPrefix("127.")
     }
 }

@@ -5,18 +5,26 @@ import Foundation
 #endif
 import Logging
 import NIOHTTP1
-import WorkQueue
+import WorkQueueSeam
 import WorkQueueRedis
 
 /// The web dashboard's state: one snapshot of every queue, read from Redis at most once per
 /// refresh interval (one `EVALSHA_RO` of the dashboard script per queue, or per shard) and served
 /// to every viewer from the cache, the recent history behind the chart and the rate, and the
 /// actions (retry one dead letter, retry all, purge).
-actor DashboardHub {
+package actor DashboardHub {
     /// One queue shown: its name and its shards (one: the queue itself).
-    struct Queue: Sendable {
-        var name: String
-        var shards: [RedisQueue]
+    package struct Queue: Sendable {
+        /// The queue's name.
+        package var name: String
+        /// Its shards (one: the queue itself).
+        package var shards: [RedisQueue]
+
+        /// A queue named `name` read from `shards` (one: the queue itself).
+        package init(name: String, shards: [RedisQueue]) {
+            self.name = name
+            self.shards = shards
+        }
     }
 
     /// What the dashboard remembers of one shard between refreshes: its dead letters' first
@@ -65,8 +73,14 @@ actor DashboardHub {
     /// The largest dead letter the page's "retry" moves (it reads the letter whole).
     static let retryableBytes = 1 << 20
 
-    init(queues: [Queue], interval: Duration, token: String?, logger: Logger) {
+    /// The name the program calls itself in the hints of the actions' messages (`workqueue`).
+    private let programName: String
+
+    /// A hub of `queues`, read at most once per `interval`; `token` enables the actions (nil:
+    /// read-only); `programName` is the command named in the actions' hints.
+    package init(queues: [Queue], interval: Duration, token: String?, logger: Logger, programName: String = "workqueue") {
         self.queues = queues
+        self.programName = programName
         self.interval = interval
         self.token = token.map { Array($0.utf8) }
         self.logger = logger
@@ -74,7 +88,8 @@ actor DashboardHub {
         history = queues.map { _ in [] }
     }
 
-    var actionsEnabled: Bool { token != nil }
+    /// Whether the actions are enabled (a token was given).
+    package var actionsEnabled: Bool { token != nil }
 
     // MARK: Snapshot
 
@@ -208,7 +223,7 @@ actor DashboardHub {
             let beat = worker.heartbeat
             return DashboardJSON.Worker(
                 session: beat.session, host: beat.host, handler: beat.handler, startedMs: beat.startedAtMilliseconds,
-                lastSeenSeconds: Workers.seconds(worker.lastSeen), inFlight: beat.inFlight, held: beat.held,
+                lastSeenSeconds: Self.seconds(worker.lastSeen), inFlight: beat.inFlight, held: beat.held,
                 completed: beat.completed, failed: beat.failed, leases: leasesBySession[beat.session] ?? [],
                 progress: beat.progress.map(DashboardJSON.Progress.init))
         }
@@ -342,7 +357,7 @@ actor DashboardHub {
                 logger.notice("dashboard: resumed \(queue.name)")
                 let aside = try await backend.control().cancelledItems ?? 0
                 return Self.ok("Resumed \(queue.name)" + (aside > 0 ? "; \(aside) item\(aside == 1 ? "" : "s") moved aside stay in "
-                    + "\(queue.name):cancelled (`\(ProgramName.current) cancelled restore` moves them back)" : ""), moved: 0)
+                    + "\(queue.name):cancelled (`\(programName) cancelled restore` moves them back)" : ""), moved: 0)
             case "cancel":
                 let moved = try await cancelAll(backend)
                 logger.notice("dashboard: cancelled \(queue.name), moved \(moved) items aside")
@@ -379,7 +394,7 @@ actor DashboardHub {
                 let record = try await queue.shards[shard].deadPreviews(from: position, limit: 1).letters.first
                 guard let size = record?.size, size <= Self.retryableBytes else {
                     return Self.error(.conflict, "that dead letter is " + (record?.size.map { "\($0) bytes" } ?? "of unknown size")
-                        + ": too large to retry from the page (at most \(Self.retryableBytes) bytes); use `\(ProgramName.current) dead retry`")
+                        + ": too large to retry from the page (at most \(Self.retryableBytes) bytes); use `\(programName) dead retry`")
                 }
                 // The item's bytes, read where the page saw it and checked against its digest.
                 let page = try await queue.shards[shard].deadLetters(from: position, limit: 1)
@@ -394,14 +409,14 @@ actor DashboardHub {
                 case .notFound:
                     return Self.error(.conflict, "that dead letter was moved or deleted meanwhile; the page shows the dead letters again now")
                 case .drained:
-                    return Self.drained(queue.shards[shard].name)
+                    return drained(queue.shards[shard].name)
                 }
             case "retry-all":
                 var moved = 0
                 for shard in queue.shards {
                     guard case let .done(count) = try await shard.retryDeadLetters(reopen: false) else {
                         return moved > 0 ? Self.ok("Moved \(moved) dead letters back to pending; then refused: "
-                            + "\(shard.name) was drained", moved: moved) : Self.drained(shard.name)
+                            + "\(shard.name) was drained", moved: moved) : drained(shard.name)
                     }
                     moved += count
                 }
@@ -420,12 +435,18 @@ actor DashboardHub {
         }
     }
 
-    private static func drained(_ name: String) -> HTTPServer.Response {
-        error(.conflict, "queue \(name) was drained and its workers have exited: retried items would wait with no worker; "
-            + "run `\(ProgramName.current) dead retry --reopen` and start workers")
+    private func drained(_ name: String) -> HTTPServer.Response {
+        Self.error(.conflict, "queue \(name) was drained and its workers have exited: retried items would wait with no worker; "
+            + "run `\(programName) dead retry --reopen` and start workers")
     }
 
     // MARK: JSON
+
+    /// Seconds of a duration, rounded to the millisecond.
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return ((Double(seconds) + Double(attoseconds) / 1e18) * 1000).rounded() / 1000
+    }
 
     static func wallMilliseconds() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())

@@ -1,7 +1,7 @@
 import Logging
 import NIOHTTP1
 import Testing
-@testable import WorkQueueCommand
+@testable import WorkQueueDashboard
 
 /// Who may read the dashboard (issue 26, defect 7): `status --serve` binds 0.0.0.0 for
 /// Prometheus, and the dashboard on that port shows item bytes.
