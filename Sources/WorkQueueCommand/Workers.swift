@@ -119,7 +119,7 @@ struct Workers: AsyncParsableCommand {
             return Report.Worker(
                 session: beat.session, host: beat.host, handler: beat.handler,
                 startedAt: Self.iso8601(milliseconds: beat.startedAtMilliseconds), startedMs: beat.startedAtMilliseconds,
-                lastSeenSeconds: Self.seconds(worker.lastSeen), expiresInSeconds: Self.seconds(worker.expiresIn),
+                lastSeenSeconds: worker.lastSeen.roundedSeconds, expiresInSeconds: worker.expiresIn.roundedSeconds,
                 inFlight: beat.inFlight, held: beat.held, completed: beat.completed, failed: beat.failed,
                 leases: own?.total ?? 0, items: (own?.items ?? []).map(Self.item),
                 progress: beat.progress.prefix(limit).map {
@@ -191,7 +191,7 @@ struct Workers: AsyncParsableCommand {
     private static func item(_ held: RedisQueue.SessionLeases.Item) -> Report.Item {
         let text = held.item.escaped
         let bounded = text.count > 80 ? String(text.prefix(79)) + "…" : text
-        return Report.Item(item: bounded, leaseSecondsLeft: held.expiresIn.map(Self.seconds))
+        return Report.Item(item: bounded, leaseSecondsLeft: held.expiresIn.map(\.roundedSeconds))
     }
 
     /// A host or handler name with control characters shown as `\xNN`, for one line of text.
@@ -199,10 +199,6 @@ struct Workers: AsyncParsableCommand {
         WorkItem(Array(text.utf8)).escaped
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return ((Double(seconds) + Double(attoseconds) / 1e18) * 1000).rounded() / 1000
-    }
 
     /// `2026-11-24T03:40:12Z` from ms since the Unix epoch (UTC, civil calendar).
     static func iso8601(milliseconds: Int64) -> String {

@@ -223,7 +223,7 @@ package actor DashboardHub {
             let beat = worker.heartbeat
             return DashboardJSON.Worker(
                 session: beat.session, host: beat.host, handler: beat.handler, startedMs: beat.startedAtMilliseconds,
-                lastSeenSeconds: Self.seconds(worker.lastSeen), inFlight: beat.inFlight, held: beat.held,
+                lastSeenSeconds: worker.lastSeen.roundedSeconds, inFlight: beat.inFlight, held: beat.held,
                 completed: beat.completed, failed: beat.failed, leases: leasesBySession[beat.session] ?? [],
                 progress: beat.progress.map(DashboardJSON.Progress.init))
         }
@@ -442,11 +442,6 @@ package actor DashboardHub {
 
     // MARK: JSON
 
-    /// Seconds of a duration, rounded to the millisecond.
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return ((Double(seconds) + Double(attoseconds) / 1e18) * 1000).rounded() / 1000
-    }
 
     static func wallMilliseconds() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())

@@ -14,3 +14,12 @@ public struct LiveWorker: Sendable, Hashable {
         self.expiresIn = expiresIn
     }
 }
+
+extension Duration {
+    /// Seconds rounded to the millisecond, as the `workers --json` report and the dashboard
+    /// show a worker's ages.
+    package var roundedSeconds: Double {
+        let (seconds, attoseconds) = components
+        return ((Double(seconds) + Double(attoseconds) / 1e18) * 1000).rounded() / 1000
+    }
+}
