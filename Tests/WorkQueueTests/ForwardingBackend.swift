@@ -6,13 +6,15 @@ import WorkQueueTesting
 /// one production runs) unless the adopting type implements it itself (to count calls, fail
 /// or hang them). Lease, complete, fail and release are helpers over `exchange`: a type that
 /// wants to act on them overrides `exchange`.
-protocol ForwardingBackend: WorkQueueBackend, QueueControlling, CancelledItemsReading, WorkerRecords, QueueRecovery,
-    DeadLetterQueue {
+protocol ForwardingBackend: SeamForwarding, QueueControlling, CancelledItemsReading, WorkerRecords, QueueRecovery {}
+
+/// The seven requirements of the seam and dead letters, forwarded to `inner`: all that
+/// `BareBackend` has, and where `ForwardingBackend` starts.
+protocol SeamForwarding: WorkQueueBackend, DeadLetterQueue {
     var inner: InMemoryQueue { get }
 }
 
-extension ForwardingBackend {
-    // WorkQueueBackend
+extension SeamForwarding {
     func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
     func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
         try await inner.exchange(settlements, lease: max, session: session, duration: duration)
@@ -25,6 +27,13 @@ extension ForwardingBackend {
     }
     func finishIfDrained(session: String) async throws -> Bool { try await inner.finishIfDrained(session: session) }
 
+    // DeadLetterQueue
+    func deadLetters() async throws -> [DeadLetter] { try await inner.deadLetters() }
+    func retryDeadLetters() async throws -> Int { try await inner.retryDeadLetters() }
+    func purgeDeadLetters() async throws -> Int { try await inner.purgeDeadLetters() }
+}
+
+extension ForwardingBackend {
     // QueueControlling, CancelledItemsReading
     func control() async throws -> QueueControl { try await inner.control() }
     func setPaused(_ paused: Bool) async throws { try await inner.setPaused(paused) }
@@ -47,11 +56,6 @@ extension ForwardingBackend {
         try await inner.recoverExpiredLeases(maxAttempts: maxAttempts)
     }
     func promoteDueRetries() async throws -> Int { try await inner.promoteDueRetries() }
-
-    // DeadLetterQueue
-    func deadLetters() async throws -> [DeadLetter] { try await inner.deadLetters() }
-    func retryDeadLetters() async throws -> Int { try await inner.retryDeadLetters() }
-    func purgeDeadLetters() async throws -> Int { try await inner.purgeDeadLetters() }
 }
 
 /// Forwards everything, overrides nothing: the contract suite runs over it, so that a

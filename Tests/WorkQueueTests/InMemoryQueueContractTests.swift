@@ -70,23 +70,9 @@ func bareBackendContractSkipped(_ contractCase: ContractCase) async throws {
 }
 
 /// Forwards the seven requirements of the seam and dead letters (the fixture's minimum), nothing else.
-final class BareBackend: WorkQueueBackend, DeadLetterQueue, Sendable {
+final class BareBackend: SeamForwarding, Sendable {
     let inner: InMemoryQueue
     init(_ inner: InMemoryQueue) { self.inner = inner }
-    func enqueue(_ items: [WorkItem]) async throws -> Int { try await inner.enqueue(items) }
-    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
-        try await inner.exchange(settlements, lease: max, session: session, duration: duration)
-    }
-    func renew(_ request: RenewRequest) async throws -> [Bool] { try await inner.renew(request) }
-    func waitForWork(timeout: Duration) async throws { try await inner.waitForWork(timeout: timeout) }
-    func counts() async throws -> QueueCounts { try await inner.counts() }
-    func maintain(maxAttempts: Int, interval: Duration, session: String) async throws -> RecoveryReport? {
-        try await inner.maintain(maxAttempts: maxAttempts, interval: interval, session: session)
-    }
-    func finishIfDrained(session: String) async throws -> Bool { try await inner.finishIfDrained(session: session) }
-    func deadLetters() async throws -> [DeadLetter] { try await inner.deadLetters() }
-    func retryDeadLetters() async throws -> Int { try await inner.retryDeadLetters() }
-    func purgeDeadLetters() async throws -> Int { try await inner.purgeDeadLetters() }
 }
 
 struct BareFixture: ContractFixture {
