@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import redis
@@ -311,6 +312,63 @@ class Bench:
             "worker_peak_rss_mb": max(e.maxrss_mb for e in exits),
             "worker_peak_anon_mb": max(e.anon_kb for e in exits) / 1024.0,
         }
+
+    # -- Redis cost per item (issue 30 item 1) -----------------------------------------------
+
+    FLOOR_SCRIPT = """
+    local moved = 0
+    for _ = 1, tonumber(ARGV[1]) do
+        local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'LEFT')
+        if not item then break end
+        redis.call('LREM', KEYS[2], 1, item)
+        moved = moved + 1
+    end
+    return moved
+    """
+
+    def floor(self, items, batch=100):
+        """Redis CPU per item of the bare commands a take and a completion need: one script
+        call per `batch` items doing only LMOVE and LREM for each."""
+        self.client.flushall()
+        push_items(self.client, "floor", items)
+        script = self.client.register_script(self.FLOOR_SCRIPT)
+        cpu0 = redis_cpu(self.client)
+        moved = 0
+        while True:
+            done = int(script(keys=["floor", "floor:processing"], args=[batch]))
+            moved += done
+            if done < batch:
+                break
+        cpu1 = redis_cpu(self.client)
+        if moved != len(items):
+            raise RuntimeError(f"floor: moved {moved} of {len(items)} items")
+        return {"redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / len(items)}
+
+    def cost(self, procs, items):
+        """One throughput run of `procs` default-flag workers, with the deepest
+        `NAME:processing` seen (sampled every 5 ms from a second connection)."""
+        deepest = [0]
+        stop = threading.Event()
+        sampler_client = redis.Redis(host=HOST, port=self.port)
+
+        def sample():
+            while not stop.is_set():
+                try:
+                    deepest[0] = max(deepest[0], int(sampler_client.llen("bench:processing")))
+                except redis.RedisError:
+                    pass
+                stop.wait(0.005)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            m = self.throughput({"name": f"workqueue x{procs}", "kind": "ours", "procs": procs, "flags": []}, items)
+        finally:
+            stop.set()
+            thread.join()
+            sampler_client.close()
+        m["deepest_processing"] = deepest[0]
+        return m
 
     # -- fleet-wide rate limit ---------------------------------------------------------------
 
@@ -660,6 +718,11 @@ def parse_args(argv):
     parser.add_argument("--rate-limit", default="200/s", help="the limit of the rate run (default 200/s)")
     parser.add_argument("--rate-procs", type=int, default=4, help="worker processes of the rate run (default 4)")
     parser.add_argument("--rate-seconds", type=int, default=30, help="measured seconds of the rate run (default 30)")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="only Redis CPU per item: the floor (a script doing only LMOVE + LREM per item) and our "
+                             "default-flag worker at --cost-procs processes, each as a ratio to the floor, with the "
+                             "deepest NAME:processing seen")
+    parser.add_argument("--cost-procs", default="1,4,16", help="process counts of --cost-only (default 1,4,16)")
     parser.add_argument("--push-only", action="store_true",
                         help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
     parser.add_argument("--push-mib", default="8,32,64,128",
@@ -741,6 +804,28 @@ def run(args, tmp):
         out.append(table(["line MiB", "seconds", "MiB/s", "peak RSS MB"],
                          [[str(r["mib"]), fmt(r["seconds"], 2), fmt(r["mib_per_s"], 0), fmt(r["peak_rss_mb"], 0)] for r in rows],
                          "rrrr"))
+    elif args.cost_only:
+        items = make_items(args.items)
+        procs_list = [int(p) for p in args.cost_procs.split(",") if p]
+        floors, costs = [], {p: [] for p in procs_list}
+        for r in range(args.runs):
+            floors.append(bench.floor(items)["redis_cpu_us_per_item"])
+            for p in procs_list:
+                m = bench.cost(p, items)
+                costs[p].append(m)
+                log(f"run {r + 1}/{args.runs}: floor {floors[-1]:.2f} us/item; x{p}: {m['items_per_s']:,.0f} items/s, "
+                    f"Redis {m['redis_cpu_us_per_item']:.2f} us/item, deepest processing {m['deepest_processing']}")
+        floor_us = median(floors)
+        rows = [["floor: LMOVE + LREM per item, one script per 100", "", fmt(floor_us, 2), "1.00x", "1"]]
+        results["redis_cost"] = {"floor_us_per_item": floors, "ours": {str(p): v for p, v in costs.items()}}
+        for p in procs_list:
+            us = median([m["redis_cpu_us_per_item"] for m in costs[p]])
+            rows.append([f"workqueue, default flags, {p} process{'es' if p > 1 else ''}",
+                         fmt(median([m["items_per_s"] for m in costs[p]])), fmt(us, 2), f"{us / floor_us:.2f}x",
+                         str(max(m["deepest_processing"] for m in costs[p]))])
+        out.append("")
+        out.append(f"Redis CPU per item (INFO cpu, user + sys), {args.items:,} items per run, medians of {args.runs} runs")
+        out.append(table(["configuration", "items/s", "Redis us/item", "vs floor", "deepest NAME:processing"], rows, "lrrrr"))
     elif args.rate_only:
         r = bench.rate_limit(args.rate_limit, args.rate_procs, args.rate_seconds)
         results["rate_limit"] = r
