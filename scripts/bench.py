@@ -370,6 +370,45 @@ class Bench:
         m["deepest_processing"] = deepest[0]
         return m
 
+    def cost_held(self, items, held, holders=10):
+        """Redis CPU per item of one fast default-flag worker draining `items` while `held`
+        entries sit in NAME:processing, leased by `holders` slow workers (printer, delay 3600,
+        concurrency held/holders, one item per slot). The fast worker cannot exit (the queue is
+        not drained while items are held): measured until NAME:completed counts `items`, then
+        every worker is killed."""
+        self.client.flushall()
+        push_items(self.client, "bench", [f"held-{i}" for i in range(held)])
+        per = max(1, held // holders)
+        slow = self.ours_argv("bench", ["--concurrency", str(per), "--prefetch", "1"], handler="printer",
+                              options=["delay=3600"])
+        procs = [self.start(slow) for _ in range(holders)]
+        try:
+            deadline = time.monotonic() + 60
+            while int(self.client.llen("bench:processing")) < held:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"held case: only {self.client.llen('bench:processing')} of {held} items held after 60 s")
+                time.sleep(0.05)
+            push_items(self.client, "bench", items)
+            cpu0 = redis_cpu(self.client)
+            t0 = time.perf_counter()
+            fast = self.start(self.ours_argv("bench", []))
+            procs.append(fast)
+            deadline = time.monotonic() + max(120.0, len(items) / 100.0)
+            while int(self.client.get("bench:completed") or 0) < len(items):
+                if time.monotonic() > deadline or fast.poll() is not None:
+                    raise RuntimeError(f"held case: {int(self.client.get('bench:completed') or 0)} of {len(items)} completed")
+                time.sleep(0.005)
+            wall = time.perf_counter() - t0
+            cpu1 = redis_cpu(self.client)
+            return {"items_per_s": len(items) / wall, "redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / len(items),
+                    "held": int(self.client.llen("bench:processing"))}
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+            for proc in procs:
+                proc.wait()
+
     # -- fleet-wide rate limit ---------------------------------------------------------------
 
     def rate_limit(self, limit, procs, seconds):
@@ -723,6 +762,9 @@ def parse_args(argv):
                              "default-flag worker at --cost-procs processes, each as a ratio to the floor, with the "
                              "deepest NAME:processing seen")
     parser.add_argument("--cost-procs", default="1,4,16", help="process counts of --cost-only (default 1,4,16)")
+    parser.add_argument("--cost-held", type=int, default=10000,
+                        help="--cost-only also drains the items with one worker while this many entries of "
+                             "NAME:processing are held by 10 slow workers (default 10000; 0: skip)")
     parser.add_argument("--push-only", action="store_true",
                         help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
     parser.add_argument("--push-mib", default="8,32,64,128",
@@ -815,6 +857,13 @@ def run(args, tmp):
                 costs[p].append(m)
                 log(f"run {r + 1}/{args.runs}: floor {floors[-1]:.2f} us/item; x{p}: {m['items_per_s']:,.0f} items/s, "
                     f"Redis {m['redis_cpu_us_per_item']:.2f} us/item, deepest processing {m['deepest_processing']}")
+        helds = []
+        if args.cost_held:
+            for r in range(args.runs):
+                m = bench.cost_held(items, args.cost_held)
+                helds.append(m)
+                log(f"run {r + 1}/{args.runs}: 1 fast worker beside {m['held']} held entries: {m['items_per_s']:,.0f} items/s, "
+                    f"Redis {m['redis_cpu_us_per_item']:.2f} us/item")
         floor_us = median(floors)
         rows = [["floor: LMOVE + LREM per item, one script per 100", "", fmt(floor_us, 2), "1.00x", "1"]]
         results["redis_cost"] = {"floor_us_per_item": floors, "ours": {str(p): v for p, v in costs.items()}}
@@ -823,6 +872,11 @@ def run(args, tmp):
             rows.append([f"workqueue, default flags, {p} process{'es' if p > 1 else ''}",
                          fmt(median([m["items_per_s"] for m in costs[p]])), fmt(us, 2), f"{us / floor_us:.2f}x",
                          str(max(m["deepest_processing"] for m in costs[p]))])
+        if helds:
+            us = median([m["redis_cpu_us_per_item"] for m in helds])
+            rows.append([f"1 process beside {args.cost_held:,} held by 10 slow workers", fmt(median([m["items_per_s"] for m in helds])),
+                         fmt(us, 2), f"{us / floor_us:.2f}x", str(max(m["held"] for m in helds))])
+            results["redis_cost"]["held"] = helds
         out.append("")
         out.append(f"Redis CPU per item (INFO cpu, user + sys), {args.items:,} items per run, medians of {args.runs} runs")
         out.append(table(["configuration", "items/s", "Redis us/item", "vs floor", "deepest NAME:processing"], rows, "lrrrr"))
