@@ -83,15 +83,22 @@ public struct WorkerOptions: Sendable {
     /// The defaults each property names.
     public init() {}
 
+    /// The concurrencies ``validate()`` accepts (the command's `--concurrency` range too).
+    public static let concurrencyRange = 1...1024
+    /// The prefetches ``validate()`` accepts (the command's `--prefetch` range too).
+    public static let prefetchRange = 1...1000
+
     /// Throws `WorkQueueError.invalidConfiguration` naming the first bad setting.
     public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws {
             if !ok { throw WorkQueueError.invalidConfiguration(message) }
         }
-        try check(concurrency >= 1 && concurrency <= 1024, "concurrency must be between 1 and 1024 (got \(concurrency))")
+        try check(Self.concurrencyRange.contains(concurrency),
+                  "concurrency must be between \(Self.concurrencyRange.lowerBound) and \(Self.concurrencyRange.upperBound) (got \(concurrency))")
         try check(leaseDuration >= .milliseconds(3), "lease duration must be at least 3 ms (got \(leaseDuration))")
         if let prefetch {
-            try check(prefetch >= 1 && prefetch <= 1000, "prefetch must be between 1 and 1000 (got \(prefetch))")
+            try check(Self.prefetchRange.contains(prefetch),
+                      "prefetch must be between \(Self.prefetchRange.lowerBound) and \(Self.prefetchRange.upperBound) (got \(prefetch))")
         }
         try check(maxBuffered >= 0 && maxBuffered <= 100_000, "maxBuffered must be between 0 and 100000 (got \(maxBuffered))")
         try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")

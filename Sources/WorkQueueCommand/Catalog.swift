@@ -114,12 +114,12 @@ enum Catalog {
 
     static let concurrency = Setting<Int>(
         "concurrency", valueName: "n", variable: "WORKQUEUE_CONCURRENCY", default: WorkerOptions().concurrency,
-        form: .whole(1...Int.max),
+        form: .whole(WorkerOptions.concurrencyRange),
         "items handled at once by this process")
 
     static let prefetch = Setting<Int?>(
         "prefetch", valueName: "n", variable: "WORKQUEUE_PREFETCH", default: WorkerOptions().prefetch, shown: "adaptive",
-        form: .whole(1...Int.max),
+        form: .whole(WorkerOptions.prefetchRange),
         "items held per slot, running or waiting in the buffer; unset, it adapts to how fast the handler returns",
         details: "held items are renewed; unstarted ones are released in order on SIGTERM. Unset, the buffer holds one item per "
             + "slot at first, then as many as keep the slots busy for two round trips while handlers return quickly, at most "

@@ -248,7 +248,16 @@ import WorkQueueRedis
                                               "WORKQUEUE_MAX_ITEM_BYTES": "999999999999", "WORKQUEUE_OPTIONS": "novalue"])
         #expect(message { _ = try settings.integer(nil, Catalog.concurrency) }.contains("environment variable WORKQUEUE_CONCURRENCY"))
         #expect(message { _ = try settings.integer(0, Catalog.concurrency) }.contains("--concurrency"))
-        #expect(message { _ = try settings.integer(nil, Catalog.concurrency) }.contains("a whole number >= 1"))
+        #expect(message { _ = try settings.integer(nil, Catalog.concurrency) }.contains("a whole number from 1 to 1024"))
+        // The catalog admits what the runner accepts, and names the bound rather than letting
+        // the runner refuse it later as an "invalid configuration".
+        let wide = Settings(environment: ["WORKQUEUE_CONCURRENCY": "1025", "WORKQUEUE_PREFETCH": "1001"])
+        #expect(message { _ = try wide.integer(nil, Catalog.concurrency) }.contains("from 1 to 1024"))
+        #expect(message { _ = try wide.integer(nil, Catalog.prefetch) }.contains("from 1 to 1000"))
+        var options = WorkerOptions()
+        options.concurrency = WorkerOptions.concurrencyRange.upperBound
+        options.prefetch = WorkerOptions.prefetchRange.upperBound
+        #expect(throws: Never.self) { try options.validate() }
         #expect(message { _ = try settings.integer(nil, Catalog.maxItemBytes) }.contains("a whole number from 1 to 268435456"))
         #expect(message { _ = try settings.flag(false, Catalog.keepRunning) }.contains("WORKQUEUE_KEEP_RUNNING"))
         #expect(message { _ = try settings.keyValues([], Catalog.option) }.contains("WORKQUEUE_OPTIONS"))
