@@ -34,7 +34,8 @@ enum ScalingEndpoint {
         }
         return ScalingSignal.Input(pending: counts.pending, inFlight: counts.processing, scheduled: counts.scheduled,
                                    due: nil, workers: live, perWorkerRate: ScalingSignal.perWorkerRate(samples),
-                                   targetDrainSeconds: target.roundedSeconds, stopped: stopped)
+                                   rateCeiling: ScalingSignal.rateCeiling(samples), targetDrainSeconds: target.roundedSeconds,
+                                   stopped: stopped)
     }
 
     /// The `/scaling` body.
@@ -52,6 +53,8 @@ enum ScalingEndpoint {
         var workers: Int
         /// Items one worker settles per second; null until one has settled an item.
         var perWorkerRate: Double?
+        /// Until then: the most one worker can be settling per second (null with no live worker).
+        var rateCeiling: Double?
         var targetDrainSeconds: Double
 
         enum CodingKeys: String, CodingKey {
@@ -59,7 +62,25 @@ enum ScalingEndpoint {
             case wantedWorkers = "wanted_workers"
             case inFlight = "in_flight"
             case perWorkerRate = "per_worker_rate"
+            case rateCeiling = "per_worker_rate_ceiling"
             case targetDrainSeconds = "target_drain_seconds"
+        }
+
+        /// `due` and `per_worker_rate` are always there (null when unknown); the ceiling only
+        /// while there is no rate.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(queue, forKey: .queue)
+            try container.encode(wantedWorkers, forKey: .wantedWorkers)
+            try container.encode(reason, forKey: .reason)
+            try container.encode(pending, forKey: .pending)
+            try container.encode(inFlight, forKey: .inFlight)
+            try container.encode(scheduled, forKey: .scheduled)
+            try container.encode(due, forKey: .due)
+            try container.encode(workers, forKey: .workers)
+            try container.encode(perWorkerRate, forKey: .perWorkerRate)
+            try container.encodeIfPresent(rateCeiling, forKey: .rateCeiling)
+            try container.encode(targetDrainSeconds, forKey: .targetDrainSeconds)
         }
 
         init(queue: String, input: ScalingSignal.Input, signal: ScalingSignal) {
@@ -72,6 +93,7 @@ enum ScalingEndpoint {
             due = input.due
             workers = input.workers
             perWorkerRate = input.perWorkerRate.map { ($0 * 1000).rounded() / 1000 }
+            rateCeiling = input.perWorkerRate == nil ? input.rateCeiling.map { ($0 * 1_000_000).rounded() / 1_000_000 } : nil
             targetDrainSeconds = input.targetDrainSeconds
         }
     }

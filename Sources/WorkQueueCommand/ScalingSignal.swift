@@ -34,6 +34,10 @@ struct ScalingSignal: Equatable, Sendable {
         /// Items one worker settles per second, measured from the live workers' records
         /// (``perWorkerRate(_:)``); nil when no worker has settled an item yet.
         var perWorkerRate: Double?
+        /// While no rate is measured: the most one worker can be settling per second, given
+        /// that the live workers have run this long without settling an item
+        /// (``rateCeiling(_:)``); nil when there is no live worker.
+        var rateCeiling: Double? = nil
         /// How long the work in the queue should take to drain, in seconds (`--target-drain-seconds`).
         var targetDrainSeconds: Double
         /// `workqueue pause` or `workqueue cancel` is in force: a new worker would take nothing.
@@ -50,7 +54,8 @@ struct ScalingSignal: Equatable, Sendable {
         case scheduled
         /// The measured rate: enough workers to drain the work in the target time.
         case measured
-        /// No rate measured yet: the live workers doubled (one to start), until one is.
+        /// No rate measured yet: what the live workers' time without a settled item proves the
+        /// work needs at least (one to start).
         case starting
     }
 
@@ -68,8 +73,9 @@ struct ScalingSignal: Equatable, Sendable {
     /// - nothing to do: 0 (1 while scheduled items wait, or they would never come due);
     /// - paused or cancelled: 0;
     /// - a measured rate r per worker: ⌈work / (r × target)⌉;
-    /// - no rate yet: twice the live workers (1 when none), so it grows each polling interval
-    ///   until the first settled item gives a rate;
+    /// - no rate yet: ⌈work / (c × target)⌉ with c the rate ceiling (a worker busy for t
+    ///   seconds on its first item settles under 1/t items a second), so it grows with the
+    ///   oldest worker's age, never past what the true rate will want; 1 with no live worker;
     ///
     /// never more than the work itself (a worker needs an item) and never less than 1 while
     /// there is any.
@@ -80,14 +86,20 @@ struct ScalingSignal: Equatable, Sendable {
         if work == 0 { return waiting ? ScalingSignal(wanted: 1, reason: .scheduled) : ScalingSignal(wanted: 0, reason: .drained) }
         let target = input.targetDrainSeconds.isFinite && input.targetDrainSeconds > 0 ? input.targetDrainSeconds : 1
         if let rate = input.perWorkerRate, rate.isFinite, rate > 0 {
-            let exact = Double(work) / (rate * target)
-            // A hair under a whole number is that number (900 items at 3/s over 300 s: 1, not 2).
-            let rounded = (exact - 1e-9).rounded(.up)
-            let wanted = rounded >= Double(work) ? work : max(1, Int(rounded))
-            return ScalingSignal(wanted: wanted, reason: .measured)
+            return ScalingSignal(wanted: workers(work, rate: rate, target: target), reason: .measured)
         }
-        let doubled = input.workers > work / 2 ? work : max(1, 2 * max(0, input.workers))
-        return ScalingSignal(wanted: min(work, doubled), reason: .starting)
+        if let ceiling = input.rateCeiling, ceiling.isFinite, ceiling > 0 {
+            return ScalingSignal(wanted: workers(work, rate: ceiling, target: target), reason: .starting)
+        }
+        return ScalingSignal(wanted: 1, reason: .starting)
+    }
+
+    /// ⌈work / (rate × target)⌉, from 1 to work.
+    private static func workers(_ work: Int, rate: Double, target: Double) -> Int {
+        let exact = Double(work) / (rate * target)
+        // A hair under a whole number is that number (900 items at 3/s over 300 s: 1, not 2).
+        let rounded = (exact - 1e-9).rounded(.up)
+        return rounded >= Double(work) ? work : max(1, Int(rounded))
     }
 
     /// One live worker's record, as the rate needs it.
@@ -96,19 +108,34 @@ struct ScalingSignal: Equatable, Sendable {
         var settled: Int
         /// Seconds from its start to its last record.
         var seconds: Double
+        /// Handlers it was running at its last record (its `--concurrency` at most).
+        var busy: Int = 1
     }
 
-    /// Items one worker settles per second: all the settled items over all the workers'
-    /// lifetimes (a worker's rate weighted by its age). nil until one has settled an item.
+    /// Items one worker settles per second: the settled items over the lifetimes of the
+    /// workers that settled any (a worker's rate weighted by its age; one still on its first
+    /// item would count its unfinished work as none). nil until one has settled an item.
     static func perWorkerRate(_ samples: [WorkerSample]) -> Double? {
         var settled = 0
         var seconds = 0.0
-        for sample in samples where sample.seconds.isFinite && sample.seconds > 0 && sample.settled >= 0 {
+        for sample in samples where sample.seconds.isFinite && sample.seconds > 0 && sample.settled > 0 {
             settled += sample.settled
             seconds += sample.seconds
         }
         guard settled > 0, seconds > 0 else { return nil }
         return Double(settled) / seconds
+    }
+
+    /// The most one worker can be settling per second when none has settled an item: a worker
+    /// that ran t seconds with b handlers busy and settled none takes over t per item, so the
+    /// rate is under b / t for each; the oldest gives the tightest bound. nil without a sample.
+    static func rateCeiling(_ samples: [WorkerSample]) -> Double? {
+        var ceiling: Double?
+        for sample in samples where sample.seconds.isFinite && sample.seconds > 0 && sample.settled == 0 {
+            let bound = Double(max(1, sample.busy)) / sample.seconds
+            ceiling = min(ceiling ?? bound, bound)
+        }
+        return ceiling
     }
 
     /// A live worker's sample: its settled count and its age at its last record, on this
@@ -119,6 +146,7 @@ struct ScalingSignal: Equatable, Sendable {
         let seen = nowMilliseconds - Int64(worker.lastSeen.roundedSeconds * 1000)
         let age = Double(seen - heartbeat.startedAtMilliseconds) / 1000
         guard age > 0 else { return nil }
-        return WorkerSample(settled: max(0, heartbeat.completed) + max(0, heartbeat.failed), seconds: age)
+        return WorkerSample(settled: max(0, heartbeat.completed) + max(0, heartbeat.failed), seconds: age,
+                            busy: max(0, heartbeat.inFlight))
     }
 }

@@ -9,9 +9,9 @@ import WorkQueue
     typealias Input = ScalingSignal.Input
 
     static func input(pending: Int = 0, inFlight: Int = 0, scheduled: Int = 0, due: Int? = nil, workers: Int = 0,
-                      rate: Double? = nil, target: Double = 300, stopped: Bool = false) -> Input {
+                      rate: Double? = nil, ceiling: Double? = nil, target: Double = 300, stopped: Bool = false) -> Input {
         Input(pending: pending, inFlight: inFlight, scheduled: scheduled, due: due, workers: workers, perWorkerRate: rate,
-              targetDrainSeconds: target, stopped: stopped)
+              rateCeiling: ceiling, targetDrainSeconds: target, stopped: stopped)
     }
 
     @Test(arguments: [
@@ -36,14 +36,18 @@ import WorkQueue
         (input(pending: 3, rate: 1e300), 1, .measured),
         // Due retries are work; scheduled ones not yet due are not.
         (input(due: 50, scheduled: 80, workers: 1, rate: 1, target: 10), 5, .measured),
-        // No rate yet: twice the live workers, one to start, never above the work.
+        // No rate yet: one to start; then what the oldest worker's time without a settled item
+        // proves (it settles under 1/30 a second: 100 items need 10 workers for 300 s).
         (input(pending: 100), 1, .starting),
-        (input(pending: 100, workers: 3), 6, .starting),
-        (input(pending: 4, workers: 3), 4, .starting),
-        (input(pending: 100, workers: 60), 100, .starting),
-        (input(pending: 100, workers: 2, rate: .nan), 4, .starting),
-        (input(pending: 100, workers: 2, rate: 0), 4, .starting),
-        (input(pending: 100, workers: 2, rate: -3), 4, .starting),
+        (input(pending: 100, workers: 3), 1, .starting),
+        (input(pending: 100, workers: 3, ceiling: 1.0 / 30), 10, .starting),
+        (input(pending: 100, workers: 3, ceiling: 1.0 / 3), 1, .starting),
+        (input(pending: 4, workers: 3, ceiling: 0.001), 4, .starting),
+        (input(pending: 100, workers: 2, rate: .nan, ceiling: 0.01), 34, .starting),
+        (input(pending: 100, workers: 2, rate: 0), 1, .starting),
+        (input(pending: 100, workers: 2, rate: -3, ceiling: .infinity), 1, .starting),
+        // A measured rate wins over the ceiling.
+        (input(pending: 100, workers: 2, rate: 1, ceiling: 0.001), 1, .measured),
         // A target of 0 (refused by the flag) acts as 1 s, never a division by zero.
         (input(pending: 100, rate: 10, target: 0), 10, .measured),
     ])
@@ -58,17 +62,30 @@ import WorkQueue
         #expect(ScalingSignal.perWorkerRate([Sample(settled: 0, seconds: 10)]) == nil)
         #expect(ScalingSignal.perWorkerRate([Sample(settled: 10, seconds: 10), Sample(settled: 30, seconds: 10)]) == 2)
         // Age-weighted: a young worker moves the rate by its share of the time.
-        #expect(ScalingSignal.perWorkerRate([Sample(settled: 90, seconds: 30), Sample(settled: 0, seconds: 10)]) == 2.25)
+        // Age-weighted, over the workers that settled any: one still on its first item is left out.
+        #expect(ScalingSignal.perWorkerRate([Sample(settled: 90, seconds: 30), Sample(settled: 30, seconds: 20)]) == 2.4)
+        #expect(ScalingSignal.perWorkerRate([Sample(settled: 90, seconds: 30), Sample(settled: 0, seconds: 10)]) == 3)
         #expect(ScalingSignal.perWorkerRate([Sample(settled: 5, seconds: 0)]) == nil)
         #expect(ScalingSignal.perWorkerRate([Sample(settled: 10, seconds: 5), Sample(settled: 10, seconds: .nan)]) == 2)
+    }
+
+    @Test func theCeilingIsTheOldestUnsettledWorkersBound() {
+        typealias Sample = ScalingSignal.WorkerSample
+        #expect(ScalingSignal.rateCeiling([]) == nil)
+        #expect(ScalingSignal.rateCeiling([Sample(settled: 3, seconds: 10)]) == nil)
+        #expect(ScalingSignal.rateCeiling([Sample(settled: 0, seconds: 20, busy: 1), Sample(settled: 0, seconds: 5, busy: 1)]) == 0.05)
+        // Four handlers busy for 20 s: under 4 items in 20 s.
+        #expect(ScalingSignal.rateCeiling([Sample(settled: 0, seconds: 20, busy: 4)]) == 0.2)
+        #expect(ScalingSignal.rateCeiling([Sample(settled: 0, seconds: 20, busy: 0)]) == 0.05)
+        #expect(ScalingSignal.rateCeiling([Sample(settled: 0, seconds: 0), Sample(settled: 0, seconds: .nan)]) == nil)
     }
 
     @Test func aSampleIsTheRecordsCountsOverItsAge() {
         let now: Int64 = 1_800_000_000_000
         let heartbeat = WorkerHeartbeat(session: "s", host: "h", handler: "p", startedAtMilliseconds: now - 10_000,
-                                        completed: 7, failed: 1)
+                                        inFlight: 3, completed: 7, failed: 1)
         let worker = LiveWorker(heartbeat: heartbeat, lastSeen: .seconds(2), expiresIn: .seconds(28))
-        #expect(ScalingSignal.sample(worker, nowMilliseconds: now) == ScalingSignal.WorkerSample(settled: 8, seconds: 8))
+        #expect(ScalingSignal.sample(worker, nowMilliseconds: now) == ScalingSignal.WorkerSample(settled: 8, seconds: 8, busy: 3))
         // An unreadable record (start 0) or one from the future gives no sample.
         var unread = worker
         unread.heartbeat.startedAtMilliseconds = 0
@@ -192,11 +209,12 @@ import WorkQueue
                 case let .signal(target):
                     let live = jobs.filter { $0.started && $0.finishedAt == nil }
                     let samples = live.map { job in
-                        ScalingSignal.WorkerSample(settled: job.settled, seconds: Double(now - job.startsAt) / 1000)
+                        ScalingSignal.WorkerSample(settled: job.settled, seconds: Double(now - job.startsAt) / 1000,
+                                                   busy: job.busyUntil == nil ? 0 : 1)
                     }
                     let input = ScalingSignal.Input(pending: pending, inFlight: inFlight, scheduled: 0, due: nil,
                                                     workers: live.count, perWorkerRate: ScalingSignal.perWorkerRate(samples),
-                                                    targetDrainSeconds: target)
+                                                    rateCeiling: ScalingSignal.rateCeiling(samples), targetDrainSeconds: target)
                     metric = Double(ScalingSignal.compute(input).wanted)
                 }
                 let start = keda.jobsToStart(queueLength: metric, target: 1, running: running, pending: waiting)
@@ -243,7 +261,7 @@ import WorkQueue
         #expect(signal.created <= 11)
         #expect(signal.idle == 0)
         // In the target time, give or take the first poll and the pods' start.
-        #expect(signal.lastSettle <= (300 + 30) * 1000)
+        #expect(signal.lastSettle <= (300 + 45) * 1000)
     }
 
     /// keda#1222: long items while Jobs run. The signal counts the items in flight, so new
