@@ -97,13 +97,15 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [
-        (["--target-drain-seconds", "0"], [String: String]()),
+    static let badTargets: [([String], [String: String])] = [
+        (["--target-drain-seconds", "0"], [:]),
         (["--target-drain-seconds", "-3"], [:]),
         (["--target-drain-seconds", "soon"], [:]),
         ([], ["WORKQUEUE_TARGET_DRAIN_SECONDS": "0"]),
         ([], ["WORKQUEUE_TARGET_DRAIN_SECONDS": "a week"]),
-    ])
+    ]
+
+    @Test(arguments: badTargets)
     func aBadTargetExits64NamingIt(arguments: [String], environment: [String: String]) async throws {
         try await LocalRedis.with { redis in
             let wq = try Workqueue(redis)

@@ -14,9 +14,9 @@ import WorkQueue
               rateCeiling: ceiling, targetDrainSeconds: target, stopped: stopped)
     }
 
-    @Test(arguments: [
+    static let table: [(Input, Int, ScalingSignal.Reason)] = [
         // Nothing to do.
-        (input(), 0, ScalingSignal.Reason.drained),
+        (input(), 0, .drained),
         (input(pending: -5, inFlight: -1), 0, .drained),
         // Retries waiting, none due (or no due count yet): one worker to move them back.
         (input(scheduled: 7), 1, .scheduled),
@@ -35,7 +35,7 @@ import WorkQueue
         (input(pending: Int.max / 4, rate: 1e-300, target: 1), Int.max / 4, .measured),
         (input(pending: 3, rate: 1e300), 1, .measured),
         // Due retries are work; scheduled ones not yet due are not.
-        (input(due: 50, scheduled: 80, workers: 1, rate: 1, target: 10), 5, .measured),
+        (input(scheduled: 80, due: 50, workers: 1, rate: 1, target: 10), 5, .measured),
         // No rate yet: one to start; then what the oldest worker's time without a settled item
         // proves (it settles under 1/30 a second: 100 items need 10 workers for 300 s).
         (input(pending: 100), 1, .starting),
@@ -50,7 +50,9 @@ import WorkQueue
         (input(pending: 100, workers: 2, rate: 1, ceiling: 0.001), 1, .measured),
         // A target of 0 (refused by the flag) acts as 1 s, never a division by zero.
         (input(pending: 100, rate: 10, target: 0), 10, .measured),
-    ])
+    ]
+
+    @Test(arguments: table)
     func computes(input: Input, wanted: Int, reason: ScalingSignal.Reason) {
         let signal = ScalingSignal.compute(input)
         #expect(signal == ScalingSignal(wanted: wanted, reason: reason), "\(input)")
@@ -132,6 +134,21 @@ import WorkQueue
             }
             return max(0, scale)
         }
+    }
+
+    /// The model against the docs' own table (maxReplicaCount: queue length, max replicas,
+    /// target average value, running Jobs, Jobs started) under the default strategy.
+    @Test(arguments: [(10, 3, 1, 0, 3), (10, 3, 2, 0, 3), (10, 3, 1, 1, 2), (10, 100, 1, 0, 10), (4, 3, 5, 0, 1)])
+    func theKEDAModelMatchesItsDocumentedTable(queue: Int, maxReplicas: Int, target: Int, running: Int, started: Int) {
+        let keda = KEDA(maxReplicaCount: maxReplicas, strategy: .standard)
+        #expect(keda.jobsToStart(queueLength: Double(queue), target: Double(target), running: running, pending: 0) == started)
+        // accurate: with room under the maximum, the pending Jobs (not the running ones) are taken off.
+        let accurate = KEDA(maxReplicaCount: 100, strategy: .accurate)
+        #expect(accurate.jobsToStart(queueLength: 10, target: 1, running: 5, pending: 2) == 8)
+        #expect(accurate.jobsToStart(queueLength: 10, target: 1, running: 95, pending: 0) == 5)
+        let custom = KEDA(maxReplicaCount: 100, strategy: .custom(deduction: 1, runningPercentage: 0.5))
+        #expect(custom.jobsToStart(queueLength: 10, target: 1, running: 4, pending: 0) == 7)
+        #expect(keda.jobsToStart(queueLength: 0, target: 1, running: 0, pending: 0) == 0)
     }
 
     /// One Job: its pod starts after a delay, then its worker takes one item at a time and exits
