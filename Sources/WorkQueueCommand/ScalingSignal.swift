@@ -29,7 +29,8 @@ struct ScalingSignal: Equatable, Sendable {
         /// value, a queue with scheduled items wants at least one live worker, since workers
         /// move due items back to `NAME`.
         var due: Int?
-        /// Live workers (heartbeat records).
+        /// Live workers (heartbeat records): reported with the signal; their records give
+        /// ``perWorkerRate`` and ``rateCeiling``.
         var workers: Int
         /// Items one worker settles per second, measured from the live workers' records
         /// (``perWorkerRate(_:)``); nil when no worker has settled an item yet.

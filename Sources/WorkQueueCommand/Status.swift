@@ -120,9 +120,14 @@ struct Status: AsyncParsableCommand {
                     do {
                         let counts = try await producer.counts()
                         let results = try await producer.completionCounts()
-                        let input = try await ScalingEndpoint.input(producer, counts: counts, target: target)
-                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: results,
-                                                             wantedWorkers: ScalingSignal.compute(input).wanted))
+                        // The signal's own reads failing drop its gauge, not the counts'.
+                        var wanted: Int?
+                        do {
+                            wanted = ScalingSignal.compute(try await ScalingEndpoint.input(producer, counts: counts, target: target)).wanted
+                        } catch {
+                            logger.warning("reading the scaling signal failed: \(error); workqueue_queue_wanted_workers left out")
+                        }
+                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: results, wantedWorkers: wanted))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
