@@ -8,7 +8,10 @@
 - every KEDA redis trigger names the same Redis as the worker it scales: its `address` is the
   HOST:PORT of the container's `REDIS_URL`, or its `addressFromEnv` is a variable of that
   container read from the same Secret as `REDIS_URL`;
-- every worker container has resource requests (cpu and memory).
+- every worker container has resource requests (cpu and memory);
+- every KEDA metrics-api trigger reads `/scaling` from a Service among the manifests given (by
+  its full name `NAME.NAMESPACE.svc...`) whose Deployment runs `status --serve` on that port for
+  the ScaledJob's queue (`WORKQUEUE_QUEUE`) and Redis (`REDIS_URL`, the same value or Secret).
 
 Usage: check-manifest-refs.py MANIFEST...   Prints one line per problem; exits 1 on any.
 """
@@ -110,8 +113,57 @@ def check(path):
     return problems
 
 
+def scaling_problems(paths):
+    """The metrics-api triggers against the Services and Deployments of all the manifests."""
+    documents = []
+    for path in paths:
+        with open(path) as handle:
+            documents += [(path, d) for d in yaml.safe_load_all(handle) if d]
+    services = {(d.get("metadata") or {}).get("name"): d for _, d in documents if d.get("kind") == "Service"}
+    deployments = [d for _, d in documents if d.get("kind") == "Deployment"]
+    problems = []
+    for path, document in documents:
+        if document.get("kind") != "ScaledJob":
+            continue
+        name = f"{path}: ScaledJob {(document.get('metadata') or {}).get('name')}"
+        containers = containers_of(document)
+        worker_env = env_map(containers[0]) if containers else {}
+        for trigger in (document.get("spec") or {}).get("triggers") or []:
+            if trigger.get("type") != "metrics-api":
+                continue
+            metadata = trigger.get("metadata") or {}
+            url = urlsplit(metadata.get("url", ""))
+            host = url.hostname or ""
+            if not host.endswith(".svc.cluster.local") or url.path != "/scaling":
+                problems.append(f"{name}: the trigger's url {metadata.get('url')!r} is not a Service's full name with /scaling")
+                continue
+            if metadata.get("valueLocation") != "wanted_workers":
+                problems.append(f"{name}: the trigger's valueLocation is not wanted_workers")
+            service = services.get(host.split(".")[0])
+            if service is None:
+                problems.append(f"{name}: no Service {host.split('.')[0]!r} among the manifests for {metadata.get('url')!r}")
+                continue
+            selector = (service.get("spec") or {}).get("selector") or {}
+            served = [d for d in deployments
+                      if selector and all((((d.get("spec") or {}).get("template") or {}).get("metadata") or {})
+                                          .get("labels", {}).get(k) == v for k, v in selector.items())]
+            if not served:
+                problems.append(f"{name}: the Service {host.split('.')[0]!r} selects no Deployment among the manifests")
+                continue
+            container = (containers_of(served[0]) or [{}])[0]
+            args = container.get("args") or []
+            if args[:2] != ["status", "--serve"] or len(args) < 3 or str(url.port) != str(args[2]):
+                problems.append(f"{name}: the Service's Deployment does not run `status --serve {url.port}` (args {args})")
+            env = env_map(container)
+            for variable in ("WORKQUEUE_QUEUE", "REDIS_URL"):
+                if (env.get(variable) or {}).get("value") != (worker_env.get(variable) or {}).get("value") \
+                        or secret_of(env.get(variable)) != secret_of(worker_env.get(variable)):
+                    problems.append(f"{name}: the signal's {variable} is not the workers'")
+    return problems
+
+
 def main(paths):
-    problems = [p for path in paths for p in check(path)]
+    problems = [p for path in paths for p in check(path)] + scaling_problems(paths)
     for problem in problems:
         print(f"check-manifest-refs: {problem}")
     print(f"check-manifest-refs: {len(paths)} manifest(s), {len(problems)} problem(s)")

@@ -26,11 +26,25 @@ enum Manifests {
         """
     }
 
+    /// The name of the Deployment and Service serving the scaling signal.
+    static func scalingName(_ request: Request) -> String {
+        let name = request.job + "-scaling"
+        return name.count <= 63 ? name : String(request.job.prefix(55)) + "-scaling"
+    }
+
+    /// The URL the KEDA operator reads: the Service's full name (KEDA resolves it from its own namespace).
+    static func scalingURL(_ request: Request) -> String {
+        "http://\(scalingName(request)).\(request.namespace).svc.cluster.local:8080/scaling"
+    }
+
     static func scaledJob(_ request: Request) -> String {
         """
-        # Written by `swift package worker-image --keda`: KEDA starts worker Jobs while the queue's
-        # list has pending items (as deploy/kubernetes/keda-scaledjob.yaml). Producers push with
-        # --reopen: with KEDA the queue outlives any one Job.
+        # Written by `swift package worker-image --keda`: KEDA starts worker Jobs from the queue's
+        # scaling signal, the workers it wants now (running ones included), which keda-scaling.yaml
+        # serves (docs/scaling.md). With strategy default and a target of 1, each polling interval
+        # starts (wanted workers) - (running Jobs) Jobs, capped by maxReplicaCount: the items the
+        # running workers hold are in the signal, so they are neither counted twice nor ignored.
+        # Producers push with --reopen: with KEDA the queue outlives any one Job.
         apiVersion: keda.sh/v1alpha1
         kind: ScaledJob
         metadata:
@@ -41,7 +55,7 @@ enum Manifests {
           successfulJobsHistoryLimit: 5
           failedJobsHistoryLimit: 5
           scalingStrategy:
-            strategy: accurate
+            strategy: default
           jobTargetRef:
             backoffLimit: 6
             podFailurePolicy:
@@ -50,11 +64,73 @@ enum Manifests {
               spec:
         \(podSpec(request, indent: "        "))
           triggers:
-            - type: redis
+            - type: metrics-api
               metadata:
-        \(trigger(request))
-                listName: \(yamlString(request.queue))
-                listLength: "1"
+                # `status --serve` of keda-scaling.yaml, in namespace \(request.namespace).
+                url: \(yamlString(scalingURL(request)))
+                valueLocation: "wanted_workers"
+                targetValue: "1"
+
+        """
+    }
+
+    /// `workqueue status --serve` for the ScaledJob: one small pod reading the queue's counts per
+    /// request, behind a ClusterIP Service the KEDA operator reads `/scaling` from.
+    static func scaling(_ request: Request) -> String {
+        let name = scalingName(request)
+        let environment = [("WORKQUEUE_QUEUE", request.queue), ("WORKQUEUE_TARGET_DRAIN_SECONDS", request.targetDrainSeconds)]
+            .map { "  - name: \($0.0)\n    value: \(yamlString($0.1))" } + redisVariables(request)
+        return """
+        # Written by `swift package worker-image --keda`: the scaling signal of queue \(yamlString(request.queue))
+        # (`status --serve`: /scaling for the ScaledJob's metrics-api trigger, /metrics for Prometheus),
+        # read from Redis per request. The dashboard it also serves answers only the pod itself.
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+        spec:
+          replicas: 1
+          selector:
+            matchLabels:
+              app: \(name)
+          template:
+            metadata:
+              labels:
+                app: \(name)
+            spec:
+              containers:
+                - name: scaling
+                  image: \(yamlString(request.image))
+                  imagePullPolicy: \(request.imagePullPolicy)
+                  args: ["status", "--serve", "8080"]
+                  resources:
+                    requests:
+                      cpu: "50m"
+                      memory: "64Mi"
+                    limits:
+                      memory: "256Mi"
+                  env:
+        \(environment.map { "          " + $0.replacingOccurrences(of: "\n", with: "\n          ") }.joined(separator: "\n"))
+                  ports:
+                    - name: http
+                      containerPort: 8080
+                  readinessProbe:
+                    httpGet:
+                      path: /scaling
+                      port: http
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: \(name)
+        spec:
+          type: ClusterIP
+          selector:
+            app: \(name)
+          ports:
+            - name: http
+              port: 8080
+              targetPort: http
 
         """
     }
@@ -74,36 +150,11 @@ enum Manifests {
         """.split(separator: "\n").map { indent + $0 }.joined(separator: "\n")
     }
 
-    /// The KEDA scaler's address: the one the worker's `REDIS_URL` names.
-    private static func trigger(_ request: Request) -> String {
-        let lines: [String]
-        switch request.redis {
-        case let .url(_, address, tls):
-            lines = ["# The Redis of the worker's REDIS_URL.", "address: \(yamlString(address))"]
-                + (tls ? ["enableTLS: \"true\""] : [])
-        case .secret:
-            lines = ["# From the worker container's environment: the same Secret as its REDIS_URL.",
-                     "addressFromEnv: REDIS_ADDRESS", "passwordFromEnv: REDIS_PASSWORD"]
-        }
-        return lines.map { "        " + $0 }.joined(separator: "\n")
-    }
-
     private static func podSpec(_ request: Request, indent: String) -> String {
         var environment = [("WORKQUEUE_QUEUE", request.queue), ("WORKQUEUE_SHUTDOWN_GRACE_SECONDS", "30")]
         if !request.options.isEmpty { environment.append(("WORKQUEUE_OPTIONS", request.options.joined(separator: ","))) }
-        var variables = environment.map { "      - name: \($0.0)\n        value: \(yamlString($0.1))" }
-        switch request.redis {
-        case let .url(url, _, _):
-            variables.append("      - name: REDIS_URL\n        value: \(yamlString(url))")
-        case let .secret(name):
-            for (variable, key, optional) in [("REDIS_URL", "url", false), ("REDIS_ADDRESS", "address", false),
-                                              ("REDIS_PASSWORD", "password", true)] {
-                let lines = ["      - name: \(variable)", "        valueFrom:", "          secretKeyRef:",
-                             "            name: \(yamlString(name))", "            key: \(key)"]
-                    + (optional ? ["            optional: true"] : [])
-                variables.append(lines.joined(separator: "\n"))
-            }
-        }
+        let variables = environment.map { "      - name: \($0.0)\n        value: \(yamlString($0.1))" }
+            + redisVariables(request).map { "    " + $0.replacingOccurrences(of: "\n", with: "\n    ") }
         let resources = request.resources
         var resourceLines = ["requests:", "  cpu: \(yamlString(resources.cpuRequest))",
                              "  memory: \(yamlString(resources.memoryRequest))"]
@@ -127,6 +178,18 @@ enum Manifests {
                 env:
             \(variables.joined(separator: "\n"))
             """.split(separator: "\n").map { indent + $0 }.joined(separator: "\n")
+    }
+
+    /// The container's `REDIS_URL` (a value, or the Secret's `url` key), as `env` entries two
+    /// spaces in.
+    private static func redisVariables(_ request: Request) -> [String] {
+        switch request.redis {
+        case let .url(url, _, _):
+            return ["  - name: REDIS_URL\n    value: \(yamlString(url))"]
+        case let .secret(name):
+            return [["  - name: REDIS_URL", "    valueFrom:", "      secretKeyRef:",
+                     "        name: \(yamlString(name))", "        key: url"].joined(separator: "\n")]
+        }
     }
 
     /// A YAML double-quoted scalar.

@@ -34,6 +34,12 @@ struct Request {
     var image: String
     var baseImage: String?
     var keda: Bool
+    /// The namespace the manifests go to (`--namespace`, default `default`): the KEDA operator
+    /// reads the scaling signal from its own namespace, so the ScaledJob names the scaling
+    /// Service by its full name.
+    var namespace: String
+    /// `--target-drain-seconds` of the scaling signal (`WORKQUEUE_TARGET_DRAIN_SECONDS`).
+    var targetDrainSeconds: String
     var redis: Redis
     var resources: Resources
     var build: Bool
@@ -95,6 +101,14 @@ struct Request {
             }
         }
         let keda = extractor.extractFlag(named: "keda") > 0
+        let namespace = extractor.extractOption(named: "namespace").last ?? "default"
+        guard WorkerImage.isName(namespace) else {
+            throw WorkerImageError("--namespace '\(namespace)' is not a namespace name: lowercase letters, digits and '-', e.g. --namespace jobs")
+        }
+        let drain = extractor.extractOption(named: "target-drain-seconds").last ?? "300"
+        guard let seconds = Double(drain), seconds.isFinite, seconds >= 1, seconds <= 604_800 else {
+            throw WorkerImageError("--target-drain-seconds '\(drain)' is not a number of seconds from 1 to 604800 (a week)")
+        }
         let build = extractor.extractFlag(named: "build") > 0
         let manifestsOnly = extractor.extractFlag(named: "manifests-only") > 0
         if !extractor.remainingArguments.isEmpty {
@@ -105,6 +119,7 @@ struct Request {
         }
         (self.job, self.queue, self.source, self.parallelism, self.options) = (job, queue, source, parallelism, options)
         (self.image, self.baseImage, self.keda, self.redis) = (image, baseImage, keda, redis)
+        (self.namespace, self.targetDrainSeconds) = (namespace, drain)
         (self.resources, self.build, self.manifestsOnly) = (resources, build, manifestsOnly)
     }
 

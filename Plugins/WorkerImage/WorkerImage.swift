@@ -4,13 +4,15 @@ import PackagePlugin
 /// `swift package --allow-writing-to-package-directory worker-image --job NAME --queue QUEUE
 /// (--handler NAME | --plugin-product PRODUCT | --executable-product PRODUCT)
 /// (--image REGISTRY/NAME:TAG | --registry REGISTRY [--tag TAG]) [--parallelism N]
-/// [--option KEY=VALUE ...] [--base-image REF] [--keda] [--redis-url URL | --redis-secret NAME]
+/// [--option KEY=VALUE ...] [--base-image REF] [--keda [--namespace NS] [--target-drain-seconds S]]
+/// [--redis-url URL | --redis-secret NAME]
 /// [--cpu-request Q] [--memory-request Q] [--cpu-limit Q] [--memory-limit Q]
 /// [--build | --manifests-only]`
 ///
 /// Writes a per-job image context to `.build/worker-images/<job>/`: a Dockerfile, the binary it
 /// copies (built in release, stripped) and our recommended Kubernetes Job (`job.yaml`), plus a
-/// KEDA ScaledJob with `--keda`; `--build` then builds the image with buildah (offline: the base
+/// KEDA ScaledJob with `--keda` (`keda-scaledjob.yaml`, scaled on the queue's scaling signal, and
+/// `keda-scaling.yaml`, the `status --serve` Deployment and Service serving it); `--build` then builds the image with buildah (offline: the base
 /// image must be in buildah's storage). The manifests name the full image reference with an
 /// `imagePullPolicy` to match, one Redis for the worker and the scaler, and resources; with
 /// `--manifests-only` only they are written (nothing is built).
@@ -123,13 +125,14 @@ struct WorkerImage: CommandPlugin {
         print("built \(request.image)")
     }
 
-    /// Writes job.yaml (and keda-scaledjob.yaml with --keda) and says what was written.
+    /// Writes job.yaml (and keda-scaledjob.yaml and keda-scaling.yaml with --keda) and says what was written.
     func writeManifests(_ request: Request, into output: URL, alsoWritten: [String] = []) throws {
         try Data(Manifests.job(request).utf8).write(to: output.appending(path: "job.yaml"))
         var written = alsoWritten + ["job.yaml"]
         if request.keda {
             try Data(Manifests.scaledJob(request).utf8).write(to: output.appending(path: "keda-scaledjob.yaml"))
-            written.append("keda-scaledjob.yaml")
+            try Data(Manifests.scaling(request).utf8).write(to: output.appending(path: "keda-scaling.yaml"))
+            written += ["keda-scaledjob.yaml", "keda-scaling.yaml"]
         }
         print("wrote \(output.path)/{\(written.joined(separator: ","))} for \(request.image) (imagePullPolicy \(request.imagePullPolicy))")
     }

@@ -302,6 +302,14 @@ enum Catalog {
         "csv", variable: "WORKQUEUE_RESULTS_CSV", default: false, form: .toggle,
         "write CSV (a header line, then one line per record) instead of JSON lines", command: "results")
 
+    static let targetDrainSeconds = Setting<Duration>(
+        "target-drain-seconds", valueName: "seconds", variable: "WORKQUEUE_TARGET_DRAIN_SECONDS", default: .seconds(300),
+        form: .secondsBetween(1...604_800),
+        "the time the scaling signal (wanted_workers: --json, and --serve's /scaling and /metrics) sizes the workers "
+            + "to drain the queue's work in", command: "status",
+        details: "wanted workers = ⌈(pending + in flight) ÷ (measured items per second per worker × this)⌉, at most one per item; "
+            + "[docs/scaling.md](scaling.md) explains it and the KEDA ScaledJob that reads it")
+
     // MARK: Other commands' flags that read no variable
 
     static let openTTLSeconds = Setting<Duration>(
@@ -420,7 +428,8 @@ enum Catalog {
 
     /// The other commands' settings that read a variable.
     static let others: [any SettingDescription] = [waitReplicas, waitSeconds, statusPort, dashboardPort, bind, allowHost, httpIdleSeconds,
-                                                   tokenFile, resultsFollow, resultsConsume, resultsOutput, resultsCSV]
+                                                   tokenFile, resultsFollow, resultsConsume, resultsOutput, resultsCSV,
+                                                   targetDrainSeconds]
 
     /// Every setting that reads a variable.
     static var all: [any SettingDescription] { common + work + others }

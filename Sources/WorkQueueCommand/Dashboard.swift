@@ -101,22 +101,26 @@ enum DashboardService {
         }
     }
 
-    /// Serves the dashboard (and, with `metrics`, the Prometheus page at `/metrics`) on
+    /// Serves the dashboard (and, with `metrics`, the Prometheus page at `/metrics`; with
+    /// `scaling`, the scaling signal's JSON at `/scaling`, open to all as `/metrics` is) on
     /// `host:port` until the process is stopped.
     static func serve(_ hub: DashboardHub, host: String, port: Int, flag: String, logger: Logger,
                       allowedHosts: Set<String> = [], idle: Duration? = nil,
+                      scaling: MetricsServer.Page? = nil,
                       metrics: MetricsServer.Page? = nil) async throws {
         let server = try await HTTPServer.bind(host: host, port: port, flagName: flag, limits: .current(idleSeconds: idle))
         let shown = host.contains(":") ? "[\(host)]" : host
         let loopback = DashboardService.isLoopback(host)
         let access = DashboardServer.Access(loopbackBound: loopback, allowedHosts: allowedHosts)
         let extras = (metrics != nil ? " and queue metrics at /metrics" : "")
+            + (scaling != nil ? " and the scaling signal at \(ScalingEndpoint.path)" : "")
             + (await hub.actionsEnabled ? "" : " (read-only: no --token-file)")
         logger.notice("serving the dashboard at http://\(shown):\(server.port)/\(extras)")
         StandardOutput.line("Dashboard at http://\(shown):\(server.port)/")
         // Until the process is stopped (SIGTERM, SIGINT: their default action, as for `status --serve`).
         await server.run { request in
             if let metrics, request.path == "/metrics" { return await MetricsServer.respond(to: request, page: metrics) }
+            if let scaling, request.path == ScalingEndpoint.path { return await ScalingEndpoint.respond(to: request, page: scaling) }
             return await DashboardServer.respond(to: request, hub: hub, access: access)
         }
     }

@@ -14,11 +14,13 @@ enum QueueMetricsPage {
         ("workqueue_queue_workers", "workers whose heartbeat record is alive"),
         ("workqueue_queue_results", "completion records kept in NAME:results"),
         ("workqueue_queue_results_dropped", "completion records the workers' --results-max dropped so far (the oldest)"),
+        ("workqueue_queue_wanted_workers", "workers the queue wants now, running ones included: the scaling signal (docs/scaling.md)"),
     ]
 
     /// The text exposition of `counts` and the completion records `results` (kept, dropped)
     /// (nil counts: Redis could not be read; only `up` is 0).
-    static func render(_ counts: QueueCounts?, queue: String, results: (kept: Int, dropped: Int)? = nil) -> String {
+    static func render(_ counts: QueueCounts?, queue: String, results: (kept: Int, dropped: Int)? = nil,
+                       wantedWorkers: Int? = nil) -> String {
         let label = "{queue=\"\(escape(queue))\"}"
         var values: [String: Int] = ["workqueue_queue_up": counts == nil ? 0 : 1]
         if let counts {
@@ -29,6 +31,7 @@ enum QueueMetricsPage {
             if let leased = counts.leased { values["workqueue_queue_leased"] = leased }
             if let completed = counts.completed { values["workqueue_queue_completed"] = completed }
             if let workers = counts.workers { values["workqueue_queue_workers"] = workers }
+            if let wantedWorkers { values["workqueue_queue_wanted_workers"] = wantedWorkers }
             if let results {
                 values["workqueue_queue_results"] = results.kept
                 values["workqueue_queue_results_dropped"] = results.dropped

@@ -32,7 +32,12 @@ struct Status: AsyncParsableCommand {
             only requests to a loopback address naming a loopback host, the hosts named by \
             --allow-host, or requests carrying the token; /metrics stays open to all. With --shards M the counts \
             are the sums over the shards {NAME:0} ... {NAME:M-1}; --by-shard also shows each \
-            shard, and --json adds the array shards (one object per shard, same fields).
+            shard, and --json adds the array shards (one object per shard, same fields). \
+            Without --watch, --json also prints the integer wanted_workers, the scaling signal: the workers \
+            the queue wants now, running ones included, to drain pending and in-flight items in \
+            --target-drain-seconds at the live workers' measured rate; --serve serves it at /scaling \
+            (JSON, for KEDA's metrics-api scaler, open to all as /metrics) and as the gauge \
+            workqueue_queue_wanted_workers (docs/scaling.md).
             """
     ) }
 
@@ -74,15 +79,21 @@ struct Status: AsyncParsableCommand {
     @Option(name: Catalog.httpIdleSeconds.name, help: Catalog.httpIdleSeconds.help)
     var httpIdleSeconds: Double?
 
+    @Option(name: Catalog.targetDrainSeconds.name, help: Catalog.targetDrainSeconds.help)
+    var targetDrainSeconds: Double?
+
     func validate() throws {
         try Catalog.statusInterval.check(intervalFlag)
         try Catalog.statusRetrySeconds.check(retrySecondsFlag)
+        try Catalog.targetDrainSeconds.check(targetDrainSeconds)
     }
 
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         let name = try common.queueName(settings)
+        // Read (and checked: a bad WORKQUEUE_TARGET_DRAIN_SECONDS exits 64) whatever the mode.
+        let target = try settings.seconds(targetDrainSeconds, Catalog.targetDrainSeconds)
         if let port = try settings.integer(serve, Catalog.statusPort) {
             // The bind address: --bind or its variable, else every interface (Prometheus
             // scrapes from other pods), as before the dashboard existed.
@@ -95,10 +106,28 @@ struct Status: AsyncParsableCommand {
                                        interval: .milliseconds(Int64(interval * 1000)), token: token, logger: logger,
                                        programName: ProgramName.current)
                 try await DashboardService.serve(hub, host: host, port: port, flag: Catalog.statusPort.flag, logger: logger,
-                                                 allowedHosts: allowed, idle: idle) {
+                                                 allowedHosts: allowed, idle: idle, scaling: {
                     do {
                         let counts = try await producer.counts()
-                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: try await producer.completionCounts()))
+                        let input = try await ScalingEndpoint.input(producer, counts: counts, target: target)
+                        let report = ScalingEndpoint.Report(queue: name, input: input, signal: .compute(input))
+                        return (.ok, ScalingEndpoint.json(report))
+                    } catch {
+                        logger.warning("reading the queue's scaling signal failed: \(error); answered 503")
+                        return (.serviceUnavailable, ScalingEndpoint.errorJSON("reading the queue failed: \(error)"))
+                    }
+                }) {
+                    do {
+                        let counts = try await producer.counts()
+                        let results = try await producer.completionCounts()
+                        // The signal's own reads failing drop its gauge, not the counts'.
+                        var wanted: Int?
+                        do {
+                            wanted = ScalingSignal.compute(try await ScalingEndpoint.input(producer, counts: counts, target: target)).wanted
+                        } catch {
+                            logger.warning("reading the scaling signal failed: \(error); workqueue_queue_wanted_workers left out")
+                        }
+                        return (.ok, QueueMetricsPage.render(counts, queue: name, results: results, wantedWorkers: wanted))
                     } catch {
                         logger.warning("reading the queue's counts failed: \(error); scraped as workqueue_queue_up 0")
                         return (.ok, QueueMetricsPage.render(nil, queue: name))
@@ -123,10 +152,12 @@ struct Status: AsyncParsableCommand {
                 for queue in producer.queues { records.append(try await queue.completionCounts()) }
                 let allRecords = (kept: records.reduce(0) { $0 + $1.kept }, dropped: records.reduce(0) { $0 + $1.dropped })
                 if json {
+                    let scaling = try await ScalingEndpoint.input(producer, counts: first, target: target)
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
                                                       shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook,
                                                       control: control, results: allRecords,
-                                                      shardResults: names.count > 1 ? records : nil))
+                                                      shardResults: names.count > 1 ? records : nil,
+                                                      wantedWorkers: ScalingSignal.compute(scaling).wanted))
                 } else {
                     StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, control: control,
                                                    results: allRecords)
@@ -214,6 +245,8 @@ struct Status: AsyncParsableCommand {
         var results: Int?
         /// The completion records the workers' `--results-max` dropped so far (the oldest).
         var resultsDropped: Int?
+        /// The scaling signal: workers the queue wants now, running ones included (docs/scaling.md).
+        var wantedWorkers: Int?
 
         enum CodingKeys: String, CodingKey {
             case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards, results
@@ -221,6 +254,7 @@ struct Status: AsyncParsableCommand {
             case paused, cancelled
             case cancelledItems = "cancelled_items"
             case resultsDropped = "results_dropped"
+            case wantedWorkers = "wanted_workers"
         }
 
         /// Sets the control fields.
@@ -293,13 +327,14 @@ struct Status: AsyncParsableCommand {
                      shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
                      onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil,
                      results: (kept: Int, dropped: Int)? = nil,
-                     shardResults: [(kept: Int, dropped: Int)]? = nil) throws -> String {
+                     shardResults: [(kept: Int, dropped: Int)]? = nil, wantedWorkers: Int? = nil) throws -> String {
         var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         report.onDrained = onDrained.map(OnDrainedReport.init)
         report.set(control)
         report.results = results?.kept
         report.resultsDropped = results?.dropped
+        report.wantedWorkers = wantedWorkers
         if let shardResults, var parts = report.shards, parts.count == shardResults.count {
             for index in parts.indices {
                 parts[index].results = shardResults[index].kept

@@ -119,20 +119,57 @@ import TestSupport
         #expect(Self.value(of: "completions", in: tutorial) == nil)
     }
 
-    @Test func theScaledJobScalesOnTheJobsQueue() throws {
+    @Test func theScaledJobScalesOnTheQueuesScalingSignal() throws {
         let yaml = try Self.manifest("keda-scaledjob.yaml")
         #expect(Self.value(of: "apiVersion", in: yaml) == "keda.sh/v1alpha1")
         #expect(Self.value(of: "kind", in: yaml) == "ScaledJob")
-        #expect(Self.value(of: "strategy", in: yaml) == "accurate")
-        #expect(yaml.contains("- type: redis"))
-        let queue = Dictionary(try Self.jobEnvironment("keda-scaledjob.yaml"), uniquingKeysWith: { $1 })["WORKQUEUE_QUEUE"]
-        #expect(Self.value(of: "listName", in: yaml) == queue)
-        #expect(queue == Dictionary(try Self.jobEnvironment(), uniquingKeysWith: { $1 })["WORKQUEUE_QUEUE"])
-        #expect(Self.value(of: "listLength", in: yaml).flatMap { Int($0) } != nil)
-        // The address is the Service of redis.yaml.
-        #expect(Self.value(of: "address", in: yaml)?.hasPrefix("redis.") == true)
+        // default: KEDA starts wanted_workers - running Jobs (docs/scaling.md).
+        #expect(Self.value(of: "strategy", in: yaml) == "default")
+        #expect(yaml.contains("- type: metrics-api"))
+        #expect(Self.value(of: "valueLocation", in: yaml) == "wanted_workers")
+        #expect(Self.value(of: "targetValue", in: yaml) == "1")
+        // The URL is keda-scaling.yaml's Service, by its full name, on its port, at /scaling.
+        let url = try #require(Self.value(of: "url", in: yaml).flatMap { URL(string: $0) })
+        let scaling = try Self.manifest("keda-scaling.yaml")
+        let service = try #require(scaling.components(separatedBy: "---").last)
+        #expect(Self.value(of: "kind", in: service) == "Service")
+        let serviceName = try #require(Self.value(of: "name", in: service))
+        #expect(url.host == "\(serviceName).default.svc.cluster.local")
+        #expect(url.port.map(String.init) == Self.value(of: "port", in: service))
+        #expect(url.path == "/scaling")
+        #expect(scaling.contains(#"args: ["status", "--serve", "\#(url.port ?? 0)"]"#))
+        #expect(Self.value(of: "path", in: scaling) == "/scaling")
+        // The signal is read for the Jobs' queue, from their Redis.
+        let workers = Dictionary(try Self.jobEnvironment("keda-scaledjob.yaml"), uniquingKeysWith: { $1 })
+        let signal = Dictionary(try Self.jobEnvironment("keda-scaling.yaml"), uniquingKeysWith: { $1 })
+        #expect(signal["WORKQUEUE_QUEUE"] == workers["WORKQUEUE_QUEUE"])
+        #expect(signal["REDIS_URL"] == workers["REDIS_URL"])
+        #expect(workers["WORKQUEUE_QUEUE"] == Dictionary(try Self.jobEnvironment(), uniquingKeysWith: { $1 })["WORKQUEUE_QUEUE"])
+        #expect(Double(signal["WORKQUEUE_TARGET_DRAIN_SECONDS"] ?? "") != nil)
         let redis = try Self.manifest("redis.yaml")
         #expect(redis.contains(#""--maxmemory-policy", "noeviction""#) && redis.contains(#""--appendonly", "yes""#))
         #expect(Self.value(of: "mountPath", in: redis) == "/data")
+    }
+
+    /// The scaling Deployment's variables are ones `workqueue status` reads, and with them it
+    /// serves the signal.
+    @Test func theScalingDeploymentServesTheSignal() async throws {
+        let signal = Dictionary(try Self.jobEnvironment("keda-scaling.yaml"), uniquingKeysWith: { $1 })
+        try await LocalRedis.with { redis in
+            try await redis.cli(["rpush", "job2", "a", "b"])
+            let wq = try Workqueue(redis)
+            let port = try LocalRedis.freePort()
+            var environment = signal
+            environment["REDIS_URL"] = redis.url
+            let server = try wq.start(["status", "--serve", "\(port)", "--bind", "127.0.0.1"], environment: environment)
+            defer { server.send(SIGKILL) }
+            var body = ""
+            for _ in 0..<100 where body.isEmpty {
+                body = (try? await PrometheusText.fetch("http://127.0.0.1:\(port)/scaling", directory: wq.directory.path)) ?? ""
+                if body.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(body.contains("\"queue\":\"job2\"") && body.contains("\"wanted_workers\":1"), "\(body) \(server.stderr)")
+            #expect(body.contains("\"target_drain_seconds\":\(signal["WORKQUEUE_TARGET_DRAIN_SECONDS"] ?? "?")"), "\(body)")
+        }
     }
 }

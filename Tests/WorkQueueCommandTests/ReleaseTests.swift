@@ -19,7 +19,7 @@ import Testing
     /// deploy/kubernetes runs the stock image of this version, by a full reference (no
     /// `:latest` a kubelet would try to pull from Docker Hub).
     @Test func theExampleManifestsRunThisVersionsImage() throws {
-        for name in ["job.yaml", "job-recommended.yaml", "keda-scaledjob.yaml", "dashboard.yaml"] {
+        for name in ["job.yaml", "job-recommended.yaml", "keda-scaledjob.yaml", "keda-scaling.yaml", "dashboard.yaml"] {
             let text = try String(contentsOf: Self.root.appendingPathComponent("deploy/kubernetes/\(name)"), encoding: .utf8)
             let images = text.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("image:") }
             #expect(!images.isEmpty, "\(name) names no image")
