@@ -783,7 +783,9 @@ def machine_facts(args):
         "swift": next((l for l in swift if "Swift version" in l), swift[0] if swift else "unknown"),
         "python": platform.python_version(),
         "redis_py": f"{redis.__version__} ({parser} parser)",
-        "workqueue_commit": commit + (" (Sources modified)" if dirty and dirty != "unknown" else ""),
+        "workqueue_commit": commit + (" (Sources modified)" if dirty and dirty != "unknown" else "")
+        + ("" if os.path.realpath(args.bin).startswith(os.path.realpath(ROOT) + os.sep)
+           else " (the checkout's commit; --bin is a binary from elsewhere)"),
         "workqueue_bin": args.bin,
         "sidekiq": command_output([args.sidekiq, "-V"]).split("\n")[-1].strip() if args.sidekiq else None,
     }
