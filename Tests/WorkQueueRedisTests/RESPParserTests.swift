@@ -164,10 +164,13 @@ import TestSupport
                 expected.append(RESPArgument([0, 255, UInt8(index % 256)]))
             }
             if [1, 9, 10, 99, 100, 999, 1_000].contains(command.count) {
-                #expect(Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected), "at \(command.count) arguments")
+                // Compared as a Bool: the bytes run to megabytes, too many to print on a failure.
+                let same = Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected)
+                #expect(same, "the encoding differs from the reference at \(command.count) arguments")
             }
         }
-        #expect(Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected))
+        let same = Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected)
+        #expect(same, "the encoding of 1,200 arguments differs from the reference")
         #expect(command.count == 1_200)
         #expect(command.name == "")
         var named = RESPCommand(capacity: 0)
