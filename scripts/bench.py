@@ -120,6 +120,13 @@ def vm_status_kb(pid):
     return hwm, anon
 
 
+def proc_cpu(pid):
+    """utime + stime of a running process (all its threads) in seconds, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reap(proc, block):
     """wait4 on one child; returns Exited or None (not yet, when not blocking)."""
     pid, status, rusage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
@@ -311,6 +318,87 @@ class Bench:
             "worker_cpu_us_per_item": sum(e.cpu for e in exits) * 1e6 / n,
             "worker_peak_rss_mb": max(e.maxrss_mb for e in exits),
             "worker_peak_anon_mb": max(e.anon_kb for e in exits) / 1024.0,
+        }
+
+    # -- the peer: Sidekiq's no-op job (issue 30 item 3) ---------------------------------------
+
+    SIDEKIQ_JOB = """# The bench's peer: Sidekiq's no-op job, written by scripts/bench.py.
+require "sidekiq"
+# Like ours at --log-level error: no line per job (Sidekiq logs a start and a done line per job at INFO).
+Sidekiq.logger.level = Logger::WARN
+
+class NoopJob
+  include Sidekiq::Worker
+
+  def perform(*)
+  end
+end
+"""
+
+    def sidekiq_payloads(self, n):
+        """n jobs of NoopJob in Sidekiq's own format (what `NoopJob.perform_async` pushes)."""
+        now = time.time()
+        return [json.dumps({"retry": True, "queue": "default", "class": "NoopJob", "args": [],
+                            "jid": f"{i:024x}", "created_at": now, "enqueued_at": now},
+                           separators=(",", ":")) for i in range(n)]
+
+    def sidekiq(self, payloads, concurrency):
+        """One run of Sidekiq's no-op job: the jobs are pushed to `queue:default` first (LPUSH
+        of JSON payloads, pipelined, as Sidekiq's client pushes them), then one `sidekiq -c C`
+        process is started. It is timed from its first take (the first drop of LLEN, polled
+        every ms: its Ruby start-up of about a second is left out) until `queue:default` is
+        empty; its CPU (/proc/PID/stat, utime + stime) and Redis's over the same span. Sidekiq
+        does not exit when drained: it gets SIGTERM then, and its `stat:processed` (flushed at
+        exit) must count every job."""
+        n = len(payloads)
+        self.client.flushall()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd("queues", "default")
+        for start in range(0, n, 1000):
+            pipe.lpush("queue:default", *payloads[start:start + 1000])
+            if (start // 1000) % 20 == 19:
+                pipe.execute()
+        pipe.execute()
+        job = os.path.join(self.tmp, "noop_job.rb")
+        with open(job, "w") as f:
+            f.write(self.SIDEKIQ_JOB)
+        env = dict(self.env, REDIS_URL=self.url)
+        argv = [self.args.sidekiq, "-r", job, "-c", str(concurrency), "-q", "default", "-e", "production"]
+        proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=self.stderr_log, env=env)
+        try:
+            deadline = time.perf_counter() + 60
+            while self.client.llen("queue:default") == n:
+                if proc.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"sidekiq took no job (exit {proc.poll()}); see {self.stderr_log.name}")
+                time.sleep(0.001)
+            t0, cpu0, rcpu0 = time.perf_counter(), proc_cpu(proc.pid), redis_cpu(self.client)
+            deadline = t0 + max(120.0, n / 100.0)
+            while self.client.llen("queue:default") > 0:
+                if proc.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"sidekiq did not drain {n} jobs (exit {proc.poll()}); see {self.stderr_log.name}")
+                time.sleep(0.002)
+            t1, cpu1, rcpu1 = time.perf_counter(), proc_cpu(proc.pid), redis_cpu(self.client)
+            hwm, anon = vm_status_kb(proc.pid)
+            proc.terminate()
+            exited = wait_all([proc], timeout=30)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if exited.code != 0:
+            raise RuntimeError(f"sidekiq exited with {exited.code}; see {self.stderr_log.name}")
+        processed = int(self.client.get("stat:processed") or 0)
+        failed = int(self.client.get("stat:failed") or 0)
+        if processed != n or failed:
+            raise RuntimeError(f"sidekiq: {processed} jobs processed and {failed} failed, expected {n} and 0")
+        wall = t1 - t0
+        return {
+            "wall_s": wall,
+            "items_per_s": n / wall,
+            "redis_cpu_us_per_item": (rcpu1 - rcpu0) * 1e6 / n,
+            "worker_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / n,
+            "worker_peak_rss_mb": hwm / 1024.0,
+            "worker_peak_anon_mb": anon / 1024.0,
         }
 
     # -- Redis cost per item (issue 30 item 1) -----------------------------------------------
@@ -695,8 +783,11 @@ def machine_facts(args):
         "swift": next((l for l in swift if "Swift version" in l), swift[0] if swift else "unknown"),
         "python": platform.python_version(),
         "redis_py": f"{redis.__version__} ({parser} parser)",
-        "workqueue_commit": commit + (" (Sources modified)" if dirty and dirty != "unknown" else ""),
+        "workqueue_commit": commit + (" (Sources modified)" if dirty and dirty != "unknown" else "")
+        + ("" if os.path.realpath(args.bin).startswith(os.path.realpath(ROOT) + os.sep)
+           else " (the checkout's commit; --bin is a binary from elsewhere)"),
         "workqueue_bin": args.bin,
+        "sidekiq": command_output([args.sidekiq, "-V"]).split("\n")[-1].strip() if args.sidekiq else None,
     }
 
 
@@ -769,6 +860,10 @@ def parse_args(argv):
                         help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
     parser.add_argument("--push-mib", default="8,32,64,128",
                         help="line sizes in MiB of the push run (default 8,32,64,128)")
+    parser.add_argument("--sidekiq", default=shutil.which("sidekiq"), metavar="PATH",
+                        help="the peer: Sidekiq's executable (default: sidekiq on PATH; Debian: apt-get install ruby-sidekiq)")
+    parser.add_argument("--no-sidekiq", action="store_true", help="leave the Sidekiq peer out")
+    parser.add_argument("--sidekiq-concurrency", type=int, default=10, help="sidekiq -c of the peer (default 10)")
     parser.add_argument("--json", default=os.path.join(ROOT, ".build", "bench-results.json"),
                         help="where to write the results as JSON (default .build/bench-results.json)")
     parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "release", "workqueue"),
@@ -799,6 +894,16 @@ def parse_args(argv):
     if any(m < 1 or m > 255 for m in args.push_mib):
         parser.error("--push-mib sizes go from 1 to 255 (a worker takes at most 256 MiB)")
     args.best_flags_list = shlex.split(args.best_flags)
+    args.sidekiq_missing = ""
+    if args.no_sidekiq:
+        args.sidekiq = None
+        args.sidekiq_missing = "Sidekiq peer left out (--no-sidekiq)"
+    elif not args.sidekiq or not os.access(args.sidekiq, os.X_OK):
+        args.sidekiq = None
+        args.sidekiq_missing = ("Sidekiq peer left out: no sidekiq executable found (Debian: apt-get install ruby-sidekiq, "
+                                "or --sidekiq PATH); the 'vs Sidekiq' column stays empty")
+    if args.sidekiq_concurrency < 1:
+        parser.error("--sidekiq-concurrency must be positive")
     args.rss_flags_list = shlex.split(args.rss_flags) if args.rss_flags is not None else args.best_flags_list
     if not os.access(args.bin, os.X_OK):
         parser.error(f"no workqueue executable at {args.bin} (run scripts/bench, which builds it)")
@@ -905,13 +1010,24 @@ def run(args, tmp):
             flags = shlex.split(extra)
             for p in args.procs:
                 configs.append({"name": "workqueue " + " ".join(flags), "kind": "ours", "procs": p, "flags": flags, "shards": 1})
+        peer = None
+        if args.sidekiq:
+            peer = len(configs)
+            configs.append({"name": f"Sidekiq no-op job (Ruby), -c {args.sidekiq_concurrency}", "kind": "sidekiq",
+                            "procs": 1, "flags": ["-c", str(args.sidekiq_concurrency)]})
+            payloads = bench.sidekiq_payloads(args.items)
+        else:
+            log(args.sidekiq_missing)
         items = make_items(args.items)
         runs = {i: [] for i in range(len(configs))}
         started = time.perf_counter()
         # Round robin, so that drift on a shared machine touches every configuration alike.
         for r in range(args.runs):
             for i, config in enumerate(configs):
-                m = bench.throughput(config, items)
+                if config["kind"] == "sidekiq":
+                    m = bench.sidekiq(payloads, args.sidekiq_concurrency)
+                else:
+                    m = bench.throughput(config, items)
                 runs[i].append(m)
                 log(f"run {r + 1}/{args.runs}: {config['name']} x{config['procs']}: "
                     f"{m['items_per_s']:,.0f} items/s ({m['wall_s']:.2f} s)")
@@ -930,6 +1046,9 @@ def run(args, tmp):
                 "items_per_s_max": max(m["items_per_s"] for m in ms),
                 # Each run's ratio to the tutorial's run of the same round, then the median.
                 "ratio_to_tutorial": median([m["items_per_s"] / t["items_per_s"] for m, t in zip(ms, runs[0])]),
+                # The same for Sidekiq's no-op job, the fastest peer (issue 30: goal 8x for 1 process).
+                "ratio_to_sidekiq": (median([m["items_per_s"] / k["items_per_s"] for m, k in zip(ms, runs[peer])])
+                                     if peer is not None else None),
                 "redis_cpu_us_per_item": median([m["redis_cpu_us_per_item"] for m in ms]),
                 "worker_cpu_us_per_item": median([m["worker_cpu_us_per_item"] for m in ms]),
                 "worker_peak_rss_mb": median([m["worker_peak_rss_mb"] for m in ms]),
@@ -940,6 +1059,7 @@ def run(args, tmp):
             rows.append([config["name"], config["procs"], fmt(rate),
                          f"{fmt(row['items_per_s_min'])}-{fmt(row['items_per_s_max'])}",
                          f"{row['ratio_to_tutorial']:.2f}x",
+                         "-" if row["ratio_to_sidekiq"] is None else f"{row['ratio_to_sidekiq']:.2f}x",
                          fmt(row["redis_cpu_us_per_item"], 1), fmt(row["worker_cpu_us_per_item"], 1),
                          fmt(row["worker_peak_rss_mb"], 1), fmt(row["worker_peak_anon_mb"], 1)])
         results["throughput"] = json_rows
@@ -947,9 +1067,21 @@ def run(args, tmp):
         out.append(f"throughput: {args.items:,} items per run, medians of {args.runs} runs "
                    f"(items/s = items / wall time from the first spawn to the last exit; "
                    f"'vs tutorial' = median of each round's ratio to the 1-process tutorial worker)")
-        out.append(table(["configuration", "procs", "items/s", "min-max", "vs tutorial",
+        out.append(table(["configuration", "procs", "items/s", "min-max", "vs tutorial", "vs Sidekiq",
                           "redis CPU us/item", "worker CPU us/item", "peak RSS MB", "of it anon MB"],
-                         rows, "lrrrrrrrr"))
+                         rows, "lrrrrrrrrr"))
+        if peer is not None:
+            out.append(f"{facts['sidekiq']}: timed from its first take to an empty queue:default (its Ruby start-up "
+                       f"left out; ours from the spawn to the exit), CPU of the sidekiq process over that span; "
+                       f"its stat:processed counted every job")
+            ours = next((row for row in json_rows if row["kind"] == "ours" and row["procs"] == 1 and not row["flags"]), None)
+            if ours is not None:
+                out.append(f"1 process at default flags: {ours['ratio_to_sidekiq']:.2f}x Sidekiq's items/s (goal 8x); "
+                           f"worker CPU per item {ours['worker_cpu_us_per_item']:.2f} us against "
+                           f"{json_rows[peer]['worker_cpu_us_per_item']:.2f}, Redis CPU per item "
+                           f"{ours['redis_cpu_us_per_item']:.2f} us against {json_rows[peer]['redis_cpu_us_per_item']:.2f}")
+        else:
+            out.append(args.sidekiq_missing)
 
         if not args.skip_latency:
             out.append("")

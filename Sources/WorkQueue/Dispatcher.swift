@@ -75,18 +75,20 @@ final class Dispatcher: Sendable {
     /// The next item for slot `slot`, or nil once the worker stops or closes (or the calling
     /// task was cancelled).
     func next(slot: Int) async -> Started? {
-        // An item buffered already is taken without a continuation.
-        if let ready = state.withLock({ state -> Started?? in
+        // An item buffered already is taken without a continuation. Taking it changes the
+        // fetcher's demand: the fetcher is woken under the same lock.
+        var fetcher: CheckedContinuation<Void, Never>?
+        let ready = state.withLock { state -> Started?? in
             switch state.ledger.slotReady(slot, mayPark: false) {
             case .end: return .some(nil)
-            case let .run(id): return .some(Self.started(id, &state.ledger))
+            case let .run(id):
+                fetcher = Self.wake(&state)
+                return .some(Self.started(id, &state.ledger))
             case .park: return nil
             }
-        }) {
-            // Taking an item changes the fetcher's demand.
-            if ready != nil { wakeFetcher() }
-            return ready
         }
+        fetcher?.resume()
+        if let ready { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Started?, Never>) in
                 let now = state.withLock { state -> Started?? in
@@ -123,8 +125,11 @@ final class Dispatcher: Sendable {
 
     /// The handler of `id` returned; returns the lost lease when it was lost meanwhile.
     func finished(_ id: ItemLedger.ID, _ result: ItemLedger.HandlerResult, checkpoint: [UInt8]?, seconds: Double) -> Lease? {
-        let lost = state.withLock { $0.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds) }
-        wakeFetcher()
+        // One lock for the ledger event and the fetcher's wake.
+        let (lost, fetcher) = state.withLock { state in
+            (state.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds), Self.wake(&state))
+        }
+        fetcher?.resume()
         return lost
     }
 
@@ -191,11 +196,16 @@ final class Dispatcher: Sendable {
     func wakeFetcher(external: Bool = false) {
         let fetcher = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if external { state.externalWake = true }
-            state.fetcherWoken = true
-            defer { state.fetcher = nil }
-            return state.fetcher
+            return Self.wake(&state)
         }
         fetcher?.resume()
+    }
+
+    /// Marks the fetcher woken and takes its continuation (to resume outside the lock).
+    private static func wake(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        state.fetcherWoken = true
+        defer { state.fetcher = nil }
+        return state.fetcher
     }
 
     /// Suspends the fetcher until something wakes it (returns at once if something did since

@@ -396,12 +396,14 @@ public final class Worker: Service, Sendable {
         ["item": .stringConvertible(ItemLabel(item: lease.item)), "attempt": .stringConvertible(lease.attempt)]
     }
 
-    func emit(_ event: WorkerEvent) {
-        events?(event)
+    /// Calls the ``WorkerEvent`` observer; the event is made only when there is one (per
+    /// item, making it copies the lease).
+    func emit(_ event: @autoclosure () -> WorkerEvent) {
+        if let events { events(event()) }
     }
 
-    func record(_ event: WorkerEvent, _ update: (inout WorkerSummary) -> Void) {
+    func record(_ event: @autoclosure () -> WorkerEvent, _ update: (inout WorkerSummary) -> Void) {
         summary.withLock { update(&$0) }
-        emit(event)
+        emit(event())
     }
 }

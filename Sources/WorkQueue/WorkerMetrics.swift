@@ -85,6 +85,9 @@ public struct WorkerMetrics: Sendable {
     let paused: Gauge
     let cancelled: Gauge
     let rateLimited: Counter
+    /// False when the factory is swift-metrics' no-op one (nothing bootstrapped): the per-item
+    /// timings (handler duration, lease to settle) are then not computed at all.
+    let timed: Bool
 
     /// Makes every metric once, with `dimensions` as labels, from `factory` (by default the
     /// one bootstrapped with `MetricsSystem.bootstrap`).
@@ -105,6 +108,7 @@ public struct WorkerMetrics: Sendable {
         paused = Gauge(label: Name.paused, dimensions: dimensions, factory: factory)
         cancelled = Gauge(label: Name.cancelled, dimensions: dimensions, factory: factory)
         rateLimited = Counter(label: Name.rateLimited, dimensions: dimensions, factory: factory)
+        timed = !(factory is NOOPMetricsHandler)
     }
 
     /// Sets the paused and cancelled gauges (the runner calls it when they change).
@@ -131,7 +135,7 @@ public struct WorkerMetrics: Sendable {
             case .fail(_, _, .deadLetter): deadCount += 1
             case .fail(_, _, .retry): retriedCount += 1
             }
-            if index < leasedAt.count {
+            if timed, index < leasedAt.count {
                 leaseToSettle.recordNanoseconds(Self.nanoseconds(now - leasedAt[index]))
             }
         }
@@ -160,7 +164,9 @@ public struct WorkerMetrics: Sendable {
     func recordBackendError() { backendErrors.increment() }
 
     /// Records one handler's running time.
-    func recordHandler(_ duration: Duration) { handlerDuration.recordNanoseconds(Self.nanoseconds(duration)) }
+    func recordHandler(_ duration: Duration) {
+        if timed { handlerDuration.recordNanoseconds(Self.nanoseconds(duration)) }
+    }
 
     /// Sets the in-flight and buffered gauges from the dispatcher's counts.
     func recordOccupancy(running: Int, buffered count: Int) {

@@ -213,9 +213,13 @@ struct Work: AsyncParsableCommand {
 
     private func drain(_ queue: any WorkQueueBackend, handler: any WorkHandler, options: WorkerOptions, session: String,
                        logger: Logger) async throws -> WorkerSummary {
-        let worker = try Worker(backend: queue, handler: handler, options: options, session: session, logger: logger, events: { event in
-            Self.log(event, logger: logger)
-        })
+        // The events only make debug lines: below that level the worker makes no event per item.
+        var events: (@Sendable (WorkerEvent) -> Void)?
+        if logger.logLevel <= .debug {
+            events = { @Sendable event in Self.log(event, logger: logger) }
+        }
+        let worker = try Worker(backend: queue, handler: handler, options: options, session: session, logger: logger,
+                                events: events)
         // The tutorial's first lines are printed from inside the service group, whose SIGTERM and
         // SIGINT handling is in place by then: a signal sent once they appear stops the worker
         // gracefully (143) instead of killing it.

@@ -126,6 +126,62 @@ import TestSupport
         #expect(try parser.next() == .array((0..<12).map { .bulkString(string: String($0)) }))
     }
 
+    /// The builder writes each argument in one pass into the buffer's memory (the worker's
+    /// per-item path): every kind of argument, empty ones, payloads larger than the capacity
+    /// asked for, and headers of 1 to 4 digits must still match the reference encoding.
+    @Test func commandBuilderWritesEveryArgumentKindInOnePass() throws {
+        var command = RESPCommand(capacity: 0)
+        var expected: [RESPArgument] = []
+        let large = [UInt8](repeating: 0x61, count: 70_000)
+        for index in 0..<1_200 {
+            switch index % 8 {
+            case 0:
+                command.append("")
+                expected.append("")
+            case 1:
+                command.append("token-\(index)-é")
+                expected.append(RESPArgument("token-\(index)-é"))
+            case 2:
+                // Not contiguous: written element by element.
+                command.append(bytes: [UInt8(index % 256), 13, 10].reversed())
+                expected.append(RESPArgument([10, 13, UInt8(index % 256)]))
+            case 3:
+                command.append("xx-\(index)-yy".dropFirst(3).dropLast(3))
+                expected.append(RESPArgument(String(index)))
+            case 4:
+                command.append(index - 600)
+                expected.append(RESPArgument(index - 600))
+            case 5:
+                var buffer = ByteBuffer(string: "skip-\(index)")
+                buffer.moveReaderIndex(forwardBy: 5)
+                command.append(buffer)
+                expected.append(RESPArgument(String(index)))
+            case 6:
+                command.append(bytes: index == 6 ? large : [])
+                expected.append(RESPArgument(index == 6 ? large : []))
+            default:
+                command.append(RESPArgument([0, 255, UInt8(index % 256)]))
+                expected.append(RESPArgument([0, 255, UInt8(index % 256)]))
+            }
+            if [1, 9, 10, 99, 100, 999, 1_000].contains(command.count) {
+                // Compared as a Bool: the bytes run to megabytes, too many to print on a failure.
+                let same = Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected)
+                #expect(same, "the encoding differs from the reference at \(command.count) arguments")
+            }
+        }
+        let same = Array(command.encoded.readableBytesView) == RESPEncoder.encodeCommand(expected)
+        #expect(same, "the encoding of 1,200 arguments differs from the reference")
+        #expect(command.count == 1_200)
+        #expect(command.name == "")
+        var named = RESPCommand(capacity: 0)
+        named.append("évalsha")
+        named.append(bytes: large)
+        #expect(named.name == "ÉVALSHA")
+        var parser = RESPParser()
+        parser.feed(command.encoded)
+        #expect(try parser.next()?.array?.count == 1_200)
+    }
+
     @Test func accessors() {
         #expect(RESPValue.bulkString(string: "-17").int == -17)
         #expect(RESPValue.bulkString(string: "+5").int == 5)

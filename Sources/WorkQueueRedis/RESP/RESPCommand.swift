@@ -13,6 +13,9 @@ import NIOCore
 ///
 /// The buffer starts with room for the array header, which is rewritten (right-aligned in
 /// that room) as arguments are appended, so ``encoded`` is always complete and costs nothing.
+/// Each argument (its `$<length>` line, its bytes and the CRLF) is written in one pass into
+/// the buffer's memory, and the header in one 16-byte store: an exchange call carries eight
+/// arguments per settlement, so this is on the worker's per-item path.
 package struct RESPCommand: Sendable, Hashable {
     /// Room for `*<count>\r\n`: 1 + up to 13 digits + 2.
     private static let headerRoom = 16
@@ -52,10 +55,13 @@ package struct RESPCommand: Sendable, Hashable {
 
     /// Appends a string argument (its UTF-8).
     public mutating func append(_ string: String) {
-        let length = string.utf8.count
-        beginArgument(length: length)
-        storage.writeString(string)
-        endArgument(length: length)
+        var string = string
+        // Native strings are contiguous already: no copy, and no per-byte writes.
+        string.withUTF8 { utf8 in
+            appendArgument(length: utf8.count) { out in
+                if let base = utf8.baseAddress { out.copyMemory(from: UnsafeRawBufferPointer(start: base, count: utf8.count)) }
+            }
+        }
     }
 
     /// Appends a string argument (its UTF-8).
@@ -65,30 +71,32 @@ package struct RESPCommand: Sendable, Hashable {
 
     /// Appends raw bytes as one argument.
     public mutating func append(bytes: some Collection<UInt8>) {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { contiguous in
+            appendArgument(length: contiguous.count) { out in out.copyMemory(from: UnsafeRawBufferPointer(contiguous)) }
+        }
+        if done != nil { return }
         let length = bytes.count
-        beginArgument(length: length)
-        storage.writeBytes(bytes)
-        endArgument(length: length)
+        appendArgument(length: length) { out in
+            _ = out.initializeMemory(as: UInt8.self, from: bytes)
+        }
     }
 
     /// Appends the readable bytes of a buffer as one argument.
     public mutating func append(_ buffer: ByteBuffer) {
-        let length = buffer.readableBytes
-        beginArgument(length: length)
-        var copy = buffer
-        storage.writeBuffer(&copy)
-        endArgument(length: length)
+        buffer.withUnsafeReadableBytes { bytes in
+            appendArgument(length: bytes.count) { out in out.copyMemory(from: bytes) }
+        }
     }
 
     /// Appends an integer in decimal.
     public mutating func append(_ value: Int) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
         let length = withUnsafeMutableBytes(of: &digits) { Self.formatDecimal(value, into: $0) }
-        beginArgument(length: length)
         withUnsafeBytes(of: &digits) { raw in
-            _ = storage.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - length)...]))
+            appendArgument(length: length) { out in
+                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(raw.count - length)...]))
+            }
         }
-        endArgument(length: length)
     }
 
     /// Appends one ``RESPArgument``.
@@ -96,35 +104,87 @@ package struct RESPCommand: Sendable, Hashable {
         append(bytes: argument.bytes)
     }
 
-    private mutating func beginArgument(length: Int) {
-        storage.writeInteger(UInt8(ascii: "$"))
-        Self.writeDecimal(length, to: &storage)
-        storage.writeInteger(UInt16(0x0D0A))
-        if count == 0 { nameRange = storage.writerIndex..<storage.writerIndex + length }
+    /// Appends one argument of `length` bytes, which `payload` writes into the memory it is
+    /// given (exactly `length` bytes): `$<length>\r\n`, the payload, `\r\n` and the new array
+    /// header, in one access to the buffer's memory.
+    @inline(__always)
+    private mutating func appendArgument(length: Int, _ payload: (UnsafeMutableRawBufferPointer) -> Void) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let digitCount = withUnsafeMutableBytes(of: &digits) { Self.formatDecimal(length, into: $0) }
+        let payloadStart = 1 + digitCount + 2
+        let written = payloadStart + length + 2
+        storage.reserveCapacity(minimumWritableBytes: written)
+        let at = storage.writerIndex
+        if count == 0 { nameRange = at + payloadStart..<at + payloadStart + length }
+        count += 1
+        var room = Self.header(count)
+        let start = withUnsafeBytes(of: &digits) { raw in
+            withUnsafeBytes(of: &room.bytes) { header in
+                storage.withVeryUnsafeMutableBytes { all -> Int in
+                    guard let base = all.baseAddress, let digitBytes = raw.baseAddress, let headerBytes = header.baseAddress,
+                          at + written <= all.count else { return -1 }
+                    let out = base + at
+                    out.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+                    (out + 1).copyMemory(from: digitBytes + (raw.count - digitCount), byteCount: digitCount)
+                    (out + 1 + digitCount).storeBytes(of: 13, as: UInt8.self)
+                    (out + 2 + digitCount).storeBytes(of: 10, as: UInt8.self)
+                    payload(UnsafeMutableRawBufferPointer(start: out + payloadStart, count: length))
+                    (out + payloadStart + length).storeBytes(of: 13, as: UInt8.self)
+                    (out + payloadStart + length + 1).storeBytes(of: 10, as: UInt8.self)
+                    base.copyMemory(from: headerBytes, byteCount: Self.headerRoom)
+                    return room.start
+                }
+            }
+        }
+        // reserveCapacity made room for `written` bytes, so the fallback is never taken.
+        guard start >= 0 else {
+            count -= 1
+            storage.writeInteger(UInt8(ascii: "$"))
+            Self.writeDecimal(length, to: &storage)
+            storage.writeInteger(UInt16(0x0D0A))
+            storage.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { out in
+                payload(UnsafeMutableRawBufferPointer(rebasing: out[..<length]))
+                return length
+            }
+            storage.writeInteger(UInt16(0x0D0A))
+            count += 1
+            writeHeader()
+            return
+        }
+        storage.moveWriterIndex(forwardBy: written)
+        storage.moveReaderIndex(to: start)
     }
 
-    private mutating func endArgument(length: Int) {
-        storage.writeInteger(UInt16(0x0D0A))
-        count += 1
-        writeHeader()
+    /// The 16 bytes of the header room for `count` arguments: spaces (never sent: the reader
+    /// index starts at the `*`), then `*<count>\r\n` right-aligned; and where the `*` is.
+    private static func header(_ count: Int) -> (bytes: (UInt64, UInt64), start: Int) {
+        var room: (UInt64, UInt64) = (0, 0)
+        let start = withUnsafeMutableBytes(of: &room) { out -> Int in
+            out[headerRoom - 2] = 13
+            out[headerRoom - 1] = 10
+            // `count` has at most 12 digits here (13 fit).
+            let length = formatDecimal(count, into: UnsafeMutableRawBufferPointer(rebasing: out[..<(headerRoom - 2)]))
+            let start = headerRoom - length - 3
+            out[start] = UInt8(ascii: "*")
+            for index in 0..<start { out[index] = UInt8(ascii: " ") }
+            return start
+        }
+        return (room, start)
     }
 
     /// Rewrites `*<count>\r\n` right-aligned in the room at the start.
     private mutating func writeHeader() {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let length = withUnsafeMutableBytes(of: &digits) { Self.formatDecimal(count, into: $0) }
-        let start = Self.headerRoom - length - 3
-        storage.moveReaderIndex(to: 0)
-        storage.setInteger(UInt8(ascii: "*"), at: start)
-        withUnsafeBytes(of: &digits) { raw in
-            _ = storage.setBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - length)...]), at: start + 1)
-        }
-        storage.setInteger(UInt16(0x0D0A), at: Self.headerRoom - 2)
-        storage.moveReaderIndex(to: start)
+        var room = Self.header(count)
+        withUnsafeBytes(of: &room.bytes) { raw in _ = storage.setBytes(raw, at: 0) }
+        storage.moveReaderIndex(to: room.start)
     }
 
     /// Writes `value`'s decimal digits right-aligned at the end of `out`; returns how many.
     static func formatDecimal(_ value: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
+        if value >= 0 && value < 10 {
+            out[out.count - 1] = UInt8(ascii: "0") + UInt8(value)
+            return 1
+        }
         var magnitude = value.magnitude
         var index = out.count
         repeat {
