@@ -336,6 +336,7 @@ import WorkQueue
         "retry-one-dead": retryOneDead,
         "recover-orphan": recoverOrphan,
         "guarded-push": guardedPush,
+        "push-with-options": pushWithOptions,
         "cancel": cancel,
         "restore-cancelled": restoreCancelled,
     ]
@@ -375,7 +376,7 @@ import WorkQueue
     }
 
     @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead", "retry-one-dead", "recover-orphan",
-                      "guarded-push", "cancel", "restore-cancelled"])
+                      "guarded-push", "push-with-options", "cancel", "restore-cancelled"])
     func aBudgetedScriptMovesAtMostItsBoundPerCall(_ name: String) async throws {
         let driver = try #require(Self.drivers[name])
         try await LocalRedis.with { server in
@@ -730,6 +731,25 @@ import WorkQueue
             let reply = try await queue.run(.guardedPush, args: items.map { RESPArgument($0.bytes) })
             #expect(reply.int == count)
         }
+        await queue.close()
+    }
+}
+
+extension ScriptBoundTests {
+    /// A producer's push with options: one call moves the items it is given, no more, and
+    /// prunes at most 1000 ended uniqueness windows however many there are.
+    static let pushWithOptions: Driver = { server in
+        let queue = try await connect(server)
+        // 3000 ended windows: one call prunes 1000 of them.
+        try await server.cli("eval", "for i = 1, 3000 do redis.call('ZADD', KEYS[1], 1, 'old-' .. i) end", "1", "q:unique")
+        for (items, count) in [(BoundsTests.bigItems(4, size: kibibytes256), 4), (smallItems(3000, "s"), 3004)] {
+            let report = try await queue.push(items, options: EnqueueOptions(uniqueWindow: .seconds(60)))
+            #expect(report?.pending == count)
+        }
+        #expect(try await int(server, "zcard", "q:unique") == 1000 + 3004, "two calls pruned 2000 ended windows")
+        let delayed = try await queue.push(smallItems(3000, "d"), options: EnqueueOptions(delay: .seconds(60)))
+        #expect(delayed == EnqueueReport(pushed: 3000, skipped: 0, pending: 3004))
+        #expect(try await int(server, "zcard", "q:retry") == 3000)
         await queue.close()
     }
 }
