@@ -14,9 +14,10 @@ extension RedisScript {
     /// Returns { pending count afterwards, items pushed, items skipped }, or { -1, 0, 0 } when
     /// refused (nothing was written).
     ///
-    /// Per item: one `ZSCORE` and one `ZADD` on unique (with `unique`), one `ZADD` on retry
-    /// (with a delay), or a share of one `RPUSH` per 1000 items. Per call: `TIME`, and with
-    /// `unique` one `ZRANGEBYSCORE` + `ZREM` pruning at most 1000 ended windows and a `PTTL`.
+    /// Every command takes up to 1000 items or digests (500 score-member pairs): with `unique`
+    /// a `ZMSCORE` and a `ZADD` on unique per 1000 items, with a delay a `ZADD` on retry per
+    /// 500, else an `RPUSH` per 1000. Per call: `TIME`, and with `unique` one `ZRANGEBYSCORE` +
+    /// `ZREM` pruning at most 1000 ended windows and a `PTTL` (and a `PEXPIRE`).
     static let pushWithOptions = RedisScript(name: "push-with-options",
         keys: [.pending, .drained, .retry, .retrySeq, .unique], checks: [.pending, .retry, .retrySeq, .unique], source: #"""
 if redis.call('EXISTS', drained) == 1 then return { -1, 0, 0 } end
@@ -35,24 +36,37 @@ local keep, skipped = {}, 0
 if window > 0 then
   local ended = redis.call('ZRANGEBYSCORE', unique, '-inf', now, 'LIMIT', 0, 1000)
   if #ended > 0 then redis.call('ZREM', unique, unpack(ended)) end
-  for i = first, #ARGV - 1, 2 do
-    local ends = redis.call('ZSCORE', unique, ARGV[i])
-    if ends and tonumber(ends) > now then
+  local digests, ends = {}, {}
+  for i = first, #ARGV - 1, 2 do digests[#digests + 1] = ARGV[i] end
+  for j = 1, #digests, 1000 do
+    local part = redis.call('ZMSCORE', unique, unpack(digests, j, math.min(j + 999, #digests)))
+    for k = 1, #part do ends[j + k - 1] = part[k] end
+  end
+  local seen, adds = {}, {}
+  for j = 1, #digests do
+    local digest, ends_at = digests[j], ends[j]
+    if seen[digest] or (ends_at and tonumber(ends_at) > now) then
       skipped = skipped + 1
     else
-      redis.call('ZADD', unique, now + window, ARGV[i])
-      keep[#keep + 1] = ARGV[i + 1]
+      seen[digest] = true
+      adds[#adds + 1] = now + window
+      adds[#adds + 1] = digest
+      keep[#keep + 1] = ARGV[first + 2 * j - 1]
     end
   end
+  for j = 1, #adds, 1000 do redis.call('ZADD', unique, unpack(adds, j, math.min(j + 999, #adds))) end
   if redis.call('PTTL', unique) < window then redis.call('PEXPIRE', unique, window) end
 else
   for i = first, #ARGV do keep[#keep + 1] = ARGV[i] end
 end
 if #keep > 0 and delay > 0 then
   local seq = redis.call('INCRBY', retry_seq, #keep) - #keep
+  local adds = {}
   for j = 1, #keep do
-    redis.call('ZADD', retry, now + delay, string.format('%016x', seq + j) .. ':' .. keep[j])
+    adds[#adds + 1] = now + delay
+    adds[#adds + 1] = string.format('%016x', seq + j) .. ':' .. keep[j]
   end
+  for j = 1, #adds, 1000 do redis.call('ZADD', retry, unpack(adds, j, math.min(j + 999, #adds))) end
 elseif #keep > 0 then
   for j = 1, #keep, 1000 do redis.call('RPUSH', pending, unpack(keep, j, math.min(j + 999, #keep))) end
 end
