@@ -28,6 +28,21 @@ import WorkQueue
         }
     }
 
+    /// The sample of the DocC article "Producing items" ("Later, and once"), run.
+    @Test func theArticleSampleOfDelayedAndUniquePushes() async throws {
+        try await LocalRedis.with { server in
+            let producer = try await Self.producer(server, "sample")
+            let later = EnqueueOptions(delay: .seconds(600))                     // push --delay 10m
+            let once = EnqueueOptions(uniqueWindow: .seconds(3600))              // push --unique
+            let report = try await producer.push(["report-1"], options: once)   // report.skipped: 0, then 1
+            #expect(report == EnqueueReport(pushed: 1, skipped: 0, pending: 1))
+            #expect(try await producer.push(["report-1"], options: once).skipped == 1)
+            #expect(try await producer.push(["report-2"], options: later).pushed == 1)
+            #expect(try await producer.counts().scheduled == 1)
+            await producer.close()
+        }
+    }
+
     @Test func concurrentUniqueProducersPushEachItemOnce() async throws {
         try await LocalRedis.with { server in
             let items = (0..<2000).map { WorkItem("job-\($0)") }

@@ -187,11 +187,11 @@ public actor QueueProducer {
     /// and how many skipped (also added to ``pushedPerShard`` and ``skipped``), and the pending
     /// count after the last chunk (of the last shard pushed to). Plain options push as
     /// ``push(_:)`` does.
-    /// - A delay (``EnqueueOptions/delay``, or ``EnqueueOptions/init(notBefore:uniqueWindow:)``
+    /// - A delay (`EnqueueOptions.delay`, or `EnqueueOptions(notBefore:uniqueWindow:)`
     ///   for a wall-clock time) keeps the items in the scheduled set (`NAME:retry`) until due
     ///   on the Redis clock: they count as scheduled, so the workers do not exit 0 before they
     ///   ran.
-    /// - A uniqueness window (``EnqueueOptions/uniqueWindow``) skips an item whose bytes were
+    /// - A uniqueness window (`EnqueueOptions.uniqueWindow`) skips an item whose bytes were
     ///   pushed with a window that has not ended (its SHA-224 is in `NAME:unique`), whether it
     ///   is pending, scheduled, in flight or done; concurrent producers are checked atomically.
     ///   With shards, each such item goes to the shard its SHA-224 picks (not round-robin), so
