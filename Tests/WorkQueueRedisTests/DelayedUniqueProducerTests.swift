@@ -43,6 +43,27 @@ import WorkQueue
         }
     }
 
+    /// A push with options sends at most 1000 items a script call, even with a larger
+    /// `chunkSize` (a call stays within the script budget).
+    @Test func aPushWithOptionsSendsAtMostAThousandItemsACall() async throws {
+        try await LocalRedis.with { server in
+            let producer = try await QueueProducer.connect(queue: "big", url: server.url,
+                                                           options: ProducerOptions(chunkSize: 5000))
+            func calls() async throws -> Int {
+                let stats = try await server.cli("info", "commandstats")
+                guard let line = stats.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+                      let field = line.split(separator: ",").first?.split(separator: "=").last else { return 0 }
+                return Int(field) ?? -1
+            }
+            let before = try await calls()
+            let report = try await producer.push((0..<2500).map { WorkItem("i-\($0)") }, options: EnqueueOptions(uniqueWindow: .seconds(60)))
+            #expect(report.pushed == 2500)
+            let after = try await calls()
+            #expect(after - before == 3, "evalsha calls \(before) -> \(after)")
+            await producer.close()
+        }
+    }
+
     @Test func concurrentUniqueProducersPushEachItemOnce() async throws {
         try await LocalRedis.with { server in
             let items = (0..<2000).map { WorkItem("job-\($0)") }

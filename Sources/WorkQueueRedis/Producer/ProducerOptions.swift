@@ -20,7 +20,8 @@ public struct ProducerOptions: Sendable, Hashable {
     public var waitReplicas: Int
     /// With ``waitReplicas``: how long to wait for the replicas per chunk. Default 5 s.
     public var replicaTimeout: Duration
-    /// Items per `RPUSH` (and per replica wait). Default 1000.
+    /// Items per `RPUSH` (and per replica wait). Default 1000. A push with options
+    /// (`QueueProducer.push(_:options:)`) sends at most 1000 items a call whatever this says.
     public var chunkSize: Int
 
     /// Options with the command's defaults: a generated hold name, no replica wait, chunks of

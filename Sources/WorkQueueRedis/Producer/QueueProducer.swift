@@ -183,7 +183,8 @@ public actor QueueProducer {
     }
 
     /// Pushes `items` with `enqueue` options, later and/or once (script `push-with-options`,
-    /// one call per chunk of ``ProducerOptions/chunkSize``), and reports how many were pushed
+    /// one call per chunk of ``ProducerOptions/chunkSize`` items, at most 1000 so that a
+    /// call stays within the script budget), and reports how many were pushed
     /// and how many skipped (also added to ``pushedPerShard`` and ``skipped``), and the pending
     /// count after the last chunk (of the last shard pushed to). Plain options push as
     /// ``push(_:)`` does.
@@ -244,7 +245,7 @@ public actor QueueProducer {
 
     private func push(_ items: [WorkItem], to index: Int, options enqueue: EnqueueOptions) async throws -> EnqueueReport {
         var report = EnqueueReport(pushed: 0, skipped: 0, pending: 0)
-        try await inChunks(items, to: index) { queue, chunk in
+        try await inChunks(items, to: index, most: Self.optionsChunk) { queue, chunk in
             guard let done = try await queue.push(chunk, options: enqueue) else { return nil }
             report.pushed += done.pushed
             report.skipped += done.skipped
@@ -255,20 +256,25 @@ public actor QueueProducer {
         return report
     }
 
+    /// The most items per `push-with-options` call: a unique or delayed item costs a sorted-set
+    /// insert (a few µs of Redis), so a call of 1000 stays far within the 50 ms budget.
+    static let optionsChunk = 1000
+
     private func push(_ items: [WorkItem], to index: Int) async throws {
-        try await inChunks(items, to: index) { queue, chunk in
+        try await inChunks(items, to: index, most: .max) { queue, chunk in
             try await queue.push(chunk) != .drained ? chunk.count : nil
         }
     }
 
     /// Sends `items` to shard `index` a chunk at a time with `send` (which answers how many it
     /// added, nil when the queue refused as drained), waiting for replicas after each chunk.
-    private func inChunks(_ items: [WorkItem], to index: Int,
+    private func inChunks(_ items: [WorkItem], to index: Int, most: Int,
                           _ send: (RedisQueue, [WorkItem]) async throws -> Int?) async throws {
         let queue = queues[index]
+        let chunk = min(options.chunkSize, most)
         var start = 0
         while start < items.count {
-            let end = min(start + options.chunkSize, items.count)
+            let end = min(start + chunk, items.count)
             guard let added = try await send(queue, Array(items[start..<end])) else {
                 throw ProducerError.queueDrained(queue: queue.name)
             }
