@@ -53,7 +53,10 @@ import TestSupport
             #expect(text.stdout.contains("scheduled  3 (next due in ") || text.stdout.contains("scheduled  3 (one is due now)"),
                     "\(text.stdout)")
 
-            let worker = try wq.start(["work", "--queue", "d", "--handler", "printer"])
+            let log = wq.directory.file("hook.log")
+            let hook = #"echo "completed=$WORKQUEUE_COMPLETED" >> "$HOOK_LOG""#
+            let worker = try wq.start(["work", "--queue", "d", "--handler", "printer", "--on-drained", hook],
+                                      environment: ["HOOK_LOG": log])
             let seen = try await Self.firstSeen(worker, ["now", "after-8s", "at-10s", "at-12s"], timeout: .seconds(60))
             #expect(try await worker.wait(timeout: .seconds(30)) == .exited(0), "\(worker.stderr)")
             #expect(worker.stdoutLines.last == "Queue empty, exiting")
@@ -63,6 +66,8 @@ import TestSupport
             #expect(after8.timeIntervalSince(delayedAt) >= 8, "--delay 8s ran \(after8.timeIntervalSince(delayedAt)) s after the push")
             #expect(at10 >= at, "--not-before (RFC 3339) ran \(at10.timeIntervalSince(at)) s from its time")
             #expect(at12.timeIntervalSince1970 >= Double(unixSeconds) ?? .infinity, "--not-before (Unix seconds)")
+            // The --on-drained hook ran once, after every delayed item.
+            #expect(try String(contentsOfFile: log, encoding: .utf8) == "completed=4\n")
             // The worker found the queue drained only after the last delayed item ran.
             #expect(worker.stdoutLines.firstIndex(of: "Working on at-12s") ?? .max < worker.stdoutLines.count - 1)
         }
