@@ -353,6 +353,26 @@ enum Catalog {
         "reopen", default: false, form: .toggle,
         "push even if the queue was drained and its workers exited (deletes NAME:drained)", command: "push")
 
+    static let pushDelay = Setting<String?>(
+        "delay", valueName: "duration", default: nil,
+        "keep the items scheduled (NAME:retry) for this long, then make them pending: 90 (seconds), 90s, 10m, 1h30m or 2d, "
+            + "at most 366d; the workers do not exit before they ran", command: "push",
+        details: "see [Delayed and unique pushes](redis.md#delayed-and-unique-pushes)")
+
+    static let pushNotBefore = Setting<String?>(
+        "not-before", valueName: "time", default: nil,
+        "keep the items scheduled until this time: RFC 3339 (2026-12-07T22:00:00Z) or Unix seconds; a time past pushes at once",
+        command: "push")
+
+    static let pushUnique = Setting<Bool>(
+        "unique", default: false, form: .toggle,
+        "skip each item equal (byte for byte) to one pushed with --unique within the window, whether pending, scheduled, "
+            + "in flight or done; prints how many it skipped", command: "push")
+
+    static let pushUniqueWindow = Setting<String?>(
+        "unique-window", valueName: "duration", default: nil, shown: "1h",
+        "with --unique: how long after its push an item keeps equal ones out, 1s to 30d", command: "push")
+
     static let statusJSON = Setting<Bool>("json", default: false, form: .toggle, "print one JSON object", command: "status")
 
     static let statusByShard = Setting<Bool>(
@@ -438,6 +458,7 @@ enum Catalog {
     /// a name such as `--interval` may come more than once, with its own default and range).
     static let flagsOnly: [any SettingDescription] = [
         openTTLSeconds, openHold, openReopen, closeHold, closeAll, pushFile, pushKeepOpen, pushTTLSeconds, pushHold, pushReopen,
+        pushDelay, pushNotBefore, pushUnique, pushUniqueWindow,
         statusJSON, statusByShard, statusWatch, statusInterval, statusRetrySeconds, dashboardInterval, waitTimeout, waitJSON,
         waitInterval, waitRetrySeconds, workersJSON, workersItems, deadReopen, resumeRestore, reapGraceSeconds, settingsMarkdown,
     ]

@@ -40,6 +40,13 @@ struct Push: AsyncParsableCommand {
             With --shards M the items go round-robin, one by one from a random shard, to \
             {NAME:0} ... {NAME:M-1} (each shard's count differs by at most one), and the line \
             printed gives each shard's count; --keep-open and --reopen act on every shard.
+
+            With --delay DURATION or --not-before TIME the items wait in the scheduled set \
+            (NAME:retry, with the retries) and become pending when due; until then they count \
+            as scheduled and the workers do not exit 0. With --unique an item equal (byte for \
+            byte) to one pushed with --unique within --unique-window (1h) is skipped, whether \
+            it is pending, scheduled, in flight or done; a second line says how many were \
+            skipped (exit 0 also when all were). See docs/redis.md, "Delayed and unique pushes".
             """
     )
 
@@ -69,6 +76,18 @@ struct Push: AsyncParsableCommand {
     @Option(name: Catalog.waitSeconds.name, help: Catalog.waitSeconds.help)
     var waitSeconds: Double?
 
+    @Option(name: Catalog.pushDelay.name, help: Catalog.pushDelay.help)
+    var delay: String?
+
+    @Option(name: Catalog.pushNotBefore.name, help: Catalog.pushNotBefore.help)
+    var notBefore: String?
+
+    @Flag(name: Catalog.pushUnique.name, help: Catalog.pushUnique.help)
+    var unique = false
+
+    @Option(name: Catalog.pushUniqueWindow.name, help: Catalog.pushUniqueWindow.help)
+    var uniqueWindow: String?
+
     @Argument(help: "Items to push; `-` reads items from standard input, one per line.")
     var items: [String] = []
 
@@ -79,6 +98,12 @@ struct Push: AsyncParsableCommand {
         try Catalog.pushTTLSeconds.check(ttlSecondsFlag)
         try Producer.validate(hold: hold)
         if hold != nil && !keepOpen { throw ValidationError("--hold names the hold of --keep-open; pass --keep-open too") }
+        _ = try schedule()
+    }
+
+    /// `--delay`, `--not-before`, `--unique`, `--unique-window`, checked.
+    func schedule() throws -> PushSchedule.Request {
+        try PushSchedule.request(delay: delay, notBefore: notBefore, unique: unique, uniqueWindow: uniqueWindow)
     }
 
     func run() async throws {
@@ -92,57 +117,88 @@ struct Push: AsyncParsableCommand {
         let fileSource = try file.map { try LineSource(path: $0) }
         if keepOpen { TerminationSignal.install() }
         let options = ProducerOptions(holdName: hold, waitReplicas: replicas, replicaTimeout: waitTimeout, chunkSize: Self.chunk)
-        let (pushed, perShard, names) = try await withProducer(common, settings, logger: logger, options: options) { producer in
+        let schedule = try schedule()
+        let (pushed, skipped, perShard, names) = try await withProducer(common, settings, logger: logger, options: options) { producer in
             do {
                 if keepOpen {
                     try await producer.hold(ttl: Producer.ttl(seconds: ttlSeconds), reopen: reopen)
                 } else if reopen {
                     try await producer.reopen()
                 }
-                let count = try await pushAll(producer, file: fileSource)
+                let read = try await pushAll(producer, file: fileSource, schedule: schedule)
                 if keepOpen { try await producer.release() }
-                return (count, await producer.pushedPerShard, producer.shardNames)
+                let count = schedule.isPlain ? read : await producer.pushed
+                return (count, await producer.skipped, await producer.pushedPerShard, producer.shardNames)
             } catch {
                 if keepOpen { _ = try? await producer.release() }
                 throw error
             }
         }
-        guard pushed > 0 else { throw CommandError.nothingToPush }
+        guard pushed + skipped > 0 else { throw CommandError.nothingToPush }
         if names.count == 1 {
             StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name)")
         } else {
             let each = zip(names, perShard).map { "\($0) \($1)" }.joined(separator: ", ")
             StandardOutput.line("Pushed \(pushed) item\(pushed == 1 ? "" : "s") to \(name) over \(names.count) shards: \(each)")
         }
+        if let window = schedule.uniqueWindow {
+            StandardOutput.line("Skipped \(skipped) item\(skipped == 1 ? "" : "s") already pushed with --unique within "
+                                + "\(Self.describe(window))")
+        }
+        if pushed > 0, let due = schedule.dueMilliseconds {
+            StandardOutput.line("Scheduled until \(PushSchedule.rfc3339(unixMilliseconds: due)) or later (status shows them as "
+                                + "scheduled)")
+        }
+    }
+
+    /// `1h`, `90s`, `1.5s`: a window as `--unique-window` takes it.
+    static func describe(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        guard attoseconds == 0 else { return Settings.format(Double(seconds) + Double(attoseconds) / 1e18) + "s" }
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3600), ("m", 60)] where seconds % size == 0 {
+            return "\(seconds / size)\(unit)"
+        }
+        return "\(seconds)s"
     }
 
     /// Pushes the arguments in order (`-` streams standard input at its place), then the file.
-    private func pushAll(_ producer: QueueProducer, file: LineSource?) async throws -> Int {
+    /// Returns how many items were read.
+    private func pushAll(_ producer: QueueProducer, file: LineSource?, schedule: PushSchedule.Request) async throws -> Int {
         var total = 0
         var literal: [WorkItem] = []
         for argument in items {
             if argument == "-" {
-                try await producer.push(literal)
+                try await Self.push(literal, to: producer, schedule)
                 total += literal.count
                 literal = []
-                total += try await stream(LineSource(), to: producer)
+                total += try await stream(LineSource(), to: producer, schedule)
             } else {
                 literal.append(WorkItem(argument))
             }
         }
-        try await producer.push(literal)
+        try await Self.push(literal, to: producer, schedule)
         total += literal.count
-        if let file { total += try await stream(file, to: producer) }
+        if let file { total += try await stream(file, to: producer, schedule) }
         return total
+    }
+
+    /// One push: plain (`RPUSH` in chunks), or with the options of `--delay`, `--not-before`
+    /// and `--unique` (script `push-with-options`, the delay of `--not-before` measured now).
+    private static func push(_ items: [WorkItem], to producer: QueueProducer, _ schedule: PushSchedule.Request) async throws {
+        if schedule.isPlain {
+            try await producer.push(items)
+        } else if !items.isEmpty {
+            try await producer.push(items, options: schedule.options)
+        }
     }
 
     /// Pushes lines as they arrive, refreshing the hold meanwhile; stops with 143 on
     /// SIGTERM/SIGINT (the caller ends the hold), once every line it had read is pushed.
-    private func stream(_ source: LineSource, to producer: QueueProducer) async throws -> Int {
+    private func stream(_ source: LineSource, to producer: QueueProducer, _ schedule: PushSchedule.Request) async throws -> Int {
         var total = 0
         while let lines = try await Self.nextLines(source, producer) {
             // Lines read are pushed even when a signal came meanwhile: they left the input for good.
-            try await producer.push(lines)
+            try await Self.push(lines, to: producer, schedule)
             total += lines.count
             if keepOpen && TerminationSignal.isFired {
                 throw CommandError.stopped(pushed: await producer.pushed, queue: producer.name,

@@ -8,7 +8,7 @@ enum QueueMetricsPage {
         ("workqueue_queue_pending", "items waiting to be leased"),
         ("workqueue_queue_processing", "items taken by some worker (leased, or expired awaiting recovery)"),
         ("workqueue_queue_leased", "items of processing whose lease is alive"),
-        ("workqueue_queue_scheduled", "failed items waiting for their retry time"),
+        ("workqueue_queue_scheduled", "scheduled items: failed items waiting for their retry time, items pushed with a delay"),
         ("workqueue_queue_dead", "dead-lettered items"),
         ("workqueue_queue_completed", "items completed so far"),
         ("workqueue_queue_workers", "workers whose heartbeat record is alive"),

@@ -23,7 +23,9 @@ struct Status: AsyncParsableCommand {
             with name, expires_in_ms and legacy, true for a NAME:open mark of an older version) \
             and the string queue (with --watch, one object per line per refresh); without \
             --watch also the booleans paused and cancelled (`\(ProgramName.current) pause`, `\(ProgramName.current) \
-            cancel`) and the integer cancelled_items (items a cancel moved aside). --watch redraws a progress bar with rate and ETA \
+            cancel`), the integer cancelled_items (items a cancel moved aside) and, while \
+            anything is scheduled, the integer next_due_ms (ms until the soonest scheduled item, \
+            a retry or a delayed push, is due; 0: due now). --watch redraws a progress bar with rate and ETA \
             until the queue is drained. --serve PORT (env WORKQUEUE_STATUS_PORT) serves the counts as \
             Prometheus gauges at http://0.0.0.0:PORT/metrics, read from Redis per scrape, until \
             the process is stopped (whether or not a worker runs), and the web dashboard of \
@@ -151,16 +153,17 @@ struct Status: AsyncParsableCommand {
                 var records: [(kept: Int, dropped: Int)] = []
                 for queue in producer.queues { records.append(try await queue.completionCounts()) }
                 let allRecords = (kept: records.reduce(0) { $0 + $1.kept }, dropped: records.reduce(0) { $0 + $1.dropped })
+                let nextDue = first.scheduled > 0 ? try await producer.nextDue() : nil
                 if json {
                     let scaling = try await ScalingEndpoint.input(producer, counts: first, target: target)
                     StandardOutput.line(try Self.json(first, queue: name, holds: holds.first ?? [],
                                                       shards: shards.map { Array(zip(names, zip($0, holds))) }, onDrained: hook,
                                                       control: control, results: allRecords,
                                                       shardResults: names.count > 1 ? records : nil,
-                                                      wantedWorkers: ScalingSignal.compute(scaling).wanted))
+                                                      wantedWorkers: ScalingSignal.compute(scaling).wanted, nextDue: nextDue))
                 } else {
                     StandardOutput.line(Self.table(first, queue: name, holds: holds.first ?? [], onDrained: hook, control: control,
-                                                   results: allRecords)
+                                                   results: allRecords, nextDue: nextDue)
                         + (names.count > 1 ? "\n  shards     \(names.count)" : ""))
                     if byShard && names.count > 1 {
                         for (shard, (counts, held)) in zip(names, zip(each, holds)) {
@@ -247,6 +250,9 @@ struct Status: AsyncParsableCommand {
         var resultsDropped: Int?
         /// The scaling signal: workers the queue wants now, running ones included (docs/scaling.md).
         var wantedWorkers: Int?
+        /// Ms until the soonest scheduled item (a retry, or an item pushed with a delay) is
+        /// due on the Redis clock (0: due now); absent when nothing is scheduled.
+        var nextDueMilliseconds: Int?
 
         enum CodingKeys: String, CodingKey {
             case queue, pending, processing, leased, scheduled, dead, completed, workers, drained, holds, shards, results
@@ -255,6 +261,7 @@ struct Status: AsyncParsableCommand {
             case cancelledItems = "cancelled_items"
             case resultsDropped = "results_dropped"
             case wantedWorkers = "wanted_workers"
+            case nextDueMilliseconds = "next_due_ms"
         }
 
         /// Sets the control fields.
@@ -278,6 +285,13 @@ struct Status: AsyncParsableCommand {
             self.holds = holds.map { $0.map(HoldReport.init) }
             self.shards = shards
         }
+    }
+
+    /// `duration` in whole ms, rounded up (a wait shown never ends early).
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        let whole = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        return Swift.max(0, attoseconds % 1_000_000_000_000_000 > 0 ? whole + 1 : whole)
     }
 
     /// The `--on-drained` hook's record in `status --json`.
@@ -327,7 +341,8 @@ struct Status: AsyncParsableCommand {
                      shards: [(String, (QueueCounts, [RedisQueue.Hold]))]? = nil,
                      onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil,
                      results: (kept: Int, dropped: Int)? = nil,
-                     shardResults: [(kept: Int, dropped: Int)]? = nil, wantedWorkers: Int? = nil) throws -> String {
+                     shardResults: [(kept: Int, dropped: Int)]? = nil, wantedWorkers: Int? = nil,
+                     nextDue: Duration? = nil) throws -> String {
         var report = Report(counts, queue: queue, holds: holds,
                             shards: shards?.map { Report($0.1.0, queue: $0.0, holds: $0.1.1) })
         report.onDrained = onDrained.map(OnDrainedReport.init)
@@ -335,6 +350,7 @@ struct Status: AsyncParsableCommand {
         report.results = results?.kept
         report.resultsDropped = results?.dropped
         report.wantedWorkers = wantedWorkers
+        report.nextDueMilliseconds = nextDue.map(Self.milliseconds)
         if let shardResults, var parts = report.shards, parts.count == shardResults.count {
             for index in parts.indices {
                 parts[index].results = shardResults[index].kept
@@ -349,10 +365,13 @@ struct Status: AsyncParsableCommand {
 
     static func table(_ counts: QueueCounts, queue: String, holds: [RedisQueue.Hold]? = nil,
                       onDrained: RedisQueue.OnDrainedRecord? = nil, control: QueueControl? = nil,
-                      results: (kept: Int, dropped: Int)? = nil) -> String {
+                      results: (kept: Int, dropped: Int)? = nil, nextDue: Duration? = nil) -> String {
         var rows = [("pending", "\(counts.pending)")]
         rows.append(("processing", "\(counts.processing)" + (counts.leased.map { " (\($0) leased)" } ?? "")))
-        rows.append(("scheduled", "\(counts.scheduled)"))
+        rows.append(("scheduled", "\(counts.scheduled)" + (nextDue.map { due in
+            let ms = Self.milliseconds(due)
+            return ms == 0 ? " (one is due now)" : " (next due in \(Progress.clock(Double(ms) / 1000)))"
+        } ?? "")))
         rows.append(("dead", "\(counts.dead)"))
         if let completed = counts.completed { rows.append(("completed", "\(completed)")) }
         if let workers = counts.workers { rows.append(("workers", "\(workers) live")) }

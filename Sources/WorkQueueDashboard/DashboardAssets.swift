@@ -237,7 +237,7 @@ footer { color: var(--muted); font-size: 12px; padding: 0 22px 22px; }
     var tiles = el('div', 'tiles');
     tiles.appendChild(tile('Pending', c.pending, 'waiting', 'var(--blue)', 'pending'));
     tiles.appendChild(tile('In flight', c.in_flight, 'live leases', 'var(--violet)', 'in_flight'));
-    tiles.appendChild(tile('Scheduled', c.scheduled, 'retries due later', 'var(--amber)', 'scheduled'));
+    tiles.appendChild(tile('Scheduled', c.scheduled, 'retries and delayed pushes due later', 'var(--amber)', 'scheduled'));
     tiles.appendChild(tile('Dead', c.dead, 'out of attempts', 'var(--red)', 'dead'));
     // The completion records `workqueue results` exports, and what --results-max dropped.
     var r = queue.results;

@@ -43,6 +43,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         var resultsMax: Int?
         var retries: [Retry] = []
         var retrySequence = 0
+        /// Items pushed with a uniqueness window, and when that window ends (`NAME:unique`).
+        var unique: [WorkItem: WorkInstant] = [:]
         var dead: [WorkItem] = []
         var completed = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -634,5 +636,46 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             }
             return dead.count
         }
+    }
+}
+
+// MARK: EnqueueingWithOptions
+
+extension InMemoryQueue: EnqueueingWithOptions {
+    /// Pushes as the Redis backend's `push-with-options` script does, on the queue's clock:
+    /// items within the running uniqueness window of an equal item are skipped (windows that
+    /// ended are forgotten first); the others are appended to pending, or with a delay
+    /// scheduled with the retries (counted as scheduled, promoted when due).
+    public func enqueue(_ items: [WorkItem], options: EnqueueOptions) async throws -> EnqueueReport {
+        let now = clock.now
+        let (report, waiters) = state.withLock { state -> (EnqueueReport, [CheckedContinuation<Void, Never>]) in
+            var kept: [WorkItem] = []
+            var skipped = 0
+            if let window = options.uniqueWindow {
+                state.unique = state.unique.filter { $0.value > now }
+                for item in items {
+                    if let end = state.unique[item], end > now {
+                        skipped += 1
+                    } else {
+                        state.unique[item] = now + window
+                        kept.append(item)
+                    }
+                }
+            } else {
+                kept = items
+            }
+            if options.delay > .zero {
+                for item in kept {
+                    state.retrySequence += 1
+                    state.retries.append(Retry(due: now + options.delay, sequence: state.retrySequence, item: item))
+                }
+                return (EnqueueReport(pushed: kept.count, skipped: skipped, pending: state.pending.count), [])
+            }
+            state.pending.append(contentsOf: kept)
+            return (EnqueueReport(pushed: kept.count, skipped: skipped, pending: state.pending.count),
+                    kept.isEmpty ? [] : state.takeWaiters())
+        }
+        waiters.forEach { $0.resume() }
+        return report
     }
 }

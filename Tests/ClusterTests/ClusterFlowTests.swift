@@ -31,6 +31,30 @@ import TestSupport
         }
     }
 
+    /// Delayed and unique pushes on a cluster, over shards on its masters: `NAME:unique` is in
+    /// each shard's slot, a re-run of a unique push adds nothing, and the workers wait for the
+    /// delayed items before they exit 0.
+    @Test func delayedAndUniquePushesOverShardsOnACluster() async throws {
+        try await LocalRedisCluster.with { cluster in
+            let wq = try ClusterWorkqueue(cluster)
+            let items = (1...12).map { "item-\($0)" }
+            for run in 0..<2 {
+                let (push, pushed) = try await wq.run(["push", "--queue", "once", "--shards", "3", "--unique", "--delay", "2s"] + items)
+                #expect(pushed == .exited(0), "\(push.stderr)")
+                #expect(push.stdoutLines.first?.hasPrefix("Pushed \(run == 0 ? 12 : 0) items to once over 3 shards") == true,
+                        "\(push.stdoutLines)")
+            }
+            let started = Date()
+            let worker = try wq.start(["work", "--queue", "once", "--shards", "3", "--handler", "printer"])
+            #expect(try await worker.wait(timeout: .seconds(60)) == .exited(0), "\(worker.stderr)")
+            #expect(worker.stdoutLines.filter { $0.hasPrefix("Working on item-") }.count == 12, "\(worker.stdout)")
+            #expect(Date().timeIntervalSince(started) >= 1, "the worker waited for the delayed items")
+            var digests = 0
+            for shard in 0..<3 { digests += Int(try await cluster.cli("ZCARD", "{once:\(shard)}:unique")) ?? -1 }
+            #expect(digests == 12)
+        }
+    }
+
     /// Checkpoints on a cluster: a worker killed mid-item leaves its checkpoint in
     /// `{cp}:lease-checkpoints` (the queue's slot; by lease token), recovery hands it on, and
     /// the next worker resumes from it.

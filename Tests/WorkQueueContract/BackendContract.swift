@@ -19,6 +19,8 @@ public enum ContractNeed: String, Sendable, Hashable, CaseIterable {
     case boundedResults
     /// ``ContractFixture/maxItemBytes`` is set.
     case sizeLimit
+    /// `EnqueueingWithOptions` (delayed and unique pushes).
+    case enqueueOptions
 }
 
 /// What a backend's test file provides to run the shared contract: a fresh, empty queue and a
@@ -155,6 +157,10 @@ public enum BackendContract {
         ContractCase("a take promotes due retries within its own count", takePromotesWithinItsCount),
         ContractCase("maintain promotes due retries and recovers expired leases", maintainPromotesAndRecovers),
         ContractCase("finishIfDrained is false while anything is pending, in processing or scheduled", finishIfDrained),
+        ContractCase("a delayed push is scheduled, never taken early, keeps the queue undrained, then pending in order",
+                     needs: [.enqueueOptions], delayedPush),
+        ContractCase("a unique push skips items pushed within the window: pending, scheduled, in flight or completed",
+                     needs: [.enqueueOptions], uniquePush),
     ]
 
     // MARK: Helpers
@@ -1073,5 +1079,61 @@ public enum BackendContract {
         let again = try #require(try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10).first)
         #expect(try await q.complete(again, result: nil) == .settled)
         #expect(try await q.finishIfDrained(session: "s1") == true, "drained")
+    }
+
+    // MARK: Delayed and unique pushes
+
+    private static func withOptions(_ f: any ContractFixture, sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> any WorkQueueBackend & EnqueueingWithOptions {
+        try able(f, (any WorkQueueBackend & EnqueueingWithOptions).self, "delayed and unique pushes (EnqueueingWithOptions)",
+                 sourceLocation: sourceLocation)
+    }
+
+    private static func delayedPush(_ f: any ContractFixture) async throws {
+        let q = try withOptions(f)
+        let delay = f.shortLease * 2
+        // A zero delay pushes at once.
+        #expect(try await q.enqueue(["now"], options: EnqueueOptions(delay: .zero)) == EnqueueReport(pushed: 1, skipped: 0, pending: 1))
+        let report = try await q.enqueue(["later-1", "later-2"], options: EnqueueOptions(delay: delay))
+        #expect(report == EnqueueReport(pushed: 2, skipped: 0, pending: 1))
+        try await expectCounts(q, pending: 1, processing: 0, scheduled: 2)
+        let first = try await q.lease(max: 10, session: "s1", duration: f.shortLease * 10)
+        #expect(first.map(\.item) == ["now"], "a delayed item is not taken before its time")
+        #expect(try await q.complete(try #require(first.first), result: nil) == .settled)
+        #expect(try await q.finishIfDrained(session: "s1") == false, "delayed items keep the queue undrained")
+        #expect(try await q.lease(max: 10, session: "s1", duration: f.shortLease * 10).isEmpty, "not due yet")
+        _ = try await q.maintain(maxAttempts: 5, interval: .zero, session: "s1")
+        try await expectCounts(q, pending: 0, processing: 0, scheduled: 2)
+        try await f.advance(by: delay + f.shortLease / 2)
+        let later = try await q.lease(max: 10, session: "s1", duration: f.shortLease * 10)
+        #expect(later.map(\.item) == ["later-1", "later-2"], "due: pending in the order pushed")
+        #expect(later.allSatisfy { $0.attempt == 1 }, "a delay is no attempt")
+        for lease in later { #expect(try await q.complete(lease, result: nil) == .settled) }
+        #expect(try await q.finishIfDrained(session: "s1") == true)
+    }
+
+    private static func uniquePush(_ f: any ContractFixture) async throws {
+        let q = try withOptions(f)
+        let window = f.shortLease * 4
+        let unique = EnqueueOptions(uniqueWindow: window)
+        #expect(try await q.enqueue(["a", "b", "a"], options: unique) == EnqueueReport(pushed: 2, skipped: 1, pending: 2),
+                "equal items in one push are pushed once")
+        #expect(try await q.enqueue(["a", "c"], options: unique) == EnqueueReport(pushed: 1, skipped: 1, pending: 3), "a is pending")
+        let taken = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        #expect(taken.map(\.item) == ["a"])
+        #expect(try await q.enqueue(["a"], options: unique).skipped == 1, "a is in flight")
+        #expect(try await q.complete(try #require(taken.first), result: nil) == .settled)
+        #expect(try await q.enqueue(["a"], options: unique).skipped == 1, "a completed within the window")
+        #expect(try await q.enqueue(["later"], options: EnqueueOptions(delay: f.shortLease * 100, uniqueWindow: window)).pushed == 1)
+        #expect(try await q.enqueue(["later"], options: unique).skipped == 1, "later is scheduled")
+        #expect(try await q.enqueue(["A", "a\u{0}"], options: unique).pushed == 2, "equal means the same bytes")
+        // A push without a window is not checked, and does not record.
+        #expect(try await q.enqueue(["a", "d"]) == 6)
+        #expect(try await q.enqueue(["d"], options: unique).pushed == 1, "a plain push records nothing")
+        try await expectCounts(q, pending: 7, processing: 0, scheduled: 1)
+        try await f.advance(by: window + f.shortLease / 2)
+        #expect(try await q.enqueue(["a", "b", "later"], options: unique) == EnqueueReport(pushed: 3, skipped: 0, pending: 10),
+                "once the window ended, equal items are pushed again")
+        #expect(try await q.enqueue(["a"], options: unique).skipped == 1, "and open a new window")
     }
 }

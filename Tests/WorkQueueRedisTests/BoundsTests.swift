@@ -336,6 +336,7 @@ import WorkQueue
         "retry-one-dead": retryOneDead,
         "recover-orphan": recoverOrphan,
         "guarded-push": guardedPush,
+        "push-with-options": pushWithOptions,
         "cancel": cancel,
         "restore-cancelled": restoreCancelled,
     ]
@@ -375,7 +376,7 @@ import WorkQueue
     }
 
     @Test(arguments: ["exchange", "expired-leases", "requeue-expired", "retry-dead", "retry-one-dead", "recover-orphan",
-                      "guarded-push", "cancel", "restore-cancelled"])
+                      "guarded-push", "push-with-options", "cancel", "restore-cancelled"])
     func aBudgetedScriptMovesAtMostItsBoundPerCall(_ name: String) async throws {
         let driver = try #require(Self.drivers[name])
         try await LocalRedis.with { server in
@@ -730,6 +731,31 @@ import WorkQueue
             let reply = try await queue.run(.guardedPush, args: items.map { RESPArgument($0.bytes) })
             #expect(reply.int == count)
         }
+        await queue.close()
+    }
+}
+
+extension ScriptBoundTests {
+    /// A producer's push with options: one call moves the items it is given, no more (the
+    /// producer sends at most 1000 a call), and prunes at most 1000 ended uniqueness windows
+    /// however many there are.
+    static let pushWithOptions: Driver = { server in
+        let queue = try await connect(server)
+        // 3000 ended windows: one call prunes 1000 of them.
+        try await server.cli("eval", "for i = 1, 3000 do redis.call('ZADD', KEYS[1], 1, 'old-' .. i) end", "1", "q:unique")
+        let small = smallItems(3000, "s")
+        for (items, count) in [(BoundsTests.bigItems(4, size: kibibytes256), 4), (Array(small[..<1000]), 1004)] {
+            let report = try await queue.push(items, options: EnqueueOptions(uniqueWindow: .seconds(60)))
+            #expect(report?.pending == count)
+        }
+        #expect(try await int(server, "zcard", "q:unique") == 1000 + 1004, "two calls pruned 2000 ended windows")
+        for part in [small[1000..<2000], small[2000...]] {
+            _ = try await queue.push(Array(part), options: EnqueueOptions(uniqueWindow: .seconds(60)))
+        }
+        #expect(try await int(server, "zcard", "q:unique") == 3004, "the third call pruned the rest")
+        let delayed = try await queue.push(smallItems(1000, "d"), options: EnqueueOptions(delay: .seconds(60)))
+        #expect(delayed == EnqueueReport(pushed: 1000, skipped: 0, pending: 3004))
+        #expect(try await int(server, "zcard", "q:retry") == 1000)
         await queue.close()
     }
 }

@@ -70,3 +70,9 @@ final class PlainForwardingBackend: ForwardingBackend, CompletionLog, Sendable {
     func deleteCompletions(_ ids: [String]) async throws -> Int { try await inner.deleteCompletions(ids) }
     func completionCounts() async throws -> (kept: Int, dropped: Int) { try await inner.completionCounts() }
 }
+
+extension PlainForwardingBackend: EnqueueingWithOptions {
+    func enqueue(_ items: [WorkItem], options: EnqueueOptions) async throws -> EnqueueReport {
+        try await inner.enqueue(items, options: options)
+    }
+}

@@ -7,7 +7,7 @@
 /// of docs/redis.md (`KeyTableTests` fails when the two disagree).
 enum QueueKey: Int, CaseIterable, Sendable {
     case pending, processing, leases, leaseItems, tutorialLease, dead, deadPreviews, attempts, retried, checkpoints
-    case leaseCheckpoints, errors, retry, retrySeq, results, resultsDropped, completed, recoveryTurn, orphans, holds
+    case leaseCheckpoints, errors, retry, retrySeq, unique, results, resultsDropped, completed, recoveryTurn, orphans, holds
     case open, drained, onDrained, exchanges, control, cancelled, rate, workers, workerInfo
 
     /// The Redis type a key must hold.
@@ -58,8 +58,9 @@ enum QueueKey: Int, CaseIterable, Sendable {
         case .checkpoints: Row(suffix: ":checkpoints", type: .hash, expires: false, lua: "checkpoints", meaning: "item -> the checkpoint waiting for that copy's redelivery")
         case .leaseCheckpoints: Row(suffix: ":lease-checkpoints", type: .hash, expires: false, lua: "lease_checkpoints", meaning: "lease token -> the latest checkpoint of that copy")
         case .errors: Row(suffix: ":errors", type: .hash, expires: false, lua: "errors", meaning: "SHA-224 hex -> the last error")
-        case .retry: Row(suffix: ":retry", type: .zset, expires: false, lua: "retry", meaning: "scheduled retries `<16 hex digits>:<item>` -> due ms")
+        case .retry: Row(suffix: ":retry", type: .zset, expires: false, lua: "retry", meaning: "scheduled items (retries, delayed pushes) `<16 hex digits>:<item>` -> due ms")
         case .retrySeq: Row(suffix: ":retry:seq", type: .string, expires: false, lua: "retry_seq", meaning: "the counter behind retry members")
+        case .unique: Row(suffix: ":unique", type: .zset, expires: true, lua: "unique", meaning: "SHA-224 of items pushed with --unique -> when their window ends, ms")
         case .results: Row(suffix: ":results", type: .stream, expires: false, lua: "results", meaning: "completion records (item, result, attempt, worker)")
         case .resultsDropped: Row(suffix: ":results:dropped", type: .string, expires: false, lua: "results_dropped", meaning: "records the results bound dropped")
         case .completed: Row(suffix: ":completed", type: .string, expires: false, lua: "completed", meaning: "items completed so far")

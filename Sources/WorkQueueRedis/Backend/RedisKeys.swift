@@ -31,10 +31,14 @@ struct RedisKeys: Sendable {
     let resultsDropped: String
     /// `NAME:completed`: items completed so far (string).
     let completed: String
-    /// `NAME:retry`: failed items waiting for their retry time (zset).
+    /// `NAME:retry`: failed items waiting for their retry time, and items pushed with a
+    /// delay waiting for theirs (zset).
     let retry: String
     /// `NAME:retry:seq`: the counter behind retry members (string).
     let retrySeq: String
+    /// `NAME:unique`: the 28-byte SHA-224 of each item pushed with a uniqueness window ->
+    /// when its window ends, ms of the Redis clock (zset, with a TTL: the longest window).
+    let unique: String
     /// `NAME:dead`: dead letters, raw bytes (list).
     let dead: String
     /// `NAME:dead-previews`: one bounded record per dead letter, `<size>:<SHA-224 hex or
@@ -103,6 +107,7 @@ struct RedisKeys: Sendable {
         completed = key(.completed)
         retry = key(.retry)
         retrySeq = key(.retrySeq)
+        unique = key(.unique)
         dead = key(.dead)
         deadPreviews = key(.deadPreviews)
         recoveryTurn = key(.recoveryTurn)
@@ -137,6 +142,7 @@ struct RedisKeys: Sendable {
         case .errors: errors
         case .retry: retry
         case .retrySeq: retrySeq
+        case .unique: unique
         case .results: results
         case .resultsDropped: resultsDropped
         case .completed: completed

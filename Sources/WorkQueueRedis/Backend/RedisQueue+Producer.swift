@@ -149,3 +149,59 @@ extension RedisQueue {
         return count
     }
 }
+
+// MARK: Delayed and unique pushes
+
+extension RedisQueue: EnqueueingWithOptions {
+    /// Pushes `items` with `options` unless the queue was drained, in one step (script
+    /// `push-with-options`): with a uniqueness window, an item whose SHA-224 is in `NAME:unique`
+    /// with a window still running is skipped, the others are recorded there until `now +
+    /// window`; with a delay, the items are added to the scheduled items (`NAME:retry`, due
+    /// `now + delay` on the Redis clock, the delay rounded up to whole ms), else appended to
+    /// pending. Returns nil when refused (`NAME:drained` is set; nothing was written).
+    /// One call for all of `items`: send at most a few thousand at a time.
+    public func push(_ items: [WorkItem], options: EnqueueOptions) async throws -> EnqueueReport? {
+        var args: [RESPArgument] = []
+        args.reserveCapacity(3 + items.count * (options.uniqueWindow == nil ? 1 : 2))
+        var fields: [(String, Int)] = []
+        if options.delay > .zero { fields.append(("delay", Self.millisecondsRoundedUp(options.delay))) }
+        if let window = options.uniqueWindow { fields.append(("unique", Swift.max(1, Self.millisecondsRoundedUp(window)))) }
+        args.append(RESPArgument(fields.count))
+        for (option, value) in fields {
+            args.append(RESPArgument(option))
+            args.append(RESPArgument(value))
+        }
+        for item in items {
+            if options.uniqueWindow != nil { args.append(RESPArgument(SHA224.digest(item.bytes))) }
+            args.append(RESPArgument(item.bytes))
+        }
+        let reply = try await run(.pushWithOptions, args: args)
+        guard let parts = reply.array, parts.count == 3, let pending = parts[0].int, let pushed = parts[1].int,
+              let skipped = parts[2].int else {
+            throw RedisError.unexpectedReply("push-with-options -> \(reply)")
+        }
+        return pending < 0 ? nil : EnqueueReport(pushed: pushed, skipped: skipped, pending: pending)
+    }
+
+    /// ``push(_:options:)`` for the seam: a drained queue throws
+    /// ``ProducerError/queueDrained(queue:)`` (nothing was written).
+    public func enqueue(_ items: [WorkItem], options: EnqueueOptions) async throws -> EnqueueReport {
+        guard let report = try await push(items, options: options) else { throw ProducerError.queueDrained(queue: name) }
+        return report
+    }
+
+    /// How long until the soonest scheduled item (a retry or a delayed push) is due, on the
+    /// Redis clock: zero when one is due now, nil when nothing is scheduled (script `next-due`).
+    public func nextDue() async throws -> Duration? {
+        let reply = try await run(.nextDue, args: [])
+        guard let value = reply.int else { return nil }
+        return .milliseconds(Swift.max(0, value))
+    }
+
+    /// `duration` in whole ms, rounded up: a delay is never cut short.
+    static func millisecondsRoundedUp(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        let whole = Int(clamping: seconds) &* 1000 &+ Int(attoseconds / 1_000_000_000_000_000)
+        return Swift.max(0, attoseconds % 1_000_000_000_000_000 > 0 ? whole &+ 1 : whole)
+    }
+}

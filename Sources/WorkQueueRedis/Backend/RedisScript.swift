@@ -98,7 +98,7 @@ end
     /// checks each one's declared bound.
     static let all: [RedisScript] = [
         .exchange, .renew, .expiredLeases, .requeueExpired, .recoverOrphan, .counts, .retryDead, .purgeDead,
-        .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .heartbeat, .listPage,
+        .finishIfDrained, .withdrawDrained, .open, .close, .holds, .guardedPush, .pushWithOptions, .nextDue, .heartbeat, .listPage,
         .claimOnDrained, .finishOnDrained, .dashboardSnapshot, .deadPreviews, .retryOneDead, .cancel, .restoreCancelled,
     ]
 

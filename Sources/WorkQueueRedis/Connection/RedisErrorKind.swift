@@ -26,7 +26,7 @@ extension RedisError {
             "cluster|shards", "cluster|slots", "asking", "wait",
             // called by the Lua scripts
             "del", "hexists", "hincrby", "hkeys", "hstrlen", "hlen", "hmget", "hset", "incr", "incrby", "lmove", "lpop", "lpos",
-            "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore",
+            "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore", "pexpire", "zmscore",
             // the completion records: the exchange script (xadd, xtrim, xlen), `results` (xrange, xdel, xlen)
             "xadd", "xtrim", "xlen", "xrange", "xdel",
         ]

@@ -1,3 +1,12 @@
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import WorkQueueSeam
+
 /// How a ``QueueProducer`` pushes and holds; the defaults are `workqueue push`'s.
 public struct ProducerOptions: Sendable, Hashable {
     /// The name of this producer's hold in `NAME:holds` (``QueueProducer/hold(ttl:reopen:keepAlive:)``):
@@ -11,7 +20,8 @@ public struct ProducerOptions: Sendable, Hashable {
     public var waitReplicas: Int
     /// With ``waitReplicas``: how long to wait for the replicas per chunk. Default 5 s.
     public var replicaTimeout: Duration
-    /// Items per `RPUSH` (and per replica wait). Default 1000.
+    /// Items per `RPUSH` (and per replica wait). Default 1000. A push with options
+    /// (`QueueProducer.push(_:options:)`) sends at most 1000 items a call whatever this says.
     public var chunkSize: Int
 
     /// Options with the command's defaults: a generated hold name, no replica wait, chunks of
@@ -21,5 +31,25 @@ public struct ProducerOptions: Sendable, Hashable {
         self.waitReplicas = waitReplicas
         self.replicaTimeout = replicaTimeout
         self.chunkSize = chunkSize
+    }
+}
+
+extension EnqueueOptions {
+    /// Options that keep the items until the wall-clock time `unixMilliseconds` (ms since
+    /// 1970-01-01 UTC, this machine's clock): the delay is that time minus now, read here and
+    /// rounded up; a time past pushes at once. The backend then counts the delay on its own
+    /// clock from the push, so a clock skew between this machine and Redis never makes the
+    /// items pending before that time (as this machine's clock tells it).
+    public init(notBefore unixMilliseconds: Int64, uniqueWindow: Duration? = nil) {
+        let left = unixMilliseconds - Self.wallClockMilliseconds()
+        self.init(delay: left > 0 ? .milliseconds(left) : .zero, uniqueWindow: uniqueWindow)
+    }
+
+    /// This machine's wall clock, ms since 1970-01-01 UTC (rounded down, so that a delay from
+    /// it is never short).
+    public static func wallClockMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }

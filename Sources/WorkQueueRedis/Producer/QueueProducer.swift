@@ -182,15 +182,103 @@ public actor QueueProducer {
         try await push(try values.map { try TypedItem.encode($0) })
     }
 
+    /// Pushes `items` with `enqueue` options, later and/or once (script `push-with-options`,
+    /// one call per chunk of ``ProducerOptions/chunkSize`` items, at most 1000 so that a
+    /// call stays within the script budget), and reports how many were pushed
+    /// and how many skipped (also added to ``pushedPerShard`` and ``skipped``), and the pending
+    /// count after the last chunk (of the last shard pushed to). Plain options push as
+    /// ``push(_:)`` does.
+    /// - A delay (`EnqueueOptions.delay`, or `EnqueueOptions(notBefore:uniqueWindow:)`
+    ///   for a wall-clock time) keeps the items in the scheduled set (`NAME:retry`) until due
+    ///   on the Redis clock: they count as scheduled, so the workers do not exit 0 before they
+    ///   ran.
+    /// - A uniqueness window (`EnqueueOptions.uniqueWindow`) skips an item whose bytes were
+    ///   pushed with a window that has not ended (its SHA-224 is in `NAME:unique`), whether it
+    ///   is pending, scheduled, in flight or done; concurrent producers are checked atomically.
+    ///   With shards, each such item goes to the shard its SHA-224 picks (not round-robin), so
+    ///   equal items always meet on the same shard.
+    /// - Throws: as ``push(_:)``.
+    @discardableResult
+    public func push(_ items: [WorkItem], options enqueue: EnqueueOptions) async throws -> EnqueueReport {
+        try checkOpen()
+        if let refreshFailure { throw refreshFailure }
+        var report = EnqueueReport(pushed: 0, skipped: 0, pending: 0)
+        if queues.count == 1 {
+            report = try await push(items, to: 0, options: enqueue)
+        } else {
+            var spread = [[WorkItem]](repeating: [], count: queues.count)
+            for item in items {
+                if enqueue.uniqueWindow != nil {
+                    spread[Self.shard(of: item, among: queues.count)].append(item)
+                } else {
+                    spread[next].append(item)
+                    next = (next + 1) % queues.count
+                }
+            }
+            for (index, part) in spread.enumerated() where !part.isEmpty {
+                let done = try await push(part, to: index, options: enqueue)
+                report.pushed += done.pushed
+                report.skipped += done.skipped
+                report.pending = done.pending
+            }
+        }
+        try await refreshIfDue()
+        return report
+    }
+
+    /// ``push(_:options:)`` of values encoded as JSON items, as ``push(typed:)``.
+    @discardableResult
+    public func push<Value: Encodable>(typed values: [Value], options enqueue: EnqueueOptions) async throws -> EnqueueReport {
+        try await push(try values.map { try TypedItem.encode($0) }, options: enqueue)
+    }
+
+    /// Items skipped so far by this producer's unique pushes, over every shard.
+    public private(set) var skipped = 0
+
+    /// The shard a unique item goes to: its SHA-224's first 8 bytes modulo the shard count
+    /// (the same for every producer and every run).
+    static func shard(of item: WorkItem, among count: Int) -> Int {
+        let digest = SHA224.digest(item.bytes)
+        let value = digest.prefix(8).reduce(UInt64(0)) { ($0 << 8) | UInt64($1) }
+        return Int(value % UInt64(max(1, count)))
+    }
+
+    private func push(_ items: [WorkItem], to index: Int, options enqueue: EnqueueOptions) async throws -> EnqueueReport {
+        var report = EnqueueReport(pushed: 0, skipped: 0, pending: 0)
+        try await inChunks(items, to: index, most: Self.optionsChunk) { queue, chunk in
+            guard let done = try await queue.push(chunk, options: enqueue) else { return nil }
+            report.pushed += done.pushed
+            report.skipped += done.skipped
+            report.pending = done.pending
+            self.skipped += done.skipped
+            return done.pushed
+        }
+        return report
+    }
+
+    /// The most items per `push-with-options` call: a unique or delayed item costs a sorted-set
+    /// insert (a few µs of Redis), so a call of 1000 stays far within the 50 ms budget.
+    static let optionsChunk = 1000
+
     private func push(_ items: [WorkItem], to index: Int) async throws {
+        try await inChunks(items, to: index, most: .max) { queue, chunk in
+            try await queue.push(chunk) != .drained ? chunk.count : nil
+        }
+    }
+
+    /// Sends `items` to shard `index` a chunk at a time with `send` (which answers how many it
+    /// added, nil when the queue refused as drained), waiting for replicas after each chunk.
+    private func inChunks(_ items: [WorkItem], to index: Int, most: Int,
+                          _ send: (RedisQueue, [WorkItem]) async throws -> Int?) async throws {
         let queue = queues[index]
+        let chunk = min(options.chunkSize, most)
         var start = 0
         while start < items.count {
-            let end = min(start + options.chunkSize, items.count)
-            guard try await queue.push(Array(items[start..<end])) != .drained else {
+            let end = min(start + chunk, items.count)
+            guard let added = try await send(queue, Array(items[start..<end])) else {
                 throw ProducerError.queueDrained(queue: queue.name)
             }
-            pushedPerShard[index] += end - start
+            pushedPerShard[index] += added
             start = end
             if options.waitReplicas > 0 {
                 let acknowledged = try await queue.waitForReplicas(options.waitReplicas, timeout: options.replicaTimeout)
@@ -348,6 +436,17 @@ public actor QueueProducer {
         all.reserveCapacity(queues.count)
         for queue in queues { all.append(try await queue.countsWithLeases()) }
         return all
+    }
+
+    /// How long until the soonest scheduled item of any shard (a retry, or an item pushed with
+    /// a delay) is due on the Redis clock: zero when one is due now, nil when none is scheduled.
+    public func nextDue() async throws -> Duration? {
+        try checkOpen()
+        var soonest: Duration?
+        for queue in queues {
+            if let due = try await queue.nextDue() { soonest = min(soonest ?? due, due) }
+        }
+        return soonest
     }
 
     /// The record of the `work --on-drained` hook of the last drain (shard 0's
