@@ -95,6 +95,7 @@ struct Results: AsyncParsableCommand {
                     }
                 }
                 if page.isEmpty {
+                    if !out.buffer.isEmpty { try out.flush() }
                     guard follow, !drainedSeen else { break }
                     // Drained as `wait` means it (nothing pending, in flight or scheduled, no
                     // hold): every completion is recorded by then, so one more read ends it.
@@ -107,8 +108,10 @@ struct Results: AsyncParsableCommand {
                     continue
                 }
                 for entry in page { try out.append(entry) }
-                try out.flush()
                 written += page.count
+                // Written in large buffers: a write once RecordWriter.flushBytes are encoded, at
+                // once when the reader caught up (a short page), and before every delete.
+                if consume || page.count < 1000 || out.buffer.count >= RecordWriter.flushBytes { try out.flush() }
                 if consume { try await reader.delete(page) }
             }
             let counts = try await producer.completionCounts()
@@ -178,6 +181,9 @@ struct RecordWriter {
     /// The target's name for messages.
     let name: String
     private(set) var buffer: [UInt8] = []
+    /// How many encoded bytes `workqueue results` gathers before it writes them (unless it
+    /// caught up or deletes).
+    static let flushBytes = 1 << 20
 
     init(csv: Bool, sharded: Bool, descriptor: Int32 = 1, durable: Bool = false, name: String = "stdout") {
         self.csv = csv
@@ -185,7 +191,7 @@ struct RecordWriter {
         self.descriptor = descriptor
         self.durable = durable
         self.name = name
-        buffer.reserveCapacity(1 << 20)
+        buffer.reserveCapacity(Self.flushBytes + (1 << 18))
     }
 
     mutating func header() throws {
@@ -227,18 +233,21 @@ struct RecordWriter {
             buffer.append(contentsOf: #","shard":"#.utf8)
             appendNumber(entry.shard)
         }
-        appendField("item", record.item.bytes)
-        appendField("result", Array(record.result.utf8))
+        record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
+        // A String is valid UTF-8: the result is always written as text.
+        buffer.append(contentsOf: #","result":"#.utf8)
+        appendJSONString(record.result)
         buffer.append(contentsOf: #","attempt":"#.utf8)
         appendNumber(record.attempt)
         buffer.append(contentsOf: #","worker":"#.utf8)
-        appendJSONString(record.worker.utf8)
+        appendJSONString(record.worker)
         buffer.append(contentsOf: "}\n".utf8)
     }
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
-    private mutating func appendField(_ name: String, _ bytes: [UInt8]) {
-        buffer.append(contentsOf: ",\"\(name)".utf8)
+    private mutating func appendField(_ name: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.append(contentsOf: #",""#.utf8)
+        buffer.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         if Self.isValidUTF8(bytes) {
             buffer.append(contentsOf: "\":".utf8)
             appendJSONString(bytes)
@@ -249,14 +258,35 @@ struct RecordWriter {
         }
     }
 
+    /// `value` in decimal, formatted in place.
     private mutating func appendNumber(_ value: Int) {
-        buffer.append(contentsOf: String(value).utf8)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
+        withUnsafeMutableBytes(of: &digits) { out in
+            var magnitude = value.magnitude
+            var index = out.count
+            repeat {
+                index -= 1
+                out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                index -= 1
+                out[index] = UInt8(ascii: "-")
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[index...]))
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
 
+    /// A JSON string of a String's UTF-8.
+    private mutating func appendJSONString(_ string: String) {
+        var string = string
+        string.withUTF8 { appendJSONString($0) }
+    }
+
     /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
-    private mutating func appendJSONString(_ bytes: some Collection<UInt8>) {
+    private mutating func appendJSONString(_ bytes: UnsafeBufferPointer<UInt8>) {
         buffer.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied at once.
         if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
@@ -305,7 +335,7 @@ struct RecordWriter {
             || byte == 0x09 || byte == 0x0D
     }
 
-    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {
         if !bytes.contains(where: { $0 >= 0x80 }) { return true }
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
