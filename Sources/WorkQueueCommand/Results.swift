@@ -225,34 +225,45 @@ struct RecordWriter {
             buffer.append(UInt8(ascii: "\n"))
             return
         }
-        buffer.append(contentsOf: #"{"id":""#.utf8)
-        buffer.append(contentsOf: record.id.utf8)
-        buffer.append(contentsOf: #"","time_ms":"#.utf8)
+        append(#"{"id":""#)
+        appendText(record.id)
+        append(#"","time_ms":"#)
         appendNumber(record.milliseconds)
         if sharded {
-            buffer.append(contentsOf: #","shard":"#.utf8)
+            append(#","shard":"#)
             appendNumber(entry.shard)
         }
         record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
         // A String is valid UTF-8: the result is always written as text.
-        buffer.append(contentsOf: #","result":"#.utf8)
+        append(#","result":"#)
         appendJSONString(record.result)
-        buffer.append(contentsOf: #","attempt":"#.utf8)
+        append(#","attempt":"#)
         appendNumber(record.attempt)
-        buffer.append(contentsOf: #","worker":"#.utf8)
+        append(#","worker":"#)
         appendJSONString(record.worker)
-        buffer.append(contentsOf: "}\n".utf8)
+        append("}\n")
+    }
+
+    /// A literal's bytes.
+    private mutating func append(_ literal: StaticString) {
+        buffer.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// A String's UTF-8 as it is.
+    private mutating func appendText(_ string: String) {
+        var string = string
+        string.withUTF8 { buffer.append(contentsOf: $0) }
     }
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
     private mutating func appendField(_ name: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) {
-        buffer.append(contentsOf: #",""#.utf8)
-        buffer.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        append(#",""#)
+        append(name)
         if Self.isValidUTF8(bytes) {
-            buffer.append(contentsOf: "\":".utf8)
+            append("\":")
             appendJSONString(bytes)
         } else {
-            buffer.append(contentsOf: "_base64\":\"".utf8)
+            append("_base64\":\"")
             buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
             buffer.append(UInt8(ascii: "\""))
         }
@@ -289,7 +300,7 @@ struct RecordWriter {
     private mutating func appendJSONString(_ bytes: UnsafeBufferPointer<UInt8>) {
         buffer.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied at once.
-        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
+        if !Self.needsEscape(bytes) {
             buffer.append(contentsOf: bytes)
             buffer.append(UInt8(ascii: "\""))
             return
@@ -333,6 +344,50 @@ struct RecordWriter {
     static func startsFormula(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: "=") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "@")
             || byte == 0x09 || byte == 0x0D
+    }
+
+    /// Whether a byte of `bytes` is a quote, a backslash or a control character (what a JSON
+    /// string escapes), eight bytes at a time.
+    static func needsEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        /// Whether a byte of `word` is zero.
+        func hasZero(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
+        var index = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                // A byte under 0x20 (its high bit clear, and under 0x20 once 0x20 is taken away),
+                // or equal to a quote, a backslash or DEL.
+                let under = (word &- ones &* 0x20) & ~word & highs
+                if under != 0 || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C)) || hasZero(word ^ (ones &* 0x7F)) {
+                    break // looked at byte by byte below
+                }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F { return true }
+            index += 1
+        }
+        return false
+    }
+
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        // ASCII (no high bit), eight bytes at a time.
+        var ascii = true
+        var index = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { ascii = false; break }
+                index += 8
+            }
+        }
+        if ascii && !bytes[index...].contains(where: { $0 >= 0x80 }) { return true }
+        return isValidUTF8(Array(bytes))
     }
 
     static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {

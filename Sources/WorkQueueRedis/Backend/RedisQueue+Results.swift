@@ -9,6 +9,12 @@ extension RedisQueue: CompletionLog {
     /// first, with one `XRANGE`. The reply is decoded straight from its wire bytes into records
     /// (``XRANGEDecoder``), without a generic value tree.
     public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
+        try await completions(after: after, limit: limit) { $0 }
+    }
+
+    /// ``completions(after:limit:)``, each record handed to `make` as it is decoded.
+    package func completions<Element>(after: String?, limit: Int, _ make: (consuming CompletionRecord) -> Element)
+        async throws -> [Element] {
         var command = RESPCommand(capacity: keys.results.utf8.count + 64)
         command.append("XRANGE")
         command.append(keys.results)
@@ -20,7 +26,7 @@ extension RedisQueue: CompletionLog {
         let reply = try await checked(client.send(command), "XRANGE")
         guard case let .bulkString(wire?) = reply else { throw RedisError.unexpectedReply("XRANGE \(keys.results) -> \(reply)") }
         do {
-            return try XRANGEDecoder.completionRecords(wire)
+            return try XRANGEDecoder.completionRecords(wire, make)
         } catch {
             throw RedisError.unexpectedReply("XRANGE \(keys.results): \(error)")
         }

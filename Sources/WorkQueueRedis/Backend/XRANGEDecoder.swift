@@ -21,10 +21,17 @@ package enum XRANGEDecoder {
 
     /// The records of an `XRANGE` reply given as its wire form (one complete RESP value).
     package static func completionRecords(_ wire: ByteBuffer) throws(Malformed) -> [CompletionRecord] {
-        let outcome = wire.withUnsafeReadableBytes { bytes -> Result<[CompletionRecord], Malformed> in
+        try completionRecords(wire) { $0 }
+    }
+
+    /// The records of an `XRANGE` reply given as its wire form, each handed to `make` as it is
+    /// read (moved, not copied, into what `make` returns).
+    package static func completionRecords<Element>(_ wire: ByteBuffer, _ make: (consuming CompletionRecord) -> Element)
+        throws(Malformed) -> [Element] {
+        let outcome = wire.withUnsafeReadableBytes { bytes -> Result<[Element], Malformed> in
             var reader = Reader(bytes: bytes)
             do throws(Malformed) {
-                let records = try reader.records()
+                let records = try reader.records(make)
                 guard reader.index == bytes.count else { throw Malformed("\(bytes.count - reader.index) bytes after the reply") }
                 return .success(records)
             } catch {
@@ -77,13 +84,13 @@ package enum XRANGEDecoder {
         var index = 0
 
         /// The records: an array of entries, each an array of an ID and an array of fields.
-        mutating func records() throws(Malformed) -> [CompletionRecord] {
+        mutating func records<Element>(_ make: (consuming CompletionRecord) -> Element) throws(Malformed) -> [Element] {
             let (type, line) = try header()
             guard type == UInt8(ascii: "*"), try number(line) >= 0 else {
                 throw Malformed("not an array of entries")
             }
             let count = try number(line)
-            var records: [CompletionRecord] = []
+            var records: [Element] = []
             records.reserveCapacity(Swift.min(count, 4096))
             for position in 0..<count {
                 let (entryType, entryLine) = try header()
@@ -119,7 +126,7 @@ package enum XRANGEDecoder {
                     }
                 }
                 if count % 2 == 1 { try skip(depth: 3) }
-                records.append(record)
+                records.append(make(record))
             }
             return records
         }
