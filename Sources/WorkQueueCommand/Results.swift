@@ -107,7 +107,7 @@ struct Results: AsyncParsableCommand {
                     }
                     continue
                 }
-                for entry in page { try out.append(entry) }
+                for index in page.indices { try out.append(page[index]) }
                 written += page.count
                 // Written in large buffers: a write once RecordWriter.flushBytes are encoded, at
                 // once when the reader caught up (a short page), and before every delete.
@@ -200,9 +200,9 @@ struct RecordWriter {
     }
 
     /// Appends one record; throws for a CSV record holding a NUL byte (nothing of it appended).
-    mutating func append(_ entry: CompletionReader.Entry) throws {
-        let record = entry.record
+    mutating func append(_ entry: borrowing CompletionReader.Entry) throws {
         if csv {
+            let record = entry.record
             // Many CSV readers end a cell (or the file) at a NUL: refused, never written raw.
             if record.item.bytes.contains(0) || record.result.utf8.contains(0) || record.worker.utf8.contains(0) {
                 throw CommandError.csvNUL(recordID: record.id)
@@ -226,21 +226,21 @@ struct RecordWriter {
             return
         }
         append(#"{"id":""#)
-        appendText(record.id)
+        appendText(entry.record.id)
         append(#"","time_ms":"#)
-        appendNumber(record.milliseconds)
+        appendNumber(entry.record.milliseconds)
         if sharded {
             append(#","shard":"#)
             appendNumber(entry.shard)
         }
-        record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
+        entry.record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
         // A String is valid UTF-8: the result is always written as text.
         append(#","result":"#)
-        appendJSONString(record.result)
+        appendJSONString(entry.record.result)
         append(#","attempt":"#)
-        appendNumber(record.attempt)
+        appendNumber(entry.record.attempt)
         append(#","worker":"#)
-        appendJSONString(record.worker)
+        appendJSONString(entry.record.worker)
         append("}\n")
     }
 
@@ -251,8 +251,9 @@ struct RecordWriter {
 
     /// A String's UTF-8 as it is.
     private mutating func appendText(_ string: String) {
-        var string = string
-        string.withUTF8 { buffer.append(contentsOf: $0) }
+        if string.utf8.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
+            buffer.append(contentsOf: string.utf8)
+        }
     }
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
@@ -292,8 +293,9 @@ struct RecordWriter {
 
     /// A JSON string of a String's UTF-8.
     private mutating func appendJSONString(_ string: String) {
-        var string = string
-        string.withUTF8 { appendJSONString($0) }
+        if string.utf8.withContiguousStorageIfAvailable({ appendJSONString($0) }) == nil {
+            Array(string.utf8).withUnsafeBufferPointer { appendJSONString($0) }
+        }
     }
 
     /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
