@@ -95,6 +95,7 @@ struct Results: AsyncParsableCommand {
                     }
                 }
                 if page.isEmpty {
+                    if !out.buffer.isEmpty { try out.flush() }
                     guard follow, !drainedSeen else { break }
                     // Drained as `wait` means it (nothing pending, in flight or scheduled, no
                     // hold): every completion is recorded by then, so one more read ends it.
@@ -106,9 +107,11 @@ struct Results: AsyncParsableCommand {
                     }
                     continue
                 }
-                for entry in page { try out.append(entry) }
-                try out.flush()
+                for index in page.indices { try out.append(page[index]) }
                 written += page.count
+                // Written in large buffers: a write once RecordWriter.flushBytes are encoded, at
+                // once when the reader caught up (a short page), and before every delete.
+                if consume || page.count < 1000 || out.buffer.count >= RecordWriter.flushBytes { try out.flush() }
                 if consume { try await reader.delete(page) }
             }
             let counts = try await producer.completionCounts()
@@ -178,6 +181,9 @@ struct RecordWriter {
     /// The target's name for messages.
     let name: String
     private(set) var buffer: [UInt8] = []
+    /// How many encoded bytes `workqueue results` gathers before it writes them (unless it
+    /// caught up or deletes).
+    static let flushBytes = 1 << 20
 
     init(csv: Bool, sharded: Bool, descriptor: Int32 = 1, durable: Bool = false, name: String = "stdout") {
         self.csv = csv
@@ -185,7 +191,7 @@ struct RecordWriter {
         self.descriptor = descriptor
         self.durable = durable
         self.name = name
-        buffer.reserveCapacity(1 << 20)
+        buffer.reserveCapacity(Self.flushBytes + (1 << 18))
     }
 
     mutating func header() throws {
@@ -194,9 +200,9 @@ struct RecordWriter {
     }
 
     /// Appends one record; throws for a CSV record holding a NUL byte (nothing of it appended).
-    mutating func append(_ entry: CompletionReader.Entry) throws {
-        let record = entry.record
+    mutating func append(_ entry: borrowing CompletionReader.Entry) throws {
         if csv {
+            let record = entry.record
             // Many CSV readers end a cell (or the file) at a NUL: refused, never written raw.
             if record.item.bytes.contains(0) || record.result.utf8.contains(0) || record.worker.utf8.contains(0) {
                 throw CommandError.csvNUL(recordID: record.id)
@@ -219,47 +225,84 @@ struct RecordWriter {
             buffer.append(UInt8(ascii: "\n"))
             return
         }
-        buffer.append(contentsOf: #"{"id":""#.utf8)
-        buffer.append(contentsOf: record.id.utf8)
-        buffer.append(contentsOf: #"","time_ms":"#.utf8)
-        appendNumber(record.milliseconds)
+        append(#"{"id":""#)
+        appendText(entry.record.id)
+        append(#"","time_ms":"#)
+        appendNumber(entry.record.milliseconds)
         if sharded {
-            buffer.append(contentsOf: #","shard":"#.utf8)
+            append(#","shard":"#)
             appendNumber(entry.shard)
         }
-        appendField("item", record.item.bytes)
-        appendField("result", Array(record.result.utf8))
-        buffer.append(contentsOf: #","attempt":"#.utf8)
-        appendNumber(record.attempt)
-        buffer.append(contentsOf: #","worker":"#.utf8)
-        appendJSONString(record.worker.utf8)
-        buffer.append(contentsOf: "}\n".utf8)
+        entry.record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
+        // A String is valid UTF-8: the result is always written as text.
+        append(#","result":"#)
+        appendJSONString(entry.record.result)
+        append(#","attempt":"#)
+        appendNumber(entry.record.attempt)
+        append(#","worker":"#)
+        appendJSONString(entry.record.worker)
+        append("}\n")
+    }
+
+    /// A literal's bytes.
+    private mutating func append(_ literal: StaticString) {
+        buffer.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// A String's UTF-8 as it is.
+    private mutating func appendText(_ string: String) {
+        if string.utf8.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
+            buffer.append(contentsOf: string.utf8)
+        }
     }
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
-    private mutating func appendField(_ name: String, _ bytes: [UInt8]) {
-        buffer.append(contentsOf: ",\"\(name)".utf8)
+    private mutating func appendField(_ name: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) {
+        append(#",""#)
+        append(name)
         if Self.isValidUTF8(bytes) {
-            buffer.append(contentsOf: "\":".utf8)
+            append("\":")
             appendJSONString(bytes)
         } else {
-            buffer.append(contentsOf: "_base64\":\"".utf8)
+            append("_base64\":\"")
             buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
             buffer.append(UInt8(ascii: "\""))
         }
     }
 
+    /// `value` in decimal, formatted in place.
     private mutating func appendNumber(_ value: Int) {
-        buffer.append(contentsOf: String(value).utf8)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
+        withUnsafeMutableBytes(of: &digits) { out in
+            var magnitude = value.magnitude
+            var index = out.count
+            repeat {
+                index -= 1
+                out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                index -= 1
+                out[index] = UInt8(ascii: "-")
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[index...]))
+        }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
 
+    /// A JSON string of a String's UTF-8.
+    private mutating func appendJSONString(_ string: String) {
+        if string.utf8.withContiguousStorageIfAvailable({ appendJSONString($0) }) == nil {
+            Array(string.utf8).withUnsafeBufferPointer { appendJSONString($0) }
+        }
+    }
+
     /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
-    private mutating func appendJSONString(_ bytes: some Collection<UInt8>) {
+    private mutating func appendJSONString(_ bytes: UnsafeBufferPointer<UInt8>) {
         buffer.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied at once.
-        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == 0x7F }) {
+        if !Self.needsEscape(bytes) {
             buffer.append(contentsOf: bytes)
             buffer.append(UInt8(ascii: "\""))
             return
@@ -305,7 +348,51 @@ struct RecordWriter {
             || byte == 0x09 || byte == 0x0D
     }
 
-    static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    /// Whether a byte of `bytes` is a quote, a backslash or a control character (what a JSON
+    /// string escapes), eight bytes at a time.
+    static func needsEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        /// Whether a byte of `word` is zero.
+        func hasZero(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
+        var index = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                // A byte under 0x20 (its high bit clear, and under 0x20 once 0x20 is taken away),
+                // or equal to a quote, a backslash or DEL.
+                let under = (word &- ones &* 0x20) & ~word & highs
+                if under != 0 || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C)) || hasZero(word ^ (ones &* 0x7F)) {
+                    break // looked at byte by byte below
+                }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F { return true }
+            index += 1
+        }
+        return false
+    }
+
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        // ASCII (no high bit), eight bytes at a time.
+        var ascii = true
+        var index = 0
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { ascii = false; break }
+                index += 8
+            }
+        }
+        if ascii && !bytes[index...].contains(where: { $0 >= 0x80 }) { return true }
+        return isValidUTF8(Array(bytes))
+    }
+
+    static func isValidUTF8(_ bytes: some Collection<UInt8>) -> Bool {
         if !bytes.contains(where: { $0 >= 0x80 }) { return true }
         var iterator = bytes.makeIterator()
         var decoder = UTF8()

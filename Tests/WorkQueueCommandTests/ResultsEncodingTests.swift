@@ -72,4 +72,112 @@ import WorkQueueRedis
         #expect(ExitStatus.code(for: CommandError.csvNUL(recordID: "1-0")) == 78)
         #expect(try Self.encoded([Self.binary], csv: false, sharded: false).contains(#""item_base64":"/wBB""#))
     }
+
+    /// Issue 30: the writer was rewritten for speed (numbers formatted in place, no copy of the
+    /// result's bytes); every line it writes is byte for byte what the earlier writer wrote,
+    /// kept below as the reference, for random records of every kind of content.
+    @Test func jsonLinesAreByteIdenticalToTheEarlierWriter() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix(state: seed)
+        let samples: [[UInt8]] = [[], Array("plain".utf8), Array("say \"hi\"\n\tnow\\é".utf8), [0xFF, 0x00, 0x41], [0xC3], [0x7F, 0x1F, 0x01],
+                                  Array("日本語 🎉".utf8), Array("=1+2".utf8), [0xE2, 0x82]]
+        for _ in 0..<2000 {
+            func bytes() -> [UInt8] {
+                if Bool.random(using: &rng) { return samples.randomElement(using: &rng) ?? [] }
+                return (0..<Int.random(in: 0...40, using: &rng)).map { _ in
+                    Bool.random(using: &rng) ? UInt8.random(in: 0...255, using: &rng) : UInt8.random(in: 32...126, using: &rng)
+                }
+            }
+            let id = ["1764000000123-7", "0-1", "2/1764000000123-18446744073709551615", "", "x-y",
+                      "\(UInt64.random(in: 0...UInt64.max, using: &rng))-\(Int.random(in: 0...99, using: &rng))"].randomElement(using: &rng) ?? ""
+            let record = CompletionRecord(id: id, item: WorkItem(bytes()), result: String(decoding: bytes(), as: UTF8.self),
+                                          attempt: [1, 0, -1, Int.min, Int.max, Int.random(in: 2...1000, using: &rng)].randomElement(using: &rng) ?? 1,
+                                          worker: String(decoding: bytes(), as: UTF8.self))
+            let entry = CompletionReader.Entry(shard: [0, 1, 17, Int.max].randomElement(using: &rng) ?? 0, record: record)
+            for sharded in [false, true] {
+                var writer = RecordWriter(csv: false, sharded: sharded)
+                try writer.append(entry)
+                var reference = EarlierRecordWriter(sharded: sharded)
+                reference.append(entry)
+                #expect(writer.buffer == reference.buffer, "seed \(seed): \(record)")
+                if writer.buffer != reference.buffer { return }
+            }
+        }
+    }
+}
+
+/// The JSON lines writer as it was before issue 30 (commit 70988f3), the reference for
+/// ``ResultsEncodingTests/jsonLinesAreByteIdenticalToTheEarlierWriter()``.
+struct EarlierRecordWriter {
+    let sharded: Bool
+    var buffer: [UInt8] = []
+
+    mutating func append(_ entry: CompletionReader.Entry) {
+        let record = entry.record
+        buffer.append(contentsOf: #"{"id":""#.utf8)
+        buffer.append(contentsOf: record.id.utf8)
+        buffer.append(contentsOf: #"","time_ms":"#.utf8)
+        appendNumber(record.milliseconds)
+        if sharded {
+            buffer.append(contentsOf: #","shard":"#.utf8)
+            appendNumber(entry.shard)
+        }
+        appendField("item", record.item.bytes)
+        appendField("result", Array(record.result.utf8))
+        buffer.append(contentsOf: #","attempt":"#.utf8)
+        appendNumber(record.attempt)
+        buffer.append(contentsOf: #","worker":"#.utf8)
+        appendJSONString(record.worker.utf8)
+        buffer.append(contentsOf: "}\n".utf8)
+    }
+
+    private mutating func appendField(_ name: String, _ bytes: [UInt8]) {
+        buffer.append(contentsOf: ",\"\(name)".utf8)
+        if RecordWriter.isValidUTF8(bytes) {
+            buffer.append(contentsOf: "\":".utf8)
+            appendJSONString(bytes)
+        } else {
+            buffer.append(contentsOf: "_base64\":\"".utf8)
+            buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
+            buffer.append(UInt8(ascii: "\""))
+        }
+    }
+
+    private mutating func appendNumber(_ value: Int) {
+        buffer.append(contentsOf: String(value).utf8)
+    }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    private mutating func appendJSONString(_ bytes: some Collection<UInt8>) {
+        buffer.append(UInt8(ascii: "\""))
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case UInt8(ascii: "\t"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20, 0x7F:
+                buffer.append(contentsOf: "\\u00".utf8)
+                buffer.append(Self.hex[Int(byte >> 4)])
+                buffer.append(Self.hex[Int(byte & 0xF)])
+            default: buffer.append(byte)
+            }
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A seeded generator (SplitMix64), so a failure names a seed that reproduces it.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

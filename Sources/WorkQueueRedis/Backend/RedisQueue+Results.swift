@@ -6,32 +6,30 @@ import WorkQueueSeam
 /// `NAME:results:dropped`).
 extension RedisQueue: CompletionLog {
     /// At most `limit` (1 to 1000) records after the record `after` (nil: the oldest), oldest
-    /// first, with one `XRANGE`.
+    /// first, with one `XRANGE`. The reply is decoded straight from its wire bytes into records
+    /// (``XRANGEDecoder``), without a generic value tree.
     public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
-        let start = after.map { "(" + $0 } ?? "-"
-        let reply = try await checked(client.send(["XRANGE", RESPArgument(keys.results), RESPArgument(start), "+", "COUNT",
-                                                   RESPArgument(Swift.min(Swift.max(limit, 1), 1000))]), "XRANGE")
-        guard let entries = reply.array else { throw RedisError.unexpectedReply("XRANGE \(keys.results) -> \(reply)") }
-        var records: [CompletionRecord] = []
-        records.reserveCapacity(entries.count)
-        for entry in entries {
-            guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else {
-                throw RedisError.unexpectedReply("XRANGE \(keys.results) entry -> \(entry)")
-            }
-            var record = CompletionRecord(id: id, item: WorkItem([]), result: "", attempt: 1, worker: "")
-            // The field names differ in their first letter: item, result, attempt, worker.
-            for index in stride(from: 0, to: fields.count - 1, by: 2) {
-                switch fields[index].byteBuffer?.readableBytesView.first {
-                case UInt8(ascii: "i"): record.item = WorkItem(fields[index + 1].bytes ?? [])
-                case UInt8(ascii: "r"): record.result = fields[index + 1].string ?? ""
-                case UInt8(ascii: "a"): record.attempt = fields[index + 1].int ?? 1
-                case UInt8(ascii: "w"): record.worker = fields[index + 1].string ?? ""
-                default: break
-                }
-            }
-            records.append(record)
+        try await completions(after: after, limit: limit) { $0 }
+    }
+
+    /// ``completions(after:limit:)``, each record handed to `make` as it is decoded.
+    package func completions<Element>(after: String?, limit: Int, _ make: (consuming CompletionRecord) -> Element)
+        async throws -> [Element] {
+        var command = RESPCommand(capacity: keys.results.utf8.count + 64)
+        command.append("XRANGE")
+        command.append(keys.results)
+        if let after { command.append("(" + after) } else { command.append("-") }
+        command.append("+")
+        command.append("COUNT")
+        command.append(Swift.min(Swift.max(limit, 1), 1000))
+        command.wantsToken = true
+        let reply = try await checked(client.send(command), "XRANGE")
+        guard case let .bulkString(wire?) = reply else { throw RedisError.unexpectedReply("XRANGE \(keys.results) -> \(reply)") }
+        do {
+            return try XRANGEDecoder.completionRecords(wire, make)
+        } catch {
+            throw RedisError.unexpectedReply("XRANGE \(keys.results): \(error)")
         }
-        return records
     }
 
     /// Deletes records by ID (`XDEL`, 1000 per command).

@@ -98,9 +98,10 @@ package final class RESPChannelHandler: ChannelInboundHandler {
         }
         let first = request.commands[0]
         let deadline = context.eventLoop.now + TimeAmount(request.timeout)
-        let entry = RedisConnectionStateMachine<RedisReplyWaiter>.Request(
+        var entry = RedisConnectionStateMachine<RedisReplyWaiter>.Request(
             waiter: request.waiter, count: request.commands.count, deadline: deadline,
             timeout: request.timeout, command: { first.name })
+        if request.commands.contains(where: \.wantsToken) { entry.tokens = request.commands.map(\.wantsToken) }
         switch stateMachine.send(entry) {
         case let .write(armTimer):
             for command in request.commands { context.write(wrapOutboundOut(command.encoded), promise: nil) }
@@ -117,7 +118,9 @@ package final class RESPChannelHandler: ChannelInboundHandler {
         while true {
             let action: RedisConnectionStateMachine<RedisReplyWaiter>.ReplyAction
             do {
-                guard let value = try parser.next() else { return }
+                // A reply its command wants undecoded is checked and handed over whole.
+                let next = try stateMachine.nextReplyWantsToken ? parser.nextToken() : parser.next()
+                guard let value = next else { return }
                 action = stateMachine.receive(value)
             } catch {
                 action = stateMachine.protocolError(error)

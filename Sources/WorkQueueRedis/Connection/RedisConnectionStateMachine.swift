@@ -16,6 +16,9 @@ package struct RedisConnectionStateMachine<Waiter> {
         package let timeout: Duration
         /// The first command's name, for a timeout's message.
         package let command: @Sendable () -> String
+        /// Per command, whether its reply is wanted undecoded (``RESPCommand/wantsToken``);
+        /// nil when none is.
+        package var tokens: [Bool]?
 
         package init(waiter: Waiter, count: Int, deadline: NIODeadline, timeout: Duration, command: @escaping @Sendable () -> String) {
             self.waiter = waiter
@@ -38,6 +41,8 @@ package struct RedisConnectionStateMachine<Waiter> {
     }
 
     private var state: State
+    /// Queued requests with a command marked ``RESPCommand/wantsToken``.
+    private var tokenRequests = 0
     /// When the one scheduled timeout check fires, if one is scheduled.
     package private(set) var timerDeadline: NIODeadline?
     let endpoint: String
@@ -69,6 +74,20 @@ package struct RedisConnectionStateMachine<Waiter> {
         case failAllAndClose([Waiter], RedisError)
     }
 
+    /// Whether the next reply is wanted undecoded (``RESPParser/nextToken()``): the oldest
+    /// request's next command is marked ``RESPCommand/wantsToken``.
+    package var nextReplyWantsToken: Bool {
+        guard tokenRequests > 0 else { return false } // the common case: nothing to look up
+        switch state {
+        case let .connecting(queue), let .active(queue):
+            guard let front = queue.first, let tokens = front.tokens else { return false }
+            let index = front.replies.count
+            return index < tokens.count && tokens[index]
+        case .closing, .closed:
+            return false
+        }
+    }
+
     package var isOpen: Bool {
         switch state {
         case .connecting, .active: true
@@ -96,6 +115,7 @@ package struct RedisConnectionStateMachine<Waiter> {
             let connecting = if case .connecting = state { true } else { false }
             state = .closed(.connectionClosed(endpoint)) // not a copy-on-write of the queue
             queue.append(request)
+            if request.tokens != nil { tokenRequests += 1 }
             state = connecting ? .connecting(queue) : .active(queue)
             // The timer follows the oldest request; a new oldest may need it earlier.
             if wasEmpty, timerDeadline.map({ request.deadline < $0 }) ?? true {
@@ -126,6 +146,7 @@ package struct RedisConnectionStateMachine<Waiter> {
                 return .none
             }
             state = .active(queue)
+            if front.tokens != nil { tokenRequests -= 1 }
             var arm: NIODeadline?
             if let next = queue.first, let armed = timerDeadline, next.deadline < armed {
                 timerDeadline = next.deadline
@@ -174,6 +195,7 @@ package struct RedisConnectionStateMachine<Waiter> {
         case let .connecting(queue), let .active(queue):
             state = closing ? .closing(error) : .closed(error)
             timerDeadline = nil
+            tokenRequests = 0
             return queue.map(\.waiter)
         case let .closing(previous):
             if !closing { state = .closed(previous) }

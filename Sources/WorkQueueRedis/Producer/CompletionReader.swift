@@ -29,7 +29,7 @@ public struct CompletionReader: Sendable {
 
     private let queues: [RedisQueue]
     /// Per shard: the records read and not yet returned, the ID of the last one read.
-    private var buffers: [[CompletionRecord]]
+    private var buffers: [[Entry]]
     private var after: [String?]
     /// Per shard: whether its last read returned a full page (more may follow at once).
     private var full: [Bool]
@@ -53,11 +53,13 @@ public struct CompletionReader: Sendable {
             let count = self.count
             let after = self.after
             let queues = self.queues
-            let pages = try await withThrowingTaskGroup(of: (Int, [CompletionRecord]).self) { group in
+            let pages = try await withThrowingTaskGroup(of: (Int, [Entry]).self) { group in
                 for shard in empty {
-                    group.addTask { (shard, try await queues[shard].completions(after: after[shard], limit: count)) }
+                    group.addTask {
+                        (shard, try await queues[shard].completions(after: after[shard], limit: count) { Entry(shard: shard, record: $0) })
+                    }
                 }
-                var pages: [(Int, [CompletionRecord])] = []
+                var pages: [(Int, [Entry])] = []
                 for try await page in group { pages.append(page) }
                 return pages
             }
@@ -66,8 +68,10 @@ public struct CompletionReader: Sendable {
             for (shard, page) in pages {
                 buffers[shard] = page
                 full[shard] = page.count == count
-                if let last = page.last { self.after[shard] = last.id }
-                for record in page { bytes += record.item.bytes.count + record.result.utf8.count + record.worker.utf8.count + 32 }
+                if let last = page.last { self.after[shard] = last.record.id }
+                for entry in page {
+                    bytes += entry.record.item.bytes.count + entry.record.result.utf8.count + entry.record.worker.utf8.count + 32
+                }
                 records += page.count
             }
             if records > 0 {
@@ -78,9 +82,13 @@ public struct CompletionReader: Sendable {
         var out: [Entry] = []
         let limit = Swift.max(1, limit)
         if queues.count == 1 {
-            let take = Swift.min(limit, buffers[0].count)
-            out = buffers[0].prefix(take).map { Entry(shard: 0, record: $0) }
-            buffers[0].removeFirst(take)
+            if buffers[0].count <= limit {
+                // The whole buffer: handed over, not copied.
+                swap(&out, &buffers[0])
+                return out
+            }
+            out = Array(buffers[0].prefix(limit))
+            buffers[0].removeFirst(limit)
             return out
         }
         var heads = Array(repeating: 0, count: queues.count)
@@ -94,12 +102,12 @@ public struct CompletionReader: Sendable {
                     continue
                 }
                 guard let candidate = best else { best = shard; continue }
-                let a = buffers[shard][heads[shard]].position
-                let b = buffers[candidate][heads[candidate]].position
+                let a = buffers[shard][heads[shard]].record.position
+                let b = buffers[candidate][heads[candidate]].record.position
                 if let a, let b, a < b { best = shard }
             }
             guard let shard = best else { break }
-            out.append(Entry(shard: shard, record: buffers[shard][heads[shard]]))
+            out.append(buffers[shard][heads[shard]])
             heads[shard] += 1
         }
         for shard in queues.indices where heads[shard] > 0 { buffers[shard].removeFirst(heads[shard]) }

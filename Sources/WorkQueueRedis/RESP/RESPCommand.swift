@@ -24,6 +24,11 @@ package struct RESPCommand: Sendable, Hashable {
     public private(set) var count = 0
     /// Where the first argument's bytes are in `storage`.
     private var nameRange: Range<Int>?
+    /// Whether its reply is handed over undecoded (``RESPParser/nextToken()``): an error reply
+    /// as `.error`, any other as one bulk string holding the reply's whole wire form, checked
+    /// complete and well-formed, for a decoder of its own (``XRANGEDecoder``). No generic value
+    /// is built for it. Not part of equality.
+    public var wantsToken = false
 
     /// An empty command with room for `capacity` bytes of encoded arguments.
     public init(capacity: Int = 64) {

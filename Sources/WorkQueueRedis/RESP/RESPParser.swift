@@ -40,6 +40,8 @@ package struct RESPParser: Sendable {
     /// Bytes consumed for the top-level value under construction.
     private var consumedInValue = 0
     private var failure: RESPParseError?
+    /// The scan of a value being read whole by ``nextToken()``.
+    private var tokenScanner = RESPTokenScanner()
 
     /// Bytes examined one by one (line scans and terminators); bulk payloads are not scanned.
     /// For tests: it grows linearly with the input, however it is split.
@@ -86,6 +88,8 @@ package struct RESPParser: Sendable {
     /// The next complete value, or nil when more bytes are needed.
     public mutating func next() throws(RESPParseError) -> RESPValue? {
         if let failure { throw failure }
+        // A value ``nextToken()`` began is read again from its start (nothing of it was consumed).
+        if tokenScanner.isStarted { tokenScanner = RESPTokenScanner() }
         do {
             return try parseNext()
         } catch {
@@ -93,6 +97,38 @@ package struct RESPParser: Sendable {
             buffer = ByteBuffer()
             stack = []
             throw error
+        }
+    }
+
+    /// The next complete value undecoded: its whole wire form as one bulk string (a slice of
+    /// the reads, no copy), or nil when more bytes are needed. An error reply is returned as
+    /// ``RESPValue/error(_:)`` as ``next()`` returns it. The bytes are checked exactly as
+    /// ``next()`` checks them (same caps, same ``RESPParseError``s) but no value is built: a
+    /// decoder of its own reads them (``XRANGEDecoder``). Used for a command marked
+    /// ``RESPCommand/wantsToken``; a value ``next()`` already began is finished by it.
+    public mutating func nextToken() throws(RESPParseError) -> RESPValue? {
+        if let failure { throw failure }
+        if !stack.isEmpty || pendingBulkLength != nil || consumedInValue > 0 || lineScanned > 0 { return try next() }
+        var scanned = 0
+        var scanner = tokenScanner
+        tokenScanner = RESPTokenScanner() // not a copy-on-write of its stack
+        let outcome = buffer.withUnsafeReadableBytes { scanner.scan($0, scanned: &scanned) }
+        tokenScanner = scanner
+        scannedByteCount += scanned
+        switch outcome {
+        case .incomplete:
+            return nil
+        case let .failed(error):
+            failure = error
+            buffer = ByteBuffer()
+            stack = []
+            throw error
+        case let .complete(length):
+            guard let token = buffer.readSlice(length: length) else { return nil }
+            if token.getInteger(at: token.readerIndex, as: UInt8.self) == UInt8(ascii: "-") {
+                return .error(token.getString(at: token.readerIndex + 1, length: length - 3) ?? "")
+            }
+            return .bulkString(token)
         }
     }
 
