@@ -71,12 +71,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// more) and carries the same call number (the script answers settlements it already
     /// applied with their recorded outcomes).
     private let tokens = Mutex(TokenState())
+    /// Failed takes remembered at most (a worker has at most two calls outstanding; a sharded
+    /// one, two per shard).
+    static let maxFailedTakes = 8
 
     private struct TokenState {
         var next = 1
         var nextCall = 1
-        /// The last failed call that took: its tokens, and its call number.
-        var failedTake: (session: String, first: Int, count: Int, call: Int)?
+        /// The failed calls that took, oldest first (at most ``maxFailedTakes``): their tokens,
+        /// their call numbers, and whether they also settled. Several, because a worker keeps
+        /// two calls outstanding (the runner's pipelining) and both may fail at once.
+        var failedTakes: [(session: String, first: Int, count: Int, call: Int, settles: Bool)] = []
         /// The last failed call that settled: its call number. A record of its own, so that
         /// two calls of one session failing at once (a sharded worker's settle-only call and
         /// its take on the same shard) do not overwrite each other's.
@@ -286,13 +291,18 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             var first: Int?
             var call: Int?
             // The settlements' call number from the failed call that carried them; the tokens
-            // (and, with no settlements, the call number) from the failed take.
+            // from that call's take, or (with no settlements) from a failed take that settled
+            // nothing, with its call number. (A session has at most one settling call
+            // outstanding, so a call with settlements after a failed settling call is its retry.)
             if let failed = state.failedSettle, failed.session == session, !settlements.isEmpty {
                 state.failedSettle = nil
                 call = failed.call
             }
-            if let failed = state.failedTake, failed.session == session {
-                state.failedTake = nil
+            let retried = state.failedTakes.firstIndex { failed in
+                failed.session == session && (call.map { failed.call == $0 } ?? (!failed.settles && settlements.isEmpty))
+            }
+            if let retried {
+                let failed = state.failedTakes.remove(at: retried)
                 first = failed.first
                 max = failed.count
                 if call == nil { call = failed.call }
@@ -334,7 +344,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             }
         } catch {
             tokens.withLock { state in
-                if max > 0 { state.failedTake = (session, first, max, call) }
+                if max > 0 {
+                    if state.failedTakes.count >= Self.maxFailedTakes { state.failedTakes.removeFirst() }
+                    state.failedTakes.append((session, first, max, call, !settlements.isEmpty))
+                }
                 if !settlements.isEmpty { state.failedSettle = (session, call) }
             }
             throw error
