@@ -446,8 +446,13 @@ struct ItemLedger: Sendable {
         if outstanding == 0 {
             worthACall = stopped || buffer.isEmpty || done.count >= threshold || demand >= threshold
         } else {
-            // A second call only for a batch's worth: the reply under way brings items too.
-            worthACall = demand >= threshold || (maySettle && (done.count >= threshold || (stopped && settleable > 0)))
+            // A second call only when the slots are about to run dry before the reply under
+            // way brings items (a batch's worth to take), or for half the capacity's worth of
+            // settlements (or a stop's releases): otherwise the reply comes first, and the
+            // next call is as large as it would have been. So a nearby Redis sees the calls
+            // it saw without pipelining, and a distant one a call each time the buffer runs low.
+            worthACall = (buffer.count < threshold && demand >= threshold)
+                || (maySettle && (done.count >= max(threshold, capacity / 2) || (stopped && settleable > 0)))
         }
         if (settleable == 0 && demand == 0) || !worthACall {
             if outstanding > 0 { return .awaitReply }

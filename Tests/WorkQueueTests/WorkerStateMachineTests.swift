@@ -332,34 +332,35 @@ import WorkQueueTesting
         return ItemLedger(options: options)
     }
 
-    static let d = lease("d"), e = lease("e")
-
-    /// The next call goes while one is outstanding, but never a third; the outstanding
-    /// demand counts against the capacity; only one call at a time carries settlements (the
-    /// other finished item waits for it); replies are applied in order, a lease lost on the
-    /// first call is counted once and leaves the second call's settlement alone.
+    /// The next call goes while one is outstanding once the slots are about to run dry, but
+    /// never a third; the outstanding demand counts against the capacity; only one call at a
+    /// time carries settlements (the other finished item waits for it); replies are applied in
+    /// order, a lease lost on the first call is counted once and leaves the second call's
+    /// settlement alone; with items buffered, no second call: the reply comes first.
     @Test func twoExchangesOutstandingAtMostOneOfThemSettling() {
         let actions = Self.run([
             Row(.call, Self.call([], ids: [], demand: 4)),
             // The call under way asks for everything the slots can hold.
             Row(.call, .step(.awaitReply)),
-            Row(.answer(outcomes: [], leases: ["a", "b", "c", "d"]), .actions([]), [1: .buffered, 4: .buffered]),
+            Row(.answer(outcomes: [], leases: ["a", "b"]), .actions([]), [1: .buffered, 2: .buffered]),
+            Row(.woken, .actions([])),
             Row(.slot(0), .slot(.run(1))),
             Row(.slot(1), .slot(.run(2))),
             Row(.finish(1, .returned(nil)), .dropped(nil)),
-            Row(.call, Self.call([.complete(Self.a, result: nil)], ids: [1], demand: 1), [1: .settling(.complete(Self.a, result: nil))]),
+            Row(.call, Self.call([.complete(Self.a, result: nil)], ids: [1], demand: 3), [1: .settling(.complete(Self.a, result: nil))]),
             Row(.finish(2, .returned(nil)), .dropped(nil)),
-            // A second call while the first is out: it takes, but does not settle (item 2 waits).
+            // Nothing buffered: a second call while the first is out; it takes, but does not
+            // settle (item 2 waits).
             Row(.call, Self.call([], ids: [], demand: 1), [2: .finished(.complete(Self.b, result: nil))]),
             // Two are out: no third.
             Row(.call, .step(.awaitReply)),
             // The first call's reply: its settlement found the lease gone (counted once), and
             // it leased one item.
-            Row(.answer(outcomes: [.leaseLost], leases: ["e"]), .actions([.lost(Self.a, was: .settling)]), [1: nil, 5: .buffered]),
-            // One call out, and it carries no settlements: item 2's may go now.
-            Row(.call, Self.call([.complete(Self.b, result: nil)], ids: [2], demand: 0), [2: .settling(.complete(Self.b, result: nil))]),
+            Row(.answer(outcomes: [.leaseLost], leases: ["c"]), .actions([.lost(Self.a, was: .settling)]), [1: nil, 3: .buffered]),
+            // One call out, an item buffered, one settlement (under half the capacity): wait.
             Row(.call, .step(.awaitReply)),
             Row(.answer(outcomes: [], leases: []), .actions([])),
+            Row(.call, Self.call([.complete(Self.b, result: nil)], ids: [2], demand: 0), [2: .settling(.complete(Self.b, result: nil))]),
             Row(.answer(outcomes: [.settled]), .actions([.settled(.complete(Self.b, result: nil))]), [2: nil]),
         ], ledger: Self.pipelineLedger())
         #expect(Self.lostCount(actions) == 1)
