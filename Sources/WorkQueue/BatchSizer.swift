@@ -4,8 +4,7 @@
 /// starts with one item per slot and, once handlers have returned, holds enough extra items to
 /// keep every slot busy for two round trips to the queue, bounded by what the slots can start
 /// within a third of the lease (so a waiting item never waits long), by
-/// ``WorkerOptions/maxBuffered`` (times the measured call time in ms, from 1 to 4: a Redis
-/// 2 ms away needs twice the items on their way), and by half of what is pending (so that at the end of a job
+/// ``WorkerOptions/maxBuffered``, and by half of what is pending (so that at the end of a job
 /// the remaining items spread over the workers instead of queueing behind one).
 struct BatchSizer: Sendable {
     let concurrency: Int
@@ -34,9 +33,7 @@ struct BatchSizer: Sendable {
         let perItem = max(handlerSeconds, 1e-7) / Double(concurrency)
         var extra = (2 * exchangeSeconds / perItem).rounded(.up)
         extra = min(extra, (leaseSeconds / 3 / perItem).rounded(.down))
-        // maxBuffered is for a nearby Redis (a call within a millisecond); a distant one needs
-        // more items on their way to cover its round trip: up to 4x that, in proportion.
-        extra = min(extra, Double(maxBuffered) * Swift.min(4, Swift.max(1, exchangeSeconds / 0.001)))
+        extra = min(extra, Double(maxBuffered))
         if let pending { extra = min(extra, Double(pending / 2)) }
         return concurrency + Int(max(0, extra))
     }

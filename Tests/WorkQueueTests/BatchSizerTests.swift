@@ -31,18 +31,6 @@ import WorkQueueTesting
         #expect((15...30).contains(capacity), "capacity \(capacity)")
     }
 
-    /// A Redis 2 ms away (calls of 2 ms) doubles the cap, so that the items on their way
-    /// cover the round trip; at most 4 times it, however far.
-    @Test func aDistantQueueRaisesTheCapInProportionUpToFourTimes() {
-        var sizer = Self.sizer()
-        for _ in 0..<100 { sizer.recordExchange(seconds: 0.002) }
-        #expect((1 + 510...1 + 514).contains(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000)))
-        for _ in 0..<100 { sizer.recordExchange(seconds: 0.05) }
-        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 1024)
-        for _ in 0..<100 { sizer.recordExchange(seconds: 0.0002) }
-        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 256)
-    }
-
     @Test func slowHandlersHoldNoMoreThanTheSlotsCanStartWithinAThirdOfTheLease() {
         var sizer = Self.sizer { $0.leaseDuration = .seconds(30) }
         for _ in 0..<50 { sizer.recordExchange(seconds: 5) }  // a very slow queue

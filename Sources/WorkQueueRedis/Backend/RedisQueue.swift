@@ -78,10 +78,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     private struct TokenState {
         var next = 1
         var nextCall = 1
-        /// The failed calls that took, oldest first (at most ``maxFailedTakes``): their tokens,
-        /// their call numbers, and whether they also settled. Several, because a worker keeps
-        /// two calls outstanding (the runner's pipelining) and both may fail at once.
-        var failedTakes: [(session: String, first: Int, count: Int, call: Int, settles: Bool)] = []
+        /// The failed calls that took, oldest first (at most ``maxFailedTakes``): their tokens
+        /// and call numbers. Several, because a worker keeps two calls outstanding (the
+        /// runner's pipelining) and both may fail at once.
+        var failedTakes: [(session: String, first: Int, count: Int, call: Int)] = []
         /// The last failed call that settled: its call number. A record of its own, so that
         /// two calls of one session failing at once (a sharded worker's settle-only call and
         /// its take on the same shard) do not overwrite each other's.
@@ -291,16 +291,15 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             var first: Int?
             var call: Int?
             // The settlements' call number from the failed call that carried them; the tokens
-            // from that call's take, or (with no settlements) from a failed take that settled
-            // nothing, with its call number. (A session has at most one settling call
-            // outstanding, so a call with settlements after a failed settling call is its retry.)
+            // from that call's take if it took, else from the oldest failed take (with its call
+            // number when there are no settlements). A take handed back to another call than
+            // the one that lost it is still handed out once.
             if let failed = state.failedSettle, failed.session == session, !settlements.isEmpty {
                 state.failedSettle = nil
                 call = failed.call
             }
-            let retried = state.failedTakes.firstIndex { failed in
-                failed.session == session && (call.map { failed.call == $0 } ?? (!failed.settles && settlements.isEmpty))
-            }
+            let retried = call.flatMap { call in state.failedTakes.firstIndex { $0.session == session && $0.call == call } }
+                ?? state.failedTakes.firstIndex { $0.session == session }
             if let retried {
                 let failed = state.failedTakes.remove(at: retried)
                 first = failed.first
@@ -346,7 +345,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             tokens.withLock { state in
                 if max > 0 {
                     if state.failedTakes.count >= Self.maxFailedTakes { state.failedTakes.removeFirst() }
-                    state.failedTakes.append((session, first, max, call, !settlements.isEmpty))
+                    state.failedTakes.append((session, first, max, call))
                 }
                 if !settlements.isEmpty { state.failedSettle = (session, call) }
             }
