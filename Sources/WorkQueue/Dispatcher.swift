@@ -24,6 +24,8 @@ final class Dispatcher: Sendable {
         var fetcher: CheckedContinuation<Void, Never>?
         var fetcherWoken = false
         var externalWake = false
+        /// The fetcher's last step was ``ItemLedger/FetchStep/awaitReply``.
+        var awaitingReply = false
     }
 
     private let state: Mutex<State>
@@ -84,7 +86,7 @@ final class Dispatcher: Sendable {
             }
         }) {
             // Taking an item changes the fetcher's demand.
-            if ready != nil { wakeFetcher() }
+            if ready != nil { wakeFetcher(fromSlot: true) }
             return ready
         }
         return await withTaskCancellationHandler {
@@ -124,7 +126,7 @@ final class Dispatcher: Sendable {
     /// The handler of `id` returned; returns the lost lease when it was lost meanwhile.
     func finished(_ id: ItemLedger.ID, _ result: ItemLedger.HandlerResult, checkpoint: [UInt8]?, seconds: Double) -> Lease? {
         let lost = state.withLock { $0.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds) }
-        wakeFetcher()
+        wakeFetcher(fromSlot: true)
         return lost
     }
 
@@ -154,7 +156,9 @@ final class Dispatcher: Sendable {
     /// The fetcher's next step, and the slots' occupancy (running, buffered) for the metrics.
     func nextCall() -> (step: ItemLedger.FetchStep, running: Int, buffered: Int) {
         state.withLock { state in
-            (state.ledger.nextCall(), state.ledger.running, state.ledger.buffered)
+            let step = state.ledger.nextCall()
+            state.awaitingReply = step == .awaitReply
+            return (step, state.ledger.running, state.ledger.buffered)
         }
     }
 
@@ -187,9 +191,12 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Wakes the fetcher (a slot changed something, or shutdown was requested).
-    func wakeFetcher(external: Bool = false) {
+    /// Wakes the fetcher (a slot changed something, or shutdown was requested). A slot's wake
+    /// (`fromSlot`) is skipped while the fetcher waits for a reply that must come first
+    /// (``ItemLedger/nextCallPossibleBeforeReply``): the reply wakes it.
+    func wakeFetcher(external: Bool = false, fromSlot: Bool = false) {
         let fetcher = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if fromSlot && state.awaitingReply && !state.ledger.nextCallPossibleBeforeReply { return nil }
             if external { state.externalWake = true }
             state.fetcherWoken = true
             defer { state.fetcher = nil }

@@ -489,6 +489,17 @@ struct ItemLedger: Sendable {
         return .exchange(exchange)
     }
 
+    /// With a call outstanding: whether a slot's event could make the next call worth sending
+    /// before its reply (the buffer ran low, or half the capacity waits to settle). While it
+    /// cannot, the slots do not wake a fetcher waiting for a reply (one wake per item saved);
+    /// the reply wakes it.
+    var nextCallPossibleBeforeReply: Bool {
+        guard outstanding == 1 else { return outstanding == 0 }
+        let capacity = sizer.capacity(handlerSeconds: handlerSeconds, pending: pending)
+        let threshold = max(1, capacity / 4)
+        return buffer.count < threshold || done.count >= max(threshold, capacity / 2) || stopped
+    }
+
     /// The exchange `call` (started at `now`, taking `seconds`) answered `result`: settled
     /// items leave, lost ones are counted, the new leases are taken in, and a pause, the rate
     /// limit or a cancel of the queue is acted on. Called once per call ``nextCall()`` made,
