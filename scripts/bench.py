@@ -30,6 +30,7 @@ import redis
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TUTORIAL = os.path.join(HERE, "bench-tutorial-worker.py")
+DELAY_PROXY = os.path.join(HERE, "bench-delay-proxy.py")
 HOST = "127.0.0.1"  # the only address this script ever connects to
 DEFAULT_BEST_FLAGS = "--concurrency 8"
 
@@ -193,13 +194,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_redis(tmp):
+def start_redis(tmp, extra=()):
+    """redis-server on a free port; `extra` is a function of nothing returning more flags
+    (called once per attempt, so that a TLS port it picks is fresh too)."""
     last_error = None
     for _ in range(5):
         port = free_port()
         log = os.path.join(tmp, f"redis-{port}.log")
         proc = spawn(["redis-server", "--bind", HOST, "--port", str(port), "--dir", tmp,
-                      "--save", "", "--appendonly", "no", "--logfile", log, "--daemonize", "no"],
+                      "--save", "", "--appendonly", "no", "--logfile", log, "--daemonize", "no"]
+                     + (list(extra()) if extra else []),
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(host=HOST, port=port)
         deadline = time.monotonic() + 5
@@ -248,6 +252,42 @@ def make_items(n, width=None):
     return [f"item-{i:0{width}d}" for i in range(1, n + 1)]
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Latency: a delaying proxy and a TLS port (scripts/bench latency)
+
+
+def start_delay_proxy(target_port, delay_ms):
+    """scripts/bench-delay-proxy.py in front of 127.0.0.1:target_port, adding `delay_ms` in
+    each direction; returns (process, port)."""
+    proc = spawn([sys.executable, DELAY_PROXY, "--target-port", str(target_port), "--delay-ms", str(delay_ms)],
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    ready, _, _ = select.select([proc.stdout], [], [], 10.0)
+    line = proc.stdout.readline().decode() if ready else ""
+    if not line.startswith("listening on "):
+        raise RuntimeError(f"the delaying proxy did not start (said {line!r})")
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+def make_tls_files(tmp):
+    """A throwaway CA and a server certificate for 127.0.0.1 (EC P-256, openssl); returns the
+    paths (ca, cert, key), or None without openssl."""
+    if shutil.which("openssl") is None:
+        return None
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d, exist_ok=True)
+    ca, ca_key = os.path.join(d, "ca.crt"), os.path.join(d, "ca.key")
+    cert, key, csr, ext = (os.path.join(d, n) for n in ("server.crt", "server.key", "server.csr", "server.ext"))
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for argv in (["req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=bench CA"],
+                 ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=bench redis"],
+                 ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+                  "-days", "2", "-extfile", ext]):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True, timeout=60)
+    return ca, cert, key
+
 # ---------------------------------------------------------------------------------------------
 # The workers
 
@@ -268,8 +308,8 @@ class Bench:
     def tutorial_argv(self, queue):
         return [sys.executable, TUTORIAL, "--queue", queue, "--host", HOST, "--port", str(self.port)]
 
-    def ours_argv(self, queue, flags, handler="noop", options=()):
-        argv = [self.args.bin, "work", "--queue", queue, "--redis", self.url,
+    def ours_argv(self, queue, flags, handler="noop", options=(), url=None):
+        argv = [self.args.bin, "work", "--queue", queue, "--redis", url or self.url,
                 "--handler", handler, "--log-level", "error"]
         for option in options:
             argv += ["--option", option]
@@ -295,7 +335,8 @@ class Bench:
         # As `push --shards M` spreads them: item by item, round-robin.
         for index, name in enumerate(shards):
             push_items(self.client, name, items[index::len(shards)])
-        argv = self.tutorial_argv(queue) if config["kind"] == "tutorial" else self.ours_argv(queue, config["flags"])
+        argv = (self.tutorial_argv(queue) if config["kind"] == "tutorial"
+                else self.ours_argv(queue, config["flags"], url=config.get("url")))
         cpu0 = redis_cpu(self.client)
         t0 = time.perf_counter()
         procs = [self.start(argv) for _ in range(config["procs"])]
@@ -856,6 +897,14 @@ def parse_args(argv):
     parser.add_argument("--cost-held", type=int, default=10000,
                         help="--cost-only also drains the items with one worker while this many entries of "
                              "NAME:processing are held by 10 slow workers (default 10000; 0: skip)")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only latency tolerance (`scripts/bench latency`): one worker process directly on loopback, "
+                             "through a delaying proxy at 0 ms and --latency-ms each way, and over TLS; items/s and "
+                             "the ratio to loopback (default 100000 items)")
+    parser.add_argument("--latency-ms", type=float, default=1.0,
+                        help="delay the proxy adds in each direction, ms (default 1: a 2 ms round trip)")
+    parser.add_argument("--latency-flags", default="",
+                        help="`work` flags of the latency runs (default: none, the default flags)")
     parser.add_argument("--push-only", action="store_true",
                         help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
     parser.add_argument("--push-mib", default="8,32,64,128",
@@ -872,7 +921,9 @@ def parse_args(argv):
                         help="directory for Redis and logs, removed at exit (scripts/bench passes one it also removes)")
     args = parser.parse_args(argv)
     if args.items is None:
-        args.items = args.items_positional or 20000
+        args.items = args.items_positional or (100000 if args.latency_only else 20000)
+    if not 0 <= args.latency_ms <= 1000:
+        parser.error("--latency-ms goes from 0 to 1000")
     if args.items < 1 or args.runs < 1:
         parser.error("--items and --runs must be positive")
     if args.latency_items < 2:
@@ -910,6 +961,73 @@ def parse_args(argv):
     return args
 
 
+def latency_section(args, tmp, facts, results):
+    """scripts/bench latency: one default-flag worker process (plus --latency-flags) on the
+    same queue length, directly on loopback, through the delaying proxy at 0 ms and at
+    --latency-ms each way, and over TLS (directly and through the proxy); items/s and each
+    round's ratio to the direct loopback run of the same round, medians of --runs."""
+    tls = make_tls_files(tmp)
+    tls_port = [None]
+
+    def tls_flags():
+        if not tls:
+            return []
+        tls_port[0] = free_port()
+        return ["--tls-port", str(tls_port[0]), "--tls-cert-file", tls[1], "--tls-key-file", tls[2],
+                "--tls-ca-cert-file", tls[0], "--tls-auth-clients", "no"]
+
+    redis_proc, port, client = start_redis(tmp, tls_flags)
+    log(f"latency: redis-server (pid {redis_proc.pid}) on {HOST}:{port}" + (f", TLS on {tls_port[0]}" if tls else ""))
+    bench = Bench(args, port, client, tmp)
+    ms = args.latency_ms
+    _, zero = start_delay_proxy(port, 0)
+    _, slow = start_delay_proxy(port, ms)
+    flags = shlex.split(args.latency_flags)
+    shown = " ".join(flags) or "default flags"
+    configs = [
+        {"name": "loopback", "url": f"redis://{HOST}:{port}"},
+        {"name": "through the proxy, 0 ms", "url": f"redis://{HOST}:{zero}"},
+        {"name": f"through the proxy, {ms:g} ms each way", "url": f"redis://{HOST}:{slow}"},
+    ]
+    if tls:
+        _, tls_slow = start_delay_proxy(tls_port[0], ms)
+        tls_flags_ = ["--tls-ca-file", tls[0]]
+        configs += [
+            {"name": "TLS, loopback", "url": f"rediss://{HOST}:{tls_port[0]}", "tls": tls_flags_},
+            {"name": f"TLS through the proxy, {ms:g} ms each way", "url": f"rediss://{HOST}:{tls_slow}", "tls": tls_flags_},
+        ]
+    else:
+        log("latency: no openssl, so no TLS rows")
+    for config in configs:
+        config.update({"kind": "ours", "procs": 1, "flags": flags + config.get("tls", [])})
+    items = make_items(args.items)
+    runs = {i: [] for i in range(len(configs))}
+    for r in range(args.runs):
+        for i, config in enumerate(configs):
+            m = bench.throughput(config, items)
+            runs[i].append(m)
+            log(f"run {r + 1}/{args.runs}: {config['name']}: {m['items_per_s']:,.0f} items/s ({m['wall_s']:.2f} s)")
+    rows, json_rows = [], []
+    for i, config in enumerate(configs):
+        ms_ = runs[i]
+        row = {"config": config["name"], "url": config["url"], "flags": config["flags"],
+               "items_per_s": median([m["items_per_s"] for m in ms_]),
+               "items_per_s_min": min(m["items_per_s"] for m in ms_),
+               "items_per_s_max": max(m["items_per_s"] for m in ms_),
+               "ratio_to_loopback": median([m["items_per_s"] / d["items_per_s"] for m, d in zip(ms_, runs[0])]),
+               "worker_cpu_us_per_item": median([m["worker_cpu_us_per_item"] for m in ms_]),
+               "runs": ms_}
+        json_rows.append(row)
+        rows.append([config["name"], fmt(row["items_per_s"]), f"{fmt(row['items_per_s_min'])}-{fmt(row['items_per_s_max'])}",
+                     f"{row['ratio_to_loopback']:.2f}x", fmt(row["worker_cpu_us_per_item"], 1)])
+    results["latency"] = {"delay_ms_each_way": ms, "flags": flags, "rows": json_rows}
+    return ["", f"latency tolerance: one worker process ({shown}), {args.items:,} items per run, medians of {args.runs} runs; "
+                f"the proxy (scripts/bench-delay-proxy.py) delays each direction by the given time, so "
+                f"{ms:g} ms each way is a {2 * ms:g} ms round trip; 'vs loopback' = median of each round's ratio to the "
+                f"loopback run",
+            table(["connection", "items/s", "min-max", "vs loopback", "worker CPU us/item"], rows, "lrrrr")]
+
+
 def main(argv):
     args = parse_args(argv)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
@@ -930,9 +1048,12 @@ def main(argv):
 
 def run(args, tmp):
     facts = machine_facts(args)
-    redis_proc, port, client = start_redis(tmp)
-    log(f"redis-server (pid {redis_proc.pid}) on {HOST}:{port}, data dir {tmp}")
-    bench = Bench(args, port, client, tmp)
+    if args.latency_only:
+        bench = None  # the latency section starts its own redis-server, with a TLS port
+    else:
+        redis_proc, port, client = start_redis(tmp)
+        log(f"redis-server (pid {redis_proc.pid}) on {HOST}:{port}, data dir {tmp}")
+        bench = Bench(args, port, client, tmp)
     results = {"machine": facts, "settings": {
         "items": args.items, "runs": args.runs, "best_flags": args.best_flags_list, "shards": args.shards,
         "procs": args.procs, "tutorial_procs": args.tutorial_procs}}
@@ -943,7 +1064,9 @@ def run(args, tmp):
     out.append(f"         {facts['swift']}; Python {facts['python']}, redis-py {facts['redis_py']}")
     out.append(f"         workqueue {facts['workqueue_commit']}: {facts['workqueue_bin']}")
 
-    if args.push_only:
+    if args.latency_only:
+        out += latency_section(args, tmp, facts, results)
+    elif args.push_only:
         rows = bench.push_line(args.push_mib)
         results["push_line"] = rows
         out.append("")
@@ -1122,7 +1245,7 @@ def run(args, tmp):
                        f"flags while a second worker idles; ms from the completion to each exit, median of {args.exit_runs}")
             out.append(table(["case", "max ms", "holder ms", "idle ms"], exit_rows, "lrrr"))
 
-    if args.rss_items and not args.rate_only:
+    if args.rss_items and not args.rate_only and not args.latency_only:
         rss = bench.rss_drain(args.rss_items, args.rss_flags_list)
         results["rss"] = rss
         out.append("")

@@ -24,6 +24,8 @@ final class Dispatcher: Sendable {
         var fetcher: CheckedContinuation<Void, Never>?
         var fetcherWoken = false
         var externalWake = false
+        /// The fetcher's last step was ``ItemLedger/FetchStep/awaitReply``.
+        var awaitingReply = false
     }
 
     private let state: Mutex<State>
@@ -82,7 +84,7 @@ final class Dispatcher: Sendable {
             switch state.ledger.slotReady(slot, mayPark: false) {
             case .end: return .some(nil)
             case let .run(id):
-                fetcher = Self.wake(&state)
+                fetcher = Self.wakeFromSlot(&state)
                 return .some(Self.started(id, &state.ledger))
             case .park: return nil
             }
@@ -127,7 +129,7 @@ final class Dispatcher: Sendable {
     func finished(_ id: ItemLedger.ID, _ result: ItemLedger.HandlerResult, checkpoint: [UInt8]?, seconds: Double) -> Lease? {
         // One lock for the ledger event and the fetcher's wake.
         let (lost, fetcher) = state.withLock { state in
-            (state.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds), Self.wake(&state))
+            (state.ledger.finished(id, result, checkpoint: checkpoint, seconds: seconds), Self.wakeFromSlot(&state))
         }
         fetcher?.resume()
         return lost
@@ -159,7 +161,9 @@ final class Dispatcher: Sendable {
     /// The fetcher's next step, and the slots' occupancy (running, buffered) for the metrics.
     func nextCall() -> (step: ItemLedger.FetchStep, running: Int, buffered: Int) {
         state.withLock { state in
-            (state.ledger.nextCall(), state.ledger.running, state.ledger.buffered)
+            let step = state.ledger.nextCall()
+            state.awaitingReply = step == .awaitReply
+            return (step, state.ledger.running, state.ledger.buffered)
         }
     }
 
@@ -192,9 +196,12 @@ final class Dispatcher: Sendable {
         }
     }
 
-    /// Wakes the fetcher (a slot changed something, or shutdown was requested).
-    func wakeFetcher(external: Bool = false) {
+    /// Wakes the fetcher (a slot changed something, or shutdown was requested). A slot's wake
+    /// (`fromSlot`) is skipped while the fetcher waits for a reply that must come first
+    /// (``ItemLedger/nextCallPossibleBeforeReply``): the reply wakes it.
+    func wakeFetcher(external: Bool = false, fromSlot: Bool = false) {
         let fetcher = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if fromSlot { return Self.wakeFromSlot(&state) }
             if external { state.externalWake = true }
             return Self.wake(&state)
         }
@@ -202,6 +209,13 @@ final class Dispatcher: Sendable {
     }
 
     /// Marks the fetcher woken and takes its continuation (to resume outside the lock).
+    /// A slot's wake: skipped while the fetcher waits for a reply that must come first
+    /// (``ItemLedger/nextCallPossibleBeforeReply``): the reply wakes it.
+    private static func wakeFromSlot(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        if state.awaitingReply && !state.ledger.nextCallPossibleBeforeReply { return nil }
+        return wake(&state)
+    }
+
     private static func wake(_ state: inout State) -> CheckedContinuation<Void, Never>? {
         state.fetcherWoken = true
         defer { state.fetcher = nil }

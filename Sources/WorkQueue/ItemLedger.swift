@@ -27,6 +27,19 @@ import NIOCore
 /// out (start a handler, cancel one, record an outcome, hold off). No clock is read here and
 /// nothing waits: time is passed in. The fetcher's own state (stopping, drained, held back
 /// by a pause or the rate limit) lives here too, so ``nextCall()`` decides each call.
+///
+/// Exchanges are pipelined: the fetcher may send the next call before the last one's reply
+/// came back, so that a distant Redis's round trip does not set the pace. The rules:
+/// - at most ``maxOutstanding`` (two) calls are outstanding; their replies are applied in the
+///   order the calls were made (``exchanged(_:_:seconds:at:leasedAt:)``, FIFO);
+/// - at most one outstanding call carries settlements: the backend's record of a session's
+///   last settling call (what answers a retry after a lost reply) then always names that
+///   call, and a settlement is in exactly one call (it is `settling` from the call that
+///   carries it on), so nothing is settled twice;
+/// - a call's demand counts against the capacity until its reply is applied, so two calls
+///   never lease more than the slots need;
+/// - the drained check, the exit and the hold-off's idle wait happen only with no call
+///   outstanding (``FetchStep/awaitReply`` otherwise): a stop or a drain waits for both.
 struct ItemLedger: Sendable {
     typealias ID = Int
 
@@ -80,8 +93,12 @@ struct ItemLedger: Sendable {
 
     /// What the fetcher does next.
     enum FetchStep: Sendable, Hashable {
-        /// Settle `exchange.settlements` and lease `exchange.demand` items in one call.
+        /// Settle `exchange.settlements` and lease `exchange.demand` items in one call (sent
+        /// now; its reply is applied once every earlier call's was).
         case exchange(Exchange)
+        /// Calls are outstanding and no other is allowed or worth one: wait for a reply (or a
+        /// slot's wake), then ask again.
+        case awaitReply
         /// Nothing worth a call: ask the backend's drained check first when `checkDrained`
         /// (and exit when it says drained), arm the wait for work when `armWaiter`, then sleep
         /// until woken.
@@ -156,6 +173,13 @@ struct ItemLedger: Sendable {
     private var cancelledAll: CancellationReason?
     /// Seconds a handler took, averaged (nil until one returned).
     private(set) var handlerSeconds: Double?
+    /// Calls sent whose replies are not applied yet (at most ``maxOutstanding``), the demand
+    /// they carry, and whether one of them carries settlements.
+    private(set) var outstanding = 0
+    private var outstandingDemand = 0
+    private var settlementsOutstanding = false
+    /// Exchange calls outstanding at most: one being answered while the next is on its way.
+    static let maxOutstanding = 2
     // The fetcher's state.
     private var queueEmpty = false
     private var holdOff = false
@@ -407,26 +431,46 @@ struct ItemLedger: Sendable {
     // MARK: The fetcher
 
     /// The fetcher's next step: an exchange when there is something to settle or lease worth
-    /// a call, else idle (or exit once stopped with nothing left).
+    /// a call (and the pipelining rules allow one), else wait for a reply while one is
+    /// outstanding, else idle (or exit once stopped with nothing left).
     mutating func nextCall() -> FetchStep {
+        if outstanding >= Self.maxOutstanding { return .awaitReply }
         let capacity = sizer.capacity(handlerSeconds: handlerSeconds, pending: pending)
-        let demand = stopped || queueEmpty || holdOff ? 0 : max(0, capacity - running - buffer.count)
+        let demand = stopped || queueEmpty || holdOff ? 0 : max(0, capacity - running - buffer.count - outstandingDemand)
+        // Settlements wait while another call carries some.
+        let maySettle = !settlementsOutstanding
+        let settleable = maySettle ? done.count + unstarted.count : 0
         // Batch settlements while the slots still have work buffered.
         let threshold = max(1, capacity / 4)
-        let worthACall = stopped || buffer.isEmpty || done.count >= threshold || demand >= threshold
-        if (done.isEmpty && demand == 0 && unstarted.isEmpty) || !worthACall {
+        let worthACall: Bool
+        if outstanding == 0 {
+            worthACall = stopped || buffer.isEmpty || done.count >= threshold || demand >= threshold
+        } else {
+            // A second call only when the slots are about to run dry before the reply under
+            // way brings items (a batch's worth to take), or for half the capacity's worth of
+            // settlements (or a stop's releases): otherwise the reply comes first, and the
+            // next call is as large as it would have been. So a nearby Redis sees the calls
+            // it saw without pipelining, and a distant one a call each time the buffer runs low.
+            worthACall = (buffer.count < threshold && demand >= threshold)
+                || (maySettle && (done.count >= max(threshold, capacity / 2) || (stopped && settleable > 0)))
+        }
+        if (settleable == 0 && demand == 0) || !worthACall {
+            if outstanding > 0 { return .awaitReply }
             if stopped && running == 0 && done.isEmpty && unstarted.isEmpty { return .exit }
             let checkDrained = queueEmpty && running == 0 && buffer.isEmpty && done.isEmpty && drained && rules.exitWhenDrained
             let armWaiter = queueEmpty && !waiterArmed && !stopped
             if armWaiter { waiterArmed = true }
             return .idle(checkDrained: checkDrained, armWaiter: armWaiter)
         }
+        outstanding += 1
+        outstandingDemand += demand
+        var exchange = Exchange(ids: [], settlements: [], leasedAt: [], demand: demand)
+        guard maySettle else { return .exchange(exchange) }
         // Settle what finished, then what was never started, last first, so that released
         // items return to the head of the queue in their order.
         let ids = done + unstarted.reversed()
         done.removeAll(keepingCapacity: true)
         unstarted.removeAll(keepingCapacity: true)
-        var exchange = Exchange(ids: [], settlements: [], leasedAt: [], demand: demand)
         exchange.ids.reserveCapacity(ids.count)
         exchange.settlements.reserveCapacity(ids.count)
         exchange.leasedAt.reserveCapacity(ids.count)
@@ -441,15 +485,31 @@ struct ItemLedger: Sendable {
             exchange.settlements.append(settlement)
             exchange.leasedAt.append(leasedAt)
         }
+        settlementsOutstanding = !exchange.ids.isEmpty
         return .exchange(exchange)
+    }
+
+    /// With a call outstanding: whether a slot's event could make the next call worth sending
+    /// before its reply (the buffer ran low, or half the capacity waits to settle). While it
+    /// cannot, the slots do not wake a fetcher waiting for a reply (one wake per item saved);
+    /// the reply wakes it.
+    var nextCallPossibleBeforeReply: Bool {
+        guard outstanding == 1 else { return outstanding == 0 }
+        let capacity = sizer.capacity(handlerSeconds: handlerSeconds, pending: pending)
+        let threshold = max(1, capacity / 4)
+        return buffer.count < threshold || done.count >= max(threshold, capacity / 2) || stopped
     }
 
     /// The exchange `call` (started at `now`, taking `seconds`) answered `result`: settled
     /// items leave, lost ones are counted, the new leases are taken in, and a pause, the rate
-    /// limit or a cancel of the queue is acted on.
+    /// limit or a cancel of the queue is acted on. Called once per call ``nextCall()`` made,
+    /// in the order it made them.
     mutating func exchanged(_ call: Exchange, _ result: ExchangeResult, seconds: Double, at now: WorkInstant,
                             leasedAt: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
+        outstanding = max(0, outstanding - 1)
+        outstandingDemand = max(0, outstandingDemand - call.demand)
+        if !call.ids.isEmpty { settlementsOutstanding = false }
         sizer.recordExchange(seconds: seconds)
         pending = result.counts.pending
         drained = result.counts.isDrained

@@ -13,7 +13,10 @@ import Synchronization
 /// - One fetcher per worker settles what the slots finished and leases what they will need
 ///   in one backend call per batch (`WorkQueueBackend.exchange(_:lease:session:duration:)`),
 ///   and hands the items to ``WorkerOptions/concurrency`` slots through a buffer in the
-///   process, sized by ``WorkerOptions/prefetch`` or adaptively.
+///   process, sized by ``WorkerOptions/prefetch`` or adaptively. Up to two such calls are
+///   outstanding at once (the next one goes while the last one's reply is on its way, at most
+///   one of them carrying settlements), and their replies are applied in order, so a distant
+///   Redis's round trip does not set the pace.
 /// - One heartbeat per worker renews every held lease each third of
 ///   ``WorkerOptions/leaseDuration``; a lease found lost cancels its handler, and the item is
 ///   not completed (the new owner's result counts).
@@ -222,15 +225,51 @@ public final class Worker: Service, Sendable {
 
     /// One fetcher per process: settles what the slots finished and leases what they will need,
     /// in one backend call per batch, until drained or shut down. The ledger decides each step
-    /// (``ItemLedger/nextCall()``); this loop makes the calls and waits.
+    /// (``ItemLedger/nextCall()``), pipelining included: a call is sent in a task of its own
+    /// (an ``ExchangeFlight``), so the next one can go while its reply is on the way, and the
+    /// replies are applied here, in the order the calls were made.
     private func fetchLoop(_ dispatcher: Dispatcher) async throws {
         // Wakes the fetcher after a wait for work, a pause or the rate limit's delay.
         var waiter: Task<Void, Never>?
-        defer { waiter?.cancel() }
+        // The calls sent whose replies are not applied yet, oldest first (the ledger's
+        // `outstanding`, at most two).
+        var flights: [ExchangeFlight] = []
+        defer {
+            waiter?.cancel()
+            // Only on an error: a normal exit waits for every reply.
+            for flight in flights { flight.task.cancel() }
+        }
         var lastControl = QueueControl()
         metrics.recordControl(lastControl)
         let continuous = ContinuousClock()
         while true {
+            // Apply the replies that came back, in order.
+            while let flight = flights.first, let reply = flight.take() {
+                flights.removeFirst()
+                let result = try reply.get()
+                let now = continuous.now
+                let call = flight.call
+                metrics.recordExchange(outcomes: result.outcomes, settlements: call.settlements, leasedAt: call.leasedAt, now: now)
+                metrics.recordLeased(result.leases.count)
+                if result.control != lastControl {
+                    lastControl = result.control
+                    metrics.recordControl(result.control)
+                }
+                for action in dispatcher.exchanged(call, result, seconds: (now - flight.startedAt).seconds, at: flight.started,
+                                                   leasedAt: now) {
+                    guard case let .holdOff(pause, rateLimited) = action else {
+                        perform(action)
+                        continue
+                    }
+                    // Paused or rate-limited: wait (without spinning on the backend), then ask again.
+                    if rateLimited { metrics.recordRateLimited() }
+                    waiter?.cancel()
+                    waiter = Task {
+                        try? await self.clock.sleep(for: pause)
+                        if !Task.isCancelled { dispatcher.wakeFetcher(external: true) }
+                    }
+                }
+            }
             let (step, running, buffered) = dispatcher.nextCall()
             metrics.recordOccupancy(running: running, buffered: buffered)
             switch step {
@@ -247,35 +286,21 @@ public final class Worker: Service, Sendable {
                 if armWaiter { waiter = waitForWork(dispatcher) }
                 if await dispatcher.waitForFetcherWork() { waiter = nil }
                 try Task.checkCancellation()
+            case .awaitReply:
+                // A reply wakes the fetcher, and so does a slot (a second call may be worth it).
+                if await dispatcher.waitForFetcherWork() { waiter = nil }
+                try Task.checkCancellation()
             case let .exchange(call):
                 // The settlements are `settling` from here: settled by this call even if its
                 // reply is lost, so a renewal refused meanwhile is not a lost lease.
-                let started = clock.now
-                let startedAt = continuous.now
-                let result = try await retrying(call.demand > 0 ? "lease" : "settle") {
-                    try await self.backend.exchange(call.settlements, lease: call.demand, session: self.session,
-                                                    duration: self.options.leaseDuration)
-                }
-                let now = continuous.now
-                metrics.recordExchange(outcomes: result.outcomes, settlements: call.settlements, leasedAt: call.leasedAt, now: now)
-                metrics.recordLeased(result.leases.count)
-                if result.control != lastControl {
-                    lastControl = result.control
-                    metrics.recordControl(result.control)
-                }
-                for action in dispatcher.exchanged(call, result, seconds: (now - startedAt).seconds, at: started, leasedAt: now) {
-                    guard case let .holdOff(pause, rateLimited) = action else {
-                        perform(action)
-                        continue
+                flights.append(ExchangeFlight(call: call, started: clock.now, startedAt: continuous.now) { call in
+                    try await self.retrying(call.demand > 0 ? "lease" : "settle") {
+                        try await self.backend.exchange(call.settlements, lease: call.demand, session: self.session,
+                                                        duration: self.options.leaseDuration)
                     }
-                    // Paused or rate-limited: wait (without spinning on the backend), then ask again.
-                    if rateLimited { metrics.recordRateLimited() }
-                    waiter?.cancel()
-                    waiter = Task {
-                        try? await self.clock.sleep(for: pause)
-                        if !Task.isCancelled { dispatcher.wakeFetcher(external: true) }
-                    }
-                }
+                } done: {
+                    dispatcher.wakeFetcher()
+                })
             }
         }
     }
@@ -405,5 +430,52 @@ public final class Worker: Service, Sendable {
     func record(_ event: @autoclosure () -> WorkerEvent, _ update: (inout WorkerSummary) -> Void) {
         summary.withLock { update(&$0) }
         emit(event())
+    }
+}
+
+/// One exchange call on its way: made in a task of its own (retried there through outages), its
+/// reply kept for the fetcher, which applies the replies in the order it made the calls.
+struct ExchangeFlight {
+    /// Where the call's task leaves its reply.
+    private final class Reply: Sendable {
+        let value = Mutex<Result<ExchangeResult, any Error>?>(nil)
+    }
+
+    let call: ItemLedger.Exchange
+    /// When the call was made, on the worker's clock (the leases' deadlines count from it)
+    /// and on the continuous clock (the round trip the batch sizer measures).
+    let started: WorkInstant
+    let startedAt: ContinuousClock.Instant
+    /// The task making the call (cancelled when the fetcher fails).
+    let task: Task<Void, Never>
+    private let reply: Reply
+
+    /// Makes the call (`body`) in a new task, then calls `done` once its reply (or error) is kept.
+    init(call: ItemLedger.Exchange, started: WorkInstant, startedAt: ContinuousClock.Instant,
+         _ body: @escaping @Sendable (ItemLedger.Exchange) async throws -> ExchangeResult,
+         done: @escaping @Sendable () -> Void) {
+        self.call = call
+        self.started = started
+        self.startedAt = startedAt
+        let reply = Reply()
+        self.reply = reply
+        task = Task {
+            let result: Result<ExchangeResult, any Error>
+            do {
+                result = .success(try await body(call))
+            } catch {
+                result = .failure(error)
+            }
+            reply.value.withLock { $0 = result }
+            done()
+        }
+    }
+
+    /// The reply, once it came back (taken once).
+    func take() -> Result<ExchangeResult, any Error>? {
+        reply.value.withLock { reply in
+            defer { reply = nil }
+            return reply
+        }
     }
 }

@@ -328,8 +328,11 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
             let outcomes: [SettleOutcome]
             var leases: [Lease] = []
             var retryAfter: Duration?
-            if let earlier = state.lostReplies.removeValue(forKey: session), earlier.tokens == tokens {
+            if let earlier = state.lostReplies[session], earlier.tokens == tokens {
                 // A retry of a call that took effect: the same answer, the leases extended.
+                // (Another call of the session, made meanwhile by a worker that pipelines its
+                // exchanges, leaves the record for the retry.)
+                state.lostReplies[session] = nil
                 outcomes = earlier.outcomes
                 for lease in earlier.leases where state.leases[lease.token] != nil {
                     state.leases[lease.token]?.expires = now + duration

@@ -19,7 +19,7 @@ import WorkQueueTesting
         case renew([Int], [Bool], at: Int)
         /// The fetcher asks for its next step.
         case call
-        /// The last exchange answered.
+        /// The oldest exchange not answered yet answered (calls are answered in order).
         case answer(outcomes: [SettleOutcome], leases: [String] = [], control: QueueControl = QueueControl(),
                     retryAfter: Duration? = nil, drained: Bool = false)
         case stop
@@ -65,11 +65,13 @@ import WorkQueueTesting
         return ItemLedger(options: options)
     }
 
-    /// Runs `rows` on a fresh ledger; returns every action returned, for counting.
+    /// Runs `rows` on a fresh ledger (``ledger()`` unless given); returns every action
+    /// returned, for counting.
     @discardableResult
-    static func run(_ rows: [Row], sourceLocation: SourceLocation = #_sourceLocation) -> [Action] {
-        var ledger = ledger()
-        var lastCall: ItemLedger.Exchange?
+    static func run(_ rows: [Row], ledger start: ItemLedger = ledger(), sourceLocation: SourceLocation = #_sourceLocation) -> [Action] {
+        var ledger = start
+        // The calls made and not answered yet, oldest first.
+        var calls: [ItemLedger.Exchange] = []
         var all: [Action] = []
         for (index, row) in rows.enumerated() {
             let output: Output
@@ -84,13 +86,14 @@ import WorkQueueTesting
                 output = .actions(ledger.renewed(ids, owned: owned, at: at(seconds)))
             case .call:
                 let step = ledger.nextCall()
-                if case let .exchange(call) = step { lastCall = call }
+                if case let .exchange(call) = step { calls.append(call) }
                 output = .step(step)
             case let .answer(outcomes, leases, control, retryAfter, drained):
-                guard let call = lastCall else {
+                guard !calls.isEmpty else {
                     Issue.record("row \(index): an answer without a call", sourceLocation: sourceLocation)
                     return all
                 }
+                let call = calls.removeFirst()
                 let counts = QueueCounts(pending: drained ? 0 : 10, processing: drained ? 0 : 1, scheduled: 0, dead: 0)
                 let result = ExchangeResult(outcomes: outcomes, leases: leases.map(lease), counts: counts, control: control,
                                             retryAfter: retryAfter)
@@ -315,6 +318,99 @@ import WorkQueueTesting
             Row(.answer(outcomes: [], retryAfter: .seconds(3)), .actions([.holdOff(.seconds(3), rateLimited: true)])),
             Row(.call, .step(.idle(checkDrained: false, armWaiter: false))),
         ])
+    }
+
+    // MARK: Pipelined exchanges
+
+    /// Two slots, four items held (prefetch 2): a batch is one item (a quarter of four).
+    static func pipelineLedger() -> ItemLedger {
+        var options = WorkerOptions()
+        options.concurrency = 2
+        options.prefetch = 2
+        options.leaseDuration = .seconds(30)
+        options.retry = .immediate
+        return ItemLedger(options: options)
+    }
+
+    /// The next call goes while one is outstanding once the slots are about to run dry, but
+    /// never a third; the outstanding demand counts against the capacity; only one call at a
+    /// time carries settlements (the other finished item waits for it); replies are applied in
+    /// order, a lease lost on the first call is counted once and leaves the second call's
+    /// settlement alone; with items buffered, no second call: the reply comes first.
+    @Test func twoExchangesOutstandingAtMostOneOfThemSettling() {
+        let actions = Self.run([
+            Row(.call, Self.call([], ids: [], demand: 4)),
+            // The call under way asks for everything the slots can hold.
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [], leases: ["a", "b"]), .actions([]), [1: .buffered, 2: .buffered]),
+            Row(.woken, .actions([])),
+            Row(.slot(0), .slot(.run(1))),
+            Row(.slot(1), .slot(.run(2))),
+            Row(.finish(1, .returned(nil)), .dropped(nil)),
+            Row(.call, Self.call([.complete(Self.a, result: nil)], ids: [1], demand: 3), [1: .settling(.complete(Self.a, result: nil))]),
+            Row(.finish(2, .returned(nil)), .dropped(nil)),
+            // Nothing buffered: a second call while the first is out; it takes, but does not
+            // settle (item 2 waits).
+            Row(.call, Self.call([], ids: [], demand: 1), [2: .finished(.complete(Self.b, result: nil))]),
+            // Two are out: no third.
+            Row(.call, .step(.awaitReply)),
+            // The first call's reply: its settlement found the lease gone (counted once), and
+            // it leased one item.
+            Row(.answer(outcomes: [.leaseLost], leases: ["c"]), .actions([.lost(Self.a, was: .settling)]), [1: nil, 3: .buffered]),
+            // One call out, an item buffered, one settlement (under half the capacity): wait.
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [], leases: []), .actions([])),
+            Row(.call, Self.call([.complete(Self.b, result: nil)], ids: [2], demand: 0), [2: .settling(.complete(Self.b, result: nil))]),
+            Row(.answer(outcomes: [.settled]), .actions([.settled(.complete(Self.b, result: nil))]), [2: nil]),
+        ], ledger: Self.pipelineLedger())
+        #expect(Self.lostCount(actions) == 1)
+    }
+
+    /// A stop with a call outstanding waits for its reply: the items it leased are released
+    /// (not started), and the fetcher exits only once nothing is outstanding or unsettled.
+    @Test func aStopWaitsForTheOutstandingReplyAndReleasesWhatItLeased() {
+        Self.run([
+            Row(.slot(0), .slot(.park)),
+            Row(.call, Self.call([], ids: [], demand: 4)),
+            Row(.answer(outcomes: [], leases: ["a"]), .actions([.start(slot: 0, item: 1)]), [1: .running]),
+            Row(.finish(1, .returned(nil)), .dropped(nil)),
+            Row(.woken, .actions([])),
+            Row(.call, Self.call([.complete(Self.a, result: nil)], ids: [1], demand: 4)),
+            Row(.slot(0), .slot(.park)),
+            Row(.stop, .actions([.endSlot(0)])),
+            // Nothing runs, nothing is finished: but a call is out.
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [.settled], leases: ["b"]), .actions([.settled(.complete(Self.a, result: nil))]),
+                [1: nil, 2: .finished(.release(Self.b))]),
+            Row(.call, Self.call([.release(Self.b)], ids: [2], demand: 0)),
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [.settled]), .actions([.settled(.release(Self.b))]), [2: nil]),
+            Row(.call, .step(.exit)),
+        ], ledger: Self.pipelineLedger())
+    }
+
+    /// The drained check waits until no call is outstanding: an empty take while the other
+    /// call is out (its settlement not applied yet) is not the end.
+    @Test func theDrainedCheckWaitsForEveryOutstandingCall() {
+        Self.run([
+            Row(.lease(["a", "b"]), .actions([])),
+            Row(.slot(0), .slot(.run(1))),
+            Row(.slot(1), .slot(.run(2))),
+            Row(.call, Self.call([], ids: [], demand: 2)),
+            Row(.finish(1, .returned(nil)), .dropped(nil)),
+            Row(.call, Self.call([.complete(Self.a, result: nil)], ids: [1], demand: 1)),
+            Row(.finish(2, .returned(nil)), .dropped(nil)),
+            Row(.answer(outcomes: [], leases: [], drained: true), .actions([])),
+            // Found empty, nothing running: but item 1's settlement is still out.
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [.settled], leases: [], drained: true), .actions([.settled(.complete(Self.a, result: nil))])),
+            Row(.call, Self.call([.complete(Self.b, result: nil)], ids: [2], demand: 0)),
+            Row(.call, .step(.awaitReply)),
+            Row(.answer(outcomes: [.settled], drained: true), .actions([.settled(.complete(Self.b, result: nil))])),
+            Row(.call, Self.call([], ids: [], demand: 4)),
+            Row(.answer(outcomes: [], drained: true), .actions([])),
+            Row(.call, .step(.idle(checkDrained: true, armWaiter: true))),
+        ], ledger: Self.pipelineLedger())
     }
 
     // MARK: The lock around it

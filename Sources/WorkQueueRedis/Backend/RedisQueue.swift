@@ -71,12 +71,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// more) and carries the same call number (the script answers settlements it already
     /// applied with their recorded outcomes).
     private let tokens = Mutex(TokenState())
+    /// Failed takes remembered at most (a worker has at most two calls outstanding; a sharded
+    /// one, two per shard).
+    static let maxFailedTakes = 8
 
     private struct TokenState {
         var next = 1
         var nextCall = 1
-        /// The last failed call that took: its tokens, and its call number.
-        var failedTake: (session: String, first: Int, count: Int, call: Int)?
+        /// The failed calls that took, oldest first (at most ``maxFailedTakes``): their tokens
+        /// and call numbers. Several, because a worker keeps two calls outstanding (the
+        /// runner's pipelining) and both may fail at once.
+        var failedTakes: [(session: String, first: Int, count: Int, call: Int)] = []
         /// The last failed call that settled: its call number. A record of its own, so that
         /// two calls of one session failing at once (a sharded worker's settle-only call and
         /// its take on the same shard) do not overwrite each other's.
@@ -286,13 +291,17 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             var first: Int?
             var call: Int?
             // The settlements' call number from the failed call that carried them; the tokens
-            // (and, with no settlements, the call number) from the failed take.
+            // from that call's take if it took, else from the oldest failed take (with its call
+            // number when there are no settlements). A take handed back to another call than
+            // the one that lost it is still handed out once.
             if let failed = state.failedSettle, failed.session == session, !settlements.isEmpty {
                 state.failedSettle = nil
                 call = failed.call
             }
-            if let failed = state.failedTake, failed.session == session {
-                state.failedTake = nil
+            let retried = call.flatMap { call in state.failedTakes.firstIndex { $0.session == session && $0.call == call } }
+                ?? state.failedTakes.firstIndex { $0.session == session }
+            if let retried {
+                let failed = state.failedTakes.remove(at: retried)
                 first = failed.first
                 max = failed.count
                 if call == nil { call = failed.call }
@@ -334,7 +343,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             }
         } catch {
             tokens.withLock { state in
-                if max > 0 { state.failedTake = (session, first, max, call) }
+                if max > 0 {
+                    if state.failedTakes.count >= Self.maxFailedTakes { state.failedTakes.removeFirst() }
+                    state.failedTakes.append((session, first, max, call))
+                }
                 if !settlements.isEmpty { state.failedSettle = (session, call) }
             }
             throw error
