@@ -195,7 +195,7 @@ import TestSupport
             try await redis.cli("rpush", "hard", hard)
             let wq = try Workqueue(redis)
             let worker = try wq.start(["work", "--queue", "hard", "--handler", "factor", "--grace-seconds", "0.1"])
-            for _ in 0..<500 where try await redis.cli("llen", "hard:processing") != "1" {
+            for _ in 0..<500 where try await redis.cli("hlen", "hard:lease-items") != "1" {
                 try await Task.sleep(for: .milliseconds(10))
             }
             try await Task.sleep(for: .milliseconds(300))

@@ -26,7 +26,7 @@ import TestSupport
             redis.signal(SIGCONT)
             #expect(termination == .exited(143), "\(worker.stderr)")
             #expect(took < .seconds(4), "exit took \(took); stderr: \(worker.stderr)")
-            let processing = try await redis.cli("lrange", "paused:processing", "0", "-1")
+            let processing = try await redis.cli("hvals", "paused:lease-items")
             let pending = try await redis.cli("lrange", "paused", "0", "-1")
             #expect(processing == "apple" || pending == "apple", "processing: \(processing); pending: \(pending)")
             #expect(try await redis.cli("get", "paused:completed") != "1")
