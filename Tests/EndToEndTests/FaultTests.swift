@@ -65,8 +65,8 @@ import TestSupport
     @Test func aMissingPermissionStopsAtOnceWithTheACLRuleAndTheRuleWorks() async throws {
         try await LocalRedis.with { redis in
             try await redis.cli("rpush", "acljob", "apple", "banana")
-            // Everything but LREM (which completing an item needs, inside a script).
-            try await redis.cli(["ACL", "SETUSER", "worker", "on", ">s3cret", "~acljob", "~acljob:*", "+@all", "-lrem"])
+            // Everything but ZREM (which completing an item needs, inside a script, to end its lease).
+            try await redis.cli(["ACL", "SETUSER", "worker", "on", ">s3cret", "~acljob", "~acljob:*", "+@all", "-zrem"])
             let wq = try Workqueue(redis)
             let url = "redis://worker:s3cret@127.0.0.1:\(redis.port)"
             let clock = ContinuousClock()

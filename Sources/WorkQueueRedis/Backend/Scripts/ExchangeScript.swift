@@ -68,6 +68,20 @@ end
 local function each(command, key, list)
   for i = 1, #list, 1000 do redis.call(command, key, unpack(list, i, math.min(i + 999, #list))) end
 end
+-- Redis 7 says which commands the user may run: a user without one the hot path writes with
+-- gets the refusal before anything is written, never half way (a completion that ended the
+-- lease's record but not its deadline would lose the item).
+if redis.acl_check_cmd then
+  local needs = { { 'LPOP', pending }, { 'ZADD', leases, '0', 'x' }, { 'HSET', lease_items, 'x', 'x' },
+                  { 'HMGET', lease_items, 'x' }, { 'ZREM', leases, 'x' }, { 'HDEL', lease_items, 'x' },
+                  { 'INCRBY', completed, '1' }, { 'HSET', exchanges, 'x', 'x' } }
+  for _, c in ipairs(needs) do
+    if not redis.acl_check_cmd(unpack(c)) then
+      return redis.error_reply('NOPERM this user has no permissions to run the \'' .. string.lower(c[1])
+        .. '\' command (script exchange checks before it writes)')
+    end
+  end
+end
 -- Reads before any write (with the prelude's): a wrong type fails the call unchanged.
 local any_retried = redis.call('HLEN', retried) > 0
 local scheduled = redis.call('ZCARD', retry)
@@ -176,8 +190,9 @@ else
     end
   end
   if #completes > 0 then
-    each('HDEL', lease_items, completes)
+    -- The deadline first, the record last: a call refused in between leaves the item's record.
     each('ZREM', leases, completes)
+    each('HDEL', lease_items, completes)
     if redis.call('HLEN', lease_checkpoints) > 0 then each('HDEL', lease_checkpoints, completes) end
   end
   for i = 1, n do
