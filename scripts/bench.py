@@ -10,6 +10,7 @@ connects nowhere but 127.0.0.1.
 """
 import argparse
 import ctypes
+import hashlib
 import json
 import os
 import platform
@@ -473,9 +474,17 @@ end
             raise RuntimeError(f"floor: moved {moved} of {len(items)} items")
         return {"redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / len(items)}
 
+    @staticmethod
+    def in_flight(client, queue="bench"):
+        """Items taken and not settled: the larger of LLEN NAME:processing and HLEN
+        NAME:lease-items (earlier versions put an entry in processing for each lease of ours, so
+        the two are equal; since issue 30 our leases leave none there, and processing holds the
+        tutorial workers' items alone)."""
+        return max(int(client.llen(queue + ":processing")), int(client.hlen(queue + ":lease-items")))
+
     def cost(self, procs, items):
-        """One throughput run of `procs` default-flag workers, with the deepest
-        `NAME:processing` seen (sampled every 5 ms from a second connection)."""
+        """One throughput run of `procs` default-flag workers, with the most items in flight
+        seen (``in_flight``, sampled every 5 ms from a second connection)."""
         deepest = [0]
         stop = threading.Event()
         sampler_client = redis.Redis(host=HOST, port=self.port)
@@ -483,7 +492,7 @@ end
         def sample():
             while not stop.is_set():
                 try:
-                    deepest[0] = max(deepest[0], int(sampler_client.llen("bench:processing")))
+                    deepest[0] = max(deepest[0], self.in_flight(sampler_client))
                 except redis.RedisError:
                     pass
                 stop.wait(0.005)
@@ -499,23 +508,37 @@ end
         m["deepest_processing"] = deepest[0]
         return m
 
-    def cost_held(self, items, held, holders=10):
+    def cost_held(self, items, held, holders=10, tutorial=False):
         """Redis CPU per item of one fast default-flag worker draining `items` while `held`
-        entries sit in NAME:processing, leased by `holders` slow workers (printer, delay 3600,
-        concurrency held/holders, one item per slot). The fast worker cannot exit (the queue is
-        not drained while items are held): measured until NAME:completed counts `items`, then
-        every worker is killed."""
+        items are held by `holders` slow workers of ours (printer, delay 3600, concurrency
+        held/holders, one item per slot), or with `tutorial` by rediswq.py workers (each item
+        moved with RPOPLPUSH NAME NAME:processing and its NAME:leased_by_session:<sha224> key
+        set for an hour, as rediswq.py's lease() does). The fast worker cannot exit (the queue
+        is not drained while items are held): measured until NAME:completed counts `items`,
+        then every worker is killed."""
         self.client.flushall()
-        push_items(self.client, "bench", [f"held-{i}" for i in range(held)])
-        per = max(1, held // holders)
-        slow = self.ours_argv("bench", ["--concurrency", str(per), "--prefetch", "1"], handler="printer",
-                              options=["delay=3600"])
-        procs = [self.start(slow) for _ in range(holders)]
+        held_items = [f"held-{i}" for i in range(held)]
+        push_items(self.client, "bench", held_items)
+        procs = []
+        if tutorial:
+            pipe = self.client.pipeline(transaction=False)
+            for i, item in enumerate(held_items):
+                pipe.rpoplpush("bench", "bench:processing")
+                pipe.set("bench:leased_by_session:" + hashlib.sha224(item.encode()).hexdigest(), f"tutorial-{i % holders}",
+                         ex=3600)
+                if i % 1000 == 999:
+                    pipe.execute()
+            pipe.execute()
+        else:
+            per = max(1, held // holders)
+            slow = self.ours_argv("bench", ["--concurrency", str(per), "--prefetch", "1"], handler="printer",
+                                  options=["delay=3600"])
+            procs = [self.start(slow) for _ in range(holders)]
         try:
             deadline = time.monotonic() + 60
-            while int(self.client.llen("bench:processing")) < held:
+            while self.in_flight(self.client) < held:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"held case: only {self.client.llen('bench:processing')} of {held} items held after 60 s")
+                    raise RuntimeError(f"held case: only {self.in_flight(self.client)} of {held} items held after 60 s")
                 time.sleep(0.05)
             push_items(self.client, "bench", items)
             cpu0 = redis_cpu(self.client)
@@ -530,7 +553,7 @@ end
             wall = time.perf_counter() - t0
             cpu1 = redis_cpu(self.client)
             return {"items_per_s": len(items) / wall, "redis_cpu_us_per_item": (cpu1 - cpu0) * 1e6 / len(items),
-                    "held": int(self.client.llen("bench:processing"))}
+                    "held": self.in_flight(self.client)}
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -892,7 +915,7 @@ def parse_args(argv):
     parser.add_argument("--cost-only", action="store_true",
                         help="only Redis CPU per item: the floor (a script doing only LMOVE + LREM per item) and our "
                              "default-flag worker at --cost-procs processes, each as a ratio to the floor, with the "
-                             "deepest NAME:processing seen")
+                             "most items in flight seen")
     parser.add_argument("--cost-procs", default="1,4,16", help="process counts of --cost-only (default 1,4,16)")
     parser.add_argument("--cost-held", type=int, default=10000,
                         help="--cost-only also drains the items with one worker while this many entries of "
@@ -905,6 +928,13 @@ def parse_args(argv):
                         help="delay the proxy adds in each direction, ms (default 1: a 2 ms round trip)")
     parser.add_argument("--latency-flags", default="",
                         help="`work` flags of the latency runs (default: none, the default flags)")
+    parser.add_argument("--base-bin", default=None, metavar="PATH",
+                        help="--cost-only also runs every case with this workqueue binary (e.g. the previous "
+                             "main's release build), alternating with --bin run after run, in the same table")
+    parser.add_argument("--cost-held-tutorial", type=int, default=0,
+                        help="--cost-only also drains the items with one worker while this many items are held by "
+                             "rediswq.py-style workers (in NAME:processing, lease keys alive): the mixed fleet "
+                             "(default 0: skip)")
     parser.add_argument("--push-only", action="store_true",
                         help="only the push run (`scripts/bench push`): `push --file` of one line of each --push-mib size")
     parser.add_argument("--push-mib", default="8,32,64,128",
@@ -1077,37 +1107,57 @@ def run(args, tmp):
     elif args.cost_only:
         items = make_items(args.items)
         procs_list = [int(p) for p in args.cost_procs.split(",") if p]
-        floors, costs = [], {p: [] for p in procs_list}
+        # Each binary's cases, run after run, alternating (base first) so that both see the same machine.
+        bins = ([("base", args.base_bin)] if args.base_bin else []) + [("ours", args.bin)]
+        floors = []
+        costs = {label: {p: [] for p in procs_list} for label, _ in bins}
+        helds = {label: [] for label, _ in bins}
+        tutorial_helds = {label: [] for label, _ in bins}
         for r in range(args.runs):
             floors.append(bench.floor(items)["redis_cpu_us_per_item"])
-            for p in procs_list:
-                m = bench.cost(p, items)
-                costs[p].append(m)
-                log(f"run {r + 1}/{args.runs}: floor {floors[-1]:.2f} us/item; x{p}: {m['items_per_s']:,.0f} items/s, "
-                    f"Redis {m['redis_cpu_us_per_item']:.2f} us/item, deepest processing {m['deepest_processing']}")
-        helds = []
-        if args.cost_held:
-            for r in range(args.runs):
-                m = bench.cost_held(items, args.cost_held)
-                helds.append(m)
-                log(f"run {r + 1}/{args.runs}: 1 fast worker beside {m['held']} held entries: {m['items_per_s']:,.0f} items/s, "
-                    f"Redis {m['redis_cpu_us_per_item']:.2f} us/item")
+            log(f"run {r + 1}/{args.runs}: floor {floors[-1]:.2f} us/item")
+            for label, path in bins:
+                bench.args.bin = path
+                for p in procs_list:
+                    m = bench.cost(p, items)
+                    costs[label][p].append(m)
+                    log(f"run {r + 1}/{args.runs} {label}: x{p}: {m['items_per_s']:,.0f} items/s, "
+                        f"Redis {m['redis_cpu_us_per_item']:.2f} us/item, most in flight {m['deepest_processing']}")
+                if args.cost_held:
+                    m = bench.cost_held(items, args.cost_held)
+                    helds[label].append(m)
+                    log(f"run {r + 1}/{args.runs} {label}: 1 fast worker beside {m['held']} held: "
+                        f"{m['items_per_s']:,.0f} items/s, Redis {m['redis_cpu_us_per_item']:.2f} us/item")
+                if args.cost_held_tutorial:
+                    m = bench.cost_held(items, args.cost_held_tutorial, tutorial=True)
+                    tutorial_helds[label].append(m)
+                    log(f"run {r + 1}/{args.runs} {label}: 1 fast worker beside {m['held']} held by tutorial workers: "
+                        f"{m['items_per_s']:,.0f} items/s, Redis {m['redis_cpu_us_per_item']:.2f} us/item")
+        bench.args.bin = args.bin
         floor_us = median(floors)
-        rows = [["floor: LMOVE + LREM per item, one script per 100", "", fmt(floor_us, 2), "1.00x", "1"]]
-        results["redis_cost"] = {"floor_us_per_item": floors, "ours": {str(p): v for p, v in costs.items()}}
-        for p in procs_list:
-            us = median([m["redis_cpu_us_per_item"] for m in costs[p]])
-            rows.append([f"workqueue, default flags, {p} process{'es' if p > 1 else ''}",
-                         fmt(median([m["items_per_s"] for m in costs[p]])), fmt(us, 2), f"{us / floor_us:.2f}x",
-                         str(max(m["deepest_processing"] for m in costs[p]))])
-        if helds:
-            us = median([m["redis_cpu_us_per_item"] for m in helds])
-            rows.append([f"1 process beside {args.cost_held:,} held by 10 slow workers", fmt(median([m["items_per_s"] for m in helds])),
-                         fmt(us, 2), f"{us / floor_us:.2f}x", str(max(m["held"] for m in helds))])
-            results["redis_cost"]["held"] = helds
+        rows = [["floor: LMOVE + LREM per item, one script per 100", "", "", fmt(floor_us, 2), "1.00x", "", "1"]]
+        results["redis_cost"] = {"floor_us_per_item": floors, "bins": dict(bins),
+                                 "by_bin": {label: {"procs": {str(p): v for p, v in costs[label].items()},
+                                                    "held": helds[label], "held_tutorial": tutorial_helds[label]}
+                                            for label, _ in bins}}
+        for label, _ in bins:
+            one = median([m["redis_cpu_us_per_item"] for m in costs[label][procs_list[0]]]) if procs_list else None
+            for p in procs_list:
+                us = median([m["redis_cpu_us_per_item"] for m in costs[label][p]])
+                rows.append([label, f"default flags, {p} process{'es' if p > 1 else ''}",
+                             fmt(median([m["items_per_s"] for m in costs[label][p]])), fmt(us, 2), f"{us / floor_us:.2f}x",
+                             f"{us / one:.2f}x" if one else "", str(max(m["deepest_processing"] for m in costs[label][p]))])
+            for ms, what in [(helds[label], f"1 process beside {args.cost_held:,} held by 10 slow workers of ours"),
+                             (tutorial_helds[label], f"1 process beside {args.cost_held_tutorial:,} held by rediswq.py workers")]:
+                if ms:
+                    us = median([m["redis_cpu_us_per_item"] for m in ms])
+                    rows.append([label, what, fmt(median([m["items_per_s"] for m in ms])), fmt(us, 2), f"{us / floor_us:.2f}x",
+                                 f"{us / one:.2f}x" if one else "", str(max(m["held"] for m in ms))])
         out.append("")
-        out.append(f"Redis CPU per item (INFO cpu, user + sys), {args.items:,} items per run, medians of {args.runs} runs")
-        out.append(table(["configuration", "items/s", "Redis us/item", "vs floor", "deepest NAME:processing"], rows, "lrrrr"))
+        out.append(f"Redis CPU per item (INFO cpu, user + sys), {args.items:,} items per run, medians of {args.runs} runs"
+                   + (f"; base = {args.base_bin}, ours = {args.bin}" if args.base_bin else ""))
+        out.append(table(["binary", "configuration", "items/s", "Redis us/item", "vs floor",
+                          f"vs its {procs_list[0] if procs_list else 1} process", "most in flight"], rows, "llrrrrr"))
     elif args.rate_only:
         r = bench.rate_limit(args.rate_limit, args.rate_procs, args.rate_seconds)
         results["rate_limit"] = r

@@ -28,8 +28,12 @@ extension Worker {
                 let started = clock.now
                 do {
                     let timeout = max(.milliseconds(100), lastLapse - started)
-                    let owned = try await backend.renew(RenewRequest(leases: held.leases, duration: options.leaseDuration,
-                                                                     timeout: timeout, checkpoints: checkpoints ?? []))
+                    // The control marks ride in the same call where the backend can: one round
+                    // trip per beat.
+                    let reply = try await backend.renewReadingControl(
+                        RenewRequest(leases: held.leases, duration: options.leaseDuration, timeout: timeout,
+                                     checkpoints: checkpoints ?? []))
+                    let owned = reply.owned
                     for (index, stillOwned) in owned.enumerated() where stillOwned {
                         if index < unstored.count, let version = unstored[index]?.version { held.progress[index].markStored(version) }
                     }
@@ -37,7 +41,11 @@ extension Worker {
                     for action in dispatcher.renewed(held.ids, owned: owned, at: started) { perform(action) }
                     // A cancel reaches handlers that run long (the fetcher may not call the
                     // backend while every slot is busy) at their next renewal.
-                    if let control = try? await (backend as? any QueueControlling)?.control(), control.cancelled { jobCancelled() }
+                    if let control = reply.control {
+                        if control.cancelled { jobCancelled() }
+                    } else if let control = try? await (backend as? any QueueControlling)?.control(), control.cancelled {
+                        jobCancelled()
+                    }
                     break
                 } catch is CancellationError {
                     throw CancellationError()

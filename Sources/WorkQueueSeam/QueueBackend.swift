@@ -202,6 +202,22 @@ public struct RenewRequest: Sendable, Hashable {
     public var storesCheckpoints: Bool { checkpoints.contains { $0 != nil } }
 }
 
+/// What one ``WorkQueueBackend/renewReadingControl(_:)`` call answered: per lease, whether it
+/// is still owned, and the queue's pause and cancel marks when the backend read them in the
+/// same step (nil: it did not; the caller reads ``QueueControlling/control()`` itself).
+public struct RenewReply: Sendable, Hashable {
+    /// Per lease of the request, whether it is still owned (see ``WorkQueueBackend/renew(_:)``).
+    public var owned: [Bool]
+    /// The marks read with the renewal (``QueueControl/cancelledItems`` not read), or nil.
+    public var control: QueueControl?
+
+    /// A reply of `owned` flags and, when read in the same step, the `control` marks.
+    public init(owned: [Bool], control: QueueControl?) {
+        self.owned = owned
+        self.control = control
+    }
+}
+
 /// The seam between the runner and where the queue lives (Redis, the in-memory fake, shards).
 ///
 /// Seven requirements, what every backend must do. Optional abilities are protocols of their
@@ -259,6 +275,12 @@ public protocol WorkQueueBackend: Sendable {
     /// item's next take; it is deleted when the item completes or is dead-lettered.
     func renew(_ request: RenewRequest) async throws -> [Bool]
 
+    /// ``renew(_:)``, and the queue's pause and cancel marks read in the same step where the
+    /// backend can (the runner's renewal beat: one round trip, through which a cancel reaches
+    /// handlers that run long). The default renews and reads no marks (``RenewReply/control``
+    /// nil).
+    func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply
+
     /// Suspends until work may be pending or `timeout` passed, whichever comes first. Takes and
     /// holds nothing. Spurious returns are allowed; it must not spin.
     func waitForWork(timeout: Duration) async throws
@@ -282,6 +304,11 @@ public protocol WorkQueueBackend: Sendable {
 }
 
 extension WorkQueueBackend {
+    /// ``renew(_:)`` alone: no marks read (``RenewReply/control`` nil).
+    public func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
+        RenewReply(owned: try await renew(request), control: nil)
+    }
+
     /// Leases up to `max` items: an ``exchange(_:lease:session:duration:)`` with nothing to
     /// settle. An empty array when nothing is pending (or `max` is not positive).
     public func lease(max: Int, session: String, duration: Duration) async throws -> [Lease] {

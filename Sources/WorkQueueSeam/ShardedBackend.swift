@@ -401,6 +401,16 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
     /// at once, every call bounded by the request's timeout; false for a lease this backend
     /// never issued.
     public func renew(_ request: RenewRequest) async throws -> [Bool] {
+        try await renewOnShards(request, control: false).owned
+    }
+
+    /// ``renew(_:)`` with each shard's marks read in its renewal: paused or cancelled when any
+    /// shard that answered is; nil when a shard read none, or no shard was called.
+    public func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
+        try await renewOnShards(request, control: true)
+    }
+
+    private func renewOnShards(_ request: RenewRequest, control: Bool) async throws -> RenewReply {
         let leases = request.leases
         var owned = [Bool](repeating: false, count: leases.count)
         var groups = [[(position: Int, lease: Lease)]](repeating: [], count: shards.count)
@@ -413,22 +423,31 @@ public final class ShardedBackend<Shard: WorkQueueBackend>: WorkQueueBackend {
         }
         let used = groups.indices.filter { !groups[$0].isEmpty }
         // One call per shard, each with that shard's leases.
-        let results = try await withThrowingTaskGroup(of: (Int, [Bool]).self) { group in
+        let results = try await withThrowingTaskGroup(of: (Int, RenewReply).self) { group in
             for index in used {
                 let shard = self.shards[index]
                 let stores = saves[index].contains { $0 != nil } ? saves[index] : []
                 let inner = RenewRequest(leases: groups[index].map(\.lease), duration: request.duration, timeout: request.timeout,
                                          checkpoints: stores)
-                group.addTask { (index, try await shard.renew(inner)) }
+                group.addTask {
+                    if control { return (index, try await shard.renewReadingControl(inner)) }
+                    return (index, RenewReply(owned: try await shard.renew(inner), control: nil))
+                }
             }
-            var all: [(Int, [Bool])] = []
+            var all: [(Int, RenewReply)] = []
             for try await result in group { all.append(result) }
             return all
         }
-        for (index, flags) in results {
-            for (entry, flag) in zip(groups[index], flags) { owned[entry.position] = flag }
+        var marks: QueueControl? = results.isEmpty ? nil : QueueControl()
+        for (index, reply) in results {
+            for (entry, flag) in zip(groups[index], reply.owned) { owned[entry.position] = flag }
+            if let part = reply.control, let sum = marks {
+                marks = QueueControl(paused: sum.paused || part.paused, cancelled: sum.cancelled || part.cancelled)
+            } else {
+                marks = nil
+            }
         }
-        return owned
+        return RenewReply(owned: owned, control: control ? marks : nil)
     }
 
     /// The counts of every shard, read at once and summed (each shard's are atomic; the sum is

@@ -433,6 +433,12 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
         }
     }
 
+    /// ``renew(_:)`` and the control marks, in one step.
+    public func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
+        let owned = try await renew(request)
+        return RenewReply(owned: owned, control: state.withLock { QueueControl(paused: $0.control.paused, cancelled: $0.control.cancelled) })
+    }
+
     /// Every count, leases and live workers included, read in one step.
     public func counts() async throws -> QueueCounts {
         let now = clock.now

@@ -67,10 +67,10 @@ import TestSupport
         return library
     }
 
-    /// Pending + processing + completed: no item may be lost.
+    /// Pending + our leases + completed: no item may be lost.
     static func accounted(_ redis: LocalRedis, _ queue: String) async throws -> Int {
         let pending = Int(try await redis.cli("llen", queue)) ?? -1
-        let processing = Int(try await redis.cli("llen", queue + ":processing")) ?? -1
+        let processing = Int(try await redis.cli("hlen", queue + ":lease-items")) ?? -1
         let completed = Int(try await redis.cli("get", queue + ":completed")) ?? 0
         return pending + processing + completed
     }

@@ -195,7 +195,7 @@ import TestSupport
             try await redis.cli("rpush", "hard", hard)
             let wq = try Workqueue(redis)
             let worker = try wq.start(["work", "--queue", "hard", "--handler", "factor", "--grace-seconds", "0.1"])
-            for _ in 0..<500 where try await redis.cli("llen", "hard:processing") != "1" {
+            for _ in 0..<500 where try await redis.cli("hlen", "hard:lease-items") != "1" {
                 try await Task.sleep(for: .milliseconds(10))
             }
             try await Task.sleep(for: .milliseconds(300))
@@ -238,10 +238,10 @@ import TestSupport
         #expect(ContinuousClock.now - stopped < .seconds(15))
         #expect(worker.stderr.contains("the queue backend is unavailable"), "\(worker.stderr)")
         #expect(worker.stderr.contains("127.0.0.1:\(redis.port)"), "\(worker.stderr)")
-        // Back from its append-only file: the item the worker held is still there, leased or in
-        // processing for recovery; nothing was lost.
+        // Back from its append-only file: the item the worker held is still there, leased for
+        // recovery; nothing was lost.
         try await redis.restart()
-        #expect(try await redis.cli("lrange", "gone:processing", "0", "-1") == "a")
+        #expect(try await redis.cli("hvals", "gone:lease-items") == "a")
         #expect(try await redis.cli("lrange", "gone", "0", "-1") == "b")
         await redis.stop()
     }

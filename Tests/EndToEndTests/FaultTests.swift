@@ -26,7 +26,7 @@ import TestSupport
             redis.signal(SIGCONT)
             #expect(termination == .exited(143), "\(worker.stderr)")
             #expect(took < .seconds(4), "exit took \(took); stderr: \(worker.stderr)")
-            let processing = try await redis.cli("lrange", "paused:processing", "0", "-1")
+            let processing = try await redis.cli("hvals", "paused:lease-items")
             let pending = try await redis.cli("lrange", "paused", "0", "-1")
             #expect(processing == "apple" || pending == "apple", "processing: \(processing); pending: \(pending)")
             #expect(try await redis.cli("get", "paused:completed") != "1")
@@ -65,8 +65,8 @@ import TestSupport
     @Test func aMissingPermissionStopsAtOnceWithTheACLRuleAndTheRuleWorks() async throws {
         try await LocalRedis.with { redis in
             try await redis.cli("rpush", "acljob", "apple", "banana")
-            // Everything but LREM (which completing an item needs, inside a script).
-            try await redis.cli(["ACL", "SETUSER", "worker", "on", ">s3cret", "~acljob", "~acljob:*", "+@all", "-lrem"])
+            // Everything but ZREM (which completing an item needs, inside a script, to end its lease).
+            try await redis.cli(["ACL", "SETUSER", "worker", "on", ">s3cret", "~acljob", "~acljob:*", "+@all", "-zrem"])
             let wq = try Workqueue(redis)
             let url = "redis://worker:s3cret@127.0.0.1:\(redis.port)"
             let clock = ContinuousClock()

@@ -140,6 +140,7 @@ public enum BackendContract {
         ContractCase("heartbeat records a live worker; a refresh replaces it", needs: [.workerRecords], heartbeatRecords),
         ContractCase("a heartbeat record is gone once removed or expired", needs: [.workerRecords], heartbeatEnds),
         ContractCase("pause stops takes, not settlements or renewals; resume takes again", needs: [.control], pauseAndResume),
+        ContractCase("a renewal reads the pause and cancel marks in the same step", needs: [.control], renewReadsControl),
         ContractCase("cancel moves pending and scheduled items aside in pages; restore brings them back in order", needs: [.control], cancelAndRestore),
         ContractCase("an item released after a cancel is moved aside by the next cancel", needs: [.control], cancelAfterRelease),
         ContractCase("a cancel page without the mark moves nothing once resumed; a restore page can clear the mark", needs: [.control], cancelPagesAndMark),
@@ -759,6 +760,26 @@ public enum BackendContract {
         #expect(resumed.leases.map(\.item) == ["b", "c"])
         #expect(!resumed.control.paused)
         #expect(try await q.control() == QueueControl(cancelledItems: 0))
+    }
+
+    private static func renewReadsControl(_ f: any ContractFixture) async throws {
+        let q = try able(f, Controlled.self, "pause and cancel (QueueControlling, CancelledItemsReading)")
+        try await q.enqueue(["a", "b"])
+        let held = try await q.lease(max: 1, session: "s1", duration: f.shortLease * 10)
+        let request = RenewRequest(leases: held, duration: f.shortLease * 10)
+        let quiet = try await q.renewReadingControl(request)
+        #expect(quiet.owned == [true])
+        #expect(quiet.control == QueueControl())
+        try await q.setPaused(true)
+        let paused = try await q.renewReadingControl(request)
+        #expect(paused.owned == [true], "a pause stops takes, not renewals")
+        #expect(paused.control == QueueControl(paused: true))
+        try await q.setPaused(false)
+        _ = try await q.cancelPage(max: 10, mark: true)
+        let cancelled = try await q.renewReadingControl(request)
+        #expect(cancelled.owned == [true])
+        #expect(cancelled.control == QueueControl(cancelled: true))
+        #expect(try await q.renewReadingControl(RenewRequest(leases: [], duration: f.shortLease)).owned.isEmpty)
     }
 
     private static func cancelAndRestore(_ f: any ContractFixture) async throws {

@@ -26,7 +26,7 @@ import WorkQueue
             #expect(try await queue.complete(mine, result: "again") == .leaseLost)
             #expect(try await queue.fail(mine, error: "late", disposition: .deadLetter) == .leaseLost)
             #expect(try await queue.release(mine) == .leaseLost)
-            #expect(try await server.cli("lrange", "q:processing", "0", "-1") == "same", "the other worker's copy stays")
+            #expect(try await server.cli("hvals", "q:lease-items") == "same", "the other worker's copy stays")
             #expect(try await server.cli("get", "q:completed") == "1")
             #expect(try await queue.renew([theirs], duration: .seconds(30)) == [true])
             #expect(try await queue.complete(theirs, result: nil) == .settled)
@@ -63,7 +63,7 @@ import WorkQueue
             let fresh = try #require(try await queue.lease(max: 1, session: "b", duration: .seconds(30)).first)
             #expect(fresh.attempt == 2)
             #expect(try await queue.complete(stale, result: "stale") == .leaseLost)
-            #expect(try await server.cli("lrange", "q:processing", "0", "-1") == "item")
+            #expect(try await server.cli("hvals", "q:lease-items") == "item")
             #expect(try await queue.complete(fresh, result: nil) == .settled)
             await queue.close()
         }
@@ -80,7 +80,7 @@ import WorkQueue
             let again = try await queue.lease(max: 2, session: "s", duration: .seconds(30))
             #expect(again.map(\.item) == ["a", "b"])
             #expect(try await server.cli("lrange", "q", "0", "-1") == "c")
-            #expect(try await server.cli("llen", "q:processing") == "2")
+            #expect(try await server.cli("hlen", "q:lease-items") == "2")
             let next = try await queue.lease(max: 5, session: "s", duration: .seconds(30))
             #expect(next.map(\.item) == ["c"])
             await queue.close()
@@ -136,7 +136,7 @@ import WorkQueue
             let dead = try await queue.deadLetters()
             #expect(dead.map(\.item) == [big])
             #expect(dead.first?.lastError?.contains("4096 bytes, above the item size limit of 1024") == true)
-            #expect(try await server.cli("llen", "q:processing") == "2")
+            #expect(try await server.cli("hlen", "q:lease-items") == "2")
             await queue.close()
         }
     }

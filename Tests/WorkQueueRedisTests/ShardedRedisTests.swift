@@ -183,15 +183,15 @@ func shardedRedisContract(_ contractCase: ContractCase) async throws {
             queues[1].faultInjection = RedisQueue.FaultInjection(dropConnectionAfterTake: true)
             await #expect(throws: RedisError.self) { try await sharded.lease(max: 1, session: "s", duration: .seconds(30)) }
             queues[1].faultInjection = RedisQueue.FaultInjection()
-            #expect(try await server.cli("llen", "\(names[1]):processing") == "1")
+            #expect(try await server.cli("hlen", "\(names[1]):lease-items") == "1")
             // Shard 0 gets items; the retry (batch 8, a probing batch) runs, then the worker
             // stops and releases what it was given.
             try await queues[0].enqueue(["zero-0", "zero-1"])
             let retried = try await sharded.lease(max: 1, session: "s", duration: .seconds(30))
             #expect(retried.map(\.item) == ["one-7"], "the retry did not return the lost take first")
             for lease in retried { #expect(try await sharded.release(lease) == .settled) }
-            #expect(try await server.cli("llen", "\(names[1]):processing") == "0", "the lost take stays leased")
-            #expect(try await server.cli("llen", "\(names[0]):processing") == "0")
+            #expect(try await server.cli("hlen", "\(names[1]):lease-items") == "0", "the lost take stays leased")
+            #expect(try await server.cli("hlen", "\(names[0]):lease-items") == "0")
             let again = try await queues[1].lease(max: 1, session: "check", duration: .seconds(30))
             #expect(again.map(\.item) == ["one-7"] && again.map(\.attempt) == [1])
         }

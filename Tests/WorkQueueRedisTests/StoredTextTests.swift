@@ -83,7 +83,7 @@ import WorkQueueRedis
             } throws: { error in
                 "\(error)".contains("RENAME")
             }
-            #expect(try await redis.cli("LRANGE", "old:processing", "0", "-1") == "a", "the item is still held")
+            #expect(try await redis.cli("HVALS", "old:lease-items") == "a", "the item is still held")
             #expect(try await redis.cli("HGET", "old:results", "0123abcd") == "an old result")
             await #expect(throws: (any Error).self) { _ = try await queue.completions(after: nil, limit: 10) }
             await queue.close()

@@ -66,7 +66,7 @@ import WorkQueue
         let leases = try await queue.lease(max: 2, session: "s1", duration: .seconds(30))
         #expect(leases.map(\.item.string) == ["apple", "banana"])
         await queue.close()
-        #expect(try await redis.cli("LLEN", "tlsq:processing") == "2")
+        #expect(try await redis.cli("HLEN", "tlsq:lease-items") == "2")
     }
 
     @Test func aServerCertificateFromAnotherCAIsAPermanentErrorNamingTheFlag() async throws {

@@ -34,6 +34,13 @@ extension SeamForwarding {
 }
 
 extension ForwardingBackend {
+    /// The renewal through this type's own `renew` (which a test may override), then its marks.
+    func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
+        let owned = try await renew(request)
+        let marks = try await control()
+        return RenewReply(owned: owned, control: QueueControl(paused: marks.paused, cancelled: marks.cancelled))
+    }
+
     // QueueControlling, CancelledItemsReading
     func control() async throws -> QueueControl { try await inner.control() }
     func setPaused(_ paused: Bool) async throws { try await inner.setPaused(paused) }

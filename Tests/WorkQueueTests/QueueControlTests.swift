@@ -152,6 +152,46 @@ import WorkQueueTesting
         #expect(try await queue.control().cancelled)
     }
 
+    /// A backend whose renewal reads the marks in the same step (as Redis does) and that
+    /// counts separate ``QueueControlling/control()`` reads.
+    final class OneStepRenewal: ForwardingBackend, Sendable {
+        let inner: InMemoryQueue
+        private let reads = Mutex((renewals: 0, controls: 0))
+        init(_ inner: InMemoryQueue) { self.inner = inner }
+        var renewals: Int { reads.withLock { $0.renewals } }
+        var controls: Int { reads.withLock { $0.controls } }
+        func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
+            reads.withLock { $0.renewals += 1 }
+            return try await inner.renewReadingControl(request)
+        }
+        func control() async throws -> QueueControl {
+            reads.withLock { $0.controls += 1 }
+            return try await inner.control()
+        }
+    }
+
+    @Test func aCancelReachesALongHandlerThroughTheRenewalAloneOneCallPerBeat() async throws {
+        let clock = TestClock()
+        let queue = InMemoryQueue(items: ["a"], clock: clock)
+        let backend = OneStepRenewal(queue)
+        let handler = ClosureHandler { _, context in
+            for _ in 0..<20_000 where !context.isCancelled { try? await Task.sleep(for: .milliseconds(1)) }
+            try context.checkCancellation()
+            return "finished"
+        }
+        let log = WorkerTests.EventLog()
+        let worker = try Worker(backend: backend, handler: handler, options: WorkerTests.options { $0.prefetch = 1 },
+                                clock: clock, events: log.append)
+        let running = WorkerTests.Running(worker)
+        try await WorkerTests.settle { log.count { if case .leased = $0 { true } else { false } } == 1 }
+        #expect(try await queue.cancel(max: 100) >= 0)
+        try await WorkerTests.drive(clock) { running.isFinished }
+        let summary = try await running.task.value
+        #expect(summary.stopReason == .cancelled)
+        #expect(backend.renewals >= 1)
+        #expect(backend.controls == 0, "the renewal beat read the marks itself: no second round trip")
+    }
+
     @Test func aRateLimitedWorkerWaitsForTheHintAndStillDrains() async throws {
         let clock = TestClock()
         let items = (0..<30).map { WorkItem("\($0)") }

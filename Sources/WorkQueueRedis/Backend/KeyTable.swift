@@ -47,7 +47,7 @@ enum QueueKey: Int, CaseIterable, Sendable {
     var row: Row {
         switch self {
         case .pending: Row(suffix: "", type: .list, expires: false, lua: "pending", meaning: "pending items, raw bytes (the tutorial's list)")
-        case .processing: Row(suffix: ":processing", type: .list, expires: false, lua: "processing", meaning: "items taken and not settled, raw bytes (the tutorial's list)")
+        case .processing: Row(suffix: ":processing", type: .list, expires: false, lua: "processing", meaning: "items rediswq.py workers took and have not settled, raw bytes (the tutorial's list; our leases put none there)")
         case .leases: Row(suffix: ":leases", type: .zset, expires: false, lua: "leases", meaning: "lease token -> deadline, ms of the Redis clock")
         case .leaseItems: Row(suffix: ":lease-items", type: .hash, expires: false, lua: "lease_items", meaning: "lease token -> the item it holds")
         case .tutorialLease: Row(suffix: ":leased_by_session:", type: .string, expires: true, lua: "tutorial_lease", meaning: "rediswq.py's lease of one item (suffix: its SHA-224 hex); read, never written")

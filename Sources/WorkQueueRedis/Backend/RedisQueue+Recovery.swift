@@ -39,7 +39,6 @@ extension RedisQueue: QueueRecovery {
         var report = RecoveryReport()
         // The promotion stopped at its byte budget: the rest in further calls (this pass has the turn).
         if found.moreDue { _ = try await promoteDueRetries() }
-        var vanished = 0
         var page = 0
         while page < Self.recoveryPagesPerPass {
             // Each requeue call moves about replyByteBudget of items: it holds Redis briefly.
@@ -69,11 +68,10 @@ extension RedisQueue: QueueRecovery {
                     let reply = try await run(.requeueExpired,
                                               args: args)
                     let counts = reply.array?.compactMap(\.int) ?? []
-                    guard counts.count == 4 else { throw RedisError.unexpectedReply("requeue-expired -> \(reply)") }
+                    guard counts.count == 3 else { throw RedisError.unexpectedReply("requeue-expired -> \(reply)") }
                     report.requeued += counts[0]
                     report.deadLettered += counts[1]
-                    vanished += counts[2]
-                    next += Swift.max(1, counts[3])
+                    next += Swift.max(1, counts[2])
                 }
             }
             // The listing stopped at its count: list the next ones (this pass has the turn).
@@ -81,12 +79,6 @@ extension RedisQueue: QueueRecovery {
                   let next = try await expiredLeases(turn: .zero, session: session, limit: 1000) else { break }
             found.expired = next.expired
             found.more = next.more
-        }
-        if vanished > 0 {
-            logger.warning("""
-                \(vanished) expired lease(s) held an item whose copy was gone from \(keys.processing) (a rediswq.py worker's \
-                LREM ... 0 removes every equal copy); put back all the same: at least once beats lost
-                """, metadata: ["queue": "\(name)"])
         }
         if found.orphans > 0 {
             let orphans = try await recoverOrphans(maxAttempts: maxAttempts)
@@ -124,26 +116,14 @@ extension RedisQueue: QueueRecovery {
         return (promoted, moreDue == 1, orphans, more == 1, expired)
     }
 
-    /// Items in processing that none of our leases holds, each distinct item once with how
-    /// many of its copies are unheld. Reads the whole processing list and every lease item, so
-    /// it runs only when the counts say such items exist (tutorial workers share the queue).
-    /// Both are read in pages bounded by bytes (script `list-page`, `HSCAN`), and only a digest
-    /// of each held item is kept: items of megabytes cost neither a huge reply nor memory.
-    /// Returns at most `limit` distinct items (the rest wait for the next pass).
+    /// The items in processing, each distinct item once with how many copies it has there: all
+    /// of them are tutorial workers' (our leases put no entry there), held by a live
+    /// `rediswq.py` lease key or not. Reads the whole processing list, so it runs only when the
+    /// counts say it is not empty (tutorial workers share the queue). It is read in pages
+    /// bounded by bytes (script `list-page`), and only a digest of each item seen is kept:
+    /// items of megabytes cost neither a huge reply nor memory. Returns at most `limit`
+    /// distinct items (the rest wait for the next pass).
     func unheldItems(limit: Int = 1000) async throws -> [(item: [UInt8], copies: Int)] {
-        var held: [ItemDigest: Int] = [:]
-        var cursor = "0"
-        for _ in 0..<100_000 {
-            let reply = try await client.send(["HSCAN", RESPArgument(keys.leaseItems), RESPArgument(cursor), "COUNT", "16"])
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let entries = parts[1].array else {
-                throw RedisError.unexpectedReply("HSCAN \(keys.leaseItems) -> \(reply)")
-            }
-            for index in stride(from: 1, to: entries.count, by: 2) {
-                if let bytes = entries[index].bytes { held[ItemDigest(bytes), default: 0] += 1 }
-            }
-            cursor = next
-            if cursor == "0" { break }
-        }
         var unheld: [ItemDigest: (item: [UInt8], copies: Int)] = [:]
         var order: [ItemDigest] = []
         var start = 0
@@ -156,9 +136,7 @@ extension RedisQueue: QueueRecovery {
             for value in values.dropFirst() {
                 guard let bytes = value.bytes else { continue }
                 let digest = ItemDigest(bytes)
-                if let count = held[digest], count > 0 {
-                    held[digest] = count - 1
-                } else if unheld[digest] != nil {
+                if unheld[digest] != nil {
                     unheld[digest]?.copies += 1
                 } else if order.count < limit {
                     order.append(digest)
@@ -194,14 +172,14 @@ extension RedisQueue: QueueRecovery {
         return report
     }
 
-    /// ``counts()`` with `QueueCounts/leased` filled in: how many items in processing hold a
-    /// live lease, ours or a tutorial worker's (the rest wait for recovery). Cheap unless
-    /// tutorial workers hold items: then it reads the processing list.
+    /// ``counts()`` with `QueueCounts/leased` filled in: how many items in flight hold a live
+    /// lease, ours or a tutorial worker's (the rest wait for recovery). Cheap unless tutorial
+    /// workers hold items (entries in processing): then it reads the processing list.
     public func countsWithLeases() async throws -> QueueCounts {
         let values = try await rawCounts()
         var counts = QueueCounts(pending: values[0], processing: values[1], leased: values[5], scheduled: values[2],
                                  dead: values[3], completed: values[4], workers: values[7])
-        if values[1] > values[6] {
+        if values[8] > 0 {
             let unheld = try await unheldItems()
             let exists = try await client.pipeline(unheld.map { ["EXISTS", RESPArgument(keys.tutorialLease($0.item))] })
             for (entry, reply) in zip(unheld, exists) where reply.int == 1 { counts.leased = (counts.leased ?? 0) + entry.copies }

@@ -116,10 +116,10 @@ extension RedisQueue: WorkerRecords {
     }
 
     /// The items `rediswq.py` workers hold, by session, from their lease keys (read only when
-    /// processing holds items that none of our leases holds).
+    /// processing holds items: only tutorial workers put items there).
     private func tutorialLeases(limit: Int) async throws -> [SessionLeases] {
         let values = try await rawCounts()
-        guard values[1] > values[6] else { return [] }
+        guard values[8] > 0 else { return [] }
         let unheld = try await unheldItems()
         guard !unheld.isEmpty else { return [] }
         var commands: [[RESPArgument]] = []

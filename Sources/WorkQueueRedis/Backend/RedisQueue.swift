@@ -469,7 +469,9 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     }
 
     /// The ``RedisScript/exchangeFields`` script arguments of one settlement (see
-    /// ``RedisScript/exchange``), each a field of its own. A completion sends the item's hash
+    /// ``RedisScript/exchange``), each a field of its own; a plain completion (no result to
+    /// record, no attempts to clear) sends its kind `p` and its token alone
+    /// (``RedisScript/plainCompletionFields``). A completion sends the item's hash
     /// only when it clears attempts (a retried item, or one with a checkpoint), and its attempt
     /// only when it has a result to record. A release or a failure carries the copy's latest
     /// checkpoint (`lease.checkpoint`: the worker puts the one its handler saved last there),
@@ -479,6 +481,11 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         case let .complete(lease, result):
             // A checkpoint (handed over or saved) is deleted with the attempts.
             let clearsAttempts = lease.attempt > 1 || lease.checkpoint != nil
+            if !clearsAttempts && result == nil {
+                command.append("p")
+                command.append(lease.token)
+                return
+            }
             command.append("c")
             command.append(lease.token)
             command.append(clearsAttempts ? SHA224.hex(lease.item.bytes) : "")
@@ -534,13 +541,21 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
     /// the same script calls (a call carries at most about `replyByteBudget` bytes of them). A
     /// lease without a token (never issued) is not owned.
     public func renew(_ request: RenewRequest) async throws -> [Bool] {
+        try await renewReadingControl(request).owned
+    }
+
+    /// ``renew(_:)``, with the pause and cancel marks of `NAME:control` read by the same
+    /// script call (the last one's, when the leases take several); nil marks when there was
+    /// no lease to renew.
+    public func renewReadingControl(_ request: RenewRequest) async throws -> RenewReply {
         let leases = request.leases
         let checkpoints = request.checkpoints
         let duration = request.duration
         let timeout = request.timeout ?? configuration.commandTimeout
         let issued = leases.indices.filter { !leases[$0].token.isEmpty }
-        guard !issued.isEmpty else { return leases.map { _ in false } }
+        guard !issued.isEmpty else { return RenewReply(owned: leases.map { _ in false }, control: nil) }
         var flags: [Bool] = []
+        var control: QueueControl?
         flags.reserveCapacity(issued.count)
         var start = 0
         while start < issued.count {
@@ -567,11 +582,15 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                 command.append(bytes: bytes)
             }
             let reply = try await run(.renew, command, timeout: timeout)
-            let values = reply.array ?? []
+            guard let parts = reply.array, parts.count == 2, let values = parts[0].array,
+                  let marks = parts[1].array?.compactMap(\.int), marks.count == 2 else {
+                throw RedisError.unexpectedReply("renew -> \(reply)")
+            }
             flags += (0..<chunk.count).map { index in values.indices.contains(index) && values[index].int == 1 }
+            control = QueueControl(paused: marks[0] == 1, cancelled: marks[1] == 1)
         }
         var owned = flags.makeIterator()
-        return leases.map { $0.token.isEmpty ? false : owned.next() ?? false }
+        return RenewReply(owned: leases.map { $0.token.isEmpty ? false : owned.next() ?? false }, control: control)
     }
 
     public func counts() async throws -> QueueCounts {
@@ -580,10 +599,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
                            dead: values[3], completed: values[4], workers: values[7])
     }
 
-    /// The counts script's eight values (see ``RedisScript/counts``).
+    /// The counts script's nine values (see ``RedisScript/counts``).
     func rawCounts() async throws -> [Int] {
         let reply = try await run(.counts, args: [])
-        guard let values = reply.array?.compactMap(\.int), values.count == 8 else {
+        guard let values = reply.array?.compactMap(\.int), values.count == 9 else {
             throw RedisError.unexpectedReply("counts -> \(reply)")
         }
         return values

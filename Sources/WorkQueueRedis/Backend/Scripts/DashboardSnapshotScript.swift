@@ -19,7 +19,8 @@ extension RedisScript {
     ///       8... SHA-224s of dead letters whose attempts and last errors to read.
     /// Returns a flat list of named parts, `name, value, name, value, ...` (a reader skips names
     /// it does not know, so a part can be added without breaking one):
-    /// `now` ms of the Redis clock; `counts` { pending, processing, scheduled, dead, completed,
+    /// `now` ms of the Redis clock; `counts` { pending, in flight (entries of processing plus our
+    /// leases), scheduled, dead, completed,
     /// live leases, lease records, live workers }; `marks` { live holds, legacy open mark (0/1),
     /// drained marker (0/1) }; `control` { paused (0/1), cancelled (ms of the cancel, 0: not
     /// cancelled), items moved aside (LLEN of `NAME:cancelled`) }; `results` { records kept (-1:
@@ -38,9 +39,11 @@ local out = {}
 local function put(name, value) out[#out + 1] = name; out[#out + 1] = value end
 put('now', now)
 local dead_count = redis.call('LLEN', dead)
-put('counts', { redis.call('LLEN', pending), redis.call('LLEN', processing), redis.call('ZCARD', retry), dead_count,
+-- In flight: the tutorial workers' entries of processing plus our leases (which have none).
+local ours = redis.call('HLEN', lease_items)
+put('counts', { redis.call('LLEN', pending), redis.call('LLEN', processing) + ours, redis.call('ZCARD', retry), dead_count,
                 tonumber(redis.call('GET', completed) or '0') or 0,
-                redis.call('ZCOUNT', leases, '(' .. now, '+inf'), redis.call('HLEN', lease_items),
+                redis.call('ZCOUNT', leases, '(' .. now, '+inf'), ours,
                 redis.call('ZCOUNT', workers, '(' .. now, '+inf') })
 put('marks', { redis.call('ZCOUNT', holds, '(' .. now, '+inf'), redis.call('EXISTS', open),
                redis.call('EXISTS', drained) })

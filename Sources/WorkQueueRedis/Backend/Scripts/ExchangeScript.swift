@@ -11,18 +11,21 @@ extension RedisScript {
     /// items in µs (0: no limit), 9 its burst (items at once at most), 10 call id (names the
     /// caller's logical call; the same on a retry), 11 offset of these settlements within that
     /// call, 12 the results bound (records kept; empty: none), 13 number of settlements S; then
-    /// ``exchangeFields`` per settlement, each a field of its own: kind (`c` complete, `f` fail,
-    /// `r` release), token, the item's SHA-224 hex (a completion sends it only when it clears
-    /// the item's attempts and error), text (the result, or the error), attempt (a completion
-    /// with a result to record: the lease's attempt; empty: records nothing), delay (a failure:
-    /// the retry delay in ms; empty: dead-letter it), has checkpoint (`1` or empty), checkpoint
-    /// (release and fail: the copy's latest checkpoint; without one, the one stored under its
-    /// token, if any, is used). Each recorded result is one entry of the results stream
+    /// each settlement, each value a field of its own, led by its kind. `p` (a plain completion:
+    /// nothing to record, no attempts to clear) is followed by its token alone
+    /// (``plainCompletionFields`` in all); `c` (a completion that records a result or clears
+    /// attempts), `f` (fail) and `r` (release) by ``exchangeFields`` in all: kind, token, the
+    /// item's SHA-224 hex (a completion sends it only when it clears the item's attempts and
+    /// error), text (the result, or the error), attempt (a completion with a result to record:
+    /// the lease's attempt; empty: records nothing), delay (a failure: the retry delay in ms;
+    /// empty: dead-letter it), has checkpoint (`1` or empty), checkpoint (release and fail: the
+    /// copy's latest checkpoint; without one, the one stored under its token, if any, is used). Each recorded result is one entry of the results stream
     /// (fields item, result, attempt, worker = the session), which is then trimmed exactly to
     /// the bound; what the trim dropped is added to the dropped counter.
     /// Returns { outcomes (1 settled / 0 lease not held, per settlement), taken (token, item or
     /// its size, attempts so far or { attempts so far, the item's checkpoint } when it has one,
-    /// ...), sizes of items dead-lettered for their size, { pending, processing, scheduled },
+    /// ...), sizes of items dead-lettered for their size, { pending, in flight (the entries of
+    /// `NAME:processing`, which only `rediswq.py` workers put there, plus our leases), scheduled },
     /// { paused 0/1, cancelled 0/1, ms to wait before taking again when the rate limit cut the
     /// take short (else 0) } }.
     ///
@@ -32,10 +35,11 @@ extension RedisScript {
     /// of taking more; settlements whose call id and offset the session's record already
     /// covers were applied by a call whose reply was lost: their recorded outcomes are returned
     /// and nothing is applied twice. No Lua `unpack` gets more than 1000 values (its limit is
-    /// about 8000), whatever the caller sends. Releases remove their copy scanning
-    /// `NAME:processing` from the tail (the newest items: a released item was taken last),
-    /// completions and failures from the head (the oldest: the item of a long run).
-    /// Failures and releases are settled one by one by ``settleFunction``, the results of
+    /// about 8000), whatever the caller sends. The take pops each item off `NAME` (`LPOP`, one
+    /// at a time: the byte budget is checked after each) into `NAME:lease-items` alone: our
+    /// leases leave no entry in `NAME:processing`, so that a settlement finds its item by its
+    /// token in constant time, whatever other workers hold (docs/redis.md, "Our leases and
+    /// NAME:processing"). Failures and releases are settled one by one by ``settleFunction``, the results of
     /// completions recorded by ``resultsFunction``.
     static let exchange = RedisScript(
         name: "exchange",
@@ -50,17 +54,40 @@ local lease_ms, most, prefix, first = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV
 local size_limit, take_bytes, inline = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local interval, burst = tonumber(ARGV[8]), tonumber(ARGV[9])
 local call_id, offset, results_max, n = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
--- Settlement i (0-based) starts at ARGV[14 + 8 * i]; ARGV[at + TOKEN] is its token.
+-- Where settlement i (1-based) starts: ARGV[at[i] + TOKEN] is its token. A plain completion
+-- (`p`) is its kind and token; any other settlement has all eight fields.
 local KIND, TOKEN, SHA, TEXT, ATTEMPT, DELAY, HAS_CHECKPOINT, CHECKPOINT = 0, 1, 2, 3, 4, 5, 6, 7
+local at, next_at, records = {}, 14, false
+for i = 1, n do
+  at[i] = next_at
+  local kind = ARGV[next_at]
+  if kind == 'c' and ARGV[next_at + ATTEMPT] ~= '' then records = true end
+  next_at = next_at + (kind == 'p' and 2 or 8)
+end
 -- Calls a command on `key` with the values of `list`, at most 1000 per call.
 local function each(command, key, list)
   for i = 1, #list, 1000 do redis.call(command, key, unpack(list, i, math.min(i + 999, #list))) end
+end
+-- Redis 7 says which commands the user may run: a user without one the hot path writes with
+-- gets the refusal before anything is written, never half way (a completion that ended the
+-- lease's record but not its deadline would lose the item).
+if redis.acl_check_cmd then
+  local needs = { { 'LPOP', pending }, { 'ZADD', leases, '0', 'x' }, { 'HSET', lease_items, 'x', 'x' },
+                  { 'HMGET', lease_items, 'x' }, { 'ZREM', leases, 'x' }, { 'HDEL', lease_items, 'x' },
+                  { 'INCRBY', completed, '1' }, { 'HSET', exchanges, 'x', 'x' } }
+  for _, c in ipairs(needs) do
+    if not redis.acl_check_cmd(unpack(c)) then
+      return redis.error_reply('NOPERM this user has no permissions to run the \'' .. string.lower(c[1])
+        .. '\' command (script exchange checks before it writes)')
+    end
+  end
 end
 -- Reads before any write (with the prelude's): a wrong type fails the call unchanged.
 local any_retried = redis.call('HLEN', retried) > 0
 local scheduled = redis.call('ZCARD', retry)
 local any_checkpoint = redis.call('HLEN', checkpoints) > 0
-if n > 0 then redis.call('XLEN', results) end
+-- The results stream is read (its type checked) only by a call that records a result.
+if records then redis.call('XLEN', results) end
 -- The settlements a lost reply already applied: `replay` holds their outcomes.
 local replay, before = replayed(exchanges, prefix, call_id, offset, n)
 -- Take first, then settle: the lease structures stay large between calls instead of
@@ -95,15 +122,14 @@ elseif most > 0 and paused == 0 and cancelled == 0 then
   end
   local scores, records, k = {}, {}, 0
   local take = budget(math.min(most, redis.call('LLEN', pending)), take_bytes)
-  -- No LMOVE on an empty list: a take with nothing pending writes nothing (and so works
+  -- No LPOP on an empty list: a take with nothing pending writes nothing (and so works
   -- while Redis refuses writes, e.g. OOM). An item over the size limit spends the budget
-  -- too: its one read (LMOVE), its one write (the dead letter), and LTRIM drops its copy.
+  -- too: its one read (LPOP) and its one write (the dead letter).
   while room(take) do
-    local item = redis.call('LMOVE', pending, processing, 'LEFT', 'RIGHT')
+    local item = redis.call('LPOP', pending)
     if not item then break end
     spend(take, #item)
     if #item > size_limit then
-      redis.call('LTRIM', processing, 0, -2)
       dead_letter(dead, dead_previews, item, nil)
       oversize[#oversize + 1] = #item
     else
@@ -135,10 +161,10 @@ if replay then
 else
   -- Completions first, batched (the hot path), then failures and releases one by one.
   local completes, positions, recorded, done = {}, {}, {}, 0
-  for i = 0, n - 1 do
-    local at = 14 + 8 * i
-    if ARGV[at + KIND] == 'c' then
-      completes[#completes + 1] = ARGV[at + TOKEN]
+  for i = 1, n do
+    local kind = ARGV[at[i] + KIND]
+    if kind == 'p' or kind == 'c' then
+      completes[#completes + 1] = ARGV[at[i] + TOKEN]
       positions[#positions + 1] = i
     end
   end
@@ -147,13 +173,14 @@ else
     local items = redis.call('HMGET', lease_items, unpack(completes, c, last))
     for j = c, last do
       local i, item = positions[j], items[j - c + 1]
-      local at = 14 + 8 * i
-      outcomes[i + 1] = item and 1 or 0
+      local a = at[i]
+      outcomes[i] = item and 1 or 0
       if item then
-        redis.call('LREM', processing, 1, item)
         done = done + 1
-        if ARGV[at + ATTEMPT] ~= '' then recorded[#recorded + 1] = { item, ARGV[at + TEXT], ARGV[at + ATTEMPT] } end
-        local sha = ARGV[at + SHA]
+      end
+      if item and ARGV[a + KIND] == 'c' then
+        if ARGV[a + ATTEMPT] ~= '' then recorded[#recorded + 1] = { item, ARGV[a + TEXT], ARGV[a + ATTEMPT] } end
+        local sha = ARGV[a + SHA]
         if sha ~= '' then
           redis.call('HDEL', attempts, sha)
           redis.call('HDEL', errors, sha)
@@ -163,15 +190,17 @@ else
     end
   end
   if #completes > 0 then
-    each('HDEL', lease_items, completes)
+    -- The deadline first, the record last: a call refused in between leaves the item's record.
     each('ZREM', leases, completes)
+    each('HDEL', lease_items, completes)
     if redis.call('HLEN', lease_checkpoints) > 0 then each('HDEL', lease_checkpoints, completes) end
   end
-  for i = 0, n - 1 do
-    local at = 14 + 8 * i
-    if ARGV[at + KIND] ~= 'c' then
-      local carried = ARGV[at + HAS_CHECKPOINT] == '1' and ARGV[at + CHECKPOINT] or nil
-      outcomes[i + 1] = settle(ARGV[at + KIND], ARGV[at + TOKEN], ARGV[at + SHA], ARGV[at + TEXT], ARGV[at + DELAY], carried, now)
+  for i = 1, n do
+    local a = at[i]
+    local kind = ARGV[a + KIND]
+    if kind ~= 'p' and kind ~= 'c' then
+      local carried = ARGV[a + HAS_CHECKPOINT] == '1' and ARGV[a + CHECKPOINT] or nil
+      outcomes[i] = settle(kind, ARGV[a + TOKEN], ARGV[a + SHA], ARGV[a + TEXT], ARGV[a + DELAY], carried, now)
     end
   end
   record_results(results, results_dropped, recorded, string.sub(prefix, 1, -2), results_max)
@@ -180,12 +209,16 @@ else
 end
 
 return { outcomes, taken, oversize,
-         { redis.call('LLEN', pending), redis.call('LLEN', processing), redis.call('ZCARD', retry) },
+         { redis.call('LLEN', pending), redis.call('LLEN', processing) + redis.call('HLEN', lease_items),
+           redis.call('ZCARD', retry) },
          { paused, cancelled, wait } }
 """#, bound: .budgeted(
         "take and its promotion of due retries: each at most ARGV[2] items and ARGV[6] bytes after one; "
             + "settlements: paged by the caller (settlementsPerCall, replyByteBudget)"))
 
-    /// The ARGV fields of one settlement of ``exchange``.
+    /// The ARGV fields of one settlement of ``exchange`` (but a plain completion's).
     static let exchangeFields = 8
+
+    /// The ARGV fields of one plain completion of ``exchange`` (kind `p` and the token).
+    static let plainCompletionFields = 2
 }

@@ -7,8 +7,8 @@ extension RedisScript {
     /// ARGV: 1 session, 2 turn length ms (0: always run), 3 most expired leases to list,
     /// 4 byte budget of the promotion (it moves at most 1000 due retries and about this many
     /// bytes of them, after at least one, through the shared budget).
-    /// Returns { -1 } when another worker has the turn, else { promoted, items in processing
-    /// that no lease of ours holds, 1 when the listing stopped at its count (more may be
+    /// Returns { -1 } when another worker has the turn, else { promoted, entries in processing
+    /// (only `rediswq.py` workers put items there: no lease of ours holds one), 1 when the listing stopped at its count (more may be
     /// expired) else 0, 1 when due retries remain (the promotion stopped at its budget) else 0,
     /// token, item size, token, item size, ... } for the expired leases: no
     /// item bytes (the caller reads the items it needs with plain `HMGET`s, in pages bounded by
@@ -22,7 +22,7 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local promoted, due = promote(budget(1000, tonumber(ARGV[4])), retry, pending, now)
-local unheld = redis.call('LLEN', processing) - redis.call('HLEN', lease_items)
+local unheld = redis.call('LLEN', processing)
 if unheld <= 0 then redis.call('DEL', orphans) end
 local out = { promoted, unheld, 0, due and 1 or 0 }
 local limit = tonumber(ARGV[3])

@@ -1,18 +1,19 @@
 extension RedisScript {
     /// The exit-0 decision of a worker, in one step: the queue is drained when pending,
-    /// processing and scheduled retries are all empty and no producer holds it open (no live
+    /// processing (the tutorial workers' entries), our leases and scheduled retries are all empty and no producer holds it open (no live
     /// hold in `NAME:holds`, and no `NAME:open`, the mark of earlier versions and the mirror
     /// of the holds for older workers); then `NAME:drained` is set (the first worker's session
     /// stays), so that later pushes are refused. Expired holds are pruned (at most 100 per call).
     ///
-    /// Keys (by name, see `keys:`): pending, processing, retry, holds (zset: hold name -> its expiry, ms of the
+    /// Keys (by name, see `keys:`): pending, processing, lease items, retry, holds (zset: hold name -> its expiry, ms of the
     ///       Redis clock), open (the legacy mark, string), drained.
     /// ARGV: 1 the worker's session.
     /// Returns 1 when drained (the marker is set), 0 when not (nothing else is changed).
     static let finishIfDrained = RedisScript(name: "finish-if-drained",
-        keys: [.pending, .processing, .retry, .holds, .open, .drained],
+        keys: [.pending, .processing, .leaseItems, .retry, .holds, .open, .drained],
         source: #"""
-if redis.call('LLEN', pending) > 0 or redis.call('LLEN', processing) > 0 or redis.call('ZCARD', retry) > 0 then
+if redis.call('LLEN', pending) > 0 or redis.call('LLEN', processing) > 0 or redis.call('HLEN', lease_items) > 0
+    or redis.call('ZCARD', retry) > 0 then
   return 0
 end
 local t = redis.call('TIME')

@@ -1,21 +1,18 @@
 extension RedisScript {
-    /// Recovers one copy of an item that sits in processing with no lease of ours and no live
-    /// `rediswq.py` lease key (a tutorial worker died holding it), once it has been seen so
-    /// for the grace period (a tutorial worker writes its lease a moment after its take).
+    /// Recovers one copy of an item that sits in processing with no live `rediswq.py` lease
+    /// key (a tutorial worker died holding it), once it has been seen so for the grace period
+    /// (a tutorial worker writes its lease a moment after its take). Our own leases have no
+    /// entry in processing: every entry there is a tutorial worker's.
     ///
-    /// Keys (by name, see `keys:`): processing, lease items, attempts, errors,
+    /// Keys (by name, see `keys:`): processing, attempts, errors,
     /// the item's `rediswq.py` lease key (given by the caller, last), pending, dead, orphans (hash SHA-224 -> ms first seen leaseless),
     /// retried (item -> attempts), dead previews (a record per dead letter: ``deadLetterFunction``).
     /// ARGV: 1 item, 2 its SHA-224 hex, 3 max attempts, 4 error text (`%d` = attempts),
     /// 5 grace ms.
     /// Returns 0 nothing done, 1 requeued, 2 dead-lettered.
-    /// Rare (only tutorial workers leave such items), so counting our holders of the item by
-    /// going through every lease is acceptable here; only leases of the item's length are read,
-    /// one at a time, so big items are never all held in the script at once. It moves one copy
-    /// of the item it is given; the holder count is not byte-bounded (a lease of the same
-    /// length is read whole to compare it).
+    /// It moves one copy of the item it is given (`LPOS` finds whether one is still there).
     static let recoverOrphan = RedisScript(name: "recover-orphan",
-        keys: [.processing, .leaseItems, .attempts, .errors, .pending, .dead, .orphans, .retried, .deadPreviews], given: ["tutorial_lease"], functions: [RedisScript.deadLetterFunction],
+        keys: [.processing, .attempts, .errors, .pending, .dead, .orphans, .retried, .deadPreviews], given: ["tutorial_lease"], functions: [RedisScript.deadLetterFunction],
         source: #"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -23,13 +20,7 @@ if redis.call('EXISTS', tutorial_lease) == 1 then
   redis.call('HDEL', orphans, ARGV[2])
   return 0
 end
-local copies = #redis.call('LPOS', processing, ARGV[1], 'COUNT', 0)
-local held = 0
-local size = #ARGV[1]
-for _, token in ipairs(redis.call('HKEYS', lease_items)) do
-  if redis.call('HSTRLEN', lease_items, token) == size and redis.call('HGET', lease_items, token) == ARGV[1] then held = held + 1 end
-end
-if copies <= held then
+if not redis.call('LPOS', processing, ARGV[1]) then
   redis.call('HDEL', orphans, ARGV[2])
   return 0
 end

@@ -7,12 +7,12 @@ extension RedisScript {
     /// `delay` in ms (empty: dead-letter it), the checkpoint the copy `carried` (nil: none; the
     /// one stored under its token, if any, is used), `now` the ms of the Redis clock. Returns 1
     /// when the lease was held (and the item settled), 0 when it was not (nothing changes).
-    /// A release puts the item back at the head of the list (its copy removed from the tail of
-    /// `NAME:processing`: a released item was taken last); a failure counts the attempt,
-    /// keeps the error, and dead-letters the item or schedules its retry.
+    /// A release puts the item back at the head of the list; a failure counts the attempt,
+    /// keeps the error, and dead-letters the item or schedules its retry. Our leases have no
+    /// entry in `NAME:processing`: the lease's own fields are all there is to remove.
     ///
     /// Its keys are the exchange's own locals, by their names in the key table (``QueueKey``):
-    /// lease_items, leases, lease_checkpoints, processing, pending, checkpoints, attempts,
+    /// lease_items, leases, lease_checkpoints, pending, checkpoints, attempts,
     /// errors, retried, retry_seq, retry, dead, dead_previews.
     static let settleFunction = #"""
 local function settle(kind, token, sha, text, delay, carried, now)
@@ -24,12 +24,10 @@ local function settle(kind, token, sha, text, delay, carried, now)
   local checkpoint = carried or redis.call('HGET', lease_checkpoints, token)
   if checkpoint then redis.call('HDEL', lease_checkpoints, token) end
   if kind == 'r' then
-    redis.call('LREM', processing, -1, item)
     redis.call('LPUSH', pending, item)
     if checkpoint then redis.call('HSET', checkpoints, item, checkpoint) end
     return 1
   end
-  redis.call('LREM', processing, 1, item)
   local tries = redis.call('HINCRBY', attempts, sha, 1)
   redis.call('HSET', errors, sha, text)
   if delay == '' then
