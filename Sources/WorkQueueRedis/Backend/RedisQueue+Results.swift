@@ -7,7 +7,7 @@ import WorkQueueSeam
 extension RedisQueue: CompletionLog {
     /// At most `limit` (1 to 1000) records after the record `after` (nil: the oldest), oldest
     /// first, with one `XRANGE`. The reply is decoded straight from its wire bytes into records
-    /// (``XRANGEDecoder``), without a generic value tree.
+    /// (`XRANGEDecoder`), without a generic value tree.
     public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
         try await completions(after: after, limit: limit) { $0 }
     }
