@@ -70,3 +70,11 @@ final class PlainForwardingBackend: ForwardingBackend, CompletionLog, Sendable {
     func deleteCompletions(_ ids: [String]) async throws -> Int { try await inner.deleteCompletions(ids) }
     func completionCounts() async throws -> (kept: Int, dropped: Int) { try await inner.completionCounts() }
 }
+
+extension PlainForwardingBackend: PushTraceStore {
+    func storePushTrace(_ context: String, for items: [WorkItem]) async throws {
+        try await inner.storePushTrace(context, for: items)
+    }
+    func pushTraces(for items: [WorkItem]) async throws -> [String?] { try await inner.pushTraces(for: items) }
+    func forgetPushTraces(for items: [WorkItem]) async throws { try await inner.forgetPushTraces(for: items) }
+}

@@ -1,4 +1,5 @@
 import Logging
+import Tracing
 import WorkQueueSeam
 import WorkQueueTyped
 #if canImport(Darwin)
@@ -60,6 +61,8 @@ public actor QueueProducer {
     private var isClosed = false
     private let clock = ContinuousClock()
     private let logger: Logger
+    /// The tracer of pushes (``tracePushes(with:)``); nil: `InstrumentationSystem.tracer`.
+    var pushTracer: (any Tracer)?
 
     /// The names a hold may have: 1 to 200 characters, none a space or a control character
     /// (so that it prints and pastes back into `workqueue close --hold` as it is).
@@ -161,8 +164,12 @@ public actor QueueProducer {
     public func push(_ items: [WorkItem]) async throws {
         try checkOpen()
         if let refreshFailure { throw refreshFailure }
+        // With tracing on, a span for this push, whose context is stored for each item.
+        let span = startPushSpan(items: items.count)
+        let trace = span.flatMap { encodedContext(of: $0) }
+        defer { span?.end() }
         if queues.count == 1 {
-            try await push(items, to: 0)
+            try await push(items, to: 0, trace: trace)
         } else {
             var spread = [[WorkItem]](repeating: [], count: queues.count)
             for item in items {
@@ -170,7 +177,7 @@ public actor QueueProducer {
                 next = (next + 1) % queues.count
             }
             for (index, part) in spread.enumerated() where !part.isEmpty {
-                try await push(part, to: index)
+                try await push(part, to: index, trace: trace)
             }
         }
         try await refreshIfDue()
@@ -182,11 +189,13 @@ public actor QueueProducer {
         try await push(try values.map { try TypedItem.encode($0) })
     }
 
-    private func push(_ items: [WorkItem], to index: Int) async throws {
+    private func push(_ items: [WorkItem], to index: Int, trace: String? = nil) async throws {
         let queue = queues[index]
         var start = 0
         while start < items.count {
             let end = min(start + options.chunkSize, items.count)
+            // Stored before the items are pushed: a worker never takes one before its link.
+            if let trace { try await queue.storePushTrace(trace, for: Array(items[start..<end])) }
             guard try await queue.push(Array(items[start..<end])) != .drained else {
                 throw ProducerError.queueDrained(queue: queue.name)
             }
