@@ -65,6 +65,9 @@ final class TraceExporter: Sendable {
         configuration.traces.enabled = true
         configuration.serviceName = "workqueue"
         configuration.diagnosticLogger = .custom(logger)
+        // swift-otel's own messages (one per variable it read, at info): warnings and errors
+        // only, unless OTEL_LOG_LEVEL asks for more.
+        configuration.diagnosticLogLevel = .warning
         let backend: (factory: any Tracer, service: any Service)
         do {
             let made = try OTel.makeTracingBackend(configuration: configuration)
