@@ -41,6 +41,9 @@ final class ItemSpans: Sendable {
     let maxAttempts: Int
     let store: (any PushTraceStore)?
     private let open = Mutex<[String: any Span]>([:])
+    /// The leases (tokens) being handled whose item had a push context: only those are
+    /// forgotten afterwards (no `HDEL` for an item pushed untraced).
+    private let linked = Mutex<Set<String>>([])
 
     init(_ tracing: ItemTracing, session: String, maxAttempts: Int, backend: any WorkQueueBackend) {
         self.tracing = tracing
@@ -70,7 +73,10 @@ final class ItemSpans: Sendable {
         span.attributes["workqueue.attempt"] = lease.attempt
         span.attributes["workqueue.session"] = session
         span.attributes["workqueue.item.bytes"] = lease.item.bytes.count
-        if let pushed { span.addLink(SpanLink(context: pushed, attributes: [:])) }
+        if let pushed {
+            span.addLink(SpanLink(context: pushed, attributes: [:]))
+            linked.withLock { _ = $0.insert(lease.token) }
+        }
         open.withLock { $0[lease.token] = span }
         return span.context
     }
@@ -83,10 +89,11 @@ final class ItemSpans: Sendable {
         if unprocessable { span.attributes["workqueue.unprocessable"] = true }
     }
 
-    /// After the slot handed the result on: clears the item's push context when this attempt
-    /// is its last (it returned, or it threw on its last attempt or as unprocessable).
+    /// After the slot handed the result on: clears the item's push context when it had one and
+    /// this attempt is its last (it returned, or it threw on its last attempt or as
+    /// unprocessable).
     func forgetIfLast(_ lease: Lease, _ result: ItemLedger.HandlerResult) async {
-        guard let store else { return }
+        guard let store, linked.withLock({ $0.remove(lease.token) }) != nil else { return }
         switch result {
         case .returned: break
         case let .threw(_, unprocessable): guard unprocessable || lease.attempt >= maxAttempts else { return }
