@@ -248,6 +248,35 @@ def redis_cpu(client):
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+class OTLPSink:
+    """An OTLP/HTTP receiver on 127.0.0.1 that accepts every export (200, an empty protobuf
+    reply) and counts the requests and bytes: the far end of `--tracing`, so that the workers
+    export as they would to a collector. Runs in a daemon thread until the script exits."""
+
+    def __init__(self):
+        import http.server
+        sink = self
+        self.requests = 0
+        self.bytes = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                sink.requests += 1
+                sink.bytes += len(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.endpoint = f"http://{HOST}:{self.server.server_address[1]}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 def make_items(n, width=None):
     width = width or max(6, len(str(n)))
     return [f"item-{i:0{width}d}" for i in range(1, n + 1)]
@@ -316,8 +345,8 @@ class Bench:
             argv += ["--option", option]
         return argv + list(flags)
 
-    def start(self, argv):
-        return spawn(argv, stdout=subprocess.DEVNULL, stderr=self.stderr_log, env=self.env)
+    def start(self, argv, env=None):
+        return spawn(argv, stdout=subprocess.DEVNULL, stderr=self.stderr_log, env={**self.env, **(env or {})})
 
     def check_exits(self, exits, what):
         bad = [e.code for e in exits if e.code != 0]
@@ -340,7 +369,7 @@ class Bench:
                 else self.ours_argv(queue, config["flags"], url=config.get("url")))
         cpu0 = redis_cpu(self.client)
         t0 = time.perf_counter()
-        procs = [self.start(argv) for _ in range(config["procs"])]
+        procs = [self.start(argv, config.get("env")) for _ in range(config["procs"])]
         exits = wait_all(procs, timeout=max(120.0, n / 100.0))
         t1 = max(e.at for e in exits)
         cpu1 = redis_cpu(self.client)
@@ -898,6 +927,9 @@ def parse_args(argv):
     parser.add_argument("--extra-flags", action="append", default=[], metavar="FLAGS",
                         help="`work` flags of one more row per process count, measured in the same round robin "
                              "(repeatable; e.g. --extra-flags '--heartbeat-seconds 0' to measure a feature's cost)")
+    parser.add_argument("--tracing", action="store_true",
+                        help="also run the default flags with tracing on: OTEL_* variables sending OTLP/HTTP "
+                             "to a sink this script runs on 127.0.0.1 (docs/tracing.md)")
     parser.add_argument("--latency-runs", type=int, default=5, help="spawns for 'spawn to first lease' (default 5)")
     parser.add_argument("--latency-items", type=int, default=1000, help="queue length for 'spawn to first lease' (default 1000)")
     parser.add_argument("--exit-runs", type=int, default=3, help="repetitions of each 'exit delay after drain' case (default 3)")
@@ -1191,6 +1223,12 @@ def run(args, tmp):
             payloads = bench.sidekiq_payloads(args.items)
         else:
             log(args.sidekiq_missing)
+        if args.tracing:
+            sink = OTLPSink()
+            results["settings"]["tracing_sink"] = sink.endpoint
+            for p in args.procs:
+                configs.append({"name": "workqueue, default flags, tracing on (OTLP/HTTP)", "kind": "ours", "procs": p,
+                                "flags": [], "shards": 1, "env": {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.endpoint}})
         items = make_items(args.items)
         runs = {i: [] for i in range(len(configs))}
         started = time.perf_counter()

@@ -16,6 +16,8 @@ final class Dispatcher: Sendable {
         let flag: CancellationFlag
         let progress: WorkProgress
         let deadline: LeaseDeadlineBox
+        /// When the backend's reply leased it (the item span's start).
+        let leasedAt: ContinuousClock.Instant
     }
 
     private struct State {
@@ -69,7 +71,8 @@ final class Dispatcher: Sendable {
     }
 
     private static func started(_ id: ItemLedger.ID, _ ledger: inout ItemLedger) -> Started? {
-        ledger.handles(of: id).map { Started(id: id, lease: $0.lease, flag: $0.flag, progress: $0.progress, deadline: $0.deadline) }
+        ledger.handles(of: id).map { Started(id: id, lease: $0.lease, flag: $0.flag, progress: $0.progress, deadline: $0.deadline,
+                                              leasedAt: $0.leasedAt) }
     }
 
     // MARK: Slots

@@ -208,8 +208,9 @@ struct ItemLedger: Sendable {
     }
 
     /// What the handler of `id` is given: its lease, flag, progress and deadline.
-    mutating func handles(of id: ID) -> (lease: Lease, flag: CancellationFlag, progress: WorkProgress, deadline: LeaseDeadlineBox)? {
-        withRecord(id) { ($0.lease, $0.flag, $0.progress, $0.deadlineBox) }
+    mutating func handles(of id: ID)
+        -> (lease: Lease, flag: CancellationFlag, progress: WorkProgress, deadline: LeaseDeadlineBox, leasedAt: ContinuousClock.Instant)? {
+        withRecord(id) { ($0.lease, $0.flag, $0.progress, $0.deadlineBox, $0.leasedAt) }
     }
     var buffered: Int { buffer.count }
     var finished: Int { done.count + unstarted.count }

@@ -50,6 +50,8 @@ public final class Worker: Service, Sendable {
     let logger: Logger
     let events: (@Sendable (WorkerEvent) -> Void)?
     let metrics: WorkerMetrics
+    /// The open item spans, when ``WorkerOptions/tracing`` is set (``ItemTracing``).
+    let spans: ItemSpans?
 
     let stopSignal = ShutdownSignal()
     /// The items this worker holds, in their states (``ItemLedger``), between the fetcher,
@@ -103,6 +105,7 @@ public final class Worker: Service, Sendable {
         self.events = events
         self.dispatcher = Dispatcher(options: options)
         self.metrics = WorkerMetrics(dimensions: options.metricsLabels, factory: options.metricsFactory ?? MetricsSystem.factory)
+        self.spans = options.tracing.map { ItemSpans($0, session: session, maxAttempts: options.maxAttempts, backend: backend) }
     }
 
     /// A fresh random session id (a UUID string, as `rediswq.py` uses).
@@ -143,7 +146,8 @@ public final class Worker: Service, Sendable {
     /// behind (its task is cancelled, not awaited), and the items not settled by then stay
     /// leased and come back through recovery.
     public func runUntilStopped() async throws -> WorkerSummary {
-        try await withGracefulShutdownHandler {
+        defer { spans?.endAll() }
+        return try await withGracefulShutdownHandler {
             try await runBounded()
         } onGracefulShutdown: {
             self.shutdown()
@@ -310,13 +314,14 @@ public final class Worker: Service, Sendable {
         let clock = ContinuousClock()
         while let item = await dispatcher.next(slot: slot) {
             let started = clock.now
-            let (result, itemLogger, leftBehind) = await handle(item, threads: threads)
+            let (result, itemLogger, leftBehind) = await traced(item) { await self.handle(item, threads: threads) }
             let elapsed = clock.now - started
             metrics.recordHandler(elapsed)
             // The settlement carries the item's latest checkpoint: a completion or a dead
             // letter deletes the stored one.
             let lost = dispatcher.finished(item.id, result, checkpoint: item.progress.savedCheckpoint, seconds: elapsed.seconds)
             if lost != nil { itemLogger.warning("lease lost while working; the item is left to its new owner") }
+            await spans?.forgetIfLast(item.lease, result)
             // A handler that outlived its time limit and grace: its attempt is settled, but it
             // still runs (keeping its thread, for a dedicated-thread handler). The slot goes on
             // with the next item on a spare thread; once more are abandoned than there are
@@ -330,6 +335,7 @@ public final class Worker: Service, Sendable {
     func perform(_ action: ItemLedger.Action) {
         switch action {
         case let .lost(lease, was):
+            spans?.lost(lease)
             if was == .settling {
                 logger.warning("lease lost before the item was settled; nothing was recorded for this delivery",
                                metadata: Self.metadata(lease))
@@ -349,6 +355,7 @@ public final class Worker: Service, Sendable {
 
     /// Records a settlement the backend applied.
     private func record(settled settlement: Settlement) {
+        spans?.settled(settlement)
         let lease = settlement.lease
         switch settlement {
         case let .complete(_, output):

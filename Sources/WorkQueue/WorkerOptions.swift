@@ -79,6 +79,9 @@ public struct WorkerOptions: Sendable {
     /// Where the runner's metrics go; `nil`, the default, uses the factory bootstrapped with
     /// `MetricsSystem.bootstrap` (a no-op until one is).
     public var metricsFactory: (any MetricsFactory)? = nil
+    /// A span per item on a tracer (``ItemTracing``); `nil`, the default, traces nothing and
+    /// costs nothing per item. The command sets it when the `OTEL_*` variables ask for traces.
+    public var tracing: ItemTracing? = nil
 
     /// The defaults each property names.
     public init() {}

@@ -13,6 +13,8 @@ import Musl
 #endif
 import WorkQueue
 import WorkQueueRedis
+import Logging
+import Tracing
 
 /// `workqueue push`: appends items to the tail of a queue.
 struct Push: AsyncParsableCommand {
@@ -110,6 +112,25 @@ struct Push: AsyncParsableCommand {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
         guard !items.isEmpty || file != nil else { throw CommandError.nothingToPush }
+        // Traces when the OTEL_* variables ask for them (docs/tracing.md): one span for the
+        // command, each push under it, its context stored for the items' spans to link to.
+        guard let traces = try TraceExporter.start(environment: settings.environment, logger: logger) else {
+            return try await push(settings, logger: logger)
+        }
+        do {
+            let name = try common.queueName(settings)
+            try await withSpan("workqueue push \(name)", ofKind: .producer) { span in
+                span.attributes["workqueue.queue"] = name
+                try await push(settings, logger: logger)
+            }
+        } catch {
+            await traces.finish()
+            throw error
+        }
+        await traces.finish()
+    }
+
+    private func push(_ settings: Settings, logger: Logger) async throws {
         let name = try common.queueName(settings)
         let replicas = try settings.integer(waitReplicas, Catalog.waitReplicas)
         let waitTimeout = try settings.seconds(waitSeconds, Catalog.waitSeconds)

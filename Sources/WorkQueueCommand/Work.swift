@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Logging
+import Tracing
 import ServiceLifecycle
 import Synchronization
 import WorkQueue
@@ -128,7 +129,22 @@ struct Work: AsyncParsableCommand {
     func run() async throws {
         let settings = Settings()
         let logger = try common.bootstrap(settings)
+        // Traces when the OTEL_* variables ask for them (docs/tracing.md): flushed on every exit.
+        let traces = try TraceExporter.start(environment: settings.environment, logger: logger)
+        do {
+            try await work(settings, logger: logger, tracing: traces.map { _ in
+                ItemTracing(tracer: InstrumentationSystem.tracer, queue: (try? common.queueName(settings)) ?? "")
+            })
+        } catch {
+            await traces?.finish()
+            throw error
+        }
+        await traces?.finish()
+    }
+
+    private func work(_ settings: Settings, logger: Logger, tracing: ItemTracing?) async throws {
         var workerOptions = try makeWorkerOptions(settings)
+        workerOptions.tracing = tracing
         let queueOptions = try makeQueueOptions(settings)
         if let command = settings.string(onDrained, Catalog.onDrained), command.allSatisfy(\.isWhitespace) {
             throw CommandError.invalid(source: Catalog.onDrained.source(flagGiven: onDrained != nil), value: command,

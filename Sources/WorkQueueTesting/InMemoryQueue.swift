@@ -203,6 +203,8 @@ public final class InMemoryQueue: WorkQueueBackend, DeadLetterQueue, CompletionL
 
     private let clock: any WorkClock
     private let state = Mutex(State())
+    /// The push trace contexts by item (`NAME:push-traces` in Redis), `PushTraceStore`.
+    private let pushTraceEntries = Mutex<[WorkItem: String]>([:])
     /// The fleet-wide limit every take applies, as `RedisQueue.Options.rateLimit` does.
     public let rateLimit: RateLimit?
     /// Items longer than this are never handed out: a take dead-letters them (as
@@ -686,5 +688,27 @@ extension InMemoryQueue: EnqueueingWithOptions {
         }
         waiters.forEach { $0.resume() }
         return report
+    }
+}
+
+/// The push trace contexts, as `NAME:push-traces` keeps them (per item value, no expiry here).
+extension InMemoryQueue: PushTraceStore {
+    /// Records `context` for each of `items` (equal items share one entry: the latest).
+    public func storePushTrace(_ context: String, for items: [WorkItem]) async throws {
+        pushTraceEntries.withLock { entries in
+            for item in items { entries[item] = context }
+        }
+    }
+
+    /// The stored context of each of `items`, in their order; nil where there is none.
+    public func pushTraces(for items: [WorkItem]) async throws -> [String?] {
+        pushTraceEntries.withLock { entries in items.map { entries[$0] } }
+    }
+
+    /// Forgets the stored contexts of `items`.
+    public func forgetPushTraces(for items: [WorkItem]) async throws {
+        pushTraceEntries.withLock { entries in
+            for item in items { entries[item] = nil }
+        }
     }
 }

@@ -21,6 +21,8 @@ public enum ContractNeed: String, Sendable, Hashable, CaseIterable {
     case sizeLimit
     /// `EnqueueingWithOptions` (delayed and unique pushes).
     case enqueueOptions
+    /// `PushTraceStore`.
+    case pushTraces
 }
 
 /// What a backend's test file provides to run the shared contract: a fresh, empty queue and a
@@ -162,6 +164,7 @@ public enum BackendContract {
                      needs: [.enqueueOptions], delayedPush),
         ContractCase("a unique push skips items pushed within the window: pending, scheduled, in flight or completed",
                      needs: [.enqueueOptions], uniquePush),
+        ContractCase("push trace contexts: stored per item value, read in order, forgotten", needs: [.pushTraces], pushTraceContexts),
     ]
 
     // MARK: Helpers
@@ -310,6 +313,21 @@ public enum BackendContract {
         #expect(try await q.complete(impostor, result: nil) == .leaseLost)
         #expect(try await q.renew([lease], duration: f.shortLease * 10) == [true])
         #expect(try await q.complete(lease, result: nil) == .settled)
+    }
+
+    private static func pushTraceContexts(_ f: any ContractFixture) async throws {
+        let store = try able(f, (any PushTraceStore).self, "PushTraceStore")
+        let context = try #require(PushTraceContext.encode(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]))
+        #expect(PushTraceContext.decode(context) == ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
+        #expect(try await store.pushTraces(for: ["a"]) == [nil])
+        try await store.storePushTrace(context, for: ["a", "b"])
+        // Equal items share one entry: the latest push's.
+        try await store.storePushTrace("other=1", for: ["b"])
+        #expect(try await store.pushTraces(for: ["b", "c", "a"]) == ["other=1", nil, context])
+        try await store.forgetPushTraces(for: ["a", "c"])
+        #expect(try await store.pushTraces(for: ["a", "b"]) == [nil, "other=1"])
+        // The queue itself is untouched: nothing pending.
+        try await expectCounts(f.backend, pending: 0, processing: 0)
     }
 
     private static func completeSettles(_ f: any ContractFixture) async throws {

@@ -8,7 +8,7 @@ import WorkQueueContract
 
 /// Three Redis queues `{contract:0..2}` on one server, worked as one.
 struct ShardedRedisFixture: ContractFixture {
-    static var offers: Set<ContractNeed> { Set(ContractNeed.allCases).subtracting([.lostReply, .boundedResults, .enqueueOptions]) }
+    static var offers: Set<ContractNeed> { Set(ContractNeed.allCases).subtracting([.lostReply, .boundedResults, .enqueueOptions, .pushTraces]) }
     let sharded: ShardedBackend<RedisQueue>
 
     var backend: any WorkQueueBackend & DeadLetterQueue { sharded }

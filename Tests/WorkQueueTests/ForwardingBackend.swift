@@ -83,3 +83,11 @@ extension PlainForwardingBackend: EnqueueingWithOptions {
         try await inner.enqueue(items, options: options)
     }
 }
+
+extension PlainForwardingBackend: PushTraceStore {
+    func storePushTrace(_ context: String, for items: [WorkItem]) async throws {
+        try await inner.storePushTrace(context, for: items)
+    }
+    func pushTraces(for items: [WorkItem]) async throws -> [String?] { try await inner.pushTraces(for: items) }
+    func forgetPushTraces(for items: [WorkItem]) async throws { try await inner.forgetPushTraces(for: items) }
+}

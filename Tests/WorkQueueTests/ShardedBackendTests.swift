@@ -6,7 +6,7 @@ import WorkQueueTesting
 
 /// A sharded queue of in-memory fakes on one manual clock.
 struct ShardedInMemoryFixture: ContractFixture {
-    static var offers: Set<ContractNeed> { Set(ContractNeed.allCases).subtracting([.lostReply, .boundedResults, .enqueueOptions]) }
+    static var offers: Set<ContractNeed> { Set(ContractNeed.allCases).subtracting([.lostReply, .boundedResults, .enqueueOptions, .pushTraces]) }
     let clock = TestClock()
     let queues: [InMemoryQueue]
     let sharded: ShardedBackend<InMemoryQueue>

@@ -9,6 +9,7 @@ enum QueueKey: Int, CaseIterable, Sendable {
     case pending, processing, leases, leaseItems, tutorialLease, dead, deadPreviews, attempts, retried, checkpoints
     case leaseCheckpoints, errors, retry, retrySeq, unique, results, resultsDropped, completed, recoveryTurn, orphans, holds
     case open, drained, onDrained, exchanges, control, cancelled, rate, workers, workerInfo
+    case pushTraces
 
     /// The Redis type a key must hold.
     enum KeyType: String, Sendable {
@@ -76,6 +77,7 @@ enum QueueKey: Int, CaseIterable, Sendable {
         case .rate: Row(suffix: ":rate", type: .string, expires: true, lua: "rate", meaning: "the rate limit's theoretical arrival time, µs")
         case .workers: Row(suffix: ":workers", type: .zset, expires: false, lua: "workers", meaning: "live workers: session -> record expiry ms")
         case .workerInfo: Row(suffix: ":worker-info", type: .hash, expires: false, lua: "worker_info", meaning: "session -> heartbeat record (JSON)")
+        case .pushTraces: Row(suffix: ":push-traces", type: .hash, expires: true, lua: "push_traces", meaning: "SHA-224 hex -> trace context of the push that added the item (tracing on only)")
         }
     }
     // swiftlint:enable line_length

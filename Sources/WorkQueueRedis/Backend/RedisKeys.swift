@@ -84,6 +84,10 @@ struct RedisKeys: Sendable {
     /// `NAME:rate`: the fleet-wide rate limit's theoretical arrival time, µs of the Redis clock
     /// (string, expires once it is in the past; written only with `--rate-limit`).
     let rate: String
+    /// `NAME:push-traces`: SHA-224 hex of an item -> the encoded trace carrier of the push that
+    /// added it (hash; written only by pushes made with tracing on, expires 7 days after the
+    /// last one; docs/tracing.md).
+    let pushTraces: String
     /// `NAME:leased_by_session:`: the prefix of `rediswq.py`'s lease keys (read, never written).
     let tutorialLeasePrefix: String
 
@@ -122,6 +126,7 @@ struct RedisKeys: Sendable {
         control = key(.control)
         cancelled = key(.cancelled)
         rate = key(.rate)
+        pushTraces = key(.pushTraces)
         tutorialLeasePrefix = key(.tutorialLease)
     }
 
@@ -158,6 +163,7 @@ struct RedisKeys: Sendable {
         case .rate: rate
         case .workers: workers
         case .workerInfo: workerInfo
+        case .pushTraces: pushTraces
         }
     }
 

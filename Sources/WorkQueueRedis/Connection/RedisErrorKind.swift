@@ -29,6 +29,8 @@ extension RedisError {
             "lpush", "lrem", "rpop", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem", "zscore", "pexpire", "zmscore",
             // the completion records: the exchange script (xadd, xtrim, xlen), `results` (xrange, xdel, xlen)
             "xadd", "xtrim", "xlen", "xrange", "xdel",
+            // tracing (NAME:push-traces): a traced push (hset, expire), a traced worker (hmget, hdel)
+            "expire",
         ]
         return "ACL SETUSER worker on >PASSWORD resetkeys ~\(queue) ~\(queue):* resetchannels -@all "
             + commands.map { "+\($0)" }.joined(separator: " ")

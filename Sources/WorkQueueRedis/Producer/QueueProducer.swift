@@ -1,4 +1,5 @@
 import Logging
+import Tracing
 import WorkQueueSeam
 import WorkQueueTyped
 #if canImport(Darwin)
@@ -60,6 +61,8 @@ public actor QueueProducer {
     private var isClosed = false
     private let clock = ContinuousClock()
     private let logger: Logger
+    /// The tracer of pushes (``tracePushes(with:)``); nil: `InstrumentationSystem.tracer`.
+    var pushTracer: (any Tracer)?
 
     /// The names a hold may have: 1 to 200 characters, none a space or a control character
     /// (so that it prints and pastes back into `workqueue close --hold` as it is).
@@ -161,8 +164,12 @@ public actor QueueProducer {
     public func push(_ items: [WorkItem]) async throws {
         try checkOpen()
         if let refreshFailure { throw refreshFailure }
+        // With tracing on, a span for this push, whose context is stored for each item.
+        let span = startPushSpan(items: items.count)
+        let trace = span.flatMap { encodedContext(of: $0) }
+        defer { span?.end() }
         if queues.count == 1 {
-            try await push(items, to: 0)
+            try await push(items, to: 0, trace: trace)
         } else {
             var spread = [[WorkItem]](repeating: [], count: queues.count)
             for item in items {
@@ -170,7 +177,7 @@ public actor QueueProducer {
                 next = (next + 1) % queues.count
             }
             for (index, part) in spread.enumerated() where !part.isEmpty {
-                try await push(part, to: index)
+                try await push(part, to: index, trace: trace)
             }
         }
         try await refreshIfDue()
@@ -203,8 +210,12 @@ public actor QueueProducer {
         try checkOpen()
         if let refreshFailure { throw refreshFailure }
         var report = EnqueueReport(pushed: 0, skipped: 0, pending: 0)
+        // With tracing on, a span for this push, whose context is stored for each item.
+        let span = startPushSpan(items: items.count)
+        let trace = span.flatMap { encodedContext(of: $0) }
+        defer { span?.end() }
         if queues.count == 1 {
-            report = try await push(items, to: 0, options: enqueue)
+            report = try await push(items, to: 0, options: enqueue, trace: trace)
         } else {
             var spread = [[WorkItem]](repeating: [], count: queues.count)
             for item in items {
@@ -216,7 +227,7 @@ public actor QueueProducer {
                 }
             }
             for (index, part) in spread.enumerated() where !part.isEmpty {
-                let done = try await push(part, to: index, options: enqueue)
+                let done = try await push(part, to: index, options: enqueue, trace: trace)
                 report.pushed += done.pushed
                 report.skipped += done.skipped
                 report.pending = done.pending
@@ -243,9 +254,10 @@ public actor QueueProducer {
         return Int(value % UInt64(max(1, count)))
     }
 
-    private func push(_ items: [WorkItem], to index: Int, options enqueue: EnqueueOptions) async throws -> EnqueueReport {
+    private func push(_ items: [WorkItem], to index: Int, options enqueue: EnqueueOptions,
+                      trace: String?) async throws -> EnqueueReport {
         var report = EnqueueReport(pushed: 0, skipped: 0, pending: 0)
-        try await inChunks(items, to: index, most: Self.optionsChunk) { queue, chunk in
+        try await inChunks(items, to: index, most: Self.optionsChunk, trace: trace) { queue, chunk in
             guard let done = try await queue.push(chunk, options: enqueue) else { return nil }
             report.pushed += done.pushed
             report.skipped += done.skipped
@@ -260,21 +272,24 @@ public actor QueueProducer {
     /// insert (a few µs of Redis), so a call of 1000 stays far within the 50 ms budget.
     static let optionsChunk = 1000
 
-    private func push(_ items: [WorkItem], to index: Int) async throws {
-        try await inChunks(items, to: index, most: .max) { queue, chunk in
+    private func push(_ items: [WorkItem], to index: Int, trace: String?) async throws {
+        try await inChunks(items, to: index, most: .max, trace: trace) { queue, chunk in
             try await queue.push(chunk) != .drained ? chunk.count : nil
         }
     }
 
     /// Sends `items` to shard `index` a chunk at a time with `send` (which answers how many it
     /// added, nil when the queue refused as drained), waiting for replicas after each chunk.
-    private func inChunks(_ items: [WorkItem], to index: Int, most: Int,
+    /// With `trace` (tracing on), the push's context is stored for the chunk's items first:
+    /// a worker never takes one before its link.
+    private func inChunks(_ items: [WorkItem], to index: Int, most: Int, trace: String?,
                           _ send: (RedisQueue, [WorkItem]) async throws -> Int?) async throws {
         let queue = queues[index]
         let chunk = min(options.chunkSize, most)
         var start = 0
         while start < items.count {
             let end = min(start + chunk, items.count)
+            if let trace { try await queue.storePushTrace(trace, for: Array(items[start..<end])) }
             guard let added = try await send(queue, Array(items[start..<end])) else {
                 throw ProducerError.queueDrained(queue: queue.name)
             }
