@@ -2,10 +2,11 @@ import Foundation
 
 /// A built plugin or worker checked against what the image has, before the image is written.
 enum ImageCheck {
-    /// The shared libraries a Debian bookworm image has (glibc, the C++ runtime, and libffi8,
-    /// which the stock image and the executable image install).
+    /// The shared libraries a Debian bookworm image has (glibc, the C++ runtime, zlib, which
+    /// minbase and debian:bookworm-slim carry for dpkg, and libffi8, which the stock image and the
+    /// executable image install). zlib: the trace exporter (swift-otel's HTTP client) links it.
     static let available = ["libc.so.", "libm.so.", "libdl.so.", "libpthread.so.", "librt.so.", "libutil.so.",
-                            "ld-linux", "libstdc++.so.", "libgcc_s.so.", "libffi.so.8"]
+                            "ld-linux", "libstdc++.so.", "libgcc_s.so.", "libz.so.1", "libffi.so.8"]
 
     static func check(_ binary: URL, kind: WorkerImage.Kind, product: String) throws {
         guard let readelf = WorkerImage.which("readelf") else {

@@ -167,7 +167,7 @@ struct Push: AsyncParsableCommand {
                                 + "\(Self.describe(window))")
         }
         if pushed > 0, let due = schedule.dueMilliseconds {
-            StandardOutput.line("Scheduled until \(PushSchedule.rfc3339(unixMilliseconds: due)) or later (status shows them as "
+            StandardOutput.line("Scheduled until \(Workers.iso8601(milliseconds: due)) or later (status shows them as "
                                 + "scheduled)")
         }
     }

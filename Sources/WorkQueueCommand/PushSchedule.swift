@@ -105,25 +105,6 @@ enum PushSchedule {
         }
     }
 
-    /// `2026-12-07T22:00:00Z`: ms since the epoch as RFC 3339 in UTC, to the second.
-    static func rfc3339(unixMilliseconds: Int64) -> String {
-        let seconds = Int(unixMilliseconds / 1000)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let inDay = seconds - days * 86_400
-        // Civil date from days (the inverse of daysSinceEpoch).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(inDay / 3600)):\(two(inDay % 3600 / 60)):\(two(inDay % 60))Z"
-    }
-
     /// What `push --delay`, `--not-before`, `--unique` and `--unique-window` ask for, checked.
     struct Request: Sendable, Equatable {
         /// `--delay`.

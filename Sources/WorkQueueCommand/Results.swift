@@ -270,22 +270,12 @@ struct RecordWriter {
         }
     }
 
-    /// `value` in decimal, formatted in place.
+    /// `value` in decimal, formatted in place (the RESP encoder's digits).
     private mutating func appendNumber(_ value: Int) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
         withUnsafeMutableBytes(of: &digits) { out in
-            var magnitude = value.magnitude
-            var index = out.count
-            repeat {
-                index -= 1
-                out[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                index -= 1
-                out[index] = UInt8(ascii: "-")
-            }
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[index...]))
+            let count = RESPCommand.formatDecimal(value, into: out)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[(out.count - count)...]))
         }
     }
 

@@ -185,7 +185,7 @@ package struct RESPCommand: Sendable, Hashable {
     }
 
     /// Writes `value`'s decimal digits right-aligned at the end of `out`; returns how many.
-    static func formatDecimal(_ value: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
+    package static func formatDecimal(_ value: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
         if value >= 0 && value < 10 {
             out[out.count - 1] = UInt8(ascii: "0") + UInt8(value)
             return 1
