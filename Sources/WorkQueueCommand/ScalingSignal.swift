@@ -20,7 +20,7 @@ struct ScalingSignal: Equatable, Sendable {
     struct Input: Equatable, Sendable {
         /// Items waiting in `NAME`.
         var pending: Int
-        /// Items in flight (`NAME:processing`): held by running workers.
+        /// Items in flight (taken and not settled: `status`'s `processing`): held by running workers.
         var inFlight: Int
         /// Every scheduled item (retries waiting for their time), due or not.
         var scheduled: Int
