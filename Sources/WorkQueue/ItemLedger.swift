@@ -222,7 +222,9 @@ struct ItemLedger: Sendable {
     /// slots start them, the rest wait in the buffer; after a stop they wait to be released.
     mutating func leased(_ leases: [Lease], at now: WorkInstant, leasedAt: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
+        var bytes = 0
         for lease in leases {
+            bytes += lease.item.bytes.count
             nextID += 1
             let id = nextID
             let deadline = now + rules.leaseDuration
@@ -245,6 +247,7 @@ struct ItemLedger: Sendable {
             }
             records[id] = record
         }
+        sizer.recordLeased(count: leases.count, bytes: bytes)
         return actions
     }
 

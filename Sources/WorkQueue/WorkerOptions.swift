@@ -11,10 +11,17 @@ public struct WorkerOptions: Sendable {
     /// fixes it. Waiting items are held and renewed like running ones, and released in their
     /// order on shutdown.
     public var prefetch: Int? = nil
-    /// The most items the adaptive buffer holds beyond one per slot. Default 256: more speeds up
-    /// one worker a little, but several workers' larger batches interleave in
-    /// `NAME:processing`, and Redis then scans further to remove each finished item.
-    public var maxBuffered: Int = 256
+    /// The most items the adaptive buffer holds beyond one per slot. Default 2048: enough to
+    /// keep one process busy across a 2 ms round trip to Redis at 100,000 no-op items a second
+    /// (two calls in flight); the buffer grows that far only while handlers return much faster
+    /// than a round trip, and never beyond half of what is pending. (It was 256 while a
+    /// settlement had to find its item by scanning `NAME:processing`; our leases no longer go
+    /// there.)
+    public var maxBuffered: Int = 2048
+    /// The most bytes of items the adaptive buffer holds beyond one per slot, at the average
+    /// size of the items leased so far. Default 64 MiB: with large items it, not
+    /// ``maxBuffered``, is the bound.
+    public var maxBufferedBytes: Int = 64 << 20
     /// How long a lease lasts before it must be renewed. The runner renews held leases every
     /// third of this. Default 30 s.
     public var leaseDuration: Duration = .seconds(30)
@@ -104,6 +111,7 @@ public struct WorkerOptions: Sendable {
                       "prefetch must be between \(Self.prefetchRange.lowerBound) and \(Self.prefetchRange.upperBound) (got \(prefetch))")
         }
         try check(maxBuffered >= 0 && maxBuffered <= 100_000, "maxBuffered must be between 0 and 100000 (got \(maxBuffered))")
+        try check(maxBufferedBytes >= 0, "maxBufferedBytes must not be negative (got \(maxBufferedBytes))")
         try check(maxAttempts >= 1, "max attempts must be at least 1 (got \(maxAttempts))")
         try check(shutdownGracePeriod >= .zero, "shutdown grace period must not be negative")
         try check(shutdownSettleTimeout >= .zero, "shutdown settle timeout must not be negative")

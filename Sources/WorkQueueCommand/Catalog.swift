@@ -123,7 +123,8 @@ enum Catalog {
         "items held per slot, running or waiting in the buffer; unset, it adapts to how fast the handler returns",
         details: "held items are renewed; unstarted ones are released in order on SIGTERM. Unset, the buffer holds one item per "
             + "slot at first, then as many as keep the slots busy for two round trips while handlers return quickly, at most "
-            + "what the slots can start within a third of the lease, \(WorkerOptions().maxBuffered), and half of what is pending")
+            + "what the slots can start within a third of the lease, \(WorkerOptions().maxBuffered) items, \(WorkerOptions().maxBufferedBytes >> 20) MiB of items, "
+            + "and half of what is pending")
 
     static let maxItemBytes = Setting<Int>(
         "max-item-bytes", valueName: "bytes", variable: "WORKQUEUE_MAX_ITEM_BYTES", default: RedisQueue.defaultMaxItemBytes,

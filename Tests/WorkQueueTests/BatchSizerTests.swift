@@ -25,10 +25,22 @@ import WorkQueueTesting
     @Test func fastHandlersGrowTheBufferUpToItsCap() {
         var sizer = Self.sizer()
         sizer.recordExchange(seconds: 0.001)
-        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 256)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 2048)
         // Two round trips' worth of 100 µs items at 1 ms per call: about 20.
         let capacity = sizer.capacity(handlerSeconds: 100e-6, pending: 1_000_000)
         #expect((15...30).contains(capacity), "capacity \(capacity)")
+    }
+
+    /// Large items: the byte bound, at the average size leased so far, caps the buffer.
+    @Test func largeItemsHoldNoMoreThanTheByteBoundWorth() {
+        var sizer = Self.sizer { $0.maxBufferedBytes = 64 << 20 }
+        sizer.recordExchange(seconds: 0.002)
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 2048, "no item seen: the count bound")
+        sizer.recordLeased(count: 100, bytes: 100 << 20)  // 1 MiB items
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 64)
+        // Small items again bring the average, and the bound, back.
+        for _ in 0..<20 { sizer.recordLeased(count: 1000, bytes: 100_000) }
+        #expect(sizer.capacity(handlerSeconds: 1e-6, pending: 1_000_000) == 1 + 2048)
     }
 
     @Test func slowHandlersHoldNoMoreThanTheSlotsCanStartWithinAThirdOfTheLease() {
