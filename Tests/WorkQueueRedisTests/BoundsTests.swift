@@ -134,7 +134,7 @@ import WorkQueue
 
     // MARK: Defect 4: any number of settlements
 
-    @Test func twentyThousandSettlementsInOneCallAllSettleInCallsOfAtMost500() async throws {
+    @Test func twentyThousandSettlementsInOneCallAllSettleInCallsOfAtMostSettlementsPerCall() async throws {
         try await LocalRedis.with { server in
             let queue = try await Self.connect(server)
             try await queue.enqueue((0..<20_000).map { WorkItem("item-\($0)") })
@@ -151,9 +151,10 @@ import WorkQueue
             #expect(try await queue.counts().isDrained)
             #expect(try await server.cli("get", "q:completed") == "20000")
             #expect(try await server.cli("xlen", "q:results") == "20000")
-            // At most 500 settlements a script call (each call's Redis time stays a few ms; the
-            // chaos suite's SLOWLOG check and scripts/bench time them, not this test).
-            #expect(try await Self.scriptCalls(server) >= 20_000 / 500)
+            // At most settlementsPerCall (1000) settlements a script call (each call's Redis time
+            // stays a few ms; the chaos suite's SLOWLOG check and scripts/bench time them, not
+            // this test).
+            #expect(try await Self.scriptCalls(server) >= 20_000 / RedisQueue.settlementsPerCall)
             await queue.close()
         }
     }
@@ -239,21 +240,23 @@ import WorkQueue
     @Test func aLostReplyInTheMiddleOfAChunkedExchangeIsAnsweredWhole() async throws {
         try await LocalRedis.with { server in
             let queue = try await Self.connect(server)
-            try await queue.enqueue((0..<1_300).map { WorkItem("i\($0)") })
+            let perCall = RedisQueue.settlementsPerCall
+            let total = 2 * perCall + 300
+            try await queue.enqueue((0..<total).map { WorkItem("i\($0)") })
             var leases: [Lease] = []
-            for _ in 0..<3 { leases += try await queue.lease(max: 1000, session: "w", duration: .seconds(30)) }
-            #expect(leases.count == 1_300)
-            // Settled in three script calls of at most 500; the second one's reply is lost.
+            for _ in 0..<((total + 999) / 1000) { leases += try await queue.lease(max: 1000, session: "w", duration: .seconds(30)) }
+            #expect(leases.count == total)
+            // Settled in three script calls of at most settlementsPerCall; the second one's reply is lost.
             let settlements: [Settlement] = leases.map { .complete($0, result: nil) }
             queue.faultInjection = .init(loseExchangeReply: 2)
             await #expect(throws: (any Error).self) {
                 _ = try await queue.exchange(settlements, lease: 0, session: "w", duration: .seconds(30))
             }
-            #expect(try await server.cli("get", "q:completed") == "1000")
+            #expect(try await server.cli("get", "q:completed") == "\(2 * perCall)")
             let retried = try await queue.exchange(settlements, lease: 0, session: "w", duration: .seconds(30))
-            #expect(retried.outcomes.count == 1_300)
+            #expect(retried.outcomes.count == total)
             #expect(retried.outcomes.allSatisfy { $0 == .settled })
-            #expect(try await server.cli("get", "q:completed") == "1300")
+            #expect(try await server.cli("get", "q:completed") == "\(total)")
             // Another call is not mistaken for the retried one.
             try await queue.enqueue(["late"])
             let late = try #require(try await queue.lease(max: 1, session: "w", duration: .seconds(30)).first)
