@@ -4,28 +4,65 @@
 /// that token names, so a settle retried after a timeout can never touch a copy of the item
 /// that another worker holds, and two equal items (the same bytes pushed twice) are two leases.
 public struct Lease: Sendable, Hashable {
+    /// The fields, in one allocation: a lease is copied several times on its way through the
+    /// runner (buffered, running, settling), and one reference to retain per copy costs less
+    /// than four (item, session, token, checkpoint).
+    private final class Storage: Sendable {
+        let item: WorkItem
+        let session: String
+        let attempt: Int
+        let token: String
+        let checkpoint: [UInt8]?
+
+        init(item: WorkItem, session: String, attempt: Int, token: String, checkpoint: [UInt8]?) {
+            self.item = item
+            self.session = session
+            self.attempt = attempt
+            self.token = token
+            self.checkpoint = checkpoint
+        }
+    }
+
+    private var storage: Storage
+
     /// The leased item.
-    public let item: WorkItem
+    public var item: WorkItem { storage.item }
     /// The session (worker process) that holds the lease.
-    public let session: String
+    public var session: String { storage.session }
     /// This delivery's attempt number: 1 + the failed or abandoned attempts recorded so far.
-    public let attempt: Int
+    public var attempt: Int { storage.attempt }
     /// Names this one take of the item; unique across the fleet. Empty for a lease the backend
     /// never issued (it owns nothing).
-    public let token: String
+    public var token: String { storage.token }
     /// The item's checkpoint: the one stored when the item was taken (saved by an earlier
     /// attempt), and in a settlement the last one this attempt's handler saved. Nil when there
     /// is none; a settlement with one makes the backend delete the item's stored checkpoint
     /// when the item completes or is dead-lettered.
-    public var checkpoint: [UInt8]?
+    public var checkpoint: [UInt8]? {
+        get { storage.checkpoint }
+        set {
+            storage = Storage(item: storage.item, session: storage.session, attempt: storage.attempt, token: storage.token,
+                              checkpoint: newValue)
+        }
+    }
 
     /// A lease of `item` to `session`; backends make them, tests may too.
     public init(item: WorkItem, session: String, attempt: Int, token: String = "", checkpoint: [UInt8]? = nil) {
-        self.item = item
-        self.session = session
-        self.attempt = attempt
-        self.token = token
-        self.checkpoint = checkpoint
+        storage = Storage(item: item, session: session, attempt: attempt, token: token, checkpoint: checkpoint)
+    }
+
+    public static func == (lhs: Lease, rhs: Lease) -> Bool {
+        lhs.storage === rhs.storage
+            || (lhs.token == rhs.token && lhs.attempt == rhs.attempt && lhs.session == rhs.session && lhs.item == rhs.item
+                && lhs.checkpoint == rhs.checkpoint)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(item)
+        hasher.combine(session)
+        hasher.combine(attempt)
+        hasher.combine(token)
+        hasher.combine(checkpoint)
     }
 }
 
