@@ -103,14 +103,20 @@ end
 -- Redis 7 says which commands the user may run: a user without one the hot path writes with
 -- gets the refusal before anything is written, never half way (a completion that ended the
 -- lease's record but not its deadline would lose the item).
+-- (Each check a plain call, no tables: the list is built only to name a refused command.)
 if redis.acl_check_cmd then
-  local needs = { { 'LPOP', pending }, { 'ZADD', leases, '0', 'x' }, { 'HSET', lease_items, 'x', 'x' },
-                  { 'HMGET', lease_items, 'x' }, { 'ZREM', leases, 'x' }, { 'HDEL', lease_items, 'x' },
-                  { 'INCRBY', completed, '1' }, { 'HSET', exchanges, 'x', 'x' } }
-  for _, c in ipairs(needs) do
-    if not redis.acl_check_cmd(unpack(c)) then
-      return redis.error_reply('NOPERM this user has no permissions to run the \'' .. string.lower(c[1])
-        .. '\' command (script exchange checks before it writes)')
+  local check = redis.acl_check_cmd
+  if not (check('LPOP', pending) and check('ZADD', leases, '0', 'x') and check('HSET', lease_items, 'x', 'x')
+          and check('HMGET', lease_items, 'x') and check('ZREM', leases, 'x') and check('HDEL', lease_items, 'x')
+          and check('INCRBY', completed, '1') and check('HSET', exchanges, 'x', 'x')) then
+    local needs = { { 'LPOP', pending }, { 'ZADD', leases, '0', 'x' }, { 'HSET', lease_items, 'x', 'x' },
+                    { 'HMGET', lease_items, 'x' }, { 'ZREM', leases, 'x' }, { 'HDEL', lease_items, 'x' },
+                    { 'INCRBY', completed, '1' }, { 'HSET', exchanges, 'x', 'x' } }
+    for _, c in ipairs(needs) do
+      if not check(unpack(c)) then
+        return redis.error_reply('NOPERM this user has no permissions to run the \'' .. string.lower(c[1])
+          .. '\' command (script exchange checks before it writes)')
+      end
     end
   end
 end
@@ -154,9 +160,11 @@ if most > 0 and redis.call('HEXISTS', lease_items, prefix .. first) == 1 then
 elseif most > 0 and paused == 0 and cancelled == 0 then
   local limit = rate_limit(rate, t, interval, burst, most)
   most = limit.most
-  if most > 0 and redis.call('LLEN', pending) == 0 and scheduled > 0 then
+  local waiting = most > 0 and redis.call('LLEN', pending) or 0
+  if waiting == 0 and most > 0 and scheduled > 0 then
     -- Due retries, within the take's own count and byte budget.
-    if promote(budget(most, take_bytes), retry, pending, now) > 0 then any_retried = true end
+    local promoted = promote(budget(most, take_bytes), retry, pending, now)
+    if promoted > 0 then any_retried, waiting = true, promoted end
   end
   -- Numbers go to Redis as strings made once (a Lua number becomes a string through the
   -- float formatting of printf, per value): the deadline once per call, each token with `%d`.
@@ -164,7 +172,7 @@ elseif most > 0 and paused == 0 and cancelled == 0 then
   -- The shared budget's rule (budgetPrelude's `room`: at most `take_most` items, and none once
   -- their bytes reach `take_bytes`, after the first) in two locals: the hot path's loop
   -- calls no function per item (room and spend cost about 0.2 µs an item here).
-  local take_most, used = math.min(most, redis.call('LLEN', pending)), 0
+  local take_most, used = math.min(most, waiting), 0
   -- No LPOP on an empty list: a take with nothing pending writes nothing (and so works
   -- while Redis refuses writes, e.g. OOM). An item over the size limit spends the budget
   -- too: its one read (LPOP) and its one write (the dead letter).
