@@ -374,9 +374,10 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
         command.append(settlements.count)
         for settlement in settlements { Self.append(settlement, to: &command) }
         let reply = try await run(.exchange, command)
-        guard let parts = reply.array, parts.count >= 5, let outcomes = parts[0].array, let taken = parts[1].array,
-              taken.count % 3 == 0, let counts = parts[3].array?.compactMap(\.int), counts.count == 3,
-              let marks = parts[4].array?.compactMap(\.int), marks.count == 3 else {
+        guard let parts = reply.array, parts.count >= 7, let outcomes = parts[0].byteBuffer, outcomes.readableBytes == settlements.count,
+              let taken = parts[1].array, let numbers = parts[2].array, numbers.isEmpty || numbers.count == taken.count,
+              let extras = parts[3].array, extras.count % 3 == 0, let counts = parts[5].array?.compactMap(\.int), counts.count == 3,
+              let marks = parts[6].array?.compactMap(\.int), marks.count == 3 else {
             throw RedisError.unexpectedReply("exchange -> \(reply)")
         }
         let faults = self.faults.withLock { state -> FaultInjection in
@@ -388,32 +389,48 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             await client.dropConnection()
             throw RedisError.connectionClosed(configuration.endpoint)
         }
-        for size in parts[2].array ?? [] {
+        for size in parts[4].array ?? [] {
             logger.error("""
                 dead-lettered an item of \(size.int ?? 0) bytes without handing it to a worker: it is above the item size \
                 limit of \(maxItemBytes) bytes (--max-item-bytes); it is in \(keys.dead)
                 """, metadata: ["queue": "\(name)"])
         }
-        var leases: [Lease] = []
-        leases.reserveCapacity(taken.count / 3)
-        var large: [(index: Int, token: String, size: Int)] = []
-        for index in stride(from: 0, to: taken.count, by: 3) {
-            // Attempts so far, or { attempts, checkpoint } for an item with a checkpoint.
-            let carried = taken[index + 2].array
-            guard let token = taken[index].string, let attempts = carried?.first?.int ?? taken[index + 2].int else {
-                throw RedisError.unexpectedReply("exchange item -> \(taken[index])")
+        // Attempts so far and checkpoint, only of the items that have either (by position).
+        var carried: [Int: (attempts: Int, checkpoint: [UInt8]?)] = [:]
+        for index in stride(from: 0, to: extras.count, by: 3) {
+            guard let position = extras[index].int, position >= 1, position <= taken.count, let attempts = extras[index + 1].int else {
+                throw RedisError.unexpectedReply("exchange attempts -> \(extras[index]) \(extras[index + 1])")
             }
-            let checkpoint = carried.flatMap { $0.count == 2 ? $0[1].bytes : nil }
-            if let bytes = taken[index + 1].bytes {
-                leases.append(Lease(item: WorkItem(bytes), session: session, attempt: attempts + 1, token: token,
-                                    checkpoint: checkpoint))
-            } else if let size = taken[index + 1].int {
+            carried[position - 1] = (attempts, extras[index + 2].bytes)
+        }
+        // A take's tokens are the session's prefix and first, first + 1, ...; a retried take
+        // that found some leases gone lists each item's number.
+        let prefix = session + ":"
+        var leases: [Lease] = []
+        leases.reserveCapacity(taken.count)
+        var large: [(index: Int, token: String, size: Int)] = []
+        for (position, value) in taken.enumerated() {
+            let number: Int
+            if numbers.isEmpty {
+                number = first + position
+            } else if let listed = numbers[position].int {
+                number = listed
+            } else {
+                throw RedisError.unexpectedReply("exchange token number -> \(numbers[position])")
+            }
+            let token = prefix + String(number)
+            let extra = carried[position]
+            let attempt = (extra?.attempts ?? 0) + 1
+            switch value {
+            case let .bulkString(buffer?):
+                leases.append(Lease(item: WorkItem(Array(buffer.readableBytesView)), session: session, attempt: attempt, token: token,
+                                    checkpoint: extra?.checkpoint))
+            case let .integer(size):
                 // Too large to travel through the script: read below.
                 large.append((leases.count, token, size))
-                leases.append(Lease(item: WorkItem([]), session: session, attempt: attempts + 1, token: token,
-                                    checkpoint: checkpoint))
-            } else {
-                throw RedisError.unexpectedReply("exchange item -> \(taken[index + 1])")
+                leases.append(Lease(item: WorkItem([]), session: session, attempt: attempt, token: token, checkpoint: extra?.checkpoint))
+            default:
+                throw RedisError.unexpectedReply("exchange item -> \(value)")
             }
         }
         if !large.isEmpty {
@@ -432,7 +449,7 @@ public final class RedisQueue: WorkQueueBackend, DeadLetterQueue {
             if !gone.isEmpty { leases = leases.enumerated().filter { !gone.contains($0.offset) }.map(\.element) }
         }
         return ExchangeResult(
-            outcomes: outcomes.map { $0.int == 1 ? .settled : .leaseLost },
+            outcomes: outcomes.readableBytesView.map { $0 == UInt8(ascii: "1") ? .settled : .leaseLost },
             leases: leases,
             counts: QueueCounts(pending: counts[0], processing: counts[1], scheduled: counts[2], dead: 0),
             control: QueueControl(paused: marks[0] == 1, cancelled: marks[1] == 1),
