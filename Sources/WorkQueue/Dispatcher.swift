@@ -12,12 +12,14 @@ final class Dispatcher: Sendable {
     /// An item a slot starts: what its handler needs.
     struct Started: Sendable {
         let id: ItemLedger.ID
-        let lease: Lease
-        let flag: CancellationFlag
-        let progress: WorkProgress
-        let deadline: LeaseDeadlineBox
+        let handles: ItemLedger.Handles
+
+        var lease: Lease { handles.lease }
+        var flag: CancellationFlag { handles.flag }
+        var progress: WorkProgress { handles.progress }
+        var deadline: LeaseDeadlineBox { handles.deadlineBox }
         /// When the backend's reply leased it (the item span's start).
-        let leasedAt: ContinuousClock.Instant
+        var leasedAt: ContinuousClock.Instant { handles.leasedAt }
     }
 
     private struct State {
@@ -71,8 +73,7 @@ final class Dispatcher: Sendable {
     }
 
     private static func started(_ id: ItemLedger.ID, _ ledger: inout ItemLedger) -> Started? {
-        ledger.handles(of: id).map { Started(id: id, lease: $0.lease, flag: $0.flag, progress: $0.progress, deadline: $0.deadline,
-                                              leasedAt: $0.leasedAt) }
+        ledger.handles(of: id).map { Started(id: id, handles: $0) }
     }
 
     // MARK: Slots

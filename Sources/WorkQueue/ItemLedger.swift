@@ -134,9 +134,28 @@ struct ItemLedger: Sendable {
         }
     }
 
+    /// What a leased item's handler and its slot share, made once per item: the record and
+    /// the slot hold one reference (a copy retains one object instead of five).
+    final class Handles: Sendable {
+        let lease: Lease
+        let leasedAt: ContinuousClock.Instant
+        /// What the handler sees: its flag, its progress, its lease deadline.
+        let flag: CancellationFlag
+        let progress: WorkProgress
+        let deadlineBox: LeaseDeadlineBox
+
+        init(lease: Lease, leasedAt: ContinuousClock.Instant, deadline: WorkInstant) {
+            self.lease = lease
+            self.leasedAt = leasedAt
+            flag = CancellationFlag()
+            progress = WorkProgress()
+            deadlineBox = LeaseDeadlineBox(deadline)
+        }
+    }
+
     /// One leased item.
     struct Record: Sendable {
-        let lease: Lease
+        let handles: Handles
         var state: State
         /// The first reason its handler was asked to stop.
         var cancelled: CancellationReason?
@@ -144,13 +163,14 @@ struct ItemLedger: Sendable {
         var renewedUntil: WorkInstant?
         /// When the lease runs out unless renewed (what the handler's context reports).
         var deadline: WorkInstant
-        let leasedAt: ContinuousClock.Instant
-        /// What the handler sees: its flag, its progress, its lease deadline.
-        let flag: CancellationFlag
-        let progress: WorkProgress
-        let deadlineBox: LeaseDeadlineBox
         /// Cancels the handler's task, once it started.
         var stopHandler: (@Sendable () -> Void)?
+
+        var lease: Lease { handles.lease }
+        var leasedAt: ContinuousClock.Instant { handles.leasedAt }
+        var flag: CancellationFlag { handles.flag }
+        var progress: WorkProgress { handles.progress }
+        var deadlineBox: LeaseDeadlineBox { handles.deadlineBox }
     }
 
     let rules: Rules
@@ -208,9 +228,8 @@ struct ItemLedger: Sendable {
     }
 
     /// What the handler of `id` is given: its lease, flag, progress and deadline.
-    mutating func handles(of id: ID)
-        -> (lease: Lease, flag: CancellationFlag, progress: WorkProgress, deadline: LeaseDeadlineBox, leasedAt: ContinuousClock.Instant)? {
-        withRecord(id) { ($0.lease, $0.flag, $0.progress, $0.deadlineBox, $0.leasedAt) }
+    func handles(of id: ID) -> Handles? {
+        records[id]?.handles
     }
     var buffered: Int { buffer.count }
     var finished: Int { done.count + unstarted.count }
@@ -228,9 +247,8 @@ struct ItemLedger: Sendable {
             nextID += 1
             let id = nextID
             let deadline = now + rules.leaseDuration
-            var record = Record(lease: lease, state: .buffered, cancelled: nil, renewedUntil: nil, deadline: deadline,
-                                leasedAt: leasedAt, flag: CancellationFlag(), progress: WorkProgress(),
-                                deadlineBox: LeaseDeadlineBox(deadline), stopHandler: nil)
+            var record = Record(handles: Handles(lease: lease, leasedAt: leasedAt, deadline: deadline), state: .buffered,
+                                cancelled: nil, renewedUntil: nil, deadline: deadline, stopHandler: nil)
             if let reason = cancelledAll {
                 record.cancelled = reason
                 actions.append(.cancel(id, reason))
