@@ -58,6 +58,12 @@ package struct CompletionPage: Sendable {
         self.entries = entries
     }
 
+    /// The records of an `XRANGE` reply given as its wire bytes (one complete RESP value).
+    package init(xrangeReply wire: [UInt8]) throws(XRANGEDecoder.Malformed) {
+        let reply = ByteBuffer(bytes: wire)
+        self.init(reply: reply, fields: try XRANGEDecoder.recordFields(reply))
+    }
+
     /// An empty page.
     package init() {
         replies = []
