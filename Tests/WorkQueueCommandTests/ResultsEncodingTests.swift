@@ -239,7 +239,7 @@ struct SplitMix: RandomNumberGenerator {
                 try writer.append(page)
                 var reference = EarlierRecordWriter(sharded: sharded)
                 for record in records { reference.append(CompletionReader.Entry(shard: 0, record: record)) }
-                #expect(writer.buffer == reference.buffer, "seed \(seed)")
+                #expect(Bool(writer.buffer == reference.buffer), "seed \(seed): \(Self.difference(writer.buffer, reference.buffer))")
                 if writer.buffer != reference.buffer { return }
 
                 var csv = RecordWriter(csv: true, sharded: sharded)
@@ -252,7 +252,7 @@ struct SplitMix: RandomNumberGenerator {
                     try csv.append(page)
                     for record in records { csvReference.append(CompletionReader.Entry(shard: 0, record: record)) }
                 }
-                #expect(csv.buffer == csvReference.buffer, "seed \(seed)")
+                #expect(Bool(csv.buffer == csvReference.buffer), "seed \(seed): \(Self.difference(csv.buffer, csvReference.buffer))")
                 if csv.buffer != csvReference.buffer { return }
             }
             plain += records.filter { record in
@@ -262,6 +262,16 @@ struct SplitMix: RandomNumberGenerator {
             }.count
         }
         #expect(plain > 200, "the one-pass path is taken often (seed \(seed))")
+    }
+
+    /// Where two outputs first differ, with some text around it.
+    static func difference(_ actual: [UInt8], _ expected: [UInt8]) -> String {
+        let common = Swift.min(actual.count, expected.count)
+        let index = (0..<common).first { actual[$0] != expected[$0] } ?? common
+        func around(_ bytes: [UInt8]) -> String {
+            String(decoding: bytes[Swift.max(0, index - 60)..<Swift.min(bytes.count, index + 60)], as: UTF8.self).debugDescription
+        }
+        return "byte \(index): \(around(actual)) against \(around(expected))"
     }
 
     /// The time written for an ID is its leading digits' value, however the ID is spelled.
