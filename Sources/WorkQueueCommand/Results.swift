@@ -76,26 +76,27 @@ struct Results: AsyncParsableCommand {
             var written = 0
             var drainedSeen = false
             // The next page is read while this one is written (Redis, the network and the
-            // parsing overlap the encoding): at most two pages in memory.
-            var prefetched: Task<(CompletionReader, [CompletionReader.Entry]), any Error>?
+            // parsing overlap the encoding): at most two pages in memory. A page is the
+            // replies' bytes: each record is written straight from them.
+            var prefetched: Task<(CompletionReader, CompletionPage), any Error>?
             while true {
-                let page: [CompletionReader.Entry]
+                let page: CompletionPage
                 if let pending = prefetched {
                     (reader, page) = try await pending.value
                     prefetched = nil
                 } else {
-                    page = try await reader.next(limit: 1000)
+                    page = try await reader.nextPage(limit: 1000)
                 }
                 if !page.isEmpty {
                     let current = reader
                     prefetched = Task {
                         var next = current
-                        let page = try await next.next(limit: 1000)
+                        let page = try await next.nextPage(limit: 1000)
                         return (next, page)
                     }
                 }
                 if page.isEmpty {
-                    if !out.buffer.isEmpty { try out.flush() }
+                    if out.pending > 0 { try out.flush() }
                     guard follow, !drainedSeen else { break }
                     // Drained as `wait` means it (nothing pending, in flight or scheduled, no
                     // hold): every completion is recorded by then, so one more read ends it.
@@ -107,11 +108,11 @@ struct Results: AsyncParsableCommand {
                     }
                     continue
                 }
-                for index in page.indices { try out.append(page[index]) }
+                try out.append(page)
                 written += page.count
                 // Written in large buffers: a write once RecordWriter.flushBytes are encoded, at
                 // once when the reader caught up (a short page), and before every delete.
-                if consume || page.count < 1000 || out.buffer.count >= RecordWriter.flushBytes { try out.flush() }
+                if consume || page.count < 1000 || out.pending >= RecordWriter.flushBytes { try out.flush() }
                 if consume { try await reader.delete(page) }
             }
             let counts = try await producer.completionCounts()
@@ -171,6 +172,11 @@ struct Results: AsyncParsableCommand {
 
 /// Encodes records as JSON lines or CSV into a buffer and writes it to stdout (fd 1) with
 /// write(2), so that a failed write is known before anything is deleted.
+///
+/// A JSON line whose text is all printable ASCII without a quote or backslash (what JSON
+/// writes as it is) is encoded in one pass straight into the buffer, each field checked as it
+/// is copied, eight bytes at a time; any other record is written field by field, escaped,
+/// repaired or as base64 (``appendJSON(_:)``): the same bytes either way.
 struct RecordWriter {
     let csv: Bool
     let sharded: Bool
@@ -180,7 +186,11 @@ struct RecordWriter {
     let durable: Bool
     /// The target's name for messages.
     let name: String
-    private(set) var buffer: [UInt8] = []
+    /// The encoded bytes not written yet are `storage[..<pending]`; the rest is room (every
+    /// element is initialised: the records are encoded into it in place).
+    private var storage: [UInt8]
+    /// How many encoded bytes wait for ``flush()``.
+    private(set) var pending = 0
     /// How many encoded bytes `workqueue results` gathers before it writes them (unless it
     /// caught up or deletes).
     static let flushBytes = 1 << 20
@@ -191,82 +201,289 @@ struct RecordWriter {
         self.descriptor = descriptor
         self.durable = durable
         self.name = name
-        buffer.reserveCapacity(Self.flushBytes + (1 << 18))
+        storage = [UInt8](repeating: 0, count: Self.flushBytes + (1 << 18))
     }
 
+    /// The encoded bytes not written yet (a copy).
+    var buffer: [UInt8] { Array(storage[..<pending]) }
+
     mutating func header() throws {
-        buffer.append(contentsOf: (sharded ? "id,time_ms,shard,attempt,worker,item,result\n" : "id,time_ms,attempt,worker,item,result\n").utf8)
+        put(sharded ? Self.shardedHeader : Self.header)
         try flush()
     }
 
+    private static let header: StaticString = "id,time_ms,attempt,worker,item,result\n"
+    private static let shardedHeader: StaticString = "id,time_ms,shard,attempt,worker,item,result\n"
+
     /// Appends one record; throws for a CSV record holding a NUL byte (nothing of it appended).
     mutating func append(_ entry: borrowing CompletionReader.Entry) throws {
+        var id = entry.record.id
+        var result = entry.record.result
+        var worker = entry.record.worker
+        let item = entry.record.item.bytes
+        let attempt = entry.record.attempt
+        let shard = entry.shard
+        try id.withUTF8 { id in
+            try result.withUTF8 { result in
+                try worker.withUTF8 { worker in
+                    try item.withUnsafeBytes { item in
+                        try append(CompletionPage.RawRecord(id: UnsafeRawBufferPointer(id), item: item, itemIsText: false,
+                                                            result: UnsafeRawBufferPointer(result), attempt: attempt,
+                                                            worker: UnsafeRawBufferPointer(worker), shard: shard))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends every record of `page`, written straight from the replies' bytes; throws for a
+    /// CSV record holding a NUL byte (nothing of it appended).
+    mutating func append(_ page: CompletionPage) throws {
+        try page.withRecords { try append($0) }
+    }
+
+    /// Appends one record given as bytes: the item raw (text when
+    /// ``CompletionPage/RawRecord/itemIsText``), the ID, result and worker as text, written as
+    /// the `String`s a ``CompletionRecord`` holds would be (bytes that are not valid UTF-8
+    /// repaired as `String(decoding:as:)` repairs them).
+    mutating func append(_ record: CompletionPage.RawRecord) throws {
         if csv {
-            let record = entry.record
-            // Many CSV readers end a cell (or the file) at a NUL: refused, never written raw.
-            if record.item.bytes.contains(0) || record.result.utf8.contains(0) || record.worker.utf8.contains(0) {
-                throw CommandError.csvNUL(recordID: record.id)
+            try Self.withText(record.id) { id in
+                try Self.withText(record.result) { result in
+                    try Self.withText(record.worker) { worker in
+                        try Self.withItem(record) { item in try appendCSV(id: id, item: item, result: result, worker: worker, record) }
+                    }
+                }
             }
-            buffer.append(contentsOf: record.id.utf8)
-            buffer.append(UInt8(ascii: ","))
-            appendNumber(record.milliseconds)
-            buffer.append(UInt8(ascii: ","))
+        } else if !appendPlainJSON(record) {
+            appendJSON(record)
+        }
+    }
+
+    /// The JSON line of a record whose ID, item, result and worker are all printable ASCII
+    /// without a quote or backslash, in one pass: false (nothing appended) for any other.
+    private mutating func appendPlainJSON(_ record: CompletionPage.RawRecord) -> Bool {
+        // The literals and three numbers take under 160 bytes; the text is copied as it is.
+        reserve(160 + record.id.count + record.item.count + record.result.count + record.worker.count)
+        let start = pending
+        let sharded = sharded
+        let end = storage.withUnsafeMutableBytes { out -> Int? in
+            guard let base = out.baseAddress else { return nil }
+            var cursor = base + start
+            var plain = true
+            Self.put(#"{"id":""#, &cursor)
+            plain = Self.copyPlain(record.id, &cursor) && plain
+            Self.put(#"","time_ms":"#, &cursor)
+            Self.putMilliseconds(record.id, &cursor)
             if sharded {
-                appendNumber(entry.shard)
-                buffer.append(UInt8(ascii: ","))
+                Self.put(#","shard":"#, &cursor)
+                Self.putNumber(record.shard, &cursor)
             }
-            appendNumber(record.attempt)
-            buffer.append(UInt8(ascii: ","))
-            appendCSV(record.worker.utf8)
-            buffer.append(UInt8(ascii: ","))
-            appendCSV(record.item.bytes)
-            buffer.append(UInt8(ascii: ","))
-            appendCSV(record.result.utf8)
-            buffer.append(UInt8(ascii: "\n"))
+            Self.put(#","item":""#, &cursor)
+            plain = Self.copyPlain(record.item, &cursor) && plain
+            Self.put(#"","result":""#, &cursor)
+            plain = Self.copyPlain(record.result, &cursor) && plain
+            Self.put(#"","attempt":"#, &cursor)
+            Self.putNumber(record.attempt, &cursor)
+            Self.put(#","worker":""#, &cursor)
+            plain = Self.copyPlain(record.worker, &cursor) && plain
+            Self.put("\"}\n", &cursor)
+            return plain ? cursor - base : nil
+        }
+        guard let end else { return false }
+        pending = end
+        return true
+    }
+
+    /// The JSON line of any record, field by field.
+    private mutating func appendJSON(_ record: CompletionPage.RawRecord) {
+        put(#"{"id":""#)
+        Self.withText(record.id) { id in
+            put(id)
+            put(#"","time_ms":"#)
+            appendNumber(Self.milliseconds(id))
+        }
+        if sharded {
+            put(#","shard":"#)
+            appendNumber(record.shard)
+        }
+        if record.itemIsText {
+            Self.withText(record.item) { appendField("item", $0) }
+        } else {
+            appendField("item", record.item)
+        }
+        // A String is valid UTF-8: the result is always written as text.
+        put(#","result":"#)
+        Self.withText(record.result) { appendJSONString($0) }
+        put(#","attempt":"#)
+        appendNumber(record.attempt)
+        put(#","worker":"#)
+        Self.withText(record.worker) { appendJSONString($0) }
+        put("}\n")
+    }
+
+    /// One CSV line of a record's fields (the text valid UTF-8, the item raw).
+    private mutating func appendCSV(id: UnsafeRawBufferPointer, item: UnsafeRawBufferPointer, result: UnsafeRawBufferPointer,
+                                    worker: UnsafeRawBufferPointer, _ record: CompletionPage.RawRecord) throws {
+        // Many CSV readers end a cell (or the file) at a NUL: refused, never written raw.
+        if item.contains(0) || result.contains(0) || worker.contains(0) {
+            throw CommandError.csvNUL(recordID: String(decoding: id, as: UTF8.self))
+        }
+        put(id)
+        put(UInt8(ascii: ","))
+        appendNumber(Self.milliseconds(id))
+        put(UInt8(ascii: ","))
+        if sharded {
+            appendNumber(record.shard)
+            put(UInt8(ascii: ","))
+        }
+        appendNumber(record.attempt)
+        put(UInt8(ascii: ","))
+        appendCSV(worker)
+        put(UInt8(ascii: ","))
+        appendCSV(item)
+        put(UInt8(ascii: ","))
+        appendCSV(result)
+        put(UInt8(ascii: "\n"))
+    }
+
+    /// `body` given `bytes` as the UTF-8 of the `String` they make (`String(decoding:as:)`):
+    /// the bytes themselves when they are valid UTF-8, else repaired.
+    static func withText<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if isValidUTF8(bytes) { return try body(bytes) }
+        var text = String(decoding: bytes, as: UTF8.self)
+        return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `body` given the record's item bytes as a ``WorkItem`` holds them: raw, or its text
+    /// repaired when it came as text.
+    static func withItem<R>(_ record: CompletionPage.RawRecord, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        record.itemIsText ? try withText(record.item, body) : try body(record.item)
+    }
+
+    /// The time part of a record ID as ``CompletionRecord/milliseconds`` reads it.
+    static func milliseconds(_ id: UnsafeRawBufferPointer) -> Int {
+        var value = 0
+        for byte in id {
+            if byte == UInt8(ascii: "/") { value = 0; continue }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            value = value &* 10 &+ Int(byte &- UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    // MARK: The buffer
+
+    /// Room for `extra` more bytes after the pending ones.
+    private mutating func reserve(_ extra: Int) {
+        let missing = pending + extra - storage.count
+        if missing > 0 { storage.append(contentsOf: repeatElement(0, count: Swift.max(missing, storage.count))) }
+    }
+
+    /// Appends bytes.
+    private mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        reserve(bytes.count)
+        let start = pending
+        storage.withUnsafeMutableBytes { out in
+            guard let source = bytes.baseAddress, let base = out.baseAddress else { return }
+            (base + start).copyMemory(from: source, byteCount: bytes.count)
+        }
+        pending += bytes.count
+    }
+
+    /// Appends a literal's bytes.
+    private mutating func put(_ literal: StaticString) {
+        put(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends a byte.
+    private mutating func put(_ byte: UInt8) {
+        reserve(1)
+        storage[pending] = byte
+        pending += 1
+    }
+
+    /// Writes a literal's bytes at `cursor` (room known to be there) and moves it past them.
+    private static func put(_ literal: StaticString, _ cursor: inout UnsafeMutableRawPointer) {
+        cursor.copyMemory(from: literal.utf8Start, byteCount: literal.utf8CodeUnitCount)
+        cursor += literal.utf8CodeUnitCount
+    }
+
+    /// Writes `value` in decimal at `cursor` (room known to be there) and moves it past it.
+    private static func putNumber(_ value: Int, _ cursor: inout UnsafeMutableRawPointer) {
+        if value >= 0 && value < 10 {
+            cursor.storeBytes(of: UInt8(ascii: "0") + UInt8(value), as: UInt8.self)
+            cursor += 1
             return
         }
-        append(#"{"id":""#)
-        appendText(entry.record.id)
-        append(#"","time_ms":"#)
-        appendNumber(entry.record.milliseconds)
-        if sharded {
-            append(#","shard":"#)
-            appendNumber(entry.shard)
-        }
-        entry.record.item.bytes.withUnsafeBufferPointer { appendField("item", $0) }
-        // A String is valid UTF-8: the result is always written as text.
-        append(#","result":"#)
-        appendJSONString(entry.record.result)
-        append(#","attempt":"#)
-        appendNumber(entry.record.attempt)
-        append(#","worker":"#)
-        appendJSONString(entry.record.worker)
-        append("}\n")
-    }
-
-    /// A literal's bytes.
-    private mutating func append(_ literal: StaticString) {
-        buffer.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-    }
-
-    /// A String's UTF-8 as it is.
-    private mutating func appendText(_ string: String) {
-        if string.utf8.withContiguousStorageIfAvailable({ buffer.append(contentsOf: $0) }) == nil {
-            buffer.append(contentsOf: string.utf8)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
+        withUnsafeMutableBytes(of: &digits) { out in
+            let count = RESPCommand.formatDecimal(value, into: out)
+            if let base = out.baseAddress { cursor.copyMemory(from: base + (out.count - count), byteCount: count) }
+            cursor += count
         }
     }
+
+    /// Writes ``milliseconds(_:)`` of `id` at `cursor` (room known to be there) and moves it
+    /// past it: the ID's leading digits as they are when they are that number's decimal form (1
+    /// to 18 digits, no leading zero, not before a `/`), else formatted.
+    private static func putMilliseconds(_ id: UnsafeRawBufferPointer, _ cursor: inout UnsafeMutableRawPointer) {
+        var end = 0
+        while end < id.count, end < 19, id[end] &- UInt8(ascii: "0") <= 9 { end += 1 }
+        guard end > 0, end <= 18, end == 1 || id[0] != UInt8(ascii: "0"), end == id.count || id[end] != UInt8(ascii: "/"),
+              let source = id.baseAddress else {
+            putNumber(milliseconds(id), &cursor)
+            return
+        }
+        cursor.copyMemory(from: source, byteCount: end)
+        cursor += end
+    }
+
+    /// Copies `bytes` to `cursor` (room known to be there) and moves it past them; whether they
+    /// are all printable ASCII without a quote or backslash, checked eight bytes at a time as
+    /// they are copied.
+    private static func copyPlain(_ bytes: UnsafeRawBufferPointer, _ cursor: inout UnsafeMutableRawPointer) -> Bool {
+        guard let source = bytes.baseAddress else { return true }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var flagged: UInt64 = 0
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = source.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            cursor.storeBytes(of: word, toByteOffset: index, as: UInt64.self)
+            // A high bit, a byte under 0x20, or a byte equal to a quote, a backslash or DEL.
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let delete = word ^ (ones &* 0x7F)
+            flagged |= word | ((word &- ones &* 0x20) & ~word) | ((quote &- ones) & ~quote)
+                | ((backslash &- ones) & ~backslash) | ((delete &- ones) & ~delete)
+            index += 8
+        }
+        var plain = flagged & highs == 0
+        while index < bytes.count {
+            let byte = source.load(fromByteOffset: index, as: UInt8.self)
+            cursor.storeBytes(of: byte, toByteOffset: index, as: UInt8.self)
+            plain = plain && byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+            index += 1
+        }
+        cursor += bytes.count
+        return plain
+    }
+
+    // MARK: Field by field
 
     /// `,"name":"text"` for valid UTF-8, else `,"name_base64":"..."`.
-    private mutating func appendField(_ name: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) {
-        append(#",""#)
-        append(name)
+    private mutating func appendField(_ name: StaticString, _ bytes: UnsafeRawBufferPointer) {
+        put(#",""#)
+        put(name)
         if Self.isValidUTF8(bytes) {
-            append("\":")
+            put("\":")
             appendJSONString(bytes)
         } else {
-            append("_base64\":\"")
-            buffer.append(contentsOf: Data(bytes).base64EncodedString().utf8)
-            buffer.append(UInt8(ascii: "\""))
+            put("_base64\":\"")
+            var base64 = Data(bytes).base64EncodedString()
+            base64.withUTF8 { put(UnsafeRawBufferPointer($0)) }
+            put(UInt8(ascii: "\""))
         }
     }
 
@@ -275,60 +492,53 @@ struct RecordWriter {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes: enough for Int.min
         withUnsafeMutableBytes(of: &digits) { out in
             let count = RESPCommand.formatDecimal(value, into: out)
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[(out.count - count)...]))
+            put(UnsafeRawBufferPointer(rebasing: out[(out.count - count)...]))
         }
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    /// A JSON string of a String's UTF-8.
-    private mutating func appendJSONString(_ string: String) {
-        if string.utf8.withContiguousStorageIfAvailable({ appendJSONString($0) }) == nil {
-            Array(string.utf8).withUnsafeBufferPointer { appendJSONString($0) }
-        }
-    }
-
     /// A JSON string of valid UTF-8 bytes: quote, backslash and control characters escaped.
-    private mutating func appendJSONString(_ bytes: UnsafeBufferPointer<UInt8>) {
-        buffer.append(UInt8(ascii: "\""))
+    private mutating func appendJSONString(_ bytes: UnsafeRawBufferPointer) {
+        put(UInt8(ascii: "\""))
         // Most text needs no escape: copied at once.
         if !Self.needsEscape(bytes) {
-            buffer.append(contentsOf: bytes)
-            buffer.append(UInt8(ascii: "\""))
+            put(bytes)
+            put(UInt8(ascii: "\""))
             return
         }
         for byte in bytes {
             switch byte {
-            case UInt8(ascii: "\""): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case UInt8(ascii: "\n"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case UInt8(ascii: "\r"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case UInt8(ascii: "\t"): buffer += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\""): put(#"\""#)
+            case UInt8(ascii: "\\"): put(#"\\"#)
+            case UInt8(ascii: "\n"): put(#"\n"#)
+            case UInt8(ascii: "\r"): put(#"\r"#)
+            case UInt8(ascii: "\t"): put(#"\t"#)
             case 0..<0x20, 0x7F:
-                buffer.append(contentsOf: "\\u00".utf8)
-                buffer.append(Self.hex[Int(byte >> 4)])
-                buffer.append(Self.hex[Int(byte & 0xF)])
-            default: buffer.append(byte)
+                put(#"\u00"#)
+                put(Self.hex[Int(byte >> 4)])
+                put(Self.hex[Int(byte & 0xF)])
+            default: put(byte)
             }
         }
-        buffer.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 
     /// A CSV field: as is, or quoted with quotes doubled when it holds a comma, quote, CR or LF.
     /// A field a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, a tab or
     /// a CR) gets a leading `'` and is quoted, so that it is shown as text, never evaluated.
-    private mutating func appendCSV(_ bytes: some Collection<UInt8>) {
+    private mutating func appendCSV(_ bytes: UnsafeRawBufferPointer) {
         let neutralised = bytes.first.map(Self.startsFormula) ?? false
         let special = neutralised
             || bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
-        guard special else { buffer += bytes; return }
-        buffer.append(UInt8(ascii: "\""))
-        if neutralised { buffer.append(UInt8(ascii: "'")) }
+        guard special else { put(bytes); return }
+        put(UInt8(ascii: "\""))
+        if neutralised { put(UInt8(ascii: "'")) }
         for byte in bytes {
-            if byte == UInt8(ascii: "\"") { buffer.append(byte) }
-            buffer.append(byte)
+            if byte == UInt8(ascii: "\"") { put(byte) }
+            put(byte)
         }
-        buffer.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 
     /// A first byte that makes spreadsheets (Excel, LibreOffice, Google Sheets) read the cell
@@ -340,14 +550,13 @@ struct RecordWriter {
 
     /// Whether a byte of `bytes` is a quote, a backslash or a control character (what a JSON
     /// string escapes), eight bytes at a time.
-    static func needsEscape(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func needsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         /// Whether a byte of `word` is zero.
         func hasZero(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
         var index = 0
-        if let base = bytes.baseAddress {
-            let raw = UnsafeRawPointer(base)
+        if let raw = bytes.baseAddress {
             while index + 8 <= bytes.count {
                 let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
                 // A byte under 0x20 (its high bit clear, and under 0x20 once 0x20 is taken away),
@@ -367,12 +576,11 @@ struct RecordWriter {
         return false
     }
 
-    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         // ASCII (no high bit), eight bytes at a time.
         var ascii = true
         var index = 0
-        if let base = bytes.baseAddress {
-            let raw = UnsafeRawPointer(base)
+        if let raw = bytes.baseAddress {
             while index + 8 <= bytes.count {
                 if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { ascii = false; break }
                 index += 8
@@ -399,9 +607,10 @@ struct RecordWriter {
     /// (a closed pipe, a full disk).
     mutating func flush() throws {
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { raw in
-                write(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
+        let pending = pending
+        while offset < pending {
+            let n = storage.withUnsafeBytes { raw in
+                write(descriptor, raw.baseAddress.map { $0 + offset }, pending - offset)
             }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -410,7 +619,7 @@ struct RecordWriter {
             }
             offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        self.pending = 0
         if durable && fsync(descriptor) != 0 && errno != EINVAL {
             throw CommandError.output("making the records durable in \(name) failed (fsync): \(String(cString: strerror(errno))); "
                 + "nothing unsynced was deleted")

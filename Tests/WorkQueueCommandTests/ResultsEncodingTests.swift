@@ -181,3 +181,157 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Issue 30, round 2: `workqueue results` writes each record straight from the `XRANGE`
+/// reply's bytes (`CompletionPage`), plain ASCII records in one pass. Every line is byte for
+/// byte what the earlier writers wrote from the records the generic RESP reading makes of the
+/// same reply: text that is not UTF-8 repaired as a `String` repairs it, items that are not
+/// UTF-8 as base64, odd field types, IDs with leading zeros, a shard prefix or no time.
+@Suite struct ResultsFromTheWireTests {
+    static let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789-:=+@ ,'".utf8)
+
+    /// A field value: mostly printable ASCII (the one-pass path), else anything.
+    static func text(_ rng: inout SplitMix) -> [UInt8] {
+        let count = Int.random(in: 0...40, using: &rng)
+        switch Int.random(in: 0..<8, using: &rng) {
+        case 0: return (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        case 1: return Array("say \"hi\"\n\tnow\\é 日本語".utf8) + ([[0x7F], [0xC3], [0xFF, 0xFE], [0x00], []].randomElement(using: &rng) ?? [])
+        case 2: return (0..<count).map { _ in UInt8.random(in: 0x1E...0x80, using: &rng) } // around the plain range's edges
+        case 3: return (0..<count).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
+        default: return (0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
+        }
+    }
+
+    static func reply(_ rng: inout SplitMix) -> [UInt8] {
+        let entries: [RESPValue] = (0..<Int.random(in: 0...20, using: &rng)).map { index in
+            let ids = ["1764000000\(Int.random(in: 100...999, using: &rng))-\(index)", "0-1", "007-3", "0123456789012345678-1",
+                       "123456789012345678-0", "1234567890123456789012-0", "2/1764000000123-4", "", "x-y", "17é-1", "5"]
+            let id = Int.random(in: 0..<3, using: &rng) == 0 ? ids.randomElement(using: &rng) ?? "" : ids[0]
+            var fields: [RESPValue] = [.bulkString(string: "item"), .bulkString(bytes: text(&rng)),
+                                       .bulkString(string: "result"), .bulkString(bytes: text(&rng)),
+                                       .bulkString(string: "attempt"), .bulkString(string: String(Int.random(in: 1...12, using: &rng))),
+                                       .bulkString(string: "worker"), .bulkString(bytes: text(&rng))]
+            // Now and then a field of another RESP type, as the generic reading takes it.
+            if Int.random(in: 0..<6, using: &rng) == 0 {
+                let odd: [RESPValue] = [.simpleString(String(decoding: text(&rng).filter { $0 != 13 && $0 != 10 }, as: UTF8.self)),
+                                        .integer(Int.random(in: -3...Int.max, using: &rng)), .bulkString(nil), .array(nil),
+                                        .bulkString(string: "-7"), .bulkString(string: String(Int.min))]
+                fields[2 * Int.random(in: 0..<4, using: &rng) + 1] = odd.randomElement(using: &rng) ?? .bulkString(nil)
+            }
+            return .array([.bulkString(string: id), .array(fields)])
+        }
+        return RESPEncoder.encode(.array(entries))
+    }
+
+    @Test func linesWrittenFromTheReplyAreTheEarlierWritersLines() throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix(state: seed)
+        var plain = 0
+        for _ in 0..<500 {
+            let wire = Self.reply(&rng)
+            var parser = RESPParser()
+            parser.feed(wire)
+            let records = try XRANGEDecoder.completionRecords(try #require(try parser.next()))
+            let page = try CompletionPage(xrangeReply: wire)
+            #expect(page.records.map(\.record) == records, "seed \(seed)")
+            for sharded in [false, true] {
+                var writer = RecordWriter(csv: false, sharded: sharded)
+                try writer.append(page)
+                var reference = EarlierRecordWriter(sharded: sharded)
+                for record in records { reference.append(CompletionReader.Entry(shard: 0, record: record)) }
+                #expect(Bool(writer.buffer == reference.buffer), "seed \(seed): \(Self.difference(writer.buffer, reference.buffer))")
+                if writer.buffer != reference.buffer { return }
+
+                var csv = RecordWriter(csv: true, sharded: sharded)
+                var csvReference = EarlierCSVWriter(sharded: sharded)
+                let refused = records.firstIndex { csvReference.refuses($0) }
+                if let refused {
+                    #expect(throws: CommandError.self) { try csv.append(page) }
+                    for record in records[..<refused] { csvReference.append(CompletionReader.Entry(shard: 0, record: record)) }
+                } else {
+                    try csv.append(page)
+                    for record in records { csvReference.append(CompletionReader.Entry(shard: 0, record: record)) }
+                }
+                #expect(Bool(csv.buffer == csvReference.buffer), "seed \(seed): \(Self.difference(csv.buffer, csvReference.buffer))")
+                if csv.buffer != csvReference.buffer { return }
+            }
+            plain += records.filter { record in
+                [Array(record.id.utf8), record.item.bytes, Array(record.result.utf8), Array(record.worker.utf8)].allSatisfy { bytes in
+                    bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+                }
+            }.count
+        }
+        #expect(plain > 200, "the one-pass path is taken often (seed \(seed))")
+    }
+
+    /// Where two outputs first differ, with some text around it.
+    static func difference(_ actual: [UInt8], _ expected: [UInt8]) -> String {
+        let common = Swift.min(actual.count, expected.count)
+        let index = (0..<common).first { actual[$0] != expected[$0] } ?? common
+        func around(_ bytes: [UInt8]) -> String {
+            String(decoding: bytes[Swift.max(0, index - 60)..<Swift.min(bytes.count, index + 60)], as: UTF8.self).debugDescription
+        }
+        return "byte \(index): \(around(actual)) against \(around(expected))"
+    }
+
+    /// The time written for an ID is its leading digits' value, however the ID is spelled.
+    @Test func timeOfOddIDs() throws {
+        let ids = ["0-1", "007-3", "0123456789012345678-1", "123456789012345678-0", "1234567890123456789-0",
+                   "99999999999999999999-1", "2/1764000000123-4", "", "x-y", "17é-1", "5", "18446744073709551615-0"]
+        for id in ids {
+            let wire = RESPEncoder.encode(.array([.array([.bulkString(string: id), .array([
+                .bulkString(string: "item"), .bulkString(string: "a"), .bulkString(string: "result"), .bulkString(string: "b"),
+            ])])]))
+            var writer = RecordWriter(csv: false, sharded: false)
+            try writer.append(try CompletionPage(xrangeReply: wire))
+            var reference = EarlierRecordWriter(sharded: false)
+            reference.append(CompletionReader.Entry(shard: 0, record: CompletionRecord(id: id, item: "a", result: "b", attempt: 1, worker: "")))
+            #expect(String(decoding: writer.buffer, as: UTF8.self) == String(decoding: reference.buffer, as: UTF8.self), "\(id)")
+        }
+    }
+}
+
+/// The CSV writer as it was before issue 30, round 2 (commit c003d0a), the reference for
+/// ``ResultsFromTheWireTests``.
+struct EarlierCSVWriter {
+    let sharded: Bool
+    var buffer: [UInt8] = []
+
+    func refuses(_ record: CompletionRecord) -> Bool {
+        record.item.bytes.contains(0) || record.result.utf8.contains(0) || record.worker.utf8.contains(0)
+    }
+
+    mutating func append(_ entry: CompletionReader.Entry) {
+        let record = entry.record
+        buffer.append(contentsOf: record.id.utf8)
+        buffer.append(UInt8(ascii: ","))
+        buffer.append(contentsOf: String(record.milliseconds).utf8)
+        buffer.append(UInt8(ascii: ","))
+        if sharded {
+            buffer.append(contentsOf: String(entry.shard).utf8)
+            buffer.append(UInt8(ascii: ","))
+        }
+        buffer.append(contentsOf: String(record.attempt).utf8)
+        buffer.append(UInt8(ascii: ","))
+        appendCSV(record.worker.utf8)
+        buffer.append(UInt8(ascii: ","))
+        appendCSV(record.item.bytes)
+        buffer.append(UInt8(ascii: ","))
+        appendCSV(record.result.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
+    private mutating func appendCSV(_ bytes: some Collection<UInt8>) {
+        let neutralised = bytes.first.map(RecordWriter.startsFormula) ?? false
+        let special = neutralised
+            || bytes.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
+        guard special else { buffer += bytes; return }
+        buffer.append(UInt8(ascii: "\""))
+        if neutralised { buffer.append(UInt8(ascii: "'")) }
+        for byte in bytes {
+            if byte == UInt8(ascii: "\"") { buffer.append(byte) }
+            buffer.append(byte)
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+}

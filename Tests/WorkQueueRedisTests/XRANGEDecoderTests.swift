@@ -177,6 +177,8 @@ import WorkQueue
         "*1\r\n*2\r\n$3\r\nabc\r\n:1x\r\n", "*2\r\n$1\r\nab\r\n", "*16777217\r\n", "*1\r\n$3\r\nab",
         "*1\r\n" + String(repeating: "*1\r\n", count: 40) + ":1\r\n", "+" + String(repeating: "a", count: 70_000) + "\r\n",
         ":123456789012345678901\r\n",
+        // Digits then a CR without LF, where the quick digit path reads the line.
+        ":12\rX\r\n", "*1\r\n$3\rXabc\r\n", "*2\nabc",
     ]
 
     @Test(arguments: badRESP.indices)

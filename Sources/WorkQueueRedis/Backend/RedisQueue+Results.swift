@@ -1,3 +1,4 @@
+import NIOCore
 import WorkQueueSeam
 
 /// The completion records: `NAME:results`, a stream with one entry per completion whose
@@ -9,12 +10,13 @@ extension RedisQueue: CompletionLog {
     /// first, with one `XRANGE`. The reply is decoded straight from its wire bytes into records
     /// (`XRANGEDecoder`), without a generic value tree.
     public func completions(after: String?, limit: Int) async throws -> [CompletionRecord] {
-        try await completions(after: after, limit: limit) { $0 }
+        let (wire, fields) = try await completionFields(after: after, limit: limit)
+        return wire.withUnsafeReadableBytes { bytes in fields.map { XRANGEDecoder.record($0, in: bytes) } }
     }
 
-    /// ``completions(after:limit:)``, each record handed to `make` as it is decoded.
-    package func completions<Element>(after: String?, limit: Int, _ make: (consuming CompletionRecord) -> Element)
-        async throws -> [Element] {
+    /// ``completions(after:limit:)`` undecoded: the `XRANGE` reply's wire bytes and where each
+    /// record's fields are in them (what ``CompletionPage`` holds: nothing copied).
+    package func completionFields(after: String?, limit: Int) async throws -> (ByteBuffer, [XRANGEDecoder.RecordFields]) {
         var command = RESPCommand(capacity: keys.results.utf8.count + 64)
         command.append("XRANGE")
         command.append(keys.results)
@@ -26,7 +28,7 @@ extension RedisQueue: CompletionLog {
         let reply = try await checked(client.send(command), "XRANGE")
         guard case let .bulkString(wire?) = reply else { throw RedisError.unexpectedReply("XRANGE \(keys.results) -> \(reply)") }
         do {
-            return try XRANGEDecoder.completionRecords(wire, make)
+            return (wire, try XRANGEDecoder.recordFields(wire))
         } catch {
             throw RedisError.unexpectedReply("XRANGE \(keys.results): \(error)")
         }

@@ -2,9 +2,10 @@ import NIOCore
 import WorkQueueSeam
 
 /// Reads an `XRANGE` reply of completion records (`NAME:results`: entries of an ID and the
-/// fields item, result, attempt, worker) straight from its wire bytes into
-/// ``CompletionRecord``s: no generic ``RESPValue`` tree is built, the bytes are walked once and
-/// each field is copied once, into the record.
+/// fields item, result, attempt, worker) straight from its wire bytes: no generic ``RESPValue``
+/// tree is built, the bytes are walked once. It gives where each record's fields are in the
+/// bytes (``RecordFields``, what `workqueue results` writes from, nothing copied) or
+/// ``CompletionRecord``s (each field copied once, into the record).
 ///
 /// The bytes come from ``RESPParser/nextToken()`` (a command marked
 /// ``RESPCommand/wantsToken``), so they were already checked as RESP; the decoder checks them
@@ -19,19 +20,36 @@ package enum XRANGEDecoder {
         init(_ description: String) { self.description = description }
     }
 
-    /// The records of an `XRANGE` reply given as its wire form (one complete RESP value).
-    package static func completionRecords(_ wire: ByteBuffer) throws(Malformed) -> [CompletionRecord] {
-        try completionRecords(wire) { $0 }
+    /// Where one record's fields are in a reply's bytes (offsets from its first byte), and its
+    /// attempt: what ``CompletionPage`` keeps per record instead of copying the fields out.
+    package struct RecordFields: Sendable {
+        /// The ID's bytes (read as text: invalid UTF-8 repaired, as ``RESPValue/string`` does).
+        package var id: Range<Int>
+        /// The item's bytes (empty when the item was not a string).
+        package var item: Range<Int>
+        /// Whether the item came as a simple string: read as text (invalid UTF-8 repaired), not
+        /// as raw bytes.
+        package var itemIsText: Bool
+        /// The result's bytes, read as text (empty when it was not a string).
+        package var result: Range<Int>
+        /// The worker's bytes, read as text (empty when it was not a string).
+        package var worker: Range<Int>
+        package var attempt: Int
     }
 
-    /// The records of an `XRANGE` reply given as its wire form, each handed to `make` as it is
-    /// read (moved, not copied, into what `make` returns).
-    package static func completionRecords<Element>(_ wire: ByteBuffer, _ make: (consuming CompletionRecord) -> Element)
-        throws(Malformed) -> [Element] {
-        let outcome = wire.withUnsafeReadableBytes { bytes -> Result<[Element], Malformed> in
+    /// The records of an `XRANGE` reply given as its wire form (one complete RESP value).
+    package static func completionRecords(_ wire: ByteBuffer) throws(Malformed) -> [CompletionRecord] {
+        let fields = try recordFields(wire)
+        return wire.withUnsafeReadableBytes { bytes in fields.map { record($0, in: bytes) } }
+    }
+
+    /// Where the records of an `XRANGE` reply given as its wire form are in its bytes: read
+    /// once, nothing copied.
+    package static func recordFields(_ wire: ByteBuffer) throws(Malformed) -> [RecordFields] {
+        let outcome = wire.withUnsafeReadableBytes { bytes -> Result<[RecordFields], Malformed> in
             var reader = Reader(bytes: bytes)
             do throws(Malformed) {
-                let records = try reader.records(make)
+                let records = try reader.records()
                 guard reader.index == bytes.count else { throw Malformed("\(bytes.count - reader.index) bytes after the reply") }
                 return .success(records)
             } catch {
@@ -39,6 +57,14 @@ package enum XRANGEDecoder {
             }
         }
         return try outcome.get()
+    }
+
+    /// The record whose fields are at `fields` in `bytes` (the reply they were read from).
+    package static func record(_ fields: RecordFields, in bytes: UnsafeRawBufferPointer) -> CompletionRecord {
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+        let item = fields.itemIsText ? WorkItem(Array(text(fields.item).utf8)) : WorkItem(Array(UnsafeRawBufferPointer(rebasing: bytes[fields.item])))
+        return CompletionRecord(id: text(fields.id), item: item, result: text(fields.result), attempt: fields.attempt,
+                                worker: text(fields.worker))
     }
 
     /// The records of an `XRANGE` reply parsed into generic values: the reference the wire
@@ -84,51 +110,109 @@ package enum XRANGEDecoder {
         var index = 0
 
         /// The records: an array of entries, each an array of an ID and an array of fields.
-        mutating func records<Element>(_ make: (consuming CompletionRecord) -> Element) throws(Malformed) -> [Element] {
+        mutating func records() throws(Malformed) -> [RecordFields] {
             let (type, line) = try header()
             guard type == UInt8(ascii: "*"), try number(line) >= 0 else {
                 throw Malformed("not an array of entries")
             }
             let count = try number(line)
-            var records: [Element] = []
+            var records: [RecordFields] = []
             records.reserveCapacity(Swift.min(count, 4096))
             for position in 0..<count {
-                let (entryType, entryLine) = try header()
-                guard entryType == UInt8(ascii: "*"), try number(entryLine) == 2 else {
+                // Each header and bulk string is read at once when it is of the usual form
+                // (``quickLength(_:)``, ``quickBulk()``), else as any RESP value: the same
+                // outcome either way.
+                guard try arrayLength() == 2 else {
                     throw Malformed("entry \(position) is not an array of an ID and its fields")
                 }
-                let id: String
-                switch try field(depth: 2) {
-                case let .bulk(range), let .simple(range): id = text(range)
-                default: throw Malformed("entry \(position) has no ID")
+                let id: Range<Int>
+                if let range = quickBulk() {
+                    id = range
+                } else {
+                    switch try field(depth: 2) {
+                    case let .bulk(range), let .simple(range): id = range
+                    default: throw Malformed("entry \(position) has no ID")
+                    }
                 }
-                let (fieldsType, fieldsLine) = try header()
-                guard fieldsType == UInt8(ascii: "*"), try number(fieldsLine) >= 0 else {
-                    throw Malformed("entry \(id) has no array of fields")
+                guard let count = try arrayLength(), count >= 0 else {
+                    throw Malformed("entry \(text(id)) has no array of fields")
                 }
-                let count = try number(fieldsLine)
-                var record = CompletionRecord(id: id, item: WorkItem([]), result: "", attempt: 1, worker: "")
+                let none = index..<index
+                var record = RecordFields(id: id, item: none, itemIsText: false, result: none, worker: none, attempt: 1)
                 for _ in 0..<count / 2 {
-                    let name = try field(depth: 3)
-                    let value = try field(depth: 3)
+                    let name = try quickField(depth: 3)
+                    let value = try quickField(depth: 3)
                     // The field names differ in their first letter: item, result, attempt, worker.
                     switch firstByte(name) {
                     case UInt8(ascii: "i"):
                         switch value {
-                        case let .bulk(range): record.item = WorkItem(Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
-                        case let .simple(range): record.item = WorkItem(Array(text(range).utf8))
-                        default: record.item = WorkItem([])
+                        case let .bulk(range): (record.item, record.itemIsText) = (range, false)
+                        case let .simple(range): (record.item, record.itemIsText) = (range, true)
+                        default: (record.item, record.itemIsText) = (none, false)
                         }
-                    case UInt8(ascii: "r"): record.result = string(value)
+                    case UInt8(ascii: "r"): record.result = string(value) ?? none
                     case UInt8(ascii: "a"): record.attempt = integer(value) ?? 1
-                    case UInt8(ascii: "w"): record.worker = string(value)
+                    case UInt8(ascii: "w"): record.worker = string(value) ?? none
                     default: break
                     }
                 }
                 if count % 2 == 1 { try skip(depth: 3) }
-                records.append(make(record))
+                records.append(record)
             }
             return records
+        }
+
+        /// The number of a header of type `type` at the cursor when it is `<type><1 to 18
+        /// digits>CRLF`, moving past it; nil (the cursor unmoved) for any other bytes.
+        mutating func quickLength(_ type: UInt8) -> Int? {
+            guard index < bytes.count, bytes[index] == type else { return nil }
+            let start = index + 1
+            var end = start
+            var value = 0
+            let limit = Swift.min(bytes.count, start + 18)
+            while end < limit {
+                let digit = bytes[end] &- UInt8(ascii: "0")
+                guard digit <= 9 else { break }
+                value = value &* 10 &+ Int(digit)
+                end += 1
+            }
+            guard end > start, end + 1 < bytes.count, bytes[end] == 13, bytes[end + 1] == 10 else { return nil }
+            index = end + 2
+            return value
+        }
+
+        /// The payload of a bulk string at the cursor when its header is of the usual form
+        /// (``quickLength(_:)``) and its payload and CRLF follow, moving past it; nil (the
+        /// cursor unmoved) for any other bytes.
+        mutating func quickBulk() -> Range<Int>? {
+            let start = index
+            guard let length = quickLength(UInt8(ascii: "$")) else { return nil }
+            guard length <= bytes.count - index - 2, bytes[index + length] == 13, bytes[index + length + 1] == 10 else {
+                index = start
+                return nil
+            }
+            defer { index += length + 2 }
+            return index..<index + length
+        }
+
+        /// The length of an array header at the cursor (nil for another type); moves past it.
+        mutating func arrayLength() throws(Malformed) -> Int? {
+            if let length = quickLength(UInt8(ascii: "*")) { return length }
+            return try header(UInt8(ascii: "*"))
+        }
+
+        /// One value, read as a field: ``quickBulk()`` or ``field(depth:)``.
+        mutating func quickField(depth: Int) throws(Malformed) -> Field {
+            if let range = quickBulk() { return .bulk(range) }
+            return try field(depth: depth)
+        }
+
+        /// The number of a header of type `type` at the cursor (nil for another type), as the
+        /// generic reading reads it; moves past it.
+        mutating func header(_ type: UInt8) throws(Malformed) -> Int? {
+            let (found, line) = try header()
+            guard found == type else { return nil }
+            return try number(line)
         }
 
         /// A type byte and the range of the line after it; moves past its CRLF.
@@ -212,11 +296,11 @@ package enum XRANGEDecoder {
             }
         }
 
-        /// A value as ``RESPValue/string`` reads it, "" when it gives nil.
-        func string(_ field: Field) -> String {
+        /// Where the text ``RESPValue/string`` reads from a value is; nil when it gives nil.
+        func string(_ field: Field) -> Range<Int>? {
             switch field {
-            case let .bulk(range), let .simple(range): text(range)
-            case .integer, .other: ""
+            case let .bulk(range), let .simple(range): range
+            case .integer, .other: nil
             }
         }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import WorkQueueSeam
 
 /// Reads a queue's completion records (`NAME:results`; with shards, every shard's) oldest
@@ -28,8 +29,11 @@ public struct CompletionReader: Sendable {
     public static let pageBytes = 1 << 20
 
     private let queues: [RedisQueue]
-    /// Per shard: the records read and not yet returned, the ID of the last one read.
-    private var buffers: [[Entry]]
+    /// Per shard: the records read and not yet returned (of one reply), the ID of the last one
+    /// read.
+    private var buffers: [CompletionPage]
+    /// Per shard, with more than one: the positions of its buffered records (for the merge).
+    private var positions: [[CompletionRecord.Position?]]
     private var after: [String?]
     /// Per shard: whether its last read returned a full page (more may follow at once).
     private var full: [Bool]
@@ -39,7 +43,8 @@ public struct CompletionReader: Sendable {
     /// A reader of `queues` (a queue, or its shards in order), from their oldest records.
     init(queues: [RedisQueue]) {
         self.queues = queues
-        buffers = Array(repeating: [], count: queues.count)
+        buffers = Array(repeating: CompletionPage(), count: queues.count)
+        positions = Array(repeating: [], count: queues.count)
         after = Array(repeating: nil, count: queues.count)
         full = Array(repeating: false, count: queues.count)
     }
@@ -47,30 +52,39 @@ public struct CompletionReader: Sendable {
     /// The next at most `limit` records, oldest first; an empty array when every shard has
     /// nothing more now.
     public mutating func next(limit: Int = 1000) async throws -> [Entry] {
+        try await nextPage(limit: limit).records
+    }
+
+    /// ``next(limit:)`` as the replies' bytes, nothing copied out of them: what `workqueue
+    /// results` writes from.
+    package mutating func nextPage(limit: Int = 1000) async throws -> CompletionPage {
         // Refill every shard whose buffer ran empty, at the same time.
         let empty = buffers.indices.filter { buffers[$0].isEmpty }
         if !empty.isEmpty {
             let count = self.count
             let after = self.after
             let queues = self.queues
-            let pages = try await withThrowingTaskGroup(of: (Int, [Entry]).self) { group in
+            let pages = try await withThrowingTaskGroup(of: (Int, ByteBuffer, [XRANGEDecoder.RecordFields]).self) { group in
                 for shard in empty {
                     group.addTask {
-                        (shard, try await queues[shard].completions(after: after[shard], limit: count) { Entry(shard: shard, record: $0) })
+                        let (reply, fields) = try await queues[shard].completionFields(after: after[shard], limit: count)
+                        return (shard, reply, fields)
                     }
                 }
-                var pages: [(Int, [Entry])] = []
+                var pages: [(Int, ByteBuffer, [XRANGEDecoder.RecordFields])] = []
                 for try await page in group { pages.append(page) }
                 return pages
             }
             var bytes = 0
             var records = 0
-            for (shard, page) in pages {
+            for (shard, reply, fields) in pages {
+                let page = CompletionPage(reply: reply, fields: fields, shard: shard, shards: queues.count)
                 buffers[shard] = page
                 full[shard] = page.count == count
-                if let last = page.last { self.after[shard] = last.record.id }
-                for entry in page {
-                    bytes += entry.record.item.bytes.count + entry.record.result.utf8.count + entry.record.worker.utf8.count + 32
+                if !page.isEmpty { self.after[shard] = page.id(at: page.count - 1) }
+                if queues.count > 1 { positions[shard] = page.entries.indices.map { CompletionRecord.Position(page.id(at: $0)) } }
+                for entry in fields {
+                    bytes += entry.item.count + entry.result.count + entry.worker.count + 32
                 }
                 records += page.count
             }
@@ -79,18 +93,19 @@ public struct CompletionReader: Sendable {
                 self.count = Swift.min(1000, Swift.max(1, Self.pageBytes / queues.count / average))
             }
         }
-        var out: [Entry] = []
         let limit = Swift.max(1, limit)
         if queues.count == 1 {
             if buffers[0].count <= limit {
                 // The whole buffer: handed over, not copied.
+                var out = CompletionPage()
                 swap(&out, &buffers[0])
                 return out
             }
-            out = Array(buffers[0].prefix(limit))
+            let out = buffers[0].prefix(limit)
             buffers[0].removeFirst(limit)
             return out
         }
+        var out: [CompletionPage.Entry] = []
         var heads = Array(repeating: 0, count: queues.count)
         while out.count < limit {
             // The oldest head; stop when a shard that may have more at once ran empty (its
@@ -102,25 +117,40 @@ public struct CompletionReader: Sendable {
                     continue
                 }
                 guard let candidate = best else { best = shard; continue }
-                let a = buffers[shard][heads[shard]].record.position
-                let b = buffers[candidate][heads[candidate]].record.position
+                let a = positions[shard][heads[shard]]
+                let b = positions[candidate][heads[candidate]]
                 if let a, let b, a < b { best = shard }
             }
             guard let shard = best else { break }
-            out.append(buffers[shard][heads[shard]])
+            out.append(buffers[shard].entries[heads[shard]])
             heads[shard] += 1
         }
-        for shard in queues.indices where heads[shard] > 0 { buffers[shard].removeFirst(heads[shard]) }
-        return out
+        let replies = queues.indices.map { buffers[$0].replies.indices.contains($0) ? buffers[$0].replies[$0] : ByteBuffer() }
+        for shard in queues.indices where heads[shard] > 0 {
+            buffers[shard].removeFirst(heads[shard])
+            positions[shard].removeFirst(heads[shard])
+        }
+        return CompletionPage(replies: replies, entries: out)
     }
 
     /// Deletes these records from their shards (after they were written out: `results
     /// --consume`). Returns how many were deleted.
     @discardableResult
     public func delete(_ entries: [Entry]) async throws -> Int {
+        try await delete(ids: entries.map { ($0.shard, $0.record.id) })
+    }
+
+    /// Deletes the records of `page` from their shards (``delete(_:)-([Entry])``).
+    @discardableResult
+    package func delete(_ page: CompletionPage) async throws -> Int {
+        try await delete(ids: page.entries.indices.map { (page.entries[$0].shard, page.id(at: $0)) })
+    }
+
+    /// Deletes records given as their shard and ID.
+    private func delete(ids entries: [(shard: Int, id: String)]) async throws -> Int {
         var deleted = 0
         for shard in queues.indices {
-            let ids = entries.filter { $0.shard == shard }.map(\.record.id)
+            let ids = entries.filter { $0.shard == shard }.map(\.id)
             if !ids.isEmpty { deleted += try await queues[shard].deleteCompletions(ids) }
         }
         return deleted

@@ -278,6 +278,19 @@ package struct RESPParser: Sendable {
     }
 
     /// A decimal integer with an optional sign (as `Int(String)` reads it), nil otherwise.
+    static func decimal(_ digits: UnsafeRawBufferPointer) -> Int? {
+        // The common case, up to 18 digits and no sign (no overflow possible), in one loop.
+        guard !digits.isEmpty, digits.count <= 18 else { return decimal(digits[...]) }
+        var value = 0
+        for byte in digits {
+            let digit = byte &- UInt8(ascii: "0")
+            guard digit <= 9 else { return decimal(digits[...]) }
+            value = value &* 10 &+ Int(digit)
+        }
+        return value
+    }
+
+    /// ``decimal(_:)-(UnsafeRawBufferPointer)`` of any collection of bytes.
     static func decimal<Digits: Collection<UInt8>>(_ digits: Digits) -> Int? {
         var index = digits.startIndex
         guard index != digits.endIndex else { return nil }

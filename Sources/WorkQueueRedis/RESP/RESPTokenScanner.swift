@@ -13,8 +13,12 @@
 struct RESPTokenScanner: Sendable {
     /// Offset (from the reader index) of the next byte of the value to examine.
     private var cursor = 0
-    /// Per open array, innermost last: elements still expected.
-    private var remaining: [Int] = []
+    /// How many arrays are open.
+    private var depth = 0
+    /// Elements the innermost open array still expects (when ``depth`` > 0).
+    private var innermost = 0
+    /// Per open array but the innermost, outermost first: elements still expected.
+    private var outer: [Int] = []
     /// The payload length of a bulk string whose header was read.
     private var pendingBulkLength: Int?
     /// Offset up to which the current line was already scanned without a CRLF (0: none).
@@ -72,38 +76,59 @@ struct RESPTokenScanner: Sendable {
             }
             // The line after the type byte, up to its CRLF.
             let lineStart = cursor + 1
-            var index = Swift.max(lineStart, lineScanned)
-            let scanStart = index
             var lineEnd = -1
-            while index < count {
-                let byte = bytes[index]
-                if byte == 13 {
-                    guard index + 1 < count else { break }
-                    guard bytes[index + 1] == 10 else { return .failed(.missingCRLF) }
-                    lineEnd = index
-                    break
+            // The common line, a few digits and CRLF all there, read as its number at once;
+            // any other is scanned below (and its number read from it).
+            var digitsValue: Int?
+            if lineScanned == 0 {
+                var index = lineStart
+                var value = 0
+                let limit = Swift.min(count, lineStart + 18)
+                while index < limit {
+                    let digit = bytes[index] &- UInt8(ascii: "0")
+                    guard digit <= 9 else { break }
+                    value = value &* 10 &+ Int(digit)
+                    index += 1
                 }
-                if byte == 10 { return .failed(.missingCRLF) }
-                index += 1
-                if index - 1 - cursor > RESPParser.maxLineLength { return .failed(.lineTooLong) }
+                if index > lineStart, index + 1 < count, bytes[index] == 13, bytes[index + 1] == 10 {
+                    lineEnd = index
+                    digitsValue = value
+                    scanned += lineEnd + 2 - lineStart
+                }
             }
-            guard lineEnd >= 0 else {
-                scanned += index - scanStart
-                lineScanned = index
-                return .incomplete
+            if lineEnd < 0 {
+                var index = Swift.max(lineStart, lineScanned)
+                let scanStart = index
+                while index < count {
+                    let byte = bytes[index]
+                    if byte == 13 {
+                        guard index + 1 < count else { break }
+                        guard bytes[index + 1] == 10 else { return .failed(.missingCRLF) }
+                        lineEnd = index
+                        break
+                    }
+                    if byte == 10 { return .failed(.missingCRLF) }
+                    index += 1
+                    if index - 1 - cursor > RESPParser.maxLineLength { return .failed(.lineTooLong) }
+                }
+                guard lineEnd >= 0 else {
+                    scanned += index - scanStart
+                    lineScanned = index
+                    return .incomplete
+                }
+                scanned += lineEnd + 2 - scanStart
+                lineScanned = 0
             }
-            scanned += lineEnd + 2 - scanStart
-            lineScanned = 0
             let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
             let next = lineEnd + 2
             switch type {
             case UInt8(ascii: "+"), UInt8(ascii: "-"):
                 cursor = next
             case UInt8(ascii: ":"):
-                guard Self.integer(line) != nil else { return .failed(Self.invalidInteger(line)) }
+                guard digitsValue ?? Self.integer(line) != nil else { return .failed(Self.invalidInteger(line)) }
                 cursor = next
             case UInt8(ascii: "$"):
-                guard let length = Self.integer(line) else { return .failed(Self.invalidInteger(line)) }
+                guard let length = digitsValue ?? Self.integer(line) else { return .failed(Self.invalidInteger(line)) }
                 cursor = next
                 if length != -1 {
                     guard length >= 0, length <= RESPParser.maxBulkLength else { return .failed(.invalidLength(length)) }
@@ -111,13 +136,15 @@ struct RESPTokenScanner: Sendable {
                     continue
                 }
             default:
-                guard let elements = Self.integer(line) else { return .failed(Self.invalidInteger(line)) }
+                guard let elements = digitsValue ?? Self.integer(line) else { return .failed(Self.invalidInteger(line)) }
                 if elements != -1 {
                     guard elements >= 0, elements <= RESPParser.maxArrayCount else { return .failed(.invalidLength(elements)) }
-                    guard remaining.count < RESPParser.maxDepth else { return .failed(.nestingTooDeep) }
+                    guard depth < RESPParser.maxDepth else { return .failed(.nestingTooDeep) }
                     cursor = next
                     if elements > 0 {
-                        remaining.append(elements)
+                        if depth > 0 { outer.append(innermost) }
+                        innermost = elements
+                        depth += 1
                         continue
                     }
                 } else {
@@ -131,10 +158,11 @@ struct RESPTokenScanner: Sendable {
     /// One element finished: counts it in the arrays waiting for it; true when that completed
     /// the outermost value.
     private mutating func elementDone() -> Bool {
-        while let last = remaining.indices.last {
-            remaining[last] -= 1
-            if remaining[last] > 0 { return false }
-            remaining.removeLast()
+        while depth > 0 {
+            innermost -= 1
+            if innermost > 0 { return false }
+            depth -= 1
+            innermost = outer.popLast() ?? 0
         }
         return true
     }
