@@ -37,7 +37,8 @@ import NIOCore
 ///   call, and a settlement is in exactly one call (it is `settling` from the call that
 ///   carries it on), so nothing is settled twice;
 /// - a call's demand counts against the capacity until its reply is applied, so two calls
-///   never lease more than the slots need;
+///   never lease more than the slots need; from ``splitCallsFrom`` on, a call asks for at most
+///   half the capacity, so that the second call has room to ask while the first is on its way;
 /// - the drained check, the exit and the hold-off's idle wait happen only with no call
 ///   outstanding (``FetchStep/awaitReply`` otherwise): a stop or a drain waits for both.
 struct ItemLedger: Sendable {
@@ -200,6 +201,14 @@ struct ItemLedger: Sendable {
     private var settlementsOutstanding = false
     /// Exchange calls outstanding at most: one being answered while the next is on its way.
     static let maxOutstanding = 2
+    /// From this capacity on, a call asks for at most half of it (rounded up). Below it the
+    /// handlers are slow next to a round trip, and one call asking for everything keeps up.
+    static let splitCallsFrom = 16
+    /// The most settlements one call carries; the rest go in the next. A Redis backend sends
+    /// more than `RedisQueue.settlementsPerCall` (also 1000) as several script calls, one round
+    /// trip each: a call that grew past it would take two round trips, let more items finish
+    /// meanwhile, and make the next call larger still.
+    static let settlementsPerCall = 1000
     // The fetcher's state.
     private var queueEmpty = false
     private var holdOff = false
@@ -458,7 +467,12 @@ struct ItemLedger: Sendable {
     mutating func nextCall() -> FetchStep {
         if outstanding >= Self.maxOutstanding { return .awaitReply }
         let capacity = sizer.capacity(handlerSeconds: handlerSeconds, pending: pending)
-        let demand = stopped || queueEmpty || holdOff ? 0 : max(0, capacity - running - buffer.count - outstandingDemand)
+        // A large capacity is asked for in halves, so that a second call fits beside the first
+        // while it is on its way (otherwise the first call's demand takes the whole capacity and
+        // the next waits for its reply: one round trip per batch).
+        let perCall = capacity >= Self.splitCallsFrom ? (capacity + 1) / 2 : capacity
+        let demand = stopped || queueEmpty || holdOff
+            ? 0 : min(perCall, max(0, capacity - running - buffer.count - outstandingDemand))
         // Settlements wait while another call carries some.
         let maySettle = !settlementsOutstanding
         let settleable = maySettle ? done.count + unstarted.count : 0
@@ -490,9 +504,13 @@ struct ItemLedger: Sendable {
         guard maySettle else { return .exchange(exchange) }
         // Settle what finished, then what was never started, last first, so that released
         // items return to the head of the queue in their order.
-        let ids = done + unstarted.reversed()
-        done.removeAll(keepingCapacity: true)
-        unstarted.removeAll(keepingCapacity: true)
+        // At most settlementsPerCall of them: more wait for the next call (the released ones
+        // still last first, so they return in their order across calls).
+        let fromDone = min(done.count, Self.settlementsPerCall)
+        let fromUnstarted = min(unstarted.count, Self.settlementsPerCall - fromDone)
+        let ids = done.prefix(fromDone) + unstarted.suffix(fromUnstarted).reversed()
+        done.removeFirst(fromDone)
+        unstarted.removeLast(fromUnstarted)
         exchange.ids.reserveCapacity(ids.count)
         exchange.settlements.reserveCapacity(ids.count)
         exchange.leasedAt.reserveCapacity(ids.count)

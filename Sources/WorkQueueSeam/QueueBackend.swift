@@ -66,6 +66,14 @@ public struct Lease: Sendable, Hashable {
     }
 }
 
+extension Lease: CustomDebugStringConvertible {
+    /// The fields, as a memberwise struct would print them.
+    public var debugDescription: String {
+        "Lease(item: \(String(reflecting: item)), session: \(String(reflecting: session)), attempt: \(attempt), "
+            + "token: \(String(reflecting: token)), checkpoint: \(String(reflecting: checkpoint)))"
+    }
+}
+
 /// How a held lease ends, handed to ``WorkQueueBackend/exchange(_:lease:session:duration:)``.
 public enum Settlement: Sendable, Hashable {
     /// The handler returned: ``WorkQueueBackend/complete(_:result:)``.
