@@ -458,6 +458,11 @@ struct ExchangeFlight {
     private let reply: Reply
 
     /// Makes the call (`body`) in a new task, then calls `done` once its reply (or error) is kept.
+    /// The task starts at once on the caller's thread (`Task.immediate`) and runs until its
+    /// first suspension: a Redis backend's call is written to the connection by then, so two
+    /// calls in flight reach Redis in the order they were made, and their takes hand out the
+    /// queue's items in that order (with two plain tasks the second call could be written
+    /// first, and a worker would run the later half of the items first).
     init(call: ItemLedger.Exchange, started: WorkInstant, startedAt: ContinuousClock.Instant,
          _ body: @escaping @Sendable (ItemLedger.Exchange) async throws -> ExchangeResult,
          done: @escaping @Sendable () -> Void) {
@@ -466,7 +471,7 @@ struct ExchangeFlight {
         self.startedAt = startedAt
         let reply = Reply()
         self.reply = reply
-        task = Task {
+        task = Task.immediate {
             let result: Result<ExchangeResult, any Error>
             do {
                 result = .success(try await body(call))

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import WorkQueue
 import WorkQueueTesting
@@ -61,5 +62,70 @@ import WorkQueueTesting
             return
         }
         #expect(second.settlements.map(\.lease.token) == leases.suffix(500).map(\.token))
+    }
+}
+
+/// Two calls in flight reach the backend in the order they were made: a backend that takes at
+/// the call's start and answers after a random delay (as Redis takes in the order the calls
+/// are written) hands one slot the items in their queue order.
+@Suite struct PipelinedCallOrderTests {
+    /// The mechanism: a flight's call starts before its initializer returns, so the fetcher
+    /// cannot make the next call before this one reached the backend (with a plain `Task`,
+    /// the call starts later, on another thread, and two calls race to the connection).
+    @Test func aFlightsCallStartsBeforeTheNextCallCanBeMade() async throws {
+        let started = Mutex(false)
+        let gate = AsyncStream<Void>.makeStream()
+        let call = ItemLedger.Exchange(ids: [], settlements: [], leasedAt: [], demand: 1)
+        let counts = QueueCounts(pending: 0, processing: 0, scheduled: 0, dead: 0)
+        let flight = ExchangeFlight(call: call, started: WorkInstant(sinceOrigin: .zero), startedAt: ContinuousClock.now) { _ in
+            started.withLock { $0 = true }
+            for await _ in gate.stream { break }
+            return ExchangeResult(outcomes: [], leases: [], counts: counts)
+        } done: {}
+        #expect(started.withLock { $0 }, "the call had not started when the flight was made")
+        gate.continuation.finish()
+        await flight.task.value
+        #expect(flight.take() != nil)
+    }
+
+    @Test func twoCallsInFlightTakeInTheOrderTheyWereMade() async throws {
+        let items = (0..<3000).map { WorkItem("\($0)") }
+        let queue = InMemoryQueue(items: items)
+        let backend = SlowAnsweringBackend(queue)
+        let seen = Mutex<[String]>([])
+        var options = WorkerOptions()
+        options.prefetch = 64  // a capacity of 64: asked for in halves, two calls in flight
+        options.idlePollInterval = .milliseconds(5)
+        let worker = try Worker(backend: backend, handler: ClosureHandler { item, _ in
+            seen.withLock { $0.append(item.string) }
+            return nil
+        }, options: options)
+        let summary = try await worker.runUntilStopped()
+        #expect(summary.completed == items.count)
+        let order = seen.withLock { $0 }
+        let expected = items.map(\.string)
+        let firstOut = order.indices.first { $0 >= expected.count || order[$0] != expected[$0] }
+        #expect(firstOut == nil, "out of queue order from position \(firstOut ?? -1)")
+        #expect(backend.overlapped > 0, "never two calls in flight: the test proves nothing")
+    }
+}
+
+/// Takes (and settles) on the inner queue as soon as a call arrives, then answers after a
+/// random delay of up to 2 ms.
+final class SlowAnsweringBackend: ForwardingBackend, Sendable {
+    let inner: InMemoryQueue
+    private let state = Mutex((inFlight: 0, overlapped: 0))
+    init(_ inner: InMemoryQueue) { self.inner = inner }
+    var overlapped: Int { state.withLock { $0.overlapped } }
+
+    func exchange(_ settlements: [Settlement], lease max: Int, session: String, duration: Duration) async throws -> ExchangeResult {
+        state.withLock {
+            $0.inFlight += 1
+            if $0.inFlight > 1 { $0.overlapped += 1 }
+        }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        let result = try await inner.exchange(settlements, lease: max, session: session, duration: duration)
+        try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+        return result
     }
 }
